@@ -1,0 +1,774 @@
+//! `DocumentActor`: one per live document on this node. Owns the `yrs::Doc`, the presence table,
+//! the sessions subscribed to it and the batch of updates waiting for the store.
+//!
+//! An update is applied and broadcast only after the store has it (group commit): no client ever
+//! sees an edit that a crash could lose, and the sender's acknowledgement is truthful.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+use yrs::updates::decoder::Decode;
+use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
+
+use super::registry::DocumentRegistry;
+use super::session::SessionCommand;
+use crate::auth::Principal;
+use crate::config::Config;
+use crate::store::{DocumentMeta, DocumentStore, StoreError, StoredDocument};
+use crate::sync::awareness::{Presence, SessionId};
+use crate::sync::{self, close, Inbound, UpdateKind};
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum DocError {
+    #[error("document is unloading, try again")]
+    Unloading,
+    #[error("document not found")]
+    NotFound,
+    #[error("document belongs to another account")]
+    Forbidden,
+    #[error("too many connections to this document")]
+    TooManyConnections,
+    #[error("your role may not change this document")]
+    ReadOnly,
+    #[error("document would exceed its maximum size")]
+    TooLarge,
+    #[error("too many writes are waiting for the store; try again")]
+    Backlogged,
+    #[error("invalid update: {0}")]
+    InvalidUpdate(String),
+    #[error("document could not be loaded: {0}")]
+    LoadFailed(String),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("server is shutting down")]
+    ShuttingDown,
+}
+
+/// Who gets told when an update is durable.
+enum Origin {
+    Session(SessionId),
+    Rest(oneshot::Sender<Result<(), DocError>>),
+}
+
+struct Pending {
+    raw: Bytes,
+    update: Update,
+    origin: Origin,
+}
+
+struct Member {
+    principal: Arc<Principal>,
+    outbound: mpsc::Sender<Bytes>,
+    control: Recipient<SessionCommand>,
+    want_ack: bool,
+    /// Updates accepted from this session, and how many of them are durable.
+    accepted: u64,
+    durable: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Loading,
+    Live,
+    /// Flushing before unload or shutdown: refuses joins and writes, which retry elsewhere.
+    Closing,
+    Failed,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DocInfo {
+    #[serde(flatten)]
+    pub meta: DocumentMeta,
+    pub live_sessions: usize,
+    pub presence_states: usize,
+    pub approx_bytes: u64,
+    pub log_len: u64,
+}
+
+pub struct DocumentActor {
+    id: Arc<str>,
+    store: Arc<dyn DocumentStore>,
+    config: Arc<Config>,
+    registry: Arc<DocumentRegistry>,
+    phase: Phase,
+    load_error: Option<String>,
+    doc: Doc,
+    meta: Option<DocumentMeta>,
+    sessions: HashMap<SessionId, Member>,
+    presence: Presence,
+    pending: Vec<Pending>,
+    pending_bytes: usize,
+    in_flight: bool,
+    retry_delay: Duration,
+    approx_bytes: u64,
+    log_len: u64,
+    log_bytes: u64,
+    compacting: bool,
+    idle_timer: Option<SpawnHandle>,
+    flushed_waiters: Vec<oneshot::Sender<()>>,
+}
+
+impl DocumentActor {
+    pub fn new(
+        id: Arc<str>,
+        store: Arc<dyn DocumentStore>,
+        config: Arc<Config>,
+        registry: Arc<DocumentRegistry>,
+    ) -> Self {
+        let presence = Presence::new(config.awareness_clients_per_session);
+        DocumentActor {
+            id,
+            store,
+            config,
+            registry,
+            phase: Phase::Loading,
+            load_error: None,
+            doc: Doc::new(),
+            meta: None,
+            sessions: HashMap::new(),
+            presence,
+            pending: Vec::new(),
+            pending_bytes: 0,
+            in_flight: false,
+            retry_delay: Duration::from_millis(50),
+            approx_bytes: 0,
+            log_len: 0,
+            log_bytes: 0,
+            compacting: false,
+            idle_timer: None,
+            flushed_waiters: Vec::new(),
+        }
+    }
+
+    /// Refuses work unless the document is loaded and not closing.
+    fn ready(&self) -> Result<(), DocError> {
+        match self.phase {
+            Phase::Live => Ok(()),
+            Phase::Loading | Phase::Closing => Err(DocError::Unloading),
+            Phase::Failed => Err(DocError::LoadFailed(
+                self.load_error.clone().unwrap_or_default(),
+            )),
+        }
+    }
+
+    fn check_owner(&self, principal: &Principal) -> Result<&DocumentMeta, DocError> {
+        match &self.meta {
+            Some(m) if *m.account_id == *principal.account => Ok(m),
+            Some(_) => Err(DocError::Forbidden),
+            None => Err(DocError::NotFound),
+        }
+    }
+
+    fn send_to(&mut self, session: SessionId, frame: Bytes) {
+        let lagging = match self.sessions.get(&session) {
+            Some(m) => m.outbound.try_send(frame).is_err(),
+            None => false,
+        };
+        if lagging {
+            self.evict(session, close::SLOW_CONSUMER, "fell behind");
+        }
+    }
+
+    /// Sends one encoded frame to every session (but `except`). A session whose queue is full is
+    /// disconnected rather than buffered without bound or silently skipped: it resyncs on
+    /// reconnect and loses nothing.
+    fn broadcast(&mut self, frame: &Bytes, except: Option<SessionId>) -> u64 {
+        let mut lagging = Vec::new();
+        let mut delivered = 0;
+        for (id, m) in &self.sessions {
+            if Some(*id) == except {
+                continue;
+            }
+            match m.outbound.try_send(frame.clone()) {
+                Ok(()) => delivered += 1,
+                Err(_) => lagging.push(*id),
+            }
+        }
+        for id in lagging {
+            self.evict(id, close::SLOW_CONSUMER, "fell behind");
+        }
+        metrics::counter!("creo_bytes_out_total").increment(delivered * frame.len() as u64);
+        delivered
+    }
+
+    fn evict(&mut self, session: SessionId, code: u16, reason: &'static str) {
+        if let Some(m) = self.sessions.remove(&session) {
+            metrics::counter!("creo_disconnects_total", "reason" => reason).increment(1);
+            m.control.do_send(SessionCommand::Close { code, reason });
+            self.announce_departure(session);
+        }
+    }
+
+    fn announce_departure(&mut self, session: SessionId) {
+        if let Some(removal) = self.presence.remove_session(session) {
+            self.broadcast(&sync::encode_awareness(removal), None);
+        }
+    }
+
+    fn handle_client(&mut self, session: SessionId, msg: Inbound, ctx: &mut Context<Self>) {
+        let Some(member) = self.sessions.get(&session) else {
+            return; // evicted meanwhile; its socket is closing
+        };
+        match msg {
+            Inbound::SyncStep1(sv) => {
+                let diff = self.doc.transact().encode_diff_v1(&sv);
+                self.send_to(session, sync::encode_sync_step2(diff));
+            }
+            Inbound::Update { kind, raw, update } => {
+                let principal = member.principal.clone();
+                // A SyncStep2 that brings nothing new (a reconnect echo) is neither refused nor
+                // stored again; a live update always carries new operations.
+                if kind == UpdateKind::SyncStep2 && !sync::update_changes(&self.doc, &update) {
+                    return;
+                }
+                match self.admit(&principal, &raw) {
+                    Ok(()) => {
+                        if let Some(m) = self.sessions.get_mut(&session) {
+                            m.accepted += 1;
+                        }
+                        self.enqueue(raw, update, Origin::Session(session), ctx);
+                    }
+                    Err(DocError::ReadOnly) => {
+                        self.send_to(
+                            session,
+                            sync::encode_permission_denied("read-only: your role cannot edit"),
+                        );
+                    }
+                    Err(DocError::TooLarge) => {
+                        self.evict(session, close::DOCUMENT_TOO_LARGE, "document_too_large")
+                    }
+                    Err(_) => self.evict(session, close::TRY_AGAIN_LATER, "store_backlog"),
+                }
+            }
+            Inbound::Awareness(update) => {
+                let (user, role) = (member.principal.user.clone(), member.principal.role);
+                let applied = self.presence.apply(session, &user, role.as_str(), update);
+                for (_, refusal) in &applied.refused {
+                    metrics::counter!("creo_refused_messages_total", "reason" => refusal.metric_reason())
+                        .increment(1);
+                }
+                if let Some(relay) = applied.relay {
+                    // Echoed to the sender too, as the reference server does: the official
+                    // client treats a silent socket as dead after 30 s.
+                    self.broadcast(&sync::encode_awareness(relay), None);
+                }
+            }
+            Inbound::QueryAwareness => {
+                if let Some(all) = self.presence.snapshot() {
+                    self.send_to(session, sync::encode_awareness(all));
+                }
+            }
+            Inbound::Auth => {}
+        }
+    }
+
+    /// The write rules shared by sockets and REST.
+    fn admit(&self, principal: &Principal, raw: &[u8]) -> Result<(), DocError> {
+        if !principal.role.can_write() {
+            metrics::counter!("creo_refused_messages_total", "reason" => "read_only").increment(1);
+            return Err(DocError::ReadOnly);
+        }
+        if self.approx_bytes + raw.len() as u64 > self.config.max_document_bytes {
+            metrics::counter!("creo_refused_messages_total", "reason" => "document_too_large")
+                .increment(1);
+            return Err(DocError::TooLarge);
+        }
+        if self.pending_bytes + raw.len() > self.config.max_pending_bytes {
+            metrics::counter!("creo_refused_messages_total", "reason" => "store_backlog")
+                .increment(1);
+            return Err(DocError::Backlogged);
+        }
+        Ok(())
+    }
+
+    fn enqueue(&mut self, raw: Bytes, update: Update, origin: Origin, ctx: &mut Context<Self>) {
+        metrics::counter!("creo_updates_in_total").increment(1);
+        metrics::counter!("creo_bytes_in_total").increment(raw.len() as u64);
+        self.pending_bytes += raw.len();
+        self.approx_bytes += raw.len() as u64;
+        self.pending.push(Pending {
+            raw,
+            update,
+            origin,
+        });
+        self.commit(ctx);
+    }
+
+    /// Starts a group commit unless one is in flight: updates arriving meanwhile form the next
+    /// batch, so under load each store write carries many updates.
+    fn commit(&mut self, ctx: &mut Context<Self>) {
+        if self.in_flight || self.pending.is_empty() {
+            return;
+        }
+        let n = self.pending.len().min(self.config.commit_max_updates);
+        let batch: Vec<Pending> = self.pending.drain(..n).collect();
+        let raws: Vec<Bytes> = batch.iter().map(|p| p.raw.clone()).collect();
+        self.in_flight = true;
+        let store = self.store.clone();
+        let id = self.id.clone();
+        let started = Instant::now();
+        ctx.spawn(
+            async move { store.append(&id, raws).await }
+                .into_actor(self)
+                .map(move |result, act, ctx| {
+                    metrics::histogram!("creo_commit_seconds")
+                        .record(started.elapsed().as_secs_f64());
+                    act.committed(batch, result, ctx)
+                }),
+        );
+    }
+
+    fn committed(
+        &mut self,
+        batch: Vec<Pending>,
+        result: Result<crate::store::Appended, StoreError>,
+        ctx: &mut Context<Self>,
+    ) {
+        self.in_flight = false;
+        let appended = match result {
+            Ok(a) => a,
+            Err(e) => {
+                // Nothing was shown to anyone: put the batch back in front and retry with
+                // backoff. New writes are refused once the backlog limit is reached.
+                metrics::counter!("creo_store_errors_total").increment(1);
+                tracing::warn!(doc = %self.id, error = %e, retry_in = ?self.retry_delay, "store write failed");
+                self.pending.splice(0..0, batch);
+                let delay = self.retry_delay;
+                self.retry_delay = (self.retry_delay * 2).min(Duration::from_secs(5));
+                ctx.run_later(delay, |act, ctx| act.commit(ctx));
+                return;
+            }
+        };
+        self.retry_delay = Duration::from_millis(50);
+        metrics::histogram!("creo_commit_batch_updates").record(batch.len() as f64);
+        let mut durable = Vec::with_capacity(batch.len());
+        {
+            let mut txn = self.doc.transact_mut();
+            for p in batch {
+                self.log_bytes += p.raw.len() as u64;
+                if let Err(e) = txn.apply_update(p.update) {
+                    // Decoding validated it; yrs keeps updates with missing dependencies pending.
+                    tracing::warn!(doc = %self.id, error = %e, "stored update did not apply");
+                }
+                durable.push((p.raw, p.origin));
+            }
+        }
+        self.log_len = appended.log_len;
+        let mut acks: HashMap<SessionId, u64> = HashMap::new();
+        let mut deliveries = 0;
+        for (raw, origin) in durable {
+            self.pending_bytes -= raw.len();
+            let frame = sync::encode_update(&raw);
+            match origin {
+                Origin::Session(sid) => {
+                    deliveries += self.broadcast(&frame, Some(sid));
+                    *acks.entry(sid).or_default() += 1;
+                }
+                Origin::Rest(reply) => {
+                    deliveries += self.broadcast(&frame, None);
+                    let _ = reply.send(Ok(()));
+                }
+            }
+        }
+        metrics::counter!("creo_updates_out_total").increment(deliveries);
+        for (sid, n) in acks {
+            let frame = match self.sessions.get_mut(&sid) {
+                Some(m) => {
+                    m.durable += n;
+                    m.want_ack.then(|| sync::encode_ack(m.durable))
+                }
+                None => None,
+            };
+            if let Some(frame) = frame {
+                self.send_to(sid, frame);
+            }
+        }
+        if self.log_len >= self.config.compact_after_updates
+            || self.log_bytes >= self.config.compact_after_bytes
+        {
+            self.compact(ctx);
+        }
+        if self.pending.is_empty() {
+            for w in self.flushed_waiters.drain(..) {
+                let _ = w.send(());
+            }
+        } else {
+            self.commit(ctx);
+        }
+    }
+
+    /// Folds the log into a snapshot in the background (the store does the heavy work off the
+    /// executor), so loading stays one snapshot plus a short tail however long the history.
+    fn compact(&mut self, ctx: &mut Context<Self>) {
+        if self.compacting {
+            return;
+        }
+        self.compacting = true;
+        let store = self.store.clone();
+        let id = self.id.clone();
+        ctx.spawn(
+            async move { store.compact(&id).await }
+                .into_actor(self)
+                .map(|result, act, _| {
+                    act.compacting = false;
+                    match result {
+                        Ok(Some(c)) => {
+                            metrics::counter!("creo_compactions_total").increment(1);
+                            tracing::debug!(doc = %act.id, epoch = c.epoch, bytes = c.snapshot_bytes, folded = c.folded_updates, "compacted");
+                            act.approx_bytes = c.snapshot_bytes + act.pending_bytes as u64;
+                            act.log_len = 0;
+                            act.log_bytes = 0;
+                        }
+                        Ok(None) => {}
+                        Err(e) => tracing::warn!(doc = %act.id, error = %e, "compaction failed"),
+                    }
+                }),
+        );
+    }
+
+    fn schedule_unload(&mut self, ctx: &mut Context<Self>) {
+        if let Some(h) = self.idle_timer.take() {
+            ctx.cancel_future(h);
+        }
+        if self.sessions.is_empty() {
+            let grace = self.config.unload_grace();
+            self.idle_timer = Some(ctx.run_later(grace, |act, ctx| act.unload(ctx)));
+        }
+    }
+
+    /// Last session gone and the grace period over: flush, compact a long log, leave the
+    /// registry, stop. Requests arriving meanwhile are answered `Unloading` and retried by the
+    /// registry against a fresh actor that loads the flushed state.
+    fn unload(&mut self, ctx: &mut Context<Self>) {
+        self.idle_timer = None;
+        if !self.sessions.is_empty() || self.phase != Phase::Live {
+            return;
+        }
+        if self.in_flight || self.compacting || !self.pending.is_empty() {
+            // Let the running write finish (its completion needs this actor's context).
+            self.idle_timer = Some(ctx.run_later(Duration::from_millis(20), |act, ctx| {
+                act.unload(ctx)
+            }));
+            return;
+        }
+        self.phase = Phase::Closing;
+        let store = self.store.clone();
+        let id = self.id.clone();
+        let compact = self.log_len >= 64;
+        ctx.wait(
+            async move {
+                if compact {
+                    let _ = store.compact(&id).await;
+                }
+            }
+            .into_actor(self)
+            .map(|_, act, ctx| {
+                act.registry.remove_if(&act.id, &ctx.address());
+                ctx.stop();
+            }),
+        );
+    }
+}
+
+impl Actor for DocumentActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        metrics::gauge!("creo_live_documents").increment(1.0);
+        // Nothing else is processed until the load finishes: no client is answered from an
+        // empty document that is really just not loaded yet.
+        let store = self.store.clone();
+        let id = self.id.clone();
+        let started = Instant::now();
+        ctx.wait(
+            async move {
+                let stored = store.load(&id).await?;
+                match stored {
+                    None => Ok(None),
+                    Some(stored) => {
+                        let built = tokio::task::spawn_blocking(move || {
+                            let doc = stored.to_doc()?;
+                            Ok::<(Doc, StoredDocument), StoreError>((doc, stored))
+                        })
+                        .await
+                        .map_err(|e| StoreError::Unavailable(e.to_string()))??;
+                        Ok(Some(built))
+                    }
+                }
+            }
+            .into_actor(self)
+            .map(move |result: Result<_, StoreError>, act, ctx| {
+                metrics::histogram!("creo_document_load_seconds")
+                    .record(started.elapsed().as_secs_f64());
+                match result {
+                    Ok(loaded) => {
+                        if let Some((doc, stored)) = loaded {
+                            act.approx_bytes = stored.stored_bytes();
+                            act.log_len = stored.updates.len() as u64;
+                            act.log_bytes = stored.updates.iter().map(|u| u.len() as u64).sum();
+                            act.meta = Some(stored.meta);
+                            act.doc = doc;
+                        }
+                        act.phase = Phase::Live;
+                        tracing::debug!(doc = %act.id, bytes = act.approx_bytes, log = act.log_len, "document loaded");
+                        if act.log_len >= act.config.compact_after_updates {
+                            act.compact(ctx);
+                        }
+                        act.schedule_unload(ctx);
+                    }
+                    Err(e) => {
+                        // Never fall back to an empty document: it would overwrite stored content.
+                        tracing::error!(doc = %act.id, error = %e, "document load failed");
+                        metrics::counter!("creo_document_load_failures_total").increment(1);
+                        act.phase = Phase::Failed;
+                        act.load_error = Some(e.to_string());
+                        act.registry.remove_if(&act.id, &ctx.address());
+                        ctx.stop();
+                    }
+                }
+            }),
+        );
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        metrics::gauge!("creo_live_documents").decrement(1.0);
+        for p in self.pending.drain(..) {
+            if let Origin::Rest(reply) = p.origin {
+                let _ = reply.send(Err(DocError::Unloading));
+            }
+        }
+    }
+}
+
+/// A session asks to receive this document's updates.
+#[derive(Message)]
+#[rtype(result = "Result<(), DocError>")]
+pub struct Join {
+    pub session: SessionId,
+    pub principal: Arc<Principal>,
+    pub outbound: mpsc::Sender<Bytes>,
+    pub control: Recipient<SessionCommand>,
+    pub want_ack: bool,
+}
+
+impl Handler<Join> for DocumentActor {
+    type Result = Result<(), DocError>;
+
+    fn handle(&mut self, msg: Join, ctx: &mut Context<Self>) -> Self::Result {
+        self.ready()?;
+        self.check_owner(&msg.principal)?;
+        if self.sessions.len() >= self.config.max_connections_per_document {
+            return Err(DocError::TooManyConnections);
+        }
+        if let Some(h) = self.idle_timer.take() {
+            ctx.cancel_future(h);
+        }
+        // The server's SyncStep1 pulls in whatever the client holds that we lack (offline
+        // edits); current presence follows so the newcomer sees who is here.
+        let sv = self.doc.transact().state_vector();
+        let mut initial = vec![sync::encode_sync_step1(&sv)];
+        if let Some(all) = self.presence.snapshot() {
+            initial.push(sync::encode_awareness(all));
+        }
+        for frame in initial {
+            msg.outbound
+                .try_send(frame)
+                .map_err(|_| DocError::Store(StoreError::Unavailable("session closed".into())))?;
+        }
+        self.sessions.insert(
+            msg.session,
+            Member {
+                principal: msg.principal,
+                outbound: msg.outbound,
+                control: msg.control,
+                want_ack: msg.want_ack,
+                accepted: 0,
+                durable: 0,
+            },
+        );
+        Ok(())
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Leave {
+    pub session: SessionId,
+}
+
+impl Handler<Leave> for DocumentActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Leave, ctx: &mut Context<Self>) {
+        if let Some(m) = self.sessions.remove(&msg.session) {
+            if m.accepted > m.durable {
+                tracing::debug!(doc = %self.id, session = msg.session, waiting = m.accepted - m.durable, "session left with writes in flight; they are still committed");
+            }
+            self.announce_departure(msg.session);
+        }
+        self.schedule_unload(ctx);
+    }
+}
+
+/// A decoded client message.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct FromClient {
+    pub session: SessionId,
+    pub msg: Inbound,
+}
+
+impl Handler<FromClient> for DocumentActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: FromClient, ctx: &mut Context<Self>) {
+        if self.phase == Phase::Live {
+            self.handle_client(msg.session, msg.msg, ctx);
+        }
+    }
+}
+
+/// Access check for a principal, creating the document for its account when `create` is set and
+/// the document does not exist yet (a document belongs to the account that first opened it).
+#[derive(Message)]
+#[rtype(result = "Result<DocumentMeta, DocError>")]
+pub struct Access {
+    pub principal: Arc<Principal>,
+    pub create: bool,
+}
+
+impl Handler<Access> for DocumentActor {
+    type Result = AtomicResponse<Self, Result<DocumentMeta, DocError>>;
+
+    fn handle(&mut self, msg: Access, _: &mut Context<Self>) -> Self::Result {
+        let immediate = |r| AtomicResponse::new(Box::pin(fut::ready(r)));
+        if let Err(e) = self.ready() {
+            return immediate(Err(e));
+        }
+        if self.meta.is_some() || !msg.create {
+            let r = self.check_owner(&msg.principal).cloned();
+            let r = r.and_then(|m| {
+                if msg.create && self.sessions.len() >= self.config.max_connections_per_document {
+                    Err(DocError::TooManyConnections)
+                } else {
+                    Ok(m)
+                }
+            });
+            return immediate(r);
+        }
+        let store = self.store.clone();
+        let id = self.id.clone();
+        let account = msg.principal.account.clone();
+        // Atomic: no other message interleaves while the owner is being recorded.
+        AtomicResponse::new(Box::pin(
+            async move { store.claim(&id, &account).await }
+                .into_actor(self)
+                .map(move |result, act, _| {
+                    let meta = result?;
+                    act.meta = Some(meta);
+                    act.check_owner(&msg.principal).cloned()
+                }),
+        ))
+    }
+}
+
+/// A binary update from REST: same rules as the socket; answered once durable.
+#[derive(Message)]
+#[rtype(result = "Result<oneshot::Receiver<Result<(), DocError>>, DocError>")]
+pub struct ApplyUpdate {
+    pub principal: Arc<Principal>,
+    pub raw: Bytes,
+}
+
+impl Handler<ApplyUpdate> for DocumentActor {
+    type Result = Result<oneshot::Receiver<Result<(), DocError>>, DocError>;
+
+    fn handle(&mut self, msg: ApplyUpdate, ctx: &mut Context<Self>) -> Self::Result {
+        self.ready()?;
+        self.check_owner(&msg.principal)?;
+        self.admit(&msg.principal, &msg.raw)?;
+        let update =
+            Update::decode_v1(&msg.raw).map_err(|e| DocError::InvalidUpdate(e.to_string()))?;
+        let (tx, rx) = oneshot::channel();
+        if !sync::update_changes(&self.doc, &update) {
+            let _ = tx.send(Ok(()));
+        } else {
+            self.enqueue(msg.raw, update, Origin::Rest(tx), ctx);
+        }
+        Ok(rx)
+    }
+}
+
+/// The durable state as one binary Yjs update.
+#[derive(Message)]
+#[rtype(result = "Result<Vec<u8>, DocError>")]
+pub struct GetState {
+    pub principal: Arc<Principal>,
+}
+
+impl Handler<GetState> for DocumentActor {
+    type Result = Result<Vec<u8>, DocError>;
+
+    fn handle(&mut self, msg: GetState, _: &mut Context<Self>) -> Self::Result {
+        self.ready()?;
+        self.check_owner(&msg.principal)?;
+        Ok(self
+            .doc
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default()))
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<DocInfo, DocError>")]
+pub struct GetInfo {
+    pub principal: Arc<Principal>,
+}
+
+impl Handler<GetInfo> for DocumentActor {
+    type Result = Result<DocInfo, DocError>;
+
+    fn handle(&mut self, msg: GetInfo, _: &mut Context<Self>) -> Self::Result {
+        self.ready()?;
+        let meta = self.check_owner(&msg.principal)?.clone();
+        Ok(DocInfo {
+            meta,
+            live_sessions: self.sessions.len(),
+            presence_states: self.presence.live_states(),
+            approx_bytes: self.approx_bytes,
+            log_len: self.log_len,
+        })
+    }
+}
+
+/// Server shutdown: close every socket with "going away", then answer once every accepted
+/// update is durable.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Shutdown;
+
+impl Handler<Shutdown> for DocumentActor {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) -> Self::Result {
+        let ids: Vec<SessionId> = self.sessions.keys().copied().collect();
+        for id in ids {
+            self.evict(id, close::GOING_AWAY, "shutdown");
+        }
+        if let Some(h) = self.idle_timer.take() {
+            ctx.cancel_future(h);
+        }
+        if self.pending.is_empty() && !self.in_flight {
+            return Box::pin(async {});
+        }
+        let (tx, rx) = oneshot::channel();
+        self.flushed_waiters.push(tx);
+        Box::pin(async move {
+            let _ = rx.await;
+        })
+    }
+}

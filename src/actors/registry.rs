@@ -1,0 +1,136 @@
+//! Finds or starts the `DocumentActor` of a document, and retries requests that reach an actor
+//! in the middle of unloading so that nobody ever talks to a stale or dead actor.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix::dev::ToEnvelope;
+use actix::prelude::*;
+
+use super::document::{DocError, DocumentActor, Shutdown};
+use crate::config::Config;
+use crate::store::DocumentStore;
+
+/// How often a request is retried while the document it targets is unloading.
+const MAX_ATTEMPTS: usize = 200;
+const RETRY_DELAY: Duration = Duration::from_millis(5);
+
+pub struct DocumentRegistry {
+    live: Mutex<HashMap<Arc<str>, Addr<DocumentActor>>>,
+    store: Arc<dyn DocumentStore>,
+    config: Arc<Config>,
+    /// Document actors run on their own arbiters (threads), spread by document, so that HTTP
+    /// worker threads only parse and relay.
+    arbiters: Vec<ArbiterHandle>,
+    next: AtomicUsize,
+}
+
+impl DocumentRegistry {
+    pub fn new(
+        store: Arc<dyn DocumentStore>,
+        config: Arc<Config>,
+        arbiters: Vec<ArbiterHandle>,
+    ) -> Arc<Self> {
+        assert!(!arbiters.is_empty(), "document registry needs an arbiter");
+        Arc::new(DocumentRegistry {
+            live: Mutex::new(HashMap::new()),
+            store,
+            config,
+            arbiters,
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    fn get_or_start(self: &Arc<Self>, doc_id: &str) -> Addr<DocumentActor> {
+        let mut live = self.live.lock().expect("registry lock");
+        if let Some(addr) = live.get(doc_id) {
+            if addr.connected() {
+                return addr.clone();
+            }
+        }
+        let id: Arc<str> = Arc::from(doc_id);
+        let arbiter = &self.arbiters[self.next.fetch_add(1, Ordering::Relaxed) % self.arbiters.len()];
+        let (store, config, registry) = (self.store.clone(), self.config.clone(), self.clone());
+        let actor_id = id.clone();
+        let addr = DocumentActor::start_in_arbiter(arbiter, move |_| {
+            DocumentActor::new(actor_id, store, config, registry)
+        });
+        live.insert(id, addr.clone());
+        addr
+    }
+
+    /// Called by an actor that is stopping: forget it, unless a newer actor already took its
+    /// place.
+    pub fn remove_if(&self, doc_id: &str, addr: &Addr<DocumentActor>) {
+        let mut live = self.live.lock().expect("registry lock");
+        if live.get(doc_id) == Some(addr) {
+            live.remove(doc_id);
+        }
+    }
+
+    /// Sends a message to the document's live actor, starting one if needed. An actor that is
+    /// unloading answers `Unloading` (or is already gone); the request is then retried against
+    /// the fresh actor that replaces it, which loads everything the old one flushed.
+    pub async fn ask<M, R>(
+        self: &Arc<Self>,
+        doc_id: &str,
+        make: impl Fn() -> M,
+    ) -> Result<R, DocError>
+    where
+        M: Message<Result = Result<R, DocError>> + Send + 'static,
+        R: Send + 'static,
+        DocumentActor: Handler<M>,
+        <DocumentActor as Actor>::Context: ToEnvelope<DocumentActor, M>,
+    {
+        self.ask_addr(doc_id, make).await.map(|(r, _)| r)
+    }
+
+    /// `ask`, also returning the actor that answered (a session keeps talking to it).
+    pub async fn ask_addr<M, R>(
+        self: &Arc<Self>,
+        doc_id: &str,
+        make: impl Fn() -> M,
+    ) -> Result<(R, Addr<DocumentActor>), DocError>
+    where
+        M: Message<Result = Result<R, DocError>> + Send + 'static,
+        R: Send + 'static,
+        DocumentActor: Handler<M>,
+        <DocumentActor as Actor>::Context: ToEnvelope<DocumentActor, M>,
+    {
+        for _ in 0..MAX_ATTEMPTS {
+            let addr = self.get_or_start(doc_id);
+            match addr.send(make()).await {
+                Ok(Err(DocError::Unloading)) | Err(_) => {
+                    self.remove_if_stopped(doc_id, &addr);
+                    actix_rt::time::sleep(RETRY_DELAY).await;
+                }
+                Ok(result) => return result.map(|r| (r, addr)),
+            }
+        }
+        Err(DocError::Unloading)
+    }
+
+    fn remove_if_stopped(&self, doc_id: &str, addr: &Addr<DocumentActor>) {
+        if !addr.connected() {
+            self.remove_if(doc_id, addr);
+        }
+    }
+
+    pub fn live_documents(&self) -> usize {
+        self.live.lock().expect("registry lock").len()
+    }
+
+    /// Closes every socket with "going away" and waits until every document is flushed.
+    pub async fn shutdown(&self, timeout: Duration) {
+        let addrs: Vec<_> = self.live.lock().expect("registry lock").values().cloned().collect();
+        let flushes = addrs.iter().map(|a| a.send(Shutdown));
+        if actix_rt::time::timeout(timeout, futures_util::future::join_all(flushes))
+            .await
+            .is_err()
+        {
+            tracing::error!("some documents did not flush before the shutdown timeout");
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! Document REST: metadata, current state, applying an update, creating a document. The same
+//! auth and role rules as the socket, enforced by the same `DocumentActor`.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use bytes::Bytes;
+use yrs::updates::decoder::Decode;
+use yrs::Update;
+
+use super::{authenticate, document_id, ApiError, TokenQuery};
+use crate::actors::document::{Access, ApplyUpdate, DocError, GetInfo, GetState};
+use crate::server::AppState;
+
+fn principal_for(
+    req: &HttpRequest,
+    state: &AppState,
+    query: &TokenQuery,
+    doc_id: &str,
+) -> Result<Arc<crate::auth::Principal>, ApiError> {
+    let principal = authenticate(req, state, query.token.as_deref())?;
+    document_id(doc_id, &principal)?;
+    Ok(Arc::new(principal))
+}
+
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+pub struct CreateDocument {
+    /// The new document's id: 1-128 characters of `[A-Za-z0-9._-]`.
+    pub id: String,
+}
+
+/// Creates a document owned by the caller's account.
+#[utoipa::path(post, path = "/api/v1/documents", request_body = CreateDocument,
+    responses((status = 201, description = "created"), (status = 409, description = "exists"),
+              (status = 401, description = "bad token"), (status = 403, description = "read-only role")))]
+pub async fn create(
+    req: HttpRequest,
+    body: web::Json<CreateDocument>,
+    query: web::Query<TokenQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = principal_for(&req, &state, &query, &body.id)?;
+    if !principal.role.can_write() {
+        return Err(DocError::ReadOnly.into());
+    }
+    let p = principal.clone();
+    let existing = state
+        .registry
+        .ask(&body.id, || Access {
+            principal: p.clone(),
+            create: false,
+        })
+        .await;
+    match existing {
+        Err(DocError::NotFound) => {}
+        Ok(_) | Err(DocError::Forbidden) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "exists",
+                "a document with this id already exists",
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let meta = state
+        .registry
+        .ask(&body.id, || Access {
+            principal: principal.clone(),
+            create: true,
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(meta))
+}
+
+/// Document metadata: owner account, timestamps, live sessions, size.
+#[utoipa::path(get, path = "/api/v1/documents/{doc_id}",
+    responses((status = 200, description = "metadata"), (status = 404, description = "no such document")))]
+pub async fn info(
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<TokenQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let doc_id = path.into_inner();
+    let principal = principal_for(&req, &state, &query, &doc_id)?;
+    let info = state
+        .registry
+        .ask(&doc_id, || GetInfo {
+            principal: principal.clone(),
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(info))
+}
+
+/// The current durable state as one binary Yjs update (`application/octet-stream`).
+#[utoipa::path(get, path = "/api/v1/documents/{doc_id}/state",
+    responses((status = 200, description = "Yjs update v1", content_type = "application/octet-stream")))]
+pub async fn state(
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<TokenQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let doc_id = path.into_inner();
+    let principal = principal_for(&req, &state, &query, &doc_id)?;
+    let bytes = state
+        .registry
+        .ask(&doc_id, || GetState {
+            principal: principal.clone(),
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .body(bytes))
+}
+
+/// Applies a binary Yjs update (v1). Answers once it is durable; connected editors receive it
+/// live.
+#[utoipa::path(post, path = "/api/v1/documents/{doc_id}/updates",
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 200, description = "durable"), (status = 400, description = "invalid update"),
+              (status = 403, description = "read-only role or another account")))]
+pub async fn apply_update(
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<TokenQuery>,
+    body: Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let doc_id = path.into_inner();
+    let principal = principal_for(&req, &state, &query, &doc_id)?;
+    if body.len() > state.config.max_message_bytes {
+        metrics::counter!("creo_refused_messages_total", "reason" => "oversized").increment(1);
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "update exceeds max_message_bytes",
+        ));
+    }
+    // Validated here for a clear 400; the document actor decodes its own copy.
+    Update::decode_v1(&body).map_err(|e| {
+        metrics::counter!("creo_refused_messages_total", "reason" => "invalid_update").increment(1);
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_update", e.to_string())
+    })?;
+    let p = principal.clone();
+    state
+        .registry
+        .ask(&doc_id, || Access {
+            principal: p.clone(),
+            create: true,
+        })
+        .await?;
+    let durable = state
+        .registry
+        .ask(&doc_id, || ApplyUpdate {
+            principal: principal.clone(),
+            raw: body.clone(),
+        })
+        .await?;
+    match durable.await {
+        Ok(Ok(())) => Ok(HttpResponse::Ok().json(serde_json::json!({ "durable": true }))),
+        Ok(Err(e)) => Err(e.into()),
+        Err(_) => Err(DocError::Unloading.into()),
+    }
+}

@@ -1,0 +1,52 @@
+//! Operations endpoints: liveness, readiness (the store answers), Prometheus metrics, OpenAPI.
+
+use actix_web::{web, HttpResponse};
+use utoipa::OpenApi;
+
+use crate::server::AppState;
+
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+}
+
+/// Ready when the store answers within a second and the server is not shutting down.
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let shutting_down = state
+        .shutting_down
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let store = actix_rt::time::timeout(std::time::Duration::from_secs(1), state.store.ping()).await;
+    let store_ok = matches!(store, Ok(Ok(())));
+    let body = serde_json::json!({
+        "store": if store_ok { "ok" } else { "failing" },
+        "shutting_down": shutting_down,
+        "live_documents": state.registry.live_documents(),
+    });
+    if store_ok && !shutting_down {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render())
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "creo", description = "Real-time collaboration server: documents REST API. \
+        WebSocket editing is served at /ws/{doc_id} with the Yjs sync protocol."),
+    paths(
+        super::documents::create,
+        super::documents::info,
+        super::documents::state,
+        super::documents::apply_update
+    )
+)]
+pub struct ApiDoc;
+
+pub async fn openapi() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}

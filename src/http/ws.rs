@@ -1,0 +1,83 @@
+//! `GET /ws/{doc_id}`: authenticate and authorise before upgrading (so refusals are plain HTTP
+//! statuses a client can read), then hand the socket to a `SessionActor`.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::{authenticate, document_id, ApiError};
+use crate::actors::document::Access;
+use crate::actors::session::SessionActor;
+use crate::server::AppState;
+
+#[derive(serde::Deserialize)]
+pub struct WsQuery {
+    token: Option<String>,
+    /// `ack=1`: receive creo's acknowledgement message when updates are durable.
+    ack: Option<String>,
+}
+
+pub async fn connect(
+    req: HttpRequest,
+    body: web::Payload,
+    path: web::Path<String>,
+    query: web::Query<WsQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let doc_id = path.into_inner();
+    let principal = Arc::new(authenticate(&req, &state, query.token.as_deref())?);
+    document_id(&doc_id, &principal)?;
+    if state.shutting_down.load(Ordering::Relaxed) {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "server is shutting down",
+        ));
+    }
+    let config = &state.config;
+    let slot = state
+        .slots
+        .acquire(&principal.user, config.max_connections_per_user)
+        .ok_or_else(|| {
+            metrics::counter!("creo_refused_connections_total", "reason" => "per_user_limit")
+                .increment(1);
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_connections",
+                "too many open connections for this user",
+            )
+        })?;
+    let p = principal.clone();
+    state
+        .registry
+        .ask(&doc_id, || Access {
+            principal: p.clone(),
+            create: true,
+        })
+        .await?;
+    let (response, socket, stream) = actix_ws::handle(&req, body)?;
+    let stream = stream
+        .max_frame_size(config.max_message_bytes)
+        .aggregate_continuations()
+        .max_continuation_size(config.max_message_bytes);
+    let want_ack = matches!(query.ack.as_deref(), Some("1" | "true"));
+    SessionActor::spawn(
+        Arc::from(doc_id.as_str()),
+        principal,
+        state.registry.clone(),
+        state.config.clone(),
+        socket,
+        stream,
+        want_ack,
+        slot,
+    );
+    Ok(response)
+}
+
+impl From<actix_web::Error> for ApiError {
+    fn from(e: actix_web::Error) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "websocket_handshake", e.to_string())
+    }
+}

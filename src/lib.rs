@@ -1,0 +1,12 @@
+//! creo: a real-time collaboration server for AI-assisted content creation. See DESIGN.md for
+//! the map; the path of an edit is `http/ws.rs` → `actors/session.rs` → `actors/document.rs` →
+//! `store/`.
+
+pub mod actors;
+pub mod auth;
+pub mod config;
+pub mod http;
+pub mod server;
+pub mod store;
+pub mod sync;
+pub mod telemetry;

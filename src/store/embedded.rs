@@ -1,0 +1,541 @@
+//! The embedded backend: SQLite in WAL mode under the data directory. Several creo processes on
+//! one machine can share the file (WAL readers never block the writer), which is how multi-node
+//! behaviour is tested without ScyllaDB.
+//!
+//! Writes go through one writer thread that drains every queued request into one transaction:
+//! a group commit across all documents, one fsync per batch however many editors are typing.
+
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use tokio::sync::oneshot;
+
+use super::{
+    Appended, Compaction, DocumentMeta, DocumentStore, StoreError, StoredDocument,
+    SNAPSHOT_CHUNK_BYTES,
+};
+
+/// The embedded schema: the same tables and keys as `schema.cql`.
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id      TEXT PRIMARY KEY,
+    account_id  TEXT NOT NULL,
+    epoch       INTEGER NOT NULL DEFAULT 0,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS document_updates (
+    doc_id      TEXT NOT NULL,
+    epoch       INTEGER NOT NULL,
+    seq         INTEGER NOT NULL,
+    data        BLOB NOT NULL,
+    PRIMARY KEY (doc_id, epoch, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS document_snapshots (
+    doc_id      TEXT NOT NULL,
+    epoch       INTEGER NOT NULL,
+    chunk       INTEGER NOT NULL,
+    data        BLOB NOT NULL,
+    PRIMARY KEY (doc_id, epoch, chunk)
+) WITHOUT ROWID;
+";
+
+/// Most requests folded into one transaction.
+const MAX_OPS_PER_COMMIT: usize = 512;
+
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+enum WriteOp {
+    Claim {
+        doc_id: String,
+        account_id: String,
+        reply: Reply<DocumentMeta>,
+    },
+    Append {
+        doc_id: String,
+        updates: Vec<Bytes>,
+        reply: Reply<Appended>,
+    },
+    Compact {
+        doc_id: String,
+        epoch: i64,
+        through_seq: i64,
+        folded_updates: u64,
+        state: Vec<u8>,
+        reply: Reply<Option<Compaction>>,
+    },
+}
+
+pub struct EmbeddedStore {
+    path: PathBuf,
+    synchronous: String,
+    writer: Mutex<mpsc::Sender<WriteOp>>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn open(path: &Path, synchronous: &str) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path).map_err(unavailable)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(unavailable)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(unavailable)?;
+    conn.pragma_update(None, "synchronous", synchronous)
+        .map_err(unavailable)?;
+    Ok(conn)
+}
+
+impl EmbeddedStore {
+    /// Opens (and migrates) `DATA/creo.db`, and starts the writer thread.
+    pub fn open(data_dir: &Path, synchronous: &str) -> Result<EmbeddedStore, StoreError> {
+        if !matches!(synchronous, "full" | "normal") {
+            return Err(StoreError::Unavailable(format!(
+                "sqlite_synchronous must be full or normal, not {synchronous}"
+            )));
+        }
+        std::fs::create_dir_all(data_dir).map_err(unavailable)?;
+        let path = data_dir.join("creo.db");
+        let conn = open(&path, synchronous)?;
+        migrate(&conn)?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("creo-store-writer".into())
+            .spawn(move || writer_loop(conn, rx))
+            .map_err(unavailable)?;
+        Ok(EmbeddedStore {
+            path,
+            synchronous: synchronous.to_string(),
+            writer: Mutex::new(tx),
+            readers: Arc::new(Mutex::new(Vec::new())),
+        })
+    }
+
+    async fn write<T>(&self, make: impl FnOnce(Reply<T>) -> WriteOp) -> Result<T, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.writer
+            .lock()
+            .expect("writer lock")
+            .send(make(reply))
+            .map_err(|_| unavailable("store writer stopped"))?;
+        rx.await
+            .map_err(|_| unavailable("store writer dropped the request"))?
+    }
+
+    /// Runs a read on a pooled connection on the blocking pool, never on the executor.
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let readers = self.readers.clone();
+        let path = self.path.clone();
+        let synchronous = self.synchronous.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = readers.lock().expect("reader pool").pop();
+            let mut conn = match pooled {
+                Some(c) => c,
+                None => open(&path, &synchronous)?,
+            };
+            let out = f(&mut conn);
+            readers.lock().expect("reader pool").push(conn);
+            out
+        })
+        .await
+        .map_err(unavailable)?
+    }
+}
+
+/// Creates the tables if missing. Idempotent: `creo migrate` and every start run it.
+pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch(SCHEMA).map_err(unavailable)
+}
+
+fn read_meta(conn: &Connection, doc_id: &str) -> Result<Option<DocumentMeta>, StoreError> {
+    conn.query_row(
+        "SELECT account_id, epoch, created_at, updated_at FROM documents WHERE doc_id = ?1",
+        params![doc_id],
+        |r| {
+            Ok(DocumentMeta {
+                doc_id: doc_id.to_string(),
+                account_id: r.get(0)?,
+                epoch: r.get(1)?,
+                created_at_ms: r.get(2)?,
+                updated_at_ms: r.get(3)?,
+            })
+        },
+    )
+    .optional()
+    .map_err(unavailable)
+}
+
+/// Reads one epoch: snapshot chunks in order, then the log in order. Returns the last seq read.
+fn read_epoch(
+    conn: &Connection,
+    doc_id: &str,
+    epoch: i64,
+) -> Result<(Option<Vec<u8>>, Vec<Vec<u8>>, i64), StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT data FROM document_snapshots WHERE doc_id = ?1 AND epoch = ?2 ORDER BY chunk",
+        )
+        .map_err(unavailable)?;
+    let chunks: Vec<Vec<u8>> = stmt
+        .query_map(params![doc_id, epoch], |r| r.get(0))
+        .map_err(unavailable)?
+        .collect::<Result<_, _>>()
+        .map_err(unavailable)?;
+    let snapshot = (!chunks.is_empty()).then(|| chunks.concat());
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT seq, data FROM document_updates WHERE doc_id = ?1 AND epoch = ?2 ORDER BY seq",
+        )
+        .map_err(unavailable)?;
+    let mut last_seq = 0;
+    let updates = stmt
+        .query_map(params![doc_id, epoch], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })
+        .map_err(unavailable)?
+        .map(|row| {
+            row.map(|(seq, data)| {
+                last_seq = seq;
+                data
+            })
+        })
+        .collect::<Result<_, _>>()
+        .map_err(unavailable)?;
+    Ok((snapshot, updates, last_seq))
+}
+
+/// A consistent read of a whole document: one read transaction, so a compaction by another
+/// process cannot slip between the snapshot and the log.
+fn read_document(
+    conn: &mut Connection,
+    doc_id: &str,
+) -> Result<Option<(StoredDocument, i64)>, StoreError> {
+    let tx = conn.transaction().map_err(unavailable)?;
+    let Some(meta) = read_meta(&tx, doc_id)? else {
+        return Ok(None);
+    };
+    let (snapshot, updates, last_seq) = read_epoch(&tx, doc_id, meta.epoch)?;
+    tx.finish().map_err(unavailable)?;
+    Ok(Some((
+        StoredDocument {
+            meta,
+            snapshot,
+            updates,
+        },
+        last_seq,
+    )))
+}
+
+#[async_trait]
+impl DocumentStore for EmbeddedStore {
+    async fn load(&self, doc_id: &str) -> Result<Option<StoredDocument>, StoreError> {
+        let doc_id = doc_id.to_string();
+        self.read(move |conn| Ok(read_document(conn, &doc_id)?.map(|(d, _)| d)))
+            .await
+    }
+
+    async fn meta(&self, doc_id: &str) -> Result<Option<DocumentMeta>, StoreError> {
+        let doc_id = doc_id.to_string();
+        self.read(move |conn| read_meta(conn, &doc_id)).await
+    }
+
+    async fn claim(&self, doc_id: &str, account_id: &str) -> Result<DocumentMeta, StoreError> {
+        let (doc_id, account_id) = (doc_id.to_string(), account_id.to_string());
+        self.write(|reply| WriteOp::Claim {
+            doc_id,
+            account_id,
+            reply,
+        })
+        .await
+    }
+
+    async fn append(&self, doc_id: &str, updates: Vec<Bytes>) -> Result<Appended, StoreError> {
+        let doc_id = doc_id.to_string();
+        self.write(|reply| WriteOp::Append {
+            doc_id,
+            updates,
+            reply,
+        })
+        .await
+    }
+
+    async fn compact(&self, doc_id: &str) -> Result<Option<Compaction>, StoreError> {
+        // Fold outside the write transaction (it can take a while for a big document); the
+        // write step then folds in whatever was appended meanwhile and switches epochs.
+        let id = doc_id.to_string();
+        let read = self
+            .read(move |conn| {
+                let Some((doc, last_seq)) = read_document(conn, &id)? else {
+                    return Ok(None);
+                };
+                let folded = doc.updates.len() as u64;
+                Ok(Some((doc.meta.epoch, last_seq, folded, doc.fold()?)))
+            })
+            .await?;
+        let Some((epoch, through_seq, folded_updates, state)) = read else {
+            return Ok(None);
+        };
+        let doc_id = doc_id.to_string();
+        self.write(|reply| WriteOp::Compact {
+            doc_id,
+            epoch,
+            through_seq,
+            folded_updates,
+            state,
+            reply,
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|conn| {
+            conn.query_row("SELECT 1", [], |_| Ok(()))
+                .map_err(unavailable)
+        })
+        .await
+    }
+}
+
+fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<WriteOp>) {
+    while let Ok(first) = rx.recv() {
+        let mut ops = vec![first];
+        while ops.len() < MAX_OPS_PER_COMMIT {
+            match rx.try_recv() {
+                Ok(op) => ops.push(op),
+                Err(_) => break,
+            }
+        }
+        let started = Instant::now();
+        let n = ops.len();
+        commit(&mut conn, ops);
+        metrics::histogram!("creo_store_commit_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!("creo_store_commit_requests").record(n as f64);
+    }
+}
+
+/// Executes a batch of requests in one transaction, each under its own savepoint so one failing
+/// request does not fail the others. Replies only after COMMIT returned: nothing is reported
+/// durable before it is.
+fn commit(conn: &mut Connection, ops: Vec<WriteOp>) {
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            let err = unavailable(e);
+            ops.into_iter().for_each(|op| op.fail(err.clone()));
+            return;
+        }
+    };
+    let mut done: Vec<Box<dyn FnOnce(Option<StoreError>)>> = Vec::with_capacity(ops.len());
+    let mut tx = tx;
+    for op in ops {
+        done.push(execute(&mut tx, op));
+    }
+    match tx.commit() {
+        Ok(()) => done.into_iter().for_each(|reply| reply(None)),
+        Err(e) => {
+            let err = unavailable(e);
+            done.into_iter().for_each(|reply| reply(Some(err.clone())));
+        }
+    }
+}
+
+impl WriteOp {
+    fn fail(self, err: StoreError) {
+        match self {
+            WriteOp::Claim { reply, .. } => drop(reply.send(Err(err))),
+            WriteOp::Append { reply, .. } => drop(reply.send(Err(err))),
+            WriteOp::Compact { reply, .. } => drop(reply.send(Err(err))),
+        }
+    }
+}
+
+/// Runs one request under a savepoint and returns how to answer it once the transaction's fate
+/// is known (a commit failure turns every answer into that error).
+fn execute(tx: &mut Transaction<'_>, op: WriteOp) -> Box<dyn FnOnce(Option<StoreError>)> {
+    fn finish<T: Send + 'static>(
+        sp: rusqlite::Savepoint<'_>,
+        result: Result<T, StoreError>,
+        reply: Reply<T>,
+    ) -> Box<dyn FnOnce(Option<StoreError>)> {
+        let result = match result {
+            Ok(v) => sp.commit().map(|_| v).map_err(unavailable),
+            Err(e) => Err(e), // dropping the savepoint rolls it back
+        };
+        Box::new(move |commit_err| {
+            let _ = reply.send(match commit_err {
+                Some(e) => Err(e),
+                None => result,
+            });
+        })
+    }
+    let sp = match tx.savepoint() {
+        Ok(sp) => sp,
+        Err(e) => {
+            let err = unavailable(e);
+            return Box::new(move |_| op.fail(err));
+        }
+    };
+    match op {
+        WriteOp::Claim {
+            doc_id,
+            account_id,
+            reply,
+        } => {
+            let r = claim(&sp, &doc_id, &account_id);
+            finish(sp, r, reply)
+        }
+        WriteOp::Append {
+            doc_id,
+            updates,
+            reply,
+        } => {
+            let r = append(&sp, &doc_id, &updates);
+            finish(sp, r, reply)
+        }
+        WriteOp::Compact {
+            doc_id,
+            epoch,
+            through_seq,
+            folded_updates,
+            state,
+            reply,
+        } => {
+            let r = switch_epoch(&sp, &doc_id, epoch, through_seq, folded_updates, state);
+            finish(sp, r, reply)
+        }
+    }
+}
+
+fn claim(conn: &Connection, doc_id: &str, account_id: &str) -> Result<DocumentMeta, StoreError> {
+    let now = now_ms();
+    conn.execute(
+        "INSERT OR IGNORE INTO documents (doc_id, account_id, epoch, created_at, updated_at)
+         VALUES (?1, ?2, 0, ?3, ?3)",
+        params![doc_id, account_id, now],
+    )
+    .map_err(unavailable)?;
+    read_meta(conn, doc_id)?.ok_or_else(|| StoreError::NotFound(doc_id.to_string()))
+}
+
+fn append(conn: &Connection, doc_id: &str, updates: &[Bytes]) -> Result<Appended, StoreError> {
+    // The epoch is read inside the transaction: an append can never land in an epoch that a
+    // concurrent compaction (here or in another process) has already folded and dropped.
+    let epoch: i64 = conn
+        .query_row(
+            "SELECT epoch FROM documents WHERE doc_id = ?1",
+            params![doc_id],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(unavailable)?
+        .ok_or_else(|| StoreError::NotFound(doc_id.to_string()))?;
+    let mut seq: i64 = conn
+        .prepare_cached(
+            "SELECT COALESCE(MAX(seq), 0) FROM document_updates WHERE doc_id = ?1 AND epoch = ?2",
+        )
+        .and_then(|mut s| s.query_row(params![doc_id, epoch], |r| r.get(0)))
+        .map_err(unavailable)?;
+    let mut insert = conn
+        .prepare_cached(
+            "INSERT INTO document_updates (doc_id, epoch, seq, data) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .map_err(unavailable)?;
+    for update in updates {
+        seq += 1;
+        insert
+            .execute(params![doc_id, epoch, seq, update.as_ref()])
+            .map_err(unavailable)?;
+    }
+    conn.prepare_cached("UPDATE documents SET updated_at = ?2 WHERE doc_id = ?1")
+        .and_then(|mut s| s.execute(params![doc_id, now_ms()]))
+        .map_err(unavailable)?;
+    Ok(Appended {
+        epoch,
+        log_len: seq as u64,
+    })
+}
+
+fn switch_epoch(
+    conn: &Connection,
+    doc_id: &str,
+    epoch: i64,
+    through_seq: i64,
+    folded_updates: u64,
+    state: Vec<u8>,
+) -> Result<Option<Compaction>, StoreError> {
+    let current: Option<i64> = conn
+        .query_row(
+            "SELECT epoch FROM documents WHERE doc_id = ?1",
+            params![doc_id],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(unavailable)?;
+    if current != Some(epoch) {
+        return Ok(None); // compacted concurrently by someone else: nothing to do
+    }
+    // Updates appended after the fold was read are merged in, so none is dropped with the epoch.
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT data FROM document_updates WHERE doc_id = ?1 AND epoch = ?2 AND seq > ?3 ORDER BY seq",
+        )
+        .map_err(unavailable)?;
+    let tail: Vec<Vec<u8>> = stmt
+        .query_map(params![doc_id, epoch, through_seq], |r| r.get(0))
+        .map_err(unavailable)?
+        .collect::<Result<_, _>>()
+        .map_err(unavailable)?;
+    let state = if tail.is_empty() {
+        state
+    } else {
+        yrs::merge_updates_v1(std::iter::once(state).chain(tail))
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?
+    };
+    let next = epoch + 1;
+    let mut insert = conn
+        .prepare_cached(
+            "INSERT OR REPLACE INTO document_snapshots (doc_id, epoch, chunk, data) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .map_err(unavailable)?;
+    for (i, chunk) in state.chunks(SNAPSHOT_CHUNK_BYTES).enumerate() {
+        insert
+            .execute(params![doc_id, next, i as i64, chunk])
+            .map_err(unavailable)?;
+    }
+    conn.execute(
+        "UPDATE documents SET epoch = ?2 WHERE doc_id = ?1",
+        params![doc_id, next],
+    )
+    .map_err(unavailable)?;
+    conn.execute(
+        "DELETE FROM document_updates WHERE doc_id = ?1 AND epoch = ?2",
+        params![doc_id, epoch],
+    )
+    .map_err(unavailable)?;
+    conn.execute(
+        "DELETE FROM document_snapshots WHERE doc_id = ?1 AND epoch = ?2",
+        params![doc_id, epoch],
+    )
+    .map_err(unavailable)?;
+    Ok(Some(Compaction {
+        epoch: next,
+        snapshot_bytes: state.len() as u64,
+        folded_updates,
+    }))
+}

@@ -1,0 +1,102 @@
+//! Persistence behind one `DocumentStore` trait, following the logical model of `schema.cql`:
+//! a `documents` row per document (owner account, current epoch), an update log partitioned by
+//! `(doc_id, epoch)`, and a chunked snapshot per epoch. Compaction folds an epoch's snapshot and
+//! log into the next epoch's snapshot and drops the old epoch whole.
+
+pub mod embedded;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use yrs::updates::decoder::Decode;
+use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
+
+/// Snapshots are written in chunks of this size so no single row or cell grows without bound.
+pub const SNAPSHOT_CHUNK_BYTES: usize = 256 * 1024;
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DocumentMeta {
+    pub doc_id: String,
+    pub account_id: String,
+    pub epoch: i64,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+/// Everything needed to rebuild a document: one snapshot plus the log tail of its epoch.
+#[derive(Debug)]
+pub struct StoredDocument {
+    pub meta: DocumentMeta,
+    pub snapshot: Option<Vec<u8>>,
+    pub updates: Vec<Vec<u8>>,
+}
+
+impl StoredDocument {
+    pub fn stored_bytes(&self) -> u64 {
+        let snap = self.snapshot.as_ref().map_or(0, |s| s.len());
+        (snap + self.updates.iter().map(Vec::len).sum::<usize>()) as u64
+    }
+
+    /// Rebuilds the document. CPU-heavy for big documents: call it off the async executor.
+    pub fn to_doc(&self) -> Result<Doc, StoreError> {
+        let doc = Doc::new();
+        {
+            let mut txn = doc.transact_mut();
+            for bytes in self.snapshot.iter().chain(self.updates.iter()) {
+                let update = Update::decode_v1(bytes)
+                    .map_err(|e| StoreError::Corrupt(format!("{}: {e}", self.meta.doc_id)))?;
+                txn.apply_update(update)
+                    .map_err(|e| StoreError::Corrupt(format!("{}: {e}", self.meta.doc_id)))?;
+            }
+        }
+        Ok(doc)
+    }
+
+    /// The whole state as one update: what compaction writes as the next epoch's snapshot.
+    pub fn fold(&self) -> Result<Vec<u8>, StoreError> {
+        let doc = self.to_doc()?;
+        let state = doc
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default());
+        Ok(state)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Appended {
+    pub epoch: i64,
+    /// Updates now in the current epoch's log: the signal for compaction.
+    pub log_len: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Compaction {
+    pub epoch: i64,
+    pub snapshot_bytes: u64,
+    pub folded_updates: u64,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error("document {0} does not exist")]
+    NotFound(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+#[async_trait]
+pub trait DocumentStore: Send + Sync + 'static {
+    /// `None` when the document was never created. A failure is an error, never an empty
+    /// document, so a failed load cannot overwrite stored content.
+    async fn load(&self, doc_id: &str) -> Result<Option<StoredDocument>, StoreError>;
+    async fn meta(&self, doc_id: &str) -> Result<Option<DocumentMeta>, StoreError>;
+    /// Creates the document for `account_id` unless it exists; returns the stored owner either
+    /// way, so two nodes racing to create it agree on one owner.
+    async fn claim(&self, doc_id: &str, account_id: &str) -> Result<DocumentMeta, StoreError>;
+    /// Durably appends updates to the document's current epoch, in order.
+    async fn append(&self, doc_id: &str, updates: Vec<Bytes>) -> Result<Appended, StoreError>;
+    /// Folds the current epoch into a snapshot of the next one. Safe under concurrent appends.
+    async fn compact(&self, doc_id: &str) -> Result<Option<Compaction>, StoreError>;
+    async fn ping(&self) -> Result<(), StoreError>;
+}

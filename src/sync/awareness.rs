@@ -1,0 +1,307 @@
+//! Server-side presence (Yjs awareness) for one document: who owns which awareness client id,
+//! clock ordering, and the authenticated user attached to every state. Pure logic, no I/O.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use yrs::sync::awareness::AwarenessUpdateEntry;
+use yrs::sync::AwarenessUpdate;
+use yrs::ClientID;
+
+/// Identifies one WebSocket session on this node.
+pub type SessionId = u64;
+
+/// Key under which the server attaches the authenticated identity to each awareness state.
+/// Whatever a client puts there itself is overwritten, so presence cannot claim another user.
+pub const IDENTITY_KEY: &str = "creo";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The client id is held by a session of another user.
+    ForeignClient,
+    /// The session already holds the maximum number of client ids.
+    TooManyClients,
+    /// The state is not a JSON object (or not JSON at all), so no identity can be attached.
+    InvalidState,
+}
+
+impl Refusal {
+    pub fn metric_reason(self) -> &'static str {
+        match self {
+            Refusal::ForeignClient => "awareness_foreign_client",
+            Refusal::TooManyClients => "awareness_too_many_clients",
+            Refusal::InvalidState => "awareness_invalid_state",
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Entry {
+    clock: u32,
+    /// `None` once removed: the clock is kept so a late stale update cannot resurrect it.
+    json: Option<Arc<str>>,
+    session: SessionId,
+    user: Arc<str>,
+}
+
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// What to relay to the document's sessions (empty when nothing changed).
+    pub relay: Option<AwarenessUpdate>,
+    pub refused: Vec<(ClientID, Refusal)>,
+}
+
+#[derive(Debug)]
+pub struct Presence {
+    entries: HashMap<ClientID, Entry>,
+    max_clients_per_session: usize,
+}
+
+impl Presence {
+    pub fn new(max_clients_per_session: usize) -> Self {
+        Presence {
+            entries: HashMap::new(),
+            max_clients_per_session,
+        }
+    }
+
+    /// Applies an awareness update sent by `session`, authenticated as `user`.
+    ///
+    /// A session may publish for a client id nobody holds, for one it holds, or for one held by
+    /// another session of the same user (a reconnecting tab whose old socket is not yet gone).
+    pub fn apply(
+        &mut self,
+        session: SessionId,
+        user: &Arc<str>,
+        role: &str,
+        update: AwarenessUpdate,
+    ) -> Applied {
+        let mut applied = Applied::default();
+        let mut relay = HashMap::new();
+        for (client, entry) in update.clients {
+            if let Some(existing) = self.entries.get(&client) {
+                let live = existing.json.is_some();
+                if live && existing.session != session && existing.user != *user {
+                    applied.refused.push((client, Refusal::ForeignClient));
+                    continue;
+                }
+            }
+            let is_removal = &*entry.json == "null";
+            if !is_removal && !self.holds(session, client) && self.held_by(session) >= self.max_clients_per_session {
+                applied.refused.push((client, Refusal::TooManyClients));
+                continue;
+            }
+            let current = self.entries.get(&client);
+            // y-protocols: newer clock wins; an equal clock only counts as a removal.
+            let newer = match current {
+                None => true,
+                Some(cur) => {
+                    cur.clock < entry.clock
+                        || (cur.clock == entry.clock && is_removal && cur.json.is_some())
+                }
+            };
+            if !newer {
+                continue;
+            }
+            let json = if is_removal {
+                None
+            } else {
+                match with_identity(&entry.json, user, role) {
+                    Some(json) => Some(json),
+                    None => {
+                        applied.refused.push((client, Refusal::InvalidState));
+                        continue;
+                    }
+                }
+            };
+            relay.insert(
+                client,
+                AwarenessUpdateEntry {
+                    clock: entry.clock,
+                    json: json.clone().unwrap_or_else(|| Arc::from("null")),
+                },
+            );
+            self.entries.insert(
+                client,
+                Entry {
+                    clock: entry.clock,
+                    json,
+                    session,
+                    user: user.clone(),
+                },
+            );
+        }
+        if !relay.is_empty() {
+            applied.relay = Some(AwarenessUpdate { clients: relay });
+        }
+        applied
+    }
+
+    /// Removes every state a session published (it disconnected) and returns the removal to
+    /// announce, so no ghost cursor stays behind.
+    pub fn remove_session(&mut self, session: SessionId) -> Option<AwarenessUpdate> {
+        let mut clients = HashMap::new();
+        self.entries.retain(|client, e| {
+            if e.session != session {
+                return true;
+            }
+            if e.json.is_some() {
+                clients.insert(
+                    *client,
+                    AwarenessUpdateEntry {
+                        clock: e.clock + 1,
+                        json: Arc::from("null"),
+                    },
+                );
+            }
+            false
+        });
+        (!clients.is_empty()).then_some(AwarenessUpdate { clients })
+    }
+
+    /// Every live state, for a joining session or a query-awareness message.
+    pub fn snapshot(&self) -> Option<AwarenessUpdate> {
+        let clients: HashMap<_, _> = self
+            .entries
+            .iter()
+            .filter_map(|(client, e)| {
+                e.json.as_ref().map(|json| {
+                    (
+                        *client,
+                        AwarenessUpdateEntry {
+                            clock: e.clock,
+                            json: json.clone(),
+                        },
+                    )
+                })
+            })
+            .collect();
+        (!clients.is_empty()).then_some(AwarenessUpdate { clients })
+    }
+
+    pub fn live_states(&self) -> usize {
+        self.entries.values().filter(|e| e.json.is_some()).count()
+    }
+
+    fn holds(&self, session: SessionId, client: ClientID) -> bool {
+        self.entries
+            .get(&client)
+            .is_some_and(|e| e.session == session)
+    }
+
+    fn held_by(&self, session: SessionId) -> usize {
+        self.entries
+            .values()
+            .filter(|e| e.session == session && e.json.is_some())
+            .count()
+    }
+}
+
+fn with_identity(json: &str, user: &str, role: &str) -> Option<Arc<str>> {
+    let mut value: serde_json::Value = serde_json::from_str(json).ok()?;
+    let obj = value.as_object_mut()?;
+    obj.insert(
+        IDENTITY_KEY.to_string(),
+        serde_json::json!({ "userId": user, "role": role }),
+    );
+    Some(Arc::from(value.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn update(entries: &[(u64, u32, &str)]) -> AwarenessUpdate {
+        AwarenessUpdate {
+            clients: entries
+                .iter()
+                .map(|(c, clock, json)| {
+                    (
+                        ClientID::new(*c),
+                        AwarenessUpdateEntry {
+                            clock: *clock,
+                            json: Arc::from(*json),
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    fn user(u: &str) -> Arc<str> {
+        Arc::from(u)
+    }
+
+    #[test]
+    fn attaches_the_authenticated_user_and_overrides_spoofed_identity() {
+        let mut p = Presence::new(4);
+        let a = p.apply(
+            1,
+            &user("alice"),
+            "editor",
+            update(&[(10, 1, r#"{"name":"A","creo":{"userId":"mallory"}}"#)]),
+        );
+        let relay = a.relay.unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&relay.clients[&ClientID::new(10)].json).unwrap();
+        assert_eq!(json["creo"]["userId"], "alice");
+        assert_eq!(json["name"], "A");
+    }
+
+    #[test]
+    fn another_user_cannot_publish_for_a_held_client_id() {
+        let mut p = Presence::new(4);
+        p.apply(1, &user("alice"), "editor", update(&[(10, 1, "{}")]));
+        let b = p.apply(2, &user("bob"), "editor", update(&[(10, 5, r#"{"x":1}"#)]));
+        assert!(b.relay.is_none());
+        assert_eq!(b.refused, vec![(ClientID::new(10), Refusal::ForeignClient)]);
+        // The same user reconnecting from a new session may take its id over.
+        let a2 = p.apply(3, &user("alice"), "editor", update(&[(10, 2, "{}")]));
+        assert!(a2.relay.is_some());
+    }
+
+    #[test]
+    fn stale_clocks_are_ignored_and_removal_needs_equal_or_newer_clock() {
+        let mut p = Presence::new(4);
+        p.apply(1, &user("a"), "editor", update(&[(10, 5, "{}")]));
+        assert!(p.apply(1, &user("a"), "editor", update(&[(10, 4, "{}")])).relay.is_none());
+        assert!(p.apply(1, &user("a"), "editor", update(&[(10, 5, "{}")])).relay.is_none());
+        assert!(p.apply(1, &user("a"), "editor", update(&[(10, 5, "null")])).relay.is_some());
+        assert_eq!(p.live_states(), 0);
+    }
+
+    #[test]
+    fn a_session_holds_a_bounded_number_of_client_ids() {
+        let mut p = Presence::new(2);
+        let a = p.apply(
+            1,
+            &user("a"),
+            "editor",
+            update(&[(1, 1, "{}"), (2, 1, "{}"), (3, 1, "{}")]),
+        );
+        assert_eq!(a.refused.len(), 1);
+        assert_eq!(p.live_states(), 2);
+    }
+
+    #[test]
+    fn disconnect_removes_and_announces_only_that_sessions_states() {
+        let mut p = Presence::new(4);
+        p.apply(1, &user("a"), "editor", update(&[(10, 3, "{}")]));
+        p.apply(2, &user("b"), "viewer", update(&[(20, 1, "{}")]));
+        let removal = p.remove_session(1).unwrap();
+        assert_eq!(removal.clients[&ClientID::new(10)].clock, 4);
+        assert_eq!(&*removal.clients[&ClientID::new(10)].json, "null");
+        assert_eq!(p.live_states(), 1);
+        assert!(p.remove_session(1).is_none());
+        let snap = p.snapshot().unwrap();
+        assert!(snap.clients.contains_key(&ClientID::new(20)));
+    }
+
+    #[test]
+    fn non_object_states_are_refused() {
+        let mut p = Presence::new(4);
+        let a = p.apply(1, &user("a"), "editor", update(&[(1, 1, "42"), (2, 1, "not json")]));
+        assert_eq!(a.refused.len(), 2);
+        assert!(a.relay.is_none());
+    }
+}
