@@ -260,10 +260,19 @@ mod tests {
     fn minted_tokens_verify_and_carry_their_claims() {
         let k = keys("0123456789abcdef0123");
         let t = k
-            .mint("u1", "acme", Role::Viewer, Some("d1".into()), Duration::from_secs(60))
+            .mint(
+                "u1",
+                "acme",
+                Role::Viewer,
+                Some("d1".into()),
+                Duration::from_secs(60),
+            )
             .unwrap();
         let p = k.verify(&t).unwrap();
-        assert_eq!((&*p.user, &*p.account, p.role), ("u1", "acme", Role::Viewer));
+        assert_eq!(
+            (&*p.user, &*p.account, p.role),
+            ("u1", "acme", Role::Viewer)
+        );
         assert!(p.may_open("d1") && !p.may_open("d2"));
     }
 

@@ -450,9 +450,8 @@ impl DocumentActor {
         }
         if self.in_flight || self.compacting || !self.pending.is_empty() {
             // Let the running write finish (its completion needs this actor's context).
-            self.idle_timer = Some(ctx.run_later(Duration::from_millis(20), |act, ctx| {
-                act.unload(ctx)
-            }));
+            self.idle_timer =
+                Some(ctx.run_later(Duration::from_millis(20), |act, ctx| act.unload(ctx)));
             return;
         }
         self.phase = Phase::Closing;

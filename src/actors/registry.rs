@@ -51,7 +51,8 @@ impl DocumentRegistry {
             }
         }
         let id: Arc<str> = Arc::from(doc_id);
-        let arbiter = &self.arbiters[self.next.fetch_add(1, Ordering::Relaxed) % self.arbiters.len()];
+        let arbiter =
+            &self.arbiters[self.next.fetch_add(1, Ordering::Relaxed) % self.arbiters.len()];
         let (store, config, registry) = (self.store.clone(), self.config.clone(), self.clone());
         let actor_id = id.clone();
         let addr = DocumentActor::start_in_arbiter(arbiter, move |_| {
@@ -124,7 +125,13 @@ impl DocumentRegistry {
 
     /// Closes every socket with "going away" and waits until every document is flushed.
     pub async fn shutdown(&self, timeout: Duration) {
-        let addrs: Vec<_> = self.live.lock().expect("registry lock").values().cloned().collect();
+        let addrs: Vec<_> = self
+            .live
+            .lock()
+            .expect("registry lock")
+            .values()
+            .cloned()
+            .collect();
         let flushes = addrs.iter().map(|a| a.send(Shutdown));
         if actix_rt::time::timeout(timeout, futures_util::future::join_all(flushes))
             .await

@@ -152,7 +152,13 @@ impl SessionActor {
         ctx.stop();
     }
 
-    fn refuse(&mut self, code: u16, metric_reason: &'static str, detail: &str, ctx: &mut Context<Self>) {
+    fn refuse(
+        &mut self,
+        code: u16,
+        metric_reason: &'static str,
+        detail: &str,
+        ctx: &mut Context<Self>,
+    ) {
         metrics::counter!("creo_refused_messages_total", "reason" => metric_reason).increment(1);
         tracing::info!(session = self.id, doc = %self.doc_id, user = %self.principal.user, reason = metric_reason, detail, "refused client message");
         self.close(code, detail, ctx);
@@ -161,7 +167,12 @@ impl SessionActor {
     fn on_frame(&mut self, frame: Bytes, ctx: &mut Context<Self>) {
         metrics::counter!("creo_ws_frames_in_total").increment(1);
         if self.limiter.check().is_err() {
-            return self.refuse(close::RATE_LIMITED, "rate_limited", "rate limit exceeded", ctx);
+            return self.refuse(
+                close::RATE_LIMITED,
+                "rate_limited",
+                "rate limit exceeded",
+                ctx,
+            );
         }
         let Some(doc) = &self.doc else { return };
         match sync::decode_frame(&frame) {
@@ -182,7 +193,8 @@ impl SessionActor {
 
     fn heartbeat(&mut self, ctx: &mut Context<Self>) {
         if self.last_seen.elapsed() > self.config.ping_timeout() {
-            metrics::counter!("creo_disconnects_total", "reason" => "heartbeat_timeout").increment(1);
+            metrics::counter!("creo_disconnects_total", "reason" => "heartbeat_timeout")
+                .increment(1);
             return self.close(close::HEARTBEAT_TIMEOUT, "heartbeat timeout", ctx);
         }
         if self.doc.as_ref().is_some_and(|d| !d.connected()) {

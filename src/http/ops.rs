@@ -14,7 +14,8 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let shutting_down = state
         .shutting_down
         .load(std::sync::atomic::Ordering::Relaxed);
-    let store = actix_rt::time::timeout(std::time::Duration::from_secs(1), state.store.ping()).await;
+    let store =
+        actix_rt::time::timeout(std::time::Duration::from_secs(1), state.store.ping()).await;
     let store_ok = matches!(store, Ok(Ok(())));
     let body = serde_json::json!({
         "store": if store_ok { "ok" } else { "failing" },
@@ -36,8 +37,11 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "creo", description = "Real-time collaboration server: documents REST API. \
-        WebSocket editing is served at /ws/{doc_id} with the Yjs sync protocol."),
+    info(
+        title = "creo",
+        description = "Real-time collaboration server: documents REST API. \
+        WebSocket editing is served at /ws/{doc_id} with the Yjs sync protocol."
+    ),
     paths(
         super::documents::create,
         super::documents::info,

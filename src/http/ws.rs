@@ -78,6 +78,10 @@ pub async fn connect(
 
 impl From<actix_web::Error> for ApiError {
     fn from(e: actix_web::Error) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "websocket_handshake", e.to_string())
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "websocket_handshake",
+            e.to_string(),
+        )
     }
 }

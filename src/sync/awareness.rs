@@ -87,7 +87,10 @@ impl Presence {
                 }
             }
             let is_removal = &*entry.json == "null";
-            if !is_removal && !self.holds(session, client) && self.held_by(session) >= self.max_clients_per_session {
+            if !is_removal
+                && !self.holds(session, client)
+                && self.held_by(session) >= self.max_clients_per_session
+            {
                 applied.refused.push((client, Refusal::TooManyClients));
                 continue;
             }
@@ -264,9 +267,18 @@ mod tests {
     fn stale_clocks_are_ignored_and_removal_needs_equal_or_newer_clock() {
         let mut p = Presence::new(4);
         p.apply(1, &user("a"), "editor", update(&[(10, 5, "{}")]));
-        assert!(p.apply(1, &user("a"), "editor", update(&[(10, 4, "{}")])).relay.is_none());
-        assert!(p.apply(1, &user("a"), "editor", update(&[(10, 5, "{}")])).relay.is_none());
-        assert!(p.apply(1, &user("a"), "editor", update(&[(10, 5, "null")])).relay.is_some());
+        assert!(p
+            .apply(1, &user("a"), "editor", update(&[(10, 4, "{}")]))
+            .relay
+            .is_none());
+        assert!(p
+            .apply(1, &user("a"), "editor", update(&[(10, 5, "{}")]))
+            .relay
+            .is_none());
+        assert!(p
+            .apply(1, &user("a"), "editor", update(&[(10, 5, "null")]))
+            .relay
+            .is_some());
         assert_eq!(p.live_states(), 0);
     }
 
@@ -300,7 +312,12 @@ mod tests {
     #[test]
     fn non_object_states_are_refused() {
         let mut p = Presence::new(4);
-        let a = p.apply(1, &user("a"), "editor", update(&[(1, 1, "42"), (2, 1, "not json")]));
+        let a = p.apply(
+            1,
+            &user("a"),
+            "editor",
+            update(&[(1, 1, "42"), (2, 1, "not json")]),
+        );
         assert_eq!(a.refused.len(), 2);
         assert!(a.relay.is_none());
     }

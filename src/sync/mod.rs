@@ -280,7 +280,10 @@ mod tests {
     #[test]
     fn refuses_bad_frames_with_specific_errors() {
         assert!(matches!(decode_frame(&[]), Err(FrameError::Malformed(_))));
-        assert_eq!(decode_frame(&[7, 0]).unwrap_err(), FrameError::UnknownType(7));
+        assert_eq!(
+            decode_frame(&[7, 0]).unwrap_err(),
+            FrameError::UnknownType(7)
+        );
         // Sync update claiming 10 payload bytes but carrying 2: truncated.
         assert!(matches!(
             decode_frame(&[0, 2, 10, 1, 2]),
@@ -348,7 +351,9 @@ mod tests {
             let mut txn = client.transact_mut();
             text.remove_range(&mut txn, 0, 6);
         }
-        let full = client.transact().encode_state_as_update_v1(&StateVector::default());
+        let full = client
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default());
         let decode = |b: &[u8]| Update::decode_v1(b).unwrap();
         assert!(update_changes(&server, &decode(&full)));
         server.transact_mut().apply_update(decode(&full)).unwrap();

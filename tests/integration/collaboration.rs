@@ -1,0 +1,252 @@
+use creo::auth::Role;
+
+use crate::common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_concurrent_editors_converge() {
+    let server = Server::start();
+    let tok = token("acme", "u", Role::Editor);
+    let mut clients = Vec::new();
+    for _ in 0..20 {
+        clients.push(YClient::connect(&server.ws("launch-post", &tok)).await);
+    }
+    for c in &clients {
+        assert!(c.synced().await);
+    }
+    // Every editor types 20 keystrokes, interleaved with everyone else's.
+    for round in 0..20 {
+        for (i, c) in clients.iter().enumerate() {
+            c.append(&format!("[{i}.{round}]"));
+        }
+        tokio::task::yield_now().await;
+    }
+    let expected_len: usize = (0..20)
+        .flat_map(|i| (0..20).map(move |r| format!("[{i}.{r}]").len()))
+        .sum();
+    for c in &clients {
+        assert!(
+            c.wait(20, |c| c.text().len() == expected_len).await,
+            "editor saw {} of {expected_len} chars",
+            c.text().len()
+        );
+    }
+    let first = clients[0].text();
+    for c in &clients {
+        assert_eq!(c.text(), first, "editors diverged");
+    }
+    for i in 0..20 {
+        for r in 0..20 {
+            assert!(first.contains(&format!("[{i}.{r}]")));
+        }
+    }
+    assert_eq!(stored_text(&server, &tok, "launch-post").await, first);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_edits_merge_on_reconnect() {
+    let server = Server::start();
+    let tok = token("acme", "u", Role::Editor);
+    let a = YClient::connect(&server.ws("caption", &tok)).await;
+    let b = YClient::connect(&server.ws("caption", &tok)).await;
+    assert!(a.synced().await && b.synced().await);
+    a.append("online;");
+    assert!(b.wait(5, |b| b.text() == "online;").await);
+
+    // A goes offline and keeps editing its local document; B edits meanwhile.
+    a.close().await;
+    let offline_doc = a.doc.lock().unwrap().clone();
+    {
+        use yrs::{Text, Transact};
+        let text = offline_doc.get_or_insert_text(TEXT);
+        let mut txn = offline_doc.transact_mut();
+        text.insert(&mut txn, 0, "offline-edit;");
+    }
+    b.append("while-away;");
+
+    // Reconnecting with the same document: the server's SyncStep1 pulls the offline edit in.
+    let a2 = YClient::connect_doc(&server.ws("caption", &tok), offline_doc).await;
+    assert!(a2.synced().await);
+    for c in [&a2, &b] {
+        assert!(
+            c.wait(5, |c| {
+                let t = c.text();
+                t.contains("offline-edit;") && t.contains("while-away;") && t.contains("online;")
+            })
+            .await,
+            "missing edits: {}",
+            c.text()
+        );
+    }
+    assert_eq!(a2.text(), b.text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn awareness_is_relayed_tagged_and_removed_on_disconnect() {
+    let server = Server::start();
+    let mut alice =
+        YClient::connect(&server.ws("deck", &token("acme", "alice", Role::Editor))).await;
+    let mut bob = YClient::connect(&server.ws("deck", &token("acme", "bob", Role::Viewer))).await;
+    assert!(alice.synced().await && bob.synced().await);
+
+    let (a_id, b_id) = (alice.client_id(), bob.client_id());
+    alice.set_awareness(a_id, r#"{"user":{"name":"Alice"},"cursor":3}"#);
+    bob.set_awareness(b_id, r#"{"user":{"name":"Bob"},"creo":{"userId":"alice"}}"#);
+    assert!(
+        alice
+            .wait(5, |c| c.seen.lock().unwrap().awareness.contains_key(&b_id))
+            .await
+    );
+    assert!(
+        bob.wait(5, |c| c.seen.lock().unwrap().awareness.contains_key(&a_id))
+            .await
+    );
+    // The server overwrote Bob's attempt to pass as Alice.
+    let bob_state = alice.seen.lock().unwrap().awareness[&b_id].clone();
+    assert_eq!(bob_state["creo"]["userId"], "bob");
+    assert_eq!(bob_state["creo"]["role"], "viewer");
+    assert_eq!(bob_state["user"]["name"], "Bob");
+
+    // Bob cannot publish presence for Alice's client id.
+    bob.set_awareness(a_id, r#"{"user":{"name":"Fake Alice"}}"#);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        alice.seen.lock().unwrap().awareness[&a_id]["user"]["name"],
+        "Alice"
+    );
+    assert!(
+        server
+            .metric("creo_refused_messages_total{reason=\"awareness_foreign_client\"}")
+            .await
+            >= 1.0
+    );
+
+    // A newcomer receives the current presence on join.
+    let carol = YClient::connect(&server.ws("deck", &token("acme", "carol", Role::Editor))).await;
+    assert!(
+        carol
+            .wait(5, |c| c.seen.lock().unwrap().awareness.len() == 2)
+            .await
+    );
+
+    // Bob leaves: his state is removed for everyone (no ghost cursor).
+    bob.close().await;
+    drop(bob);
+    assert!(
+        alice
+            .wait(5, |c| !c.seen.lock().unwrap().awareness.contains_key(&b_id))
+            .await
+    );
+    assert!(
+        carol
+            .wait(5, |c| !c.seen.lock().unwrap().awareness.contains_key(&b_id))
+            .await
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_reads_and_writes_the_live_document() {
+    let server = Server::start();
+    let tok = token("acme", "u", Role::Editor);
+    let http = reqwest::Client::new();
+
+    let created = http
+        .post(server.url("/api/v1/documents"))
+        .bearer_auth(&tok)
+        .json(&serde_json::json!({"id": "campaign-7"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let again = http
+        .post(server.url("/api/v1/documents"))
+        .bearer_auth(&tok)
+        .json(&serde_json::json!({"id": "campaign-7"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 409);
+    let err: serde_json::Value = again.json().await.unwrap();
+    assert_eq!(err["error"]["code"], "exists");
+
+    let editor = YClient::connect(&server.ws("campaign-7", &tok)).await;
+    assert!(editor.synced().await);
+
+    // An update posted over REST reaches the connected editor live, and is durable.
+    let update = {
+        use yrs::{Doc, Text, Transact};
+        let doc = Doc::new();
+        let text = doc.get_or_insert_text(TEXT);
+        let mut txn = doc.transact_mut();
+        text.insert(&mut txn, 0, "from REST");
+        txn.encode_update_v1()
+    };
+    let resp = http
+        .post(server.url("/api/v1/documents/campaign-7/updates"))
+        .bearer_auth(&tok)
+        .body(update)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(editor.wait(5, |c| c.text() == "from REST").await);
+    assert_eq!(stored_text(&server, &tok, "campaign-7").await, "from REST");
+
+    let info: serde_json::Value = http
+        .get(server.url("/api/v1/documents/campaign-7"))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["account_id"], "acme");
+    assert_eq!(info["live_sessions"], 1);
+
+    let garbage = http
+        .post(server.url("/api/v1/documents/campaign-7/updates"))
+        .bearer_auth(&tok)
+        .body(vec![0xffu8, 0xff, 0xff])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbage.status(), 400);
+    let missing = http
+        .get(server.url("/api/v1/documents/never-made/state"))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+
+    let openapi: serde_json::Value = http
+        .get(server.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(openapi["paths"]["/api/v1/documents/{doc_id}/updates"].is_object());
+    let ready = http.get(server.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledgements_count_durable_updates() {
+    let server = Server::start();
+    let tok = token("acme", "u", Role::Editor);
+    let writer = YClient::connect(&format!("{}&ack=1", server.ws("acked", &tok))).await;
+    assert!(writer.synced().await);
+    for i in 0..25 {
+        writer.append(&format!("{i},"));
+    }
+    assert!(writer.wait(5, |c| c.seen.lock().unwrap().acked == 25).await);
+    // Clients that did not opt in never receive the extension message (the official client
+    // would log an error for it).
+    let plain = YClient::connect(&server.ws("acked", &tok)).await;
+    assert!(plain.synced().await);
+    plain.append("x");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(plain.seen.lock().unwrap().acked, 0);
+}

@@ -1,0 +1,9 @@
+//! Integration tests: each starts the real `creo` binary on an ephemeral port and talks to it
+//! over real sockets.
+
+mod access;
+mod bad_input;
+mod collaboration;
+mod common;
+mod durability;
+mod interop;
