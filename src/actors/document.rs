@@ -105,6 +105,8 @@ pub struct DocumentActor {
     in_flight: bool,
     retry_delay: Duration,
     approx_bytes: u64,
+    /// Current epoch of the update log, and how much of it there is: the compaction trigger.
+    epoch: i64,
     log_len: u64,
     log_bytes: u64,
     compacting: bool,
@@ -136,6 +138,7 @@ impl DocumentActor {
             in_flight: false,
             retry_delay: Duration::from_millis(50),
             approx_bytes: 0,
+            epoch: 0,
             log_len: 0,
             log_bytes: 0,
             compacting: false,
@@ -357,7 +360,13 @@ impl DocumentActor {
                 durable.push((p.raw, p.origin));
             }
         }
-        self.log_len = appended.log_len;
+        if appended.epoch > self.epoch {
+            self.epoch = appended.epoch;
+            self.log_bytes = 0;
+        }
+        if appended.epoch == self.epoch {
+            self.log_len = appended.log_len;
+        }
         let mut acks: HashMap<SessionId, u64> = HashMap::new();
         let mut deliveries = 0;
         for (raw, origin) in durable {
@@ -387,17 +396,21 @@ impl DocumentActor {
                 self.send_to(sid, frame);
             }
         }
-        if self.log_len >= self.config.compact_after_updates
-            || self.log_bytes >= self.config.compact_after_bytes
-        {
-            self.compact(ctx);
-        }
+        self.compact_if_long(ctx);
         if self.pending.is_empty() {
             for w in self.flushed_waiters.drain(..) {
                 let _ = w.send(());
             }
         } else {
             self.commit(ctx);
+        }
+    }
+
+    fn compact_if_long(&mut self, ctx: &mut Context<Self>) {
+        if self.log_len >= self.config.compact_after_updates
+            || self.log_bytes >= self.config.compact_after_bytes
+        {
+            self.compact(ctx);
         }
     }
 
@@ -413,15 +426,21 @@ impl DocumentActor {
         ctx.spawn(
             async move { store.compact(&id).await }
                 .into_actor(self)
-                .map(|result, act, _| {
+                .map(|result, act, ctx| {
                     act.compacting = false;
                     match result {
                         Ok(Some(c)) => {
                             metrics::counter!("creo_compactions_total").increment(1);
                             tracing::debug!(doc = %act.id, epoch = c.epoch, bytes = c.snapshot_bytes, folded = c.folded_updates, "compacted");
                             act.approx_bytes = c.snapshot_bytes + act.pending_bytes as u64;
-                            act.log_len = 0;
-                            act.log_bytes = 0;
+                            // Appends that already landed in the new epoch reported its length.
+                            if c.epoch > act.epoch {
+                                act.epoch = c.epoch;
+                                act.log_len = 0;
+                                act.log_bytes = 0;
+                            }
+                            // The log may have grown past the threshold while this ran.
+                            act.compact_if_long(ctx);
                         }
                         Ok(None) => {}
                         Err(e) => tracing::warn!(doc = %act.id, error = %e, "compaction failed"),
@@ -509,14 +528,13 @@ impl Actor for DocumentActor {
                             act.approx_bytes = stored.stored_bytes();
                             act.log_len = stored.updates.len() as u64;
                             act.log_bytes = stored.updates.iter().map(|u| u.len() as u64).sum();
+                            act.epoch = stored.meta.epoch;
                             act.meta = Some(stored.meta);
                             act.doc = doc;
                         }
                         act.phase = Phase::Live;
                         tracing::debug!(doc = %act.id, bytes = act.approx_bytes, log = act.log_len, "document loaded");
-                        if act.log_len >= act.config.compact_after_updates {
-                            act.compact(ctx);
-                        }
+                        act.compact_if_long(ctx);
                         act.schedule_unload(ctx);
                     }
                     Err(e) => {

@@ -131,7 +131,11 @@ async fn connection_and_rate_limits_hold() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_falls_behind_is_disconnected() {
     let server = Server::start_with(&[
-        ("CREO_OUTBOUND_QUEUE_FRAMES", "16"),
+        ("CREO_OUTBOUND_QUEUE_FRAMES", "64"),
+        // Room for the firehose below, so only the stalled reader's limit is exercised.
+        ("CREO_MAX_PENDING_BYTES", "134217728"),
+        ("CREO_MAX_DOCUMENT_BYTES", "268435456"),
+        ("CREO_COMPACT_AFTER_BYTES", "1073741824"),
         ("CREO_SESSION_MESSAGES_PER_SECOND", "10000"),
         ("CREO_SESSION_MESSAGE_BURST", "10000"),
     ]);
@@ -142,14 +146,18 @@ async fn a_client_that_falls_behind_is_disconnected() {
         .unwrap();
     let writer = YClient::connect(&format!("{}&ack=1", server.ws("firehose", &tok))).await;
     assert!(writer.synced().await);
-    let chunk = "x".repeat(32 * 1024);
+    // ~40 MB: more than loopback socket buffers hold for a reader that never reads.
+    let chunk = "x".repeat(64 * 1024);
     for _ in 0..600 {
         writer.append(&chunk);
+        tokio::task::yield_now().await;
     }
     assert!(
         writer
-            .wait(30, |c| c.seen.lock().unwrap().acked == 600)
-            .await
+            .wait(60, |c| c.seen.lock().unwrap().acked == 600)
+            .await,
+        "writer acked {} of 600",
+        writer.seen.lock().unwrap().acked
     );
     assert!(
         server

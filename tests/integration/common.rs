@@ -151,6 +151,11 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
+        if std::thread::panicking() {
+            let log = self.log.lock().unwrap();
+            let from = log.len().saturating_sub(40);
+            eprintln!("--- last server log lines ---\n{}", log[from..].join("\n"));
+        }
     }
 }
 
