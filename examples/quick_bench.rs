@@ -102,19 +102,18 @@ impl Drop for Server {
 }
 
 fn token() -> String {
+    token_for("bench")
+}
+
+/// Each simulated editor is its own user, as in real life (and per-user limits apply).
+fn token_for(user: &str) -> String {
     let keys = TokenKeys::from_config(&Config {
         jwt_secret: Some(SECRET.into()),
         ..Config::default()
     })
     .unwrap();
-    keys.mint(
-        "bench",
-        "bench",
-        Role::Editor,
-        None,
-        Duration::from_secs(3600),
-    )
-    .unwrap()
+    keys.mint(user, "bench", Role::Editor, None, Duration::from_secs(3600))
+        .unwrap()
 }
 
 type Sink = futures_util::stream::SplitSink<
@@ -166,10 +165,10 @@ fn keystroke(doc: &Doc, text: &yrs::TextRef, s: &str) -> Vec<u8> {
 async fn one_document(editors: usize, rate: u64, secs: u64) {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);
-    let tok = token();
     let deliveries = Arc::new(AtomicU64::new(0));
     let mut sinks = Vec::new();
-    for _ in 0..editors {
+    for i in 0..editors {
+        let tok = token_for(&format!("editor-{i}"));
         sinks.push(editor(&server.ws("s1", &tok), deliveries.clone()).await.0);
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -237,11 +236,9 @@ async fn idle_connections(n: usize) {
     let base = server.rss_bytes();
     let mut sinks = Vec::new();
     for i in 0..n {
-        sinks.push(
-            editor(&server.ws(&format!("idle-{i}"), &tok), counter.clone())
-                .await
-                .0,
-        );
+        let tok = token_for(&format!("idle-user-{i}"));
+        let url = server.ws(&format!("idle-{i}"), &tok);
+        sinks.push(editor(&url, counter.clone()).await.0);
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss = server.rss_bytes();

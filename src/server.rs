@@ -39,6 +39,11 @@ pub fn open_store(config: &Config) -> anyhow::Result<Arc<dyn DocumentStore>> {
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let metrics = crate::telemetry::init_metrics()?;
+    // Every socket is a file descriptor; Debian's default soft limit (1024) would cap editors.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open file limit"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open file limit"),
+    }
     let keys = Arc::new(TokenKeys::from_config(&config)?);
     let store = open_store(&config)?;
     let workers = if config.workers == 0 {

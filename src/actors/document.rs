@@ -44,8 +44,6 @@ pub enum DocError {
     LoadFailed(String),
     #[error("{0}")]
     Store(#[from] StoreError),
-    #[error("server is shutting down")]
-    ShuttingDown,
 }
 
 /// Who gets told when an update is durable.
@@ -103,6 +101,8 @@ pub struct DocumentActor {
     pending: Vec<Pending>,
     pending_bytes: usize,
     in_flight: bool,
+    /// After a failed write, no new write starts until the backoff delay has passed.
+    backing_off: bool,
     retry_delay: Duration,
     approx_bytes: u64,
     /// Current epoch of the update log, and how much of it there is: the compaction trigger.
@@ -112,6 +112,8 @@ pub struct DocumentActor {
     compacting: bool,
     idle_timer: Option<SpawnHandle>,
     flushed_waiters: Vec<oneshot::Sender<()>>,
+    /// Every event this actor logs carries the document id through this span.
+    span: tracing::Span,
 }
 
 impl DocumentActor {
@@ -122,7 +124,9 @@ impl DocumentActor {
         registry: Arc<DocumentRegistry>,
     ) -> Self {
         let presence = Presence::new(config.awareness_clients_per_session);
+        let span = tracing::info_span!("document", doc = %id);
         DocumentActor {
+            span,
             id,
             store,
             config,
@@ -136,6 +140,7 @@ impl DocumentActor {
             pending: Vec::new(),
             pending_bytes: 0,
             in_flight: false,
+            backing_off: false,
             retry_delay: Duration::from_millis(50),
             approx_bytes: 0,
             epoch: 0,
@@ -304,7 +309,7 @@ impl DocumentActor {
     /// Starts a group commit unless one is in flight: updates arriving meanwhile form the next
     /// batch, so under load each store write carries many updates.
     fn commit(&mut self, ctx: &mut Context<Self>) {
-        if self.in_flight || self.pending.is_empty() {
+        if self.in_flight || self.backing_off || self.pending.is_empty() {
             return;
         }
         let n = self.pending.len().min(self.config.commit_max_updates);
@@ -338,11 +343,15 @@ impl DocumentActor {
                 // Nothing was shown to anyone: put the batch back in front and retry with
                 // backoff. New writes are refused once the backlog limit is reached.
                 metrics::counter!("creo_store_errors_total").increment(1);
-                tracing::warn!(doc = %self.id, error = %e, retry_in = ?self.retry_delay, "store write failed");
+                tracing::warn!(parent: &self.span, error = %e, retry_in = ?self.retry_delay, "store write failed");
                 self.pending.splice(0..0, batch);
                 let delay = self.retry_delay;
                 self.retry_delay = (self.retry_delay * 2).min(Duration::from_secs(5));
-                ctx.run_later(delay, |act, ctx| act.commit(ctx));
+                self.backing_off = true;
+                ctx.run_later(delay, |act, ctx| {
+                    act.backing_off = false;
+                    act.commit(ctx)
+                });
                 return;
             }
         };
@@ -355,7 +364,7 @@ impl DocumentActor {
                 self.log_bytes += p.raw.len() as u64;
                 if let Err(e) = txn.apply_update(p.update) {
                     // Decoding validated it; yrs keeps updates with missing dependencies pending.
-                    tracing::warn!(doc = %self.id, error = %e, "stored update did not apply");
+                    tracing::warn!(parent: &self.span, error = %e, "stored update did not apply");
                 }
                 durable.push((p.raw, p.origin));
             }
@@ -431,7 +440,7 @@ impl DocumentActor {
                     match result {
                         Ok(Some(c)) => {
                             metrics::counter!("creo_compactions_total").increment(1);
-                            tracing::debug!(doc = %act.id, epoch = c.epoch, bytes = c.snapshot_bytes, folded = c.folded_updates, "compacted");
+                            tracing::debug!(parent: &act.span, epoch = c.epoch, bytes = c.snapshot_bytes, folded = c.folded_updates, "compacted");
                             act.approx_bytes = c.snapshot_bytes + act.pending_bytes as u64;
                             // Appends that already landed in the new epoch reported its length.
                             if c.epoch > act.epoch {
@@ -443,7 +452,7 @@ impl DocumentActor {
                             act.compact_if_long(ctx);
                         }
                         Ok(None) => {}
-                        Err(e) => tracing::warn!(doc = %act.id, error = %e, "compaction failed"),
+                        Err(e) => tracing::warn!(parent: &act.span, error = %e, "compaction failed"),
                     }
                 }),
         );
@@ -467,7 +476,7 @@ impl DocumentActor {
         if !self.sessions.is_empty() || self.phase != Phase::Live {
             return;
         }
-        if self.in_flight || self.compacting || !self.pending.is_empty() {
+        if self.in_flight || self.backing_off || self.compacting || !self.pending.is_empty() {
             // Let the running write finish (its completion needs this actor's context).
             self.idle_timer =
                 Some(ctx.run_later(Duration::from_millis(20), |act, ctx| act.unload(ctx)));
@@ -533,13 +542,13 @@ impl Actor for DocumentActor {
                             act.doc = doc;
                         }
                         act.phase = Phase::Live;
-                        tracing::debug!(doc = %act.id, bytes = act.approx_bytes, log = act.log_len, "document loaded");
+                        tracing::debug!(parent: &act.span, bytes = act.approx_bytes, log = act.log_len, "document loaded");
                         act.compact_if_long(ctx);
                         act.schedule_unload(ctx);
                     }
                     Err(e) => {
                         // Never fall back to an empty document: it would overwrite stored content.
-                        tracing::error!(doc = %act.id, error = %e, "document load failed");
+                        tracing::error!(parent: &act.span, error = %e, "document load failed");
                         metrics::counter!("creo_document_load_failures_total").increment(1);
                         act.phase = Phase::Failed;
                         act.load_error = Some(e.to_string());
@@ -623,7 +632,7 @@ impl Handler<Leave> for DocumentActor {
     fn handle(&mut self, msg: Leave, ctx: &mut Context<Self>) {
         if let Some(m) = self.sessions.remove(&msg.session) {
             if m.accepted > m.durable {
-                tracing::debug!(doc = %self.id, session = msg.session, waiting = m.accepted - m.durable, "session left with writes in flight; they are still committed");
+                tracing::debug!(parent: &self.span, session = msg.session, waiting = m.accepted - m.durable, "session left with writes in flight; they are still committed");
             }
             self.announce_departure(msg.session);
         }

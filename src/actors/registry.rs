@@ -9,9 +9,10 @@ use std::time::Duration;
 use actix::dev::ToEnvelope;
 use actix::prelude::*;
 
-use super::document::{DocError, DocumentActor, Shutdown};
+use super::document::{Access, DocError, DocumentActor, Shutdown};
+use crate::auth::Principal;
 use crate::config::Config;
-use crate::store::DocumentStore;
+use crate::store::{DocumentMeta, DocumentStore};
 
 /// How often a request is retried while the document it targets is unloading.
 const MAX_ATTEMPTS: usize = 200;
@@ -86,6 +87,21 @@ impl DocumentRegistry {
         <DocumentActor as Actor>::Context: ToEnvelope<DocumentActor, M>,
     {
         self.ask_addr(doc_id, make).await.map(|(r, _)| r)
+    }
+
+    /// May `principal` open the document? With `create`, a document that does not exist yet is
+    /// created for the principal's account.
+    pub async fn access(
+        self: &Arc<Self>,
+        doc_id: &str,
+        principal: &Arc<Principal>,
+        create: bool,
+    ) -> Result<DocumentMeta, DocError> {
+        self.ask(doc_id, || Access {
+            principal: principal.clone(),
+            create,
+        })
+        .await
     }
 
     /// `ask`, also returning the actor that answered (a session keeps talking to it).

@@ -93,6 +93,8 @@ pub struct SessionActor {
     want_ack: bool,
     closing: bool,
     _slot: ConnectionSlot,
+    /// Every event this session logs carries its session, document and user ids.
+    span: tracing::Span,
 }
 
 impl SessionActor {
@@ -116,9 +118,12 @@ impl SessionActor {
         let rate = NonZeroU32::new(config.session_messages_per_second.max(1)).expect("nonzero");
         let burst = NonZeroU32::new(config.session_message_burst.max(1)).expect("nonzero");
         let limiter = RateLimiter::direct(Quota::per_second(rate).allow_burst(burst));
+        let span =
+            tracing::info_span!("session", session = id, doc = %doc_id, user = %principal.user);
         SessionActor::create(move |ctx| {
             ctx.add_stream(stream);
             SessionActor {
+                span,
                 id,
                 doc_id,
                 principal,
@@ -142,7 +147,7 @@ impl SessionActor {
             return;
         }
         self.closing = true;
-        tracing::debug!(session = self.id, doc = %self.doc_id, code, reason, "closing session");
+        tracing::debug!(parent: &self.span, code, reason, "closing session");
         if let Some(closer) = self.closer.take() {
             let _ = closer.send(CloseReason {
                 code: CloseCode::from(code),
@@ -160,7 +165,7 @@ impl SessionActor {
         ctx: &mut Context<Self>,
     ) {
         metrics::counter!("creo_refused_messages_total", "reason" => metric_reason).increment(1);
-        tracing::info!(session = self.id, doc = %self.doc_id, user = %self.principal.user, reason = metric_reason, detail, "refused client message");
+        tracing::info!(parent: &self.span, reason = metric_reason, detail, "refused client message");
         self.close(code, detail, ctx);
     }
 
@@ -207,7 +212,6 @@ impl SessionActor {
 fn join_close_code(e: &DocError) -> u16 {
     match e {
         DocError::Forbidden | DocError::NotFound => close::PROTOCOL_ERROR,
-        DocError::ShuttingDown => close::GOING_AWAY,
         _ => close::TRY_AGAIN_LATER,
     }
 }
@@ -243,7 +247,7 @@ impl Actor for SessionActor {
             .map(|result, act, ctx| match result {
                 Ok(((), addr)) => act.doc = Some(addr),
                 Err(e) => {
-                    tracing::warn!(session = act.id, doc = %act.doc_id, error = %e, "join failed");
+                    tracing::warn!(parent: &act.span, error = %e, "join failed");
                     let reason = e.to_string();
                     act.close(join_close_code(&e), &reason, ctx);
                 }

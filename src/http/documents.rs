@@ -10,7 +10,7 @@ use yrs::updates::decoder::Decode;
 use yrs::Update;
 
 use super::{authenticate, document_id, ApiError, TokenQuery};
-use crate::actors::document::{Access, ApplyUpdate, DocError, GetInfo, GetState};
+use crate::actors::document::{ApplyUpdate, DocError, GetInfo, GetState};
 use crate::server::AppState;
 
 fn principal_for(
@@ -44,15 +44,7 @@ pub async fn create(
     if !principal.role.can_write() {
         return Err(DocError::ReadOnly.into());
     }
-    let p = principal.clone();
-    let existing = state
-        .registry
-        .ask(&body.id, || Access {
-            principal: p.clone(),
-            create: false,
-        })
-        .await;
-    match existing {
+    match state.registry.access(&body.id, &principal, false).await {
         Err(DocError::NotFound) => {}
         Ok(_) | Err(DocError::Forbidden) => {
             return Err(ApiError::new(
@@ -63,13 +55,7 @@ pub async fn create(
         }
         Err(e) => return Err(e.into()),
     }
-    let meta = state
-        .registry
-        .ask(&body.id, || Access {
-            principal: principal.clone(),
-            create: true,
-        })
-        .await?;
+    let meta = state.registry.access(&body.id, &principal, true).await?;
     Ok(HttpResponse::Created().json(meta))
 }
 
@@ -143,14 +129,7 @@ pub async fn apply_update(
         metrics::counter!("creo_refused_messages_total", "reason" => "invalid_update").increment(1);
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_update", e.to_string())
     })?;
-    let p = principal.clone();
-    state
-        .registry
-        .ask(&doc_id, || Access {
-            principal: p.clone(),
-            create: true,
-        })
-        .await?;
+    state.registry.access(&doc_id, &principal, true).await?;
     let durable = state
         .registry
         .ask(&doc_id, || ApplyUpdate {

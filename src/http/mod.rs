@@ -93,7 +93,7 @@ impl From<DocError> for ApiError {
             DocError::TooLarge => {
                 ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "document_too_large", msg)
             }
-            DocError::Backlogged | DocError::Unloading | DocError::ShuttingDown => {
+            DocError::Backlogged | DocError::Unloading => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "try_again", msg).retry_after(1)
             }
             DocError::LoadFailed(_) | DocError::Store(_) => {
@@ -101,6 +101,16 @@ impl From<DocError> for ApiError {
                     .retry_after(1)
             }
         }
+    }
+}
+
+impl From<actix_web::Error> for ApiError {
+    fn from(e: actix_web::Error) -> Self {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "websocket_handshake",
+            e.to_string(),
+        )
     }
 }
 

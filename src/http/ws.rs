@@ -8,7 +8,6 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::{authenticate, document_id, ApiError};
-use crate::actors::document::Access;
 use crate::actors::session::SessionActor;
 use crate::server::AppState;
 
@@ -49,14 +48,7 @@ pub async fn connect(
                 "too many open connections for this user",
             )
         })?;
-    let p = principal.clone();
-    state
-        .registry
-        .ask(&doc_id, || Access {
-            principal: p.clone(),
-            create: true,
-        })
-        .await?;
+    state.registry.access(&doc_id, &principal, true).await?;
     let (response, socket, stream) = actix_ws::handle(&req, body)?;
     let stream = stream
         .max_frame_size(config.max_message_bytes)
@@ -74,14 +66,4 @@ pub async fn connect(
         slot,
     );
     Ok(response)
-}
-
-impl From<actix_web::Error> for ApiError {
-    fn from(e: actix_web::Error) -> Self {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "websocket_handshake",
-            e.to_string(),
-        )
-    }
 }
