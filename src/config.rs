@@ -23,8 +23,14 @@ pub struct Config {
     pub addr: String,
     pub data: PathBuf,
     pub mode: Mode,
-    /// `embedded` (SQLite under `data`) — the only backend so far.
+    /// `embedded` (SQLite under `data`) or `scylla://host1:9042,host2:9042/keyspace`.
     pub store: String,
+    /// Replication map for the ScyllaDB keyspace, applied by `creo migrate` / first start.
+    pub scylla_replication: String,
+    pub scylla_request_timeout_ms: u64,
+    /// Consistency of update writes and of reads (`quorum`, `local_quorum`, `one`, ...).
+    pub scylla_write_consistency: String,
+    pub scylla_read_consistency: String,
     /// SQLite `synchronous` pragma: `full` (fsync every group commit) or `normal` (survives a
     /// process crash, not a power cut).
     pub sqlite_synchronous: String,
@@ -64,6 +70,8 @@ pub struct Config {
     pub compact_after_updates: u64,
     pub compact_after_bytes: u64,
     pub shutdown_timeout_ms: u64,
+    /// Wraps the store in `FaultInjectingStore` and serves `/debug/store-faults` (tests only).
+    pub fault_injection: bool,
 }
 
 impl Default for Config {
@@ -73,6 +81,11 @@ impl Default for Config {
             data: PathBuf::from("./data"),
             mode: Mode::Dev,
             store: "embedded".into(),
+            scylla_replication: "{'class': 'NetworkTopologyStrategy', 'replication_factor': 3}"
+                .into(),
+            scylla_request_timeout_ms: 5_000,
+            scylla_write_consistency: "quorum".into(),
+            scylla_read_consistency: "quorum".into(),
             sqlite_synchronous: "full".into(),
             workers: 0,
             log: "info".into(),
@@ -96,6 +109,7 @@ impl Default for Config {
             compact_after_updates: 1_000,
             compact_after_bytes: 4 << 20,
             shutdown_timeout_ms: 10_000,
+            fault_injection: false,
         }
     }
 }

@@ -89,7 +89,7 @@ fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate => {
-            creo::server::open_store(&config)?;
+            actix_rt::System::new().block_on(creo::server::open_store(&config))?;
             tracing::info!(store = %config.store, "schema is up to date");
             Ok(())
         }

@@ -15,7 +15,9 @@ use crate::actors::session::ConnectionSlots;
 use crate::auth::TokenKeys;
 use crate::config::Config;
 use crate::store::embedded::EmbeddedStore;
-use crate::store::DocumentStore;
+use crate::store::faults::FaultInjectingStore;
+use crate::store::scylla::{parse_consistency, ScyllaOptions, ScyllaStore};
+use crate::store::{DocumentStore, StoreHealth};
 
 pub struct AppState {
     pub config: Arc<Config>,
@@ -25,16 +27,35 @@ pub struct AppState {
     pub slots: Arc<ConnectionSlots>,
     pub metrics: PrometheusHandle,
     pub shutting_down: Arc<AtomicBool>,
+    pub health: Arc<StoreHealth>,
+    /// Present only with `fault_injection` on.
+    pub faults: Option<Arc<FaultInjectingStore>>,
 }
 
-pub fn open_store(config: &Config) -> anyhow::Result<Arc<dyn DocumentStore>> {
-    match config.store.as_str() {
-        "embedded" => Ok(Arc::new(
+/// Opens the configured backend and applies its schema (idempotent).
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn DocumentStore>> {
+    if config.store == "embedded" {
+        return Ok(Arc::new(
             EmbeddedStore::open(&config.data, &config.sqlite_synchronous)
                 .context("opening the embedded store")?,
-        )),
-        other => anyhow::bail!("unknown store {other:?} (supported: embedded)"),
+        ));
     }
+    if config.store.starts_with("scylla://") {
+        let options = ScyllaOptions {
+            replication: config.scylla_replication.clone(),
+            request_timeout: std::time::Duration::from_millis(config.scylla_request_timeout_ms),
+            write_consistency: parse_consistency(&config.scylla_write_consistency)?,
+            read_consistency: parse_consistency(&config.scylla_read_consistency)?,
+        };
+        let store = ScyllaStore::connect(&config.store, &options)
+            .await
+            .with_context(|| format!("connecting to {}", config.store))?;
+        return Ok(store);
+    }
+    anyhow::bail!(
+        "unknown store {:?} (embedded, or scylla://host:9042/keyspace)",
+        config.store
+    )
 }
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
@@ -45,7 +66,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         Err(e) => tracing::warn!(error = %e, "could not raise the open file limit"),
     }
     let keys = Arc::new(TokenKeys::from_config(&config)?);
-    let store = open_store(&config)?;
+    let mut store = open_store(&config).await?;
+    let faults = config.fault_injection.then(|| {
+        tracing::warn!("store fault injection is ON: /debug/store-faults can break the store");
+        Arc::new(FaultInjectingStore::new(store.clone()))
+    });
+    if let Some(f) = &faults {
+        store = f.clone();
+    }
+    let health = Arc::new(StoreHealth::default());
     let workers = if config.workers == 0 {
         std::thread::available_parallelism().map_or(2, |n| n.get())
     } else {
@@ -56,6 +85,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let registry = DocumentRegistry::new(
         store.clone(),
         config.clone(),
+        health.clone(),
         arbiters.iter().map(|a| a.handle()).collect(),
     );
     let shutting_down = Arc::new(AtomicBool::new(false));
@@ -67,6 +97,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         slots: Arc::new(ConnectionSlots::default()),
         metrics,
         shutting_down: shutting_down.clone(),
+        health,
+        faults,
     });
 
     let listener =

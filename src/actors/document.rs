@@ -18,7 +18,7 @@ use super::registry::DocumentRegistry;
 use super::session::SessionCommand;
 use crate::auth::Principal;
 use crate::config::Config;
-use crate::store::{DocumentMeta, DocumentStore, StoreError, StoredDocument};
+use crate::store::{DocumentMeta, DocumentStore, StoreError, StoreHealth, StoredDocument};
 use crate::sync::awareness::{Presence, SessionId};
 use crate::sync::{self, close, Inbound, UpdateKind};
 
@@ -101,6 +101,9 @@ pub struct DocumentActor {
     pending: Vec<Pending>,
     pending_bytes: usize,
     in_flight: bool,
+    /// This document's writes are failing (counted in `StoreHealth` for `/readyz`).
+    write_failing: bool,
+    health: Arc<StoreHealth>,
     /// After a failed write, no new write starts until the backoff delay has passed.
     backing_off: bool,
     retry_delay: Duration,
@@ -121,6 +124,7 @@ impl DocumentActor {
         id: Arc<str>,
         store: Arc<dyn DocumentStore>,
         config: Arc<Config>,
+        health: Arc<StoreHealth>,
         registry: Arc<DocumentRegistry>,
     ) -> Self {
         let presence = Presence::new(config.awareness_clients_per_session);
@@ -140,6 +144,8 @@ impl DocumentActor {
             pending: Vec::new(),
             pending_bytes: 0,
             in_flight: false,
+            write_failing: false,
+            health,
             backing_off: false,
             retry_delay: Duration::from_millis(50),
             approx_bytes: 0,
@@ -285,7 +291,10 @@ impl DocumentActor {
                 .increment(1);
             return Err(DocError::TooLarge);
         }
-        if self.pending_bytes + raw.len() > self.config.max_pending_bytes {
+        // Refused only when something is already waiting: a single update (at most
+        // max_message_bytes) always gets through, or a large resync could never be admitted.
+        if self.pending_bytes > 0 && self.pending_bytes + raw.len() > self.config.max_pending_bytes
+        {
             metrics::counter!("creo_refused_messages_total", "reason" => "store_backlog")
                 .increment(1);
             return Err(DocError::Backlogged);
@@ -343,6 +352,10 @@ impl DocumentActor {
                 // Nothing was shown to anyone: put the batch back in front and retry with
                 // backoff. New writes are refused once the backlog limit is reached.
                 metrics::counter!("creo_store_errors_total").increment(1);
+                if !self.write_failing {
+                    self.write_failing = true;
+                    self.health.write_failed();
+                }
                 tracing::warn!(parent: &self.span, error = %e, retry_in = ?self.retry_delay, "store write failed");
                 self.pending.splice(0..0, batch);
                 let delay = self.retry_delay;
@@ -356,7 +369,21 @@ impl DocumentActor {
             }
         };
         self.retry_delay = Duration::from_millis(50);
+        if self.write_failing {
+            self.write_failing = false;
+            self.health.write_recovered();
+            tracing::info!(parent: &self.span, "store writes recovered");
+        }
         metrics::histogram!("creo_commit_batch_updates").record(batch.len() as f64);
+        if appended.epoch > self.epoch {
+            // Compacted meanwhile (here or by another node): the new epoch's log starts now.
+            self.epoch = appended.epoch;
+            self.log_len = 0;
+            self.log_bytes = 0;
+        }
+        if appended.epoch == self.epoch {
+            self.log_len += batch.len() as u64;
+        }
         let mut durable = Vec::with_capacity(batch.len());
         {
             let mut txn = self.doc.transact_mut();
@@ -368,13 +395,6 @@ impl DocumentActor {
                 }
                 durable.push((p.raw, p.origin));
             }
-        }
-        if appended.epoch > self.epoch {
-            self.epoch = appended.epoch;
-            self.log_bytes = 0;
-        }
-        if appended.epoch == self.epoch {
-            self.log_len = appended.log_len;
         }
         let mut acks: HashMap<SessionId, u64> = HashMap::new();
         let mut deliveries = 0;
@@ -562,6 +582,9 @@ impl Actor for DocumentActor {
 
     fn stopped(&mut self, _: &mut Self::Context) {
         metrics::gauge!("creo_live_documents").decrement(1.0);
+        if self.write_failing {
+            self.health.write_recovered();
+        }
         for p in self.pending.drain(..) {
             if let Origin::Rest(reply) = p.origin {
                 let _ = reply.send(Err(DocError::Unloading));

@@ -12,7 +12,7 @@ use actix::prelude::*;
 use super::document::{Access, DocError, DocumentActor, Shutdown};
 use crate::auth::Principal;
 use crate::config::Config;
-use crate::store::{DocumentMeta, DocumentStore};
+use crate::store::{DocumentMeta, DocumentStore, StoreHealth};
 
 /// How often a request is retried while the document it targets is unloading.
 const MAX_ATTEMPTS: usize = 200;
@@ -22,6 +22,7 @@ pub struct DocumentRegistry {
     live: Mutex<HashMap<Arc<str>, Addr<DocumentActor>>>,
     store: Arc<dyn DocumentStore>,
     config: Arc<Config>,
+    health: Arc<StoreHealth>,
     /// Document actors run on their own arbiters (threads), spread by document, so that HTTP
     /// worker threads only parse and relay.
     arbiters: Vec<ArbiterHandle>,
@@ -32,6 +33,7 @@ impl DocumentRegistry {
     pub fn new(
         store: Arc<dyn DocumentStore>,
         config: Arc<Config>,
+        health: Arc<StoreHealth>,
         arbiters: Vec<ArbiterHandle>,
     ) -> Arc<Self> {
         assert!(!arbiters.is_empty(), "document registry needs an arbiter");
@@ -39,6 +41,7 @@ impl DocumentRegistry {
             live: Mutex::new(HashMap::new()),
             store,
             config,
+            health,
             arbiters,
             next: AtomicUsize::new(0),
         })
@@ -54,10 +57,15 @@ impl DocumentRegistry {
         let id: Arc<str> = Arc::from(doc_id);
         let arbiter =
             &self.arbiters[self.next.fetch_add(1, Ordering::Relaxed) % self.arbiters.len()];
-        let (store, config, registry) = (self.store.clone(), self.config.clone(), self.clone());
+        let (store, config, health, registry) = (
+            self.store.clone(),
+            self.config.clone(),
+            self.health.clone(),
+            self.clone(),
+        );
         let actor_id = id.clone();
         let addr = DocumentActor::start_in_arbiter(arbiter, move |_| {
-            DocumentActor::new(actor_id, store, config, registry)
+            DocumentActor::new(actor_id, store, config, health, registry)
         });
         live.insert(id, addr.clone());
         addr

@@ -16,6 +16,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(ops::healthz))
         .route("/readyz", web::get().to(ops::readyz))
         .route("/metrics", web::get().to(ops::metrics))
+        .route("/debug/store-faults", web::get().to(ops::get_store_faults))
+        .route("/debug/store-faults", web::put().to(ops::put_store_faults))
         .service(
             web::scope("/api/v1")
                 .route("/openapi.json", web::get().to(ops::openapi))

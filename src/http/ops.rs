@@ -9,16 +9,19 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
 }
 
-/// Ready when the store answers within a second and the server is not shutting down.
+/// Ready when the store answers within a second, no document's writes are failing, and the
+/// server is not shutting down.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let shutting_down = state
         .shutting_down
         .load(std::sync::atomic::Ordering::Relaxed);
     let store =
         actix_rt::time::timeout(std::time::Duration::from_secs(1), state.store.ping()).await;
-    let store_ok = matches!(store, Ok(Ok(())));
+    let failing_writes = state.health.failing_documents();
+    let store_ok = matches!(store, Ok(Ok(()))) && failing_writes == 0;
     let body = serde_json::json!({
         "store": if store_ok { "ok" } else { "failing" },
+        "documents_with_failing_writes": failing_writes,
         "shutting_down": shutting_down,
         "live_documents": state.registry.live_documents(),
     });
@@ -26,6 +29,28 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         HttpResponse::Ok().json(body)
     } else {
         HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+/// `GET /debug/store-faults`: the current fault plan (404 unless fault injection is on).
+pub async fn get_store_faults(state: web::Data<AppState>) -> HttpResponse {
+    match &state.faults {
+        Some(f) => HttpResponse::Ok().json(f.plan()),
+        None => HttpResponse::NotFound().finish(),
+    }
+}
+
+/// `PUT /debug/store-faults`: replace the fault plan.
+pub async fn put_store_faults(
+    state: web::Data<AppState>,
+    plan: web::Json<crate::store::faults::FaultPlan>,
+) -> HttpResponse {
+    match &state.faults {
+        Some(f) => {
+            f.set_plan(plan.into_inner());
+            HttpResponse::Ok().json(f.plan())
+        }
+        None => HttpResponse::NotFound().finish(),
     }
 }
 

@@ -60,6 +60,10 @@ enum WriteOp {
         updates: Vec<Bytes>,
         reply: Reply<Appended>,
     },
+    Delete {
+        doc_id: String,
+        reply: Reply<bool>,
+    },
     Compact {
         doc_id: String,
         epoch: i64,
@@ -303,6 +307,11 @@ impl DocumentStore for EmbeddedStore {
         .await
     }
 
+    async fn delete(&self, doc_id: &str) -> Result<bool, StoreError> {
+        let doc_id = doc_id.to_string();
+        self.write(|reply| WriteOp::Delete { doc_id, reply }).await
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.read(|conn| {
             conn.query_row("SELECT 1", [], |_| Ok(()))
@@ -361,6 +370,7 @@ impl WriteOp {
             WriteOp::Claim { reply, .. } => drop(reply.send(Err(err))),
             WriteOp::Append { reply, .. } => drop(reply.send(Err(err))),
             WriteOp::Compact { reply, .. } => drop(reply.send(Err(err))),
+            WriteOp::Delete { reply, .. } => drop(reply.send(Err(err))),
         }
     }
 }
@@ -406,6 +416,10 @@ fn execute(tx: &mut Transaction<'_>, op: WriteOp) -> Box<dyn FnOnce(Option<Store
             reply,
         } => {
             let r = append(&sp, &doc_id, &updates);
+            finish(sp, r, reply)
+        }
+        WriteOp::Delete { doc_id, reply } => {
+            let r = delete(&sp, &doc_id);
             finish(sp, r, reply)
         }
         WriteOp::Compact {
@@ -465,10 +479,21 @@ fn append(conn: &Connection, doc_id: &str, updates: &[Bytes]) -> Result<Appended
     conn.prepare_cached("UPDATE documents SET updated_at = ?2 WHERE doc_id = ?1")
         .and_then(|mut s| s.execute(params![doc_id, now_ms()]))
         .map_err(unavailable)?;
-    Ok(Appended {
-        epoch,
-        log_len: seq as u64,
-    })
+    Ok(Appended { epoch })
+}
+
+fn delete(conn: &Connection, doc_id: &str) -> Result<bool, StoreError> {
+    for table in ["document_updates", "document_snapshots"] {
+        conn.execute(
+            &format!("DELETE FROM {table} WHERE doc_id = ?1"),
+            params![doc_id],
+        )
+        .map_err(unavailable)?;
+    }
+    let n = conn
+        .execute("DELETE FROM documents WHERE doc_id = ?1", params![doc_id])
+        .map_err(unavailable)?;
+    Ok(n > 0)
 }
 
 fn switch_epoch(

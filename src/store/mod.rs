@@ -4,6 +4,8 @@
 //! log into the next epoch's snapshot and drops the old epoch whole.
 
 pub mod embedded;
+pub mod faults;
+pub mod scylla;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -61,11 +63,11 @@ impl StoredDocument {
     }
 }
 
+/// Where an append landed. The caller counts the log itself (counting rows is expensive on a
+/// distributed store); a new epoch means someone compacted meanwhile.
 #[derive(Debug, Clone, Copy)]
 pub struct Appended {
     pub epoch: i64,
-    /// Updates now in the current epoch's log: the signal for compaction.
-    pub log_len: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -98,5 +100,30 @@ pub trait DocumentStore: Send + Sync + 'static {
     async fn append(&self, doc_id: &str, updates: Vec<Bytes>) -> Result<Appended, StoreError>;
     /// Folds the current epoch into a snapshot of the next one. Safe under concurrent appends.
     async fn compact(&self, doc_id: &str) -> Result<Option<Compaction>, StoreError>;
+    /// Removes the document, its log and its snapshots. `false` if it did not exist.
+    async fn delete(&self, doc_id: &str) -> Result<bool, StoreError>;
     async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Documents whose store writes are failing right now; `/readyz` is false while any are.
+#[derive(Debug, Default)]
+pub struct StoreHealth {
+    failing_documents: std::sync::atomic::AtomicI64,
+}
+
+impl StoreHealth {
+    pub fn write_failed(&self) {
+        self.failing_documents
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn write_recovered(&self) {
+        self.failing_documents
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn failing_documents(&self) -> i64 {
+        self.failing_documents
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
 }

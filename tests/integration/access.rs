@@ -36,7 +36,7 @@ async fn viewer_and_commenter_writes_are_refused_everywhere() {
         let resp = reqwest::Client::new()
             .post(server.url("/api/v1/documents/post/updates"))
             .bearer_auth(&tok)
-            .body(reader.doc.lock().unwrap().transact_state())
+            .body(encoded_state(&reader.doc.lock().unwrap()))
             .send()
             .await
             .unwrap();
@@ -65,17 +65,6 @@ async fn viewer_and_commenter_writes_are_refused_everywhere() {
             .await
             >= 4.0
     );
-}
-
-trait StateBytes {
-    fn transact_state(&self) -> Vec<u8>;
-}
-impl StateBytes for yrs::Doc {
-    fn transact_state(&self) -> Vec<u8> {
-        use yrs::{ReadTxn, StateVector, Transact};
-        self.transact()
-            .encode_state_as_update_v1(&StateVector::default())
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

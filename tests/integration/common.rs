@@ -57,6 +57,38 @@ impl Server {
         s
     }
 
+    /// A second node on the same data directory (the embedded store is shared through SQLite).
+    pub fn start_sharing(other: &Server, env: &[(&str, &str)]) -> Server {
+        let mut s = Server {
+            child: None,
+            data: other.data.clone(),
+            _tmp: None,
+            base: String::new(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            log: Arc::new(Mutex::new(Vec::new())),
+        };
+        s.spawn();
+        s
+    }
+
+    /// Replaces the store fault plan (the server must run with `CREO_FAULT_INJECTION=true`).
+    pub async fn set_faults(&self, plan: serde_json::Value) {
+        let resp = reqwest::Client::new()
+            .put(self.url("/debug/store-faults"))
+            .json(&plan)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "set fault plan");
+    }
+
+    pub async fn ready(&self) -> bool {
+        reqwest::get(self.url("/readyz")).await.unwrap().status() == 200
+    }
+
     fn spawn(&mut self) {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_creo"));
         cmd.arg("serve")
@@ -397,6 +429,12 @@ fn apply(doc: &Arc<Mutex<Doc>>, update: &[u8]) {
     doc.transact_mut()
         .apply_update(Update::decode_v1(update).unwrap())
         .unwrap();
+}
+
+/// A whole document as one update, as `POST /api/v1/documents/{id}/updates` takes it.
+pub fn encoded_state(doc: &Doc) -> Vec<u8> {
+    doc.transact()
+        .encode_state_as_update_v1(&yrs::StateVector::default())
 }
 
 /// The document text as stored, read over REST.

@@ -7,3 +7,5 @@ mod collaboration;
 mod common;
 mod durability;
 mod interop;
+mod store_conformance;
+mod store_faults;

@@ -1,0 +1,103 @@
+//! A fault-injecting wrapper around a real store, for testing how creo behaves when its store
+//! fails: writes or reads that error, added latency, and appends that persist only part of a
+//! batch before failing. Enabled with `CREO_FAULT_INJECTION=true`, which also serves
+//! `GET/PUT /debug/store-faults`; never on in production.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use super::{Appended, Compaction, DocumentMeta, DocumentStore, StoreError, StoredDocument};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FaultPlan {
+    /// Claims, appends, compactions and deletions fail.
+    pub fail_writes: bool,
+    /// Loads and metadata reads fail.
+    pub fail_reads: bool,
+    /// Appends write the first half of their batch, then fail (a torn batch).
+    pub partial_appends: bool,
+    /// Added to every call.
+    pub latency_ms: u64,
+}
+
+pub struct FaultInjectingStore {
+    inner: Arc<dyn DocumentStore>,
+    plan: RwLock<FaultPlan>,
+}
+
+impl FaultInjectingStore {
+    pub fn new(inner: Arc<dyn DocumentStore>) -> Self {
+        FaultInjectingStore {
+            inner,
+            plan: RwLock::new(FaultPlan::default()),
+        }
+    }
+
+    pub fn plan(&self) -> FaultPlan {
+        self.plan.read().expect("plan lock").clone()
+    }
+
+    pub fn set_plan(&self, plan: FaultPlan) {
+        tracing::warn!(?plan, "store fault injection changed");
+        *self.plan.write().expect("plan lock") = plan;
+    }
+
+    async fn before(&self, write: bool) -> Result<FaultPlan, StoreError> {
+        let plan = self.plan();
+        if plan.latency_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(plan.latency_ms)).await;
+        }
+        if (write && plan.fail_writes) || (!write && plan.fail_reads) {
+            return Err(StoreError::Unavailable("injected fault".into()));
+        }
+        Ok(plan)
+    }
+}
+
+#[async_trait]
+impl DocumentStore for FaultInjectingStore {
+    async fn load(&self, doc_id: &str) -> Result<Option<StoredDocument>, StoreError> {
+        self.before(false).await?;
+        self.inner.load(doc_id).await
+    }
+
+    async fn meta(&self, doc_id: &str) -> Result<Option<DocumentMeta>, StoreError> {
+        self.before(false).await?;
+        self.inner.meta(doc_id).await
+    }
+
+    async fn claim(&self, doc_id: &str, account_id: &str) -> Result<DocumentMeta, StoreError> {
+        self.before(true).await?;
+        self.inner.claim(doc_id, account_id).await
+    }
+
+    async fn append(&self, doc_id: &str, updates: Vec<Bytes>) -> Result<Appended, StoreError> {
+        let plan = self.before(true).await?;
+        if plan.partial_appends && updates.len() > 1 {
+            let half = updates[..updates.len() / 2].to_vec();
+            self.inner.append(doc_id, half).await?;
+            return Err(StoreError::Unavailable("injected torn batch".into()));
+        }
+        self.inner.append(doc_id, updates).await
+    }
+
+    async fn compact(&self, doc_id: &str) -> Result<Option<Compaction>, StoreError> {
+        self.before(true).await?;
+        self.inner.compact(doc_id).await
+    }
+
+    async fn delete(&self, doc_id: &str) -> Result<bool, StoreError> {
+        self.before(true).await?;
+        self.inner.delete(doc_id).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.before(false).await?;
+        self.inner.ping().await
+    }
+}

@@ -1,0 +1,586 @@
+//! The ScyllaDB backend, for clusters: `CREO_STORE=scylla://host1:9042,host2:9042/keyspace`.
+//!
+//! Choices made on purpose:
+//! - every statement is prepared once at connect, so requests are routed token-aware to a
+//!   replica of their partition (`DefaultPolicy` with token awareness, shard aware);
+//! - writes of updates and reads at QUORUM by default (configurable), document creation and
+//!   epoch switches as lightweight transactions with LOCAL_SERIAL, read back at SERIAL;
+//! - client-side monotonic timestamps, so a late duplicate of a timed-out write can never
+//!   overwrite a newer value;
+//! - a request timeout, the default retry policy (which retries only what is safe), and
+//!   speculative execution for idempotent reads, so one slow replica does not stall a load.
+//!
+//! The data model is `schema.cql`; its comments explain the epoch protocol.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::TryStreamExt;
+use scylla::client::execution_profile::ExecutionProfile;
+use scylla::client::session::Session;
+use scylla::client::session_builder::SessionBuilder;
+use scylla::policies::load_balancing::DefaultPolicy;
+use scylla::policies::retry::DefaultRetryPolicy;
+use scylla::policies::speculative_execution::SimpleSpeculativeExecutionPolicy;
+use scylla::policies::timestamp_generator::MonotonicTimestampGenerator;
+use scylla::statement::batch::{Batch, BatchType};
+use scylla::statement::prepared::PreparedStatement;
+use scylla::statement::{Consistency, SerialConsistency};
+use scylla::value::{CqlTimestamp, CqlValue, Row};
+
+use super::{
+    Appended, Compaction, DocumentMeta, DocumentStore, StoreError, StoredDocument,
+    SNAPSHOT_CHUNK_BYTES,
+};
+
+/// Tuning for the ScyllaDB backend (from `Config`).
+#[derive(Debug, Clone)]
+pub struct ScyllaOptions {
+    /// The replication map `creo migrate` gives the keyspace.
+    pub replication: String,
+    pub request_timeout: Duration,
+    pub write_consistency: Consistency,
+    pub read_consistency: Consistency,
+}
+
+impl Default for ScyllaOptions {
+    fn default() -> Self {
+        ScyllaOptions {
+            replication: "{'class': 'NetworkTopologyStrategy', 'replication_factor': 3}".into(),
+            request_timeout: Duration::from_secs(5),
+            write_consistency: Consistency::Quorum,
+            read_consistency: Consistency::Quorum,
+        }
+    }
+}
+
+pub fn parse_consistency(name: &str) -> Result<Consistency, StoreError> {
+    Ok(match name.to_ascii_lowercase().as_str() {
+        "one" => Consistency::One,
+        "local_one" => Consistency::LocalOne,
+        "quorum" => Consistency::Quorum,
+        "local_quorum" => Consistency::LocalQuorum,
+        "each_quorum" => Consistency::EachQuorum,
+        "all" => Consistency::All,
+        other => {
+            return Err(StoreError::Unavailable(format!(
+                "unknown consistency {other}"
+            )))
+        }
+    })
+}
+
+struct Statements {
+    meta: PreparedStatement,
+    meta_serial: PreparedStatement,
+    claim: PreparedStatement,
+    snapshot: PreparedStatement,
+    log: PreparedStatement,
+    append: PreparedStatement,
+    put_chunk: PreparedStatement,
+    switch_epoch: PreparedStatement,
+    drop_log: PreparedStatement,
+    drop_snapshots: PreparedStatement,
+    drop_document: PreparedStatement,
+}
+
+pub struct ScyllaStore {
+    session: Session,
+    st: Statements,
+    write_consistency: Consistency,
+    next_seq: AtomicU64,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// `candidate`, or one past the last value handed out if that is not smaller: strictly
+/// increasing even when the clock stands still or steps back.
+fn monotonic_after(last: &AtomicU64, candidate: u64) -> u64 {
+    let prev = last
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |l| {
+            Some(candidate.max(l + 1))
+        })
+        .unwrap_or(0);
+    candidate.max(prev + 1)
+}
+
+/// `scylla://host1:9042,host2:9042/keyspace` → hosts and keyspace (default `creo`).
+pub fn parse_uri(uri: &str) -> Result<(Vec<String>, String), StoreError> {
+    let rest = uri
+        .strip_prefix("scylla://")
+        .ok_or_else(|| unavailable(format!("not a scylla:// URI: {uri}")))?;
+    let (hosts, keyspace) = rest.split_once('/').unwrap_or((rest, "creo"));
+    let hosts: Vec<String> = hosts
+        .split(',')
+        .filter(|h| !h.is_empty())
+        .map(str::to_string)
+        .collect();
+    let valid_ks = !keyspace.is_empty()
+        && keyspace
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if hosts.is_empty() || !valid_ks {
+        return Err(unavailable(format!("bad scylla URI {uri}")));
+    }
+    Ok((hosts, keyspace.to_string()))
+}
+
+/// The statements of `schema.cql`, for `keyspace` and `replication`.
+pub fn schema_statements(keyspace: &str, replication: &str) -> Vec<String> {
+    let cql: String = include_str!("../../schema.cql")
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    cql.split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            let s = s.replace("creo.", &format!("{keyspace}."));
+            if s.starts_with("CREATE KEYSPACE") {
+                format!(
+                    "CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {replication} AND durable_writes = true"
+                )
+            } else {
+                s
+            }
+        })
+        .collect()
+}
+
+impl ScyllaStore {
+    /// Connects, applies the schema (idempotent) and prepares every statement.
+    pub async fn connect(
+        uri: &str,
+        options: &ScyllaOptions,
+    ) -> Result<Arc<ScyllaStore>, StoreError> {
+        let (hosts, keyspace) = parse_uri(uri)?;
+        let profile = ExecutionProfile::builder()
+            .consistency(options.read_consistency)
+            .serial_consistency(Some(SerialConsistency::LocalSerial))
+            .request_timeout(Some(options.request_timeout))
+            .load_balancing_policy(DefaultPolicy::builder().token_aware(true).build())
+            .retry_policy(Arc::new(DefaultRetryPolicy::new()))
+            .speculative_execution_policy(Some(Arc::new(SimpleSpeculativeExecutionPolicy {
+                max_retry_count: 2,
+                retry_interval: Duration::from_millis(100),
+            })))
+            .build();
+        let session = SessionBuilder::new()
+            .known_nodes(&hosts)
+            .connection_timeout(Duration::from_secs(5))
+            .timestamp_generator(Arc::new(MonotonicTimestampGenerator::new()))
+            .default_execution_profile_handle(profile.into_handle())
+            .build()
+            .await
+            .map_err(unavailable)?;
+        for statement in schema_statements(&keyspace, &options.replication) {
+            session
+                .query_unpaged(statement, &[])
+                .await
+                .map_err(unavailable)?;
+        }
+        session
+            .await_schema_agreement()
+            .await
+            .map_err(unavailable)?;
+        session
+            .use_keyspace(&keyspace, false)
+            .await
+            .map_err(unavailable)?;
+
+        let w = options.write_consistency;
+        let prepare = |cql: &'static str, consistency: Consistency, idempotent: bool| {
+            let session = &session;
+            async move {
+                let mut p = session.prepare(cql).await.map_err(unavailable)?;
+                p.set_consistency(consistency);
+                p.set_is_idempotent(idempotent);
+                Ok::<_, StoreError>(p)
+            }
+        };
+        let r = options.read_consistency;
+        let st = Statements {
+            meta: prepare(
+                "SELECT account_id, epoch, snapshot_id, created_at, updated_at FROM documents WHERE doc_id = ?",
+                r,
+                true,
+            )
+            .await?,
+            meta_serial: prepare(
+                "SELECT account_id, epoch, snapshot_id, created_at, updated_at FROM documents WHERE doc_id = ?",
+                Consistency::Serial,
+                true,
+            )
+            .await?,
+            claim: prepare(
+                "INSERT INTO documents (doc_id, account_id, epoch, snapshot_id, created_at, updated_at) \
+                 VALUES (?, ?, 0, 0, ?, ?) IF NOT EXISTS",
+                w,
+                false,
+            )
+            .await?,
+            snapshot: prepare(
+                "SELECT chunk, data FROM document_snapshots WHERE doc_id = ? AND epoch = ? AND snapshot_id = ?",
+                r,
+                true,
+            )
+            .await?,
+            log: prepare(
+                "SELECT seq, data FROM document_updates WHERE doc_id = ? AND epoch = ?",
+                r,
+                true,
+            )
+            .await?,
+            // Same key, same bytes: retrying an append is harmless (and merges are idempotent).
+            append: prepare(
+                "INSERT INTO document_updates (doc_id, epoch, seq, data) VALUES (?, ?, ?, ?)",
+                w,
+                true,
+            )
+            .await?,
+            put_chunk: prepare(
+                "INSERT INTO document_snapshots (doc_id, epoch, snapshot_id, chunk, data) VALUES (?, ?, ?, ?, ?)",
+                w,
+                true,
+            )
+            .await?,
+            switch_epoch: prepare(
+                "UPDATE documents SET epoch = ?, snapshot_id = ?, updated_at = ? WHERE doc_id = ? IF epoch = ?",
+                w,
+                false,
+            )
+            .await?,
+            drop_log: prepare(
+                "DELETE FROM document_updates WHERE doc_id = ? AND epoch = ?",
+                w,
+                true,
+            )
+            .await?,
+            drop_snapshots: prepare(
+                "DELETE FROM document_snapshots WHERE doc_id = ? AND epoch = ?",
+                w,
+                true,
+            )
+            .await?,
+            drop_document: prepare("DELETE FROM documents WHERE doc_id = ? IF EXISTS", w, false)
+                .await?,
+        };
+        Ok(Arc::new(ScyllaStore {
+            session,
+            st,
+            write_consistency: w,
+            next_seq: AtomicU64::new(0),
+        }))
+    }
+
+    /// Log keys unique across nodes and roughly time-ordered: milliseconds since 2020 in the
+    /// high bits, a per-process random node tag and a counter below. Order within one node's
+    /// appends is exact; across nodes a CRDT needs none.
+    fn next_seq(&self) -> i64 {
+        static NODE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        let node = *NODE.get_or_init(|| rand::random::<u64>() & 0x3ff);
+        let ms = (now_ms() - 1_577_836_800_000).max(0) as u64;
+        monotonic_after(&self.next_seq, (ms << 22) | (node << 12)) as i64
+    }
+
+    async fn read_meta(
+        &self,
+        doc_id: &str,
+        statement: &PreparedStatement,
+    ) -> Result<Option<(DocumentMeta, i64)>, StoreError> {
+        let rows = self
+            .session
+            .execute_unpaged(statement, (doc_id,))
+            .await
+            .map_err(unavailable)?
+            .into_rows_result()
+            .map_err(unavailable)?;
+        let row = rows
+            .maybe_first_row::<(String, i64, i64, CqlTimestamp, CqlTimestamp)>()
+            .map_err(unavailable)?;
+        Ok(
+            row.map(|(account_id, epoch, snapshot_id, created, updated)| {
+                (
+                    DocumentMeta {
+                        doc_id: doc_id.to_string(),
+                        account_id,
+                        epoch,
+                        created_at_ms: created.0,
+                        updated_at_ms: updated.0,
+                    },
+                    snapshot_id,
+                )
+            }),
+        )
+    }
+
+    async fn read_log(&self, doc_id: &str, epoch: i64) -> Result<Vec<Vec<u8>>, StoreError> {
+        if epoch < 0 {
+            return Ok(Vec::new());
+        }
+        let pager = self
+            .session
+            .execute_iter(self.st.log.clone(), (doc_id, epoch))
+            .await
+            .map_err(unavailable)?;
+        let rows: Vec<(i64, Vec<u8>)> = pager
+            .rows_stream::<(i64, Vec<u8>)>()
+            .map_err(unavailable)?
+            .try_collect()
+            .await
+            .map_err(unavailable)?;
+        Ok(rows.into_iter().map(|(_, data)| data).collect())
+    }
+
+    /// Snapshot of the current epoch plus the logs of the previous and current epochs (see
+    /// `schema.cql` for why the previous one).
+    async fn read_document(&self, doc_id: &str) -> Result<Option<StoredDocument>, StoreError> {
+        let Some((meta, snapshot_id)) = self.read_meta(doc_id, &self.st.meta).await? else {
+            return Ok(None);
+        };
+        let pager = self
+            .session
+            .execute_iter(self.st.snapshot.clone(), (doc_id, meta.epoch, snapshot_id))
+            .await
+            .map_err(unavailable)?;
+        let chunks: Vec<(i32, Vec<u8>)> = pager
+            .rows_stream::<(i32, Vec<u8>)>()
+            .map_err(unavailable)?
+            .try_collect()
+            .await
+            .map_err(unavailable)?;
+        if meta.epoch > 0 && chunks.is_empty() {
+            // The row points at a snapshot we cannot see: never load as if empty.
+            return Err(StoreError::Corrupt(format!(
+                "{doc_id}: snapshot of epoch {} missing",
+                meta.epoch
+            )));
+        }
+        for (i, (chunk, _)) in chunks.iter().enumerate() {
+            if *chunk != i as i32 {
+                return Err(StoreError::Corrupt(format!(
+                    "{doc_id}: snapshot chunk {i} missing"
+                )));
+            }
+        }
+        let snapshot =
+            (!chunks.is_empty()).then(|| chunks.into_iter().flat_map(|(_, data)| data).collect());
+        let mut updates = self.read_log(doc_id, meta.epoch - 1).await?;
+        updates.extend(self.read_log(doc_id, meta.epoch).await?);
+        Ok(Some(StoredDocument {
+            meta,
+            snapshot,
+            updates,
+        }))
+    }
+
+    /// The `[applied]` column of a lightweight transaction's answer (followed by the current
+    /// values when it did not apply).
+    fn applied(result: scylla::response::query_result::QueryResult) -> Result<bool, StoreError> {
+        let row = result
+            .into_rows_result()
+            .map_err(unavailable)?
+            .first_row::<Row>()
+            .map_err(unavailable)?;
+        Ok(matches!(
+            row.columns.first(),
+            Some(Some(CqlValue::Boolean(true)))
+        ))
+    }
+}
+
+#[async_trait]
+impl DocumentStore for ScyllaStore {
+    async fn load(&self, doc_id: &str) -> Result<Option<StoredDocument>, StoreError> {
+        self.read_document(doc_id).await
+    }
+
+    async fn meta(&self, doc_id: &str) -> Result<Option<DocumentMeta>, StoreError> {
+        Ok(self.read_meta(doc_id, &self.st.meta).await?.map(|(m, _)| m))
+    }
+
+    async fn claim(&self, doc_id: &str, account_id: &str) -> Result<DocumentMeta, StoreError> {
+        let now = CqlTimestamp(now_ms());
+        self.session
+            .execute_unpaged(&self.st.claim, (doc_id, account_id, now, now))
+            .await
+            .map_err(unavailable)?;
+        // Whoever won, a SERIAL read returns the owner every node agrees on.
+        self.read_meta(doc_id, &self.st.meta_serial)
+            .await?
+            .map(|(m, _)| m)
+            .ok_or_else(|| StoreError::NotFound(doc_id.to_string()))
+    }
+
+    async fn append(&self, doc_id: &str, updates: Vec<Bytes>) -> Result<Appended, StoreError> {
+        let (meta, _) = self
+            .read_meta(doc_id, &self.st.meta)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(doc_id.to_string()))?;
+        // One partition, one unlogged batch: applied atomically by its replicas.
+        let mut batch = Batch::new(BatchType::Unlogged);
+        batch.set_consistency(self.write_consistency);
+        batch.set_is_idempotent(true);
+        let mut values = Vec::with_capacity(updates.len());
+        for update in &updates {
+            batch.append_statement(self.st.append.clone());
+            values.push((doc_id, meta.epoch, self.next_seq(), update.as_ref()));
+        }
+        self.session
+            .batch(&batch, values)
+            .await
+            .map_err(unavailable)?;
+        Ok(Appended { epoch: meta.epoch })
+    }
+
+    async fn compact(&self, doc_id: &str) -> Result<Option<Compaction>, StoreError> {
+        let Some(doc) = self.read_document(doc_id).await? else {
+            return Ok(None);
+        };
+        if doc.updates.is_empty() {
+            return Ok(None);
+        }
+        let folded_updates = doc.updates.len() as u64;
+        let epoch = doc.meta.epoch;
+        let state = tokio::task::spawn_blocking(move || doc.fold())
+            .await
+            .map_err(unavailable)??;
+        let next = epoch + 1;
+        let snapshot_id = rand::random::<i64>() & i64::MAX;
+        for (i, chunk) in state.chunks(SNAPSHOT_CHUNK_BYTES).enumerate() {
+            self.session
+                .execute_unpaged(
+                    &self.st.put_chunk,
+                    (doc_id, next, snapshot_id, i as i32, chunk),
+                )
+                .await
+                .map_err(unavailable)?;
+        }
+        let result = self
+            .session
+            .execute_unpaged(
+                &self.st.switch_epoch,
+                (next, snapshot_id, CqlTimestamp(now_ms()), doc_id, epoch),
+            )
+            .await
+            .map_err(unavailable)?;
+        if !Self::applied(result)? {
+            // Another node compacted first; our chunks are never read. Drop what is ours only.
+            let _ = self
+                .session
+                .query_unpaged(
+                    "DELETE FROM document_snapshots WHERE doc_id = ? AND epoch = ? AND snapshot_id = ?",
+                    (doc_id, next, snapshot_id),
+                )
+                .await;
+            return Ok(None);
+        }
+        // One epoch behind: the log of epoch-1 and the snapshot of epoch are read only by loads
+        // that started before this switch, and written only by appends that read the epoch
+        // before the previous switch.
+        for (statement, e) in [
+            (&self.st.drop_log, epoch - 1),
+            (&self.st.drop_snapshots, epoch),
+        ] {
+            if e >= 0 {
+                if let Err(err) = self.session.execute_unpaged(statement, (doc_id, e)).await {
+                    tracing::warn!(doc = doc_id, epoch = e, error = %err, "could not drop an old epoch");
+                }
+            }
+        }
+        Ok(Some(Compaction {
+            epoch: next,
+            snapshot_bytes: state.len() as u64,
+            folded_updates,
+        }))
+    }
+
+    async fn delete(&self, doc_id: &str) -> Result<bool, StoreError> {
+        let Some((meta, _)) = self.read_meta(doc_id, &self.st.meta_serial).await? else {
+            return Ok(false);
+        };
+        for e in (meta.epoch - 1).max(0)..=meta.epoch {
+            self.session
+                .execute_unpaged(&self.st.drop_log, (doc_id, e))
+                .await
+                .map_err(unavailable)?;
+            self.session
+                .execute_unpaged(&self.st.drop_snapshots, (doc_id, e))
+                .await
+                .map_err(unavailable)?;
+        }
+        let result = self
+            .session
+            .execute_unpaged(&self.st.drop_document, (doc_id,))
+            .await
+            .map_err(unavailable)?;
+        Self::applied(result)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.session
+            .query_unpaged("SELECT now() FROM system.local", &[])
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_parse_into_hosts_and_keyspace() {
+        let (hosts, ks) = parse_uri("scylla://a:9042,b:9042/creo_prod").unwrap();
+        assert_eq!(hosts, ["a:9042", "b:9042"]);
+        assert_eq!(ks, "creo_prod");
+        assert_eq!(parse_uri("scylla://a:9042").unwrap().1, "creo");
+        assert!(parse_uri("cassandra://a").is_err());
+        assert!(parse_uri("scylla:///ks").is_err());
+        assert!(parse_uri("scylla://a/bad-name;").is_err());
+    }
+
+    #[test]
+    fn schema_statements_target_the_configured_keyspace() {
+        let st = schema_statements(
+            "ks1",
+            "{'class': 'SimpleStrategy', 'replication_factor': 1}",
+        );
+        assert_eq!(st.len(), 4);
+        assert!(st[0].starts_with(
+            "CREATE KEYSPACE IF NOT EXISTS ks1 WITH replication = {'class': 'SimpleStrategy'"
+        ));
+        assert!(st[1..]
+            .iter()
+            .all(|s| s.contains("ks1.") && !s.contains("creo.")));
+        assert!(st
+            .iter()
+            .any(|s| s.contains("PRIMARY KEY ((doc_id, epoch), seq)")));
+    }
+
+    #[test]
+    fn log_keys_strictly_increase_even_when_the_clock_does_not() {
+        let last = AtomicU64::new(0);
+        let a = monotonic_after(&last, 5 << 22);
+        let b = monotonic_after(&last, 5 << 22);
+        let c = monotonic_after(&last, 4 << 22); // clock stepped back
+        let d = monotonic_after(&last, 9 << 22);
+        assert_eq!(a, 5 << 22);
+        assert!(a < b && b < c && c < d);
+        assert_eq!(d, 9 << 22);
+    }
+}

@@ -1,0 +1,272 @@
+//! The conformance suite every `DocumentStore` backend must pass: always the embedded store;
+//! ScyllaDB too when `SCYLLA_URI` is set (`scylla://host:9042/keyspace`), otherwise it prints
+//! that it skipped.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use creo::store::embedded::EmbeddedStore;
+use creo::store::{DocumentStore, StoreError, StoredDocument};
+use yrs::{Doc, GetString, Text, Transact};
+
+struct Backend {
+    name: &'static str,
+    store: Arc<dyn DocumentStore>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn backends() -> Vec<Backend> {
+    let dir = tempfile::tempdir().unwrap();
+    let embedded = EmbeddedStore::open(dir.path(), "normal").unwrap();
+    let mut all = vec![Backend {
+        name: "embedded",
+        store: Arc::new(embedded),
+        _dir: Some(dir),
+    }];
+    match std::env::var("SCYLLA_URI") {
+        Ok(uri) => all.push(Backend {
+            name: "scylla",
+            store: creo::store::scylla::ScyllaStore::connect(&uri, &Default::default())
+                .await
+                .expect("connect to SCYLLA_URI"),
+            _dir: None,
+        }),
+        Err(_) => println!("SKIPPED: ScyllaDB conformance run (SCYLLA_URI is not set)"),
+    }
+    all
+}
+
+/// A fresh document id per test run, so a shared ScyllaDB keyspace needs no cleanup.
+fn doc_id(name: &str) -> String {
+    format!("{name}-{}", rand_suffix())
+}
+
+fn rand_suffix() -> u64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        ^ std::process::id() as u64
+}
+
+/// One editor's successive keystrokes, each an incremental update.
+struct Typist {
+    doc: Doc,
+}
+
+impl Typist {
+    fn new() -> Self {
+        Typist { doc: Doc::new() }
+    }
+
+    fn type_text(&self, s: &str) -> Bytes {
+        let text = self.doc.get_or_insert_text("t");
+        let mut txn = self.doc.transact_mut();
+        let len = text.len(&txn);
+        text.insert(&mut txn, len, s);
+        Bytes::from(txn.encode_update_v1())
+    }
+}
+
+fn text_of(stored: &StoredDocument) -> String {
+    let doc = stored.to_doc().expect("stored document rebuilds");
+    let text = doc.get_or_insert_text("t");
+    let txn = doc.transact();
+    text.get_string(&txn)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_documents_load_as_none_and_refuse_appends() {
+    for b in backends().await {
+        let id = doc_id("missing");
+        assert!(b.store.load(&id).await.unwrap().is_none(), "{}", b.name);
+        assert!(b.store.meta(&id).await.unwrap().is_none(), "{}", b.name);
+        let err = b
+            .store
+            .append(&id, vec![Typist::new().type_text("x")])
+            .await;
+        assert!(
+            matches!(err, Err(StoreError::NotFound(_))),
+            "{}: {err:?}",
+            b.name
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_keeps_append_order() {
+    for b in backends().await {
+        let id = doc_id("order");
+        b.store.claim(&id, "acme").await.unwrap();
+        let t = Typist::new();
+        let updates: Vec<Bytes> = (0..50).map(|i| t.type_text(&format!("{i},"))).collect();
+        for chunk in updates.chunks(7) {
+            b.store.append(&id, chunk.to_vec()).await.unwrap();
+        }
+        let stored = b.store.load(&id).await.unwrap().unwrap();
+        let got: Vec<&[u8]> = stored.updates.iter().map(Vec::as_slice).collect();
+        let want: Vec<&[u8]> = updates.iter().map(|u| u.as_ref()).collect();
+        assert_eq!(got, want, "{}: log order", b.name);
+        assert_eq!(
+            text_of(&stored),
+            (0..50).map(|i| format!("{i},")).collect::<String>()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_claim_wins() {
+    for b in backends().await {
+        let id = doc_id("claim");
+        assert_eq!(b.store.claim(&id, "acme").await.unwrap().account_id, "acme");
+        assert_eq!(
+            b.store.claim(&id, "globex").await.unwrap().account_id,
+            "acme",
+            "{}",
+            b.name
+        );
+        assert_eq!(b.store.meta(&id).await.unwrap().unwrap().account_id, "acme");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn compaction_under_concurrent_appends_loses_nothing() {
+    for b in backends().await {
+        let id = doc_id("busy");
+        b.store.claim(&id, "acme").await.unwrap();
+        let mut writers = Vec::new();
+        for w in 0..4 {
+            let (store, id) = (b.store.clone(), id.clone());
+            writers.push(tokio::spawn(async move {
+                let t = Typist::new();
+                for i in 0..150 {
+                    store
+                        .append(&id, vec![t.type_text(&format!("<{w}.{i}>"))])
+                        .await
+                        .unwrap();
+                    if i % 10 == 0 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+            }));
+        }
+        let mut compactions = 0;
+        while !writers.iter().all(|w| w.is_finished()) {
+            if b.store.compact(&id).await.unwrap().is_some() {
+                compactions += 1;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        for w in writers {
+            w.await.unwrap();
+        }
+        b.store.compact(&id).await.unwrap();
+        let stored = b.store.load(&id).await.unwrap().unwrap();
+        let text = text_of(&stored);
+        for w in 0..4 {
+            for i in 0..150 {
+                assert!(
+                    text.contains(&format!("<{w}.{i}>")),
+                    "{}: lost <{w}.{i}>",
+                    b.name
+                );
+            }
+        }
+        assert!(compactions >= 1, "{}: no compaction ran", b.name);
+        assert!(stored.meta.epoch >= 1, "{}", b.name);
+        assert!(stored.updates.is_empty(), "{}: log not folded", b.name);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_documents_are_snapshotted_in_chunks_and_reload_intact() {
+    for b in backends().await {
+        let id = doc_id("large");
+        b.store.claim(&id, "acme").await.unwrap();
+        let t = Typist::new();
+        // 3 MB over 30 updates: the snapshot spans twelve 256 KiB chunks.
+        let piece: String = (0..100_000)
+            .map(|i| (b'a' + (i % 26) as u8) as char)
+            .collect();
+        for i in 0..30 {
+            b.store
+                .append(&id, vec![t.type_text(&format!("{i}:{piece}"))])
+                .await
+                .unwrap();
+        }
+        let before = text_of(&b.store.load(&id).await.unwrap().unwrap());
+        let c = b.store.compact(&id).await.unwrap().expect("compacted");
+        let chunk = creo::store::SNAPSHOT_CHUNK_BYTES as u64;
+        assert!(c.snapshot_bytes > 11 * chunk, "{}: {c:?}", b.name);
+        let stored = b.store.load(&id).await.unwrap().unwrap();
+        assert!(stored.updates.is_empty());
+        assert_eq!(text_of(&stored), before, "{}: snapshot differs", b.name);
+        assert_eq!(
+            before.len(),
+            30 * 100_000 + (0..30).map(|i| format!("{i}:").len()).sum::<usize>()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletion_removes_the_document_its_log_and_snapshots() {
+    for b in backends().await {
+        let id = doc_id("doomed");
+        b.store.claim(&id, "acme").await.unwrap();
+        let t = Typist::new();
+        b.store.append(&id, vec![t.type_text("one")]).await.unwrap();
+        b.store.compact(&id).await.unwrap();
+        b.store.append(&id, vec![t.type_text("two")]).await.unwrap();
+        assert!(b.store.delete(&id).await.unwrap(), "{}", b.name);
+        assert!(b.store.load(&id).await.unwrap().is_none(), "{}", b.name);
+        assert!(!b.store.delete(&id).await.unwrap(), "{}", b.name);
+        // The id is free again, for anyone, with no leftover content.
+        assert_eq!(
+            b.store.claim(&id, "globex").await.unwrap().account_id,
+            "globex"
+        );
+        let fresh = b.store.load(&id).await.unwrap().unwrap();
+        assert!(
+            fresh.snapshot.is_none() && fresh.updates.is_empty(),
+            "{}",
+            b.name
+        );
+    }
+}
+
+/// Two server processes on one store race to create the same documents for different
+/// accounts: for each, exactly one account wins and both processes agree on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_processes_racing_to_create_a_document_agree_on_one_owner() {
+    use crate::common::*;
+    use creo::auth::Role;
+    let a = Server::start();
+    let b = Server::start_sharing(&a, &[]);
+    for i in 0..20 {
+        let doc = format!("contested-{i}");
+        let (ta, tb) = (
+            token("acme", "u", Role::Editor),
+            token("globex", "v", Role::Editor),
+        );
+        let (ua, ub) = (a.ws(&doc, &ta), b.ws(&doc, &tb));
+        let (sa, sb) = tokio::join!(upgrade_status(&ua), upgrade_status(&ub));
+        let mut outcome = [sa, sb];
+        outcome.sort();
+        assert_eq!(
+            outcome,
+            [101, 403],
+            "{doc}: both or neither won ({sa}, {sb})"
+        );
+        let winner = if sa == 101 { &ta } else { &tb };
+        for server in [&a, &b] {
+            let resp = reqwest::Client::new()
+                .get(server.url(&format!("/api/v1/documents/{doc}")))
+                .bearer_auth(winner)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), 200, "{doc}: a node disagrees on the owner");
+        }
+    }
+}
