@@ -4,7 +4,9 @@
 //! 1. one document, 50 editors: updates/s in, deliveries/s out, server CPU per delivery;
 //! 2. 1,000 idle editors on 1,000 documents: server RSS per connection;
 //! 3. cold load of a document with 20,000 edits, uncompacted and compacted, against the time to
-//!    open an empty document.
+//!    open an empty document;
+//! 4. the embedded store's group commit: appends/s and latency with many concurrent writers,
+//!    against one writer (one fsync per append).
 //!
 //!   cargo build --release && cargo run --release --example quick_bench
 use std::process::{Child, Command, Stdio};
@@ -334,6 +336,65 @@ async fn reqwest_len(server: &Server, tok: &str) -> usize {
     text.len(&txn) as usize
 }
 
+/// Concurrent writers, each appending one keystroke at a time to its own document, straight to
+/// the embedded store with `synchronous=full`.
+async fn group_commit(writers: usize, secs: u64) -> (f64, Duration, Duration) {
+    use creo::store::embedded::EmbeddedStore;
+    use creo::store::DocumentStore;
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn DocumentStore> = Arc::new(EmbeddedStore::open(dir.path(), "full").unwrap());
+    for w in 0..writers {
+        store.claim(&format!("gc-{w}"), "bench").await.unwrap();
+    }
+    let end = Instant::now() + Duration::from_secs(secs);
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let doc = Doc::new();
+            let text = doc.get_or_insert_text("post");
+            let id = format!("gc-{w}");
+            let mut latencies = Vec::new();
+            while Instant::now() < end {
+                let update = {
+                    let mut txn = doc.transact_mut();
+                    text.insert(&mut txn, 0, "x");
+                    txn.encode_update_v1()
+                };
+                let t = Instant::now();
+                store.append(&id, vec![update.into()]).await.unwrap();
+                latencies.push(t.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all.sort();
+    let rate = all.len() as f64 / secs as f64;
+    (rate, all[all.len() / 2], all[all.len() * 99 / 100])
+}
+
+async fn store_group_commit() {
+    let (base, base_p50, base_p99) = group_commit(1, 5).await;
+    println!(
+        "embedded store, 1 writer: {base:.0} appends/s, p50 {:.2} ms, p99 {:.2} ms (one fsync per append: the baseline)",
+        base_p50.as_secs_f64() * 1e3,
+        base_p99.as_secs_f64() * 1e3
+    );
+    for writers in [16, 128, 512] {
+        let (rate, p50, p99) = group_commit(writers, 5).await;
+        println!(
+            "embedded store, {writers} concurrent writers: {rate:.0} appends/s ({:.1}x the single writer), p50 {:.2} ms, p99 {:.2} ms",
+            rate / base,
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3
+        );
+    }
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let arg = std::env::args().nth(1).unwrap_or_default();
@@ -347,5 +408,8 @@ async fn main() {
     }
     if arg.is_empty() || arg == "cold" {
         cold_load(20_000).await;
+    }
+    if arg.is_empty() || arg == "store" {
+        store_group_commit().await;
     }
 }

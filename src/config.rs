@@ -66,6 +66,9 @@ pub struct Config {
     pub commit_max_updates: usize,
     /// Bytes of one document waiting for the store before new writes are refused.
     pub max_pending_bytes: usize,
+    /// A store write that takes longer counts as failed and is retried (it may still land:
+    /// writing an update twice is harmless, merges are idempotent).
+    pub store_write_timeout_ms: u64,
     /// Compact the update log into a snapshot after this many updates or bytes.
     pub compact_after_updates: u64,
     pub compact_after_bytes: u64,
@@ -106,6 +109,7 @@ impl Default for Config {
             unload_grace_ms: 5_000,
             commit_max_updates: 1024,
             max_pending_bytes: 16 << 20,
+            store_write_timeout_ms: 10_000,
             compact_after_updates: 1_000,
             compact_after_bytes: 4 << 20,
             shutdown_timeout_ms: 10_000,

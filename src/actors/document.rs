@@ -328,14 +328,21 @@ impl DocumentActor {
         let store = self.store.clone();
         let id = self.id.clone();
         let started = Instant::now();
+        let timeout = Duration::from_millis(self.config.store_write_timeout_ms);
         ctx.spawn(
-            async move { store.append(&id, raws).await }
-                .into_actor(self)
-                .map(move |result, act, ctx| {
-                    metrics::histogram!("creo_commit_seconds")
-                        .record(started.elapsed().as_secs_f64());
-                    act.committed(batch, result, ctx)
-                }),
+            async move {
+                match actix_rt::time::timeout(timeout, store.append(&id, raws)).await {
+                    Ok(result) => result,
+                    Err(_) => Err(StoreError::Unavailable(format!(
+                        "store write timed out after {timeout:?}"
+                    ))),
+                }
+            }
+            .into_actor(self)
+            .map(move |result, act, ctx| {
+                metrics::histogram!("creo_commit_seconds").record(started.elapsed().as_secs_f64());
+                act.committed(batch, result, ctx)
+            }),
         );
     }
 
