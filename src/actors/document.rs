@@ -631,9 +631,9 @@ impl Handler<Join> for DocumentActor {
             initial.push(sync::encode_awareness(all));
         }
         for frame in initial {
-            msg.outbound
-                .try_send(frame)
-                .map_err(|_| DocError::Store(StoreError::Unavailable("session closed".into())))?;
+            // A fresh queue has room; failing means the session is already gone, and its
+            // Leave will follow.
+            let _ = msg.outbound.try_send(frame);
         }
         self.sessions.insert(
             msg.session,

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -15,8 +15,8 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use tokio::sync::oneshot;
 
 use super::{
-    Appended, Compaction, DocumentMeta, DocumentStore, StoreError, StoredDocument,
-    SNAPSHOT_CHUNK_BYTES,
+    now_ms, unavailable, Appended, Compaction, DocumentMeta, DocumentStore, StoreError,
+    StoredDocument, SNAPSHOT_CHUNK_BYTES,
 };
 
 /// The embedded schema: the same tables and keys as `schema.cql`.
@@ -79,17 +79,6 @@ pub struct EmbeddedStore {
     synchronous: String,
     writer: Mutex<mpsc::Sender<WriteOp>>,
     readers: Arc<Mutex<Vec<Connection>>>,
-}
-
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(e.to_string())
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 fn open(path: &Path, synchronous: &str) -> Result<Connection, StoreError> {

@@ -87,6 +87,19 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+/// A backend failure, as the error every caller treats as "retry later".
+pub(crate) fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+/// Wall-clock milliseconds, for the timestamps stored with documents.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
 #[async_trait]
 pub trait DocumentStore: Send + Sync + 'static {
     /// `None` when the document was never created. A failure is an error, never an empty

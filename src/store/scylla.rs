@@ -14,7 +14,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -32,8 +32,8 @@ use scylla::statement::{Consistency, SerialConsistency};
 use scylla::value::{CqlTimestamp, CqlValue, Row};
 
 use super::{
-    Appended, Compaction, DocumentMeta, DocumentStore, StoreError, StoredDocument,
-    SNAPSHOT_CHUNK_BYTES,
+    now_ms, unavailable, Appended, Compaction, DocumentMeta, DocumentStore, StoreError,
+    StoredDocument, SNAPSHOT_CHUNK_BYTES,
 };
 
 /// Tuning for the ScyllaDB backend (from `Config`).
@@ -92,17 +92,6 @@ pub struct ScyllaStore {
     st: Statements,
     write_consistency: Consistency,
     next_seq: AtomicU64,
-}
-
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(e.to_string())
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// `candidate`, or one past the last value handed out if that is not smaller: strictly
