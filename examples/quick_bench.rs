@@ -227,7 +227,8 @@ async fn one_document(editors: usize, rate: u64, secs: u64) {
     drop(sinks);
 }
 
-async fn idle_connections(n: usize) {
+/// `n` idle editors spread over `docs` documents: RSS per connection, documents included.
+async fn idle_connections(n: usize, docs: usize) {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);
     let tok = token();
@@ -239,13 +240,13 @@ async fn idle_connections(n: usize) {
     let mut sinks = Vec::new();
     for i in 0..n {
         let tok = token_for(&format!("idle-user-{i}"));
-        let url = server.ws(&format!("idle-{i}"), &tok);
+        let url = server.ws(&format!("idle-{}", i % docs), &tok);
         sinks.push(editor(&url, counter.clone()).await.0);
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss = server.rss_bytes();
     println!(
-        "{n} idle editors on {n} documents: server RSS {:.1} MiB -> {:.1} MiB, {:.1} KiB per connection (with its document)",
+        "{n} idle editors on {docs} documents: server RSS {:.1} MiB -> {:.1} MiB, {:.1} KiB per connection",
         base as f64 / 1048576.0,
         rss as f64 / 1048576.0,
         (rss - base) as f64 / n as f64 / 1024.0
@@ -404,7 +405,8 @@ async fn main() {
         }
     }
     if arg.is_empty() || arg == "idle" {
-        idle_connections(1000).await;
+        idle_connections(1000, 1000).await;
+        idle_connections(1000, 1).await;
     }
     if arg.is_empty() || arg == "cold" {
         cold_load(20_000).await;
