@@ -59,7 +59,7 @@ fn main() -> ExitCode {
     match run(cli.command, config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e:#}");
+            // Logs already go to stderr; one plain line says why it stopped.
             eprintln!("creo: {e:#}");
             ExitCode::FAILURE
         }
