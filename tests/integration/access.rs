@@ -33,13 +33,8 @@ async fn viewer_and_commenter_writes_are_refused_everywhere() {
             "{role:?} told permission denied"
         );
         // REST follows the same rule.
-        let resp = reqwest::Client::new()
-            .post(server.url("/api/v1/documents/post/updates"))
-            .bearer_auth(&tok)
-            .body(encoded_state(&reader.doc.lock().unwrap()))
-            .send()
-            .await
-            .unwrap();
+        let state = encoded_state(&reader.doc.lock().unwrap());
+        let resp = post_update(&server, &tok, "post", state).await;
         assert_eq!(resp.status(), 403, "{role:?} REST write");
         // Presence is still allowed for readers.
         let mut reader = reader;

@@ -172,21 +172,7 @@ async fn rest_reads_and_writes_the_live_document() {
     assert!(editor.synced().await);
 
     // An update posted over REST reaches the connected editor live, and is durable.
-    let update = {
-        use yrs::{Doc, Text, Transact};
-        let doc = Doc::new();
-        let text = doc.get_or_insert_text(TEXT);
-        let mut txn = doc.transact_mut();
-        text.insert(&mut txn, 0, "from REST");
-        txn.encode_update_v1()
-    };
-    let resp = http
-        .post(server.url("/api/v1/documents/campaign-7/updates"))
-        .bearer_auth(&tok)
-        .body(update)
-        .send()
-        .await
-        .unwrap();
+    let resp = post_update(&server, &tok, "campaign-7", text_update("from REST")).await;
     assert_eq!(resp.status(), 200);
     assert!(editor.wait(5, |c| c.text() == "from REST").await);
     assert_eq!(stored_text(&server, &tok, "campaign-7").await, "from REST");
@@ -203,13 +189,7 @@ async fn rest_reads_and_writes_the_live_document() {
     assert_eq!(info["account_id"], "acme");
     assert_eq!(info["live_sessions"], 1);
 
-    let garbage = http
-        .post(server.url("/api/v1/documents/campaign-7/updates"))
-        .bearer_auth(&tok)
-        .body(vec![0xffu8, 0xff, 0xff])
-        .send()
-        .await
-        .unwrap();
+    let garbage = post_update(&server, &tok, "campaign-7", vec![0xff, 0xff, 0xff]).await;
     assert_eq!(garbage.status(), 400);
     let missing = http
         .get(server.url("/api/v1/documents/never-made/state"))

@@ -431,6 +431,31 @@ fn apply(doc: &Arc<Mutex<Doc>>, update: &[u8]) {
         .unwrap();
 }
 
+/// A fresh client's update inserting `s`, as one keystroke batch.
+pub fn text_update(s: &str) -> Vec<u8> {
+    let doc = Doc::new();
+    let text = doc.get_or_insert_text(TEXT);
+    let mut txn = doc.transact_mut();
+    text.insert(&mut txn, 0, s);
+    txn.encode_update_v1()
+}
+
+/// `POST /api/v1/documents/{doc_id}/updates` with a binary update.
+pub async fn post_update(
+    server: &Server,
+    token: &str,
+    doc_id: &str,
+    update: Vec<u8>,
+) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(server.url(&format!("/api/v1/documents/{doc_id}/updates")))
+        .bearer_auth(token)
+        .body(update)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// A whole document as one update, as `POST /api/v1/documents/{id}/updates` takes it.
 pub fn encoded_state(doc: &Doc) -> Vec<u8> {
     doc.transact()

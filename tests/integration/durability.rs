@@ -105,7 +105,6 @@ async fn sigkill_loses_no_update_that_anyone_saw() {
 async fn unload_then_rejoin_race_loses_nothing() {
     let server = Server::start_with(&[("CREO_UNLOAD_GRACE_MS", "0")]);
     let tok = token("acme", "u", Role::Editor);
-    let http = reqwest::Client::new();
     let mut expected = Vec::new();
     for round in 0..40 {
         let c = YClient::connect(&format!("{}&ack=1", server.ws("flicker", &tok))).await;
@@ -121,21 +120,13 @@ async fn unload_then_rejoin_race_loses_nothing() {
         c.close().await;
         drop(c);
         // A REST write lands right as the document starts unloading.
-        let update = {
-            use yrs::{Doc, Text, Transact};
-            let doc = Doc::new();
-            let t = doc.get_or_insert_text(TEXT);
-            let mut txn = doc.transact_mut();
-            t.insert(&mut txn, 0, &format!("<rest{round}>"));
-            txn.encode_update_v1()
-        };
-        let resp = http
-            .post(server.url("/api/v1/documents/flicker/updates"))
-            .bearer_auth(&tok)
-            .body(update)
-            .send()
-            .await
-            .unwrap();
+        let resp = post_update(
+            &server,
+            &tok,
+            "flicker",
+            text_update(&format!("<rest{round}>")),
+        )
+        .await;
         assert_eq!(resp.status(), 200, "round {round}");
         expected.push(format!("<rest{round}>"));
         if round % 3 == 0 {

@@ -130,13 +130,8 @@ async fn the_backlog_is_bounded_and_refused_writes_come_back_on_reconnect() {
             .await
             >= 1.0
     );
-    let rest = reqwest::Client::new()
-        .post(server.url("/api/v1/documents/backlog/updates"))
-        .bearer_auth(&tok)
-        .body(encoded_state(&writer.doc.lock().unwrap()))
-        .send()
-        .await
-        .unwrap();
+    let state = encoded_state(&writer.doc.lock().unwrap());
+    let rest = post_update(&server, &tok, "backlog", state).await;
     assert_eq!(rest.status(), 503);
     assert!(rest.headers().contains_key("retry-after"));
 
