@@ -22,10 +22,12 @@ use futures_util::TryStreamExt;
 use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
+use scylla::deserialize::row::DeserializeRow;
 use scylla::policies::load_balancing::DefaultPolicy;
 use scylla::policies::retry::DefaultRetryPolicy;
 use scylla::policies::speculative_execution::SimpleSpeculativeExecutionPolicy;
 use scylla::policies::timestamp_generator::MonotonicTimestampGenerator;
+use scylla::serialize::row::SerializeRow;
 use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 use scylla::statement::{Consistency, SerialConsistency};
@@ -320,18 +322,28 @@ impl ScyllaStore {
         if epoch < 0 {
             return Ok(Vec::new());
         }
-        let pager = self
-            .session
-            .execute_iter(self.st.log.clone(), (doc_id, epoch))
+        let rows: Vec<(i64, Vec<u8>)> = self.all_rows(&self.st.log, (doc_id, epoch)).await?;
+        Ok(rows.into_iter().map(|(_, data)| data).collect())
+    }
+
+    /// Every row of a paged read (a log or snapshot partition can exceed one page).
+    async fn all_rows<R>(
+        &self,
+        statement: &PreparedStatement,
+        values: impl SerializeRow,
+    ) -> Result<Vec<R>, StoreError>
+    where
+        R: for<'frame, 'metadata> DeserializeRow<'frame, 'metadata>,
+    {
+        self.session
+            .execute_iter(statement.clone(), values)
             .await
-            .map_err(unavailable)?;
-        let rows: Vec<(i64, Vec<u8>)> = pager
-            .rows_stream::<(i64, Vec<u8>)>()
+            .map_err(unavailable)?
+            .rows_stream::<R>()
             .map_err(unavailable)?
             .try_collect()
             .await
-            .map_err(unavailable)?;
-        Ok(rows.into_iter().map(|(_, data)| data).collect())
+            .map_err(unavailable)
     }
 
     /// Snapshot of the current epoch plus the logs of the previous and current epochs (see
@@ -340,17 +352,9 @@ impl ScyllaStore {
         let Some((meta, snapshot_id)) = self.read_meta(doc_id, &self.st.meta).await? else {
             return Ok(None);
         };
-        let pager = self
-            .session
-            .execute_iter(self.st.snapshot.clone(), (doc_id, meta.epoch, snapshot_id))
-            .await
-            .map_err(unavailable)?;
-        let chunks: Vec<(i32, Vec<u8>)> = pager
-            .rows_stream::<(i32, Vec<u8>)>()
-            .map_err(unavailable)?
-            .try_collect()
-            .await
-            .map_err(unavailable)?;
+        let chunks: Vec<(i32, Vec<u8>)> = self
+            .all_rows(&self.st.snapshot, (doc_id, meta.epoch, snapshot_id))
+            .await?;
         if meta.epoch > 0 && chunks.is_empty() {
             // The row points at a snapshot we cannot see: never load as if empty.
             return Err(StoreError::Corrupt(format!(
