@@ -174,12 +174,15 @@ fn read_meta(conn: &Connection, doc_id: &str) -> Result<Option<DocumentMeta>, St
     .map_err(unavailable)
 }
 
-/// Reads one epoch: snapshot chunks in order, then the log in order. Returns the last seq read.
-fn read_epoch(
-    conn: &Connection,
-    doc_id: &str,
-    epoch: i64,
-) -> Result<(Option<Vec<u8>>, Vec<Vec<u8>>, i64), StoreError> {
+/// One epoch as stored: its snapshot, its log in order, and the last log seq read.
+struct Epoch {
+    snapshot: Option<Vec<u8>>,
+    updates: Vec<Vec<u8>>,
+    last_seq: i64,
+}
+
+/// Reads one epoch: snapshot chunks in order, then the log in order.
+fn read_epoch(conn: &Connection, doc_id: &str, epoch: i64) -> Result<Epoch, StoreError> {
     let mut stmt = conn
         .prepare_cached(
             "SELECT data FROM document_snapshots WHERE doc_id = ?1 AND epoch = ?2 ORDER BY chunk",
@@ -210,7 +213,11 @@ fn read_epoch(
         })
         .collect::<Result<_, _>>()
         .map_err(unavailable)?;
-    Ok((snapshot, updates, last_seq))
+    Ok(Epoch {
+        snapshot,
+        updates,
+        last_seq,
+    })
 }
 
 /// A consistent read of a whole document: one read transaction, so a compaction by another
@@ -223,7 +230,11 @@ fn read_document(
     let Some(meta) = read_meta(&tx, doc_id)? else {
         return Ok(None);
     };
-    let (snapshot, updates, last_seq) = read_epoch(&tx, doc_id, meta.epoch)?;
+    let Epoch {
+        snapshot,
+        updates,
+        last_seq,
+    } = read_epoch(&tx, doc_id, meta.epoch)?;
     tx.finish().map_err(unavailable)?;
     Ok(Some((
         StoredDocument {
