@@ -68,12 +68,7 @@ async fn documents_belong_to_the_account_that_opened_them() {
     let _owner = editor_with_text(&server, "acme-post", "secret plans").await;
     let other = token("globex", "spy", Role::Owner);
     assert_eq!(upgrade_status(&server.ws("acme-post", &other)).await, 403);
-    let resp = reqwest::Client::new()
-        .get(server.url("/api/v1/documents/acme-post/state"))
-        .bearer_auth(&other)
-        .send()
-        .await
-        .unwrap();
+    let resp = api_get(&server, &other, "/api/v1/documents/acme-post/state").await;
     assert_eq!(resp.status(), 403);
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["error"]["code"], "forbidden");

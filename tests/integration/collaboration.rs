@@ -177,26 +177,13 @@ async fn rest_reads_and_writes_the_live_document() {
     assert!(editor.wait(5, |c| c.text() == "from REST").await);
     assert_eq!(stored_text(&server, &tok, "campaign-7").await, "from REST");
 
-    let info: serde_json::Value = http
-        .get(server.url("/api/v1/documents/campaign-7"))
-        .bearer_auth(&tok)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = doc_info(&server, &tok, "campaign-7").await;
     assert_eq!(info["account_id"], "acme");
     assert_eq!(info["live_sessions"], 1);
 
     let garbage = post_update(&server, &tok, "campaign-7", vec![0xff, 0xff, 0xff]).await;
     assert_eq!(garbage.status(), 400);
-    let missing = http
-        .get(server.url("/api/v1/documents/never-made/state"))
-        .bearer_auth(&tok)
-        .send()
-        .await
-        .unwrap();
+    let missing = api_get(&server, &tok, "/api/v1/documents/never-made/state").await;
     assert_eq!(missing.status(), 404);
 
     let openapi: serde_json::Value = http

@@ -440,6 +440,25 @@ pub fn text_update(s: &str) -> Vec<u8> {
     txn.encode_update_v1()
 }
 
+/// `GET path` with a bearer token.
+pub async fn api_get(server: &Server, token: &str, path: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .get(server.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// `GET /api/v1/documents/{doc_id}`: the document's metadata.
+pub async fn doc_info(server: &Server, token: &str, doc_id: &str) -> serde_json::Value {
+    api_get(server, token, &format!("/api/v1/documents/{doc_id}"))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
 /// `POST /api/v1/documents/{doc_id}/updates` with a binary update.
 pub async fn post_update(
     server: &Server,
@@ -464,12 +483,7 @@ pub fn encoded_state(doc: &Doc) -> Vec<u8> {
 
 /// The document text as stored, read over REST.
 pub async fn stored_text(server: &Server, token: &str, doc_id: &str) -> String {
-    let resp = reqwest::Client::new()
-        .get(server.url(&format!("/api/v1/documents/{doc_id}/state")))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
+    let resp = api_get(server, token, &format!("/api/v1/documents/{doc_id}/state")).await;
     assert_eq!(resp.status(), 200, "GET state");
     let bytes = resp.bytes().await.unwrap();
     let doc = Doc::new();

@@ -150,29 +150,14 @@ async fn long_histories_are_compacted_and_reload_intact() {
     }
     assert!(c.wait(10, |c| c.seen.lock().unwrap().acked == 1000).await);
     let text = c.text();
-    let info = |server: &Server| {
-        let url = server.url("/api/v1/documents/long");
-        let tok = tok.clone();
-        async move {
-            reqwest::Client::new()
-                .get(url)
-                .bearer_auth(tok)
-                .send()
-                .await
-                .unwrap()
-                .json::<serde_json::Value>()
-                .await
-                .unwrap()
-        }
-    };
     // Compaction keeps the log tail short while editors type...
-    let mut settled = info(&server).await;
+    let mut settled = doc_info(&server, &tok, "long").await;
     for _ in 0..100 {
         if settled["log_len"].as_u64().unwrap() < 200 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
-        settled = info(&server).await;
+        settled = doc_info(&server, &tok, "long").await;
     }
     assert!(settled["log_len"].as_u64().unwrap() < 200, "{settled}");
     assert!(server.metric("creo_compactions_total").await >= 1.0);
@@ -180,7 +165,7 @@ async fn long_histories_are_compacted_and_reload_intact() {
     server.restart();
     // ...so a cold load reads one snapshot plus that tail, and finds every edit.
     assert_eq!(stored_text(&server, &tok, "long").await, text);
-    let reloaded = info(&server).await;
+    let reloaded = doc_info(&server, &tok, "long").await;
     assert!(reloaded["epoch"].as_i64().unwrap() >= 1, "{reloaded}");
     assert!(reloaded["log_len"].as_u64().unwrap() < 200, "{reloaded}");
 }

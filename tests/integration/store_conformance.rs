@@ -267,12 +267,7 @@ async fn two_processes_racing_to_create_a_document_agree_on_one_owner() {
         );
         let winner = if sa == 101 { &ta } else { &tb };
         for server in [&a, &b] {
-            let resp = reqwest::Client::new()
-                .get(server.url(&format!("/api/v1/documents/{doc}")))
-                .bearer_auth(winner)
-                .send()
-                .await
-                .unwrap();
+            let resp = api_get(server, winner, &format!("/api/v1/documents/{doc}")).await;
             assert_eq!(resp.status(), 200, "{doc}: a node disagrees on the owner");
         }
     }

@@ -177,12 +177,7 @@ async fn a_failed_load_never_serves_an_empty_document() {
 
     server.set_faults(json!({"fail_reads": true})).await;
     assert_eq!(upgrade_status(&server.ws("precious", &tok)).await, 503);
-    let state = reqwest::Client::new()
-        .get(server.url("/api/v1/documents/precious/state"))
-        .bearer_auth(&tok)
-        .send()
-        .await
-        .unwrap();
+    let state = api_get(&server, &tok, "/api/v1/documents/precious/state").await;
     assert_eq!(state.status(), 503);
     assert!(server.metric("creo_document_load_failures_total").await >= 1.0);
 
