@@ -79,7 +79,15 @@ pub struct EmbeddedStore {
     synchronous: String,
     writer: Mutex<mpsc::Sender<WriteOp>>,
     readers: Arc<Mutex<Vec<Connection>>>,
+    /// Dropped with the store, which stops the checkpointer thread.
+    _checkpoints: mpsc::Sender<()>,
 }
+
+/// How often the checkpointer copies the WAL back into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// WAL pages (4 KiB) past which a checkpoint waits for writers instead of running beside them,
+/// so a write load the passive checkpoints cannot keep up with cannot grow the WAL forever.
+const WAL_PAGES_HARD_LIMIT: i64 = 64 * 1024;
 
 fn open(path: &Path, synchronous: &str) -> Result<Connection, StoreError> {
     let conn = Connection::open(path).map_err(unavailable)?;
@@ -88,6 +96,9 @@ fn open(path: &Path, synchronous: &str) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "journal_mode", "WAL")
         .map_err(unavailable)?;
     conn.pragma_update(None, "synchronous", synchronous)
+        .map_err(unavailable)?;
+    // Once checkpointed, a WAL that grew under a burst is truncated back to this size.
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)
         .map_err(unavailable)?;
     Ok(conn)
 }
@@ -104,16 +115,27 @@ impl EmbeddedStore {
         let path = data_dir.join("creo.db");
         let conn = open(&path, synchronous)?;
         migrate(&conn)?;
+        // Checkpoints run on their own connection: SQLite's automatic checkpoint would run inside
+        // a commit, and an editor's update would wait behind a copy of the whole WAL.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(unavailable)?;
+        let checkpointer = open(&path, synchronous)?;
         let (tx, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("creo-store-writer".into())
             .spawn(move || writer_loop(conn, rx))
+            .map_err(unavailable)?;
+        let (checkpoints, stop) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("creo-store-checkpoint".into())
+            .spawn(move || checkpoint_loop(checkpointer, stop))
             .map_err(unavailable)?;
         Ok(EmbeddedStore {
             path,
             synchronous: synchronous.to_string(),
             writer: Mutex::new(tx),
             readers: Arc::new(Mutex::new(Vec::new())),
+            _checkpoints: checkpoints,
         })
     }
 
@@ -318,6 +340,34 @@ impl DocumentStore for EmbeddedStore {
                 .map_err(unavailable)
         })
         .await
+    }
+}
+
+/// Copies committed WAL pages into the database beside the writer (PASSIVE never blocks it),
+/// until the store is dropped.
+fn checkpoint_loop(conn: Connection, stop: mpsc::Receiver<()>) {
+    let mut wal_pages = 0;
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+        let started = Instant::now();
+        let mode = if wal_pages > WAL_PAGES_HARD_LIMIT {
+            "RESTART"
+        } else {
+            "PASSIVE"
+        };
+        // Answers (busy, pages in the WAL, pages checkpointed).
+        let result = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+            Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+        });
+        match result {
+            Ok((pages, copied)) => {
+                wal_pages = pages;
+                if copied > 0 {
+                    metrics::histogram!("creo_store_checkpoint_seconds")
+                        .record(started.elapsed().as_secs_f64());
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
+        }
     }
 }
 
