@@ -36,6 +36,10 @@ pub struct Config {
     pub sqlite_synchronous: String,
     /// HTTP worker threads; 0 means one per core.
     pub workers: usize,
+    /// Threads dedicated to document actors. 0 (the default) runs each document on the worker
+    /// thread of the connection that opened it, beside its sessions: on a small machine the
+    /// wake-ups between separate session and document threads cost more than they save.
+    pub document_threads: usize,
     pub log: String,
 
     /// HS256 secret. Takes precedence over a generated dev secret.
@@ -91,6 +95,7 @@ impl Default for Config {
             scylla_read_consistency: "quorum".into(),
             sqlite_synchronous: "full".into(),
             workers: 0,
+            document_threads: 0,
             log: "info".into(),
             jwt_secret: None,
             jwt_public_key: None,

@@ -80,7 +80,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     } else {
         config.workers
     };
-    let arbiters: Vec<Arbiter> = (0..workers).map(|_| Arbiter::new()).collect();
+    let arbiters: Vec<Arbiter> = (0..config.document_threads)
+        .map(|_| Arbiter::new())
+        .collect();
     let config = Arc::new(config);
     let registry = DocumentRegistry::new(
         store.clone(),

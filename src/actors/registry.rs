@@ -23,8 +23,8 @@ pub struct DocumentRegistry {
     store: Arc<dyn DocumentStore>,
     config: Arc<Config>,
     health: Arc<StoreHealth>,
-    /// Document actors run on their own arbiters (threads), spread by document, so that HTTP
-    /// worker threads only parse and relay.
+    /// Dedicated document threads, documents spread over them; when empty, a document runs on
+    /// the thread of whoever opened it (an HTTP worker), beside that connection's session.
     arbiters: Vec<ArbiterHandle>,
     next: AtomicUsize,
 }
@@ -36,7 +36,6 @@ impl DocumentRegistry {
         health: Arc<StoreHealth>,
         arbiters: Vec<ArbiterHandle>,
     ) -> Arc<Self> {
-        assert!(!arbiters.is_empty(), "document registry needs an arbiter");
         Arc::new(DocumentRegistry {
             live: Mutex::new(HashMap::new()),
             store,
@@ -55,8 +54,11 @@ impl DocumentRegistry {
             }
         }
         let id: Arc<str> = Arc::from(doc_id);
-        let arbiter =
-            &self.arbiters[self.next.fetch_add(1, Ordering::Relaxed) % self.arbiters.len()];
+        let arbiter = if self.arbiters.is_empty() {
+            Arbiter::current()
+        } else {
+            self.arbiters[self.next.fetch_add(1, Ordering::Relaxed) % self.arbiters.len()].clone()
+        };
         let (store, config, health, registry) = (
             self.store.clone(),
             self.config.clone(),
@@ -64,7 +66,7 @@ impl DocumentRegistry {
             self.clone(),
         );
         let actor_id = id.clone();
-        let addr = DocumentActor::start_in_arbiter(arbiter, move |_| {
+        let addr = DocumentActor::start_in_arbiter(&arbiter, move |_| {
             DocumentActor::new(actor_id, store, config, health, registry)
         });
         live.insert(id, addr.clone());
