@@ -23,16 +23,21 @@ use yrs::sync::{AwarenessUpdate, Message, SyncMessage};
 use yrs::updates::encoder::Encode;
 use yrs::{ClientID, Doc, Text, Transact};
 
-/// `n` keystroke-sized updates (8 characters at a moving position), as one editor types them.
+/// `n` updates of 8 characters each, typed as creo-load's editors type: at a cursor that moves
+/// on, jumping elsewhere every tenth edit.
 fn keystrokes(n: usize) -> Vec<Vec<u8>> {
     let doc = Doc::new();
     let text = doc.get_or_insert_text("content");
+    let mut cursor = 0;
     (0..n)
         .map(|i| {
             let mut txn = doc.transact_mut();
             let len = text.len(&txn);
-            let at = (i as u32 * 7919) % (len + 1);
-            text.insert(&mut txn, at, "abcdefgh");
+            if i % 10 == 9 {
+                cursor = (i as u32 * 7919) % (len + 1);
+            }
+            text.insert(&mut txn, cursor, "abcdefgh");
+            cursor += 8;
             txn.encode_update_v1()
         })
         .collect()

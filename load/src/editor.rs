@@ -21,7 +21,7 @@ use yrs::updates::decoder::{Decode, DecoderV1};
 use yrs::updates::encoder::Encode;
 use yrs::{ClientID, Doc, GetString, ReadTxn, StateVector, Text, TextRef, Transact, Update};
 
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, Typing};
 use crate::stats::{Stats, Timeline};
 
 /// The shared text every editor types into.
@@ -74,6 +74,8 @@ struct Editor {
     /// The next SyncStep2 is this page's initial load, not a delivery of missed edits.
     fresh: bool,
     edits: u64,
+    /// Where this editor types next (Typing::Cursor).
+    cursor: u32,
     awareness_clock: u32,
     arrivals: Vec<u64>,
 }
@@ -89,6 +91,7 @@ impl Editor {
             client,
             fresh: true,
             edits: 0,
+            cursor: 0,
             awareness_clock: 0,
             arrivals: Vec::new(),
         }
@@ -101,8 +104,14 @@ impl Editor {
             .collect();
         let mut txn = self.doc.transact_mut();
         let len = self.text.len(&txn);
-        let at = rng.random_range(0..=len);
+        let jump = shared.scenario.typing == Typing::Random || rng.random_ratio(1, 10);
+        let at = if jump {
+            rng.random_range(0..=len)
+        } else {
+            self.cursor.min(len)
+        };
         self.text.insert(&mut txn, at, &chunk);
+        self.cursor = at + chunk.len() as u32;
         let update = txn.encode_update_v1();
         let clock = at_clock_end(&txn, self.client);
         drop(txn);
@@ -120,11 +129,11 @@ impl Editor {
         Message::Sync(SyncMessage::Update(update)).encode_v1()
     }
 
-    fn awareness(&mut self, rng: &mut SmallRng, user: &str) -> Vec<u8> {
+    fn awareness(&mut self, user: &str) -> Vec<u8> {
         self.awareness_clock += 1;
         let json = format!(
             r#"{{"user":{{"name":"{user}"}},"cursor":{{"index":{}}}}}"#,
-            rng.random_range(0..10_000)
+            self.cursor
         );
         let entry = AwarenessUpdateEntry {
             clock: self.awareness_clock,
@@ -465,7 +474,7 @@ impl Session<'_> {
                 }
                 _ = tick(&mut awareness_tick), if live => {
                     shared.stats.awareness_sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    Some(editor.awareness(rng, self.user))
+                    Some(editor.awareness(self.user))
                 }
             };
             if let Some(frame) = outgoing {

@@ -31,6 +31,11 @@ pub struct Scenario {
     /// Characters inserted per edit, at a random position.
     #[arg(long, default_value_t = 8)]
     pub edit_size: usize,
+    /// Where edits go: `cursor` types at the editor's own cursor, which moves on as it types
+    /// and jumps somewhere else one edit in ten (how people write); `random` puts every edit at
+    /// a random position (a worst case: no two edits merge into one Yjs item).
+    #[arg(long, value_enum, default_value_t = Typing::Cursor)]
+    pub typing: Typing,
     /// Awareness (cursor) updates per second per editor.
     #[arg(long, default_value_t = 0.0)]
     pub awareness_rate: f64,
@@ -106,6 +111,13 @@ pub struct Scenario {
     #[arg(long)]
     #[serde(skip)]
     pub quiet: bool,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Typing {
+    Cursor,
+    Random,
 }
 
 impl Scenario {

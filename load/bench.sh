@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Reproduces every figure in BENCHMARKS.md: builds creo and creo-load (release), installs the
+# reference server (@y/websocket-server, pinned in load/reference), and runs each scenario
+# against both servers in the same run, each on a freshly started server.
+#
+#   load/bench.sh            all scenarios
+#   load/bench.sh S1 S3      some of them
+#
+# Reports land in target/bench/: one creo-load JSON report per scenario and server, and
+# summary.md, the table BENCHMARKS.md quotes (creo's figures as ratios to the reference's).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+OUT=$ROOT/target/bench
+mkdir -p "$OUT"
+SCENARIOS=("$@")
+[ ${#SCENARIOS[@]} -eq 0 ] && SCENARIOS=(S1 S2 S3 S4 S5)
+
+cargo build --release -p creo -p creo-load
+(cd load/reference && npm ci --no-audit --no-fund --loglevel=error)
+ulimit -n "$(ulimit -Hn)" # node does not raise its own limit
+
+export CREO_JWT_SECRET=bench-secret-0123456789abcdef
+LOAD=$ROOT/target/release/creo-load
+CREO_PORT=18080
+REF_PORT=11234
+SERVER_PID=
+SERVER_KIND=
+
+start_creo() { # [keep]: reuse the data directory
+  [ "${1:-}" = keep ] || rm -rf "$OUT/creo-data"
+  CREO_ADDR=127.0.0.1:$CREO_PORT CREO_DATA=$OUT/creo-data CREO_LOG=warn \
+    "$ROOT/target/release/creo" serve >>"$OUT/creo.log" 2>&1 &
+  SERVER_PID=$!
+  SERVER_KIND=creo
+  wait_port $CREO_PORT
+}
+
+start_ref() { # [keep]: reuse the persistence directory
+  [ "${1:-}" = keep ] || rm -rf "$OUT/ref-data"
+  # YPERSISTENCE (LevelDB through y-leveldb) only where a scenario needs documents to outlive
+  # the process; an empty value would make the server fail to start.
+  local persist=()
+  [ -n "${REF_PERSIST:-}" ] && persist=("YPERSISTENCE=$REF_PERSIST")
+  (cd load/reference &&
+    exec env HOST=127.0.0.1 PORT=$REF_PORT "${persist[@]}" \
+      node node_modules/@y/websocket-server/src/server.js >>"$OUT/ref.log" 2>&1) &
+  SERVER_PID=$!
+  SERVER_KIND=ref
+  wait_port $REF_PORT
+}
+
+wait_port() {
+  for _ in $(seq 100); do
+    (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "server on port $1 did not start" >&2
+  exit 1
+}
+
+stop_server() {
+  kill -TERM "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+}
+
+url() {
+  if [ "$SERVER_KIND" = creo ]; then
+    echo "ws://127.0.0.1:$CREO_PORT/ws/{doc}?token={token}"
+  else
+    echo "ws://127.0.0.1:$REF_PORT/{doc}"
+  fi
+}
+
+# load NAME ARGS...: one creo-load run against the running server.
+load() {
+  local name=$1
+  shift
+  local metrics=()
+  [ "$SERVER_KIND" = creo ] && metrics=(--metrics-url "http://127.0.0.1:$CREO_PORT/metrics")
+  "$LOAD" --url "$(url)" --server-pid "$SERVER_PID" "${metrics[@]}" --label "$name-$SERVER_KIND" \
+    --json "$OUT/$name-$SERVER_KIND.json" --quiet "$@" | tee -a "$OUT/runs.txt"
+}
+
+# Each scenario runs on a fresh server, first creo, then the reference.
+both() {
+  local name=$1
+  shift
+  for start in start_creo start_ref; do
+    $start
+    load "$name" "$@"
+    stop_server
+  done
+}
+
+for s in "${SCENARIOS[@]}"; do
+  case $s in
+  S1) # 50 editors on one document, 2 edits/s each.
+    both S1 --docs 1 --editors 50 --rate 2 --awareness-rate 1 --duration 30s --ramp-up 2s ;;
+  S2) # 100 documents x 4 editors, 2 edits/s each.
+    both S2 --docs 100 --editors 4 --rate 2 --awareness-rate 1 --duration 30s --ramp-up 4s ;;
+  S3) # Idle memory: 10,000 connections on 10,000 documents.
+    both S3 --docs 10000 --editors 1 --rate 0 --duration 10s --ramp-up 20s ;;
+  S4) # Cold load of a document with 20,000 edits (4 editors x 5,000), against loading it warm.
+    for kind in creo ref; do
+      if [ $kind = creo ]; then start=start_creo; else start=start_ref; fi
+      REF_PERSIST=$OUT/ref-data $start
+      load S4-fill --docs 1 --editors 4 --rate 250 --max-edits 5000 --duration 25s \
+        --doc-prefix s4
+      stop_server # creo flushes on SIGTERM; the reference writes to LevelDB as it goes
+      REF_PERSIST=$OUT/ref-data $start keep
+      load S4-cold --docs 1 --editors 1 --rate 0 --duration 1s --ramp-up 0s --doc-prefix s4
+      load S4-warm --docs 1 --editors 1 --rate 0 --duration 1s --ramp-up 0s --doc-prefix s4
+      stop_server
+    done ;;
+  S5) # The most editors held with p99 <= 50 ms: documents of 4 editors, an edit every 5 s and
+    # a cursor move every 2 s each. Steps up until p99 passes 50 ms or errors appear.
+    for kind in creo ref; do
+      for editors in 2000 5000 10000 15000 20000; do
+        if [ $kind = creo ]; then start_creo; else start_ref; fi
+        load "S5-$editors" --docs $((editors / 4)) --editors 4 --rate 0.2 --awareness-rate 0.5 \
+          --duration 30s --ramp-up 30s --connect-timeout 30s || true
+        stop_server
+        ok=$(python3 -c "import json,sys; r=json.load(open('$OUT/S5-$editors-$kind.json')); \
+print(int(r['latency_ms']['p99'] <= 50 and not r['errors'] and r['convergence']['converged'] == r['convergence']['documents']))")
+        [ "$ok" = 1 ] || break
+      done
+    done ;;
+  *) echo "unknown scenario $s" >&2; exit 1 ;;
+  esac
+done
+
+python3 load/summarise.py "$OUT" | tee "$OUT/summary.md"

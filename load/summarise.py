@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Turns load/bench.sh's creo-load reports into the markdown table BENCHMARKS.md quotes:
+creo's figures next to the reference server's from the same run, as ratios."""
+import json
+import sys
+from pathlib import Path
+
+out = Path(sys.argv[1])
+
+
+def report(name):
+    p = out / f"{name}.json"
+    return json.loads(p.read_text()) if p.exists() else None
+
+
+def fmt(v, unit=""):
+    if v is None:
+        return "n/a"
+    if isinstance(v, str):
+        return v
+    return f"{v:,.2f}{unit}" if v < 100 else f"{v:,.0f}{unit}"
+
+
+rows = []
+
+
+def row(scenario, metric, creo, ref, target="", lower_is_better=True):
+    ratio = None
+    if isinstance(creo, (int, float)) and isinstance(ref, (int, float)) and ref:
+        ratio = creo / ref
+    rows.append((scenario, metric, fmt(creo), fmt(ref), f"{ratio:.2f}x" if ratio else "n/a", target))
+
+
+def get(r, *path):
+    for k in path:
+        if r is None:
+            return None
+        r = r.get(k)
+    return r
+
+
+for s, label in [("S1", "S1 50 editors, 1 doc"), ("S2", "S2 100 docs x 4 editors")]:
+    c, r = report(f"{s}-creo"), report(f"{s}-ref")
+    if not c and not r:
+        continue
+    row(label, "deliveries/s", get(c, "deliveries_per_second"), get(r, "deliveries_per_second"))
+    row(label, "latency p50 (ms)", get(c, "latency_ms", "p50"), get(r, "latency_ms", "p50"))
+    row(label, "latency p99 (ms)", get(c, "latency_ms", "p99"), get(r, "latency_ms", "p99"),
+        "<= 5 ms" if s == "S1" else "")
+    row(label, "server CPU per delivery (us)", get(c, "server", "cpu_us_per_delivery"),
+        get(r, "server", "cpu_us_per_delivery"), "<= 0.33x")
+    row(label, "server RSS per editor (KiB)", get(c, "server", "rss_per_connection_kib"),
+        get(r, "server", "rss_per_connection_kib"))
+
+c, r = report("S3-creo"), report("S3-ref")
+if c or r:
+    row("S3 10,000 idle editors", "server RSS per connection (KiB)",
+        get(c, "server", "rss_per_connection_kib"), get(r, "server", "rss_per_connection_kib"),
+        "<= 10 KiB")
+    row("S3 10,000 idle editors", "connect p99 (ms)", get(c, "connect_ms", "p99"),
+        get(r, "connect_ms", "p99"))
+
+cold = {k: get(report(f"S4-cold-{k}"), "first_sync_ms", "p50") for k in ["creo", "ref"]}
+warm = {k: get(report(f"S4-warm-{k}"), "first_sync_ms", "p50") for k in ["creo", "ref"]}
+if any(cold.values()):
+    row("S4 20,000-edit document", "first sync, cold (ms)", cold["creo"], cold["ref"])
+    row("S4 20,000-edit document", "first sync, warm (ms)", warm["creo"], warm["ref"])
+    diff = {k: (cold[k] - warm[k]) if cold[k] is not None and warm[k] is not None else None
+            for k in cold}
+    row("S4 20,000-edit document", "cold minus warm (ms)", diff["creo"], diff["ref"], "<= 10 ms")
+
+
+def s5(kind):
+    best, best_p99, worst = None, None, None
+    for p in sorted(out.glob(f"S5-*-{kind}.json"), key=lambda p: int(p.name.split("-")[1])):
+        r = json.loads(p.read_text())
+        n = r["clients"]
+        ok = (r["latency_ms"]["p99"] <= 50 and not r["errors"]
+              and r["convergence"]["converged"] == r["convergence"]["documents"])
+        if ok:
+            best, best_p99 = n, r["latency_ms"]["p99"]
+        else:
+            worst = (n, r["latency_ms"]["p99"], r["errors"])
+    return best, best_p99, worst
+
+
+c5, r5 = s5("creo"), s5("ref")
+if c5[0] or r5[0] or c5[2] or r5[2]:
+    row("S5 most editors at p99 <= 50 ms", "editors held", c5[0], r5[0], ">= 10,000")
+    row("S5 most editors at p99 <= 50 ms", "p99 at that level (ms)", c5[1], r5[1])
+
+print("| Scenario | Metric | creo | reference | creo / reference | target |")
+print("|---|---|---:|---:|---:|---|")
+for r in rows:
+    print("| " + " | ".join(r) + " |")
+for kind, (_, _, worst) in [("creo", c5), ("reference", r5)]:
+    if worst:
+        n, p99, errors = worst
+        print(f"\nS5 {kind}: the first level it did not hold was {n:,} editors "
+              f"(p99 {p99:,.1f} ms, errors {errors or 'none'}).")
