@@ -14,7 +14,7 @@ ROOT=$PWD
 OUT=$ROOT/target/bench
 mkdir -p "$OUT"
 SCENARIOS=("$@")
-[ ${#SCENARIOS[@]} -eq 0 ] && SCENARIOS=(S1 S2 S3 S4 S5)
+[ ${#SCENARIOS[@]} -eq 0 ] && SCENARIOS=(T S1 S2 S3 S4 S5)
 
 cargo build --release -p creo -p creo-load
 (cd load/reference && npm ci --no-audit --no-fund --loglevel=error)
@@ -95,6 +95,11 @@ both() {
 
 for s in "${SCENARIOS[@]}"; do
   case $s in
+  T) # The load tool's own capacity: one thread driving 50 editors at 40 edits/s each
+    # (98,000 deliveries/s asked for), against creo.
+    start_creo
+    load T --docs 1 --editors 50 --rate 40 --duration 15s --threads 1
+    stop_server ;;
   S1) # 50 editors on one document, 2 edits/s each.
     both S1 --docs 1 --editors 50 --rate 2 --awareness-rate 1 --duration 30s --ramp-up 2s ;;
   S2) # 100 documents x 4 editors, 2 edits/s each.
@@ -109,14 +114,15 @@ for s in "${SCENARIOS[@]}"; do
         --doc-prefix s4
       stop_server # creo flushes on SIGTERM; the reference writes to LevelDB as it goes
       REF_PERSIST=$OUT/ref-data $start keep
-      load S4-cold --docs 1 --editors 1 --rate 0 --duration 1s --ramp-up 0s --doc-prefix s4
-      load S4-warm --docs 1 --editors 1 --rate 0 --duration 1s --ramp-up 0s --doc-prefix s4
+      # Long enough for content that comes after the first sync to arrive within the run.
+      load S4-cold --docs 1 --editors 1 --rate 0 --duration 3s --ramp-up 0s --doc-prefix s4
+      load S4-warm --docs 1 --editors 1 --rate 0 --duration 3s --ramp-up 0s --doc-prefix s4
       stop_server
     done ;;
   S5) # The most editors held with p99 <= 50 ms: documents of 4 editors, an edit every 5 s and
     # a cursor move every 2 s each. Steps up until p99 passes 50 ms or errors appear.
     for kind in creo ref; do
-      for editors in 2000 5000 10000 15000 20000; do
+      for editors in 2000 5000 10000 12500 15000; do
         if [ $kind = creo ]; then start_creo; else start_ref; fi
         load "S5-$editors" --docs $((editors / 4)) --editors 4 --rate 0.2 --awareness-rate 0.5 \
           --duration 30s --ramp-up 30s --connect-timeout 30s || true

@@ -73,6 +73,10 @@ struct Editor {
     client: u64,
     /// The next SyncStep2 is this page's initial load, not a delivery of missed edits.
     fresh: bool,
+    /// When this page opened its socket, until the document's first content arrives. A server
+    /// that answers the first sync before it has loaded the document sends an empty SyncStep2
+    /// and the content later; this is what tells the two apart.
+    awaiting_content: Option<Instant>,
     edits: u64,
     /// Where this editor types next (Typing::Cursor).
     cursor: u32,
@@ -90,6 +94,7 @@ impl Editor {
             text,
             client,
             fresh: true,
+            awaiting_content: None,
             edits: 0,
             cursor: 0,
             awareness_clock: 0,
@@ -159,6 +164,11 @@ impl Editor {
         let mut txn = self.doc.transact_mut();
         txn.apply_update(update)
             .map_err(|_| "bad_update".to_string())?;
+        if !txn.insert_set().is_empty() {
+            if let Some(opened) = self.awaiting_content.take() {
+                shared.stats.content(opened.elapsed());
+            }
+        }
         if count {
             for (client, ranges) in txn.insert_set().iter() {
                 if client.get() == self.client {
@@ -400,6 +410,9 @@ impl Session<'_> {
         let shared = self.shared;
         let s = &shared.scenario;
         let opened = Instant::now();
+        if editor.fresh {
+            editor.awaiting_content = Some(opened);
+        }
         let hello = Message::Sync(SyncMessage::SyncStep1(editor.doc.transact().state_vector()));
         if let Err(e) = ws.send(Ws::Binary(hello.encode_v1().into())).await {
             return End::Lost(error_kind(&e));

@@ -292,6 +292,7 @@ async fn run(scenario: Scenario) -> anyhow::Result<Report> {
         latency_ms: Summary::of(&stats.latency()),
         connect_ms: Summary::of(&stats.connect_times()),
         first_sync_ms: Summary::of(&stats.first_sync_times()),
+        first_content_ms: Summary::of(&stats.first_content_times()),
         errors: stats.errors(),
         convergence,
         server,

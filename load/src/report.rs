@@ -38,6 +38,9 @@ pub struct Report {
     pub connect_ms: Summary,
     /// Socket open → the server's SyncStep2 applied, milliseconds.
     pub first_sync_ms: Summary,
+    /// Socket open → the document's first content applied, for newly opened editors,
+    /// milliseconds (the time to see a stored document, whatever the first sync said).
+    pub first_content_ms: Summary,
     pub errors: BTreeMap<String, u64>,
     pub convergence: Convergence,
     pub server: Option<ServerCost>,
@@ -160,6 +163,7 @@ impl Report {
             ("latency", &self.latency_ms),
             ("connect", &self.connect_ms),
             ("first sync", &self.first_sync_ms),
+            ("first content", &self.first_content_ms),
         ] {
             let _ = writeln!(
                 o,

@@ -19,6 +19,7 @@ pub struct Stats {
     latency: Mutex<Histogram<u64>>,
     connect: Mutex<Histogram<u64>>,
     first_sync: Mutex<Histogram<u64>>,
+    first_content: Mutex<Histogram<u64>>,
     pub edits: AtomicU64,
     pub offline_edits: AtomicU64,
     /// (edit, receiving editor) pairs: one edit reaching one other editor of its document.
@@ -40,6 +41,7 @@ impl Stats {
             latency: Mutex::new(histogram()),
             connect: Mutex::new(histogram()),
             first_sync: Mutex::new(histogram()),
+            first_content: Mutex::new(histogram()),
             edits: AtomicU64::new(0),
             offline_edits: AtomicU64::new(0),
             deliveries: AtomicU64::new(0),
@@ -73,6 +75,11 @@ impl Stats {
         record(&self.first_sync, took);
     }
 
+    /// A newly opened editor received the document's first content.
+    pub fn content(&self, took: Duration) {
+        record(&self.first_content, took);
+    }
+
     pub fn error(&self, kind: impl Into<String>) {
         *self
             .errors
@@ -100,6 +107,10 @@ impl Stats {
 
     pub fn first_sync_times(&self) -> Histogram<u64> {
         self.first_sync.lock().expect("histogram lock").clone()
+    }
+
+    pub fn first_content_times(&self) -> Histogram<u64> {
+        self.first_content.lock().expect("histogram lock").clone()
     }
 
     /// Records the arrivals one receiver just saw, stamped `now_us`.
