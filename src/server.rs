@@ -1,4 +1,4 @@
-//! Wiring: open the store, start the document arbiters, serve HTTP, and shut down cleanly on
+//! Wiring: open the store, start any dedicated document threads, serve HTTP, and shut down cleanly on
 //! SIGTERM/SIGINT (stop accepting, close sockets with 1001, flush every document, exit 0).
 
 use std::net::TcpListener;
