@@ -1,5 +1,6 @@
-//! Wiring: open the store, start any dedicated document threads, serve HTTP, and shut down cleanly on
-//! SIGTERM/SIGINT (stop accepting, close sockets with 1001, flush every document, exit 0).
+//! Wiring: open the store, start any dedicated document threads, serve HTTP, and shut down
+//! cleanly on SIGTERM/SIGINT (stop accepting, close sockets with 1001, flush every document,
+//! exit 0).
 
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
