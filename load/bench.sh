@@ -86,8 +86,8 @@ load() {
 both() {
   local name=$1
   shift
-  for start in start_creo start_ref; do
-    $start
+  for kind in creo ref; do
+    "start_$kind"
     load "$name" "$@"
     stop_server
   done
@@ -108,12 +108,11 @@ for s in "${SCENARIOS[@]}"; do
     both S3 --docs 10000 --editors 1 --rate 0 --duration 10s --ramp-up 20s ;;
   S4) # Cold load of a document with 20,000 edits (4 editors x 5,000), against loading it warm.
     for kind in creo ref; do
-      if [ $kind = creo ]; then start=start_creo; else start=start_ref; fi
-      REF_PERSIST=$OUT/ref-data $start
+      REF_PERSIST=$OUT/ref-data "start_$kind"
       load S4-fill --docs 1 --editors 4 --rate 250 --max-edits 5000 --duration 25s \
         --doc-prefix s4
       stop_server # creo flushes on SIGTERM; the reference writes to LevelDB as it goes
-      REF_PERSIST=$OUT/ref-data $start keep
+      REF_PERSIST=$OUT/ref-data "start_$kind" keep
       # Long enough for content that comes after the first sync to arrive within the run.
       load S4-cold --docs 1 --editors 1 --rate 0 --duration 3s --ramp-up 0s --doc-prefix s4
       load S4-warm --docs 1 --editors 1 --rate 0 --duration 3s --ramp-up 0s --doc-prefix s4
@@ -123,7 +122,7 @@ for s in "${SCENARIOS[@]}"; do
     # a cursor move every 2 s each. Steps up until p99 passes 50 ms or errors appear.
     for kind in creo ref; do
       for editors in 2000 5000 10000 12500 15000; do
-        if [ $kind = creo ]; then start_creo; else start_ref; fi
+        "start_$kind"
         load "S5-$editors" --docs $((editors / 4)) --editors 4 --rate 0.2 --awareness-rate 0.5 \
           --duration 30s --ramp-up 30s --connect-timeout 30s || true
         stop_server

@@ -2,6 +2,7 @@
 //! protocol, as a browser tab running y-websocket does. It joins, edits at its rate, moves its
 //! cursor, and leaves, drops or goes offline when the scenario says so.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -63,7 +64,8 @@ enum End {
     Stop,
     Leave,
     Storm,
-    Offline,
+    /// Offline until this instant.
+    Offline(Instant),
     Lost(String),
 }
 
@@ -102,7 +104,8 @@ impl Editor {
         }
     }
 
-    /// Types `size` characters at a random position; returns the update to send.
+    /// Types `edit_size` characters where the scenario's typing puts them; returns the update
+    /// to send.
     fn edit(&mut self, rng: &mut SmallRng, shared: &Shared, doc: usize, live: bool) -> Vec<u8> {
         let chunk: String = (0..shared.scenario.edit_size)
             .map(|_| rng.random_range(b'a'..=b'z') as char)
@@ -123,13 +126,9 @@ impl Editor {
         self.edits += 1;
         let stats = &shared.stats;
         shared.timelines[doc].sent(self.client, clock, stats.now_us(), live);
-        stats
-            .edits
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        stats.edits.fetch_add(1, Ordering::Relaxed);
         if !live {
-            stats
-                .offline_edits
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            stats.offline_edits.fetch_add(1, Ordering::Relaxed);
         }
         Message::Sync(SyncMessage::Update(update)).encode_v1()
     }
@@ -217,7 +216,7 @@ impl Editor {
                     shared
                         .stats
                         .awareness_received
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        .fetch_add(1, Ordering::Relaxed);
                 }
                 Message::Auth(Some(_)) => return Err("permission_denied".into()),
                 _ => {}
@@ -227,11 +226,13 @@ impl Editor {
     }
 }
 
-/// Per-editor schedule derived from the scenario.
+/// Per-editor schedule derived from the scenario. A storm or offline period is taken out of
+/// it when it happens: each happens once.
 struct Schedule {
     edit_every: Option<Duration>,
     awareness_every: Option<Duration>,
     storm_at: Option<Instant>,
+    /// (goes offline, comes back)
     offline: Option<(Instant, Instant)>,
 }
 
@@ -266,7 +267,7 @@ pub async fn run(
     let s = &shared.scenario;
     let doc = index / s.editors;
     let mut rng = SmallRng::seed_from_u64(index as u64 ^ 0x5eed_c0de);
-    let sched = Schedule {
+    let mut sched = Schedule {
         edit_every: every(s.rate),
         awareness_every: every(s.awareness_rate),
         storm_at: s
@@ -291,18 +292,13 @@ pub async fn run(
     let mut edit_tick = sched
         .edit_every
         .map(|p| ticker(shared.edit_start, p, &mut rng));
-    let mut storm_pending = sched.storm_at.is_some();
-    let mut offline_pending = sched.offline.is_some();
     let mut first_attempt = true;
     loop {
         if *phase.borrow() == Phase::Done {
             break;
         }
         if !first_attempt {
-            shared
-                .stats
-                .reconnects
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            shared.stats.reconnects.fetch_add(1, Ordering::Relaxed);
         }
         first_attempt = false;
         let ws = match connect(&url, s.connect_timeout).await {
@@ -312,10 +308,10 @@ pub async fn run(
             }
             Err(kind) => {
                 shared.stats.error(kind);
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
-                    _ = phase.wait_for(|p| *p == Phase::Done) => break,
+                if pause(RETRY_AFTER, &mut phase).await {
+                    continue;
                 }
+                break;
             }
         };
         let leave_at = (s.churn_per_minute > 0.0).then(|| {
@@ -327,10 +323,8 @@ pub async fn run(
             shared: &shared,
             doc,
             user: &user,
-            sched: &sched,
+            sched: &mut sched,
             leave_at,
-            storm_pending: &mut storm_pending,
-            offline_pending: &mut offline_pending,
         };
         let end = session
             .run(&mut editor, ws, &mut rng, &mut edit_tick, &mut phase)
@@ -340,29 +334,24 @@ pub async fn run(
             End::Stop => break,
             End::Storm => {}
             End::Leave => {
-                tokio::select! {
-                    _ = tokio::time::sleep(s.churn_pause) => {}
-                    _ = phase.wait_for(|p| *p == Phase::Done) => break,
+                if !pause(s.churn_pause, &mut phase).await {
+                    break;
                 }
                 // Joins again as a new page load: a new document and Yjs client id.
                 editor = Editor::fresh();
             }
-            End::Offline => {
-                let (_, back) = sched.offline.expect("offline editor has a schedule");
-                loop {
-                    tokio::select! {
-                        _ = sleep_until(back) => break,
-                        _ = tick(&mut edit_tick), if can_edit(&editor, s) => {
-                            editor.edit(&mut rng, &shared, doc, false);
-                        }
+            End::Offline(back) => loop {
+                tokio::select! {
+                    _ = sleep_until(back) => break,
+                    _ = tick(&mut edit_tick), if can_edit(&editor, s) => {
+                        editor.edit(&mut rng, &shared, doc, false);
                     }
                 }
-            }
+            },
             End::Lost(kind) => {
                 shared.stats.error(kind);
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    _ = phase.wait_for(|p| *p == Phase::Done) => break,
+                if !pause(RETRY_AFTER, &mut phase).await {
+                    break;
                 }
             }
         }
@@ -372,6 +361,17 @@ pub async fn run(
         doc,
         text: editor.text.get_string(&txn),
         state_vector: txn.state_vector(),
+    }
+}
+
+/// How long an editor waits before reconnecting after a failed or lost connection.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// Waits `d`; false if the run ended meanwhile.
+async fn pause(d: Duration, phase: &mut watch::Receiver<Phase>) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => true,
+        _ = phase.wait_for(|p| *p == Phase::Done) => false,
     }
 }
 
@@ -392,10 +392,8 @@ struct Session<'a> {
     shared: &'a Shared,
     doc: usize,
     user: &'a str,
-    sched: &'a Schedule,
+    sched: &'a mut Schedule,
     leave_at: Option<Instant>,
-    storm_pending: &'a mut bool,
-    offline_pending: &'a mut bool,
 }
 
 impl Session<'_> {
@@ -423,16 +421,8 @@ impl Session<'_> {
             .awareness_every
             .map(|p| ticker(shared.edit_start, p, rng));
         let far = Instant::now() + Duration::from_secs(365 * 24 * 3600);
-        let storm_at = self
-            .sched
-            .storm_at
-            .filter(|_| *self.storm_pending)
-            .unwrap_or(far);
-        let offline_at = self
-            .sched
-            .offline
-            .filter(|_| *self.offline_pending)
-            .map_or(far, |(at, _)| at);
+        let storm_at = self.sched.storm_at.unwrap_or(far);
+        let offline_at = self.sched.offline.map_or(far, |(at, _)| at);
         let leave_at = self.leave_at.unwrap_or(far);
         loop {
             let running = *phase.borrow() == Phase::Running;
@@ -446,13 +436,13 @@ impl Session<'_> {
                     }
                     None
                 }
-                _ = sleep_until(storm_at), if *self.storm_pending && running => {
-                    *self.storm_pending = false;
+                _ = sleep_until(storm_at), if self.sched.storm_at.is_some() && running => {
+                    self.sched.storm_at = None;
                     return End::Storm; // dropping the socket: no close frame, like a lost network
                 }
-                _ = sleep_until(offline_at), if *self.offline_pending && running => {
-                    *self.offline_pending = false;
-                    return End::Offline;
+                _ = sleep_until(offline_at), if self.sched.offline.is_some() && running => {
+                    let (_, back) = self.sched.offline.take().expect("checked above");
+                    return End::Offline(back);
                 }
                 _ = sleep_until(leave_at), if running => {
                     close(&mut ws).await;
@@ -461,8 +451,8 @@ impl Session<'_> {
                 frame = ws.next() => match frame {
                     Some(Ok(Ws::Binary(b))) => {
                         let stats = &shared.stats;
-                        stats.frames_received.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        stats.bytes_received.fetch_add(b.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                        stats.frames_received.fetch_add(1, Ordering::Relaxed);
+                        stats.bytes_received.fetch_add(b.len() as u64, Ordering::Relaxed);
                         let was_synced = synced;
                         match editor.receive(&b, shared, self.doc, &mut synced) {
                             Ok(reply) => {
@@ -486,7 +476,7 @@ impl Session<'_> {
                     Some(editor.edit(rng, shared, self.doc, true))
                 }
                 _ = tick(&mut awareness_tick), if live => {
-                    shared.stats.awareness_sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    shared.stats.awareness_sent.fetch_add(1, Ordering::Relaxed);
                     Some(editor.awareness(self.user))
                 }
             };

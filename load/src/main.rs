@@ -160,6 +160,9 @@ impl Progress {
     }
 
     fn show(&mut self, stats: &Stats) {
+        if self.bar.is_hidden() {
+            return; // nothing to draw: do not copy the latency histogram twice a second
+        }
         let now = Instant::now();
         let d = stats.deliveries.load(Ordering::Relaxed);
         let rate =
