@@ -15,8 +15,8 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use tokio::sync::oneshot;
 
 use super::{
-    now_ms, unavailable, Appended, Compaction, DocumentMeta, DocumentStore, StoreError,
-    StoredDocument, SNAPSHOT_CHUNK_BYTES,
+    now_ms, revocation_scope, unavailable, Appended, Compaction, DocumentMeta, DocumentStore,
+    Revocation, StoreError, StoredDocument, SNAPSHOT_CHUNK_BYTES, WHOLE_ACCOUNT,
 };
 
 /// The embedded schema: the same tables and keys as `schema.cql`.
@@ -42,6 +42,14 @@ CREATE TABLE IF NOT EXISTS document_snapshots (
     data        BLOB NOT NULL,
     PRIMARY KEY (doc_id, epoch, chunk)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS access_revocations (
+    account_id  TEXT NOT NULL,
+    user_id     TEXT NOT NULL,
+    scope       TEXT NOT NULL,
+    revoked_by  TEXT NOT NULL,
+    revoked_at  INTEGER NOT NULL,
+    PRIMARY KEY (account_id, user_id, scope)
+) WITHOUT ROWID;
 ";
 
 /// Most requests folded into one transaction.
@@ -62,6 +70,16 @@ enum WriteOp {
     },
     Delete {
         doc_id: String,
+        reply: Reply<bool>,
+    },
+    Revoke {
+        revocation: Revocation,
+        reply: Reply<()>,
+    },
+    Lift {
+        account_id: String,
+        user_id: String,
+        scope: String,
         reply: Reply<bool>,
     },
     Compact {
@@ -341,6 +359,57 @@ impl DocumentStore for EmbeddedStore {
         })
         .await
     }
+
+    async fn revoke(&self, revocation: &Revocation) -> Result<(), StoreError> {
+        let revocation = revocation.clone();
+        self.write(|reply| WriteOp::Revoke { revocation, reply })
+            .await
+    }
+
+    async fn lift_revocation(
+        &self,
+        account_id: &str,
+        user_id: &str,
+        doc_id: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let (account_id, user_id) = (account_id.to_string(), user_id.to_string());
+        let scope = revocation_scope(doc_id).to_string();
+        self.write(|reply| WriteOp::Lift {
+            account_id,
+            user_id,
+            scope,
+            reply,
+        })
+        .await
+    }
+
+    async fn revocations(&self, account_id: &str) -> Result<Vec<Revocation>, StoreError> {
+        let account_id = account_id.to_string();
+        self.read(move |conn| read_revocations(conn, &account_id))
+            .await
+    }
+
+    async fn is_revoked(
+        &self,
+        account_id: &str,
+        user_id: &str,
+        doc_id: &str,
+    ) -> Result<bool, StoreError> {
+        let (a, u, d) = (
+            account_id.to_string(),
+            user_id.to_string(),
+            doc_id.to_string(),
+        );
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT 1 FROM access_revocations
+                 WHERE account_id = ?1 AND user_id = ?2 AND scope IN (?3, ?4) LIMIT 1",
+            )
+            .and_then(|mut s| s.exists(params![a, u, d, WHOLE_ACCOUNT]))
+            .map_err(unavailable)
+        })
+        .await
+    }
 }
 
 /// Copies committed WAL pages into the database beside the writer (PASSIVE never blocks it),
@@ -421,6 +490,8 @@ impl WriteOp {
             WriteOp::Append { reply, .. } => drop(reply.send(Err(err))),
             WriteOp::Compact { reply, .. } => drop(reply.send(Err(err))),
             WriteOp::Delete { reply, .. } => drop(reply.send(Err(err))),
+            WriteOp::Revoke { reply, .. } => drop(reply.send(Err(err))),
+            WriteOp::Lift { reply, .. } => drop(reply.send(Err(err))),
         }
     }
 }
@@ -470,6 +541,26 @@ fn execute(tx: &mut Transaction<'_>, op: WriteOp) -> Box<dyn FnOnce(Option<Store
         }
         WriteOp::Delete { doc_id, reply } => {
             let r = delete(&sp, &doc_id);
+            finish(sp, r, reply)
+        }
+        WriteOp::Revoke { revocation, reply } => {
+            let r = revoke(&sp, &revocation);
+            finish(sp, r, reply)
+        }
+        WriteOp::Lift {
+            account_id,
+            user_id,
+            scope,
+            reply,
+        } => {
+            let r = sp
+                .execute(
+                    "DELETE FROM access_revocations
+                     WHERE account_id = ?1 AND user_id = ?2 AND scope = ?3",
+                    params![account_id, user_id, scope],
+                )
+                .map(|n| n > 0)
+                .map_err(unavailable);
             finish(sp, r, reply)
         }
         WriteOp::Compact {
@@ -530,6 +621,44 @@ fn append(conn: &Connection, doc_id: &str, updates: &[Bytes]) -> Result<Appended
         .and_then(|mut s| s.execute(params![doc_id, now_ms()]))
         .map_err(unavailable)?;
     Ok(Appended { epoch })
+}
+
+fn revoke(conn: &Connection, r: &Revocation) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT OR REPLACE INTO access_revocations
+         (account_id, user_id, scope, revoked_by, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            r.account_id,
+            r.user_id,
+            revocation_scope(r.doc_id.as_deref()),
+            r.revoked_by,
+            r.revoked_at
+        ],
+    )
+    .map(|_| ())
+    .map_err(unavailable)
+}
+
+fn read_revocations(conn: &Connection, account_id: &str) -> Result<Vec<Revocation>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT user_id, scope, revoked_by, revoked_at FROM access_revocations
+             WHERE account_id = ?1 ORDER BY user_id, scope",
+        )
+        .map_err(unavailable)?;
+    let rows = stmt
+        .query_map(params![account_id], |row| {
+            let scope: String = row.get(1)?;
+            Ok(Revocation {
+                account_id: account_id.to_string(),
+                user_id: row.get(0)?,
+                doc_id: (scope != WHOLE_ACCOUNT).then_some(scope),
+                revoked_by: row.get(2)?,
+                revoked_at: row.get(3)?,
+            })
+        })
+        .map_err(unavailable)?;
+    rows.collect::<Result<_, _>>().map_err(unavailable)
 }
 
 fn delete(conn: &Connection, doc_id: &str) -> Result<bool, StoreError> {

@@ -10,15 +10,19 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::{Appended, Compaction, DocumentMeta, DocumentStore, StoreError, StoredDocument};
+use super::{
+    Appended, Compaction, DocumentMeta, DocumentStore, Revocation, StoreError, StoredDocument,
+};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FaultPlan {
     /// Claims, appends, compactions and deletions fail.
     pub fail_writes: bool,
-    /// Loads and metadata reads fail.
+    /// Every read fails (loads, metadata, revocation checks).
     pub fail_reads: bool,
+    /// Only document loads fail: the request passes its access checks and reaches the load.
+    pub fail_loads: bool,
     /// Appends write the first half of their batch, then fail (a torn batch).
     pub partial_appends: bool,
     /// Added to every call.
@@ -62,7 +66,9 @@ impl FaultInjectingStore {
 #[async_trait]
 impl DocumentStore for FaultInjectingStore {
     async fn load(&self, doc_id: &str) -> Result<Option<StoredDocument>, StoreError> {
-        self.before(false).await?;
+        if self.before(false).await?.fail_loads {
+            return Err(StoreError::Unavailable("injected load fault".into()));
+        }
         self.inner.load(doc_id).await
     }
 
@@ -99,5 +105,37 @@ impl DocumentStore for FaultInjectingStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.before(false).await?;
         self.inner.ping().await
+    }
+
+    async fn revoke(&self, revocation: &Revocation) -> Result<(), StoreError> {
+        self.before(true).await?;
+        self.inner.revoke(revocation).await
+    }
+
+    async fn lift_revocation(
+        &self,
+        account_id: &str,
+        user_id: &str,
+        doc_id: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        self.before(true).await?;
+        self.inner
+            .lift_revocation(account_id, user_id, doc_id)
+            .await
+    }
+
+    async fn revocations(&self, account_id: &str) -> Result<Vec<Revocation>, StoreError> {
+        self.before(false).await?;
+        self.inner.revocations(account_id).await
+    }
+
+    async fn is_revoked(
+        &self,
+        account_id: &str,
+        user_id: &str,
+        doc_id: &str,
+    ) -> Result<bool, StoreError> {
+        self.before(false).await?;
+        self.inner.is_revoked(account_id, user_id, doc_id).await
     }
 }

@@ -34,8 +34,8 @@ use scylla::statement::{Consistency, SerialConsistency};
 use scylla::value::{CqlTimestamp, CqlValue, Row};
 
 use super::{
-    now_ms, unavailable, Appended, Compaction, DocumentMeta, DocumentStore, StoreError,
-    StoredDocument, SNAPSHOT_CHUNK_BYTES,
+    now_ms, revocation_scope, unavailable, Appended, Compaction, DocumentMeta, DocumentStore,
+    Revocation, StoreError, StoredDocument, SNAPSHOT_CHUNK_BYTES, WHOLE_ACCOUNT,
 };
 
 /// Tuning for the ScyllaDB backend (from `Config`).
@@ -87,6 +87,10 @@ struct Statements {
     drop_log: PreparedStatement,
     drop_snapshots: PreparedStatement,
     drop_document: PreparedStatement,
+    revoke: PreparedStatement,
+    lift_revocation: PreparedStatement,
+    revocations: PreparedStatement,
+    is_revoked: PreparedStatement,
 }
 
 pub struct ScyllaStore {
@@ -268,6 +272,32 @@ impl ScyllaStore {
             .await?,
             drop_document: prepare("DELETE FROM documents WHERE doc_id = ? IF EXISTS", w, false)
                 .await?,
+            revoke: prepare(
+                "INSERT INTO access_revocations (account_id, user_id, scope, revoked_by, revoked_at) \
+                 VALUES (?, ?, ?, ?, ?)",
+                w,
+                true,
+            )
+            .await?,
+            // IF EXISTS: the answer says whether there was a revocation to lift.
+            lift_revocation: prepare(
+                "DELETE FROM access_revocations WHERE account_id = ? AND user_id = ? AND scope = ? IF EXISTS",
+                w,
+                false,
+            )
+            .await?,
+            revocations: prepare(
+                "SELECT user_id, scope, revoked_by, revoked_at FROM access_revocations WHERE account_id = ?",
+                r,
+                true,
+            )
+            .await?,
+            is_revoked: prepare(
+                "SELECT scope FROM access_revocations WHERE account_id = ? AND user_id = ? AND scope IN (?, ?)",
+                r,
+                true,
+            )
+            .await?,
         };
         Ok(Arc::new(ScyllaStore {
             session,
@@ -529,6 +559,71 @@ impl DocumentStore for ScyllaStore {
             .await
             .map(|_| ())
             .map_err(unavailable)
+    }
+
+    async fn revoke(&self, r: &Revocation) -> Result<(), StoreError> {
+        let scope = revocation_scope(r.doc_id.as_deref());
+        self.session
+            .execute_unpaged(
+                &self.st.revoke,
+                (
+                    &r.account_id,
+                    &r.user_id,
+                    scope,
+                    &r.revoked_by,
+                    CqlTimestamp(r.revoked_at),
+                ),
+            )
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+
+    async fn lift_revocation(
+        &self,
+        account_id: &str,
+        user_id: &str,
+        doc_id: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .session
+            .execute_unpaged(
+                &self.st.lift_revocation,
+                (account_id, user_id, revocation_scope(doc_id)),
+            )
+            .await
+            .map_err(unavailable)?;
+        Self::applied(result)
+    }
+
+    async fn revocations(&self, account_id: &str) -> Result<Vec<Revocation>, StoreError> {
+        let rows: Vec<(String, String, String, CqlTimestamp)> =
+            self.all_rows(&self.st.revocations, (account_id,)).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(user_id, scope, revoked_by, at)| Revocation {
+                account_id: account_id.to_string(),
+                user_id,
+                doc_id: (scope != WHOLE_ACCOUNT).then_some(scope),
+                revoked_by,
+                revoked_at: at.0,
+            })
+            .collect())
+    }
+
+    async fn is_revoked(
+        &self,
+        account_id: &str,
+        user_id: &str,
+        doc_id: &str,
+    ) -> Result<bool, StoreError> {
+        let rows: Vec<(String,)> = self
+            .all_rows(
+                &self.st.is_revoked,
+                (account_id, user_id, doc_id, WHOLE_ACCOUNT),
+            )
+            .await?;
+        Ok(!rows.is_empty())
     }
 }
 

@@ -175,7 +175,10 @@ async fn a_failed_load_never_serves_an_empty_document() {
     drop(first);
     tokio::time::sleep(Duration::from_millis(300)).await; // unloaded
 
+    // With every read failing, even the access check answers 503.
     server.set_faults(json!({"fail_reads": true})).await;
+    assert_eq!(upgrade_status(&server.ws("precious", &tok)).await, 503);
+    server.set_faults(json!({"fail_loads": true})).await;
     assert_eq!(upgrade_status(&server.ws("precious", &tok)).await, 503);
     let state = api_get(&server, &tok, "/api/v1/documents/precious/state").await;
     assert_eq!(state.status(), 503);
