@@ -79,6 +79,34 @@ pub struct Config {
     pub shutdown_timeout_ms: u64,
     /// Wraps the store in `FaultInjectingStore` and serves `/debug/store-faults` (tests only).
     pub fault_injection: bool,
+
+    /// `redis://host:6379/` turns on cluster mode: updates, presence, shared limits and
+    /// revocations cross nodes through Redis. Unset, the node runs alone.
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis channel and key, so several clusters can share one Redis.
+    pub bus_prefix: String,
+    /// How often a node announces it is alive, and after how long without a word it counts as
+    /// gone (its presence is dropped and its documents reload from the store).
+    pub bus_heartbeat_ms: u64,
+    pub bus_node_timeout_ms: u64,
+    /// Bus messages queued for one document before it stops taking them and resyncs instead.
+    pub bus_queue_per_document: usize,
+    /// Messages waiting to be published before new ones count as lost (and receivers resync).
+    pub bus_publish_queue: usize,
+    /// Documents reloading from the store at once after a bus reconnect.
+    pub bus_resync_concurrency: usize,
+    /// A Redis command that takes longer counts as failed.
+    pub redis_timeout_ms: u64,
+    /// A connection's place in the cluster-wide counts lives this long unless renewed (so a
+    /// crashed node's connections stop counting).
+    pub connection_lease_ms: u64,
+    /// Messages per second one user may send over all their connections (across nodes with
+    /// Redis), and the burst above it. 0 turns the limit off.
+    pub user_messages_per_second: u32,
+    pub user_message_burst: u32,
+    /// Presence from another node that is not renewed within this time is dropped (Yjs clients
+    /// renew every 15 s and drop others' states after 30 s).
+    pub awareness_timeout_ms: u64,
 }
 
 impl Default for Config {
@@ -119,6 +147,18 @@ impl Default for Config {
             compact_after_bytes: 4 << 20,
             shutdown_timeout_ms: 10_000,
             fault_injection: false,
+            redis_url: None,
+            bus_prefix: "creo".into(),
+            bus_heartbeat_ms: 1_000,
+            bus_node_timeout_ms: 3_000,
+            bus_queue_per_document: 4_096,
+            bus_publish_queue: 65_536,
+            bus_resync_concurrency: 8,
+            redis_timeout_ms: 1_000,
+            connection_lease_ms: 30_000,
+            user_messages_per_second: 1_000,
+            user_message_burst: 5_000,
+            awareness_timeout_ms: 30_000,
         }
     }
 }
@@ -148,6 +188,9 @@ impl Config {
     }
     pub fn unload_grace(&self) -> Duration {
         Duration::from_millis(self.unload_grace_ms)
+    }
+    pub fn awareness_timeout(&self) -> Duration {
+        Duration::from_millis(self.awareness_timeout_ms.max(100))
     }
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_millis(self.shutdown_timeout_ms)

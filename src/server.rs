@@ -14,6 +14,8 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use crate::actors::registry::DocumentRegistry;
 use crate::actors::session::ConnectionSlots;
 use crate::auth::TokenKeys;
+use crate::bus::limits::SharedLimits;
+use crate::bus::Bus;
 use crate::config::Config;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::faults::FaultInjectingStore;
@@ -29,6 +31,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     pub shutting_down: Arc<AtomicBool>,
     pub health: Arc<StoreHealth>,
+    pub bus: Arc<Bus>,
+    pub limits: Arc<SharedLimits>,
     /// Present only with `fault_injection` on.
     pub faults: Option<Arc<FaultInjectingStore>>,
 }
@@ -84,13 +88,23 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let arbiters: Vec<Arbiter> = (0..config.document_threads)
         .map(|_| Arbiter::new())
         .collect();
+    // The bus's tasks run on this (the main) thread, apart from the HTTP workers.
+    let (bus, mut revocations) = Bus::start(&config)?;
+    let limits = SharedLimits::start(&config, bus.node())?;
     let config = Arc::new(config);
     let registry = DocumentRegistry::new(
         store.clone(),
         config.clone(),
         health.clone(),
+        bus.clone(),
         arbiters.iter().map(|a| a.handle()).collect(),
     );
+    let revoking = registry.clone();
+    actix_rt::spawn(async move {
+        while let Some(r) = revocations.recv().await {
+            revoking.revoke(&r);
+        }
+    });
     let shutting_down = Arc::new(AtomicBool::new(false));
     let state = web::Data::new(AppState {
         config: config.clone(),
@@ -101,6 +115,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         metrics,
         shutting_down: shutting_down.clone(),
         health,
+        bus: bus.clone(),
+        limits,
         faults,
     });
 
@@ -135,6 +151,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         shutting_down.store(true, Ordering::SeqCst);
         handle.pause().await;
         registry.shutdown(shutdown_timeout).await;
+        bus.shutdown().await;
         handle.stop(true).await;
     });
     server.await?;

@@ -4,19 +4,23 @@
 //! An update is applied and broadcast only after the store has it (group commit): no client ever
 //! sees an edit that a crash could lose, and the sender's acknowledgement is truthful.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
+use yrs::sync::AwarenessUpdate;
 use yrs::updates::decoder::Decode;
+use yrs::updates::encoder::Encode;
 use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
 
 use super::registry::DocumentRegistry;
 use super::session::SessionCommand;
 use crate::auth::Principal;
+use crate::bus::{Bus, DocEvent, DocMessage, Membership, NodeId, Origin};
 use crate::config::Config;
 use crate::store::{DocumentMeta, DocumentStore, StoreError, StoreHealth, StoredDocument};
 use crate::sync::awareness::{Presence, SessionId};
@@ -47,7 +51,7 @@ pub enum DocError {
 }
 
 /// Who gets told when an update is durable.
-enum Origin {
+enum Writer {
     Session(SessionId),
     Rest(oneshot::Sender<Result<(), DocError>>),
 }
@@ -55,7 +59,7 @@ enum Origin {
 struct Pending {
     raw: Bytes,
     update: Update,
-    origin: Origin,
+    writer: Writer,
 }
 
 struct Member {
@@ -87,8 +91,22 @@ pub struct DocInfo {
     pub log_len: u64,
 }
 
+/// Numbers document actors within this node, so another node can tell two lifetimes of the same
+/// document here apart (each numbers its bus messages from 1).
+static NEXT_ACTOR: AtomicU64 = AtomicU64::new(1);
+
 pub struct DocumentActor {
     id: Arc<str>,
+    bus: Arc<Bus>,
+    /// This actor's channel on the bus; `None` until joined (before the load).
+    membership: Option<Membership>,
+    /// Last sequence number heard from each other node's actor, to notice lost messages.
+    heard: HashMap<Origin, u64>,
+    /// Nodes known to have this document open: if one stops, it may have stored an update it
+    /// never published, so the document reloads.
+    peers: HashSet<NodeId>,
+    resyncing: bool,
+    resync_again: bool,
     store: Arc<dyn DocumentStore>,
     config: Arc<Config>,
     registry: Arc<DocumentRegistry>,
@@ -126,12 +144,19 @@ impl DocumentActor {
         config: Arc<Config>,
         health: Arc<StoreHealth>,
         registry: Arc<DocumentRegistry>,
+        bus: Arc<Bus>,
     ) -> Self {
         let presence = Presence::new(config.awareness_clients_per_session);
         let span = tracing::info_span!("document", doc = %id);
         DocumentActor {
             span,
             id,
+            bus,
+            membership: None,
+            heard: HashMap::new(),
+            peers: HashSet::new(),
+            resyncing: false,
+            resync_again: false,
             store,
             config,
             registry,
@@ -219,7 +244,172 @@ impl DocumentActor {
 
     fn announce_departure(&mut self, session: SessionId) {
         if let Some(removal) = self.presence.remove_session(session) {
+            self.publish(DocMessage::Awareness(removal.encode_v1().into()));
             self.broadcast(&sync::encode_awareness(removal), None);
+        }
+    }
+
+    fn publish(&mut self, message: DocMessage) {
+        if let Some(m) = &mut self.membership {
+            m.publish(message);
+        }
+    }
+
+    fn local_presence(&self) -> Option<Bytes> {
+        self.presence
+            .local_snapshot()
+            .map(|p| Bytes::from(p.encode_v1()))
+    }
+
+    /// Shows presence relayed by another node to this node's sessions.
+    fn apply_remote_presence(&mut self, node: NodeId, raw: &[u8]) {
+        match AwarenessUpdate::decode_v1(raw) {
+            Ok(update) => {
+                if let Some(relay) = self.presence.apply_remote(node, update) {
+                    self.broadcast(&sync::encode_awareness(relay), None);
+                }
+            }
+            Err(e) => {
+                metrics::counter!("creo_bus_dropped_total", "reason" => "invalid_awareness")
+                    .increment(1);
+                tracing::warn!(parent: &self.span, error = %e, "invalid awareness from the bus");
+            }
+        }
+    }
+
+    /// A message another node published for this document.
+    fn on_remote(
+        &mut self,
+        origin: Origin,
+        seq: u64,
+        message: DocMessage,
+        ctx: &mut Context<Self>,
+    ) {
+        self.peers.insert(origin.node);
+        if seq > 0 {
+            let last = self.heard.insert(origin, seq);
+            if last.is_some_and(|last| seq != last + 1) {
+                metrics::counter!("creo_bus_gaps_total").increment(1);
+                tracing::info!(parent: &self.span, node = format_args!("{:016x}", origin.node), expected = last.unwrap_or(0) + 1, got = seq, "bus gap; resyncing from the store");
+                self.resync(ctx);
+            }
+        }
+        match message {
+            DocMessage::Updates(updates) => {
+                let mut frames = Vec::with_capacity(updates.len());
+                let mut invalid = false;
+                {
+                    let mut txn = self.doc.transact_mut();
+                    for raw in updates {
+                        match Update::decode_v1(&raw) {
+                            Ok(update) => {
+                                if let Err(e) = txn.apply_update(update) {
+                                    tracing::warn!(parent: &self.span, error = %e, "update from the bus did not apply");
+                                }
+                                self.approx_bytes += raw.len() as u64;
+                                frames.push(sync::encode_update(&raw));
+                            }
+                            Err(e) => {
+                                metrics::counter!("creo_bus_dropped_total", "reason" => "invalid_update")
+                                    .increment(1);
+                                tracing::warn!(parent: &self.span, error = %e, "invalid update from the bus; resyncing");
+                                invalid = true;
+                            }
+                        }
+                    }
+                }
+                let mut deliveries = 0;
+                for frame in &frames {
+                    deliveries += self.broadcast(frame, None);
+                }
+                metrics::counter!("creo_bus_updates_applied_total").increment(frames.len() as u64);
+                metrics::counter!("creo_updates_out_total").increment(deliveries);
+                if invalid {
+                    self.resync(ctx);
+                }
+            }
+            DocMessage::Awareness(raw) => self.apply_remote_presence(origin.node, &raw),
+            DocMessage::Hello { presence } => {
+                if let Some(raw) = presence {
+                    self.apply_remote_presence(origin.node, &raw);
+                }
+                let presence = self.local_presence();
+                self.publish(DocMessage::Here { presence });
+            }
+            DocMessage::Here { presence } => {
+                if let Some(raw) = presence {
+                    self.apply_remote_presence(origin.node, &raw);
+                }
+            }
+            DocMessage::Resync => self.resync(ctx),
+        }
+    }
+
+    /// Reloads the document from the store and shows this node's sessions whatever it lacked:
+    /// the recovery for any message the bus may have lost (everything published was stored
+    /// first).
+    fn resync(&mut self, ctx: &mut Context<Self>) {
+        if self.phase != Phase::Live {
+            return;
+        }
+        if self.resyncing {
+            self.resync_again = true;
+            return;
+        }
+        self.resyncing = true;
+        self.resync_again = false;
+        metrics::counter!("creo_bus_resyncs_total").increment(1);
+        let (store, id, bus) = (self.store.clone(), self.id.clone(), self.bus.clone());
+        ctx.spawn(
+            async move {
+                let _permit = bus.resync_permit().await;
+                match store.load(&id).await? {
+                    None => Ok(None),
+                    Some(stored) => tokio::task::spawn_blocking(move || stored.fold().map(Some))
+                        .await
+                        .map_err(|e| StoreError::Unavailable(e.to_string()))?,
+                }
+            }
+            .into_actor(self)
+            .map(|result: Result<Option<Vec<u8>>, StoreError>, act, ctx| {
+                act.resyncing = false;
+                match result {
+                    Ok(Some(state)) => act.merge_stored(&state),
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(parent: &act.span, error = %e, "resync from the store failed; retrying");
+                        act.resync_again = true;
+                    }
+                }
+                if act.resync_again {
+                    ctx.run_later(Duration::from_millis(200), |act, ctx| act.resync(ctx));
+                }
+            }),
+        );
+    }
+
+    fn merge_stored(&mut self, state: &[u8]) {
+        let update = match Update::decode_v1(state) {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::error!(parent: &self.span, error = %e, "stored state does not decode");
+                return;
+            }
+        };
+        let news = {
+            let mut txn = self.doc.transact_mut();
+            if let Err(e) = txn.apply_update(update) {
+                tracing::warn!(parent: &self.span, error = %e, "stored state did not apply");
+            }
+            txn.encode_update_v1()
+        };
+        // An update that changes nothing encodes as two zero bytes (no structs, no deletions).
+        if news.len() > 2 {
+            metrics::counter!("creo_bus_resync_recovered_total").increment(1);
+            tracing::info!(parent: &self.span, bytes = news.len(), "resync recovered updates the bus had lost");
+            self.approx_bytes += news.len() as u64;
+            let deliveries = self.broadcast(&sync::encode_update(&news), None);
+            metrics::counter!("creo_updates_out_total").increment(deliveries);
         }
     }
 
@@ -244,7 +434,7 @@ impl DocumentActor {
                         if let Some(m) = self.sessions.get_mut(&session) {
                             m.accepted += 1;
                         }
-                        self.enqueue(raw, update, Origin::Session(session), ctx);
+                        self.enqueue(raw, update, Writer::Session(session), ctx);
                     }
                     Err(DocError::ReadOnly) => {
                         self.send_to(
@@ -266,6 +456,7 @@ impl DocumentActor {
                         .increment(1);
                 }
                 if let Some(relay) = applied.relay {
+                    self.publish(DocMessage::Awareness(relay.encode_v1().into()));
                     // Echoed to the sender too, as the reference server does: the official
                     // client treats a silent socket as dead after 30 s.
                     self.broadcast(&sync::encode_awareness(relay), None);
@@ -302,7 +493,7 @@ impl DocumentActor {
         Ok(())
     }
 
-    fn enqueue(&mut self, raw: Bytes, update: Update, origin: Origin, ctx: &mut Context<Self>) {
+    fn enqueue(&mut self, raw: Bytes, update: Update, writer: Writer, ctx: &mut Context<Self>) {
         metrics::counter!("creo_updates_in_total").increment(1);
         metrics::counter!("creo_bytes_in_total").increment(raw.len() as u64);
         self.pending_bytes += raw.len();
@@ -310,7 +501,7 @@ impl DocumentActor {
         self.pending.push(Pending {
             raw,
             update,
-            origin,
+            writer,
         });
         self.commit(ctx);
     }
@@ -400,20 +591,24 @@ impl DocumentActor {
                     // Decoding validated it; yrs keeps updates with missing dependencies pending.
                     tracing::warn!(parent: &self.span, error = %e, "stored update did not apply");
                 }
-                durable.push((p.raw, p.origin));
+                durable.push((p.raw, p.writer));
             }
         }
         let mut acks: HashMap<SessionId, u64> = HashMap::new();
         let mut deliveries = 0;
-        for (raw, origin) in durable {
+        if self.membership.as_ref().is_some_and(|m| m.clustered()) {
+            let raws = durable.iter().map(|(raw, _)| raw.clone()).collect();
+            self.publish(DocMessage::Updates(raws));
+        }
+        for (raw, writer) in durable {
             self.pending_bytes -= raw.len();
             let frame = sync::encode_update(&raw);
-            match origin {
-                Origin::Session(sid) => {
+            match writer {
+                Writer::Session(sid) => {
                     deliveries += self.broadcast(&frame, Some(sid));
                     *acks.entry(sid).or_default() += 1;
                 }
-                Origin::Rest(reply) => {
+                Writer::Rest(reply) => {
                     deliveries += self.broadcast(&frame, None);
                     let _ = reply.send(Ok(()));
                 }
@@ -534,28 +729,32 @@ impl Actor for DocumentActor {
     fn started(&mut self, ctx: &mut Self::Context) {
         metrics::gauge!("creo_live_documents").increment(1.0);
         // Nothing else is processed until the load finishes: no client is answered from an
-        // empty document that is really just not loaded yet.
+        // empty document that is really just not loaded yet. The bus subscription comes first,
+        // so an update stored after the load started cannot be missed.
         let store = self.store.clone();
         let id = self.id.clone();
+        let bus = self.bus.clone();
+        let actor = NEXT_ACTOR.fetch_add(1, Ordering::Relaxed);
         let started = Instant::now();
         ctx.wait(
             async move {
-                let stored = store.load(&id).await?;
-                match stored {
-                    None => Ok(None),
-                    Some(stored) => {
-                        let built = tokio::task::spawn_blocking(move || {
-                            let doc = stored.to_doc()?;
-                            Ok::<(Doc, StoredDocument), StoreError>((doc, stored))
-                        })
-                        .await
-                        .map_err(|e| StoreError::Unavailable(e.to_string()))??;
-                        Ok(Some(built))
-                    }
-                }
+                let joined = bus.join(&id, actor).await;
+                let stored = store.load(&id).await;
+                let loaded = match stored {
+                    Err(e) => Err(e),
+                    Ok(None) => Ok(None),
+                    Ok(Some(stored)) => tokio::task::spawn_blocking(move || {
+                        let doc = stored.to_doc()?;
+                        Ok::<(Doc, StoredDocument), StoreError>((doc, stored))
+                    })
+                    .await
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))
+                    .and_then(|built| built.map(Some)),
+                };
+                (joined, loaded)
             }
             .into_actor(self)
-            .map(move |result: Result<_, StoreError>, act, ctx| {
+            .map(move |((membership, events), result), act, ctx| {
                 metrics::histogram!("creo_document_load_seconds")
                     .record(started.elapsed().as_secs_f64());
                 match result {
@@ -570,6 +769,18 @@ impl Actor for DocumentActor {
                         }
                         act.phase = Phase::Live;
                         tracing::debug!(parent: &act.span, bytes = act.approx_bytes, log = act.log_len, "document loaded");
+                        act.membership = Some(membership);
+                        if let Some(events) = events {
+                            ctx.add_stream(tokio_stream::wrappers::ReceiverStream::new(events));
+                            // Meet the other nodes that have this document open.
+                            act.publish(DocMessage::Hello { presence: None });
+                            let timeout = act.config.awareness_timeout();
+                            ctx.run_interval(timeout / 4, move |act, _| {
+                                if let Some(gone) = act.presence.expire_remote(timeout) {
+                                    act.broadcast(&sync::encode_awareness(gone), None);
+                                }
+                            });
+                        }
                         act.compact_if_long(ctx);
                         act.schedule_unload(ctx);
                     }
@@ -589,13 +800,80 @@ impl Actor for DocumentActor {
 
     fn stopped(&mut self, _: &mut Self::Context) {
         metrics::gauge!("creo_live_documents").decrement(1.0);
+        // Unsubscribes this node from the document's channel.
+        self.membership = None;
         if self.write_failing {
             self.health.write_recovered();
         }
         for p in self.pending.drain(..) {
-            if let Origin::Rest(reply) = p.origin {
+            if let Writer::Rest(reply) = p.writer {
                 let _ = reply.send(Err(DocError::Unloading));
             }
+        }
+    }
+}
+
+impl StreamHandler<DocEvent> for DocumentActor {
+    fn handle(&mut self, event: DocEvent, ctx: &mut Context<Self>) {
+        if self.phase != Phase::Live {
+            return;
+        }
+        match event {
+            DocEvent::Remote {
+                origin,
+                seq,
+                message,
+            } => self.on_remote(origin, seq, message, ctx),
+            DocEvent::Resync => {
+                self.resync(ctx);
+                // Presence may have been lost too: share ours and ask for theirs.
+                let presence = self.local_presence();
+                self.publish(DocMessage::Hello { presence });
+            }
+            DocEvent::NodeGone(node) => {
+                if let Some(gone) = self.presence.remove_node(node) {
+                    self.broadcast(&sync::encode_awareness(gone), None);
+                }
+                self.heard.retain(|origin, _| origin.node != node);
+                if self.peers.remove(&node) {
+                    self.resync(ctx);
+                }
+            }
+        }
+    }
+
+    fn finished(&mut self, _: &mut Context<Self>) {
+        // The bus dropped this document's route (it is stopping); nothing to do.
+    }
+}
+
+/// Closes `user`'s sessions in this document if it belongs to `account` (access revoked).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Revoke {
+    pub account: String,
+    pub user: String,
+}
+
+impl Handler<Revoke> for DocumentActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Revoke, _: &mut Context<Self>) {
+        if self
+            .meta
+            .as_ref()
+            .is_none_or(|m| *m.account_id != *msg.account)
+        {
+            return;
+        }
+        let revoked: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, m)| *m.principal.user == *msg.user && *m.principal.account == *msg.account)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in revoked {
+            self.evict(id, close::ACCESS_REVOKED, "access_revoked");
         }
     }
 }
@@ -753,7 +1031,7 @@ impl Handler<ApplyUpdate> for DocumentActor {
         if !sync::update_changes(&self.doc, &update) {
             let _ = tx.send(Ok(()));
         } else {
-            self.enqueue(msg.raw, update, Origin::Rest(tx), ctx);
+            self.enqueue(msg.raw, update, Writer::Rest(tx), ctx);
         }
         Ok(rx)
     }

@@ -9,8 +9,9 @@ use std::time::Duration;
 use actix::dev::ToEnvelope;
 use actix::prelude::*;
 
-use super::document::{Access, DocError, DocumentActor, Shutdown};
+use super::document::{Access, DocError, DocumentActor, Revoke, Shutdown};
 use crate::auth::Principal;
+use crate::bus::{Bus, Revocation};
 use crate::config::Config;
 use crate::store::{DocumentMeta, DocumentStore, StoreHealth};
 
@@ -23,6 +24,7 @@ pub struct DocumentRegistry {
     store: Arc<dyn DocumentStore>,
     config: Arc<Config>,
     health: Arc<StoreHealth>,
+    bus: Arc<Bus>,
     /// Dedicated document threads, documents spread over them; when empty, a document runs on
     /// the thread of whoever opened it (an HTTP worker), beside that connection's session.
     arbiters: Vec<ArbiterHandle>,
@@ -34,6 +36,7 @@ impl DocumentRegistry {
         store: Arc<dyn DocumentStore>,
         config: Arc<Config>,
         health: Arc<StoreHealth>,
+        bus: Arc<Bus>,
         arbiters: Vec<ArbiterHandle>,
     ) -> Arc<Self> {
         Arc::new(DocumentRegistry {
@@ -41,6 +44,7 @@ impl DocumentRegistry {
             store,
             config,
             health,
+            bus,
             arbiters,
             next: AtomicUsize::new(0),
         })
@@ -59,15 +63,16 @@ impl DocumentRegistry {
         } else {
             self.arbiters[self.next.fetch_add(1, Ordering::Relaxed) % self.arbiters.len()].clone()
         };
-        let (store, config, health, registry) = (
+        let (store, config, health, registry, bus) = (
             self.store.clone(),
             self.config.clone(),
             self.health.clone(),
             self.clone(),
+            self.bus.clone(),
         );
         let actor_id = id.clone();
         let addr = DocumentActor::start_in_arbiter(&arbiter, move |_| {
-            DocumentActor::new(actor_id, store, config, health, registry)
+            DocumentActor::new(actor_id, store, config, health, registry, bus)
         });
         live.insert(id, addr.clone());
         addr
@@ -142,6 +147,21 @@ impl DocumentRegistry {
     fn remove_if_stopped(&self, doc_id: &str, addr: &Addr<DocumentActor>) {
         if !addr.connected() {
             self.remove_if(doc_id, addr);
+        }
+    }
+
+    /// Closes the revoked user's sessions in the live documents of this node.
+    pub fn revoke(&self, r: &Revocation) {
+        let live = self.live.lock().expect("registry lock");
+        let targets: Vec<&Addr<DocumentActor>> = match &r.doc {
+            Some(doc) => live.get(doc.as_str()).into_iter().collect(),
+            None => live.values().collect(),
+        };
+        for addr in targets {
+            addr.do_send(Revoke {
+                account: r.account.clone(),
+                user: r.user.clone(),
+            });
         }
     }
 

@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::document::{DocError, DocumentActor, FromClient, Join, Leave};
 use super::registry::DocumentRegistry;
 use crate::auth::Principal;
+use crate::bus::limits::{Lease, SharedLimits};
 use crate::config::Config;
 use crate::sync::awareness::SessionId;
 use crate::sync::{self, close};
@@ -49,6 +50,14 @@ pub struct ConnectionSlots {
 pub struct ConnectionSlot {
     slots: Arc<ConnectionSlots>,
     user: Arc<str>,
+    /// This connection's place in the cluster-wide counts (with Redis).
+    lease: Option<Lease>,
+}
+
+impl ConnectionSlot {
+    pub fn hold(&mut self, lease: Option<Lease>) {
+        self.lease = lease;
+    }
 }
 
 impl ConnectionSlots {
@@ -62,6 +71,7 @@ impl ConnectionSlots {
         Some(ConnectionSlot {
             slots: self.clone(),
             user: user.clone(),
+            lease: None,
         })
     }
 }
@@ -84,6 +94,7 @@ pub struct SessionActor {
     principal: Arc<Principal>,
     registry: Arc<DocumentRegistry>,
     config: Arc<Config>,
+    limits: Arc<SharedLimits>,
     doc: Option<Addr<DocumentActor>>,
     outbound: mpsc::Sender<Bytes>,
     control: mpsc::UnboundedSender<Control>,
@@ -105,6 +116,7 @@ impl SessionActor {
         principal: Arc<Principal>,
         registry: Arc<DocumentRegistry>,
         config: Arc<Config>,
+        limits: Arc<SharedLimits>,
         socket: actix_ws::Session,
         stream: actix_ws::AggregatedMessageStream,
         want_ack: bool,
@@ -129,6 +141,7 @@ impl SessionActor {
                 principal,
                 registry,
                 config,
+                limits,
                 doc: None,
                 outbound,
                 control,
@@ -178,6 +191,34 @@ impl SessionActor {
                 "rate limit exceeded",
                 ctx,
             );
+        }
+        if !self.limits.limits_messages() {
+            return self.relay(frame, ctx);
+        }
+        // The user's limit spans all their sessions (on every node, with Redis). Waiting here
+        // keeps this session's frames in order.
+        let (limits, user) = (self.limits.clone(), self.principal.user.clone());
+        ctx.wait(
+            async move { limits.allow_message(&user).await }
+                .into_actor(self)
+                .map(move |allowed, act, ctx| {
+                    if allowed {
+                        act.relay(frame, ctx)
+                    } else {
+                        act.refuse(
+                            close::RATE_LIMITED,
+                            "user_rate_limited",
+                            "this user is sending messages too fast",
+                            ctx,
+                        )
+                    }
+                }),
+        );
+    }
+
+    fn relay(&mut self, frame: Bytes, ctx: &mut Context<Self>) {
+        if self.closing {
+            return;
         }
         let Some(doc) = &self.doc else { return };
         match sync::decode_frame(&frame) {

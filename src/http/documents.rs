@@ -9,19 +9,19 @@ use bytes::Bytes;
 use yrs::updates::decoder::Decode;
 use yrs::Update;
 
-use super::{authenticate, document_id, ApiError, TokenQuery};
+use super::{admit_to_document, ApiError, TokenQuery};
 use crate::actors::document::{ApplyUpdate, DocError, GetInfo, GetState};
 use crate::server::AppState;
 
-fn principal_for(
+async fn principal_for(
     req: &HttpRequest,
     state: &AppState,
     query: &TokenQuery,
     doc_id: &str,
 ) -> Result<Arc<crate::auth::Principal>, ApiError> {
-    let principal = authenticate(req, state, query.token.as_deref())?;
-    document_id(doc_id, &principal)?;
-    Ok(Arc::new(principal))
+    admit_to_document(req, state, query.token.as_deref(), doc_id)
+        .await
+        .map(Arc::new)
 }
 
 #[derive(serde::Deserialize, utoipa::ToSchema)]
@@ -40,7 +40,7 @@ pub async fn create(
     query: web::Query<TokenQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = principal_for(&req, &state, &query, &body.id)?;
+    let principal = principal_for(&req, &state, &query, &body.id).await?;
     if !principal.role.can_write() {
         return Err(DocError::ReadOnly.into());
     }
@@ -69,7 +69,7 @@ pub async fn info(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let doc_id = path.into_inner();
-    let principal = principal_for(&req, &state, &query, &doc_id)?;
+    let principal = principal_for(&req, &state, &query, &doc_id).await?;
     let info = state
         .registry
         .ask(&doc_id, || GetInfo {
@@ -89,7 +89,7 @@ pub async fn state(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let doc_id = path.into_inner();
-    let principal = principal_for(&req, &state, &query, &doc_id)?;
+    let principal = principal_for(&req, &state, &query, &doc_id).await?;
     let bytes = state
         .registry
         .ask(&doc_id, || GetState {
@@ -115,7 +115,7 @@ pub async fn apply_update(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let doc_id = path.into_inner();
-    let principal = principal_for(&req, &state, &query, &doc_id)?;
+    let principal = principal_for(&req, &state, &query, &doc_id).await?;
     if body.len() > state.config.max_message_bytes {
         metrics::counter!("creo_refused_messages_total", "reason" => "oversized").increment(1);
         return Err(ApiError::new(
@@ -123,6 +123,16 @@ pub async fn apply_update(
             "too_large",
             "update exceeds max_message_bytes",
         ));
+    }
+    if !state.limits.allow_message(&principal.user).await {
+        metrics::counter!("creo_refused_messages_total", "reason" => "user_rate_limited")
+            .increment(1);
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "this user is sending messages too fast",
+        )
+        .retry_after(1));
     }
     // Validated here for a clear 400; the document actor decodes its own copy.
     Update::decode_v1(&body).map_err(|e| {

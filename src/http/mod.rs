@@ -2,6 +2,7 @@
 
 pub mod documents;
 pub mod ops;
+pub mod revocations;
 pub mod ws;
 
 use actix_web::http::{header, StatusCode};
@@ -27,6 +28,26 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/documents/{doc_id}/updates",
                     web::post().to(documents::apply_update),
+                )
+                .route(
+                    "/documents/{doc_id}/revocations/{user_id}",
+                    web::put().to(revocations::revoke_document),
+                )
+                .route(
+                    "/documents/{doc_id}/revocations/{user_id}",
+                    web::delete().to(revocations::lift_document),
+                )
+                .route(
+                    "/accounts/{account_id}/revocations",
+                    web::get().to(revocations::list),
+                )
+                .route(
+                    "/accounts/{account_id}/revocations/{user_id}",
+                    web::put().to(revocations::revoke_account),
+                )
+                .route(
+                    "/accounts/{account_id}/revocations/{user_id}",
+                    web::delete().to(revocations::lift_account),
                 ),
         );
 }
@@ -50,7 +71,7 @@ impl ApiError {
         }
     }
 
-    fn retry_after(mut self, secs: u32) -> Self {
+    pub fn retry_after(mut self, secs: u32) -> Self {
         self.retry_after = Some(secs);
         self
     }
@@ -158,6 +179,39 @@ pub fn document_id(raw: &str, principal: &Principal) -> Result<(), ApiError> {
         ));
     }
     Ok(())
+}
+
+/// Authenticates a request for one document: a valid token, scoped to it if scoped at all, for a
+/// user whose access to it (or to its account) has not been revoked.
+pub async fn admit_to_document(
+    req: &HttpRequest,
+    state: &AppState,
+    query_token: Option<&str>,
+    doc_id: &str,
+) -> Result<Principal, ApiError> {
+    let principal = authenticate(req, state, query_token)?;
+    document_id(doc_id, &principal)?;
+    let revoked = state
+        .store
+        .is_revoked(&principal.account, &principal.user, doc_id)
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                e.to_string(),
+            )
+            .retry_after(1)
+        })?;
+    if revoked {
+        metrics::counter!("creo_auth_failures_total", "reason" => "revoked").increment(1);
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "access_revoked",
+            "your access to this document has been revoked",
+        ));
+    }
+    Ok(principal)
 }
 
 #[derive(serde::Deserialize)]

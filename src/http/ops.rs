@@ -9,8 +9,8 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
 }
 
-/// Ready when the store answers within a second, no document's writes are failing, and the
-/// server is not shutting down.
+/// Ready when the store answers within a second, no document's writes are failing, the bus
+/// (in cluster mode) is connected, and the server is not shutting down.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let shutting_down = state
         .shutting_down
@@ -19,13 +19,18 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         actix_rt::time::timeout(std::time::Duration::from_secs(1), state.store.ping()).await;
     let failing_writes = state.health.failing_documents();
     let store_ok = matches!(store, Ok(Ok(()))) && failing_writes == 0;
+    // A node cut off from the bus still serves its own editors, but must not be sent more: its
+    // editors would not see the others'.
+    let bus = state.bus.connected();
+    let bus_ok = bus != Some(false);
     let body = serde_json::json!({
         "store": if store_ok { "ok" } else { "failing" },
+        "bus": match bus { None => "single-node", Some(true) => "ok", Some(false) => "disconnected" },
         "documents_with_failing_writes": failing_writes,
         "shutting_down": shutting_down,
         "live_documents": state.registry.live_documents(),
     });
-    if store_ok && !shutting_down {
+    if store_ok && bus_ok && !shutting_down {
         HttpResponse::Ok().json(body)
     } else {
         HttpResponse::ServiceUnavailable().json(body)
@@ -71,7 +76,12 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         super::documents::create,
         super::documents::info,
         super::documents::state,
-        super::documents::apply_update
+        super::documents::apply_update,
+        super::revocations::revoke_document,
+        super::revocations::lift_document,
+        super::revocations::revoke_account,
+        super::revocations::lift_account,
+        super::revocations::list
     )
 )]
 pub struct ApiDoc;

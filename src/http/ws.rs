@@ -7,8 +7,9 @@ use std::sync::Arc;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::{authenticate, document_id, ApiError};
+use super::{admit_to_document, ApiError};
 use crate::actors::session::SessionActor;
+use crate::bus::limits::Refused;
 use crate::server::AppState;
 
 #[derive(serde::Deserialize)]
@@ -26,8 +27,8 @@ pub async fn connect(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let doc_id = path.into_inner();
-    let principal = Arc::new(authenticate(&req, &state, query.token.as_deref())?);
-    document_id(&doc_id, &principal)?;
+    let principal =
+        Arc::new(admit_to_document(&req, &state, query.token.as_deref(), &doc_id).await?);
     if state.shutting_down.load(Ordering::Relaxed) {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -36,18 +37,39 @@ pub async fn connect(
         ));
     }
     let config = &state.config;
-    let slot = state
+    let too_many_for_user = || {
+        metrics::counter!("creo_refused_connections_total", "reason" => "per_user_limit")
+            .increment(1);
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_connections",
+            "too many open connections for this user",
+        )
+        .retry_after(5)
+    };
+    let mut slot = state
         .slots
         .acquire(&principal.user, config.max_connections_per_user)
-        .ok_or_else(|| {
-            metrics::counter!("creo_refused_connections_total", "reason" => "per_user_limit")
-                .increment(1);
-            ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_connections",
-                "too many open connections for this user",
-            )
+        .ok_or_else(too_many_for_user)?;
+    // Counted across the cluster too (a no-op on a single node).
+    let lease = state
+        .limits
+        .acquire(
+            &principal.user,
+            &doc_id,
+            config.max_connections_per_user,
+            config.max_connections_per_document,
+        )
+        .await
+        .map_err(|refused| match refused {
+            Refused::PerUser => too_many_for_user(),
+            Refused::PerDocument => {
+                metrics::counter!("creo_refused_connections_total", "reason" => "per_document_limit")
+                    .increment(1);
+                ApiError::from(crate::actors::document::DocError::TooManyConnections)
+            }
         })?;
+    slot.hold(lease);
     state.registry.access(&doc_id, &principal, true).await?;
     let (response, socket, stream) = actix_ws::handle(&req, body)?;
     let stream = stream
@@ -60,6 +82,7 @@ pub async fn connect(
         principal,
         state.registry.clone(),
         state.config.clone(),
+        state.limits.clone(),
         socket,
         stream,
         want_ack,

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use yrs::sync::awareness::AwarenessUpdateEntry;
 use yrs::sync::AwarenessUpdate;
@@ -10,6 +11,14 @@ use yrs::ClientID;
 
 /// Identifies one WebSocket session on this node.
 pub type SessionId = u64;
+
+/// Who published a state: a session on this node, or another node (which vouched for its
+/// identity when its own session published it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    Session(SessionId),
+    Node(u64),
+}
 
 /// Key under which the server attaches the authenticated identity to each awareness state.
 /// Whatever a client puts there itself is overwritten, so presence cannot claim another user.
@@ -40,8 +49,10 @@ struct Entry {
     clock: u32,
     /// `None` once removed: the clock is kept so a late stale update cannot resurrect it.
     json: Option<Arc<str>>,
-    session: SessionId,
+    owner: Owner,
     user: Arc<str>,
+    /// When another node last renewed it (its states expire without renewal).
+    renewed: Instant,
 }
 
 #[derive(Debug, Default)]
@@ -81,7 +92,7 @@ impl Presence {
         for (client, entry) in update.clients {
             if let Some(existing) = self.entries.get(&client) {
                 let live = existing.json.is_some();
-                if live && existing.session != session && existing.user != *user {
+                if live && existing.owner != Owner::Session(session) && existing.user != *user {
                     applied.refused.push((client, Refusal::ForeignClient));
                     continue;
                 }
@@ -129,8 +140,9 @@ impl Presence {
                 Entry {
                     clock: entry.clock,
                     json,
-                    session,
+                    owner: Owner::Session(session),
                     user: user.clone(),
+                    renewed: Instant::now(),
                 },
             );
         }
@@ -143,9 +155,63 @@ impl Presence {
     /// Removes every state a session published (it disconnected) and returns the removal to
     /// announce, so no ghost cursor stays behind.
     pub fn remove_session(&mut self, session: SessionId) -> Option<AwarenessUpdate> {
+        self.remove_where(|e| e.owner == Owner::Session(session))
+    }
+
+    /// Removes every state another node relayed (it stopped), returning the removal to announce.
+    pub fn remove_node(&mut self, node: u64) -> Option<AwarenessUpdate> {
+        self.remove_where(|e| e.owner == Owner::Node(node))
+    }
+
+    /// Removes other nodes' states not renewed within `timeout` (a crashed node's editors).
+    pub fn expire_remote(&mut self, timeout: Duration) -> Option<AwarenessUpdate> {
+        let now = Instant::now();
+        self.remove_where(|e| {
+            matches!(e.owner, Owner::Node(_)) && now.duration_since(e.renewed) > timeout
+        })
+    }
+
+    /// Applies states another node relayed. They carry the identity that node attached, and
+    /// follow the same clock rules; what changed is returned for this node's sessions.
+    pub fn apply_remote(&mut self, node: u64, update: AwarenessUpdate) -> Option<AwarenessUpdate> {
+        let mut relay = HashMap::new();
+        for (client, entry) in update.clients {
+            let is_removal = &*entry.json == "null";
+            let newer = match self.entries.get(&client) {
+                None => !is_removal,
+                Some(cur) => {
+                    cur.clock < entry.clock
+                        || (cur.clock == entry.clock && is_removal && cur.json.is_some())
+                }
+            };
+            if !newer {
+                continue;
+            }
+            let user = identity_of(&entry.json).unwrap_or_else(|| Arc::from(""));
+            relay.insert(client, entry.clone());
+            self.entries.insert(
+                client,
+                Entry {
+                    clock: entry.clock,
+                    json: (!is_removal).then_some(entry.json),
+                    owner: Owner::Node(node),
+                    user,
+                    renewed: Instant::now(),
+                },
+            );
+        }
+        (!relay.is_empty()).then_some(AwarenessUpdate { clients: relay })
+    }
+
+    /// The states this node's own sessions published, to share with another node.
+    pub fn local_snapshot(&self) -> Option<AwarenessUpdate> {
+        self.snapshot_where(|e| matches!(e.owner, Owner::Session(_)))
+    }
+
+    fn remove_where(&mut self, remove: impl Fn(&Entry) -> bool) -> Option<AwarenessUpdate> {
         let mut clients = HashMap::new();
         self.entries.retain(|client, e| {
-            if e.session != session {
+            if !remove(e) {
                 return true;
             }
             if e.json.is_some() {
@@ -164,9 +230,14 @@ impl Presence {
 
     /// Every live state, for a joining session or a query-awareness message.
     pub fn snapshot(&self) -> Option<AwarenessUpdate> {
+        self.snapshot_where(|_| true)
+    }
+
+    fn snapshot_where(&self, include: impl Fn(&Entry) -> bool) -> Option<AwarenessUpdate> {
         let clients: HashMap<_, _> = self
             .entries
             .iter()
+            .filter(|(_, e)| include(e))
             .filter_map(|(client, e)| {
                 e.json.as_ref().map(|json| {
                     (
@@ -189,15 +260,21 @@ impl Presence {
     fn holds(&self, session: SessionId, client: ClientID) -> bool {
         self.entries
             .get(&client)
-            .is_some_and(|e| e.session == session)
+            .is_some_and(|e| e.owner == Owner::Session(session))
     }
 
     fn held_by(&self, session: SessionId) -> usize {
         self.entries
             .values()
-            .filter(|e| e.session == session && e.json.is_some())
+            .filter(|e| e.owner == Owner::Session(session) && e.json.is_some())
             .count()
     }
+}
+
+/// The user id this server attached to a state (see `with_identity`).
+fn identity_of(json: &str) -> Option<Arc<str>> {
+    let value: serde_json::Value = serde_json::from_str(json).ok()?;
+    Some(Arc::from(value.get(IDENTITY_KEY)?.get("userId")?.as_str()?))
 }
 
 fn with_identity(json: &str, user: &str, role: &str) -> Option<Arc<str>> {
@@ -307,6 +384,38 @@ mod tests {
         assert!(p.remove_session(1).is_none());
         let snap = p.snapshot().unwrap();
         assert!(snap.clients.contains_key(&ClientID::new(20)));
+    }
+
+    #[test]
+    fn remote_states_are_shown_expire_and_go_with_their_node() {
+        let mut p = Presence::new(4);
+        p.apply(1, &user("a"), "editor", update(&[(10, 1, "{}")]));
+        let alice = p.local_snapshot().unwrap().clients[&ClientID::new(10)]
+            .json
+            .clone();
+        let mut remote = Presence::new(4);
+        let relay = remote
+            .apply_remote(
+                7,
+                update(&[(10, 1, &alice), (11, 2, r#"{"creo":{"userId":"b"}}"#)]),
+            )
+            .unwrap();
+        assert_eq!(relay.clients.len(), 2);
+        assert_eq!(remote.snapshot().unwrap().clients.len(), 2);
+        assert!(
+            remote.local_snapshot().is_none(),
+            "relayed states are not re-shared"
+        );
+        // Another user on this node may not take over a relayed client id.
+        let b = remote.apply(5, &user("mallory"), "editor", update(&[(10, 9, "{}")]));
+        assert_eq!(b.refused, vec![(ClientID::new(10), Refusal::ForeignClient)]);
+        assert!(remote.expire_remote(Duration::from_secs(60)).is_none());
+        let gone = remote.expire_remote(Duration::ZERO).unwrap();
+        assert_eq!(gone.clients.len(), 2);
+        assert_eq!(remote.live_states(), 0);
+        remote.apply_remote(7, update(&[(12, 1, "{}")]));
+        assert_eq!(remote.remove_node(7).unwrap().clients.len(), 1);
+        assert!(remote.remove_node(7).is_none());
     }
 
     #[test]

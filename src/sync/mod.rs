@@ -38,6 +38,8 @@ pub mod close {
     pub const INVALID_UPDATE: u16 = 4402;
     pub const DOCUMENT_TOO_LARGE: u16 = 4413;
     pub const RATE_LIMITED: u16 = 4429;
+    /// The user's access to the document or account was revoked.
+    pub const ACCESS_REVOKED: u16 = 4403;
     pub const SLOW_CONSUMER: u16 = 4408;
     pub const HEARTBEAT_TIMEOUT: u16 = 4410;
 }

@@ -3,6 +3,7 @@
 
 mod access;
 mod bad_input;
+mod cluster;
 mod collaboration;
 mod common;
 mod durability;

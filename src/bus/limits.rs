@@ -1,0 +1,309 @@
+//! Limits that hold across nodes: connections per user and per document, and messages per
+//! second per user. With Redis they are counted there, atomically in Lua scripts using Redis's
+//! own clock (nodes' clocks may disagree); on a single node, or while Redis is unreachable, they
+//! are counted on this node (failing open to the local count rather than refusing every editor).
+//!
+//! A connection holds a lease: a member of a sorted set per user and per document, scored by its
+//! expiry. Leases are renewed while the connection lives and released when it ends; a crashed
+//! node's leases expire after `connection_lease_ms`, so its editors can reconnect elsewhere.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::Script;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tokio::sync::mpsc;
+
+use crate::config::Config;
+
+/// Takes a lease on two sorted sets (user, document) if both have room.
+/// KEYS: user set, document set. ARGV: lease ms, max per user, max per document, member.
+/// Returns 0 when taken, 1 when the user is at its limit, 2 when the document is.
+const ACQUIRE: &str = r"
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local lease = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 1 end
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then return 2 end
+redis.call('ZADD', KEYS[1], now + lease, ARGV[4])
+redis.call('ZADD', KEYS[2], now + lease, ARGV[4])
+redis.call('PEXPIRE', KEYS[1], lease * 2)
+redis.call('PEXPIRE', KEYS[2], lease * 2)
+return 0
+";
+
+/// Renews leases that still exist. KEYS: the sets; ARGV[1]: lease ms, then one member per key.
+const RENEW: &str = r"
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local lease = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, 'XX', now + lease, ARGV[i + 1])
+  redis.call('PEXPIRE', key, lease * 2)
+end
+return 0
+";
+
+/// GCRA (the generic cell rate algorithm): one key per user holding its theoretical arrival
+/// time in microseconds. ARGV: emission interval µs, burst tolerance µs.
+/// Returns 0 when allowed, else the microseconds until the next message would be.
+const RATE: &str = r"
+local t = redis.call('TIME')
+local now = t[1] * 1000000 + t[2]
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local allow_at = tat + interval - tolerance
+if allow_at > now then return allow_at - now end
+local new_tat = tat + interval
+redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1000)
+return 0
+";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    PerUser,
+    PerDocument,
+}
+
+struct Shared {
+    conn: ConnectionManager,
+    prefix: String,
+    acquire: Script,
+    renew: Script,
+    rate: Script,
+    /// Live leases of this node: member → (user set, document set).
+    leases: Mutex<HashMap<String, (String, String)>>,
+    released: mpsc::UnboundedSender<(String, String, String)>,
+}
+
+pub struct SharedLimits {
+    shared: Option<Arc<Shared>>,
+    /// This node's view, used without Redis and while it is unreachable.
+    local_user_rate: Option<DefaultKeyedRateLimiter<Arc<str>>>,
+    rate: Option<(u64, u64)>,
+    lease_ms: u64,
+    next: AtomicU64,
+    node: u64,
+}
+
+/// A connection's place in the shared counts; released when dropped.
+pub struct Lease {
+    shared: Arc<Shared>,
+    member: String,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some((user, doc)) = self
+            .shared
+            .leases
+            .lock()
+            .expect("leases lock")
+            .remove(&self.member)
+        {
+            let _ = self
+                .shared
+                .released
+                .send((user, doc, std::mem::take(&mut self.member)));
+        }
+    }
+}
+
+impl SharedLimits {
+    /// Runs its renewal task on the current arbiter when Redis is configured.
+    pub fn start(config: &Config, node: u64) -> anyhow::Result<Arc<SharedLimits>> {
+        let rate = (config.user_messages_per_second > 0).then(|| {
+            let interval = 1_000_000 / u64::from(config.user_messages_per_second);
+            (
+                interval,
+                interval * u64::from(config.user_message_burst.max(1)),
+            )
+        });
+        let local_user_rate = NonZeroU32::new(config.user_messages_per_second).map(|per_second| {
+            let burst = NonZeroU32::new(config.user_message_burst.max(1)).expect("nonzero");
+            RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst))
+        });
+        let shared = match &config.redis_url {
+            None => None,
+            Some(url) => {
+                let timeout = Duration::from_millis(config.redis_timeout_ms);
+                let conn = ConnectionManager::new_lazy_with_config(
+                    ::redis::Client::open(url.as_str())?,
+                    ConnectionManagerConfig::new()
+                        .set_connection_timeout(Some(timeout))
+                        .set_response_timeout(Some(timeout))
+                        .set_number_of_retries(1)
+                        .set_max_delay(Duration::from_millis(500)),
+                )?;
+                let (released, released_rx) = mpsc::unbounded_channel();
+                let shared = Arc::new(Shared {
+                    conn,
+                    prefix: config.bus_prefix.clone(),
+                    acquire: Script::new(ACQUIRE),
+                    renew: Script::new(RENEW),
+                    rate: Script::new(RATE),
+                    leases: Mutex::new(HashMap::new()),
+                    released,
+                });
+                let every = Duration::from_millis((config.connection_lease_ms / 3).max(10));
+                actix_rt::spawn(maintain(
+                    shared.clone(),
+                    released_rx,
+                    every,
+                    config.connection_lease_ms,
+                ));
+                Some(shared)
+            }
+        };
+        Ok(Arc::new(SharedLimits {
+            shared,
+            local_user_rate,
+            rate,
+            lease_ms: config.connection_lease_ms,
+            next: AtomicU64::new(1),
+            node,
+        }))
+    }
+
+    /// Counts a new connection against the cluster-wide limits. `Ok(None)` without Redis, or
+    /// when Redis does not answer (the node's own limits still apply).
+    pub async fn acquire(
+        &self,
+        user: &str,
+        doc: &str,
+        max_per_user: usize,
+        max_per_document: usize,
+    ) -> Result<Option<Lease>, Refused> {
+        let Some(shared) = &self.shared else {
+            return Ok(None);
+        };
+        let member = format!(
+            "{:016x}:{}",
+            self.node,
+            self.next.fetch_add(1, Ordering::Relaxed)
+        );
+        let user_key = format!("{}:conns:user:{user}", shared.prefix);
+        let doc_key = format!("{}:conns:doc:{doc}", shared.prefix);
+        let mut conn = shared.conn.clone();
+        let result: ::redis::RedisResult<i64> = shared
+            .acquire
+            .key(&user_key)
+            .key(&doc_key)
+            .arg(self.lease_ms)
+            .arg(max_per_user)
+            .arg(max_per_document)
+            .arg(&member)
+            .invoke_async(&mut conn)
+            .await;
+        match result {
+            Ok(0) => {
+                shared
+                    .leases
+                    .lock()
+                    .expect("leases lock")
+                    .insert(member.clone(), (user_key, doc_key));
+                Ok(Some(Lease {
+                    shared: shared.clone(),
+                    member,
+                }))
+            }
+            Ok(1) => Err(Refused::PerUser),
+            Ok(_) => Err(Refused::PerDocument),
+            Err(e) => {
+                metrics::counter!("creo_shared_limit_errors_total").increment(1);
+                tracing::warn!(error = %e, "shared connection limit unavailable; counting on this node only");
+                Ok(None)
+            }
+        }
+    }
+
+    /// May `user` send one more message? Counted across nodes with Redis, on this node without.
+    pub async fn allow_message(&self, user: &Arc<str>) -> bool {
+        let Some((interval, tolerance)) = self.rate else {
+            return true;
+        };
+        if let Some(shared) = &self.shared {
+            let mut conn = shared.conn.clone();
+            let result: ::redis::RedisResult<i64> = shared
+                .rate
+                .key(format!("{}:rate:user:{user}", shared.prefix))
+                .arg(interval)
+                .arg(tolerance)
+                .invoke_async(&mut conn)
+                .await;
+            match result {
+                Ok(wait) => return wait == 0,
+                Err(e) => {
+                    metrics::counter!("creo_shared_limit_errors_total").increment(1);
+                    tracing::debug!(error = %e, "shared rate limit unavailable; counting on this node");
+                }
+            }
+        }
+        self.local_user_rate
+            .as_ref()
+            .is_none_or(|l| l.check_key(user).is_ok())
+    }
+
+    /// Whether a per-user message limit is configured at all (saves a round trip when not).
+    pub fn limits_messages(&self) -> bool {
+        self.rate.is_some()
+    }
+}
+
+/// Renews this node's leases and releases ended ones, in batches.
+async fn maintain(
+    shared: Arc<Shared>,
+    mut released: mpsc::UnboundedReceiver<(String, String, String)>,
+    every: Duration,
+    lease_ms: u64,
+) {
+    const BATCH: usize = 500;
+    let mut tick = actix_rt::time::interval(every);
+    let mut ended = Vec::new();
+    loop {
+        tokio::select! {
+            n = released.recv_many(&mut ended, BATCH) => {
+                if n == 0 { return; }
+                let mut pipe = ::redis::pipe();
+                for (user, doc, member) in ended.drain(..) {
+                    pipe.zrem(user, &member).ignore().zrem(doc, &member).ignore();
+                }
+                let mut conn = shared.conn.clone();
+                if let Err(e) = pipe.query_async::<()>(&mut conn).await {
+                    // They expire on their own after the lease time.
+                    tracing::debug!(error = %e, "releasing connection leases failed");
+                }
+            }
+            _ = tick.tick() => {
+                let live: Vec<(String, (String, String))> = shared
+                    .leases
+                    .lock()
+                    .expect("leases lock")
+                    .iter()
+                    .map(|(m, k)| (m.clone(), k.clone()))
+                    .collect();
+                for chunk in live.chunks(BATCH) {
+                    let mut invocation = shared.renew.prepare_invoke();
+                    invocation.arg(lease_ms);
+                    for (member, (user, doc)) in chunk {
+                        invocation.key(user).arg(member).key(doc).arg(member);
+                    }
+                    let mut conn = shared.conn.clone();
+                    if let Err(e) = invocation.invoke_async::<()>(&mut conn).await {
+                        metrics::counter!("creo_shared_limit_errors_total").increment(1);
+                        tracing::debug!(error = %e, "renewing connection leases failed");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! Cross-node fan-out. With `redis_url` set, every durable update and presence change of a
+//! document is published on the document's Redis channel, and every node that has the document
+//! open applies it and broadcasts it to its own sessions (without storing or republishing it).
+//! Without Redis the bus is in-process: nothing leaves the node, and revocations are delivered
+//! to this node's documents only.
+//!
+//! Redis pub/sub loses messages when a subscriber reconnects or a publish fails, so the bus never
+//! trusts it to be complete: every document actor numbers its messages, and a receiver that sees
+//! a gap, a reconnect, a node that stopped heartbeating or a publisher's `Resync` notice reloads
+//! the document from the store (where everything published was durable first).
+
+pub mod envelope;
+pub mod limits;
+pub mod redis;
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, Semaphore, SemaphorePermit};
+
+pub use envelope::{DocMessage, NodeId, Origin};
+
+use crate::config::Config;
+
+/// What a document actor receives from the bus.
+#[derive(Debug)]
+pub enum DocEvent {
+    /// A message another node published for this document.
+    Remote {
+        origin: Origin,
+        seq: u64,
+        message: DocMessage,
+    },
+    /// Messages for this document may have been lost (bus reconnect, full queue): reload it from
+    /// the store and tell the other nodes who is here.
+    Resync,
+    /// A node stopped (said goodbye, or missed its heartbeats): drop its presence, and reload if
+    /// it had this document open (it may have stored an update it never published).
+    NodeGone(NodeId),
+}
+
+/// A user's access was revoked: close their sessions (in one document, or in the whole account).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocation {
+    pub account: String,
+    pub user: String,
+    pub doc: Option<String>,
+}
+
+pub struct Bus {
+    node: NodeId,
+    redis: Option<Arc<redis::RedisBus>>,
+    revocations: mpsc::UnboundedSender<Revocation>,
+    /// Bounds how many documents reload from the store at once after a reconnect.
+    resyncs: Semaphore,
+}
+
+impl Bus {
+    /// Starts the bus (its Redis tasks run on the current arbiter) and returns it with the
+    /// stream of revocations this node must apply, from itself or from other nodes.
+    pub fn start(
+        config: &Config,
+    ) -> anyhow::Result<(Arc<Bus>, mpsc::UnboundedReceiver<Revocation>)> {
+        let node = rand::random::<u64>() | 1;
+        let (revocations, rx) = mpsc::unbounded_channel();
+        let redis = match &config.redis_url {
+            Some(url) => Some(redis::RedisBus::start(
+                node,
+                url,
+                config,
+                revocations.clone(),
+            )?),
+            None => None,
+        };
+        let bus = Arc::new(Bus {
+            node,
+            redis,
+            revocations,
+            resyncs: Semaphore::new(config.bus_resync_concurrency.max(1)),
+        });
+        Ok((bus, rx))
+    }
+
+    pub fn node(&self) -> NodeId {
+        self.node
+    }
+
+    /// `None` for a single node; otherwise whether this node currently hears the other nodes.
+    pub fn connected(&self) -> Option<bool> {
+        self.redis.as_ref().map(|r| r.connected())
+    }
+
+    /// Subscribes this node to a document's messages. Returns once the subscription is confirmed
+    /// (so a load from the store that follows cannot miss an update), or when Redis is
+    /// unreachable (the document then resyncs when it is back).
+    pub async fn join(
+        &self,
+        doc: &Arc<str>,
+        actor: u64,
+    ) -> (Membership, Option<mpsc::Receiver<DocEvent>>) {
+        let origin = Origin {
+            node: self.node,
+            actor,
+        };
+        match &self.redis {
+            None => (
+                Membership {
+                    redis: None,
+                    doc: doc.clone(),
+                    origin,
+                    seq: 0,
+                    route: 0,
+                },
+                None,
+            ),
+            Some(r) => {
+                let (route, rx) = r.join(doc).await;
+                (
+                    Membership {
+                        redis: Some(r.clone()),
+                        doc: doc.clone(),
+                        origin,
+                        seq: 0,
+                        route,
+                    },
+                    Some(rx),
+                )
+            }
+        }
+    }
+
+    /// Closes `user`'s sessions on every node (this one at once, the others through Redis).
+    pub fn revoke(&self, revocation: Revocation) {
+        if let Some(r) = &self.redis {
+            r.publish_revocation(&revocation);
+        }
+        let _ = self.revocations.send(revocation);
+    }
+
+    pub async fn resync_permit(&self) -> SemaphorePermit<'_> {
+        self.resyncs
+            .acquire()
+            .await
+            .expect("resync semaphore is never closed")
+    }
+
+    /// Tells the other nodes this one is leaving (they drop its presence at once).
+    pub async fn shutdown(&self) {
+        if let Some(r) = &self.redis {
+            r.say_goodbye().await;
+        }
+    }
+}
+
+/// A document actor's membership of its channel: publishes its messages in sequence, and
+/// unsubscribes when dropped.
+pub struct Membership {
+    redis: Option<Arc<redis::RedisBus>>,
+    doc: Arc<str>,
+    origin: Origin,
+    seq: u64,
+    route: u64,
+}
+
+impl Membership {
+    pub fn clustered(&self) -> bool {
+        self.redis.is_some()
+    }
+
+    pub fn origin(&self) -> Origin {
+        self.origin
+    }
+
+    /// Publishes a message to the other nodes with this document open (a no-op on a single
+    /// node). Never waits: a message that cannot be queued counts as lost and the receivers are
+    /// told to resync.
+    pub fn publish(&mut self, message: DocMessage) {
+        if let Some(r) = &self.redis {
+            self.seq += 1;
+            r.publish_doc(&self.doc, self.origin, self.seq, message);
+        }
+    }
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        if let Some(r) = &self.redis {
+            r.leave(&self.doc, self.route);
+        }
+    }
+}

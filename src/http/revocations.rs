@@ -1,0 +1,203 @@
+//! Revoking a user's access to a document or to a whole account (owners and admins): stored so
+//! new connections and requests are refused, and announced on the bus so the user's open
+//! sockets close on every node.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::{authenticate, document_id, ApiError, TokenQuery};
+use crate::auth::{Principal, Role};
+use crate::bus;
+use crate::server::AppState;
+use crate::store::{now_ms, Revocation};
+
+fn require_admin(principal: &Principal) -> Result<(), ApiError> {
+    if matches!(principal.role, Role::Owner | Role::Admin) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only owners and admins manage access",
+        ))
+    }
+}
+
+fn store_error(e: crate::store::StoreError) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "store_unavailable",
+        e.to_string(),
+    )
+    .retry_after(1)
+}
+
+/// The caller, an owner or admin of `account_id` with an account-wide token.
+fn account_admin(
+    req: &HttpRequest,
+    state: &AppState,
+    query: &TokenQuery,
+    account_id: &str,
+) -> Result<Principal, ApiError> {
+    let principal = authenticate(req, state, query.token.as_deref())?;
+    require_admin(&principal)?;
+    if *principal.account != *account_id || principal.doc.is_some() {
+        metrics::counter!("creo_auth_failures_total", "reason" => "wrong_account").increment(1);
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this token does not manage that account",
+        ));
+    }
+    Ok(principal)
+}
+
+/// The caller, an owner or admin of the account that owns `doc_id`.
+async fn document_admin(
+    req: &HttpRequest,
+    state: &AppState,
+    query: &TokenQuery,
+    doc_id: &str,
+) -> Result<Principal, ApiError> {
+    let principal = authenticate(req, state, query.token.as_deref())?;
+    document_id(doc_id, &principal)?;
+    require_admin(&principal)?;
+    match state.store.meta(doc_id).await.map_err(store_error)? {
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "document not found",
+        )),
+        Some(m) if *m.account_id != *principal.account => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "document belongs to another account",
+        )),
+        Some(_) => Ok(principal),
+    }
+}
+
+async fn revoke(
+    state: &AppState,
+    admin: &Principal,
+    user_id: String,
+    doc_id: Option<String>,
+) -> Result<HttpResponse, ApiError> {
+    let revocation = Revocation {
+        account_id: admin.account.to_string(),
+        user_id,
+        doc_id,
+        revoked_by: admin.user.to_string(),
+        revoked_at: now_ms(),
+    };
+    state.store.revoke(&revocation).await.map_err(store_error)?;
+    tracing::info!(account = %revocation.account_id, user = %revocation.user_id, doc = ?revocation.doc_id, by = %revocation.revoked_by, "access revoked");
+    metrics::counter!("creo_revocations_total").increment(1);
+    state.bus.revoke(bus::Revocation {
+        account: revocation.account_id.clone(),
+        user: revocation.user_id.clone(),
+        doc: revocation.doc_id.clone(),
+    });
+    Ok(HttpResponse::Ok().json(revocation))
+}
+
+async fn lift(
+    state: &AppState,
+    admin: &Principal,
+    user_id: &str,
+    doc_id: Option<&str>,
+) -> Result<HttpResponse, ApiError> {
+    let lifted = state
+        .store
+        .lift_revocation(&admin.account, user_id, doc_id)
+        .await
+        .map_err(store_error)?;
+    if lifted {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such revocation",
+        ))
+    }
+}
+
+/// Revokes a user's access to one document; their sockets on it close (code 4403) on every node.
+#[utoipa::path(put, path = "/api/v1/documents/{doc_id}/revocations/{user_id}",
+    responses((status = 200, description = "revoked", body = Revocation),
+              (status = 403, description = "not an owner or admin of the document's account"),
+              (status = 404, description = "no such document")))]
+pub async fn revoke_document(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    query: web::Query<TokenQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (doc_id, user_id) = path.into_inner();
+    let admin = document_admin(&req, &state, &query, &doc_id).await?;
+    revoke(&state, &admin, user_id, Some(doc_id)).await
+}
+
+/// Lifts a document revocation.
+#[utoipa::path(delete, path = "/api/v1/documents/{doc_id}/revocations/{user_id}",
+    responses((status = 204, description = "lifted"), (status = 404, description = "none to lift")))]
+pub async fn lift_document(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    query: web::Query<TokenQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (doc_id, user_id) = path.into_inner();
+    let admin = document_admin(&req, &state, &query, &doc_id).await?;
+    lift(&state, &admin, &user_id, Some(&doc_id)).await
+}
+
+/// Revokes a user's access to every document of the account; their sockets close on every node.
+#[utoipa::path(put, path = "/api/v1/accounts/{account_id}/revocations/{user_id}",
+    responses((status = 200, description = "revoked", body = Revocation),
+              (status = 403, description = "not an owner or admin of this account")))]
+pub async fn revoke_account(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    query: web::Query<TokenQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (account_id, user_id) = path.into_inner();
+    let admin = account_admin(&req, &state, &query, &account_id)?;
+    revoke(&state, &admin, user_id, None).await
+}
+
+/// Lifts an account-wide revocation.
+#[utoipa::path(delete, path = "/api/v1/accounts/{account_id}/revocations/{user_id}",
+    responses((status = 204, description = "lifted"), (status = 404, description = "none to lift")))]
+pub async fn lift_account(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    query: web::Query<TokenQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (account_id, user_id) = path.into_inner();
+    let admin = account_admin(&req, &state, &query, &account_id)?;
+    lift(&state, &admin, &user_id, None).await
+}
+
+/// The account's standing revocations.
+#[utoipa::path(get, path = "/api/v1/accounts/{account_id}/revocations",
+    responses((status = 200, description = "revocations", body = Vec<Revocation>),
+              (status = 403, description = "not an owner or admin of this account")))]
+pub async fn list(
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<TokenQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let account_id = path.into_inner();
+    account_admin(&req, &state, &query, &account_id)?;
+    let all = state
+        .store
+        .revocations(&account_id)
+        .await
+        .map_err(store_error)?;
+    Ok(HttpResponse::Ok().json(all))
+}
