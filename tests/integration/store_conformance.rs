@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use creo::store::embedded::EmbeddedStore;
-use creo::store::{DocumentStore, StoreError, StoredDocument};
+use creo::store::{DocumentStore, Revocation, StoreError, StoredDocument};
 use yrs::{Doc, GetString, Text, Transact};
 
 struct Backend {
@@ -239,6 +239,43 @@ async fn deletion_removes_the_document_its_log_and_snapshots() {
             "{}",
             b.name
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocations_bar_a_user_until_lifted_and_stay_within_their_account() {
+    for b in backends().await {
+        let acct = doc_id("acct");
+        let other = doc_id("other");
+        let revoke = |user: &str, doc: Option<&str>| Revocation {
+            account_id: acct.clone(),
+            user_id: user.into(),
+            doc_id: doc.map(String::from),
+            revoked_by: "boss".into(),
+            revoked_at: 1_700_000_000_000,
+        };
+        let s = &b.store;
+        assert!(!s.is_revoked(&acct, "bob", "d1").await.unwrap(), "{}", b.name);
+        s.revoke(&revoke("bob", Some("d1"))).await.unwrap();
+        s.revoke(&revoke("bob", Some("d1"))).await.unwrap(); // idempotent
+        assert!(s.is_revoked(&acct, "bob", "d1").await.unwrap(), "{}", b.name);
+        assert!(!s.is_revoked(&acct, "bob", "d2").await.unwrap(), "{}", b.name);
+        assert!(!s.is_revoked(&acct, "alice", "d1").await.unwrap(), "{}", b.name);
+        assert!(!s.is_revoked(&other, "bob", "d1").await.unwrap(), "{}", b.name);
+        s.revoke(&revoke("bob", None)).await.unwrap();
+        assert!(s.is_revoked(&acct, "bob", "d2").await.unwrap(), "{}", b.name);
+        let listed = s.revocations(&acct).await.unwrap();
+        assert_eq!(
+            listed,
+            vec![revoke("bob", None), revoke("bob", Some("d1"))],
+            "{}",
+            b.name
+        );
+        assert!(s.revocations(&other).await.unwrap().is_empty());
+        assert!(s.lift_revocation(&acct, "bob", None).await.unwrap());
+        assert!(!s.lift_revocation(&acct, "bob", None).await.unwrap());
+        assert!(!s.is_revoked(&acct, "bob", "d2").await.unwrap(), "{}", b.name);
+        assert!(s.is_revoked(&acct, "bob", "d1").await.unwrap(), "{}", b.name);
     }
 }
 
