@@ -3,8 +3,9 @@
 # reference server (@y/websocket-server, pinned in load/reference), and runs each scenario
 # against both servers in the same run, each on a freshly started server.
 #
-#   load/bench.sh            all scenarios
+#   load/bench.sh            all scenarios against the reference server, then C1 and C2
 #   load/bench.sh S1 S3      some of them
+#   load/bench.sh C1 C2      the cluster scenarios only (creo on one node vs two nodes and Redis)
 #
 # Reports land in target/bench/: one creo-load JSON report per scenario and server, and
 # summary.md, the table BENCHMARKS.md quotes (creo's figures as ratios to the reference's).
@@ -14,7 +15,7 @@ ROOT=$PWD
 OUT=$ROOT/target/bench
 mkdir -p "$OUT"
 SCENARIOS=("$@")
-[ ${#SCENARIOS[@]} -eq 0 ] && SCENARIOS=(T S1 S2 S3 S4 S5)
+[ ${#SCENARIOS[@]} -eq 0 ] && SCENARIOS=(T S1 S2 S3 S4 S5 C1 C2)
 
 cargo build --release -p creo -p creo-load
 (cd load/reference && npm ci --no-audit --no-fund --loglevel=error)
@@ -60,8 +61,43 @@ wait_port() {
 }
 
 stop_server() {
-  kill -TERM "$SERVER_PID" 2>/dev/null || true
-  wait "$SERVER_PID" 2>/dev/null || true
+  for pid in $SERVER_PID; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in $SERVER_PID; do wait "$pid" 2>/dev/null || true; done
+  [ -n "${REDIS_PID:-}" ] && { kill "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null || true; REDIS_PID=; }
+  return 0
+}
+
+# Two creo nodes sharing one data directory and a Redis of their own (ports 18080, 18081).
+REDIS_PORT=16379
+start_cluster() {
+  rm -rf "$OUT/creo-data"
+  redis-server --port $REDIS_PORT --bind 127.0.0.1 --save "" --appendonly no >>"$OUT/redis.log" 2>&1 &
+  REDIS_PID=$!
+  wait_port $REDIS_PORT
+  SERVER_PID=
+  for port in 18080 18081; do
+    CREO_ADDR=127.0.0.1:$port CREO_DATA=$OUT/creo-data CREO_LOG=warn \
+      CREO_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/ "$ROOT/target/release/creo" serve >>"$OUT/creo.log" 2>&1 &
+    SERVER_PID="$SERVER_PID $!"
+    wait_port $port
+  done
+  SERVER_KIND=cluster
+}
+
+# cluster_pair NAME ARGS...: the same run on one creo node, then with each document's editors
+# split over two nodes (every delivery crosses nodes when --editors is 2).
+cluster_pair() {
+  local name=$1
+  shift
+  start_creo
+  load "$name" "$@"
+  stop_server
+  start_cluster
+  "$LOAD" --url "ws://127.0.0.1:18080/ws/{doc}?token={token}" \
+    --url "ws://127.0.0.1:18081/ws/{doc}?token={token}" \
+    $(for pid in $SERVER_PID; do echo --server-pid "$pid"; done) \
+    --label "$name-cluster" --json "$OUT/$name-cluster.json" --quiet "$@" | tee -a "$OUT/runs.txt"
+  stop_server
 }
 
 url() {
@@ -131,6 +167,11 @@ print(int(r['latency_ms']['p99'] <= 50 and not r['errors'] and r['convergence'][
         [ "$ok" = 1 ] || break
       done
     done ;;
+  C1) # Cross-node latency: 100 documents x 2 editors, 2 edits/s each, the editors of every
+    # document on different nodes.
+    cluster_pair C1 --docs 100 --editors 2 --rate 2 --awareness-rate 1 --duration 30s --ramp-up 4s ;;
+  C2) # Cross-node throughput: 1 document, 50 editors at 10 edits/s, split over two nodes.
+    cluster_pair C2 --docs 1 --editors 50 --rate 10 --duration 20s --ramp-up 2s ;;
   *) echo "unknown scenario $s" >&2; exit 1 ;;
   esac
 done

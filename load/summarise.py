@@ -111,12 +111,37 @@ if t:
           f"{tool['deliveries_per_cpu_second'] or 0:,.0f} deliveries per CPU-second "
           f"(target >= 50,000).\n")
 
-print("| Scenario | Metric | creo | reference | creo / reference | target |")
-print("|---|---|---:|---:|---:|---|")
-for r in rows:
-    print("| " + " | ".join(r) + " |")
+cluster_rows = []
+for s, label in [("C1", "C1 100 docs x 2 editors, editors on different nodes"),
+                 ("C2", "C2 1 doc x 50 editors at 10 edits/s, split over 2 nodes")]:
+    one, two = report(f"{s}-creo"), report(f"{s}-cluster")
+    if not one and not two:
+        continue
+    for metric, path in [("deliveries/s", ("deliveries_per_second",)),
+                         ("latency p50 (ms)", ("latency_ms", "p50")),
+                         ("latency p99 (ms)", ("latency_ms", "p99")),
+                         ("server CPU per delivery, all nodes (us)", ("server", "cpu_us_per_delivery"))]:
+        a, b = get(one, *path), get(two, *path)
+        ratio = f"{b / a:.2f}x" if isinstance(a, (int, float)) and isinstance(b, (int, float)) and a else "n/a"
+        cluster_rows.append((label, metric, fmt(a), fmt(b), ratio))
+    conv = get(two, "convergence")
+    if conv:
+        cluster_rows.append((label, "documents converged (cluster)", "",
+                             f"{conv['converged']}/{conv['documents']}", ""))
+
+if rows:
+    print("| Scenario | Metric | creo | reference | creo / reference | target |")
+    print("|---|---|---:|---:|---:|---|")
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
 for kind, (_, _, worst) in [("creo", c5), ("reference", r5)]:
     if worst:
         n, p99, errors = worst
         print(f"\nS5 {kind}: the first level it did not hold was {n:,} editors "
               f"(p99 {p99:,.1f} ms, errors {errors or 'none'}).")
+
+if cluster_rows:
+    print("\n| Cluster scenario | Metric | one node | two nodes + Redis | two / one |")
+    print("|---|---|---:|---:|---:|")
+    for r in cluster_rows:
+        print("| " + " | ".join(r) + " |")

@@ -96,7 +96,7 @@ fn tokens(s: &Scenario) -> anyhow::Result<Vec<String>> {
         anyhow::ensure!(!tokens.is_empty(), "{} holds no tokens", path.display());
         return Ok(tokens);
     }
-    if !s.url.contains("{token}") {
+    if !s.url.iter().any(|u| u.contains("{token}")) {
         return Ok(vec![String::new()]);
     }
     let config = creo::config::Config::load().context("reading creo's configuration")?;
@@ -113,9 +113,29 @@ struct Readings {
     deliveries: u64,
 }
 
+/// The servers' CPU and memory summed (`None` if there is no pid or one cannot be read).
+fn server_reading(pids: &[u32]) -> Option<ProcReading> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().try_fold(
+        ProcReading {
+            cpu_seconds: 0.0,
+            rss_bytes: 0,
+        },
+        |sum, pid| {
+            let r = read_proc(&pid.to_string())?;
+            Some(ProcReading {
+                cpu_seconds: sum.cpu_seconds + r.cpu_seconds,
+                rss_bytes: sum.rss_bytes + r.rss_bytes,
+            })
+        },
+    )
+}
+
 fn readings(s: &Scenario, stats: &Stats) -> Readings {
     Readings {
-        server: s.server_pid.and_then(|p| read_proc(&p.to_string())),
+        server: server_reading(&s.server_pid),
         tool: read_proc("self"),
         deliveries: stats.deliveries.load(Ordering::Relaxed),
     }
@@ -206,8 +226,7 @@ async fn run(scenario: Scenario) -> anyhow::Result<Report> {
     let (phase_tx, phase_rx) = watch::channel(Phase::Running);
     let editors: Vec<_> = (0..clients)
         .map(|i| {
-            let url = s
-                .url
+            let url = s.url[(i % s.editors) % s.url.len()]
                 .replace("{doc}", &doc_name(i / s.editors))
                 .replace("{user}", &user(i))
                 .replace("{token}", &tokens[i % tokens.len()]);
@@ -256,7 +275,7 @@ async fn run(scenario: Scenario) -> anyhow::Result<Report> {
         (Some(b), Some(w0), Some(w1)) => {
             let cpu = w1.cpu_seconds - w0.cpu_seconds;
             Some(ServerCost {
-                pid: s.server_pid.expect("server readings come from a pid"),
+                pids: s.server_pid.clone(),
                 cpu_seconds: cpu,
                 cpu_us_per_delivery: (deliveries > 0).then(|| cpu * 1e6 / deliveries as f64),
                 cpu_utilisation: cpu / window,

@@ -106,7 +106,7 @@ impl Convergence {
 
 #[derive(Serialize)]
 pub struct ServerCost {
-    pub pid: u32,
+    pub pids: Vec<u32>,
     pub cpu_seconds: f64,
     /// Server CPU time over the window divided by the deliveries in it, microseconds.
     pub cpu_us_per_delivery: Option<f64>,

@@ -13,9 +13,11 @@ use serde::Serialize;
 #[command(name = "creo-load", version)]
 pub struct Scenario {
     /// WebSocket URL template; `{doc}`, `{token}` and `{user}` are filled in per client.
-    /// For @y/websocket-server: `ws://127.0.0.1:1234/{doc}`.
+    /// For @y/websocket-server: `ws://127.0.0.1:1234/{doc}`. Repeat it to spread each
+    /// document's editors over several nodes of a cluster (editor k of a document uses URL
+    /// k mod n), so that every delivery crosses nodes when editors = nodes.
     #[arg(long, default_value = "ws://127.0.0.1:8080/ws/{doc}?token={token}")]
-    pub url: String,
+    pub url: Vec<String>,
     /// Number of documents.
     #[arg(long, short = 'd', default_value_t = 1)]
     pub docs: usize,
@@ -94,9 +96,10 @@ pub struct Scenario {
     #[serde(with = "secs")]
     pub connect_timeout: Duration,
     /// The server's pid: report its CPU seconds per delivered update and RSS per connection
-    /// (read from /proc; the server must run on this machine).
+    /// (read from /proc; the server must run on this machine). Repeat it for a cluster: the
+    /// figures are the nodes' sums.
     #[arg(long)]
-    pub server_pid: Option<u32>,
+    pub server_pid: Vec<u32>,
     /// The server's Prometheus endpoint: report how its counters moved during the run.
     #[arg(long)]
     pub metrics_url: Option<String>,
