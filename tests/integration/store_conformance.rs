@@ -255,15 +255,39 @@ async fn revocations_bar_a_user_until_lifted_and_stay_within_their_account() {
             revoked_at: 1_700_000_000_000,
         };
         let s = &b.store;
-        assert!(!s.is_revoked(&acct, "bob", "d1").await.unwrap(), "{}", b.name);
+        assert!(
+            !s.is_revoked(&acct, "bob", "d1").await.unwrap(),
+            "{}",
+            b.name
+        );
         s.revoke(&revoke("bob", Some("d1"))).await.unwrap();
         s.revoke(&revoke("bob", Some("d1"))).await.unwrap(); // idempotent
-        assert!(s.is_revoked(&acct, "bob", "d1").await.unwrap(), "{}", b.name);
-        assert!(!s.is_revoked(&acct, "bob", "d2").await.unwrap(), "{}", b.name);
-        assert!(!s.is_revoked(&acct, "alice", "d1").await.unwrap(), "{}", b.name);
-        assert!(!s.is_revoked(&other, "bob", "d1").await.unwrap(), "{}", b.name);
+        assert!(
+            s.is_revoked(&acct, "bob", "d1").await.unwrap(),
+            "{}",
+            b.name
+        );
+        assert!(
+            !s.is_revoked(&acct, "bob", "d2").await.unwrap(),
+            "{}",
+            b.name
+        );
+        assert!(
+            !s.is_revoked(&acct, "alice", "d1").await.unwrap(),
+            "{}",
+            b.name
+        );
+        assert!(
+            !s.is_revoked(&other, "bob", "d1").await.unwrap(),
+            "{}",
+            b.name
+        );
         s.revoke(&revoke("bob", None)).await.unwrap();
-        assert!(s.is_revoked(&acct, "bob", "d2").await.unwrap(), "{}", b.name);
+        assert!(
+            s.is_revoked(&acct, "bob", "d2").await.unwrap(),
+            "{}",
+            b.name
+        );
         let listed = s.revocations(&acct).await.unwrap();
         assert_eq!(
             listed,
@@ -274,8 +298,16 @@ async fn revocations_bar_a_user_until_lifted_and_stay_within_their_account() {
         assert!(s.revocations(&other).await.unwrap().is_empty());
         assert!(s.lift_revocation(&acct, "bob", None).await.unwrap());
         assert!(!s.lift_revocation(&acct, "bob", None).await.unwrap());
-        assert!(!s.is_revoked(&acct, "bob", "d2").await.unwrap(), "{}", b.name);
-        assert!(s.is_revoked(&acct, "bob", "d1").await.unwrap(), "{}", b.name);
+        assert!(
+            !s.is_revoked(&acct, "bob", "d2").await.unwrap(),
+            "{}",
+            b.name
+        );
+        assert!(
+            s.is_revoked(&acct, "bob", "d1").await.unwrap(),
+            "{}",
+            b.name
+        );
     }
 }
 
