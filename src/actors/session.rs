@@ -192,11 +192,20 @@ impl SessionActor {
                 ctx,
             );
         }
-        if !self.limits.limits_messages() {
-            return self.relay(frame, ctx);
+        match self.limits.check_locally(&self.principal.user) {
+            Some(true) => return self.relay(frame, ctx),
+            Some(false) => {
+                return self.refuse(
+                    close::RATE_LIMITED,
+                    "user_rate_limited",
+                    "this user is sending messages too fast",
+                    ctx,
+                )
+            }
+            None => {}
         }
-        // The user's limit spans all their sessions (on every node, with Redis). Waiting here
-        // keeps this session's frames in order.
+        // The user's limit spans all their sessions on every node: ask Redis. Waiting here keeps
+        // this session's frames in order.
         let (limits, user) = (self.limits.clone(), self.principal.user.clone());
         ctx.wait(
             async move { limits.allow_message(&user).await }

@@ -163,14 +163,30 @@ impl SharedLimits {
                 Some(shared)
             }
         };
-        Ok(Arc::new(SharedLimits {
+        let limits = Arc::new(SharedLimits {
             shared,
             local_user_rate,
             rate,
             lease_ms: config.connection_lease_ms,
             next: AtomicU64::new(1),
             node,
-        }))
+        });
+        if limits.local_user_rate.is_some() {
+            // The local limiter keeps a cell per user seen; forget the idle ones.
+            let weak = Arc::downgrade(&limits);
+            actix_rt::spawn(async move {
+                let mut tick = actix_rt::time::interval(Duration::from_secs(60));
+                loop {
+                    tick.tick().await;
+                    let Some(limits) = weak.upgrade() else { return };
+                    if let Some(l) = &limits.local_user_rate {
+                        l.retain_recent();
+                        l.shrink_to_fit();
+                    }
+                }
+            });
+        }
+        Ok(limits)
     }
 
     /// Counts a new connection against the cluster-wide limits. `Ok(None)` without Redis, or
@@ -225,36 +241,49 @@ impl SharedLimits {
         }
     }
 
-    /// May `user` send one more message? Counted across nodes with Redis, on this node without.
-    pub async fn allow_message(&self, user: &Arc<str>) -> bool {
-        let Some((interval, tolerance)) = self.rate else {
-            return true;
-        };
-        if let Some(shared) = &self.shared {
-            let mut conn = shared.conn.clone();
-            let result: ::redis::RedisResult<i64> = shared
-                .rate
-                .key(format!("{}:rate:user:{user}", shared.prefix))
-                .arg(interval)
-                .arg(tolerance)
-                .invoke_async(&mut conn)
-                .await;
-            match result {
-                Ok(wait) => return wait == 0,
-                Err(e) => {
-                    metrics::counter!("creo_shared_limit_errors_total").increment(1);
-                    tracing::debug!(error = %e, "shared rate limit unavailable; counting on this node");
-                }
-            }
+    /// The verdict on one more message from `user` when it can be given without Redis: always
+    /// on a single node or with no limit configured; `None` when Redis must be asked.
+    pub fn check_locally(&self, user: &Arc<str>) -> Option<bool> {
+        if self.rate.is_none() {
+            return Some(true);
         }
+        if self.shared.is_some() {
+            return None;
+        }
+        Some(self.local_check(user))
+    }
+
+    fn local_check(&self, user: &Arc<str>) -> bool {
         self.local_user_rate
             .as_ref()
             .is_none_or(|l| l.check_key(user).is_ok())
     }
 
-    /// Whether a per-user message limit is configured at all (saves a round trip when not).
-    pub fn limits_messages(&self) -> bool {
-        self.rate.is_some()
+    /// May `user` send one more message? Counted across nodes with Redis, on this node without
+    /// (or while Redis does not answer).
+    pub async fn allow_message(&self, user: &Arc<str>) -> bool {
+        if let Some(verdict) = self.check_locally(user) {
+            return verdict;
+        }
+        let (Some(shared), Some((interval, tolerance))) = (&self.shared, self.rate) else {
+            return true;
+        };
+        let mut conn = shared.conn.clone();
+        let result: ::redis::RedisResult<i64> = shared
+            .rate
+            .key(format!("{}:rate:user:{user}", shared.prefix))
+            .arg(interval)
+            .arg(tolerance)
+            .invoke_async(&mut conn)
+            .await;
+        match result {
+            Ok(wait) => wait == 0,
+            Err(e) => {
+                metrics::counter!("creo_shared_limit_errors_total").increment(1);
+                tracing::debug!(error = %e, "shared rate limit unavailable; counting on this node");
+                self.local_check(user)
+            }
+        }
     }
 }
 

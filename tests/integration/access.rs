@@ -223,3 +223,31 @@ async fn public_key_verification_accepts_eddsa_and_refuses_hs256() {
         401
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_over_their_message_rate_is_cut_off_across_their_sockets() {
+    let server = Server::start_with(&[
+        ("CREO_USER_MESSAGES_PER_SECOND", "5"),
+        ("CREO_USER_MESSAGE_BURST", "10"),
+    ]);
+    let t = token("acme", "chatty", Role::Editor);
+    let a = YClient::connect(&server.ws("rate-a", &t)).await;
+    let b = YClient::connect(&server.ws("rate-b", &t)).await;
+    assert!(a.synced().await && b.synced().await);
+    // Each socket alone stays under the per-session limit; together they exceed the user's.
+    for i in 0..15 {
+        a.append(&format!("a{i}"));
+        b.append(&format!("b{i}"));
+    }
+    let codes = [a.closed_with(5).await, b.closed_with(1).await];
+    assert!(codes.contains(&Some(4429)), "{codes:?}");
+    assert!(
+        server
+            .metric("creo_refused_messages_total{reason=\"user_rate_limited\"}")
+            .await
+            >= 1.0
+    );
+    // Another user is not affected.
+    let other = YClient::connect(&server.ws("rate-a", &token("acme", "calm", Role::Editor))).await;
+    assert!(other.synced().await);
+}
