@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::aio::ConnectionManager;
 use ::redis::Script;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::mpsc;
@@ -134,14 +134,9 @@ impl SharedLimits {
         let shared = match &config.redis_url {
             None => None,
             Some(url) => {
-                let timeout = Duration::from_millis(config.redis_timeout_ms);
-                let conn = ConnectionManager::new_lazy_with_config(
-                    ::redis::Client::open(url.as_str())?,
-                    ConnectionManagerConfig::new()
-                        .set_connection_timeout(Some(timeout))
-                        .set_response_timeout(Some(timeout))
-                        .set_number_of_retries(1)
-                        .set_max_delay(Duration::from_millis(500)),
+                let conn = super::redis::commands_connection(
+                    &::redis::Client::open(url.as_str())?,
+                    Duration::from_millis(config.redis_timeout_ms),
                 )?;
                 let (released, released_rx) = mpsc::unbounded_channel();
                 let shared = Arc::new(Shared {

@@ -52,6 +52,23 @@ struct Outgoing {
     doc: Option<Arc<str>>,
 }
 
+/// A reconnecting, multiplexed connection for commands, connected on first use (a node starts
+/// even while Redis is down). Commands fail after `timeout` instead of queueing behind an
+/// outage.
+pub(crate) fn commands_connection(
+    client: &Client,
+    timeout: Duration,
+) -> ::redis::RedisResult<ConnectionManager> {
+    ConnectionManager::new_lazy_with_config(
+        client.clone(),
+        ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500)),
+    )
+}
+
 pub struct RedisBus {
     node: NodeId,
     prefix: String,
@@ -76,14 +93,7 @@ impl RedisBus {
     ) -> anyhow::Result<Arc<RedisBus>> {
         let client = Client::open(url)?;
         let timeout = Duration::from_millis(config.redis_timeout_ms);
-        let manager = ConnectionManager::new_lazy_with_config(
-            client.clone(),
-            ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(timeout))
-                .set_response_timeout(Some(timeout))
-                .set_number_of_retries(1)
-                .set_max_delay(Duration::from_millis(500)),
-        )?;
+        let manager = commands_connection(&client, timeout)?;
         let (changes, changes_rx) = mpsc::unbounded_channel();
         let (outgoing, outgoing_rx) = mpsc::channel(config.bus_publish_queue.max(16));
         let bus = Arc::new(RedisBus {
