@@ -97,35 +97,24 @@ impl Bus {
         doc: &Arc<str>,
         actor: u64,
     ) -> (Membership, Option<mpsc::Receiver<DocEvent>>) {
-        let origin = Origin {
-            node: self.node,
-            actor,
-        };
-        match &self.redis {
-            None => (
-                Membership {
-                    redis: None,
-                    doc: doc.clone(),
-                    origin,
-                    seq: 0,
-                    route: 0,
-                },
-                None,
-            ),
+        let (route, events) = match &self.redis {
+            None => (0, None),
             Some(r) => {
                 let (route, rx) = r.join(doc).await;
-                (
-                    Membership {
-                        redis: Some(r.clone()),
-                        doc: doc.clone(),
-                        origin,
-                        seq: 0,
-                        route,
-                    },
-                    Some(rx),
-                )
+                (route, Some(rx))
             }
-        }
+        };
+        let membership = Membership {
+            redis: self.redis.clone(),
+            doc: doc.clone(),
+            origin: Origin {
+                node: self.node,
+                actor,
+            },
+            seq: 0,
+            route,
+        };
+        (membership, events)
     }
 
     /// Closes `user`'s sessions on every node (this one at once, the others through Redis).
@@ -164,10 +153,6 @@ pub struct Membership {
 impl Membership {
     pub fn clustered(&self) -> bool {
         self.redis.is_some()
-    }
-
-    pub fn origin(&self) -> Origin {
-        self.origin
     }
 
     /// Publishes a message to the other nodes with this document open (a no-op on a single
