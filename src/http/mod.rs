@@ -127,6 +127,12 @@ impl From<DocError> for ApiError {
     }
 }
 
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        DocError::Store(e).into()
+    }
+}
+
 impl From<actix_web::Error> for ApiError {
     fn from(e: actix_web::Error) -> Self {
         ApiError::new(
@@ -194,15 +200,7 @@ pub async fn admit_to_document(
     let revoked = state
         .store
         .is_revoked(&principal.account, &principal.user, doc_id)
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "store_unavailable",
-                e.to_string(),
-            )
-            .retry_after(1)
-        })?;
+        .await?;
     if revoked {
         metrics::counter!("creo_auth_failures_total", "reason" => "revoked").increment(1);
         return Err(ApiError::new(

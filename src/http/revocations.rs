@@ -23,15 +23,6 @@ fn require_admin(principal: &Principal) -> Result<(), ApiError> {
     }
 }
 
-fn store_error(e: crate::store::StoreError) -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "store_unavailable",
-        e.to_string(),
-    )
-    .retry_after(1)
-}
-
 /// The caller, an owner or admin of `account_id` with an account-wide token.
 fn account_admin(
     req: &HttpRequest,
@@ -62,7 +53,7 @@ async fn document_admin(
     let principal = authenticate(req, state, query.token.as_deref())?;
     document_id(doc_id, &principal)?;
     require_admin(&principal)?;
-    match state.store.meta(doc_id).await.map_err(store_error)? {
+    match state.store.meta(doc_id).await? {
         None => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -90,7 +81,7 @@ async fn revoke(
         revoked_by: admin.user.to_string(),
         revoked_at: now_ms(),
     };
-    state.store.revoke(&revocation).await.map_err(store_error)?;
+    state.store.revoke(&revocation).await?;
     tracing::info!(account = %revocation.account_id, user = %revocation.user_id, doc = ?revocation.doc_id, by = %revocation.revoked_by, "access revoked");
     metrics::counter!("creo_revocations_total").increment(1);
     state.bus.revoke(bus::Revocation {
@@ -110,8 +101,7 @@ async fn lift(
     let lifted = state
         .store
         .lift_revocation(&admin.account, user_id, doc_id)
-        .await
-        .map_err(store_error)?;
+        .await?;
     if lifted {
         Ok(HttpResponse::NoContent().finish())
     } else {
@@ -194,10 +184,6 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let account_id = path.into_inner();
     account_admin(&req, &state, &query, &account_id)?;
-    let all = state
-        .store
-        .revocations(&account_id)
-        .await
-        .map_err(store_error)?;
+    let all = state.store.revocations(&account_id).await?;
     Ok(HttpResponse::Ok().json(all))
 }
