@@ -55,6 +55,13 @@ struct Entry {
     renewed: Instant,
 }
 
+impl Entry {
+    /// y-protocols: a newer clock wins; an equal clock counts only as a removal.
+    fn superseded_by(&self, clock: u32, is_removal: bool) -> bool {
+        self.clock < clock || (self.clock == clock && is_removal && self.json.is_some())
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Applied {
     /// What to relay to the document's sessions (empty when nothing changed).
@@ -105,15 +112,10 @@ impl Presence {
                 applied.refused.push((client, Refusal::TooManyClients));
                 continue;
             }
-            let current = self.entries.get(&client);
-            // y-protocols: newer clock wins; an equal clock only counts as a removal.
-            let newer = match current {
-                None => true,
-                Some(cur) => {
-                    cur.clock < entry.clock
-                        || (cur.clock == entry.clock && is_removal && cur.json.is_some())
-                }
-            };
+            let newer = self
+                .entries
+                .get(&client)
+                .is_none_or(|cur| cur.superseded_by(entry.clock, is_removal));
             if !newer {
                 continue;
             }
@@ -177,12 +179,10 @@ impl Presence {
         let mut relay = HashMap::new();
         for (client, entry) in update.clients {
             let is_removal = &*entry.json == "null";
+            // Removing a state this node never saw has nothing to announce.
             let newer = match self.entries.get(&client) {
                 None => !is_removal,
-                Some(cur) => {
-                    cur.clock < entry.clock
-                        || (cur.clock == entry.clock && is_removal && cur.json.is_some())
-                }
+                Some(cur) => cur.superseded_by(entry.clock, is_removal),
             };
             if !newer {
                 continue;
