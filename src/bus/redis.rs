@@ -505,26 +505,24 @@ impl RedisBus {
         mut conn: ConnectionManager,
         mut outgoing: mpsc::Receiver<Outgoing>,
     ) {
+        let notice = Envelope::Doc {
+            origin: Origin {
+                node: self.node,
+                actor: 0,
+            },
+            seq: 0,
+            message: DocMessage::Resync,
+        }
+        .encode();
         let mut batch = Vec::with_capacity(PUBLISH_BATCH);
+        // The heartbeat keeps batches coming, so notices never wait long for one.
         while outgoing.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
-            // Documents that lost messages get their notice now, ahead of newer messages.
-            let notices: Vec<Arc<str>> = if self.publishing.load(Ordering::Relaxed) {
-                self.lost.lock().expect("lost lock").drain().collect()
-            } else {
-                Vec::new()
-            };
+            // Documents that lost messages get their notice ahead of newer messages; if this
+            // batch fails too, they are put back.
+            let notices: Vec<Arc<str>> = self.lost.lock().expect("lost lock").drain().collect();
             let mut pipe = ::redis::pipe();
             for doc in &notices {
-                let notice = Envelope::Doc {
-                    origin: Origin {
-                        node: self.node,
-                        actor: 0,
-                    },
-                    seq: 0,
-                    message: DocMessage::Resync,
-                };
-                pipe.publish(self.doc_channel(doc), notice.encode())
-                    .ignore();
+                pipe.publish(self.doc_channel(doc), &notice).ignore();
             }
             for out in &batch {
                 pipe.publish(&out.channel, &out.payload).ignore();
@@ -537,14 +535,6 @@ impl RedisBus {
                 Ok(Ok(())) => {
                     if !self.publishing.swap(true, Ordering::Relaxed) {
                         tracing::info!("bus publishing recovered");
-                        // The notices for what was lost go out with the next batch.
-                        if !self.lost.lock().expect("lost lock").is_empty() {
-                            let _ = self.outgoing.try_send(Outgoing {
-                                channel: self.node_channel(),
-                                payload: Envelope::Heartbeat { node: self.node }.encode(),
-                                doc: None,
-                            });
-                        }
                     }
                 }
                 failed => {
