@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use creo::auth::Role;
 use creo::bus::envelope::{DocMessage, Envelope, Origin};
+use reqwest::Method;
 use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
 use yrs::{Doc, Text, Transact};
@@ -125,6 +126,18 @@ async fn converged(clients: &[&YClient], markers: &[String], secs: u64) -> bool 
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A bodiless REST call; its status.
+async fn send(method: Method, server: &Server, token: &str, path: &str) -> u16 {
+    reqwest::Client::new()
+        .request(method, server.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
 }
 
 fn user_of(v: &serde_json::Value) -> Option<&str> {
@@ -378,32 +391,24 @@ async fn revocation_closes_the_users_sessions_on_every_node_within_a_second() {
     for c in [&b1, &b2, &b_other, &a1] {
         assert!(c.synced().await);
     }
-    let http = reqwest::Client::new();
+    let doc_revocation = "/api/v1/documents/rv-1/revocations/bob";
+    let account_revocation = "/api/v1/accounts/acme/revocations/bob";
     // Only owners and admins may revoke, and only in their own account.
-    let denied = http
-        .put(nodes[0].url("/api/v1/documents/rv-1/revocations/bob"))
-        .bearer_auth(&alice)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(denied.status(), 403);
+    assert_eq!(
+        send(Method::PUT, &nodes[0], &alice, doc_revocation).await,
+        403
+    );
     let other = token("globex", "boss", Role::Owner);
-    let idor = http
-        .put(nodes[0].url("/api/v1/documents/rv-1/revocations/bob"))
-        .bearer_auth(&other)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(idor.status(), 403);
+    assert_eq!(
+        send(Method::PUT, &nodes[0], &other, doc_revocation).await,
+        403
+    );
 
     let started = Instant::now();
-    let r = http
-        .put(nodes[0].url("/api/v1/documents/rv-1/revocations/bob"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(
+        send(Method::PUT, &nodes[0], &admin, doc_revocation).await,
+        200
+    );
     assert_eq!(b1.closed_with(1).await, Some(4403));
     assert_eq!(b2.closed_with(1).await, Some(4403));
     eprintln!(
@@ -425,35 +430,19 @@ async fn revocation_closes_the_users_sessions_on_every_node_within_a_second() {
     );
 
     // Account-wide revocation closes the rest; lifting it lets bob back in.
-    let r = http
-        .put(nodes[1].url("/api/v1/accounts/acme/revocations/bob"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(
+        send(Method::PUT, &nodes[1], &admin, account_revocation).await,
+        200
+    );
     assert_eq!(b_other.closed_with(1).await, Some(4403));
-    let listed: serde_json::Value = http
-        .get(nodes[2].url("/api/v1/accounts/acme/revocations"))
-        .bearer_auth(&admin)
-        .send()
+    let listed: serde_json::Value = api_get(&nodes[2], &admin, "/api/v1/accounts/acme/revocations")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
-    for path in [
-        "/api/v1/accounts/acme/revocations/bob",
-        "/api/v1/documents/rv-1/revocations/bob",
-    ] {
-        let r = http
-            .delete(nodes[0].url(path))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 204);
+    for path in [account_revocation, doc_revocation] {
+        assert_eq!(send(Method::DELETE, &nodes[0], &admin, path).await, 204);
     }
     let back = YClient::connect(&nodes[2].ws("rv-1", &bob)).await;
     assert!(back.synced().await);
