@@ -93,28 +93,24 @@ cluster_pair() {
   load "$name" "$@"
   stop_server
   start_cluster
-  "$LOAD" --url "ws://127.0.0.1:18080/ws/{doc}?token={token}" \
-    --url "ws://127.0.0.1:18081/ws/{doc}?token={token}" \
-    $(for pid in $SERVER_PID; do echo --server-pid "$pid"; done) \
-    --label "$name-cluster" --json "$OUT/$name-cluster.json" --quiet "$@" | tee -a "$OUT/runs.txt"
+  load "$name" "$@"
   stop_server
 }
 
-url() {
-  if [ "$SERVER_KIND" = creo ]; then
-    echo "ws://127.0.0.1:$CREO_PORT/ws/{doc}?token={token}"
-  else
-    echo "ws://127.0.0.1:$REF_PORT/{doc}"
-  fi
-}
-
-# load NAME ARGS...: one creo-load run against the running server.
+# load NAME ARGS...: one creo-load run against the running server (or both cluster nodes).
 load() {
   local name=$1
   shift
-  local metrics=()
-  [ "$SERVER_KIND" = creo ] && metrics=(--metrics-url "http://127.0.0.1:$CREO_PORT/metrics")
-  "$LOAD" --url "$(url)" --server-pid "$SERVER_PID" "${metrics[@]}" --label "$name-$SERVER_KIND" \
+  local args=() pid
+  case $SERVER_KIND in
+  creo) args=(--url "ws://127.0.0.1:$CREO_PORT/ws/{doc}?token={token}"
+    --metrics-url "http://127.0.0.1:$CREO_PORT/metrics") ;;
+  cluster) args=(--url "ws://127.0.0.1:18080/ws/{doc}?token={token}"
+    --url "ws://127.0.0.1:18081/ws/{doc}?token={token}") ;;
+  *) args=(--url "ws://127.0.0.1:$REF_PORT/{doc}") ;;
+  esac
+  for pid in $SERVER_PID; do args+=(--server-pid "$pid"); done
+  "$LOAD" "${args[@]}" --label "$name-$SERVER_KIND" \
     --json "$OUT/$name-$SERVER_KIND.json" --quiet "$@" | tee -a "$OUT/runs.txt"
 }
 
