@@ -1,5 +1,9 @@
 //! Access tokens: JWT verification (HS256 secret, or an RS256/ES256/EdDSA public key), minting
 //! for `creo token`, roles, and the development secret kept under the data directory.
+//! Passwords and opaque secrets (refresh tokens, API keys) live in the submodules.
+
+pub mod password;
+pub mod secret;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -12,7 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, Mode};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Owner,
@@ -27,6 +33,33 @@ impl Role {
     /// and publish presence.
     pub fn can_write(self) -> bool {
         matches!(self, Role::Owner | Role::Admin | Role::Editor)
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Some(match s {
+            "owner" => Role::Owner,
+            "admin" => Role::Admin,
+            "editor" => Role::Editor,
+            "commenter" => Role::Commenter,
+            "viewer" => Role::Viewer,
+            _ => return None,
+        })
+    }
+
+    /// Higher is more powerful: owner 4 … viewer 0.
+    pub fn rank(self) -> u8 {
+        match self {
+            Role::Owner => 4,
+            Role::Admin => 3,
+            Role::Editor => 2,
+            Role::Commenter => 1,
+            Role::Viewer => 0,
+        }
+    }
+
+    /// Owners and admins manage members, keys, billing and the audit log.
+    pub fn can_manage(self) -> bool {
+        matches!(self, Role::Owner | Role::Admin)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -51,6 +84,10 @@ pub struct Claims {
     pub iat: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub doc: Option<String>,
+    /// The login session (refresh-token family) a token was issued for. Such tokens take the
+    /// user's current membership role, not the role they were minted with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 /// Who is asking, once the token is verified.
@@ -61,11 +98,46 @@ pub struct Principal {
     pub role: Role,
     /// Set when the token opens one document only.
     pub doc: Option<String>,
+    /// Set for a person logged in with a password (see `Claims::sid`).
+    pub session: Option<Arc<str>>,
+    /// Set when the request authenticated with an API key.
+    pub api_key: Option<Arc<KeyGrant>>,
 }
+
+/// What an API key may do.
+#[derive(Debug, Clone)]
+pub struct KeyGrant {
+    pub key_id: String,
+    pub scopes: Vec<String>,
+}
+
+/// The scopes an API key can be given.
+pub const SCOPES: [&str; 5] = [
+    "documents:read",
+    "documents:write",
+    "tokens:mint",
+    "billing:read",
+    "billing:charge",
+];
 
 impl Principal {
     pub fn may_open(&self, doc_id: &str) -> bool {
         self.doc.as_deref().is_none_or(|d| d == doc_id)
+    }
+
+    /// A person (or app token) is limited by role alone; an API key also by its scopes.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.api_key
+            .as_ref()
+            .is_none_or(|k| k.scopes.iter().any(|s| s == scope))
+    }
+
+    /// How the actor appears in the audit log and the ledger.
+    pub fn actor(&self) -> String {
+        match &self.api_key {
+            Some(k) => format!("apikey:{}", k.key_id),
+            None => self.user.to_string(),
+        }
     }
 }
 
@@ -171,6 +243,8 @@ impl TokenKeys {
             account: c.acct.into(),
             role: c.role,
             doc: c.doc,
+            session: c.sid.map(Into::into),
+            api_key: None,
         })
     }
 
@@ -180,6 +254,19 @@ impl TokenKeys {
         account: &str,
         role: Role,
         doc: Option<String>,
+        ttl: Duration,
+    ) -> anyhow::Result<String> {
+        self.mint_for_session(user, account, role, doc, None, ttl)
+    }
+
+    /// `mint`, for a login session when `sid` is set.
+    pub fn mint_for_session(
+        &self,
+        user: &str,
+        account: &str,
+        role: Role,
+        doc: Option<String>,
+        sid: Option<String>,
         ttl: Duration,
     ) -> anyhow::Result<String> {
         let Some(key) = &self.encoding else {
@@ -193,6 +280,7 @@ impl TokenKeys {
             iat: now,
             exp: now + ttl.as_secs(),
             doc,
+            sid,
         };
         Ok(jsonwebtoken::encode(
             &Header::new(self.algorithm),
@@ -295,6 +383,7 @@ mod tests {
                 iat: 0,
                 exp: now_secs() - 600,
                 doc: None,
+                sid: None,
             },
             &EncodingKey::from_secret(b"0123456789abcdef0123"),
         )

@@ -107,6 +107,37 @@ pub struct Config {
     /// Presence from another node that is not renewed within this time is dropped (Yjs clients
     /// renew every 15 s and drop others' states after 30 s).
     pub awareness_timeout_ms: u64,
+
+    /// Lifetime of access tokens issued at login and refresh.
+    pub access_token_ttl_secs: u64,
+    /// Lifetime of a refresh token (each refresh issues a new one).
+    pub refresh_token_ttl_secs: u64,
+    /// argon2id cost for passwords: memory (KiB), iterations, lanes.
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_lanes: u32,
+    /// Most concurrent password hashes (each holds `argon2_memory_kib` of memory).
+    pub password_hash_concurrency: usize,
+    /// Login attempts per email per hour (across nodes with Redis).
+    pub login_attempts_per_hour: u32,
+    pub invitation_ttl_secs: u64,
+    /// Longest lifetime of a token an API key mints for an app's user.
+    pub app_token_max_ttl_secs: u64,
+    /// Credits given to a new account, in milli-credits.
+    pub signup_credits_milli: i64,
+    /// A reservation not captured or released within this time is released.
+    pub reservation_ttl_ms: u64,
+    /// Most charges of one account sent to the store in one batch.
+    pub charge_batch: usize,
+    /// How often an account actor reloads its cached account, and when an unused one stops.
+    pub account_refresh_ms: u64,
+    pub account_idle_ms: u64,
+    /// Shared secret of the payment provider's webhook signatures (unset: the webhook is off).
+    pub billing_webhook_secret: Option<String>,
+    /// Signed webhooks older (or newer) than this are refused as replays.
+    pub billing_webhook_tolerance_secs: i64,
+    pub tiers: crate::billing::Tiers,
+    pub prices: crate::billing::Prices,
 }
 
 impl Default for Config {
@@ -159,6 +190,24 @@ impl Default for Config {
             user_messages_per_second: 1_000,
             user_message_burst: 5_000,
             awareness_timeout_ms: 30_000,
+            access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+            argon2_memory_kib: 19 * 1024,
+            argon2_iterations: 2,
+            argon2_lanes: 1,
+            password_hash_concurrency: 4,
+            login_attempts_per_hour: 100,
+            invitation_ttl_secs: 7 * 24 * 3600,
+            app_token_max_ttl_secs: 24 * 3600,
+            signup_credits_milli: 10_000,
+            reservation_ttl_ms: 15 * 60 * 1000,
+            charge_batch: 256,
+            account_refresh_ms: 10_000,
+            account_idle_ms: 60_000,
+            billing_webhook_secret: None,
+            billing_webhook_tolerance_secs: 300,
+            tiers: crate::billing::Tiers::default(),
+            prices: crate::billing::Prices::default(),
         }
     }
 }
@@ -171,11 +220,18 @@ impl Config {
             fig = fig.merge(Toml::file_exact(path));
         }
         let mut config: Config = fig
-            .merge(Env::prefixed("CREO_").ignore(&["config", "jwt_secret"]))
+            .merge(
+                Env::prefixed("CREO_")
+                    .ignore(&["config", "jwt_secret", "billing_webhook_secret"])
+                    .split("__"),
+            )
             .extract()?;
         // Taken verbatim: figment would parse a numeric-looking secret as a number.
         if let Ok(secret) = std::env::var("CREO_JWT_SECRET") {
             config.jwt_secret = Some(secret);
+        }
+        if let Ok(secret) = std::env::var("CREO_BILLING_WEBHOOK_SECRET") {
+            config.billing_webhook_secret = Some(secret);
         }
         Ok(config)
     }
@@ -191,6 +247,13 @@ impl Config {
     }
     pub fn awareness_timeout(&self) -> Duration {
         Duration::from_millis(self.awareness_timeout_ms.max(100))
+    }
+    pub fn password_cost(&self) -> crate::auth::password::Cost {
+        crate::auth::password::Cost {
+            memory_kib: self.argon2_memory_kib,
+            iterations: self.argon2_iterations,
+            lanes: self.argon2_lanes,
+        }
     }
     pub fn shutdown_timeout(&self) -> Duration {
         Duration::from_millis(self.shutdown_timeout_ms)

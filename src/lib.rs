@@ -4,6 +4,7 @@
 
 pub mod actors;
 pub mod auth;
+pub mod billing;
 pub mod bus;
 pub mod config;
 pub mod http;

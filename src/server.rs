@@ -11,12 +11,15 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use metrics_exporter_prometheus::PrometheusHandle;
 
+use crate::actors::account::Accounts;
 use crate::actors::registry::DocumentRegistry;
 use crate::actors::session::ConnectionSlots;
 use crate::auth::TokenKeys;
+use crate::billing::limits::RequestLimiter;
 use crate::bus::limits::SharedLimits;
-use crate::bus::Bus;
+use crate::bus::{AccessChange, Bus};
 use crate::config::Config;
+use crate::store::accounts::AccountStore;
 use crate::store::embedded::EmbeddedStore;
 use crate::store::faults::FaultInjectingStore;
 use crate::store::scylla::{parse_consistency, ScyllaOptions, ScyllaStore};
@@ -33,17 +36,35 @@ pub struct AppState {
     pub health: Arc<StoreHealth>,
     pub bus: Arc<Bus>,
     pub limits: Arc<SharedLimits>,
+    pub account_store: Arc<dyn AccountStore>,
+    pub accounts: Arc<Accounts>,
+    pub request_limits: Arc<RequestLimiter>,
+    /// Bounds concurrent password hashes (each takes `argon2_memory_kib` and tens of ms of CPU).
+    pub password_hashing: Arc<tokio::sync::Semaphore>,
+    /// A password hash verified when a login names an unknown email, so the answer takes as
+    /// long as for a known one.
+    pub decoy_hash: Arc<str>,
     /// Present only with `fault_injection` on.
     pub faults: Option<Arc<FaultInjectingStore>>,
 }
 
+/// The configured backend, seen through both of its traits.
+pub struct Stores {
+    pub documents: Arc<dyn DocumentStore>,
+    pub accounts: Arc<dyn AccountStore>,
+}
+
 /// Opens the configured backend and applies its schema (idempotent).
-pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn DocumentStore>> {
+pub async fn open_store(config: &Config) -> anyhow::Result<Stores> {
     if config.store == "embedded" {
-        return Ok(Arc::new(
+        let store = Arc::new(
             EmbeddedStore::open(&config.data, &config.sqlite_synchronous)
                 .context("opening the embedded store")?,
-        ));
+        );
+        return Ok(Stores {
+            documents: store.clone(),
+            accounts: store,
+        });
     }
     if config.store.starts_with("scylla://") {
         let options = ScyllaOptions {
@@ -55,7 +76,10 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn DocumentStore
         let store = ScyllaStore::connect(&config.store, &options)
             .await
             .with_context(|| format!("connecting to {}", config.store))?;
-        return Ok(store);
+        return Ok(Stores {
+            documents: store.clone(),
+            accounts: store,
+        });
     }
     anyhow::bail!(
         "unknown store {:?} (embedded, or scylla://host:9042/keyspace)",
@@ -71,7 +95,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         Err(e) => tracing::warn!(error = %e, "could not raise the open file limit"),
     }
     let keys = Arc::new(TokenKeys::from_config(&config)?);
-    let mut store = open_store(&config).await?;
+    let Stores {
+        documents: mut store,
+        accounts: account_store,
+    } = open_store(&config).await?;
     let faults = config.fault_injection.then(|| {
         tracing::warn!("store fault injection is ON: /debug/store-faults can break the store");
         Arc::new(FaultInjectingStore::new(store.clone()))
@@ -89,9 +116,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .map(|_| Arbiter::new())
         .collect();
     // The bus's tasks run on this (the main) thread, apart from the HTTP workers.
-    let (bus, mut revocations) = Bus::start(&config)?;
+    let (bus, mut access_changes) = Bus::start(&config)?;
     let limits = SharedLimits::start(&config, bus.node())?;
     let config = Arc::new(config);
+    let accounts = Accounts::new(account_store.clone(), config.clone());
+    let request_limits = Arc::new(RequestLimiter::new(limits.clone()));
+    let decoy_hash = {
+        let cost = config.password_cost();
+        tokio::task::spawn_blocking(move || crate::auth::password::decoy(cost)).await?
+    };
     let registry = DocumentRegistry::new(
         store.clone(),
         config.clone(),
@@ -99,10 +132,29 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         bus.clone(),
         arbiters.iter().map(|a| a.handle()).collect(),
     );
-    let revoking = registry.clone();
+    let (documents, directory) = (registry.clone(), accounts.clone());
     actix_rt::spawn(async move {
-        while let Some(r) = revocations.recv().await {
-            revoking.revoke(&r);
+        while let Some(change) = access_changes.recv().await {
+            match change {
+                AccessChange::Revoke(r) => documents.revoke(&r),
+                AccessChange::Role {
+                    account,
+                    user,
+                    role,
+                } => {
+                    documents.change_role(&account, &user, role);
+                    directory.refresh(&account);
+                }
+                AccessChange::Account { account } => directory.refresh(&account),
+            }
+        }
+    });
+    let forgetting = request_limits.clone();
+    actix_rt::spawn(async move {
+        let mut tick = actix_rt::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            forgetting.forget_idle();
         }
     });
     let shutting_down = Arc::new(AtomicBool::new(false));
@@ -117,6 +169,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         health,
         bus: bus.clone(),
         limits,
+        account_store,
+        accounts,
+        request_limits,
+        password_hashing: Arc::new(tokio::sync::Semaphore::new(
+            config.password_hash_concurrency.max(1),
+        )),
+        decoy_hash: decoy_hash.into(),
         faults,
     });
 

@@ -19,7 +19,7 @@ use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
 
 use super::registry::DocumentRegistry;
 use super::session::SessionCommand;
-use crate::auth::Principal;
+use crate::auth::{Principal, Role};
 use crate::bus::{Bus, DocEvent, DocMessage, Membership, NodeId, Origin};
 use crate::config::Config;
 use crate::store::{DocumentMeta, DocumentStore, StoreError, StoreHealth, StoredDocument};
@@ -874,6 +874,58 @@ impl Handler<Revoke> for DocumentActor {
             .collect();
         for id in revoked {
             self.evict(id, close::ACCESS_REVOKED, "access_revoked");
+        }
+    }
+}
+
+/// `user`'s role in `account` changed: their sessions here take the new role at once (a demoted
+/// editor's next update is refused), or close with 4403 when they are no longer a member.
+/// Sessions opened with a token minted for an app (no login session) can only lose rights: their
+/// token's role stays the ceiling.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ChangeRole {
+    pub account: String,
+    pub user: String,
+    pub role: Option<Role>,
+}
+
+impl Handler<ChangeRole> for DocumentActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ChangeRole, _: &mut Context<Self>) {
+        let affected: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, m)| *m.principal.user == *msg.user && *m.principal.account == *msg.account)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in affected {
+            let Some(role) = msg.role else {
+                self.evict(id, close::ACCESS_REVOKED, "membership_removed");
+                continue;
+            };
+            let Some(member) = self.sessions.get_mut(&id) else {
+                continue;
+            };
+            let old = member.principal.role;
+            let new = if member.principal.session.is_some() || role.rank() < old.rank() {
+                role
+            } else {
+                old
+            };
+            if new != old {
+                let mut principal = (*member.principal).clone();
+                principal.role = new;
+                member.principal = Arc::new(principal);
+                if old.can_write() && !new.can_write() {
+                    self.send_to(
+                        id,
+                        sync::encode_permission_denied("read-only: your role was changed"),
+                    );
+                }
+                tracing::info!(parent: &self.span, session = id, from = old.as_str(), to = new.as_str(), "role changed on an open session");
+            }
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The live system: one `DocumentActor` per open document, one `SessionActor` per WebSocket,
-//! and the registry that finds or starts document actors.
+//! one `AccountActor` per billing account in use, and the registries that find or start them.
 
+pub mod account;
 pub mod document;
 pub mod registry;
 pub mod session;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use actix::dev::ToEnvelope;
 use actix::prelude::*;
 
-use super::document::{Access, DocError, DocumentActor, Revoke, Shutdown};
+use super::document::{Access, ChangeRole, DocError, DocumentActor, Revoke, Shutdown};
 use crate::auth::Principal;
 use crate::bus::{Bus, Revocation};
 use crate::config::Config;
@@ -161,6 +161,18 @@ impl DocumentRegistry {
             addr.do_send(Revoke {
                 account: r.account.clone(),
                 user: r.user.clone(),
+            });
+        }
+    }
+
+    /// Gives `user`'s open sessions in `account` their new role (closing them when `None`).
+    pub fn change_role(&self, account: &str, user: &str, role: Option<crate::auth::Role>) {
+        let live = self.live.lock().expect("registry lock");
+        for addr in live.values() {
+            addr.do_send(ChangeRole {
+                account: account.to_string(),
+                user: user.to_string(),
+                role,
             });
         }
     }

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 /// A node's identity on the bus: random per process start, so a restarted node is a new node.
 pub type NodeId = u64;
 
-const VERSION: u8 = 1;
+/// 2: `Revoke` became `Access` (revocations, role and account changes).
+const VERSION: u8 = 2;
 
 /// One document actor's stream of messages: `(node, actor)` plus a sequence number that grows by
 /// one per message, so a receiver notices a message that never arrived.
@@ -31,12 +32,10 @@ pub enum Envelope {
     Heartbeat { node: NodeId },
     /// On the node channel: this node is shutting down; drop its presence now.
     Bye { node: NodeId },
-    /// On the node channel: close `user`'s sessions in `account` (one document, or all).
-    Revoke {
+    /// On the node channel: an access change every node applies (see `AccessChange`).
+    Access {
         node: NodeId,
-        account: String,
-        user: String,
-        doc: Option<String>,
+        change: super::AccessChange,
     },
 }
 

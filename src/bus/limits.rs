@@ -260,23 +260,42 @@ impl SharedLimits {
         if let Some(verdict) = self.check_locally(user) {
             return verdict;
         }
-        let (Some(shared), Some((interval, tolerance))) = (&self.shared, self.rate) else {
+        let Some((interval, tolerance)) = self.rate else {
             return true;
         };
+        match self
+            .shared_rate(&format!("rate:user:{user}"), interval, tolerance)
+            .await
+        {
+            Some(wait) => wait.is_zero(),
+            None => self.local_check(user),
+        }
+    }
+
+    /// One GCRA step on a cluster-wide key (under the bus prefix): the wait before the next
+    /// event would be allowed (zero: allowed, and counted). `None` without Redis or when it does
+    /// not answer, for the caller to count on this node instead.
+    pub async fn shared_rate(
+        &self,
+        key: &str,
+        interval_us: u64,
+        tolerance_us: u64,
+    ) -> Option<Duration> {
+        let shared = self.shared.as_ref()?;
         let mut conn = shared.conn.clone();
-        let result: ::redis::RedisResult<i64> = shared
+        let result: ::redis::RedisResult<u64> = shared
             .rate
-            .key(format!("{}:rate:user:{user}", shared.prefix))
-            .arg(interval)
-            .arg(tolerance)
+            .key(format!("{}:{key}", shared.prefix))
+            .arg(interval_us)
+            .arg(tolerance_us)
             .invoke_async(&mut conn)
             .await;
         match result {
-            Ok(wait) => wait == 0,
+            Ok(wait) => Some(Duration::from_micros(wait)),
             Err(e) => {
                 metrics::counter!("creo_shared_limit_errors_total").increment(1);
                 tracing::debug!(error = %e, "shared rate limit unavailable; counting on this node");
-                self.local_check(user)
+                None
             }
         }
     }

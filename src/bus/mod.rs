@@ -39,42 +39,54 @@ pub enum DocEvent {
 }
 
 /// A user's access was revoked: close their sessions (in one document, or in the whole account).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Revocation {
     pub account: String,
     pub user: String,
     pub doc: Option<String>,
 }
 
+/// A change to who may do what, applied on every node at once: sockets close or lose write
+/// access within the second, and cached account state is reloaded.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum AccessChange {
+    Revoke(Revocation),
+    /// `user`'s role in `account` changed; `None`: no longer a member.
+    Role {
+        account: String,
+        user: String,
+        role: Option<crate::auth::Role>,
+    },
+    /// The account's tier, payment state or members changed: reload its cached copy.
+    Account {
+        account: String,
+    },
+}
+
 pub struct Bus {
     node: NodeId,
     redis: Option<Arc<redis::RedisBus>>,
-    revocations: mpsc::UnboundedSender<Revocation>,
+    access: mpsc::UnboundedSender<AccessChange>,
     /// Bounds how many documents reload from the store at once after a reconnect.
     resyncs: Semaphore,
 }
 
 impl Bus {
     /// Starts the bus (its Redis tasks run on the current arbiter) and returns it with the
-    /// stream of revocations this node must apply, from itself or from other nodes.
+    /// stream of access changes this node must apply, from itself or from other nodes.
     pub fn start(
         config: &Config,
-    ) -> anyhow::Result<(Arc<Bus>, mpsc::UnboundedReceiver<Revocation>)> {
+    ) -> anyhow::Result<(Arc<Bus>, mpsc::UnboundedReceiver<AccessChange>)> {
         let node = rand::random::<u64>() | 1;
-        let (revocations, rx) = mpsc::unbounded_channel();
+        let (access, rx) = mpsc::unbounded_channel();
         let redis = match &config.redis_url {
-            Some(url) => Some(redis::RedisBus::start(
-                node,
-                url,
-                config,
-                revocations.clone(),
-            )?),
+            Some(url) => Some(redis::RedisBus::start(node, url, config, access.clone())?),
             None => None,
         };
         let bus = Arc::new(Bus {
             node,
             redis,
-            revocations,
+            access,
             resyncs: Semaphore::new(config.bus_resync_concurrency.max(1)),
         });
         Ok((bus, rx))
@@ -117,12 +129,12 @@ impl Bus {
         (membership, events)
     }
 
-    /// Closes `user`'s sessions on every node (this one at once, the others through Redis).
-    pub fn revoke(&self, revocation: Revocation) {
+    /// Applies an access change on every node (this one at once, the others through Redis).
+    pub fn announce(&self, change: AccessChange) {
         if let Some(r) = &self.redis {
-            r.publish_revocation(&revocation);
+            r.publish_access(&change);
         }
-        let _ = self.revocations.send(revocation);
+        let _ = self.access.send(change);
     }
 
     pub async fn resync_permit(&self) -> SemaphorePermit<'_> {

@@ -1,5 +1,5 @@
 //! The Redis bus: one pub/sub channel per document (`{prefix}:doc:{id}`) and one for the nodes
-//! (`{prefix}:nodes`: heartbeats, goodbyes, revocations).
+//! (`{prefix}:nodes`: heartbeats, goodbyes, access changes).
 //!
 //! Three tasks per node, none of which ever waits on a document:
 //! - the subscriber reads the node's pub/sub connection and hands each message to its
@@ -24,7 +24,7 @@ use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 
 use super::envelope::{DocMessage, Envelope, NodeId, Origin};
-use super::{DocEvent, Revocation};
+use super::{AccessChange, DocEvent};
 use crate::config::Config;
 
 /// Most PUBLISH commands sent in one pipeline.
@@ -89,7 +89,7 @@ impl RedisBus {
         node: NodeId,
         url: &str,
         config: &Config,
-        revocations: mpsc::UnboundedSender<Revocation>,
+        access: mpsc::UnboundedSender<AccessChange>,
     ) -> anyhow::Result<Arc<RedisBus>> {
         let client = Client::open(url)?;
         let timeout = Duration::from_millis(config.redis_timeout_ms);
@@ -114,7 +114,7 @@ impl RedisBus {
         actix_rt::spawn(bus.clone().subscribe_loop(
             client,
             changes_rx,
-            revocations,
+            access,
             heartbeat,
             node_timeout,
         ));
@@ -188,12 +188,10 @@ impl RedisBus {
         });
     }
 
-    pub fn publish_revocation(&self, r: &Revocation) {
-        let payload = Envelope::Revoke {
+    pub fn publish_access(&self, change: &AccessChange) {
+        let payload = Envelope::Access {
             node: self.node,
-            account: r.account.clone(),
-            user: r.user.clone(),
-            doc: r.doc.clone(),
+            change: change.clone(),
         }
         .encode();
         self.enqueue(Outgoing {
@@ -272,7 +270,7 @@ impl RedisBus {
         self: Arc<Self>,
         client: Client,
         mut changes: mpsc::UnboundedReceiver<SubscriptionChange>,
-        revocations: mpsc::UnboundedSender<Revocation>,
+        access: mpsc::UnboundedSender<AccessChange>,
         heartbeat: Duration,
         node_timeout: Duration,
     ) {
@@ -316,7 +314,7 @@ impl RedisBus {
                     &mut sink,
                     &mut stream,
                     &mut changes,
-                    &revocations,
+                    &access,
                     heartbeat,
                     node_timeout,
                 )
@@ -348,7 +346,7 @@ impl RedisBus {
         sink: &mut PubSubSink,
         stream: &mut ::redis::aio::PubSubStream,
         changes: &mut mpsc::UnboundedReceiver<SubscriptionChange>,
-        revocations: &mpsc::UnboundedSender<Revocation>,
+        access: &mpsc::UnboundedSender<AccessChange>,
         heartbeat: Duration,
         node_timeout: Duration,
     ) -> &'static str {
@@ -359,7 +357,7 @@ impl RedisBus {
             tokio::select! {
                 msg = stream.next() => {
                     let Some(msg) = msg else { return "connection closed" };
-                    self.dispatch(&msg, &mut nodes, &mut own_heartbeat, revocations);
+                    self.dispatch(&msg, &mut nodes, &mut own_heartbeat, access);
                 }
                 change = changes.recv() => {
                     let Some(change) = change else { return "bus stopped" };
@@ -436,7 +434,7 @@ impl RedisBus {
         msg: &Msg,
         nodes: &mut HashMap<NodeId, Instant>,
         own_heartbeat: &mut Instant,
-        revocations: &mpsc::UnboundedSender<Revocation>,
+        access: &mpsc::UnboundedSender<AccessChange>,
     ) {
         metrics::counter!("creo_bus_received_total").increment(1);
         let envelope = match Envelope::decode(msg.get_payload_bytes()) {
@@ -487,14 +485,9 @@ impl RedisBus {
                     self.deliver_all(|| DocEvent::NodeGone(node));
                 }
             }
-            Envelope::Revoke {
-                node,
-                account,
-                user,
-                doc,
-            } => {
+            Envelope::Access { node, change } => {
                 if node != self.node {
-                    let _ = revocations.send(Revocation { account, user, doc });
+                    let _ = access.send(change);
                 }
             }
         }

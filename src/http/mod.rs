@@ -1,55 +1,97 @@
 //! actix-web handlers: thin shells that authenticate, parse, ask an actor and map the reply.
 
+pub mod accounts;
+pub mod api_keys;
+pub mod billing;
 pub mod documents;
+pub mod identity;
 pub mod ops;
 pub mod revocations;
+pub mod users;
 pub mod ws;
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
+use crate::actors::account::AccountError;
 use crate::actors::document::DocError;
-use crate::auth::{AuthError, Principal};
+use crate::auth::{AuthError, KeyGrant, Principal, Role};
 use crate::server::AppState;
 
+/// Every REST route: (method, path under `/api/v1`). `routes` registers exactly these, and a
+/// test checks the OpenAPI document describes each of them.
+macro_rules! api_routes {
+    ($m:ident) => {
+        $m! {
+            get "/openapi.json" => ops::openapi,
+            post "/auth/register" => identity::register,
+            post "/auth/login" => identity::login,
+            post "/auth/refresh" => identity::refresh,
+            post "/auth/logout" => identity::logout,
+            get "/auth/sessions" => identity::sessions,
+            delete "/auth/sessions/{session_id}" => identity::revoke_session,
+            get "/users/me/export" => users::export,
+            delete "/users/me" => users::erase,
+            get "/accounts" => accounts::mine,
+            post "/accounts" => accounts::create,
+            get "/accounts/{account_id}" => accounts::get,
+            get "/accounts/{account_id}/members" => accounts::members,
+            put "/accounts/{account_id}/members/{user_id}" => accounts::change_role,
+            delete "/accounts/{account_id}/members/{user_id}" => accounts::remove_member,
+            post "/accounts/{account_id}/invitations" => accounts::invite,
+            get "/accounts/{account_id}/invitations" => accounts::invitations,
+            post "/invitations/accept" => accounts::accept,
+            get "/accounts/{account_id}/audit" => accounts::audit_log,
+            post "/accounts/{account_id}/api-keys" => api_keys::create,
+            get "/accounts/{account_id}/api-keys" => api_keys::list,
+            delete "/accounts/{account_id}/api-keys/{key_id}" => api_keys::revoke,
+            post "/tokens" => api_keys::mint,
+            get "/accounts/{account_id}/billing" => billing::summary,
+            get "/accounts/{account_id}/ledger" => billing::ledger,
+            get "/accounts/{account_id}/ledger.csv" => billing::ledger_csv,
+            get "/accounts/{account_id}/usage" => billing::usage,
+            post "/accounts/{account_id}/charges" => billing::charge,
+            post "/accounts/{account_id}/reservations" => billing::reserve,
+            get "/accounts/{account_id}/reservations/{reservation_id}" => billing::get_reservation,
+            post "/accounts/{account_id}/reservations/{reservation_id}/capture" => billing::capture,
+            post "/accounts/{account_id}/reservations/{reservation_id}/release" => billing::release,
+            post "/billing/webhook" => billing::webhook,
+            post "/documents" => documents::create,
+            get "/documents/{doc_id}" => documents::info,
+            get "/documents/{doc_id}/state" => documents::state,
+            post "/documents/{doc_id}/updates" => documents::apply_update,
+            put "/documents/{doc_id}/revocations/{user_id}" => revocations::revoke_document,
+            delete "/documents/{doc_id}/revocations/{user_id}" => revocations::lift_document,
+            get "/accounts/{account_id}/revocations" => revocations::list,
+            put "/accounts/{account_id}/revocations/{user_id}" => revocations::revoke_account,
+            delete "/accounts/{account_id}/revocations/{user_id}" => revocations::lift_account,
+        }
+    };
+}
+
+/// `(method, path)` of every REST route, for the OpenAPI completeness test.
+pub fn api_route_table() -> Vec<(&'static str, &'static str)> {
+    macro_rules! table {
+        ($($method:ident $path:literal => $handler:path,)*) => {
+            vec![$((stringify!($method), $path)),*]
+        };
+    }
+    api_routes!(table)
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    macro_rules! register {
+        ($($method:ident $path:literal => $handler:path,)*) => {
+            web::scope("/api/v1")$(.route($path, web::$method().to($handler)))*
+        };
+    }
     cfg.route("/ws/{doc_id}", web::get().to(ws::connect))
         .route("/healthz", web::get().to(ops::healthz))
         .route("/readyz", web::get().to(ops::readyz))
         .route("/metrics", web::get().to(ops::metrics))
         .route("/debug/store-faults", web::get().to(ops::get_store_faults))
         .route("/debug/store-faults", web::put().to(ops::put_store_faults))
-        .service(
-            web::scope("/api/v1")
-                .route("/openapi.json", web::get().to(ops::openapi))
-                .route("/documents", web::post().to(documents::create))
-                .route("/documents/{doc_id}", web::get().to(documents::info))
-                .route("/documents/{doc_id}/state", web::get().to(documents::state))
-                .route(
-                    "/documents/{doc_id}/updates",
-                    web::post().to(documents::apply_update),
-                )
-                .route(
-                    "/documents/{doc_id}/revocations/{user_id}",
-                    web::put().to(revocations::revoke_document),
-                )
-                .route(
-                    "/documents/{doc_id}/revocations/{user_id}",
-                    web::delete().to(revocations::lift_document),
-                )
-                .route(
-                    "/accounts/{account_id}/revocations",
-                    web::get().to(revocations::list),
-                )
-                .route(
-                    "/accounts/{account_id}/revocations/{user_id}",
-                    web::put().to(revocations::revoke_account),
-                )
-                .route(
-                    "/accounts/{account_id}/revocations/{user_id}",
-                    web::delete().to(revocations::lift_account),
-                ),
-        );
+        .service(api_routes!(register));
 }
 
 /// Errors as `{"error": {"code", "message"}}` with the right status, per DESIGN.md.
@@ -59,6 +101,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub retry_after: Option<u32>,
+    /// Extra fields of the error object (a 402's balance and price).
+    pub details: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -68,7 +112,27 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            details: None,
         }
+    }
+
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        metrics::counter!("creo_auth_failures_total", "reason" => code).increment(1);
+        ApiError::new(StatusCode::FORBIDDEN, code, message)
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        metrics::counter!("creo_bad_requests_total", "reason" => code).increment(1);
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
+        self
     }
 
     pub fn retry_after(mut self, secs: u32) -> Self {
@@ -93,9 +157,13 @@ impl ResponseError for ApiError {
         if let Some(secs) = self.retry_after {
             resp.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
-        resp.json(serde_json::json!({
-            "error": { "code": self.code, "message": self.message }
-        }))
+        let mut error = serde_json::json!({ "code": self.code, "message": self.message });
+        if let (Some(serde_json::Value::Object(extra)), Some(obj)) =
+            (&self.details, error.as_object_mut())
+        {
+            obj.extend(extra.clone());
+        }
+        resp.json(serde_json::json!({ "error": error }))
     }
 }
 
@@ -133,6 +201,34 @@ impl From<crate::store::StoreError> for ApiError {
     }
 }
 
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> Self {
+        let msg = e.to_string();
+        let payment = StatusCode::PAYMENT_REQUIRED;
+        match e {
+            AccountError::NotFound => ApiError::not_found(msg),
+            AccountError::PaymentFailed => ApiError::new(payment, "payment_failed", msg),
+            AccountError::QuotaExceeded { used, limit } => {
+                ApiError::new(payment, "monthly_quota_exceeded", msg)
+                    .with_details(serde_json::json!({ "used": used, "limit": limit }))
+            }
+            AccountError::Insufficient { available, price } => {
+                ApiError::new(payment, "insufficient_credits", msg).with_details(
+                    serde_json::json!({ "balance_milli": available, "price_milli": price }),
+                )
+            }
+            AccountError::KeyConflict => {
+                ApiError::new(StatusCode::CONFLICT, "idempotency_key_reused", msg)
+            }
+            AccountError::ReservationNotFound => ApiError::not_found(msg),
+            AccountError::AlreadySettled => {
+                ApiError::new(StatusCode::CONFLICT, "already_settled", msg)
+            }
+            AccountError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<actix_web::Error> for ApiError {
     fn from(e: actix_web::Error) -> Self {
         ApiError::new(
@@ -150,19 +246,148 @@ impl From<AuthError> for ApiError {
     }
 }
 
-/// The access token from `Authorization: Bearer` or, for browsers' WebSockets, `?token=`.
-pub fn authenticate(
+/// The bearer credential from `Authorization: Bearer` or, for browsers' WebSockets, `?token=`.
+pub fn bearer<'a>(req: &'a HttpRequest, query_token: Option<&'a str>) -> Option<&'a str> {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .or(query_token)
+        .map(str::trim)
+}
+
+/// Who is asking: a JWT (from login, an API key's minting, or `creo token`) or an API key.
+/// For an account registered here it also applies the account's state: a logged-in user acts
+/// with their current membership role (removed members are refused), and every request counts
+/// against the account's tier rate limits (429 with Retry-After when exhausted). Accounts
+/// nobody registered (tokens from `creo token`) are neither billed nor tier-limited.
+pub async fn authenticate(
     req: &HttpRequest,
     state: &AppState,
     query_token: Option<&str>,
 ) -> Result<Principal, ApiError> {
-    let header_token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let token = header_token.or(query_token).ok_or(AuthError::Missing)?;
-    Ok(state.keys.verify(token.trim())?)
+    let token = bearer(req, query_token).ok_or(AuthError::Missing)?;
+    let mut principal = match crate::auth::secret::api_key_id(token) {
+        Some(key_id) => api_key_principal(state, key_id, token).await?,
+        None => state.keys.verify(token)?,
+    };
+    let person = principal.session.clone().map(|_| principal.user.clone());
+    let view = state
+        .accounts
+        .lookup(&principal.account, person.clone())
+        .await?;
+    match view {
+        Some(view) => {
+            if person.is_some() {
+                principal.role = view.member_role.ok_or_else(|| {
+                    ApiError::forbidden(
+                        "not_a_member",
+                        "you are no longer a member of this account",
+                    )
+                })?;
+            }
+            if let Err(limited) = state
+                .request_limits
+                .check(&principal.account, &view.limits)
+                .await
+            {
+                return Err(ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    format!(
+                        "the account's {} tier allows no more requests this {}",
+                        view.account.tier.as_str(),
+                        limited.window
+                    ),
+                )
+                .retry_after(limited.retry_after.as_secs_f64().ceil().max(1.0) as u32));
+            }
+        }
+        // A login session or API key always belongs to a registered account; one that is gone
+        // (or a forged account id) opens nothing.
+        None if principal.session.is_some() || principal.api_key.is_some() => {
+            return Err(ApiError::forbidden(
+                "no_such_account",
+                "the account does not exist",
+            ));
+        }
+        None => {}
+    }
+    Ok(principal)
+}
+
+async fn api_key_principal(
+    state: &AppState,
+    key_id: &str,
+    key: &str,
+) -> Result<Principal, ApiError> {
+    let stored = state.account_store.api_key(key_id).await?;
+    let valid = stored
+        .filter(|k| k.revoked_at.is_none() && crate::auth::secret::digest(key) == k.secret_hash);
+    let Some(k) = valid else {
+        return Err(AuthError::Invalid("unknown or revoked API key".into()).into());
+    };
+    let role = if k.scopes.iter().any(|s| s == "documents:write") {
+        Role::Editor
+    } else {
+        Role::Viewer
+    };
+    Ok(Principal {
+        user: format!("apikey:{}", k.key_id).into(),
+        account: k.account_id.into(),
+        role,
+        doc: None,
+        session: None,
+        api_key: Some(std::sync::Arc::new(KeyGrant {
+            key_id: k.key_id,
+            scopes: k.scopes,
+        })),
+    })
+}
+
+/// The caller, acting on `account_id`: refused (403, never 404, so ids cannot be probed) when
+/// the credential belongs to another account or is scoped to one document.
+pub async fn for_account(
+    req: &HttpRequest,
+    state: &AppState,
+    account_id: &str,
+) -> Result<Principal, ApiError> {
+    let principal = authenticate(req, state, None).await?;
+    if *principal.account != *account_id || principal.doc.is_some() {
+        return Err(ApiError::forbidden(
+            "wrong_account",
+            "this credential does not act for that account",
+        ));
+    }
+    Ok(principal)
+}
+
+/// Refuses callers who are not owners or admins (API keys need `scope` instead).
+pub fn require_manager(principal: &Principal, scope: &str) -> Result<(), ApiError> {
+    let allowed = match &principal.api_key {
+        Some(_) => principal.has_scope(scope),
+        None => principal.role.can_manage(),
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "forbidden",
+            "only the account's owners and admins may do this",
+        ))
+    }
+}
+
+/// Refuses credentials that are not a person's login (API keys, app tokens).
+pub fn require_login(principal: &Principal) -> Result<(), ApiError> {
+    if principal.session.is_some() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "login_required",
+            "this needs a token from a password login",
+        ))
+    }
 }
 
 /// Validates a document id from the path and that the principal's token may open it.
@@ -195,7 +420,13 @@ pub async fn admit_to_document(
     query_token: Option<&str>,
     doc_id: &str,
 ) -> Result<Principal, ApiError> {
-    let principal = authenticate(req, state, query_token)?;
+    let principal = authenticate(req, state, query_token).await?;
+    if !(principal.has_scope("documents:read") || principal.has_scope("documents:write")) {
+        return Err(ApiError::forbidden(
+            "missing_scope",
+            "this API key has no documents scope",
+        ));
+    }
     document_id(doc_id, &principal)?;
     let revoked = state
         .store
@@ -210,6 +441,32 @@ pub async fn admit_to_document(
         ));
     }
     Ok(principal)
+}
+
+/// Records a security event in the account's audit log. A failure to record is logged and
+/// counted, not turned into a failure of the action it describes.
+pub async fn audit(
+    state: &AppState,
+    account_id: &str,
+    actor: &str,
+    action: &str,
+    target: &str,
+    detail: &str,
+) {
+    let event = crate::store::accounts::AuditEvent {
+        account_id: account_id.to_string(),
+        event_id: uuid::Uuid::now_v7().simple().to_string(),
+        at: crate::store::now_ms(),
+        actor: actor.to_string(),
+        action: action.to_string(),
+        target: target.to_string(),
+        detail: detail.to_string(),
+    };
+    metrics::counter!("creo_audit_events_total", "action" => action.to_string()).increment(1);
+    if let Err(e) = state.account_store.audit(&event).await {
+        metrics::counter!("creo_audit_failures_total").increment(1);
+        tracing::error!(error = %e, account = account_id, action, "recording an audit event failed");
+    }
 }
 
 #[derive(serde::Deserialize)]

@@ -69,10 +69,43 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 #[openapi(
     info(
         title = "creo",
-        description = "Real-time collaboration server: documents REST API. \
-        WebSocket editing is served at /ws/{doc_id} with the Yjs sync protocol."
+        description = "Real-time collaboration server: documents, identity, accounts and billing. \
+        WebSocket editing is served at /ws/{doc_id} with the Yjs sync protocol. Authenticate with \
+        `Authorization: Bearer <access token or API key>`."
     ),
     paths(
+        super::identity::register,
+        super::identity::login,
+        super::identity::refresh,
+        super::identity::logout,
+        super::identity::sessions,
+        super::identity::revoke_session,
+        super::users::export,
+        super::users::erase,
+        super::accounts::mine,
+        super::accounts::create,
+        super::accounts::get,
+        super::accounts::members,
+        super::accounts::change_role,
+        super::accounts::remove_member,
+        super::accounts::invite,
+        super::accounts::invitations,
+        super::accounts::accept,
+        super::accounts::audit_log,
+        super::api_keys::create,
+        super::api_keys::list,
+        super::api_keys::revoke,
+        super::api_keys::mint,
+        super::billing::summary,
+        super::billing::ledger,
+        super::billing::ledger_csv,
+        super::billing::usage,
+        super::billing::charge,
+        super::billing::reserve,
+        super::billing::get_reservation,
+        super::billing::capture,
+        super::billing::release,
+        super::billing::webhook,
         super::documents::create,
         super::documents::info,
         super::documents::state,
@@ -81,11 +114,46 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         super::revocations::lift_document,
         super::revocations::revoke_account,
         super::revocations::lift_account,
-        super::revocations::list
+        super::revocations::list,
+        openapi
     )
 )]
 pub struct ApiDoc;
 
+/// This document.
+#[utoipa::path(get, path = "/api/v1/openapi.json",
+    responses((status = 200, description = "the OpenAPI 3 document")))]
 pub async fn openapi() -> HttpResponse {
     HttpResponse::Ok().json(ApiDoc::openapi())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every route `routes` registers is described, with its method, and nothing else is.
+    #[test]
+    fn the_openapi_document_describes_every_rest_route() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let paths = doc["paths"].as_object().unwrap();
+        let mut described = 0;
+        for (method, path) in crate::http::api_route_table() {
+            let full = format!("/api/v1{path}");
+            let op = paths
+                .get(&full)
+                .and_then(|p| p.get(method))
+                .unwrap_or_else(|| panic!("{method} {full} is not in the OpenAPI document"));
+            assert!(
+                op["responses"].as_object().is_some_and(|r| !r.is_empty()),
+                "{method} {full} has no responses"
+            );
+            described += 1;
+        }
+        let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
+        assert_eq!(
+            documented, described,
+            "the document describes routes that are not served"
+        );
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    }
 }

@@ -5,41 +5,27 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::{authenticate, document_id, ApiError, TokenQuery};
-use crate::auth::{Principal, Role};
+use super::{authenticate, document_id, require_manager, ApiError, TokenQuery};
+use crate::auth::Principal;
 use crate::bus;
 use crate::server::AppState;
 use crate::store::{now_ms, Revocation};
 
-fn require_admin(principal: &Principal) -> Result<(), ApiError> {
-    if matches!(principal.role, Role::Owner | Role::Admin) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "only owners and admins manage access",
-        ))
-    }
-}
-
 /// The caller, an owner or admin of `account_id` with an account-wide token.
-fn account_admin(
+async fn account_admin(
     req: &HttpRequest,
     state: &AppState,
     query: &TokenQuery,
     account_id: &str,
 ) -> Result<Principal, ApiError> {
-    let principal = authenticate(req, state, query.token.as_deref())?;
-    require_admin(&principal)?;
+    let principal = authenticate(req, state, query.token.as_deref()).await?;
     if *principal.account != *account_id || principal.doc.is_some() {
-        metrics::counter!("creo_auth_failures_total", "reason" => "wrong_account").increment(1);
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
+        return Err(ApiError::forbidden(
+            "wrong_account",
             "this token does not manage that account",
         ));
     }
+    require_manager(&principal, "")?;
     Ok(principal)
 }
 
@@ -50,9 +36,9 @@ async fn document_admin(
     query: &TokenQuery,
     doc_id: &str,
 ) -> Result<Principal, ApiError> {
-    let principal = authenticate(req, state, query.token.as_deref())?;
+    let principal = authenticate(req, state, query.token.as_deref()).await?;
     document_id(doc_id, &principal)?;
-    require_admin(&principal)?;
+    require_manager(&principal, "")?;
     match state.store.meta(doc_id).await? {
         None => Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -84,11 +70,23 @@ async fn revoke(
     state.store.revoke(&revocation).await?;
     tracing::info!(account = %revocation.account_id, user = %revocation.user_id, doc = ?revocation.doc_id, by = %revocation.revoked_by, "access revoked");
     metrics::counter!("creo_revocations_total").increment(1);
-    state.bus.revoke(bus::Revocation {
-        account: revocation.account_id.clone(),
-        user: revocation.user_id.clone(),
-        doc: revocation.doc_id.clone(),
-    });
+    let scope = revocation.doc_id.as_deref().unwrap_or("account");
+    super::audit(
+        state,
+        &admin.account,
+        &admin.actor(),
+        "access_revoked",
+        &revocation.user_id,
+        scope,
+    )
+    .await;
+    state
+        .bus
+        .announce(bus::AccessChange::Revoke(bus::Revocation {
+            account: revocation.account_id.clone(),
+            user: revocation.user_id.clone(),
+            doc: revocation.doc_id.clone(),
+        }));
     Ok(HttpResponse::Ok().json(revocation))
 }
 
@@ -103,6 +101,16 @@ async fn lift(
         .lift_revocation(&admin.account, user_id, doc_id)
         .await?;
     if lifted {
+        let scope = doc_id.unwrap_or("account");
+        super::audit(
+            state,
+            &admin.account,
+            &admin.actor(),
+            "revocation_lifted",
+            user_id,
+            scope,
+        )
+        .await;
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(ApiError::new(
@@ -154,7 +162,7 @@ pub async fn revoke_account(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (account_id, user_id) = path.into_inner();
-    let admin = account_admin(&req, &state, &query, &account_id)?;
+    let admin = account_admin(&req, &state, &query, &account_id).await?;
     revoke(&state, &admin, user_id, None).await
 }
 
@@ -168,7 +176,7 @@ pub async fn lift_account(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (account_id, user_id) = path.into_inner();
-    let admin = account_admin(&req, &state, &query, &account_id)?;
+    let admin = account_admin(&req, &state, &query, &account_id).await?;
     lift(&state, &admin, &user_id, None).await
 }
 
@@ -183,7 +191,7 @@ pub async fn list(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let account_id = path.into_inner();
-    account_admin(&req, &state, &query, &account_id)?;
+    account_admin(&req, &state, &query, &account_id).await?;
     let all = state.store.revocations(&account_id).await?;
     Ok(HttpResponse::Ok().json(all))
 }

@@ -4,7 +4,11 @@
 //!
 //! Writes go through one writer thread that drains every queued request into one transaction:
 //! a group commit across all documents, one fsync per batch however many editors are typing.
+//! Account and ledger writes (`accounts.rs`) ride the same writer, each in its own savepoint.
 
+mod accounts;
+
+use std::any::Any;
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Instant;
@@ -56,6 +60,7 @@ CREATE TABLE IF NOT EXISTS access_revocations (
 const MAX_OPS_PER_COMMIT: usize = 512;
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+type Job = Box<dyn FnOnce(&Connection) -> Result<Box<dyn Any + Send>, StoreError> + Send>;
 
 enum WriteOp {
     Claim {
@@ -81,6 +86,11 @@ enum WriteOp {
         user_id: String,
         scope: String,
         reply: Reply<bool>,
+    },
+    /// Any other write, run under its own savepoint in the next group commit.
+    Run {
+        job: Job,
+        reply: Reply<Box<dyn Any + Send>>,
     },
     Compact {
         doc_id: String,
@@ -168,6 +178,18 @@ impl EmbeddedStore {
             .map_err(|_| unavailable("store writer dropped the request"))?
     }
 
+    /// Runs `f` in the next group commit, under its own savepoint: all of it lands, or none.
+    async fn transaction<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let job: Job = Box::new(move |conn| f(conn).map(|v| Box::new(v) as Box<dyn Any + Send>));
+        let out = self.write(|reply| WriteOp::Run { job, reply }).await?;
+        Ok(*out
+            .downcast::<T>()
+            .expect("a job answers with the type it was given"))
+    }
+
     /// Runs a read on a pooled connection on the blocking pool, never on the executor.
     async fn read<T: Send + 'static>(
         &self,
@@ -193,7 +215,8 @@ impl EmbeddedStore {
 
 /// Creates the tables if missing. Idempotent: `creo migrate` and every start run it.
 pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
-    conn.execute_batch(SCHEMA).map_err(unavailable)
+    conn.execute_batch(SCHEMA).map_err(unavailable)?;
+    conn.execute_batch(accounts::SCHEMA).map_err(unavailable)
 }
 
 fn read_meta(conn: &Connection, doc_id: &str) -> Result<Option<DocumentMeta>, StoreError> {
@@ -492,6 +515,7 @@ impl WriteOp {
             WriteOp::Delete { reply, .. } => drop(reply.send(Err(err))),
             WriteOp::Revoke { reply, .. } => drop(reply.send(Err(err))),
             WriteOp::Lift { reply, .. } => drop(reply.send(Err(err))),
+            WriteOp::Run { reply, .. } => drop(reply.send(Err(err))),
         }
     }
 }
@@ -561,6 +585,10 @@ fn execute(tx: &mut Transaction<'_>, op: WriteOp) -> Box<dyn FnOnce(Option<Store
                 )
                 .map(|n| n > 0)
                 .map_err(unavailable);
+            finish(sp, r, reply)
+        }
+        WriteOp::Run { job, reply } => {
+            let r = job(&sp);
             finish(sp, r, reply)
         }
         WriteOp::Compact {

@@ -3,6 +3,7 @@
 //! `(doc_id, epoch)`, and a chunked snapshot per epoch. Compaction folds an epoch's snapshot and
 //! log into the next epoch's snapshot and drops the old epoch whole.
 
+pub mod accounts;
 pub mod embedded;
 pub mod faults;
 pub mod scylla;

@@ -10,7 +10,10 @@
 //! - a request timeout, the default retry policy (which retries only what is safe), and
 //!   speculative execution for idempotent reads, so one slow replica does not stall a load.
 //!
-//! The data model is `schema.cql`; its comments explain the epoch protocol.
+//! The data model is `schema.cql`; its comments explain the epoch protocol. Accounts and money
+//! are in `accounts.rs`.
+
+mod accounts;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -96,6 +99,7 @@ struct Statements {
 pub struct ScyllaStore {
     session: Session,
     st: Statements,
+    accounts: accounts::Statements,
     write_consistency: Consistency,
     next_seq: AtomicU64,
 }
@@ -299,9 +303,11 @@ impl ScyllaStore {
             )
             .await?,
         };
+        let accounts = accounts::Statements::prepare(&session, r, w).await?;
         Ok(Arc::new(ScyllaStore {
             session,
             st,
+            accounts,
             write_consistency: w,
             next_seq: AtomicU64::new(0),
         }))
@@ -648,7 +654,7 @@ mod tests {
             "ks1",
             "{'class': 'SimpleStrategy', 'replication_factor': 1}",
         );
-        assert_eq!(st.len(), 5);
+        assert_eq!(st.len(), 20);
         assert!(st[0].starts_with(
             "CREATE KEYSPACE IF NOT EXISTS ks1 WITH replication = {'class': 'SimpleStrategy'"
         ));

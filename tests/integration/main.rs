@@ -2,11 +2,13 @@
 //! over real sockets.
 
 mod access;
+mod billing;
 mod bad_input;
 mod cluster;
 mod collaboration;
 mod common;
 mod durability;
 mod interop;
+mod rest;
 mod store_conformance;
 mod store_faults;

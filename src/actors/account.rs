@@ -1,0 +1,581 @@
+//! `AccountActor`: one per billing account per node. It caches what every request needs to know
+//! about the account (tier and limits, payment state, members' roles, generations used this
+//! month) and serialises the account's money movements: charges queue here and go to the store
+//! in batches, one batch in flight at a time. Correctness across nodes does not depend on the
+//! actor: every movement is a conditional write in the store (see `store::accounts`).
+//!
+//! `Accounts` is the node's directory of these actors: it starts them on first use, and they stop
+//! after `account_idle_ms` without messages.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use tokio::sync::oneshot;
+
+use crate::auth::Role;
+use crate::billing::{month_start_ms, Action, Milli, TierLimits};
+use crate::config::Config;
+use crate::store::accounts::{
+    Account, AccountStore, LedgerEntry, Posted, Posting, Reservation, Reserved, Settled, Settlement,
+};
+use crate::store::{now_ms, StoreError};
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AccountError {
+    #[error("account does not exist")]
+    NotFound,
+    #[error("a failed payment blocks chargeable actions until a payment succeeds")]
+    PaymentFailed,
+    #[error("this month's generations are used up ({used} of {limit})")]
+    QuotaExceeded { used: i64, limit: u32 },
+    #[error("insufficient credits: {available} milli-credits available, {price} needed")]
+    Insufficient { available: Milli, price: Milli },
+    #[error("this Idempotency-Key was already used for a different request")]
+    KeyConflict,
+    #[error("no such reservation")]
+    ReservationNotFound,
+    #[error("the reservation was already settled differently")]
+    AlreadySettled,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a request needs to know about its account.
+#[derive(Debug, Clone)]
+pub struct AccountView {
+    pub account: Account,
+    pub limits: TierLimits,
+    /// The asking user's role, if they are a member.
+    pub member_role: Option<Role>,
+    pub generations_this_month: i64,
+}
+
+/// A debit or credit to make once.
+#[derive(Debug, Clone)]
+pub struct ChargeResult {
+    pub entry: LedgerEntry,
+    /// The idempotency key had been used for this same charge: nothing moved this time.
+    pub replayed: bool,
+}
+
+struct Loaded {
+    account: Account,
+    members: HashMap<String, Role>,
+    month_start: i64,
+    generations: i64,
+}
+
+/// A settled reservation, its capture entry, and whether it was settled before.
+type SettleResult = Result<(Reservation, Option<LedgerEntry>, bool), AccountError>;
+
+enum MoneyOp {
+    Post(Posting, oneshot::Sender<Result<ChargeResult, AccountError>>),
+    Reserve(
+        Reservation,
+        oneshot::Sender<Result<(Reservation, bool), AccountError>>,
+    ),
+    Settle(String, Settlement, oneshot::Sender<SettleResult>),
+}
+
+pub struct AccountActor {
+    id: Arc<str>,
+    store: Arc<dyn AccountStore>,
+    config: Arc<Config>,
+    directory: Arc<Accounts>,
+    /// `None` until loaded, or when the account does not exist (tokens minted by `creo token`
+    /// for accounts nobody registered: not billed, not tier-limited).
+    loaded: Option<Loaded>,
+    load_error: Option<StoreError>,
+    queue: VecDeque<MoneyOp>,
+    busy: bool,
+    last_used: Instant,
+}
+
+impl AccountActor {
+    fn limits(&self, account: &Account) -> TierLimits {
+        account
+            .custom_limits
+            .clone()
+            .unwrap_or_else(|| self.config.tiers.get(account.tier).clone())
+    }
+
+    fn reload(&mut self, ctx: &mut Context<Self>, blocking: bool) {
+        let (store, id) = (self.store.clone(), self.id.clone());
+        let load = async move {
+            let Some(account) = store.account(&id).await? else {
+                return Ok(None);
+            };
+            let members = store.members(&id).await?;
+            let month_start = month_start_ms(now_ms());
+            let generations = store
+                .ledger_since(&id, month_start)
+                .await?
+                .iter()
+                .filter(|e| e.action.is_some_and(Action::is_generation))
+                .map(|e| e.quantity)
+                .sum();
+            Ok::<_, StoreError>(Some(Loaded {
+                account,
+                members: members.into_iter().map(|m| (m.user_id, m.role)).collect(),
+                month_start,
+                generations,
+            }))
+        };
+        let apply = load.into_actor(self).map(|result, act, _| match result {
+            Ok(loaded) => {
+                act.loaded = loaded;
+                act.load_error = None;
+            }
+            Err(e) => {
+                tracing::warn!(account = %act.id, error = %e, "loading the account failed");
+                act.load_error = Some(e);
+            }
+        });
+        if blocking {
+            ctx.wait(apply);
+        } else {
+            ctx.spawn(apply);
+        }
+    }
+
+    fn view(&self, user: Option<&str>) -> Result<Option<AccountView>, AccountError> {
+        if let Some(e) = &self.load_error {
+            if self.loaded.is_none() {
+                return Err(e.clone().into());
+            }
+        }
+        Ok(self.loaded.as_ref().map(|l| AccountView {
+            account: l.account.clone(),
+            limits: self.limits(&l.account),
+            member_role: user.and_then(|u| l.members.get(u).copied()),
+            generations_this_month: l.generations,
+        }))
+    }
+
+    /// Refusals decided from the cache before the store is asked: payment state and quota.
+    fn precheck(
+        &self,
+        action: Option<Action>,
+        quantity: i64,
+        pending: i64,
+    ) -> Result<(), AccountError> {
+        let Some(l) = &self.loaded else {
+            return Err(AccountError::NotFound);
+        };
+        if l.account.payment_failed {
+            return Err(AccountError::PaymentFailed);
+        }
+        if action.is_some_and(Action::is_generation) {
+            if let Some(limit) = self.limits(&l.account).monthly_generations {
+                let used = l.generations + pending;
+                if used + quantity > i64::from(limit) {
+                    return Err(AccountError::QuotaExceeded { used, limit });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn count_generations(&mut self, action: Option<Action>, quantity: i64) {
+        if let Some(l) = &mut self.loaded {
+            let month = month_start_ms(now_ms());
+            if month != l.month_start {
+                l.month_start = month;
+                l.generations = 0;
+            }
+            if action.is_some_and(Action::is_generation) {
+                l.generations += quantity;
+            }
+        }
+    }
+
+    /// Starts the next store round trip: every queued posting at the head of the queue as one
+    /// batch, or one reservation or settlement.
+    fn pump(&mut self, ctx: &mut Context<Self>) {
+        if self.busy {
+            return;
+        }
+        let Some(op) = self.queue.pop_front() else {
+            return;
+        };
+        self.busy = true;
+        match op {
+            MoneyOp::Post(first, reply) => {
+                let mut batch = vec![(first, reply)];
+                while batch.len() < self.config.charge_batch.max(1) {
+                    match self.queue.front() {
+                        Some(MoneyOp::Post(..)) => {}
+                        _ => break,
+                    }
+                    if let Some(MoneyOp::Post(p, r)) = self.queue.pop_front() {
+                        batch.push((p, r));
+                    }
+                }
+                self.post_batch(batch, ctx);
+            }
+            MoneyOp::Reserve(r, reply) => {
+                let store = self.store.clone();
+                async move { store.reserve(&r).await }
+                    .into_actor(self)
+                    .map(move |result, act, ctx| {
+                        let answer = match result {
+                            Ok(Reserved::Held(r)) => Ok((r, false)),
+                            Ok(Reserved::Replayed(r)) => Ok((r, true)),
+                            Ok(Reserved::Insufficient { available }) => {
+                                Err(AccountError::Insufficient {
+                                    available,
+                                    price: 0,
+                                })
+                            }
+                            Ok(Reserved::KeyConflict) => Err(AccountError::KeyConflict),
+                            Err(e) => Err(e.into()),
+                        };
+                        let _ = reply.send(answer);
+                        act.done(ctx);
+                    })
+                    .spawn(ctx);
+            }
+            MoneyOp::Settle(id, how, reply) => {
+                let (store, account) = (self.store.clone(), self.id.clone());
+                async move { store.settle(&account, &id, how, now_ms()).await }
+                    .into_actor(self)
+                    .map(move |result, act, ctx| {
+                        let answer = match result {
+                            Ok(Settled::Done(r, e)) => {
+                                if let Some(e) = &e {
+                                    act.count_generations(e.action, e.quantity);
+                                }
+                                Ok((r, e, false))
+                            }
+                            Ok(Settled::Replayed(r, e)) => Ok((r, e, true)),
+                            Ok(Settled::NotFound) => Err(AccountError::ReservationNotFound),
+                            Ok(Settled::Conflict(_)) => Err(AccountError::AlreadySettled),
+                            Err(e) => Err(e.into()),
+                        };
+                        let _ = reply.send(answer);
+                        act.done(ctx);
+                    })
+                    .spawn(ctx);
+            }
+        }
+    }
+
+    fn post_batch(
+        &mut self,
+        batch: Vec<(Posting, oneshot::Sender<Result<ChargeResult, AccountError>>)>,
+        ctx: &mut Context<Self>,
+    ) {
+        metrics::histogram!("creo_charge_batch_size").record(batch.len() as f64);
+        let (postings, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        let prices: Vec<Milli> = postings.iter().map(|p| -p.amount_milli).collect();
+        let store = self.store.clone();
+        async move { store.post(postings).await }
+            .into_actor(self)
+            .map(move |result, act, ctx| {
+                match result {
+                    Ok(outcomes) => {
+                        for ((outcome, reply), price) in outcomes.into_iter().zip(replies).zip(prices) {
+                            let answer = match outcome {
+                                Posted::Applied(entry) => {
+                                    act.count_generations(entry.action, entry.quantity);
+                                    metrics::counter!("creo_ledger_entries_total", "kind" => entry.kind.as_str()).increment(1);
+                                    Ok(ChargeResult { entry, replayed: false })
+                                }
+                                Posted::Replayed(entry) => Ok(ChargeResult { entry, replayed: true }),
+                                Posted::Insufficient { available } => {
+                                    metrics::counter!("creo_charges_refused_total", "reason" => "insufficient").increment(1);
+                                    Err(AccountError::Insufficient { available, price })
+                                }
+                                Posted::KeyConflict => Err(AccountError::KeyConflict),
+                            };
+                            let _ = reply.send(answer);
+                        }
+                    }
+                    Err(e) => {
+                        for reply in replies {
+                            let _ = reply.send(Err(e.clone().into()));
+                        }
+                    }
+                }
+                act.done(ctx);
+            })
+            .spawn(ctx);
+    }
+
+    fn done(&mut self, ctx: &mut Context<Self>) {
+        self.busy = false;
+        self.pump(ctx);
+    }
+
+    fn enqueue(&mut self, op: MoneyOp, ctx: &mut Context<Self>) {
+        self.queue.push_back(op);
+        self.pump(ctx);
+    }
+
+    /// Generations waiting in the queue, counted against the quota before they land.
+    fn queued_generations(&self) -> i64 {
+        self.queue
+            .iter()
+            .map(|op| match op {
+                MoneyOp::Post(p, _) if p.action.is_some_and(Action::is_generation) => p.quantity,
+                _ => 0,
+            })
+            .sum()
+    }
+
+    /// Releases reservations whose holder never settled them (a crashed job).
+    fn release_expired(&mut self, ctx: &mut Context<Self>) {
+        if self.loaded.is_none() {
+            return;
+        }
+        let (store, id) = (self.store.clone(), self.id.clone());
+        async move { store.expired_reservations(&id, now_ms()).await }
+            .into_actor(self)
+            .map(|result, act, ctx| {
+                for r in result.unwrap_or_default() {
+                    let (reply, _) = oneshot::channel();
+                    tracing::info!(account = %act.id, reservation = %r.reservation_id, "releasing an expired reservation");
+                    act.enqueue(MoneyOp::Settle(r.reservation_id, Settlement::Release, reply), ctx);
+                }
+            })
+            .spawn(ctx);
+    }
+}
+
+impl Actor for AccountActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        metrics::gauge!("creo_account_actors").increment(1.0);
+        self.reload(ctx, true);
+        let every = Duration::from_millis(self.config.account_refresh_ms.max(100));
+        ctx.run_interval(every, |act, ctx| {
+            act.reload(ctx, false);
+            act.release_expired(ctx);
+        });
+        let idle = Duration::from_millis(self.config.account_idle_ms.max(1_000));
+        ctx.run_interval(idle / 2, move |act, ctx| {
+            if !act.busy && act.queue.is_empty() && act.last_used.elapsed() >= idle {
+                ctx.stop();
+            }
+        });
+    }
+
+    fn stopped(&mut self, ctx: &mut Context<Self>) {
+        metrics::gauge!("creo_account_actors").decrement(1.0);
+        self.directory.remove_if(&self.id, &ctx.address());
+    }
+}
+
+/// What a request needs to know about the account (and the asking user's membership).
+#[derive(Message, Clone)]
+#[rtype(result = "Result<Option<AccountView>, AccountError>")]
+pub struct Lookup {
+    pub user: Option<Arc<str>>,
+}
+
+impl Handler<Lookup> for AccountActor {
+    type Result = Result<Option<AccountView>, AccountError>;
+
+    fn handle(&mut self, msg: Lookup, _: &mut Context<Self>) -> Self::Result {
+        self.last_used = Instant::now();
+        self.view(msg.user.as_deref())
+    }
+}
+
+/// Reload the cached account now (its tier, payment state or members changed).
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct Refresh;
+
+impl Handler<Refresh> for AccountActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Refresh, ctx: &mut Context<Self>) {
+        self.reload(ctx, true);
+    }
+}
+
+/// Post a ledger movement. Debits are checked against payment state, quota and balance.
+#[derive(Message, Clone)]
+#[rtype(result = "Result<ChargeResult, AccountError>")]
+pub struct Post(pub Posting);
+
+impl Handler<Post> for AccountActor {
+    type Result = ResponseFuture<Result<ChargeResult, AccountError>>;
+
+    fn handle(&mut self, msg: Post, ctx: &mut Context<Self>) -> Self::Result {
+        self.last_used = Instant::now();
+        let p = msg.0;
+        if p.amount_milli < 0 {
+            if let Err(e) = self.precheck(p.action, p.quantity, self.queued_generations()) {
+                metrics::counter!("creo_charges_refused_total", "reason" => refusal(&e))
+                    .increment(1);
+                return Box::pin(async move { Err(e) });
+            }
+        }
+        let (reply, rx) = oneshot::channel();
+        self.enqueue(MoneyOp::Post(p, reply), ctx);
+        Box::pin(async move {
+            rx.await
+                .unwrap_or(Err(AccountError::Store(StoreError::Unavailable(
+                    "account actor stopped".into(),
+                ))))
+        })
+    }
+}
+
+/// Hold credits for a long operation.
+#[derive(Message, Clone)]
+#[rtype(result = "Result<(Reservation, bool), AccountError>")]
+pub struct Reserve(pub Reservation);
+
+impl Handler<Reserve> for AccountActor {
+    type Result = ResponseFuture<Result<(Reservation, bool), AccountError>>;
+
+    fn handle(&mut self, msg: Reserve, ctx: &mut Context<Self>) -> Self::Result {
+        self.last_used = Instant::now();
+        let r = msg.0;
+        if let Err(e) = self.precheck(Some(r.action), r.quantity, self.queued_generations()) {
+            metrics::counter!("creo_charges_refused_total", "reason" => refusal(&e)).increment(1);
+            return Box::pin(async move { Err(e) });
+        }
+        let price = r.amount_milli;
+        let (reply, rx) = oneshot::channel();
+        self.enqueue(MoneyOp::Reserve(r, reply), ctx);
+        Box::pin(async move {
+            match rx.await {
+                Ok(Err(AccountError::Insufficient { available, .. })) => {
+                    Err(AccountError::Insufficient { available, price })
+                }
+                Ok(other) => other,
+                Err(_) => Err(AccountError::Store(StoreError::Unavailable(
+                    "account actor stopped".into(),
+                ))),
+            }
+        })
+    }
+}
+
+/// Capture or release a reservation. Never refused for payment state or quota: the work was
+/// admitted when it was reserved.
+#[derive(Message, Clone)]
+#[rtype(result = "SettleResult")]
+pub struct Settle {
+    pub reservation_id: String,
+    pub how: Settlement,
+}
+
+impl Handler<Settle> for AccountActor {
+    type Result = ResponseFuture<SettleResult>;
+
+    fn handle(&mut self, msg: Settle, ctx: &mut Context<Self>) -> Self::Result {
+        self.last_used = Instant::now();
+        let (reply, rx) = oneshot::channel();
+        self.enqueue(MoneyOp::Settle(msg.reservation_id, msg.how, reply), ctx);
+        Box::pin(async move {
+            rx.await
+                .unwrap_or(Err(AccountError::Store(StoreError::Unavailable(
+                    "account actor stopped".into(),
+                ))))
+        })
+    }
+}
+
+fn refusal(e: &AccountError) -> &'static str {
+    match e {
+        AccountError::PaymentFailed => "payment_failed",
+        AccountError::QuotaExceeded { .. } => "quota",
+        AccountError::NotFound => "no_account",
+        _ => "other",
+    }
+}
+
+/// The node's account actors.
+pub struct Accounts {
+    live: Mutex<HashMap<Arc<str>, Addr<AccountActor>>>,
+    store: Arc<dyn AccountStore>,
+    config: Arc<Config>,
+}
+
+impl Accounts {
+    pub fn new(store: Arc<dyn AccountStore>, config: Arc<Config>) -> Arc<Accounts> {
+        Arc::new(Accounts {
+            live: Mutex::new(HashMap::new()),
+            store,
+            config,
+        })
+    }
+
+    fn get_or_start(self: &Arc<Self>, account: &str) -> Addr<AccountActor> {
+        let mut live = self.live.lock().expect("accounts lock");
+        if let Some(addr) = live.get(account) {
+            if addr.connected() {
+                return addr.clone();
+            }
+        }
+        let id: Arc<str> = Arc::from(account);
+        let actor = AccountActor {
+            id: id.clone(),
+            store: self.store.clone(),
+            config: self.config.clone(),
+            directory: self.clone(),
+            loaded: None,
+            load_error: None,
+            queue: VecDeque::new(),
+            busy: false,
+            last_used: Instant::now(),
+        };
+        let addr = actor.start();
+        live.insert(id, addr.clone());
+        addr
+    }
+
+    fn remove_if(&self, account: &str, addr: &Addr<AccountActor>) {
+        let mut live = self.live.lock().expect("accounts lock");
+        if live.get(account) == Some(addr) {
+            live.remove(account);
+        }
+    }
+
+    /// Sends a message to the account's actor, starting one if needed (and again if the one
+    /// found stopped for idleness in between).
+    pub async fn ask<M, R>(self: &Arc<Self>, account: &str, msg: M) -> Result<R, AccountError>
+    where
+        M: Message<Result = Result<R, AccountError>> + Send + Clone + 'static,
+        R: Send + 'static,
+        AccountActor: Handler<M>,
+    {
+        for _ in 0..3 {
+            let addr = self.get_or_start(account);
+            match addr.send(msg.clone()).await {
+                Ok(result) => return result,
+                Err(_) => self.remove_if(account, &addr),
+            }
+        }
+        Err(AccountError::Store(StoreError::Unavailable(
+            "account actor unavailable".into(),
+        )))
+    }
+
+    pub async fn lookup(
+        self: &Arc<Self>,
+        account: &str,
+        user: Option<Arc<str>>,
+    ) -> Result<Option<AccountView>, AccountError> {
+        self.ask(account, Lookup { user }).await
+    }
+
+    /// Reloads the account's cached copy on this node, if it has one.
+    pub fn refresh(&self, account: &str) {
+        if let Some(addr) = self.live.lock().expect("accounts lock").get(account) {
+            addr.do_send(Refresh);
+        }
+    }
+
+    pub fn live(&self) -> usize {
+        self.live.lock().expect("accounts lock").len()
+    }
+}

@@ -1,0 +1,442 @@
+//! Accounts (workspaces): the caller's accounts, creating one, members and their roles,
+//! invitations, and the audit log. Role changes are announced on the bus so open sockets on
+//! every node take the new role at once.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use super::identity::owner;
+use super::{audit, authenticate, for_account, require_login, require_manager, ApiError};
+use crate::auth::{secret, Principal, Role};
+use crate::billing::Tier;
+use crate::bus::AccessChange;
+use crate::server::AppState;
+use crate::store::accounts::{Account, AuditEvent, Invitation, Member};
+use crate::store::now_ms;
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct NewAccount {
+    pub name: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AccountWithRole {
+    #[serde(flatten)]
+    pub account: Account,
+    pub role: Role,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct RoleChange {
+    pub role: Role,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct NewInvitation {
+    pub email: String,
+    pub role: Role,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CreatedInvitation {
+    #[serde(flatten)]
+    pub invitation: Invitation,
+    /// Give it to the invitee (shown once); they accept at `/api/v1/invitations/accept`.
+    pub token: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct AcceptInvitation {
+    pub token: String,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct Page {
+    /// Only items older than this (a `seq` for the ledger, milliseconds for the audit log).
+    pub before: Option<i64>,
+    /// At most this many (default 50, at most 500).
+    pub limit: Option<usize>,
+}
+
+impl Page {
+    pub fn limit(&self) -> usize {
+        self.limit.unwrap_or(50).clamp(1, 500)
+    }
+}
+
+/// The accounts the logged-in user belongs to, with their role in each.
+#[utoipa::path(get, path = "/api/v1/accounts",
+    responses((status = 200, description = "accounts", body = Vec<AccountWithRole>)))]
+pub async fn mine(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let principal = authenticate(&req, &state, None).await?;
+    require_login(&principal)?;
+    let mut out = Vec::new();
+    for m in state.account_store.memberships(&principal.user).await? {
+        if let Some(account) = state.account_store.account(&m.account_id).await? {
+            out.push(AccountWithRole {
+                account,
+                role: m.role,
+            });
+        }
+    }
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// Creates a workspace owned by the logged-in user (log in or refresh with its id to act in it).
+#[utoipa::path(post, path = "/api/v1/accounts", request_body = NewAccount,
+    responses((status = 201, description = "created", body = Account)))]
+pub async fn create(
+    req: HttpRequest,
+    body: web::Json<NewAccount>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = authenticate(&req, &state, None).await?;
+    require_login(&principal)?;
+    let name = body.name.trim();
+    if name.is_empty() || name.len() > 200 {
+        return Err(ApiError::bad_request(
+            "invalid_name",
+            "names are 1-200 characters",
+        ));
+    }
+    let now = now_ms();
+    let account = Account {
+        account_id: format!("a_{}", secret::id()),
+        name: name.to_string(),
+        tier: Tier::Free,
+        payment_failed: false,
+        custom_limits: None,
+        created_at: now,
+    };
+    state
+        .account_store
+        .create_account(&account, &owner(&account.account_id, &principal.user, now))
+        .await?;
+    audit(
+        &state,
+        &account.account_id,
+        &principal.user,
+        "account_created",
+        &account.account_id,
+        "",
+    )
+    .await;
+    Ok(HttpResponse::Created().json(account))
+}
+
+/// The account, for any of its members.
+#[utoipa::path(get, path = "/api/v1/accounts/{account_id}",
+    responses((status = 200, description = "the account", body = Account),
+              (status = 403, description = "another account")))]
+pub async fn get(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let account_id = path.into_inner();
+    for_account(&req, &state, &account_id).await?;
+    let account = state
+        .account_store
+        .account(&account_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such account"))?;
+    Ok(HttpResponse::Ok().json(account))
+}
+
+/// The account's members and their roles.
+#[utoipa::path(get, path = "/api/v1/accounts/{account_id}/members",
+    responses((status = 200, description = "members", body = Vec<Member>)))]
+pub async fn members(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let account_id = path.into_inner();
+    for_account(&req, &state, &account_id).await?;
+    Ok(HttpResponse::Ok().json(state.account_store.members(&account_id).await?))
+}
+
+/// May `by` change (or remove) `target`, currently `current`, to `new`? Admins manage everyone
+/// but owners, and cannot make owners; the last owner cannot be demoted or removed.
+async fn check_change(
+    state: &AppState,
+    by: &Principal,
+    account_id: &str,
+    current: Role,
+    new: Option<Role>,
+) -> Result<(), ApiError> {
+    let touches_owner = current == Role::Owner || new == Some(Role::Owner);
+    if touches_owner && by.role != Role::Owner {
+        return Err(ApiError::forbidden(
+            "forbidden",
+            "only owners manage owners",
+        ));
+    }
+    if current == Role::Owner && new != Some(Role::Owner) {
+        let owners = state
+            .account_store
+            .members(account_id)
+            .await?
+            .iter()
+            .filter(|m| m.role == Role::Owner)
+            .count();
+        if owners <= 1 {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "last_owner",
+                "an account keeps at least one owner",
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn member(state: &AppState, account_id: &str, user_id: &str) -> Result<Member, ApiError> {
+    state
+        .account_store
+        .members(account_id)
+        .await?
+        .into_iter()
+        .find(|m| m.user_id == user_id)
+        .ok_or_else(|| ApiError::not_found("no such member"))
+}
+
+/// Changes a member's role; their open sockets on every node take it within the second.
+#[utoipa::path(put, path = "/api/v1/accounts/{account_id}/members/{user_id}", request_body = RoleChange,
+    responses((status = 200, description = "changed", body = Member),
+              (status = 403, description = "not an owner or admin"),
+              (status = 409, description = "would leave no owner")))]
+pub async fn change_role(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Json<RoleChange>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (account_id, user_id) = path.into_inner();
+    let by = for_account(&req, &state, &account_id).await?;
+    require_manager(&by, "")?;
+    let mut m = member(&state, &account_id, &user_id).await?;
+    check_change(&state, &by, &account_id, m.role, Some(body.role)).await?;
+    let from = m.role;
+    m.role = body.role;
+    state.account_store.put_member(&m, None).await?;
+    state.bus.announce(AccessChange::Role {
+        account: account_id.clone(),
+        user: user_id.clone(),
+        role: Some(m.role),
+    });
+    let detail = format!("{} -> {}", from.as_str(), m.role.as_str());
+    audit(
+        &state,
+        &account_id,
+        &by.actor(),
+        "role_changed",
+        &user_id,
+        &detail,
+    )
+    .await;
+    Ok(HttpResponse::Ok().json(m))
+}
+
+/// Removes a member; their open sockets close with 4403 on every node.
+#[utoipa::path(delete, path = "/api/v1/accounts/{account_id}/members/{user_id}",
+    responses((status = 204, description = "removed"), (status = 404, description = "not a member")))]
+pub async fn remove_member(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (account_id, user_id) = path.into_inner();
+    let by = for_account(&req, &state, &account_id).await?;
+    require_manager(&by, "")?;
+    let m = member(&state, &account_id, &user_id).await?;
+    check_change(&state, &by, &account_id, m.role, None).await?;
+    state
+        .account_store
+        .remove_member(&account_id, &user_id)
+        .await?;
+    state.bus.announce(AccessChange::Role {
+        account: account_id.clone(),
+        user: user_id.clone(),
+        role: None,
+    });
+    audit(
+        &state,
+        &account_id,
+        &by.actor(),
+        "member_removed",
+        &user_id,
+        m.role.as_str(),
+    )
+    .await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Invites someone by email with a role.
+#[utoipa::path(post, path = "/api/v1/accounts/{account_id}/invitations", request_body = NewInvitation,
+    responses((status = 201, description = "invited", body = CreatedInvitation)))]
+pub async fn invite(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<NewInvitation>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let account_id = path.into_inner();
+    let by = for_account(&req, &state, &account_id).await?;
+    require_manager(&by, "")?;
+    require_login(&by)?;
+    if body.role == Role::Owner && by.role != Role::Owner {
+        return Err(ApiError::forbidden(
+            "forbidden",
+            "only owners invite owners",
+        ));
+    }
+    let email = body.email.trim().to_lowercase();
+    if !email.contains('@') {
+        return Err(ApiError::bad_request(
+            "invalid_email",
+            "a valid email address is required",
+        ));
+    }
+    let now = now_ms();
+    let token = secret::generate("inv_");
+    let invitation = Invitation {
+        invitation_id: secret::id(),
+        account_id: account_id.clone(),
+        email,
+        role: body.role,
+        invited_by: by.user.to_string(),
+        created_at: now,
+        expires_at: now + state.config.invitation_ttl_secs as i64 * 1000,
+        accepted_by: None,
+    };
+    state
+        .account_store
+        .create_invitation(&invitation, &secret::digest(&token))
+        .await?;
+    audit(
+        &state,
+        &account_id,
+        &by.actor(),
+        "member_invited",
+        &invitation.email,
+        body.role.as_str(),
+    )
+    .await;
+    Ok(HttpResponse::Created().json(CreatedInvitation { invitation, token }))
+}
+
+#[utoipa::path(get, path = "/api/v1/accounts/{account_id}/invitations",
+    responses((status = 200, description = "invitations", body = Vec<Invitation>)))]
+pub async fn invitations(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let account_id = path.into_inner();
+    let by = for_account(&req, &state, &account_id).await?;
+    require_manager(&by, "")?;
+    Ok(HttpResponse::Ok().json(state.account_store.invitations(&account_id).await?))
+}
+
+/// Accepts an invitation addressed to the logged-in user's email, if the account has a seat.
+#[utoipa::path(post, path = "/api/v1/invitations/accept", request_body = AcceptInvitation,
+    responses((status = 200, description = "joined", body = Member),
+              (status = 402, description = "the account's tier has no seat left"),
+              (status = 404, description = "unknown, expired or used invitation")))]
+pub async fn accept(
+    req: HttpRequest,
+    body: web::Json<AcceptInvitation>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = authenticate(&req, &state, None).await?;
+    require_login(&principal)?;
+    let user = state
+        .account_store
+        .user(&principal.user)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such user"))?;
+    let hash = secret::digest(&body.token);
+    let pending = state.account_store.invitation_by_token(&hash).await?;
+    let Some(inv) = pending.filter(|i| i.accepted_by.is_none() && i.expires_at > now_ms()) else {
+        return Err(ApiError::not_found(
+            "unknown, expired or already used invitation",
+        ));
+    };
+    if inv.email != user.email {
+        return Err(ApiError::forbidden(
+            "wrong_invitee",
+            "this invitation is for another email",
+        ));
+    }
+    let view = state
+        .accounts
+        .lookup(&inv.account_id, None)
+        .await?
+        .ok_or_else(|| ApiError::not_found("the account no longer exists"))?;
+    let m = Member {
+        account_id: inv.account_id.clone(),
+        user_id: user.user_id.clone(),
+        role: inv.role,
+        added_at: now_ms(),
+    };
+    if !state
+        .account_store
+        .put_member(&m, view.limits.seats)
+        .await?
+    {
+        return Err(ApiError::new(
+            StatusCode::PAYMENT_REQUIRED,
+            "seat_limit_reached",
+            "the account's tier has no seat left; upgrade to add members",
+        ));
+    }
+    if state
+        .account_store
+        .accept_invitation(&hash, &user.user_id, now_ms())
+        .await?
+        .is_none()
+    {
+        // Accepted by someone else meanwhile: undo this membership.
+        state
+            .account_store
+            .remove_member(&m.account_id, &m.user_id)
+            .await?;
+        return Err(ApiError::not_found(
+            "unknown, expired or already used invitation",
+        ));
+    }
+    state.bus.announce(AccessChange::Account {
+        account: m.account_id.clone(),
+    });
+    audit(
+        &state,
+        &m.account_id,
+        &user.user_id,
+        "invitation_accepted",
+        &inv.invitation_id,
+        m.role.as_str(),
+    )
+    .await;
+    Ok(HttpResponse::Ok().json(m))
+}
+
+/// Security events, newest first (owners and admins).
+#[utoipa::path(get, path = "/api/v1/accounts/{account_id}/audit", params(Page),
+    responses((status = 200, description = "events", body = Vec<AuditEvent>)))]
+pub async fn audit_log(
+    req: HttpRequest,
+    path: web::Path<String>,
+    page: web::Query<Page>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let account_id = path.into_inner();
+    let by = for_account(&req, &state, &account_id).await?;
+    require_manager(&by, "")?;
+    let events = state
+        .account_store
+        .audit_events(&account_id, page.before, page.limit())
+        .await?;
+    Ok(HttpResponse::Ok().json(events))
+}

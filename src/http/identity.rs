@@ -1,0 +1,478 @@
+//! Identity: register, log in, refresh (rotating refresh tokens with reuse detection), log out,
+//! list and revoke one's sessions. Passwords are argon2id, hashed on the blocking pool with a
+//! bound on how many hash at once.
+
+use std::time::Duration;
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use super::{audit, authenticate, require_login, ApiError};
+use crate::auth::{password, secret, Role};
+use crate::billing::{EntryKind, Tier};
+use crate::server::AppState;
+use crate::store::accounts::{Account, AuthSession, Member, Posting, Refreshed, User};
+use crate::store::now_ms;
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct Register {
+    pub email: String,
+    pub password: String,
+    #[serde(default)]
+    pub name: String,
+    /// Name of the personal account created with the user.
+    #[serde(default)]
+    pub account_name: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct Login {
+    pub email: String,
+    pub password: String,
+    /// Which of the user's accounts to act for (default: the first they joined).
+    #[serde(default)]
+    pub account_id: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct Refresh {
+    pub refresh_token: String,
+    /// Switch to another of the user's accounts.
+    #[serde(default)]
+    pub account_id: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Tokens {
+    pub access_token: String,
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// Opaque; spend it once at `/api/v1/auth/refresh` for a new pair.
+    pub refresh_token: String,
+    pub session_id: String,
+    pub user_id: String,
+    pub account_id: String,
+    pub role: Role,
+}
+
+const MIN_PASSWORD: usize = 10;
+const MAX_PASSWORD: usize = 256;
+
+fn normalise_email(raw: &str) -> Result<String, ApiError> {
+    let email = raw.trim().to_lowercase();
+    let valid = email.len() <= 254
+        && email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
+    if valid {
+        Ok(email)
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_email",
+            "a valid email address is required",
+        ))
+    }
+}
+
+async fn hash_password(state: &AppState, password: String) -> Result<String, ApiError> {
+    let _permit = state
+        .password_hashing
+        .acquire()
+        .await
+        .expect("never closed");
+    let cost = state.config.password_cost();
+    tokio::task::spawn_blocking(move || password::hash(&password, cost))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
+}
+
+async fn verify_password(state: &AppState, password: String, stored: String) -> bool {
+    let _permit = state
+        .password_hashing
+        .acquire()
+        .await
+        .expect("never closed");
+    tokio::task::spawn_blocking(move || password::verify(&password, &stored))
+        .await
+        .unwrap_or(false)
+}
+
+fn user_agent(req: &HttpRequest) -> String {
+    req.headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .chars()
+        .take(200)
+        .collect()
+}
+
+/// A new session for `user` acting in `account` as `role`.
+async fn open_session(
+    state: &AppState,
+    req: &HttpRequest,
+    user: &User,
+    account_id: &str,
+    role: Role,
+) -> Result<Tokens, ApiError> {
+    let now = now_ms();
+    let session = AuthSession {
+        session_id: secret::id(),
+        user_id: user.user_id.clone(),
+        account_id: account_id.to_string(),
+        created_at: now,
+        last_used_at: now,
+        user_agent: user_agent(req),
+        revoked: false,
+    };
+    let refresh = secret::generate("rt_");
+    let expires = now + state.config.refresh_token_ttl_secs as i64 * 1000;
+    state
+        .account_store
+        .create_session(&session, &secret::digest(&refresh), expires)
+        .await?;
+    issue(
+        state,
+        user.user_id.clone(),
+        account_id,
+        role,
+        session.session_id,
+        refresh,
+    )
+}
+
+fn issue(
+    state: &AppState,
+    user_id: String,
+    account_id: &str,
+    role: Role,
+    session_id: String,
+    refresh_token: String,
+) -> Result<Tokens, ApiError> {
+    let ttl = state.config.access_token_ttl_secs;
+    let access_token = state
+        .keys
+        .mint_for_session(
+            &user_id,
+            account_id,
+            role,
+            None,
+            Some(session_id.clone()),
+            Duration::from_secs(ttl),
+        )
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    Ok(Tokens {
+        access_token,
+        token_type: "Bearer",
+        expires_in: ttl,
+        refresh_token,
+        session_id,
+        user_id,
+        account_id: account_id.to_string(),
+        role,
+    })
+}
+
+/// The user's role in `account_id` (default: their first account).
+async fn choose_account(
+    state: &AppState,
+    user_id: &str,
+    account_id: Option<&str>,
+) -> Result<(String, Role), ApiError> {
+    let memberships = state.account_store.memberships(user_id).await?;
+    let chosen = match account_id {
+        Some(id) => memberships.into_iter().find(|m| m.account_id == id),
+        None => memberships.into_iter().next(),
+    };
+    chosen
+        .map(|m| (m.account_id, m.role))
+        .ok_or_else(|| ApiError::forbidden("not_a_member", "you are not a member of that account"))
+}
+
+/// Creates a user with a personal account they own (and the sign-up credit grant).
+#[utoipa::path(post, path = "/api/v1/auth/register", request_body = Register,
+    responses((status = 201, description = "registered and logged in", body = Tokens),
+              (status = 400, description = "invalid email or password"),
+              (status = 409, description = "email taken")))]
+pub async fn register(
+    req: HttpRequest,
+    body: web::Json<Register>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let email = normalise_email(&body.email)?;
+    if !(MIN_PASSWORD..=MAX_PASSWORD).contains(&body.password.chars().count()) {
+        return Err(ApiError::bad_request(
+            "weak_password",
+            format!("passwords are {MIN_PASSWORD} to {MAX_PASSWORD} characters"),
+        ));
+    }
+    let now = now_ms();
+    let user = User {
+        user_id: format!("u_{}", secret::id()),
+        email: email.clone(),
+        name: body.name.trim().chars().take(200).collect(),
+        password_hash: hash_password(&state, body.password).await?,
+        created_at: now,
+    };
+    let account = Account {
+        account_id: format!("a_{}", secret::id()),
+        name: body
+            .account_name
+            .unwrap_or_else(|| format!("{}'s workspace", email.split('@').next().unwrap_or("")))
+            .chars()
+            .take(200)
+            .collect(),
+        tier: Tier::Free,
+        payment_failed: false,
+        custom_limits: None,
+        created_at: now,
+    };
+    let grant = (state.config.signup_credits_milli > 0).then(|| Posting {
+        account_id: account.account_id.clone(),
+        idempotency_key: "signup-grant".into(),
+        kind: EntryKind::Grant,
+        action: None,
+        quantity: 0,
+        amount_milli: state.config.signup_credits_milli,
+        user_id: user.user_id.clone(),
+    });
+    if !state.account_store.register(&user, &account, grant).await? {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "email_taken",
+            "an account with this email exists",
+        ));
+    }
+    metrics::counter!("creo_registrations_total").increment(1);
+    audit(
+        &state,
+        &account.account_id,
+        &user.user_id,
+        "registered",
+        &user.user_id,
+        "",
+    )
+    .await;
+    let tokens = open_session(&state, &req, &user, &account.account_id, Role::Owner).await?;
+    Ok(HttpResponse::Created().json(tokens))
+}
+
+/// Email and password for a token pair. Failures are audited in the user's accounts, and
+/// attempts per email are rate-limited.
+#[utoipa::path(post, path = "/api/v1/auth/login", request_body = Login,
+    responses((status = 200, description = "logged in", body = Tokens),
+              (status = 401, description = "wrong email or password"),
+              (status = 429, description = "too many attempts")))]
+pub async fn login(
+    req: HttpRequest,
+    body: web::Json<Login>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let email = normalise_email(&body.email)?;
+    let attempts = crate::billing::TierLimits {
+        requests_per_second: 0,
+        requests_per_hour: state.config.login_attempts_per_hour,
+        monthly_generations: None,
+        seats: None,
+        watermarked_exports: false,
+    };
+    if let Err(limited) = state
+        .request_limits
+        .check(&format!("login:{email}").into(), &attempts)
+        .await
+    {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            "too many login attempts for this email",
+        )
+        .retry_after(limited.retry_after.as_secs().max(1) as u32));
+    }
+    let user = state.account_store.user_by_email(&email).await?;
+    let stored = user
+        .as_ref()
+        .map_or_else(|| state.decoy_hash.to_string(), |u| u.password_hash.clone());
+    let valid = verify_password(&state, body.password, stored).await && user.is_some();
+    let Some(user) = user.filter(|_| valid) else {
+        metrics::counter!("creo_logins_total", "result" => "failed").increment(1);
+        if let Some(u) = state.account_store.user_by_email(&email).await? {
+            for m in state.account_store.memberships(&u.user_id).await? {
+                audit(
+                    &state,
+                    &m.account_id,
+                    &u.user_id,
+                    "login_failed",
+                    &u.user_id,
+                    "",
+                )
+                .await;
+            }
+        }
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "wrong email or password",
+        ));
+    };
+    let (account_id, role) =
+        choose_account(&state, &user.user_id, body.account_id.as_deref()).await?;
+    metrics::counter!("creo_logins_total", "result" => "ok").increment(1);
+    let tokens = open_session(&state, &req, &user, &account_id, role).await?;
+    audit(
+        &state,
+        &account_id,
+        &user.user_id,
+        "login",
+        &tokens.session_id,
+        "",
+    )
+    .await;
+    Ok(HttpResponse::Ok().json(tokens))
+}
+
+/// Spends a refresh token for a new pair. A token spent twice means it leaked: the whole
+/// session is revoked and both holders must log in again.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", request_body = Refresh,
+    responses((status = 200, description = "rotated", body = Tokens),
+              (status = 401, description = "unknown, expired, revoked or reused refresh token")))]
+pub async fn refresh(
+    body: web::Json<Refresh>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let next = secret::generate("rt_");
+    let now = now_ms();
+    let expires = now + state.config.refresh_token_ttl_secs as i64 * 1000;
+    let outcome = state
+        .account_store
+        .rotate_refresh(
+            &secret::digest(&body.refresh_token),
+            &secret::digest(&next),
+            now,
+            expires,
+        )
+        .await?;
+    let session = match outcome {
+        Refreshed::Rotated(s) => s,
+        Refreshed::Reused(s) => {
+            metrics::counter!("creo_refresh_reuse_total").increment(1);
+            tracing::warn!(user = %s.user_id, session = %s.session_id, "refresh token reused: session revoked");
+            audit(
+                &state,
+                &s.account_id,
+                &s.user_id,
+                "refresh_token_reused",
+                &s.session_id,
+                "session revoked",
+            )
+            .await;
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "refresh_token_reused",
+                "this refresh token was already used; the session is revoked, log in again",
+            ));
+        }
+        Refreshed::Invalid => {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_refresh_token",
+                "unknown, expired or revoked refresh token",
+            ))
+        }
+    };
+    let wanted = body.account_id.as_deref().unwrap_or(&session.account_id);
+    let (account_id, role) = choose_account(&state, &session.user_id, Some(wanted)).await?;
+    let tokens = issue(
+        &state,
+        session.user_id,
+        &account_id,
+        role,
+        session.session_id,
+        next,
+    )?;
+    Ok(HttpResponse::Ok().json(tokens))
+}
+
+/// Ends the caller's login session: its refresh token stops working.
+#[utoipa::path(post, path = "/api/v1/auth/logout",
+    responses((status = 204, description = "logged out"), (status = 401, description = "bad token")))]
+pub async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = authenticate(&req, &state, None).await?;
+    require_login(&principal)?;
+    let session = principal.session.as_deref().unwrap_or_default();
+    state
+        .account_store
+        .revoke_session(&principal.user, session)
+        .await?;
+    audit(
+        &state,
+        &principal.account,
+        &principal.user,
+        "logout",
+        session,
+        "",
+    )
+    .await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The caller's login sessions.
+#[utoipa::path(get, path = "/api/v1/auth/sessions",
+    responses((status = 200, description = "sessions", body = Vec<AuthSession>)))]
+pub async fn sessions(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = authenticate(&req, &state, None).await?;
+    require_login(&principal)?;
+    let all = state.account_store.sessions(&principal.user).await?;
+    Ok(HttpResponse::Ok().json(all))
+}
+
+/// Revokes one of the caller's sessions (a lost device).
+#[utoipa::path(delete, path = "/api/v1/auth/sessions/{session_id}",
+    responses((status = 204, description = "revoked"), (status = 404, description = "no such session")))]
+pub async fn revoke_session(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = authenticate(&req, &state, None).await?;
+    require_login(&principal)?;
+    let session_id = path.into_inner();
+    if !state
+        .account_store
+        .revoke_session(&principal.user, &session_id)
+        .await?
+    {
+        return Err(ApiError::not_found("no such active session"));
+    }
+    audit(
+        &state,
+        &principal.account,
+        &principal.user,
+        "session_revoked",
+        &session_id,
+        "",
+    )
+    .await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The membership a new account's creator gets.
+pub fn owner(account_id: &str, user_id: &str, now: i64) -> Member {
+    Member {
+        account_id: account_id.to_string(),
+        user_id: user_id.to_string(),
+        role: Role::Owner,
+        added_at: now,
+    }
+}

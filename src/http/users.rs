@@ -1,0 +1,118 @@
+//! The user's own data (GDPR): export everything creo holds about the logged-in user as JSON,
+//! or erase it. Erasure removes the profile, email, password, sessions and memberships, closes
+//! their sockets everywhere, and keeps their ledger entries anonymised (money records stay).
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+
+use super::{audit, authenticate, require_login, ApiError};
+use crate::auth::Role;
+use crate::bus::AccessChange;
+use crate::server::AppState;
+use crate::store::accounts::{ApiKey, AuditEvent, AuthSession, LedgerEntry, Member, User};
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UserExport {
+    pub user: User,
+    pub memberships: Vec<Member>,
+    pub sessions: Vec<AuthSession>,
+    pub api_keys_created: Vec<ApiKey>,
+    pub ledger_entries: Vec<LedgerEntry>,
+    pub audit_events: Vec<AuditEvent>,
+}
+
+/// Everything about the logged-in user, as JSON.
+#[utoipa::path(get, path = "/api/v1/users/me/export",
+    responses((status = 200, description = "the user's data", body = UserExport)))]
+pub async fn export(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let p = authenticate(&req, &state, None).await?;
+    require_login(&p)?;
+    let store = &state.account_store;
+    let user = store
+        .user(&p.user)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such user"))?;
+    let memberships = store.memberships(&p.user).await?;
+    let mut api_keys_created = Vec::new();
+    let mut ledger_entries = Vec::new();
+    for m in &memberships {
+        api_keys_created.extend(
+            store
+                .api_keys(&m.account_id)
+                .await?
+                .into_iter()
+                .filter(|k| k.created_by == user.user_id),
+        );
+        ledger_entries.extend(
+            store
+                .ledger_since(&m.account_id, 0)
+                .await?
+                .into_iter()
+                .filter(|e| e.user_id == user.user_id),
+        );
+    }
+    let export = UserExport {
+        sessions: store.sessions(&p.user).await?,
+        audit_events: store.audit_events_by(&p.user).await?,
+        user,
+        memberships,
+        api_keys_created,
+        ledger_entries,
+    };
+    audit(&state, &p.account, &p.user, "data_exported", &p.user, "").await;
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            "Content-Disposition",
+            "attachment; filename=\"creo-export.json\"",
+        ))
+        .json(export))
+}
+
+/// Erases the logged-in user. Refused while they are the only owner of an account that has
+/// other members (transfer ownership first).
+#[utoipa::path(delete, path = "/api/v1/users/me",
+    responses((status = 204, description = "erased"),
+              (status = 409, description = "sole owner of a shared account")))]
+pub async fn erase(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let p = authenticate(&req, &state, None).await?;
+    require_login(&p)?;
+    let store = &state.account_store;
+    let memberships = store.memberships(&p.user).await?;
+    for m in memberships.iter().filter(|m| m.role == Role::Owner) {
+        let members = store.members(&m.account_id).await?;
+        let owners = members.iter().filter(|x| x.role == Role::Owner).count();
+        if owners == 1 && members.len() > 1 {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "sole_owner",
+                format!(
+                    "you are the only owner of {}; transfer ownership first",
+                    m.account_id
+                ),
+            ));
+        }
+    }
+    store.erase_user(&p.user).await?;
+    for m in &memberships {
+        state.bus.announce(AccessChange::Role {
+            account: m.account_id.clone(),
+            user: p.user.to_string(),
+            role: None,
+        });
+        audit(
+            &state,
+            &m.account_id,
+            crate::store::accounts::DELETED_USER,
+            "user_erased",
+            crate::store::accounts::DELETED_USER,
+            "",
+        )
+        .await;
+    }
+    metrics::counter!("creo_users_erased_total").increment(1);
+    Ok(HttpResponse::NoContent().finish())
+}
