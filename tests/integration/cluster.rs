@@ -526,3 +526,62 @@ async fn connection_and_rate_limits_hold_across_nodes() {
     );
     assert!(refused > 0);
 }
+
+#[tokio::test]
+async fn a_role_change_on_one_node_reaches_open_sockets_on_another_within_a_second() {
+    let redis = Redis::start();
+    let nodes = cluster(2, &redis, &crate::rest::billing_env());
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let owner = crate::rest::register(a, "owner@example.com").await;
+    let bob = crate::rest::register(b, "bob@example.com").await;
+    let bob = crate::rest::join(b, &owner, &bob, "editor").await;
+    let (s, _) = crate::rest::post(
+        a,
+        "/api/v1/documents",
+        &owner.access,
+        serde_json::json!({ "id": "shared" }),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let bob_ws = YClient::connect(&b.ws("shared", &bob.access)).await;
+    assert!(bob_ws.synced().await);
+    bob_ws.append("one");
+    assert!(bob_ws.wait(5, |_| true).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(stored_text(a, &owner.access, "shared").await, "one");
+
+    // Demoted on node A; Bob's socket is on node B.
+    let members = format!(
+        "/api/v1/accounts/{}/members/{}",
+        owner.account_id, bob.user_id
+    );
+    let (s, v, _) = crate::rest::call(
+        a,
+        Method::PUT,
+        &members,
+        Some(&owner.access),
+        Some(serde_json::json!({ "role": "commenter" })),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    bob_ws.append(" two");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        stored_text(a, &owner.access, "shared").await,
+        "one",
+        "the demotion reached node B's socket within a second"
+    );
+    // Node B's cached membership changed too: REST there refuses the write.
+    assert_eq!(
+        post_update(b, &bob.access, "shared", text_update("x"))
+            .await
+            .status(),
+        403
+    );
+
+    // Removed on node A: Bob's socket on node B closes with 4403.
+    let (s, _, _) = crate::rest::call(a, Method::DELETE, &members, Some(&owner.access), None).await;
+    assert_eq!(s, 204);
+    assert_eq!(bob_ws.closed_with(2).await, Some(4403));
+}

@@ -2,12 +2,14 @@
 //! over real sockets.
 
 mod access;
-mod billing;
+mod account_store_conformance;
 mod bad_input;
+mod billing;
 mod cluster;
 mod collaboration;
 mod common;
 mod durability;
+mod identity;
 mod interop;
 mod rest;
 mod store_conformance;

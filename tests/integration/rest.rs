@@ -160,7 +160,10 @@ pub async fn webhook(server: &Server, event: Value, secret: &str, age_secs: i64)
         - age_secs;
     let resp = reqwest::Client::new()
         .post(server.url("/api/v1/billing/webhook"))
-        .header("Creo-Signature", creo::billing::webhook::sign(secret.as_bytes(), t, &body))
+        .header(
+            "Creo-Signature",
+            creo::billing::webhook::sign(secret.as_bytes(), t, &body),
+        )
         .header("Content-Type", "application/json")
         .body(body)
         .send()

@@ -5,32 +5,40 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use creo::store::accounts::AccountStore;
 use creo::store::embedded::EmbeddedStore;
 use creo::store::{DocumentStore, Revocation, StoreError, StoredDocument};
 use yrs::{Doc, GetString, Text, Transact};
 
-struct Backend {
-    name: &'static str,
-    store: Arc<dyn DocumentStore>,
+pub struct Backend {
+    pub name: &'static str,
+    pub store: Arc<dyn DocumentStore>,
+    /// The same backend, seen as the account store.
+    pub accounts: Arc<dyn AccountStore>,
     _dir: Option<tempfile::TempDir>,
 }
 
-async fn backends() -> Vec<Backend> {
+pub async fn backends() -> Vec<Backend> {
     let dir = tempfile::tempdir().unwrap();
-    let embedded = EmbeddedStore::open(dir.path(), "normal").unwrap();
+    let embedded = Arc::new(EmbeddedStore::open(dir.path(), "normal").unwrap());
     let mut all = vec![Backend {
         name: "embedded",
-        store: Arc::new(embedded),
+        store: embedded.clone(),
+        accounts: embedded,
         _dir: Some(dir),
     }];
     match std::env::var("SCYLLA_URI") {
-        Ok(uri) => all.push(Backend {
-            name: "scylla",
-            store: creo::store::scylla::ScyllaStore::connect(&uri, &Default::default())
+        Ok(uri) => {
+            let scylla = creo::store::scylla::ScyllaStore::connect(&uri, &Default::default())
                 .await
-                .expect("connect to SCYLLA_URI"),
-            _dir: None,
-        }),
+                .expect("connect to SCYLLA_URI");
+            all.push(Backend {
+                name: "scylla",
+                store: scylla.clone(),
+                accounts: scylla,
+                _dir: None,
+            })
+        }
         Err(_) => {
             // Written to stderr directly: libtest captures println!, and a skip must be seen.
             use std::io::Write;
@@ -48,7 +56,7 @@ fn doc_id(name: &str) -> String {
     format!("{name}-{}", rand_suffix())
 }
 
-fn rand_suffix() -> u64 {
+pub fn rand_suffix() -> u64 {
     use std::time::{SystemTime, UNIX_EPOCH};
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -1,0 +1,530 @@
+//! The conformance suite every `AccountStore` backend must pass (the embedded store always,
+//! ScyllaDB when `SCYLLA_URI` is set): money moves exactly once under concurrency, reservations
+//! settle once, refresh tokens rotate with reuse detection, and the one-time decisions (an email,
+//! an invitation, a payment event) are taken once.
+
+use std::sync::Arc;
+
+use creo::auth::Role;
+use creo::billing::{Action, EntryKind, Tier};
+use creo::store::accounts::*;
+use creo::store::now_ms;
+
+use crate::store_conformance::{backends, rand_suffix};
+
+fn ids(prefix: &str) -> (String, String) {
+    let n = rand_suffix();
+    (format!("{prefix}-user-{n}"), format!("{prefix}-acct-{n}"))
+}
+
+/// A registered user with an account holding `grant` milli-credits.
+async fn registered(store: &Arc<dyn AccountStore>, prefix: &str, grant: i64) -> (User, Account) {
+    let (user_id, account_id) = ids(prefix);
+    let now = now_ms();
+    let user = User {
+        user_id: user_id.clone(),
+        email: format!("{user_id}@example.com"),
+        name: prefix.into(),
+        password_hash: "$argon2id$test".into(),
+        created_at: now,
+    };
+    let account = Account {
+        account_id: account_id.clone(),
+        name: prefix.into(),
+        tier: Tier::Free,
+        payment_failed: false,
+        custom_limits: None,
+        created_at: now,
+    };
+    let posting = debit(&account_id, "signup", grant);
+    assert!(store
+        .register(
+            &user,
+            &account,
+            Some(Posting {
+                kind: EntryKind::Grant,
+                action: None,
+                ..posting
+            })
+        )
+        .await
+        .unwrap());
+    (user, account)
+}
+
+fn debit(account_id: &str, key: &str, amount_milli: i64) -> Posting {
+    Posting {
+        account_id: account_id.to_string(),
+        idempotency_key: key.to_string(),
+        kind: EntryKind::Charge,
+        action: Some(Action::StandardGeneration),
+        quantity: 1,
+        amount_milli,
+        user_id: "u".into(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postings_apply_once_and_never_overdraw() {
+    for b in backends().await {
+        let store = b.accounts.clone();
+        let (_, account) = registered(&store, "post", 10_000).await;
+        let id = account.account_id.clone();
+        // 30 concurrent debits of 1000 from independent callers (as from several nodes).
+        let tasks: Vec<_> = (0..30)
+            .map(|i| {
+                let (store, id) = (store.clone(), id.clone());
+                tokio::spawn(
+                    async move { store.post(vec![debit(&id, &format!("d{i}"), -1000)]).await },
+                )
+            })
+            .collect();
+        let mut applied = 0;
+        for t in tasks {
+            match t.await.unwrap().unwrap().remove(0) {
+                Posted::Applied(_) => applied += 1,
+                Posted::Insufficient { available } => assert!(available < 1000, "{}", b.name),
+                other => panic!("{}: {other:?}", b.name),
+            }
+        }
+        assert_eq!(applied, 10, "{}: exactly the balance was spent", b.name);
+        assert_eq!(
+            store.balance(&id).await.unwrap().balance_milli,
+            0,
+            "{}",
+            b.name
+        );
+        // A key already used answers its entry; for a different movement it conflicts.
+        match store
+            .post(vec![debit(&id, "d0", -1000)])
+            .await
+            .unwrap()
+            .remove(0)
+        {
+            Posted::Replayed(e) | Posted::Applied(e) => {
+                assert_eq!(e.idempotency_key, "d0", "{}", b.name)
+            }
+            other => {
+                // d0 may have been one of the refused ones: then it was never recorded.
+                assert!(
+                    matches!(other, Posted::Insufficient { .. }),
+                    "{}: {other:?}",
+                    b.name
+                )
+            }
+        }
+        let ledger = store.ledger(&id, None, 100).await.unwrap();
+        assert_eq!(ledger.len(), 11, "{}: the grant and ten debits", b.name);
+        let used = ledger
+            .iter()
+            .find(|e| e.kind == EntryKind::Charge)
+            .unwrap()
+            .idempotency_key
+            .clone();
+        assert!(
+            matches!(
+                store.post(vec![debit(&id, &used, -2000)]).await.unwrap()[0],
+                Posted::KeyConflict
+            ),
+            "{}",
+            b.name
+        );
+        let seqs: Vec<i64> = ledger.iter().map(|e| e.seq).collect();
+        assert_eq!(
+            seqs,
+            (1..=11).rev().collect::<Vec<_>>(),
+            "{}: newest first, no gaps",
+            b.name
+        );
+        let page = store.ledger(&id, Some(5), 2).await.unwrap();
+        assert_eq!(
+            page.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            vec![4, 3],
+            "{}",
+            b.name
+        );
+        assert_eq!(ledger[0].balance_after_milli, 0, "{}", b.name);
+        let since = store.ledger_since(&id, 0).await.unwrap();
+        assert_eq!(since.len(), 11, "{}", b.name);
+        assert!(
+            since.windows(2).all(|w| w[0].seq < w[1].seq),
+            "{}: oldest first",
+            b.name
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reservations_hold_then_settle_once() {
+    for b in backends().await {
+        let store = b.accounts.clone();
+        let (_, account) = registered(&store, "reserve", 5_000).await;
+        let id = account.account_id.clone();
+        let now = now_ms();
+        let reservation = |rid: &str, key: &str, quantity: i64, expires_at: i64| Reservation {
+            reservation_id: format!("{rid}-{}", rand_suffix()),
+            account_id: id.clone(),
+            action: Action::SampleGeneration,
+            quantity,
+            amount_milli: 250 * quantity,
+            status: ReservationStatus::Held,
+            user_id: "u".into(),
+            idempotency_key: key.into(),
+            created_at: now,
+            expires_at,
+            entry_seq: None,
+        };
+        let r = reservation("r1", "k1", 4, now + 60_000);
+        assert!(
+            matches!(store.reserve(&r).await.unwrap(), Reserved::Held(_)),
+            "{}",
+            b.name
+        );
+        assert!(
+            matches!(
+                store
+                    .reserve(&reservation("r1b", "k1", 4, now))
+                    .await
+                    .unwrap(),
+                Reserved::Replayed(_)
+            ),
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            store.balance(&id).await.unwrap().available(),
+            4_000,
+            "{}",
+            b.name
+        );
+        assert!(
+            matches!(
+                store
+                    .reserve(&reservation("r2", "k2", 17, now))
+                    .await
+                    .unwrap(),
+                Reserved::Insufficient { available: 4_000 }
+            ),
+            "{}",
+            b.name
+        );
+        let captured = store
+            .settle(
+                &id,
+                &r.reservation_id,
+                Settlement::Capture { quantity: 3 },
+                now,
+            )
+            .await
+            .unwrap();
+        let Settled::Done(done, Some(entry)) = captured else {
+            panic!("{}: {captured:?}", b.name)
+        };
+        assert_eq!(
+            (done.status, entry.amount_milli),
+            (ReservationStatus::Captured, -750),
+            "{}",
+            b.name
+        );
+        assert!(
+            matches!(
+                store
+                    .settle(
+                        &id,
+                        &r.reservation_id,
+                        Settlement::Capture { quantity: 3 },
+                        now
+                    )
+                    .await
+                    .unwrap(),
+                Settled::Replayed(_, Some(_))
+            ),
+            "{}",
+            b.name
+        );
+        assert!(
+            matches!(
+                store
+                    .settle(&id, &r.reservation_id, Settlement::Release, now)
+                    .await
+                    .unwrap(),
+                Settled::Conflict(_)
+            ),
+            "{}",
+            b.name
+        );
+        let bal = store.balance(&id).await.unwrap();
+        assert_eq!(
+            (bal.balance_milli, bal.reserved_milli),
+            (4_250, 0),
+            "{}",
+            b.name
+        );
+        // An expired hold is found for release; releasing returns it whole.
+        let stale = reservation("r3", "k3", 2, now - 1);
+        store.reserve(&stale).await.unwrap();
+        let expired = store.expired_reservations(&id, now_ms()).await.unwrap();
+        assert_eq!(
+            expired
+                .iter()
+                .map(|r| &r.reservation_id)
+                .collect::<Vec<_>>(),
+            vec![&stale.reservation_id],
+            "{}",
+            b.name
+        );
+        assert!(
+            matches!(
+                store
+                    .settle(&id, &stale.reservation_id, Settlement::Release, now)
+                    .await
+                    .unwrap(),
+                Settled::Done(_, None)
+            ),
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            store.balance(&id).await.unwrap().available(),
+            4_250,
+            "{}",
+            b.name
+        );
+        assert!(
+            matches!(
+                store
+                    .settle(&id, "nope", Settlement::Release, now)
+                    .await
+                    .unwrap(),
+                Settled::NotFound
+            ),
+            "{}",
+            b.name
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identity_decisions_are_taken_once() {
+    for b in backends().await {
+        let store = b.accounts.clone();
+        let (user, account) = registered(&store, "ident", 0).await;
+        let (other_user, other_account) = ids("dup");
+        let dup = User {
+            user_id: other_user,
+            ..user.clone()
+        };
+        let acct = Account {
+            account_id: other_account,
+            ..account.clone()
+        };
+        assert!(
+            !store.register(&dup, &acct, None).await.unwrap(),
+            "{}: the email is taken",
+            b.name
+        );
+        assert_eq!(
+            store
+                .user_by_email(&user.email)
+                .await
+                .unwrap()
+                .unwrap()
+                .user_id,
+            user.user_id
+        );
+        assert_eq!(
+            store.memberships(&user.user_id).await.unwrap()[0].role,
+            Role::Owner
+        );
+
+        // Refresh tokens: rotate once; the spent one revokes the session.
+        let now = now_ms();
+        let session = AuthSession {
+            session_id: format!("s-{}", rand_suffix()),
+            user_id: user.user_id.clone(),
+            account_id: account.account_id.clone(),
+            created_at: now,
+            last_used_at: now,
+            user_agent: "test".into(),
+            revoked: false,
+        };
+        let (h1, h2, h3) = (
+            format!("h1-{}", rand_suffix()),
+            format!("h2-{}", rand_suffix()),
+            format!("h3-{}", rand_suffix()),
+        );
+        store
+            .create_session(&session, &h1, now + 60_000)
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                store
+                    .rotate_refresh(&h1, &h2, now, now + 60_000)
+                    .await
+                    .unwrap(),
+                Refreshed::Rotated(_)
+            ),
+            "{}",
+            b.name
+        );
+        assert!(
+            matches!(
+                store
+                    .rotate_refresh(&h1, &h3, now, now + 60_000)
+                    .await
+                    .unwrap(),
+                Refreshed::Reused(_)
+            ),
+            "{}",
+            b.name
+        );
+        assert!(
+            matches!(
+                store
+                    .rotate_refresh(&h2, &h3, now, now + 60_000)
+                    .await
+                    .unwrap(),
+                Refreshed::Invalid
+            ),
+            "{}",
+            b.name
+        );
+        assert!(
+            store.sessions(&user.user_id).await.unwrap()[0].revoked,
+            "{}",
+            b.name
+        );
+
+        // Invitations are accepted once; events are recorded once.
+        let inv = Invitation {
+            invitation_id: format!("i-{}", rand_suffix()),
+            account_id: account.account_id.clone(),
+            email: "x@example.com".into(),
+            role: Role::Editor,
+            invited_by: user.user_id.clone(),
+            created_at: now,
+            expires_at: now + 60_000,
+            accepted_by: None,
+        };
+        let token = format!("t-{}", rand_suffix());
+        store.create_invitation(&inv, &token).await.unwrap();
+        assert!(
+            store
+                .accept_invitation(&token, "a", now)
+                .await
+                .unwrap()
+                .is_some(),
+            "{}",
+            b.name
+        );
+        assert!(
+            store
+                .accept_invitation(&token, "b", now)
+                .await
+                .unwrap()
+                .is_none(),
+            "{}",
+            b.name
+        );
+        let event = format!("evt-{}", rand_suffix());
+        assert!(store
+            .record_event(&event, "payment.failed", now)
+            .await
+            .unwrap());
+        assert!(
+            !store
+                .record_event(&event, "payment.failed", now)
+                .await
+                .unwrap(),
+            "{}",
+            b.name
+        );
+        assert!(store.event_processed(&event).await.unwrap());
+
+        // Seats: a fourth member is refused on three seats.
+        for i in 0..2 {
+            let m = Member {
+                account_id: account.account_id.clone(),
+                user_id: format!("m{i}"),
+                role: Role::Viewer,
+                added_at: now,
+            };
+            assert!(store.put_member(&m, Some(3)).await.unwrap(), "{}", b.name);
+        }
+        let fourth = Member {
+            account_id: account.account_id.clone(),
+            user_id: "m9".into(),
+            role: Role::Viewer,
+            added_at: now,
+        };
+        assert!(
+            !store.put_member(&fourth, Some(3)).await.unwrap(),
+            "{}",
+            b.name
+        );
+
+        // Keys are revoked only within their own account.
+        let key = ApiKey {
+            key_id: format!("k{}", rand_suffix()),
+            account_id: account.account_id.clone(),
+            name: "k".into(),
+            prefix: "ck_k".into(),
+            secret_hash: "h".into(),
+            scopes: vec!["billing:read".into()],
+            created_by: user.user_id.clone(),
+            created_at: now,
+            revoked_at: None,
+        };
+        store.create_api_key(&key).await.unwrap();
+        assert!(
+            !store
+                .revoke_api_key("someone-else", &key.key_id, now)
+                .await
+                .unwrap(),
+            "{}",
+            b.name
+        );
+        assert!(
+            store
+                .revoke_api_key(&account.account_id, &key.key_id, now)
+                .await
+                .unwrap(),
+            "{}",
+            b.name
+        );
+        assert!(store
+            .api_key(&key.key_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some());
+
+        // Erasure keeps the money record without the person.
+        store
+            .post(vec![Posting {
+                user_id: user.user_id.clone(),
+                ..debit(&account.account_id, "g", 500)
+            }])
+            .await
+            .unwrap();
+        assert!(store.erase_user(&user.user_id).await.unwrap(), "{}", b.name);
+        assert!(
+            store.user_by_email(&user.email).await.unwrap().is_none(),
+            "{}",
+            b.name
+        );
+        let ledger = store.ledger(&account.account_id, None, 10).await.unwrap();
+        assert!(
+            ledger.iter().all(|e| e.user_id != user.user_id),
+            "{}: {ledger:?}",
+            b.name
+        );
+        assert!(
+            ledger.iter().any(|e| e.user_id == DELETED_USER),
+            "{}",
+            b.name
+        );
+    }
+}
