@@ -6,6 +6,8 @@
 #   load/bench.sh            all scenarios against the reference server, then C1 and C2
 #   load/bench.sh S1 S3      some of them
 #   load/bench.sh C1 C2      the cluster scenarios only (creo on one node vs two nodes and Redis)
+#   load/bench.sh B1         the charge path (creo-charges: charges/s and p99 against an
+#                            authenticated read of the account in the same run)
 #
 # Reports land in target/bench/: one creo-load JSON report per scenario and server, and
 # summary.md, the table BENCHMARKS.md quotes (creo's figures as ratios to the reference's).
@@ -15,7 +17,7 @@ ROOT=$PWD
 OUT=$ROOT/target/bench
 mkdir -p "$OUT"
 SCENARIOS=("$@")
-[ ${#SCENARIOS[@]} -eq 0 ] && SCENARIOS=(T S1 S2 S3 S4 S5 C1 C2)
+[ ${#SCENARIOS[@]} -eq 0 ] && SCENARIOS=(T S1 S2 S3 S4 S5 C1 C2 B1)
 
 cargo build --release -p creo -p creo-load
 (cd load/reference && npm ci --no-audit --no-fund --loglevel=error)
@@ -168,6 +170,14 @@ print(int(r['latency_ms']['p99'] <= 50 and not r['errors'] and r['convergence'][
     cluster_pair C1 --docs 100 --editors 2 --rate 2 --awareness-rate 1 --duration 30s --ramp-up 4s ;;
   C2) # Cross-node throughput: 1 document, 50 editors at 10 edits/s, split over two nodes.
     cluster_pair C2 --docs 1 --editors 50 --rate 10 --duration 20s --ramp-up 2s ;;
+  B1) # The charge path: 16 accounts, 64 charges in flight, 20 s, after 20 s of account reads
+    # as the baseline. Tier request limits are lifted so the ledger is measured, not the limiter.
+    export CREO_BILLING_WEBHOOK_SECRET=bench-webhook-secret
+    CREO_TIERS__FREE__REQUESTS_PER_SECOND=0 CREO_TIERS__FREE__REQUESTS_PER_HOUR=0 \
+      CREO_TIERS__FREE__MONTHLY_GENERATIONS=100000000 start_creo
+    "$ROOT/target/release/creo-charges" --url "http://127.0.0.1:$CREO_PORT" \
+      --accounts 16 --concurrency 64 --duration 20s | tee "$OUT/B1.txt"
+    stop_server ;;
   *) echo "unknown scenario $s" >&2; exit 1 ;;
   esac
 done

@@ -110,11 +110,11 @@ impl AccountActor {
             let members = store.members(&id).await?;
             let month_start = month_start_ms(now_ms());
             let generations = store
-                .ledger_since(&id, month_start)
+                .spent_since(&id, month_start)
                 .await?
                 .iter()
-                .filter(|e| e.action.is_some_and(Action::is_generation))
-                .map(|e| e.quantity)
+                .filter(|(action, _)| action.is_generation())
+                .map(|(_, (count, _))| count)
                 .sum();
             Ok::<_, StoreError>(Some(Loaded {
                 account,

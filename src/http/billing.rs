@@ -181,16 +181,16 @@ pub async fn summary(
         .ok_or_else(|| ApiError::not_found("no such account"))?;
     let balance = state.account_store.balance(&account_id).await?;
     let month = month_start_ms(now_ms());
-    let mut by_action = BTreeMap::new();
-    let mut generations = 0;
-    for e in state.account_store.ledger_since(&account_id, month).await? {
-        if let (Some(action), true) = (e.action, e.amount_milli < 0) {
-            *by_action.entry(action.as_str().to_string()).or_insert(0) += -e.amount_milli;
-            if action.is_generation() {
-                generations += e.quantity;
-            }
-        }
-    }
+    let spent = state.account_store.spent_since(&account_id, month).await?;
+    let generations = spent
+        .iter()
+        .filter(|(action, _)| action.is_generation())
+        .map(|(_, (count, _))| count)
+        .sum();
+    let by_action: BTreeMap<String, Milli> = spent
+        .iter()
+        .map(|(action, (_, milli))| (action.as_str().to_string(), *milli))
+        .collect();
     Ok(HttpResponse::Ok().json(Billing {
         account_id,
         tier: view.account.tier,

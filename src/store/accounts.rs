@@ -357,6 +357,25 @@ pub trait AccountStore: Send + Sync + 'static {
         since_ms: i64,
     ) -> Result<Vec<LedgerEntry>, StoreError>;
 
+    /// Debits per action since `since_ms`: (count, milli-credits spent). What quotas and the
+    /// month's summary need. The default sums `ledger_since`; a backend that can aggregate where
+    /// the data is (SQL) overrides it.
+    async fn spent_since(
+        &self,
+        account_id: &str,
+        since_ms: i64,
+    ) -> Result<std::collections::BTreeMap<Action, (i64, Milli)>, StoreError> {
+        let mut out = std::collections::BTreeMap::new();
+        for e in self.ledger_since(account_id, since_ms).await? {
+            if let (Some(action), true) = (e.action, e.amount_milli < 0) {
+                let row: &mut (i64, Milli) = out.entry(action).or_default();
+                row.0 += e.quantity;
+                row.1 -= e.amount_milli;
+            }
+        }
+        Ok(out)
+    }
+
     /// Records a payment event as processed; `false` when it already was.
     async fn record_event(&self, event_id: &str, kind: &str, at: i64) -> Result<bool, StoreError>;
     async fn event_processed(&self, event_id: &str) -> Result<bool, StoreError>;

@@ -144,6 +144,13 @@ async fn postings_apply_once_and_never_overdraw() {
             b.name
         );
         assert_eq!(ledger[0].balance_after_milli, 0, "{}", b.name);
+        let spent = store.spent_since(&id, 0).await.unwrap();
+        assert_eq!(
+            spent.get(&Action::StandardGeneration),
+            Some(&(10, 10_000)),
+            "{}",
+            b.name
+        );
         let since = store.ledger_since(&id, 0).await.unwrap();
         assert_eq!(since.len(), 11, "{}", b.name);
         assert!(

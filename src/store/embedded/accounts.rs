@@ -8,7 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::EmbeddedStore;
 use crate::auth::Role;
-use crate::billing::{Action, EntryKind, Tier};
+use crate::billing::{Action, EntryKind, Milli, Tier};
 use crate::store::accounts::*;
 use crate::store::{unavailable, StoreError};
 
@@ -1136,6 +1136,38 @@ impl AccountStore for EmbeddedStore {
                 params![id, since_ms],
                 entry_row,
             )
+        })
+        .await
+    }
+
+    async fn spent_since(
+        &self,
+        account_id: &str,
+        since_ms: i64,
+    ) -> Result<std::collections::BTreeMap<Action, (i64, Milli)>, StoreError> {
+        let id = account_id.to_string();
+        self.read(move |c| {
+            let rows = all(
+                c,
+                "SELECT action, SUM(quantity), -SUM(amount) FROM credit_ledger
+                 WHERE account_id = ?1 AND created_at >= ?2 AND action IS NOT NULL AND amount < 0
+                 GROUP BY action",
+                params![id, since_ms],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                },
+            )?;
+            rows.into_iter()
+                .map(|(a, n, spent)| {
+                    let action = Action::parse(&a)
+                        .ok_or_else(|| StoreError::Corrupt(format!("action {a}")))?;
+                    Ok((action, (n, spent)))
+                })
+                .collect()
         })
         .await
     }
