@@ -4,6 +4,7 @@
 
 pub mod password;
 pub mod secret;
+pub mod sessions;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -118,6 +118,9 @@ pub struct Config {
     pub argon2_lanes: u32,
     /// Most concurrent password hashes (each holds `argon2_memory_kib` of memory).
     pub password_hash_concurrency: usize,
+    /// How long a node trusts that a login session is live before asking the store again
+    /// (revocations reach every node at once through the bus regardless).
+    pub session_check_ms: u64,
     /// Login attempts per email per hour (across nodes with Redis).
     pub login_attempts_per_hour: u32,
     pub invitation_ttl_secs: u64,
@@ -197,6 +200,7 @@ impl Default for Config {
             argon2_lanes: 1,
             password_hash_concurrency: 4,
             login_attempts_per_hour: 100,
+            session_check_ms: 5_000,
             invitation_ttl_secs: 7 * 24 * 3600,
             app_token_max_ttl_secs: 24 * 3600,
             signup_credits_milli: 10_000,

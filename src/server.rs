@@ -38,6 +38,7 @@ pub struct AppState {
     pub limits: Arc<SharedLimits>,
     pub account_store: Arc<dyn AccountStore>,
     pub accounts: Arc<Accounts>,
+    pub sessions: Arc<crate::auth::sessions::SessionGate>,
     pub request_limits: Arc<RequestLimiter>,
     /// Bounds concurrent password hashes (each takes `argon2_memory_kib` and tens of ms of CPU).
     pub password_hashing: Arc<tokio::sync::Semaphore>,
@@ -121,6 +122,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let accounts = Accounts::new(account_store.clone(), config.clone());
     let request_limits = Arc::new(RequestLimiter::new(limits.clone()));
+    let sessions = Arc::new(crate::auth::sessions::SessionGate::new(
+        account_store.clone(),
+        std::time::Duration::from_millis(config.session_check_ms),
+        std::time::Duration::from_secs(config.access_token_ttl_secs),
+    ));
     let decoy_hash = {
         let cost = config.password_cost();
         tokio::task::spawn_blocking(move || crate::auth::password::decoy(cost)).await?
@@ -132,7 +138,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         bus.clone(),
         arbiters.iter().map(|a| a.handle()).collect(),
     );
-    let (documents, directory) = (registry.clone(), accounts.clone());
+    let (documents, directory, gate) = (registry.clone(), accounts.clone(), sessions.clone());
     actix_rt::spawn(async move {
         while let Some(change) = access_changes.recv().await {
             match change {
@@ -146,6 +152,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                     directory.refresh(&account);
                 }
                 AccessChange::Account { account } => directory.refresh(&account),
+                AccessChange::Session { session } => {
+                    gate.revoked(&session);
+                    documents.close_session(&session);
+                }
             }
         }
     });
@@ -171,6 +181,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         limits,
         account_store,
         accounts,
+        sessions,
         request_limits,
         password_hashing: Arc::new(tokio::sync::Semaphore::new(
             config.password_hash_concurrency.max(1),

@@ -930,6 +930,29 @@ impl Handler<ChangeRole> for DocumentActor {
     }
 }
 
+/// A login session was revoked: close the sockets its tokens opened here (4403).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CloseSession {
+    pub session: String,
+}
+
+impl Handler<CloseSession> for DocumentActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: CloseSession, _: &mut Context<Self>) {
+        let closing: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, m)| m.principal.session.as_deref() == Some(msg.session.as_str()))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in closing {
+            self.evict(id, close::ACCESS_REVOKED, "session_revoked");
+        }
+    }
+}
+
 /// A session asks to receive this document's updates.
 #[derive(Message)]
 #[rtype(result = "Result<(), DocError>")]

@@ -9,7 +9,9 @@ use std::time::Duration;
 use actix::dev::ToEnvelope;
 use actix::prelude::*;
 
-use super::document::{Access, ChangeRole, DocError, DocumentActor, Revoke, Shutdown};
+use super::document::{
+    Access, ChangeRole, CloseSession, DocError, DocumentActor, Revoke, Shutdown,
+};
 use crate::auth::Principal;
 use crate::bus::{Bus, Revocation};
 use crate::config::Config;
@@ -173,6 +175,16 @@ impl DocumentRegistry {
                 account: account.to_string(),
                 user: user.to_string(),
                 role,
+            });
+        }
+    }
+
+    /// Closes the sockets opened with a revoked login session's tokens.
+    pub fn close_session(&self, session: &str) {
+        let live = self.live.lock().expect("registry lock");
+        for addr in live.values() {
+            addr.do_send(CloseSession {
+                session: session.to_string(),
             });
         }
     }

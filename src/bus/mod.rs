@@ -61,6 +61,11 @@ pub enum AccessChange {
     Account {
         account: String,
     },
+    /// A login session was revoked (logout, revoked by its user, refresh-token reuse): its
+    /// access tokens stop working and its sockets close.
+    Session {
+        session: String,
+    },
 }
 
 pub struct Bus {

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{audit, authenticate, require_login, ApiError};
 use crate::auth::{password, secret, Role};
 use crate::billing::{EntryKind, Tier};
+use crate::bus::AccessChange;
 use crate::server::AppState;
 use crate::store::accounts::{Account, AuthSession, Member, Posting, Refreshed, User};
 use crate::store::now_ms;
@@ -362,6 +363,9 @@ pub async fn refresh(
         Refreshed::Reused(s) => {
             metrics::counter!("creo_refresh_reuse_total").increment(1);
             tracing::warn!(user = %s.user_id, session = %s.session_id, "refresh token reused: session revoked");
+            state.bus.announce(AccessChange::Session {
+                session: s.session_id.clone(),
+            });
             audit(
                 &state,
                 &s.account_id,
@@ -412,6 +416,9 @@ pub async fn logout(
         .account_store
         .revoke_session(&principal.user, session)
         .await?;
+    state.bus.announce(AccessChange::Session {
+        session: session.to_string(),
+    });
     audit(
         &state,
         &principal.account,
@@ -455,6 +462,9 @@ pub async fn revoke_session(
     {
         return Err(ApiError::not_found("no such active session"));
     }
+    state.bus.announce(AccessChange::Session {
+        session: session_id.clone(),
+    });
     audit(
         &state,
         &principal.account,

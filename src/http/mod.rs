@@ -271,6 +271,17 @@ pub async fn authenticate(
         Some(key_id) => api_key_principal(state, key_id, token).await?,
         None => state.keys.verify(token)?,
     };
+    if let Some(session) = &principal.session {
+        if !state.sessions.is_live(&principal.user, session).await? {
+            metrics::counter!("creo_auth_failures_total", "reason" => "session_revoked")
+                .increment(1);
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "session_revoked",
+                "this login session was ended; log in again",
+            ));
+        }
+    }
     let person = principal.session.clone().map(|_| principal.user.clone());
     let view = state
         .accounts

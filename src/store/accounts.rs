@@ -308,6 +308,11 @@ pub trait AccountStore: Send + Sync + 'static {
         expires_at: i64,
     ) -> Result<Refreshed, StoreError>;
     async fn sessions(&self, user_id: &str) -> Result<Vec<AuthSession>, StoreError>;
+    async fn session(
+        &self,
+        user_id: &str,
+        session_id: &str,
+    ) -> Result<Option<AuthSession>, StoreError>;
     async fn revoke_session(&self, user_id: &str, session_id: &str) -> Result<bool, StoreError>;
 
     async fn create_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;

@@ -76,6 +76,18 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_its_session() {
         (401, Some("invalid_refresh_token")),
         "the family is revoked: {v}"
     );
+    let second_access = second["access_token"].as_str().unwrap();
+    let (s, v) = get(
+        &server,
+        &format!("/api/v1/accounts/{}", alice.account_id),
+        second_access,
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (401, Some("session_revoked")),
+        "its access tokens stop at once: {v}"
+    );
 
     let other = login(&server, "alice@example.com", None).await;
     let (_, sessions) = get(&server, "/api/v1/auth/sessions", &other.access).await;
@@ -118,6 +130,61 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_its_session() {
             "audit log lacks {expected}: {actions:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn revoking_a_lost_devices_session_ends_its_tokens_and_sockets_at_once() {
+    let server = rest::start();
+    register(&server, "alice@example.com").await;
+    let phone = login(&server, "alice@example.com", None).await;
+    let laptop = login(&server, "alice@example.com", None).await;
+    assert_eq!(
+        post(
+            &server,
+            "/api/v1/documents",
+            &laptop.access,
+            json!({ "id": "draft" })
+        )
+        .await
+        .0,
+        201
+    );
+    let on_phone = YClient::connect(&server.ws("draft", &phone.access)).await;
+    let on_laptop = YClient::connect(&server.ws("draft", &laptop.access)).await;
+    assert!(on_phone.synced().await && on_laptop.synced().await);
+
+    let revoke = format!("/api/v1/auth/sessions/{}", phone.session_id);
+    let (s, _, _) = call(&server, Method::DELETE, &revoke, Some(&laptop.access), None).await;
+    assert_eq!(s, 204);
+    assert_eq!(
+        on_phone.closed_with(2).await,
+        Some(4403),
+        "the phone's socket closes"
+    );
+    assert_eq!(
+        get(&server, "/api/v1/auth/sessions", &phone.access).await.0,
+        401,
+        "its access token stops"
+    );
+    let body = json!({ "refresh_token": phone.refresh });
+    let (s, _, _) = call(
+        &server,
+        Method::POST,
+        "/api/v1/auth/refresh",
+        None,
+        Some(body),
+    )
+    .await;
+    assert_eq!(s, 401, "and its refresh token");
+    on_laptop.append("still here");
+    assert!(on_laptop.wait(3, |c| c.text() == "still here").await);
+    assert_eq!(
+        get(&server, "/api/v1/auth/sessions", &laptop.access)
+            .await
+            .0,
+        200,
+        "the other session lives on"
+    );
 }
 
 #[tokio::test]

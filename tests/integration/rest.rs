@@ -32,6 +32,7 @@ pub struct User {
     pub account_id: String,
     pub access: String,
     pub refresh: String,
+    pub session_id: String,
 }
 
 impl User {
@@ -42,6 +43,7 @@ impl User {
             account_id: v["account_id"].as_str().unwrap().to_string(),
             access: v["access_token"].as_str().unwrap().to_string(),
             refresh: v["refresh_token"].as_str().unwrap().to_string(),
+            session_id: v["session_id"].as_str().unwrap().to_string(),
         }
     }
 }

@@ -930,6 +930,23 @@ impl AccountStore for EmbeddedStore {
         .await
     }
 
+    async fn session(
+        &self,
+        user_id: &str,
+        session_id: &str,
+    ) -> Result<Option<AuthSession>, StoreError> {
+        let (u, s) = (user_id.to_string(), session_id.to_string());
+        self.read(move |c| {
+            one(
+                c,
+                &format!("SELECT {SESSION_COLS} FROM auth_sessions WHERE session_id = ?1 AND user_id = ?2"),
+                params![s, u],
+                session_row,
+            )
+        })
+        .await
+    }
+
     async fn revoke_session(&self, user_id: &str, session_id: &str) -> Result<bool, StoreError> {
         let (u, s) = (user_id.to_string(), session_id.to_string());
         self.transaction(move |c| {

@@ -866,6 +866,17 @@ impl AccountStore for ScyllaStore {
         Ok(out)
     }
 
+    async fn session(
+        &self,
+        user_id: &str,
+        session_id: &str,
+    ) -> Result<Option<AuthSession>, StoreError> {
+        let row: Option<SessionRow> = self
+            .first(&self.acct().session, (user_id, session_id))
+            .await?;
+        Ok(row.map(session))
+    }
+
     async fn revoke_session(&self, user_id: &str, session_id: &str) -> Result<bool, StoreError> {
         self.lwt(&self.acct().revoke_session, (user_id, session_id))
             .await
