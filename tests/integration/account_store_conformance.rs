@@ -402,6 +402,16 @@ async fn identity_decisions_are_taken_once() {
             "{}",
             b.name
         );
+        let one = store
+            .session(&user.user_id, &session.session_id)
+            .await
+            .unwrap();
+        assert!(one.is_some_and(|s| s.revoked), "{}", b.name);
+        let stranger = store
+            .session("someone-else", &session.session_id)
+            .await
+            .unwrap();
+        assert!(stranger.is_none(), "{}", b.name);
 
         // Invitations are accepted once; events are recorded once.
         let inv = Invitation {
