@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::identity::owner;
-use super::{audit, authenticate, for_account, require_login, require_manager, ApiError};
+use super::{audit, authenticate, for_account, for_manager, require_login, ApiError};
 use crate::auth::{secret, Principal, Role};
 use crate::billing::Tier;
 use crate::bus::AccessChange;
@@ -214,18 +214,20 @@ pub async fn change_role(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (account_id, user_id) = path.into_inner();
-    let by = for_account(&req, &state, &account_id).await?;
-    require_manager(&by, "")?;
+    let by = for_manager(&req, &state, &account_id, None).await?;
     let mut m = member(&state, &account_id, &user_id).await?;
     check_change(&state, &by, &account_id, m.role, Some(body.role)).await?;
     let from = m.role;
     m.role = body.role;
     state.account_store.put_member(&m, None).await?;
-    state.bus.announce(AccessChange::Role {
-        account: account_id.clone(),
-        user: user_id.clone(),
-        role: Some(m.role),
-    });
+    super::announce(
+        &state,
+        AccessChange::Role {
+            account: account_id.clone(),
+            user: user_id.clone(),
+            role: Some(m.role),
+        },
+    );
     let detail = format!("{} -> {}", from.as_str(), m.role.as_str());
     audit(
         &state,
@@ -248,19 +250,21 @@ pub async fn remove_member(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (account_id, user_id) = path.into_inner();
-    let by = for_account(&req, &state, &account_id).await?;
-    require_manager(&by, "")?;
+    let by = for_manager(&req, &state, &account_id, None).await?;
     let m = member(&state, &account_id, &user_id).await?;
     check_change(&state, &by, &account_id, m.role, None).await?;
     state
         .account_store
         .remove_member(&account_id, &user_id)
         .await?;
-    state.bus.announce(AccessChange::Role {
-        account: account_id.clone(),
-        user: user_id.clone(),
-        role: None,
-    });
+    super::announce(
+        &state,
+        AccessChange::Role {
+            account: account_id.clone(),
+            user: user_id.clone(),
+            role: None,
+        },
+    );
     audit(
         &state,
         &account_id,
@@ -283,8 +287,7 @@ pub async fn invite(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let account_id = path.into_inner();
-    let by = for_account(&req, &state, &account_id).await?;
-    require_manager(&by, "")?;
+    let by = for_manager(&req, &state, &account_id, None).await?;
     require_login(&by)?;
     if body.role == Role::Owner && by.role != Role::Owner {
         return Err(ApiError::forbidden(
@@ -335,8 +338,7 @@ pub async fn invitations(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let account_id = path.into_inner();
-    let by = for_account(&req, &state, &account_id).await?;
-    require_manager(&by, "")?;
+    for_manager(&req, &state, &account_id, None).await?;
     Ok(HttpResponse::Ok().json(state.account_store.invitations(&account_id).await?))
 }
 
@@ -407,9 +409,12 @@ pub async fn accept(
             "unknown, expired or already used invitation",
         ));
     }
-    state.bus.announce(AccessChange::Account {
-        account: m.account_id.clone(),
-    });
+    super::announce(
+        &state,
+        AccessChange::Account {
+            account: m.account_id.clone(),
+        },
+    );
     audit(
         &state,
         &m.account_id,
@@ -432,8 +437,7 @@ pub async fn audit_log(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let account_id = path.into_inner();
-    let by = for_account(&req, &state, &account_id).await?;
-    require_manager(&by, "")?;
+    for_manager(&req, &state, &account_id, None).await?;
     let events = state
         .account_store
         .audit_events(&account_id, page.before, page.limit())

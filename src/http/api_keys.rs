@@ -7,7 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use super::{audit, authenticate, for_account, require_login, require_manager, ApiError};
+use super::{audit, authenticate, for_manager, require_login, ApiError};
 use crate::auth::{secret, Role, SCOPES};
 use crate::server::AppState;
 use crate::store::accounts::ApiKey;
@@ -59,8 +59,7 @@ pub async fn create(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let account_id = path.into_inner();
-    let by = for_account(&req, &state, &account_id).await?;
-    require_manager(&by, "")?;
+    let by = for_manager(&req, &state, &account_id, None).await?;
     require_login(&by)?;
     let body = body.into_inner();
     if let Some(bad) = body.scopes.iter().find(|s| !SCOPES.contains(&s.as_str())) {
@@ -104,8 +103,7 @@ pub async fn list(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let account_id = path.into_inner();
-    let by = for_account(&req, &state, &account_id).await?;
-    require_manager(&by, "")?;
+    for_manager(&req, &state, &account_id, None).await?;
     Ok(HttpResponse::Ok().json(state.account_store.api_keys(&account_id).await?))
 }
 
@@ -118,8 +116,7 @@ pub async fn revoke(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (account_id, key_id) = path.into_inner();
-    let by = for_account(&req, &state, &account_id).await?;
-    require_manager(&by, "")?;
+    let by = for_manager(&req, &state, &account_id, None).await?;
     if !state
         .account_store
         .revoke_api_key(&account_id, &key_id, now_ms())

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::accounts::Page;
-use super::{audit, for_account, require_manager, ApiError};
+use super::{audit, for_account, for_manager, ApiError};
 use crate::actors::account::{Post, Reserve, Settle};
 use crate::auth::Principal;
 use crate::billing::webhook::{self, Effect, Event};
@@ -106,17 +106,6 @@ pub struct SettledReservation {
 
 const MAX_QUANTITY: i64 = 10_000;
 
-/// Who may see billing: owners and admins, or an API key with `billing:read`.
-async fn reader(
-    req: &HttpRequest,
-    state: &AppState,
-    account_id: &str,
-) -> Result<Principal, ApiError> {
-    let p = for_account(req, state, account_id).await?;
-    require_manager(&p, "billing:read")?;
-    Ok(p)
-}
-
 /// Who may spend credits: editors and above, or an API key with `billing:charge`.
 async fn spender(
     req: &HttpRequest,
@@ -135,6 +124,17 @@ async fn spender(
         ));
     }
     Ok(p)
+}
+
+/// 201 for a new movement; 200 with `Idempotent-Replayed: true` for one its key made before.
+fn created_or_replayed(replayed: bool, body: impl Serialize) -> HttpResponse {
+    if replayed {
+        HttpResponse::Ok()
+            .insert_header(("Idempotent-Replayed", "true"))
+            .json(body)
+    } else {
+        HttpResponse::Created().json(body)
+    }
 }
 
 fn idempotency_key(req: &HttpRequest) -> Result<String, ApiError> {
@@ -173,7 +173,7 @@ pub async fn summary(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let account_id = path.into_inner();
-    reader(&req, &state, &account_id).await?;
+    for_manager(&req, &state, &account_id, Some("billing:read")).await?;
     let view = state
         .accounts
         .lookup(&account_id, None)
@@ -218,7 +218,7 @@ pub async fn ledger(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let account_id = path.into_inner();
-    reader(&req, &state, &account_id).await?;
+    for_manager(&req, &state, &account_id, Some("billing:read")).await?;
     let limit = page.limit();
     let entries = state
         .account_store
@@ -243,7 +243,7 @@ pub async fn ledger_csv(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let account_id = path.into_inner();
-    reader(&req, &state, &account_id).await?;
+    for_manager(&req, &state, &account_id, Some("billing:read")).await?;
     let entries = state
         .account_store
         .ledger_since(&account_id, since.start_ms())
@@ -304,7 +304,7 @@ pub async fn usage(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let account_id = path.into_inner();
-    reader(&req, &state, &account_id).await?;
+    for_manager(&req, &state, &account_id, Some("billing:read")).await?;
     let mut rows: BTreeMap<(String, &'static str), (i64, Milli)> = BTreeMap::new();
     for e in state
         .account_store
@@ -371,13 +371,7 @@ pub async fn charge(
         entry: result.entry,
         watermarked,
     };
-    Ok(if result.replayed {
-        HttpResponse::Ok()
-            .insert_header(("Idempotent-Replayed", "true"))
-            .json(answer)
-    } else {
-        HttpResponse::Created().json(answer)
-    })
+    Ok(created_or_replayed(result.replayed, answer))
 }
 
 /// Holds credits for a long operation (a generation job): capture what it used when it
@@ -416,13 +410,7 @@ pub async fn reserve(
         .accounts
         .ask(&account_id, Reserve(reservation))
         .await?;
-    Ok(if replayed {
-        HttpResponse::Ok()
-            .insert_header(("Idempotent-Replayed", "true"))
-            .json(r)
-    } else {
-        HttpResponse::Created().json(r)
-    })
+    Ok(created_or_replayed(replayed, r))
 }
 
 #[utoipa::path(get, path = "/api/v1/accounts/{account_id}/reservations/{reservation_id}",
@@ -579,9 +567,12 @@ pub async fn webhook(
         .account_store
         .record_event(&event.id, &event.kind, now_ms())
         .await?;
-    state.bus.announce(AccessChange::Account {
-        account: account.clone(),
-    });
+    super::announce(
+        &state,
+        AccessChange::Account {
+            account: account.clone(),
+        },
+    );
     audit(
         &state,
         account,

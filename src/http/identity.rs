@@ -363,9 +363,12 @@ pub async fn refresh(
         Refreshed::Reused(s) => {
             metrics::counter!("creo_refresh_reuse_total").increment(1);
             tracing::warn!(user = %s.user_id, session = %s.session_id, "refresh token reused: session revoked");
-            state.bus.announce(AccessChange::Session {
-                session: s.session_id.clone(),
-            });
+            super::announce(
+                &state,
+                AccessChange::Session {
+                    session: s.session_id.clone(),
+                },
+            );
             audit(
                 &state,
                 &s.account_id,
@@ -416,9 +419,12 @@ pub async fn logout(
         .account_store
         .revoke_session(&principal.user, session)
         .await?;
-    state.bus.announce(AccessChange::Session {
-        session: session.to_string(),
-    });
+    super::announce(
+        &state,
+        AccessChange::Session {
+            session: session.to_string(),
+        },
+    );
     audit(
         &state,
         &principal.account,
@@ -462,9 +468,12 @@ pub async fn revoke_session(
     {
         return Err(ApiError::not_found("no such active session"));
     }
-    state.bus.announce(AccessChange::Session {
-        session: session_id.clone(),
-    });
+    super::announce(
+        &state,
+        AccessChange::Session {
+            session: session_id.clone(),
+        },
+    );
     audit(
         &state,
         &principal.account,

@@ -373,11 +373,24 @@ pub async fn for_account(
     Ok(principal)
 }
 
-/// Refuses callers who are not owners or admins (API keys need `scope` instead).
-pub fn require_manager(principal: &Principal, scope: &str) -> Result<(), ApiError> {
-    let allowed = match &principal.api_key {
-        Some(_) => principal.has_scope(scope),
-        None => principal.role.can_manage(),
+/// `for_account`, for owners and admins only (and API keys with `scope`, where one may).
+pub async fn for_manager(
+    req: &HttpRequest,
+    state: &AppState,
+    account_id: &str,
+    scope: Option<&str>,
+) -> Result<Principal, ApiError> {
+    let principal = for_account(req, state, account_id).await?;
+    require_manager(&principal, scope)?;
+    Ok(principal)
+}
+
+/// Refuses callers who are not owners or admins (API keys need `scope`, where one may).
+pub fn require_manager(principal: &Principal, scope: Option<&str>) -> Result<(), ApiError> {
+    let allowed = match (&principal.api_key, scope) {
+        (Some(_), Some(scope)) => principal.has_scope(scope),
+        (Some(_), None) => false,
+        (None, _) => principal.role.can_manage(),
     };
     if allowed {
         Ok(())
@@ -452,6 +465,21 @@ pub async fn admit_to_document(
         ));
     }
     Ok(principal)
+}
+
+/// Applies an access change: on this node before the answer goes out (so the caller's next
+/// request already sees it), and on every node through the bus (which also closes or demotes
+/// open sockets).
+pub fn announce(state: &AppState, change: crate::bus::AccessChange) {
+    use crate::bus::AccessChange;
+    match &change {
+        AccessChange::Session { session } => state.sessions.revoked(session),
+        AccessChange::Role { account, .. } | AccessChange::Account { account } => {
+            state.accounts.refresh(account)
+        }
+        AccessChange::Revoke(_) => {}
+    }
+    state.bus.announce(change);
 }
 
 /// Records a security event in the account's audit log. A failure to record is logged and

@@ -25,7 +25,7 @@ async fn account_admin(
             "this token does not manage that account",
         ));
     }
-    require_manager(&principal, "")?;
+    require_manager(&principal, None)?;
     Ok(principal)
 }
 
@@ -38,7 +38,7 @@ async fn document_admin(
 ) -> Result<Principal, ApiError> {
     let principal = authenticate(req, state, query.token.as_deref()).await?;
     document_id(doc_id, &principal)?;
-    require_manager(&principal, "")?;
+    require_manager(&principal, None)?;
     match state.store.meta(doc_id).await? {
         None => Err(ApiError::new(
             StatusCode::NOT_FOUND,

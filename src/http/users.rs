@@ -98,11 +98,14 @@ pub async fn erase(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
     }
     store.erase_user(&p.user).await?;
     for m in &memberships {
-        state.bus.announce(AccessChange::Role {
-            account: m.account_id.clone(),
-            user: p.user.to_string(),
-            role: None,
-        });
+        super::announce(
+            &state,
+            AccessChange::Role {
+                account: m.account_id.clone(),
+                user: p.user.to_string(),
+                role: None,
+            },
+        );
         audit(
             &state,
             &m.account_id,
