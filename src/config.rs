@@ -139,6 +139,24 @@ pub struct Config {
     pub billing_webhook_secret: Option<String>,
     /// Signed webhooks older (or newer) than this are refused as replays.
     pub billing_webhook_tolerance_secs: i64,
+    /// The models folder: `<name>/<version>/manifest.toml` (see `scripts/install-models.sh`).
+    pub models: PathBuf,
+    /// The ONNX Runtime shared library; default: the one `install-models.sh` puts under
+    /// `models` (or `ORT_DYLIB_PATH`).
+    pub onnxruntime_lib: Option<PathBuf>,
+    /// How often the models folder is rescanned for added, changed or removed models.
+    pub model_scan_ms: u64,
+    /// ONNX Runtime threads per model worker (0: one per core).
+    pub inference_threads: usize,
+    /// A request not answered within this time fails (504) and is dropped from its batch.
+    pub inference_timeout_ms: u64,
+    /// The model behind `/api/v1/ai/embed`, search, hashtags and brand voice.
+    pub embedding_model: String,
+    /// A document is re-embedded for search once it has had no update for this long.
+    pub search_settle_ms: u64,
+    /// A node reloads an account's search index from the store when it is older than this
+    /// (documents indexed on other nodes).
+    pub search_refresh_ms: u64,
     pub tiers: crate::billing::Tiers,
     pub prices: crate::billing::Prices,
 }
@@ -210,6 +228,14 @@ impl Default for Config {
             account_idle_ms: 60_000,
             billing_webhook_secret: None,
             billing_webhook_tolerance_secs: 300,
+            models: PathBuf::from("models"),
+            onnxruntime_lib: None,
+            model_scan_ms: 2_000,
+            inference_threads: 0,
+            inference_timeout_ms: 10_000,
+            embedding_model: "all-minilm-l6-v2".into(),
+            search_settle_ms: 2_000,
+            search_refresh_ms: 30_000,
             tiers: crate::billing::Tiers::default(),
             prices: crate::billing::Prices::default(),
         }
@@ -257,6 +283,22 @@ impl Config {
             memory_kib: self.argon2_memory_kib,
             iterations: self.argon2_iterations,
             lanes: self.argon2_lanes,
+        }
+    }
+    pub fn onnxruntime_library(&self) -> PathBuf {
+        self.onnxruntime_lib
+            .clone()
+            .or_else(|| std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from))
+            .unwrap_or_else(|| {
+                self.models
+                    .join(".vendor/onnxruntime/capi/libonnxruntime.so.1.31.1")
+            })
+    }
+    pub fn inference_threads(&self) -> usize {
+        if self.inference_threads > 0 {
+            self.inference_threads
+        } else {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
         }
     }
     pub fn shutdown_timeout(&self) -> Duration {

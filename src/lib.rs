@@ -3,10 +3,12 @@
 //! `store/`.
 
 pub mod actors;
+pub mod ai;
 pub mod auth;
 pub mod billing;
 pub mod bus;
 pub mod config;
+pub mod gpu;
 pub mod http;
 pub mod server;
 pub mod store;

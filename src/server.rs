@@ -24,6 +24,7 @@ use crate::store::embedded::EmbeddedStore;
 use crate::store::faults::FaultInjectingStore;
 use crate::store::scylla::{parse_consistency, ScyllaOptions, ScyllaStore};
 use crate::store::{DocumentStore, StoreHealth};
+use actix::Actor;
 
 pub struct AppState {
     pub config: Arc<Config>,
@@ -40,6 +41,10 @@ pub struct AppState {
     pub accounts: Arc<Accounts>,
     pub sessions: Arc<crate::auth::sessions::SessionGate>,
     pub request_limits: Arc<RequestLimiter>,
+    /// The inference pool (its supervisor runs on the main thread).
+    pub pool: crate::gpu::Pool,
+    pub search: Arc<crate::ai::index::SearchIndex>,
+    pub hashtags: Arc<crate::ai::vocabulary::Vocabulary>,
     /// Bounds concurrent password hashes (each takes `argon2_memory_kib` and tens of ms of CPU).
     pub password_hashing: Arc<tokio::sync::Semaphore>,
     /// A password hash verified when a login names an unknown email, so the answer takes as
@@ -121,6 +126,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let limits = SharedLimits::start(&config, bus.node())?;
     let config = Arc::new(config);
     let accounts = Accounts::new(account_store.clone(), config.clone());
+    let pool = crate::gpu::Pool::default();
+    crate::gpu::supervisor::InferenceSupervisor::new(
+        pool.clone(),
+        config.models.clone(),
+        config.onnxruntime_library(),
+        config.inference_threads(),
+        std::time::Duration::from_millis(config.model_scan_ms.max(100)),
+    )
+    .start();
     let request_limits = Arc::new(RequestLimiter::new(limits.clone()));
     let sessions = Arc::new(crate::auth::sessions::SessionGate::new(
         account_store.clone(),
@@ -138,6 +152,20 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         bus.clone(),
         arbiters.iter().map(|a| a.handle()).collect(),
     );
+    let search = Arc::new(crate::ai::index::SearchIndex::new(
+        store.clone(),
+        config.embedding_model.clone(),
+        std::time::Duration::from_millis(config.search_refresh_ms),
+    ));
+    let indexer = crate::ai::indexer::SearchIndexer::new(
+        store.clone(),
+        pool.clone(),
+        search.clone(),
+        std::time::Duration::from_millis(config.search_settle_ms),
+        std::time::Duration::from_millis(config.inference_timeout_ms),
+    )
+    .start();
+    registry.report_changes_to(indexer.recipient());
     let (documents, directory, gate) = (registry.clone(), accounts.clone(), sessions.clone());
     actix_rt::spawn(async move {
         while let Some(change) = access_changes.recv().await {
@@ -183,6 +211,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         accounts,
         sessions,
         request_limits,
+        pool,
+        search,
+        hashtags: Arc::default(),
         password_hashing: Arc::new(tokio::sync::Semaphore::new(
             config.password_hash_concurrency.max(1),
         )),

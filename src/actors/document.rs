@@ -615,6 +615,9 @@ impl DocumentActor {
             }
         }
         metrics::counter!("creo_updates_out_total").increment(deliveries);
+        if let Some(meta) = &self.meta {
+            self.registry.document_changed(&self.id, &meta.account_id);
+        }
         for (sid, n) in acks {
             let frame = match self.sessions.get_mut(&sid) {
                 Some(m) => {
@@ -949,6 +952,34 @@ impl Handler<CloseSession> for DocumentActor {
             .collect();
         for id in closing {
             self.evict(id, close::ACCESS_REVOKED, "session_revoked");
+        }
+    }
+}
+
+/// A participant the server plays (the AI) shows or updates its presence here, as if from a
+/// session of its own; `None` removes it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Participant {
+    pub session: SessionId,
+    pub user: Arc<str>,
+    pub update: Option<yrs::sync::AwarenessUpdate>,
+}
+
+impl Handler<Participant> for DocumentActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Participant, _: &mut Context<Self>) {
+        let Some(update) = msg.update else {
+            self.announce_departure(msg.session);
+            return;
+        };
+        let applied = self
+            .presence
+            .apply(msg.session, &msg.user, Role::Editor.as_str(), update);
+        if let Some(relay) = applied.relay {
+            self.publish(DocMessage::Awareness(relay.encode_v1().into()));
+            self.broadcast(&sync::encode_awareness(relay), None);
         }
     }
 }

@@ -31,6 +31,8 @@ pub struct DocumentRegistry {
     /// the thread of whoever opened it (an HTTP worker), beside that connection's session.
     arbiters: Vec<ArbiterHandle>,
     next: AtomicUsize,
+    /// Told when a document's update became durable (the search indexer), once it is started.
+    changes: std::sync::OnceLock<Recipient<crate::ai::indexer::DocumentChanged>>,
 }
 
 impl DocumentRegistry {
@@ -49,6 +51,7 @@ impl DocumentRegistry {
             bus,
             arbiters,
             next: AtomicUsize::new(0),
+            changes: std::sync::OnceLock::new(),
         })
     }
 
@@ -185,6 +188,33 @@ impl DocumentRegistry {
         for addr in live.values() {
             addr.do_send(CloseSession {
                 session: session.to_string(),
+            });
+        }
+    }
+
+    /// Sends a message to the document's actor if it is live here (nothing happens otherwise).
+    pub fn notify<M>(&self, doc_id: &str, msg: M)
+    where
+        M: Message<Result = ()> + Send + 'static,
+        DocumentActor: Handler<M>,
+        <DocumentActor as Actor>::Context: ToEnvelope<DocumentActor, M>,
+    {
+        if let Some(addr) = self.live.lock().expect("registry lock").get(doc_id) {
+            addr.do_send(msg);
+        }
+    }
+
+    /// Where document changes are reported (set once, at startup).
+    pub fn report_changes_to(&self, to: Recipient<crate::ai::indexer::DocumentChanged>) {
+        let _ = self.changes.set(to);
+    }
+
+    /// A document's updates became durable.
+    pub fn document_changed(&self, doc_id: &Arc<str>, account_id: &str) {
+        if let Some(to) = self.changes.get() {
+            to.do_send(crate::ai::indexer::DocumentChanged {
+                doc_id: doc_id.clone(),
+                account_id: account_id.to_string(),
             });
         }
     }

@@ -133,6 +133,8 @@ pub enum Action {
     SampleGeneration,
     StandardGeneration,
     HiresExport,
+    /// One input through a model (an embedded text, a search query, a scored draft).
+    Inference,
 }
 
 impl Action {
@@ -141,6 +143,7 @@ impl Action {
             Action::SampleGeneration => "sample_generation",
             Action::StandardGeneration => "standard_generation",
             Action::HiresExport => "hires_export",
+            Action::Inference => "inference",
         }
     }
 
@@ -149,6 +152,7 @@ impl Action {
             "sample_generation" => Action::SampleGeneration,
             "standard_generation" => Action::StandardGeneration,
             "hires_export" => Action::HiresExport,
+            "inference" => Action::Inference,
             _ => return None,
         })
     }
@@ -166,6 +170,7 @@ pub struct Prices {
     pub sample_generation: Milli,
     pub standard_generation: Milli,
     pub hires_export: Milli,
+    pub inference: Milli,
 }
 
 impl Default for Prices {
@@ -174,6 +179,7 @@ impl Default for Prices {
             sample_generation: 250,
             standard_generation: 1_000,
             hires_export: 2_000,
+            inference: 10,
         }
     }
 }
@@ -184,6 +190,7 @@ impl Prices {
             Action::SampleGeneration => self.sample_generation,
             Action::StandardGeneration => self.standard_generation,
             Action::HiresExport => self.hires_export,
+            Action::Inference => self.inference,
         }
     }
 }
@@ -259,6 +266,7 @@ mod tests {
             Action::SampleGeneration,
             Action::StandardGeneration,
             Action::HiresExport,
+            Action::Inference,
         ] {
             assert_eq!(Action::parse(a.as_str()), Some(a));
         }

@@ -1,12 +1,15 @@
 //! actix-web handlers: thin shells that authenticate, parse, ask an actor and map the reply.
 
 pub mod accounts;
+pub mod ai;
 pub mod api_keys;
 pub mod billing;
 pub mod documents;
 pub mod identity;
 pub mod ops;
 pub mod revocations;
+pub mod search;
+pub mod suggestions;
 pub mod users;
 pub mod ws;
 
@@ -56,6 +59,16 @@ macro_rules! api_routes {
             post "/accounts/{account_id}/reservations/{reservation_id}/capture" => billing::capture,
             post "/accounts/{account_id}/reservations/{reservation_id}/release" => billing::release,
             post "/billing/webhook" => billing::webhook,
+            get "/ai/models" => ai::models,
+            post "/ai/infer/{model}" => ai::infer,
+            post "/ai/embed" => ai::embed,
+            get "/search" => search::search,
+            get "/documents/{doc_id}/similar" => search::similar,
+            get "/documents/{doc_id}/hashtags" => search::hashtags,
+            put "/accounts/{account_id}/brand-voice" => search::set_brand_voice,
+            post "/ai/brand-voice/score" => search::score_brand_voice,
+            post "/documents/{doc_id}/ai/suggestions" => suggestions::suggest,
+            post "/documents/{doc_id}/ai/suggestions/{suggestion_id}/undo" => suggestions::undo,
             post "/documents" => documents::create,
             get "/documents/{doc_id}" => documents::info,
             get "/documents/{doc_id}/state" => documents::state,
@@ -91,6 +104,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(ops::metrics))
         .route("/debug/store-faults", web::get().to(ops::get_store_faults))
         .route("/debug/store-faults", web::put().to(ops::put_store_faults))
+        .route(
+            "/debug/inference-faults/{model}",
+            web::put().to(ops::put_inference_faults),
+        )
         .service(api_routes!(register));
 }
 

@@ -29,6 +29,12 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         "documents_with_failing_writes": failing_writes,
         "shutting_down": shutting_down,
         "live_documents": state.registry.live_documents(),
+        // Models do not make the node unready (it still serves documents); an unhealthy one
+        // is reported here and in creo_model_healthy, and its AI requests answer 503.
+        "ai": match state.pool.unavailable() {
+            Some(reason) => serde_json::json!({ "available": false, "reason": reason }),
+            None => serde_json::json!({ "available": true, "models": state.pool.status() }),
+        },
     });
     if store_ok && bus_ok && !shutting_down {
         HttpResponse::Ok().json(body)
@@ -57,6 +63,33 @@ pub async fn put_store_faults(
         }
         None => HttpResponse::NotFound().finish(),
     }
+}
+
+/// `PUT /debug/inference-faults/{model}`: make a model's worker panic on its next batches or
+/// slow every batch (404 unless fault injection is on).
+pub async fn put_inference_faults(
+    state: web::Data<AppState>,
+    model: web::Path<String>,
+    plan: web::Json<InferenceFaults>,
+) -> HttpResponse {
+    if state.faults.is_none() {
+        return HttpResponse::NotFound().finish();
+    }
+    let faults = state.pool.faults(&model);
+    let order = std::sync::atomic::Ordering::SeqCst;
+    faults.panic_batches.store(plan.panic_batches, order);
+    faults.delay_ms.store(plan.delay_ms, order);
+    HttpResponse::Ok().json(serde_json::json!({
+        "panic_batches": plan.panic_batches, "delay_ms": plan.delay_ms
+    }))
+}
+
+#[derive(serde::Deserialize)]
+pub struct InferenceFaults {
+    #[serde(default)]
+    pub panic_batches: u32,
+    #[serde(default)]
+    pub delay_ms: u64,
 }
 
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
@@ -106,6 +139,16 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         super::billing::capture,
         super::billing::release,
         super::billing::webhook,
+        super::ai::models,
+        super::ai::infer,
+        super::ai::embed,
+        super::search::search,
+        super::search::similar,
+        super::search::hashtags,
+        super::search::set_brand_voice,
+        super::search::score_brand_voice,
+        super::suggestions::suggest,
+        super::suggestions::undo,
         super::documents::create,
         super::documents::info,
         super::documents::state,

@@ -19,8 +19,8 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use tokio::sync::oneshot;
 
 use super::{
-    now_ms, revocation_scope, unavailable, Appended, Compaction, DocumentMeta, DocumentStore,
-    Revocation, StoreError, StoredDocument, SNAPSHOT_CHUNK_BYTES, WHOLE_ACCOUNT,
+    now_ms, revocation_scope, unavailable, Appended, Compaction, DocumentEmbedding, DocumentMeta,
+    DocumentStore, Revocation, StoreError, StoredDocument, SNAPSHOT_CHUNK_BYTES, WHOLE_ACCOUNT,
 };
 
 /// The embedded schema: the same tables and keys as `schema.cql`.
@@ -45,6 +45,15 @@ CREATE TABLE IF NOT EXISTS document_snapshots (
     chunk       INTEGER NOT NULL,
     data        BLOB NOT NULL,
     PRIMARY KEY (doc_id, epoch, chunk)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS document_embeddings (
+    account_id  TEXT NOT NULL,
+    model       TEXT NOT NULL,
+    doc_id      TEXT NOT NULL,
+    vector      BLOB NOT NULL,
+    text_hash   TEXT NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    PRIMARY KEY (account_id, model, doc_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS access_revocations (
     account_id  TEXT NOT NULL,
@@ -412,6 +421,59 @@ impl DocumentStore for EmbeddedStore {
             .await
     }
 
+    async fn put_embedding(&self, e: &DocumentEmbedding) -> Result<(), StoreError> {
+        let e = e.clone();
+        self.transaction(move |conn| {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO document_embeddings
+                 (account_id, model, doc_id, vector, text_hash, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    e.account_id,
+                    e.model,
+                    e.doc_id,
+                    e.vector_bytes(),
+                    e.text_hash,
+                    e.updated_at
+                ])
+            })
+            .map(|_| ())
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn embeddings(
+        &self,
+        account_id: &str,
+        model: &str,
+    ) -> Result<Vec<DocumentEmbedding>, StoreError> {
+        let (a, m) = (account_id.to_string(), model.to_string());
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT doc_id, vector, text_hash, updated_at FROM document_embeddings
+                     WHERE account_id = ?1 AND model = ?2",
+                )
+                .map_err(unavailable)?;
+            let rows = stmt
+                .query_map(params![a, m], |r| {
+                    Ok(DocumentEmbedding {
+                        account_id: a.clone(),
+                        doc_id: r.get(0)?,
+                        model: m.clone(),
+                        vector: DocumentEmbedding::vector_from_bytes(&r.get::<_, Vec<u8>>(1)?),
+                        text_hash: r.get(2)?,
+                        updated_at: r.get(3)?,
+                    })
+                })
+                .map_err(unavailable)?;
+            rows.collect::<Result<_, _>>().map_err(unavailable)
+        })
+        .await
+    }
+
     async fn is_revoked(
         &self,
         account_id: &str,
@@ -697,6 +759,11 @@ fn delete(conn: &Connection, doc_id: &str) -> Result<bool, StoreError> {
         )
         .map_err(unavailable)?;
     }
+    conn.execute(
+        "DELETE FROM document_embeddings WHERE doc_id = ?1",
+        params![doc_id],
+    )
+    .map_err(unavailable)?;
     let n = conn
         .execute("DELETE FROM documents WHERE doc_id = ?1", params![doc_id])
         .map_err(unavailable)?;

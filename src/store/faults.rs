@@ -129,6 +129,20 @@ impl DocumentStore for FaultInjectingStore {
         self.inner.revocations(account_id).await
     }
 
+    async fn put_embedding(&self, e: &super::DocumentEmbedding) -> Result<(), StoreError> {
+        self.before(true).await?;
+        self.inner.put_embedding(e).await
+    }
+
+    async fn embeddings(
+        &self,
+        account_id: &str,
+        model: &str,
+    ) -> Result<Vec<super::DocumentEmbedding>, StoreError> {
+        self.before(false).await?;
+        self.inner.embeddings(account_id, model).await
+    }
+
     async fn is_revoked(
         &self,
         account_id: &str,

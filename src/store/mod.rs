@@ -77,6 +77,32 @@ pub struct Revocation {
     pub revoked_at: i64,
 }
 
+/// A document's vector under one embedding model, and a hash of the text it was made from (so an
+/// unchanged text is not embedded again).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DocumentEmbedding {
+    pub account_id: String,
+    pub doc_id: String,
+    pub model: String,
+    pub vector: Vec<f32>,
+    pub text_hash: String,
+    pub updated_at: i64,
+}
+
+impl DocumentEmbedding {
+    /// Little-endian f32s, as stored.
+    pub fn vector_bytes(&self) -> Vec<u8> {
+        self.vector.iter().flat_map(|v| v.to_le_bytes()).collect()
+    }
+
+    pub fn vector_from_bytes(bytes: &[u8]) -> Vec<f32> {
+        bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect()
+    }
+}
+
 /// How a revocation's scope is keyed in the store: a document id, or `*` for the account.
 pub(crate) const WHOLE_ACCOUNT: &str = "*";
 
@@ -147,6 +173,14 @@ pub trait DocumentStore: Send + Sync + 'static {
         doc_id: Option<&str>,
     ) -> Result<bool, StoreError>;
     async fn revocations(&self, account_id: &str) -> Result<Vec<Revocation>, StoreError>;
+    /// Stores a document's embedding (what semantic search ranks by), replacing the previous one.
+    async fn put_embedding(&self, embedding: &DocumentEmbedding) -> Result<(), StoreError>;
+    /// Every stored embedding of an account's documents made by `model`.
+    async fn embeddings(
+        &self,
+        account_id: &str,
+        model: &str,
+    ) -> Result<Vec<DocumentEmbedding>, StoreError>;
     /// Whether `user_id` is barred from `doc_id` (by a revocation of it or of the account).
     async fn is_revoked(
         &self,

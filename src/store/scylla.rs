@@ -37,8 +37,8 @@ use scylla::statement::{Consistency, SerialConsistency};
 use scylla::value::{CqlTimestamp, CqlValue, Row};
 
 use super::{
-    now_ms, revocation_scope, unavailable, Appended, Compaction, DocumentMeta, DocumentStore,
-    Revocation, StoreError, StoredDocument, SNAPSHOT_CHUNK_BYTES, WHOLE_ACCOUNT,
+    now_ms, revocation_scope, unavailable, Appended, Compaction, DocumentEmbedding, DocumentMeta,
+    DocumentStore, Revocation, StoreError, StoredDocument, SNAPSHOT_CHUNK_BYTES, WHOLE_ACCOUNT,
 };
 
 /// Tuning for the ScyllaDB backend (from `Config`).
@@ -94,6 +94,8 @@ struct Statements {
     lift_revocation: PreparedStatement,
     revocations: PreparedStatement,
     is_revoked: PreparedStatement,
+    put_embedding: PreparedStatement,
+    embeddings: PreparedStatement,
 }
 
 pub struct ScyllaStore {
@@ -298,6 +300,19 @@ impl ScyllaStore {
             .await?,
             is_revoked: prepare(
                 "SELECT scope FROM access_revocations WHERE account_id = ? AND user_id = ? AND scope IN (?, ?)",
+                r,
+                true,
+            )
+            .await?,
+            put_embedding: prepare(
+                "INSERT INTO document_embeddings (account_id, model, doc_id, vector, text_hash, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?)",
+                w,
+                true,
+            )
+            .await?,
+            embeddings: prepare(
+                "SELECT doc_id, vector, text_hash, updated_at FROM document_embeddings WHERE account_id = ? AND model = ?",
                 r,
                 true,
             )
@@ -617,6 +632,45 @@ impl DocumentStore for ScyllaStore {
             .collect())
     }
 
+    async fn put_embedding(&self, e: &DocumentEmbedding) -> Result<(), StoreError> {
+        self.session
+            .execute_unpaged(
+                &self.st.put_embedding,
+                (
+                    &e.account_id,
+                    &e.model,
+                    &e.doc_id,
+                    e.vector_bytes(),
+                    &e.text_hash,
+                    CqlTimestamp(e.updated_at),
+                ),
+            )
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+
+    async fn embeddings(
+        &self,
+        account_id: &str,
+        model: &str,
+    ) -> Result<Vec<DocumentEmbedding>, StoreError> {
+        let rows: Vec<(String, Vec<u8>, String, CqlTimestamp)> = self
+            .all_rows(&self.st.embeddings, (account_id, model))
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(doc_id, vector, text_hash, at)| DocumentEmbedding {
+                account_id: account_id.to_string(),
+                doc_id,
+                model: model.to_string(),
+                vector: DocumentEmbedding::vector_from_bytes(&vector),
+                text_hash,
+                updated_at: at.0,
+            })
+            .collect())
+    }
+
     async fn is_revoked(
         &self,
         account_id: &str,
@@ -654,7 +708,7 @@ mod tests {
             "ks1",
             "{'class': 'SimpleStrategy', 'replication_factor': 1}",
         );
-        assert_eq!(st.len(), 20);
+        assert_eq!(st.len(), 21);
         assert!(st[0].starts_with(
             "CREATE KEYSPACE IF NOT EXISTS ks1 WITH replication = {'class': 'SimpleStrategy'"
         ));

@@ -10,6 +10,7 @@ mod collaboration;
 mod common;
 mod durability;
 mod identity;
+mod inference;
 mod interop;
 mod rest;
 mod store_conformance;

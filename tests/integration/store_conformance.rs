@@ -349,3 +349,49 @@ async fn two_processes_racing_to_create_a_document_agree_on_one_owner() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embeddings_are_kept_per_account_and_model_and_replaced_in_place() {
+    for b in backends().await {
+        let account = format!("acct-{}", rand_suffix());
+        let put = |doc: &str, model: &str, v: Vec<f32>| creo::store::DocumentEmbedding {
+            account_id: account.clone(),
+            doc_id: doc.into(),
+            model: model.into(),
+            vector: v,
+            text_hash: "h".into(),
+            updated_at: 1,
+        };
+        b.store
+            .put_embedding(&put("d1", "m", vec![0.5, -1.25, 3.0]))
+            .await
+            .unwrap();
+        b.store
+            .put_embedding(&put("d2", "m", vec![1.0, 0.0, 0.0]))
+            .await
+            .unwrap();
+        b.store
+            .put_embedding(&put("d1", "other", vec![9.0]))
+            .await
+            .unwrap();
+        b.store
+            .put_embedding(&put("d1", "m", vec![0.0, 1.0, 0.0]))
+            .await
+            .unwrap();
+        let mut got = b.store.embeddings(&account, "m").await.unwrap();
+        got.sort_by(|a, b| a.doc_id.cmp(&b.doc_id));
+        assert_eq!(got.len(), 2, "{}", b.name);
+        assert_eq!(
+            got[0].vector,
+            vec![0.0, 1.0, 0.0],
+            "{}: replaced, bit for bit",
+            b.name
+        );
+        assert_eq!(got[1].vector, vec![1.0, 0.0, 0.0], "{}", b.name);
+        assert!(
+            b.store.embeddings("nobody", "m").await.unwrap().is_empty(),
+            "{}",
+            b.name
+        );
+    }
+}

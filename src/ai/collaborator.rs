@@ -1,0 +1,120 @@
+//! The AI as a collaborator: its suggestions enter a document as ordinary Yjs updates written by
+//! a client id of its own (one per suggestion), so every editor receives them live like anyone
+//! else's edit, and a suggestion can be undone by deleting exactly what that client id wrote.
+
+use yrs::encoding::write::Write;
+use yrs::updates::decoder::Decode;
+use yrs::updates::encoder::{Encode, Encoder, EncoderV1};
+#[cfg(test)]
+use yrs::StateVector;
+use yrs::{ClientID, Doc, IdSet, Options, ReadTxn, Text, Transact, Update, ID};
+
+/// What a suggestion wrote: its client id and how many clock ticks (items) it used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Suggestion {
+    pub client: ClientID,
+    pub length: u32,
+}
+
+impl Suggestion {
+    /// `<client>-<length>`: enough to undo it, with no server-side state.
+    pub fn id(&self) -> String {
+        format!("{}-{}", self.client.get(), self.length)
+    }
+
+    pub fn parse(id: &str) -> Option<Suggestion> {
+        let (client, length) = id.split_once('-')?;
+        Some(Suggestion {
+            client: ClientID::new(client.parse().ok()?),
+            length: length.parse().ok()?,
+        })
+    }
+}
+
+/// A fresh client id for an AI participant (Yjs client ids are 53-bit safe integers).
+pub fn new_client() -> ClientID {
+    ClientID::random()
+}
+
+/// The update that appends `text` to the text `field` of the document whose state is `state`,
+/// written as `client`.
+pub fn append(
+    state: &[u8],
+    field: &str,
+    text: &str,
+    client: ClientID,
+) -> Result<(Vec<u8>, Suggestion), String> {
+    let doc = Doc::with_options(Options {
+        client_id: client,
+        ..Options::default()
+    });
+    let target = doc.get_or_insert_text(field);
+    {
+        let mut txn = doc.transact_mut();
+        let current = Update::decode_v1(state).map_err(|e| e.to_string())?;
+        txn.apply_update(current).map_err(|e| e.to_string())?;
+    }
+    let before = doc.transact().state_vector();
+    {
+        let mut txn = doc.transact_mut();
+        let end = target.len(&txn);
+        target.insert(&mut txn, end, text);
+    }
+    let txn = doc.transact();
+    let length = txn.state_vector().get(&client);
+    Ok((txn.encode_diff_v1(&before), Suggestion { client, length }))
+}
+
+/// The update that deletes everything a suggestion wrote (a pure delete set).
+pub fn undo(s: Suggestion) -> Vec<u8> {
+    let mut deletes = IdSet::new();
+    deletes.insert(ID::new(s.client, 0), s.length);
+    let mut encoder = EncoderV1::new();
+    encoder.write_var(0u32); // no new items
+    deletes.encode(&mut encoder);
+    encoder.to_vec()
+}
+
+/// The current text of `field` in a state.
+pub fn text_of(state: &[u8], field: &str) -> Result<String, String> {
+    let doc = Doc::new();
+    let target = doc.get_or_insert_text(field);
+    let mut txn = doc.transact_mut();
+    txn.apply_update(Update::decode_v1(state).map_err(|e| e.to_string())?)
+        .map_err(|e| e.to_string())?;
+    Ok(yrs::GetString::get_string(&target, &txn))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use yrs::GetString;
+
+    fn full_state(doc: &Doc) -> Vec<u8> {
+        doc.transact()
+            .encode_state_as_update_v1(&StateVector::default())
+    }
+
+    #[test]
+    fn a_suggestion_appends_and_its_undo_removes_exactly_it() {
+        let human = Doc::new();
+        let post = human.get_or_insert_text("post");
+        post.insert(&mut human.transact_mut(), 0, "Big news");
+        let state = full_state(&human);
+        let (update, s) = append(&state, "post", " #launch", new_client()).unwrap();
+        human
+            .transact_mut()
+            .apply_update(Update::decode_v1(&update).unwrap())
+            .unwrap();
+        assert_eq!(post.get_string(&human.transact()), "Big news #launch");
+        assert_eq!(Suggestion::parse(&s.id()), Some(s));
+        // The human keeps typing meanwhile; undo removes only the AI's text.
+        post.insert(&mut human.transact_mut(), 0, "! ");
+        human
+            .transact_mut()
+            .apply_update(Update::decode_v1(&undo(s)).unwrap())
+            .unwrap();
+        assert_eq!(post.get_string(&human.transact()), "! Big news");
+        assert_eq!(text_of(&full_state(&human), "post").unwrap(), "! Big news");
+    }
+}

@@ -1,0 +1,290 @@
+//! Semantic search across the caller's account, similar content, hashtag suggestions and the
+//! brand-voice score: the embedding model plus the node's search index (`ai/`).
+
+use std::sync::Arc;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use super::ai::{ai_user, metered, timeout};
+use super::{admit_to_document, authenticate, for_manager, ApiError};
+use crate::ai::index::{dot, Hit};
+use crate::auth::Principal;
+use crate::gpu::Input;
+use crate::server::AppState;
+use crate::store::{now_ms, DocumentEmbedding};
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct SearchQuery {
+    /// What to look for, in plain words.
+    pub q: String,
+    /// At most this many (default 10, at most 100).
+    pub limit: Option<usize>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct Limit {
+    pub limit: Option<usize>,
+}
+
+fn limit(l: Option<usize>) -> usize {
+    l.unwrap_or(10).clamp(1, 100)
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SearchResults {
+    pub hits: Vec<Hit>,
+    /// Documents in the account's index.
+    pub indexed: usize,
+}
+
+/// One text's unit vector from the embedding model, paid as one inference.
+pub async fn embed_for(
+    state: &AppState,
+    principal: &Principal,
+    text: String,
+) -> Result<Vec<f32>, ApiError> {
+    let model = state.config.embedding_model.clone();
+    metered(state, principal, 1, async {
+        let mut out = state
+            .pool
+            .infer(&model, vec![Input::Text(text)], timeout(state))
+            .await?;
+        Ok(out.pop().map(|o| o.vector).unwrap_or_default())
+    })
+    .await
+}
+
+/// The documents of the caller's account closest in meaning to `q`. Documents are re-embedded
+/// once their edits settle (`search_settle_ms`).
+#[utoipa::path(get, path = "/api/v1/search", params(SearchQuery),
+    responses((status = 200, description = "best first", body = SearchResults),
+              (status = 503, description = "AI unavailable or busy (Retry-After)")))]
+pub async fn search(
+    req: HttpRequest,
+    query: web::Query<SearchQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = authenticate(&req, &state, None).await?;
+    let q = query.q.trim();
+    if q.is_empty() || q.len() > 1_000 {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "q is 1-1000 characters",
+        ));
+    }
+    let vector = embed_for(&state, &principal, q.to_string()).await?;
+    let index = state.search.account(&principal.account).await?;
+    let index = index.read().await;
+    let started = std::time::Instant::now();
+    let mut hits = index.search(&vector, limit(query.limit), None);
+    metrics::histogram!("creo_search_seconds").record(started.elapsed().as_secs_f64());
+    // A document-scoped token only ever sees its own document.
+    if let Some(doc) = &principal.doc {
+        hits.retain(|h| &h.doc_id == doc);
+    }
+    Ok(HttpResponse::Ok().json(SearchResults {
+        hits,
+        indexed: index.len(),
+    }))
+}
+
+/// The document's vector in the index, or its current text embedded now when it has none yet.
+async fn document_vector(
+    state: &AppState,
+    principal: &Arc<Principal>,
+    doc_id: &str,
+) -> Result<Vec<f32>, ApiError> {
+    let index = state.search.account(&principal.account).await?;
+    if let Some(v) = index.read().await.vector(doc_id) {
+        return Ok(v.to_vec());
+    }
+    let stored = state
+        .store
+        .load(doc_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such document"))?;
+    let text = tokio::task::spawn_blocking(move || {
+        stored.to_doc().map(|d| crate::ai::text::document_text(&d))
+    })
+    .await
+    .map_err(|e| {
+        ApiError::new(
+            actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            e.to_string(),
+        )
+    })??;
+    if text.trim().is_empty() {
+        return Err(ApiError::bad_request(
+            "empty_document",
+            "the document has no text yet",
+        ));
+    }
+    embed_for(state, principal, text.chars().take(4_000).collect()).await
+}
+
+/// The account's documents most like this one.
+#[utoipa::path(get, path = "/api/v1/documents/{doc_id}/similar", params(Limit),
+    responses((status = 200, description = "best first", body = Vec<Hit>)))]
+pub async fn similar(
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<Limit>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let doc_id = path.into_inner();
+    let principal = Arc::new(admit_to_document(&req, &state, None, &doc_id).await?);
+    owned(&state, &principal, &doc_id).await?;
+    let vector = document_vector(&state, &principal, &doc_id).await?;
+    let index = state.search.account(&principal.account).await?;
+    let hits = index
+        .read()
+        .await
+        .search(&vector, limit(query.limit), Some(&doc_id));
+    Ok(HttpResponse::Ok().json(hits))
+}
+
+/// Refuses documents of other accounts (403) and unknown ones (404).
+async fn owned(state: &AppState, principal: &Principal, doc_id: &str) -> Result<(), ApiError> {
+    match state.store.meta(doc_id).await? {
+        None => Err(ApiError::not_found("no such document")),
+        Some(m) if *m.account_id != *principal.account => Err(ApiError::forbidden(
+            "forbidden",
+            "the document belongs to another account",
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Hashtags whose meaning is closest to the document's text (from a vocabulary embedded once).
+#[utoipa::path(get, path = "/api/v1/documents/{doc_id}/hashtags", params(Limit),
+    responses((status = 200, description = "best first", body = Vec<Hit>)))]
+pub async fn hashtags(
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<Limit>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let doc_id = path.into_inner();
+    let principal = Arc::new(admit_to_document(&req, &state, None, &doc_id).await?);
+    owned(&state, &principal, &doc_id).await?;
+    let vector = document_vector(&state, &principal, &doc_id).await?;
+    let tags = suggest_hashtags(&state, &vector, limit(query.limit).min(20)).await?;
+    Ok(HttpResponse::Ok().json(tags))
+}
+
+pub async fn suggest_hashtags(
+    state: &AppState,
+    vector: &[f32],
+    k: usize,
+) -> Result<Vec<Hit>, ApiError> {
+    let model = state.config.embedding_model.clone();
+    Ok(state
+        .hashtags
+        .nearest(&state.pool, &model, vector, k, timeout(state))
+        .await?)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct BrandVoice {
+    /// Reference posts in the account's voice (1-50).
+    pub examples: Vec<String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct Draft {
+    pub text: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct VoiceScore {
+    /// Cosine similarity of the draft to the examples' centroid (-1 to 1).
+    pub similarity: f32,
+    /// The same as 0-100.
+    pub score: u32,
+}
+
+fn voice_key(state: &AppState) -> String {
+    format!("{}#brand-voice", state.config.embedding_model)
+}
+
+/// Sets the account's brand voice from reference examples (owners and admins).
+#[utoipa::path(put, path = "/api/v1/accounts/{account_id}/brand-voice", request_body = BrandVoice,
+    responses((status = 204, description = "stored")))]
+pub async fn set_brand_voice(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<BrandVoice>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let account_id = path.into_inner();
+    let principal = for_manager(&req, &state, &account_id, Some("billing:charge")).await?;
+    let examples = body.into_inner().examples;
+    if examples.is_empty() || examples.len() > 50 {
+        return Err(ApiError::bad_request(
+            "invalid_examples",
+            "send 1 to 50 examples",
+        ));
+    }
+    let model = state.config.embedding_model.clone();
+    let n = examples.len();
+    let vectors = metered(&state, &principal, n, async {
+        let inputs = examples.into_iter().map(Input::Text).collect();
+        Ok(state.pool.infer(&model, inputs, timeout(&state)).await?)
+    })
+    .await?;
+    let dims = vectors.first().map_or(0, |v| v.vector.len());
+    let mut centroid = vec![0f32; dims];
+    for v in &vectors {
+        centroid
+            .iter_mut()
+            .zip(&v.vector)
+            .for_each(|(c, x)| *c += x);
+    }
+    let norm = dot(&centroid, &centroid).sqrt().max(1e-12);
+    centroid.iter_mut().for_each(|c| *c /= norm);
+    state
+        .store
+        .put_embedding(&DocumentEmbedding {
+            account_id,
+            doc_id: "centroid".into(),
+            model: voice_key(&state),
+            vector: centroid,
+            text_hash: n.to_string(),
+            updated_at: now_ms(),
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// How close a draft is to the account's brand voice.
+#[utoipa::path(post, path = "/api/v1/ai/brand-voice/score", request_body = Draft,
+    responses((status = 200, description = "the score", body = VoiceScore),
+              (status = 404, description = "no brand voice set for the account")))]
+pub async fn score_brand_voice(
+    req: HttpRequest,
+    body: web::Json<Draft>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = ai_user(&req, &state).await?;
+    let stored = state
+        .store
+        .embeddings(&principal.account, &voice_key(&state))
+        .await?;
+    let Some(centroid) = stored.into_iter().next() else {
+        return Err(ApiError::not_found(
+            "no brand voice set: PUT /api/v1/accounts/{id}/brand-voice",
+        ));
+    };
+    let text = body.into_inner().text;
+    if text.trim().is_empty() {
+        return Err(ApiError::bad_request("invalid_input", "the draft is empty"));
+    }
+    let vector = embed_for(&state, &principal, text).await?;
+    let similarity = dot(&vector, &centroid.vector);
+    Ok(HttpResponse::Ok().json(VoiceScore {
+        similarity,
+        score: (similarity.max(0.0) * 100.0).round() as u32,
+    }))
+}

@@ -1,0 +1,206 @@
+//! The AI as a collaborator in a document: a suggestion job shows the AI's presence to everyone
+//! in the document, works, writes its result as an ordinary CRDT update from its own client id
+//! (stored, then broadcast live like any editor's edit), and leaves. Any editor can undo it.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use yrs::sync::awareness::AwarenessUpdateEntry;
+use yrs::sync::AwarenessUpdate;
+
+use super::ai::ai_user;
+use super::search::suggest_hashtags;
+use super::{admit_to_document, ApiError};
+use crate::actors::document::{ApplyUpdate, GetState, Participant};
+use crate::ai::collaborator::{self, Suggestion};
+use crate::auth::{Principal, Role};
+use crate::server::AppState;
+
+/// Sessions the server plays for AI participants are numbered from here (real sessions count
+/// up from 1 and never get this far).
+const AI_SESSIONS: u64 = 1 << 62;
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct SuggestionRequest {
+    /// `hashtags`: append the hashtags closest in meaning to the post.
+    pub kind: String,
+    /// The document's text field to write to (default `post`).
+    #[serde(default = "default_field")]
+    pub field: String,
+    /// How many hashtags (default 3, at most 10).
+    #[serde(default)]
+    pub count: Option<usize>,
+}
+
+fn default_field() -> String {
+    "post".into()
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SuggestionResult {
+    /// Pass to `…/suggestions/{suggestion_id}/undo` to take it back.
+    pub suggestion_id: String,
+    /// The AI participant's Yjs client id (its presence and its edits carry it).
+    pub client_id: u64,
+    pub inserted: String,
+}
+
+fn ai_principal(of: &Principal) -> Arc<Principal> {
+    Arc::new(Principal {
+        user: "creo-ai".into(),
+        account: of.account.clone(),
+        role: Role::Editor,
+        doc: None,
+        session: None,
+        api_key: None,
+    })
+}
+
+fn presence(client: u64, status: &str) -> AwarenessUpdate {
+    let state = serde_json::json!({
+        "user": { "name": "creo AI", "color": "#7c3aed" },
+        "status": status,
+    });
+    AwarenessUpdate {
+        clients: [(
+            yrs::ClientID::new(client),
+            AwarenessUpdateEntry {
+                clock: 1,
+                json: state.to_string().into(),
+            },
+        )]
+        .into_iter()
+        .collect(),
+    }
+}
+
+async fn write(
+    state: &AppState,
+    doc_id: &str,
+    ai: &Arc<Principal>,
+    update: Vec<u8>,
+) -> Result<(), ApiError> {
+    let raw = Bytes::from(update);
+    let durable = state
+        .registry
+        .ask(doc_id, || ApplyUpdate {
+            principal: ai.clone(),
+            raw: raw.clone(),
+        })
+        .await?;
+    durable.await.map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "try_again",
+            "the document closed",
+        )
+        .retry_after(1)
+    })??;
+    Ok(())
+}
+
+/// Runs a suggestion job: the AI joins the document (its presence is visible), writes its
+/// suggestion as a live edit, and leaves.
+#[utoipa::path(post, path = "/api/v1/documents/{doc_id}/ai/suggestions", request_body = SuggestionRequest,
+    responses((status = 201, description = "written into the document", body = SuggestionResult),
+              (status = 402, description = "not enough credits"),
+              (status = 503, description = "AI unavailable or busy")))]
+pub async fn suggest(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<SuggestionRequest>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let doc_id = path.into_inner();
+    let principal = Arc::new(admit_to_document(&req, &state, None, &doc_id).await?);
+    ai_user(&req, &state).await?;
+    if !principal.role.can_write() {
+        return Err(ApiError::forbidden(
+            "read_only",
+            "your role may not change this document",
+        ));
+    }
+    if body.kind != "hashtags" {
+        return Err(ApiError::bad_request("unknown_kind", "kinds: hashtags"));
+    }
+    let ai = ai_principal(&principal);
+    let client = collaborator::new_client();
+    let session = AI_SESSIONS | (client.get() & (AI_SESSIONS - 1));
+    let show = |status: &'static str| Participant {
+        session,
+        user: ai.user.clone(),
+        update: Some(presence(client.get(), status)),
+    };
+    let current = state
+        .registry
+        .ask(&doc_id, || GetState {
+            principal: principal.clone(),
+        })
+        .await?;
+    state.registry.notify(&doc_id, show("thinking"));
+    let result = async {
+        let text = collaborator::text_of(&current, &body.field)
+            .map_err(|e| ApiError::bad_request("invalid_document", e))?;
+        if text.trim().is_empty() {
+            return Err(ApiError::bad_request(
+                "empty_document",
+                format!("the field {} is empty", body.field),
+            ));
+        }
+        let vector = super::search::embed_for(&state, &principal, text).await?;
+        let tags = suggest_hashtags(&state, &vector, body.count.unwrap_or(3).clamp(1, 10)).await?;
+        let inserted = format!(
+            "\n{}",
+            tags.iter()
+                .map(|t| t.doc_id.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        state.registry.notify(&doc_id, show("writing"));
+        let (update, suggestion) = collaborator::append(&current, &body.field, &inserted, client)
+            .map_err(|e| ApiError::bad_request("invalid_document", e))?;
+        write(&state, &doc_id, &ai, update).await?;
+        Ok::<_, ApiError>((suggestion, inserted))
+    }
+    .await;
+    state.registry.notify(
+        &doc_id,
+        Participant {
+            session,
+            user: ai.user.clone(),
+            update: None,
+        },
+    );
+    let (suggestion, inserted) = result?;
+    metrics::counter!("creo_ai_suggestions_total").increment(1);
+    Ok(HttpResponse::Created().json(SuggestionResult {
+        suggestion_id: suggestion.id(),
+        client_id: client.get(),
+        inserted,
+    }))
+}
+
+/// Takes a suggestion back: deletes exactly what the AI wrote, whatever editors did around it.
+#[utoipa::path(post, path = "/api/v1/documents/{doc_id}/ai/suggestions/{suggestion_id}/undo",
+    responses((status = 200, description = "undone"), (status = 400, description = "not a suggestion id")))]
+pub async fn undo(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (doc_id, id) = path.into_inner();
+    let principal = Arc::new(admit_to_document(&req, &state, None, &doc_id).await?);
+    if !principal.role.can_write() {
+        return Err(ApiError::forbidden(
+            "read_only",
+            "your role may not change this document",
+        ));
+    }
+    let suggestion = Suggestion::parse(&id)
+        .ok_or_else(|| ApiError::bad_request("invalid_suggestion", "not a suggestion id"))?;
+    write(&state, &doc_id, &principal, collaborator::undo(suggestion)).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "undone": id })))
+}
