@@ -134,15 +134,25 @@ pub async fn similar(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let doc_id = path.into_inner();
-    let principal = Arc::new(admit_to_document(&req, &state, None, &doc_id).await?);
-    owned(&state, &principal, &doc_id).await?;
-    let vector = document_vector(&state, &principal, &doc_id).await?;
+    let (principal, vector) = document_and_vector(&req, &state, &doc_id).await?;
     let index = state.search.account(&principal.account).await?;
     let hits = index
         .read()
         .await
         .search(&vector, limit(query.limit), Some(&doc_id));
     Ok(HttpResponse::Ok().json(hits))
+}
+
+/// The caller, admitted to a document of their account, and the document's vector.
+async fn document_and_vector(
+    req: &HttpRequest,
+    state: &AppState,
+    doc_id: &str,
+) -> Result<(Arc<Principal>, Vec<f32>), ApiError> {
+    let principal = Arc::new(admit_to_document(req, state, None, doc_id).await?);
+    owned(state, &principal, doc_id).await?;
+    let vector = document_vector(state, &principal, doc_id).await?;
+    Ok((principal, vector))
 }
 
 /// Refuses documents of other accounts (403) and unknown ones (404).
@@ -167,9 +177,7 @@ pub async fn hashtags(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let doc_id = path.into_inner();
-    let principal = Arc::new(admit_to_document(&req, &state, None, &doc_id).await?);
-    owned(&state, &principal, &doc_id).await?;
-    let vector = document_vector(&state, &principal, &doc_id).await?;
+    let (_, vector) = document_and_vector(&req, &state, &doc_id).await?;
     let tags = suggest_hashtags(&state, &vector, limit(query.limit).min(20)).await?;
     Ok(HttpResponse::Ok().json(tags))
 }

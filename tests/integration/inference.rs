@@ -88,6 +88,15 @@ async fn model_status(server: &Server, token: &str, model: &str, version: u64) -
         .unwrap_or(Value::Null)
 }
 
+/// Waits until the model's version reports ready.
+async fn ready(server: &Server, token: &str, model: &str, version: u64, secs: u64) {
+    let is_ready = async || model_status(server, token, model, version).await["health"] == "ready";
+    assert!(
+        wait_for(secs, is_ready).await,
+        "{model} {version} never became ready"
+    );
+}
+
 async fn wait_for(secs: u64, mut cond: impl AsyncFnMut() -> bool) -> bool {
     let deadline = Instant::now() + Duration::from_secs(secs);
     while Instant::now() < deadline {
@@ -138,12 +147,7 @@ async fn batched_results_equal_single_results() {
     let dir = models(false);
     let server = ai_server(dir.path(), &[]);
     let t = token("acme", "u", creo::auth::Role::Editor);
-    assert!(
-        wait_for(10, async || model_status(&server, &t, "tiny-dense", 1)
-            .await["health"]
-            == "ready")
-        .await
-    );
+    ready(&server, &t, "tiny-dense", 1, 10).await;
     // One at a time: every request runs alone.
     let mut alone = Vec::new();
     for i in 0..24 {
@@ -199,12 +203,7 @@ async fn a_full_queue_answers_503_and_expired_requests_are_dropped() {
     let dir = models(false);
     let server = ai_server(dir.path(), &[("CREO_INFERENCE_TIMEOUT_MS", "700")]);
     let t = token("acme", "u", creo::auth::Role::Editor);
-    assert!(
-        wait_for(10, async || model_status(&server, &t, "tiny-dense", 1)
-            .await["health"]
-            == "ready")
-        .await
-    );
+    ready(&server, &t, "tiny-dense", 1, 10).await;
     // Every batch takes 300 ms: the 64-deep queue (max batch 8) fills up.
     faults(&server, "tiny-dense", json!({ "delay_ms": 300 })).await;
     let burst = join_all((0..120).map(|i| {
@@ -317,17 +316,7 @@ async fn a_crashed_worker_restarts_within_a_second_and_its_requests_cost_nothing
     let dir = models(false);
     let server = ai_server(dir.path(), &[]);
     let alice = register(&server, "alice@example.com").await;
-    assert!(
-        wait_for(10, async || model_status(
-            &server,
-            &alice.access,
-            "tiny-dense",
-            1
-        )
-        .await["health"]
-            == "ready")
-        .await
-    );
+    ready(&server, &alice.access, "tiny-dense", 1, 10).await;
     let balance = rest::balance(&server, &alice).await;
     faults(&server, "tiny-dense", json!({ "panic_batches": 1 })).await;
     let (s, v, h) = infer(&server, &alice.access, json!([row(1), row(2)])).await;
@@ -420,12 +409,7 @@ async fn canary_weights_route_traffic_and_models_reload_without_a_restart() {
     let dir = models(false);
     let server = ai_server(dir.path(), &[]);
     let t = token("acme", "u", creo::auth::Role::Editor);
-    assert!(
-        wait_for(10, async || model_status(&server, &t, "tiny-dense", 2)
-            .await["health"]
-            == "ready")
-        .await
-    );
+    ready(&server, &t, "tiny-dense", 2, 10).await;
     let versions = async || {
         let mut answers = Vec::new();
         for wave in 0..5 {
@@ -470,12 +454,7 @@ async fn canary_weights_route_traffic_and_models_reload_without_a_restart() {
         &dir.path().join("tiny-dense/1"),
         &dir.path().join("tiny-dense/3"),
     );
-    assert!(
-        wait_for(10, async || model_status(&server, &t, "tiny-dense", 3)
-            .await["health"]
-            == "ready")
-        .await
-    );
+    ready(&server, &t, "tiny-dense", 3, 10).await;
     std::fs::remove_dir_all(dir.path().join("tiny-dense/2")).unwrap();
     assert!(
         wait_for(10, async || model_status(&server, &t, "tiny-dense", 2)
@@ -556,17 +535,7 @@ async fn minilm_embeds_searches_suggests_and_writes_as_a_collaborator() {
     let server = ai_server(dir.path(), &[("CREO_SEARCH_SETTLE_MS", "300")]);
     let alice = register(&server, "alice@example.com").await;
     let t = alice.access.clone();
-    assert!(
-        wait_for(20, async || model_status(
-            &server,
-            &t,
-            "all-minilm-l6-v2",
-            1
-        )
-        .await["health"]
-            == "ready")
-        .await
-    );
+    ready(&server, &t, "all-minilm-l6-v2", 1, 20).await;
 
     // Embeddings: unit vectors; batched equals alone.
     let (s, v) = post(&server, "/api/v1/ai/embed", &t, json!({ "texts": ["the cat sat on the mat", "a kitten rests on a rug", "quarterly revenue grew"] })).await;
