@@ -574,8 +574,4 @@ impl Accounts {
             addr.do_send(Refresh);
         }
     }
-
-    pub fn live(&self) -> usize {
-        self.live.lock().expect("accounts lock").len()
-    }
 }

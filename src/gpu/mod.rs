@@ -38,16 +38,6 @@ pub enum InferError {
     BadInput(String),
 }
 
-impl InferError {
-    /// Whether retrying the same request later can succeed (and nothing was charged).
-    pub fn retryable(&self) -> bool {
-        matches!(
-            self,
-            InferError::Busy | InferError::WorkerCrashed | InferError::Deadline
-        )
-    }
-}
-
 #[derive(Debug, Clone)]
 pub enum Input {
     Text(String),
@@ -314,15 +304,6 @@ impl Pool {
             .entry(model.to_string())
             .or_default()
             .clone()
-    }
-
-    /// The vector size of an embedding model, once loaded.
-    pub fn dimensions(&self, model: &str) -> Option<usize> {
-        let models = self.shared.models.read().expect("pool lock");
-        models
-            .get(model)?
-            .iter()
-            .find_map(|v| v.spec.manifest.dimensions)
     }
 }
 
