@@ -157,6 +157,8 @@ pub struct Config {
     /// A node reloads an account's search index from the store when it is older than this
     /// (documents indexed on other nodes).
     pub search_refresh_ms: u64,
+    /// Approvals a document needs unless its account set its own number.
+    pub workflow_required_approvals: u32,
     pub tiers: crate::billing::Tiers,
     pub prices: crate::billing::Prices,
 }
@@ -236,6 +238,7 @@ impl Default for Config {
             embedding_model: "all-minilm-l6-v2".into(),
             search_settle_ms: 2_000,
             search_refresh_ms: 30_000,
+            workflow_required_approvals: 1,
             tiers: crate::billing::Tiers::default(),
             prices: crate::billing::Prices::default(),
         }

@@ -66,7 +66,7 @@ struct Member {
     principal: Arc<Principal>,
     outbound: mpsc::Sender<Bytes>,
     control: Recipient<SessionCommand>,
-    want_ack: bool,
+    extensions: sync::Extensions,
     /// Updates accepted from this session, and how many of them are durable.
     accepted: u64,
     durable: u64,
@@ -622,7 +622,7 @@ impl DocumentActor {
             let frame = match self.sessions.get_mut(&sid) {
                 Some(m) => {
                     m.durable += n;
-                    m.want_ack.then(|| sync::encode_ack(m.durable))
+                    m.extensions.ack.then(|| sync::encode_ack(m.durable))
                 }
                 None => None,
             };
@@ -984,6 +984,30 @@ impl Handler<Participant> for DocumentActor {
     }
 }
 
+/// A document event (a workflow transition) for the sessions that asked for events.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Event {
+    pub json: String,
+}
+
+impl Handler<Event> for DocumentActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Event, _: &mut Context<Self>) {
+        let frame = sync::encode_event(&msg.json);
+        let listening: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, m)| m.extensions.events)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in listening {
+            self.send_to(id, frame.clone());
+        }
+    }
+}
+
 /// A session asks to receive this document's updates.
 #[derive(Message)]
 #[rtype(result = "Result<(), DocError>")]
@@ -992,7 +1016,7 @@ pub struct Join {
     pub principal: Arc<Principal>,
     pub outbound: mpsc::Sender<Bytes>,
     pub control: Recipient<SessionCommand>,
-    pub want_ack: bool,
+    pub extensions: sync::Extensions,
 }
 
 impl Handler<Join> for DocumentActor {
@@ -1025,7 +1049,7 @@ impl Handler<Join> for DocumentActor {
                 principal: msg.principal,
                 outbound: msg.outbound,
                 control: msg.control,
-                want_ack: msg.want_ack,
+                extensions: msg.extensions,
                 accepted: 0,
                 durable: 0,
             },

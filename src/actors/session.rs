@@ -101,7 +101,7 @@ pub struct SessionActor {
     closer: Option<oneshot::Sender<CloseReason>>,
     limiter: DefaultDirectRateLimiter,
     last_seen: Instant,
-    want_ack: bool,
+    extensions: sync::Extensions,
     closing: bool,
     _slot: ConnectionSlot,
     /// Every event this session logs carries its session, document and user ids.
@@ -119,7 +119,7 @@ impl SessionActor {
         limits: Arc<SharedLimits>,
         socket: actix_ws::Session,
         stream: actix_ws::AggregatedMessageStream,
-        want_ack: bool,
+        extensions: sync::Extensions,
         slot: ConnectionSlot,
     ) -> Addr<SessionActor> {
         let (outbound, outbound_rx) = mpsc::channel(config.outbound_queue_frames.max(4));
@@ -148,7 +148,7 @@ impl SessionActor {
                 closer: Some(closer),
                 limiter,
                 last_seen: Instant::now(),
-                want_ack,
+                extensions,
                 closing: false,
                 _slot: slot,
             }
@@ -273,11 +273,11 @@ impl Actor for SessionActor {
         metrics::gauge!("creo_live_sessions").increment(1.0);
         let registry = self.registry.clone();
         let doc_id = self.doc_id.clone();
-        let (id, principal, outbound, want_ack) = (
+        let (id, principal, outbound, extensions) = (
             self.id,
             self.principal.clone(),
             self.outbound.clone(),
-            self.want_ack,
+            self.extensions,
         );
         let control = ctx.address().recipient();
         // Frames are not read until the document is joined (and so loaded).
@@ -289,7 +289,7 @@ impl Actor for SessionActor {
                         principal: principal.clone(),
                         outbound: outbound.clone(),
                         control: control.clone(),
-                        want_ack,
+                        extensions,
                     })
                     .await
             }

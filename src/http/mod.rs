@@ -11,6 +11,7 @@ pub mod revocations;
 pub mod search;
 pub mod suggestions;
 pub mod users;
+pub mod workflow;
 pub mod ws;
 
 use actix_web::http::{header, StatusCode};
@@ -67,6 +68,10 @@ macro_rules! api_routes {
             get "/documents/{doc_id}/hashtags" => search::hashtags,
             put "/accounts/{account_id}/brand-voice" => search::set_brand_voice,
             post "/ai/brand-voice/score" => search::score_brand_voice,
+            get "/documents/{doc_id}/workflow" => workflow::get,
+            post "/documents/{doc_id}/workflow" => workflow::transition,
+            get "/accounts/{account_id}/workflow-settings" => workflow::settings,
+            put "/accounts/{account_id}/workflow-settings" => workflow::set_settings,
             post "/documents/{doc_id}/ai/suggestions" => suggestions::suggest,
             post "/documents/{doc_id}/ai/suggestions/{suggestion_id}/undo" => suggestions::undo,
             post "/documents" => documents::create,

@@ -17,6 +17,8 @@ pub struct WsQuery {
     token: Option<String>,
     /// `ack=1`: receive creo's acknowledgement message when updates are durable.
     ack: Option<String>,
+    /// `events=1`: receive creo's event messages (workflow transitions of this document).
+    events: Option<String>,
 }
 
 pub async fn connect(
@@ -76,7 +78,11 @@ pub async fn connect(
         .max_frame_size(config.max_message_bytes)
         .aggregate_continuations()
         .max_continuation_size(config.max_message_bytes);
-    let want_ack = matches!(query.ack.as_deref(), Some("1" | "true"));
+    let on = |flag: &Option<String>| matches!(flag.as_deref(), Some("1" | "true"));
+    let extensions = crate::sync::Extensions {
+        ack: on(&query.ack),
+        events: on(&query.events),
+    };
     SessionActor::spawn(
         Arc::from(doc_id.as_str()),
         principal,
@@ -85,7 +91,7 @@ pub async fn connect(
         state.limits.clone(),
         socket,
         stream,
-        want_ack,
+        extensions,
         slot,
     );
     Ok(response)

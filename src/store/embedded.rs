@@ -7,6 +7,7 @@
 //! Account and ledger writes (`accounts.rs`) ride the same writer, each in its own savepoint.
 
 mod accounts;
+mod workflow;
 
 use std::any::Any;
 use std::path::{Path, PathBuf};
@@ -225,7 +226,8 @@ impl EmbeddedStore {
 /// Creates the tables if missing. Idempotent: `creo migrate` and every start run it.
 pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch(SCHEMA).map_err(unavailable)?;
-    conn.execute_batch(accounts::SCHEMA).map_err(unavailable)
+    conn.execute_batch(accounts::SCHEMA).map_err(unavailable)?;
+    conn.execute_batch(workflow::SCHEMA).map_err(unavailable)
 }
 
 fn read_meta(conn: &Connection, doc_id: &str) -> Result<Option<DocumentMeta>, StoreError> {
@@ -472,6 +474,36 @@ impl DocumentStore for EmbeddedStore {
             rows.collect::<Result<_, _>>().map_err(unavailable)
         })
         .await
+    }
+
+    async fn workflow(
+        &self,
+        doc_id: &str,
+    ) -> Result<Option<crate::workflow::Workflow>, StoreError> {
+        self.read_workflow(doc_id).await
+    }
+
+    async fn transition(
+        &self,
+        next: &crate::workflow::Workflow,
+        record: &crate::workflow::Transition,
+    ) -> Result<bool, StoreError> {
+        self.write_transition(next, record).await
+    }
+
+    async fn transitions(
+        &self,
+        doc_id: &str,
+    ) -> Result<Vec<crate::workflow::Transition>, StoreError> {
+        self.read_transitions(doc_id).await
+    }
+
+    async fn required_approvals(&self, account_id: &str) -> Result<Option<u32>, StoreError> {
+        self.read_required_approvals(account_id).await
+    }
+
+    async fn set_required_approvals(&self, account_id: &str, n: u32) -> Result<(), StoreError> {
+        self.write_required_approvals(account_id, n).await
     }
 
     async fn is_revoked(

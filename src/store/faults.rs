@@ -143,6 +143,41 @@ impl DocumentStore for FaultInjectingStore {
         self.inner.embeddings(account_id, model).await
     }
 
+    async fn workflow(
+        &self,
+        doc_id: &str,
+    ) -> Result<Option<crate::workflow::Workflow>, StoreError> {
+        self.before(false).await?;
+        self.inner.workflow(doc_id).await
+    }
+
+    async fn transition(
+        &self,
+        next: &crate::workflow::Workflow,
+        record: &crate::workflow::Transition,
+    ) -> Result<bool, StoreError> {
+        self.before(true).await?;
+        self.inner.transition(next, record).await
+    }
+
+    async fn transitions(
+        &self,
+        doc_id: &str,
+    ) -> Result<Vec<crate::workflow::Transition>, StoreError> {
+        self.before(false).await?;
+        self.inner.transitions(doc_id).await
+    }
+
+    async fn required_approvals(&self, account_id: &str) -> Result<Option<u32>, StoreError> {
+        self.before(false).await?;
+        self.inner.required_approvals(account_id).await
+    }
+
+    async fn set_required_approvals(&self, account_id: &str, n: u32) -> Result<(), StoreError> {
+        self.before(true).await?;
+        self.inner.set_required_approvals(account_id, n).await
+    }
+
     async fn is_revoked(
         &self,
         account_id: &str,

@@ -181,6 +181,24 @@ pub trait DocumentStore: Send + Sync + 'static {
         account_id: &str,
         model: &str,
     ) -> Result<Vec<DocumentEmbedding>, StoreError>;
+    /// The document's workflow; `None` while it never left draft.
+    async fn workflow(&self, doc_id: &str)
+        -> Result<Option<crate::workflow::Workflow>, StoreError>;
+    /// Records a transition if the workflow is still at `next.version - 1` (`false`: someone
+    /// else moved it first; read it again).
+    async fn transition(
+        &self,
+        next: &crate::workflow::Workflow,
+        record: &crate::workflow::Transition,
+    ) -> Result<bool, StoreError>;
+    /// The document's transitions, oldest first.
+    async fn transitions(
+        &self,
+        doc_id: &str,
+    ) -> Result<Vec<crate::workflow::Transition>, StoreError>;
+    /// Approvals an account requires before a document is approved (`None`: the default).
+    async fn required_approvals(&self, account_id: &str) -> Result<Option<u32>, StoreError>;
+    async fn set_required_approvals(&self, account_id: &str, n: u32) -> Result<(), StoreError>;
     /// Whether `user_id` is barred from `doc_id` (by a revocation of it or of the account).
     async fn is_revoked(
         &self,

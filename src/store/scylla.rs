@@ -14,6 +14,7 @@
 //! are in `accounts.rs`.
 
 mod accounts;
+mod workflow;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -102,6 +103,7 @@ pub struct ScyllaStore {
     session: Session,
     st: Statements,
     accounts: accounts::Statements,
+    workflow: workflow::Statements,
     write_consistency: Consistency,
     next_seq: AtomicU64,
 }
@@ -319,10 +321,12 @@ impl ScyllaStore {
             .await?,
         };
         let accounts = accounts::Statements::prepare(&session, r, w).await?;
+        let workflow = workflow::Statements::prepare(&session, r, w).await?;
         Ok(Arc::new(ScyllaStore {
             session,
             st,
             accounts,
+            workflow,
             write_consistency: w,
             next_seq: AtomicU64::new(0),
         }))
@@ -671,6 +675,36 @@ impl DocumentStore for ScyllaStore {
             .collect())
     }
 
+    async fn workflow(
+        &self,
+        doc_id: &str,
+    ) -> Result<Option<crate::workflow::Workflow>, StoreError> {
+        self.read_workflow(doc_id).await
+    }
+
+    async fn transition(
+        &self,
+        next: &crate::workflow::Workflow,
+        record: &crate::workflow::Transition,
+    ) -> Result<bool, StoreError> {
+        self.write_transition(next, record).await
+    }
+
+    async fn transitions(
+        &self,
+        doc_id: &str,
+    ) -> Result<Vec<crate::workflow::Transition>, StoreError> {
+        self.read_transitions(doc_id).await
+    }
+
+    async fn required_approvals(&self, account_id: &str) -> Result<Option<u32>, StoreError> {
+        self.read_required_approvals(account_id).await
+    }
+
+    async fn set_required_approvals(&self, account_id: &str, n: u32) -> Result<(), StoreError> {
+        self.write_required_approvals(account_id, n).await
+    }
+
     async fn is_revoked(
         &self,
         account_id: &str,
@@ -708,7 +742,7 @@ mod tests {
             "ks1",
             "{'class': 'SimpleStrategy', 'replication_factor': 1}",
         );
-        assert_eq!(st.len(), 21);
+        assert_eq!(st.len(), 24);
         assert!(st[0].starts_with(
             "CREATE KEYSPACE IF NOT EXISTS ks1 WITH replication = {'class': 'SimpleStrategy'"
         ));

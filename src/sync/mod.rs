@@ -19,6 +19,8 @@ pub const MSG_QUERY_AWARENESS: u64 = 3;
 /// creo extension: "your updates are durable". Sent only to clients that opted in with
 /// `?ack=1`, because the official client logs an error for tags it does not know.
 pub const MSG_ACK: u64 = 100;
+/// creo's event message (type 101), sent to sessions that opened with `?events=1`.
+pub const MSG_EVENT: u64 = 101;
 
 const SYNC_STEP1: u64 = 0;
 const SYNC_STEP2: u64 = 1;
@@ -184,6 +186,25 @@ pub fn encode_awareness(update: AwarenessUpdate) -> Bytes {
 /// provider surfaces through its `permissionDeniedHandler`.
 pub fn encode_permission_denied(reason: &str) -> Bytes {
     Message::Auth(Some(reason.to_string())).encode_v1().into()
+}
+
+/// creo's own messages a session opted in to (the official client logs unknown message types,
+/// so none is sent unasked).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Extensions {
+    /// Type 100: how many of this session's updates are durable.
+    pub ack: bool,
+    /// Type 101: document events as JSON (workflow transitions).
+    pub events: bool,
+}
+
+/// creo's event message: type 101, then the event as a JSON string.
+pub fn encode_event(json: &str) -> Bytes {
+    let mut buf = Vec::with_capacity(json.len() + 8);
+    write_var(&mut buf, MSG_EVENT);
+    write_var(&mut buf, json.len() as u64);
+    buf.extend_from_slice(json.as_bytes());
+    buf.into()
 }
 
 /// creo's acknowledgement: the count of this session's updates that are durable so far.

@@ -225,6 +225,8 @@ pub struct Seen {
     pub acked: u64,
     pub denied: Vec<String>,
     pub updates: u64,
+    /// creo events (message type 101, with `?events=1`).
+    pub events: Vec<serde_json::Value>,
 }
 
 /// A Yjs client over a real WebSocket, behaving like y-websocket: sends SyncStep1 on open,
@@ -388,6 +390,15 @@ fn handle_frame(
         let mut cur = Cursor::new(&frame[1..]);
         let n: u64 = cur.read_var().unwrap();
         seen.lock().unwrap().acked = n;
+        return;
+    }
+    if frame.first() == Some(&101) {
+        let mut cur = Cursor::new(&frame[1..]);
+        let json: &str = cur.read_string().unwrap();
+        seen.lock()
+            .unwrap()
+            .events
+            .push(serde_json::from_str(json).unwrap());
         return;
     }
     let msg = Message::decode_v1(frame).expect("server frame decodes");

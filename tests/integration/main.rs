@@ -15,3 +15,4 @@ mod interop;
 mod rest;
 mod store_conformance;
 mod store_faults;
+mod workflow;

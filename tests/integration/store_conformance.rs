@@ -395,3 +395,80 @@ async fn embeddings_are_kept_per_account_and_model_and_replaced_in_place() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workflow_transitions_apply_once_per_version() {
+    use creo::auth::Role;
+    use creo::workflow::{Action, Transition, Workflow};
+    for b in backends().await {
+        let doc = doc_id("wf");
+        let account = format!("acct-{}", rand_suffix());
+        let record = |w: &Workflow, from: &Workflow, action: Action| Transition {
+            doc_id: doc.clone(),
+            version: w.version,
+            from: from.state,
+            to: w.state,
+            action,
+            actor: "someone".into(),
+            at: w.updated_at,
+            note: String::new(),
+        };
+        let start = Workflow::new(&doc, &account, 0);
+        let submitted = start
+            .apply(Action::Submit, "ed", Role::Editor, 1, None, 10)
+            .unwrap();
+        assert!(
+            b.store
+                .transition(&submitted, &record(&submitted, &start, Action::Submit))
+                .await
+                .unwrap(),
+            "{}",
+            b.name
+        );
+        assert!(
+            !b.store
+                .transition(&submitted, &record(&submitted, &start, Action::Submit))
+                .await
+                .unwrap(),
+            "{}: a second writer of the same version loses",
+            b.name
+        );
+        let approved = submitted
+            .apply(Action::Approve, "boss", Role::Admin, 1, None, 20)
+            .unwrap();
+        assert!(
+            b.store
+                .transition(&approved, &record(&approved, &submitted, Action::Approve))
+                .await
+                .unwrap(),
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            b.store.workflow(&doc).await.unwrap(),
+            Some(approved.clone()),
+            "{}",
+            b.name
+        );
+        let history = b.store.transitions(&doc).await.unwrap();
+        assert_eq!(
+            history.iter().map(|t| t.version).collect::<Vec<_>>(),
+            vec![1, 2],
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            b.store.required_approvals(&account).await.unwrap(),
+            None,
+            "{}",
+            b.name
+        );
+        b.store.set_required_approvals(&account, 2).await.unwrap();
+        assert_eq!(
+            b.store.required_approvals(&account).await.unwrap(),
+            Some(2),
+            "{}",
+            b.name
+        );
+    }
+}

@@ -1,0 +1,247 @@
+//! The document lifecycle over REST (rules in `workflow.rs`): read a document's state and
+//! history, move it, and set how many approvals an account requires. Every transition is a
+//! conditional write in the store, recorded with who and when, and sent live to the document's
+//! editors that listen for events (`?events=1`, message type 101).
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::TimeZone;
+use serde::{Deserialize, Serialize};
+
+use super::{admit_to_document, for_account, for_manager, ApiError};
+use crate::actors::document::Event;
+use crate::server::AppState;
+use crate::store::now_ms;
+use crate::workflow::{Action, Refusal, Transition, Workflow};
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct Move {
+    pub action: Action,
+    #[serde(default)]
+    pub note: String,
+    /// For `schedule`: local date and time, e.g. `2026-12-01T09:00:00`...
+    #[serde(default)]
+    pub at: Option<String>,
+    /// ...in this IANA time zone, e.g. `Europe/Paris` (daylight saving applied).
+    #[serde(default)]
+    pub timezone: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct WorkflowView {
+    pub workflow: Workflow,
+    pub required_approvals: u32,
+    pub transitions: Vec<Transition>,
+}
+
+#[derive(Deserialize, Serialize, utoipa::ToSchema)]
+pub struct WorkflowSettings {
+    /// Distinct approvals (from owners or admins) before a document is approved.
+    pub required_approvals: u32,
+}
+
+async fn required(state: &AppState, account_id: &str) -> Result<u32, ApiError> {
+    Ok(state
+        .store
+        .required_approvals(account_id)
+        .await?
+        .unwrap_or(state.config.workflow_required_approvals)
+        .max(1))
+}
+
+/// `at` in `timezone` → milliseconds since the Unix epoch.
+fn schedule_time(at: &str, timezone: &str) -> Result<i64, ApiError> {
+    let zone: chrono_tz::Tz = timezone.parse().map_err(|_| {
+        ApiError::bad_request(
+            "invalid_timezone",
+            format!("unknown time zone {timezone:?}"),
+        )
+    })?;
+    let local = chrono::NaiveDateTime::parse_from_str(at, "%Y-%m-%dT%H:%M:%S")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(at, "%Y-%m-%dT%H:%M"))
+        .map_err(|_| {
+            ApiError::bad_request(
+                "invalid_time",
+                "at is a local time like 2026-12-01T09:00:00",
+            )
+        })?;
+    // A time skipped by a daylight-saving change does not exist; an ambiguous one takes the
+    // earlier instant.
+    zone.from_local_datetime(&local)
+        .earliest()
+        .map(|t| t.timestamp_millis())
+        .ok_or_else(|| {
+            ApiError::bad_request("invalid_time", format!("{at} does not exist in {timezone}"))
+        })
+}
+
+async fn view(state: &AppState, doc_id: &str, account_id: &str) -> Result<WorkflowView, ApiError> {
+    let workflow = state
+        .store
+        .workflow(doc_id)
+        .await?
+        .unwrap_or_else(|| Workflow::new(doc_id, account_id, 0));
+    Ok(WorkflowView {
+        workflow,
+        required_approvals: required(state, account_id).await?,
+        transitions: state.store.transitions(doc_id).await?,
+    })
+}
+
+/// The document's state, its approvals, and every transition so far.
+#[utoipa::path(get, path = "/api/v1/documents/{doc_id}/workflow",
+    responses((status = 200, description = "the workflow", body = WorkflowView)))]
+pub async fn get(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let doc_id = path.into_inner();
+    let principal = admit_to_document(&req, &state, None, &doc_id).await?;
+    let meta = owned(&state, &doc_id, &principal.account).await?;
+    Ok(HttpResponse::Ok().json(view(&state, &doc_id, &meta).await?))
+}
+
+async fn owned(state: &AppState, doc_id: &str, account: &str) -> Result<String, ApiError> {
+    match state.store.meta(doc_id).await? {
+        None => Err(ApiError::not_found("no such document")),
+        Some(m) if m.account_id != account => Err(ApiError::forbidden(
+            "forbidden",
+            "the document belongs to another account",
+        )),
+        Some(m) => Ok(m.account_id),
+    }
+}
+
+/// Moves the document: submit, approve, request_changes, schedule, unschedule, reopen.
+#[utoipa::path(post, path = "/api/v1/documents/{doc_id}/workflow", request_body = Move,
+    responses((status = 200, description = "moved", body = WorkflowView),
+              (status = 403, description = "your role may not do this"),
+              (status = 409, description = "not possible in the document's state")))]
+pub async fn transition(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<Move>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let doc_id = path.into_inner();
+    let principal = admit_to_document(&req, &state, None, &doc_id).await?;
+    let account = owned(&state, &doc_id, &principal.account).await?;
+    let body = body.into_inner();
+    let schedule = match (&body.at, &body.timezone) {
+        (Some(at), Some(zone)) => Some((schedule_time(at, zone)?, zone.clone())),
+        (Some(_), None) => {
+            return Err(ApiError::bad_request(
+                "invalid_timezone",
+                "at needs a timezone",
+            ))
+        }
+        _ => None,
+    };
+    let required = required(&state, &account).await?;
+    let actor = principal.actor();
+    // Re-read and re-decide when someone else moved the document in between.
+    for _ in 0..5 {
+        let current = state
+            .store
+            .workflow(&doc_id)
+            .await?
+            .unwrap_or_else(|| Workflow::new(&doc_id, &account, 0));
+        let now = now_ms();
+        let next = current
+            .apply(
+                body.action,
+                &actor,
+                principal.role,
+                required,
+                schedule.clone(),
+                now,
+            )
+            .map_err(|refusal| match refusal {
+                Refusal::Role(_) => ApiError::forbidden("forbidden", refusal.to_string()),
+                Refusal::NeedsTime => ApiError::bad_request("invalid_time", refusal.to_string()),
+                _ => ApiError::new(
+                    StatusCode::CONFLICT,
+                    "invalid_transition",
+                    refusal.to_string(),
+                ),
+            })?;
+        let record = Transition {
+            doc_id: doc_id.clone(),
+            version: next.version,
+            from: current.state,
+            to: next.state,
+            action: body.action,
+            actor: actor.clone(),
+            at: now,
+            note: body.note.chars().take(1_000).collect(),
+        };
+        if state.store.transition(&next, &record).await? {
+            metrics::counter!("creo_workflow_transitions_total", "to" => next.state.as_str())
+                .increment(1);
+            let event =
+                serde_json::json!({ "type": "workflow", "workflow": next, "transition": record });
+            state.registry.notify(
+                &doc_id,
+                Event {
+                    json: event.to_string(),
+                },
+            );
+            return Ok(HttpResponse::Ok().json(view(&state, &doc_id, &account).await?));
+        }
+    }
+    Err(ApiError::new(
+        StatusCode::CONFLICT,
+        "busy",
+        "the document kept moving; try again",
+    ))
+}
+
+/// How many approvals the account requires (any member may read it).
+#[utoipa::path(get, path = "/api/v1/accounts/{account_id}/workflow-settings",
+    responses((status = 200, description = "settings", body = WorkflowSettings)))]
+pub async fn settings(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let account_id = path.into_inner();
+    for_account(&req, &state, &account_id).await?;
+    Ok(HttpResponse::Ok().json(WorkflowSettings {
+        required_approvals: required(&state, &account_id).await?,
+    }))
+}
+
+/// Sets how many approvals the account requires (owners and admins).
+#[utoipa::path(put, path = "/api/v1/accounts/{account_id}/workflow-settings", request_body = WorkflowSettings,
+    responses((status = 200, description = "stored", body = WorkflowSettings)))]
+pub async fn set_settings(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<WorkflowSettings>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let account_id = path.into_inner();
+    let by = for_manager(&req, &state, &account_id, None).await?;
+    if !(1..=10).contains(&body.required_approvals) {
+        return Err(ApiError::bad_request(
+            "invalid_settings",
+            "required_approvals is 1-10",
+        ));
+    }
+    state
+        .store
+        .set_required_approvals(&account_id, body.required_approvals)
+        .await?;
+    let detail = body.required_approvals.to_string();
+    super::audit(
+        &state,
+        &account_id,
+        &by.actor(),
+        "workflow_settings_changed",
+        "required_approvals",
+        &detail,
+    )
+    .await;
+    Ok(HttpResponse::Ok().json(body.into_inner()))
+}

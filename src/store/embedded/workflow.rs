@@ -1,0 +1,192 @@
+//! The workflow tables on SQLite: a document's current workflow (moved only if its version is
+//! the one the caller read), its transitions, and each account's required approvals.
+
+use rusqlite::{params, OptionalExtension, Row};
+
+use super::EmbeddedStore;
+use crate::store::{unavailable, StoreError};
+use crate::workflow::{Action, State, Transition, Workflow};
+
+pub(super) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS document_workflow (
+    doc_id        TEXT PRIMARY KEY,
+    account_id    TEXT NOT NULL,
+    state         TEXT NOT NULL,
+    approvals     TEXT NOT NULL,
+    scheduled_at  INTEGER,
+    timezone      TEXT,
+    version       INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS workflow_transitions (
+    doc_id      TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    from_state  TEXT NOT NULL,
+    to_state    TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    at          INTEGER NOT NULL,
+    note        TEXT NOT NULL,
+    PRIMARY KEY (doc_id, version)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS workflow_settings (
+    account_id          TEXT PRIMARY KEY,
+    required_approvals  INTEGER NOT NULL
+) WITHOUT ROWID;
+";
+
+fn corrupt(what: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        0,
+        rusqlite::types::Type::Text,
+        what.to_string().into(),
+    )
+}
+
+fn state(s: String) -> rusqlite::Result<State> {
+    State::parse(&s).ok_or_else(|| corrupt("workflow state"))
+}
+
+fn workflow_row(r: &Row) -> rusqlite::Result<Workflow> {
+    let approvals: String = r.get(3)?;
+    Ok(Workflow {
+        doc_id: r.get(0)?,
+        account_id: r.get(1)?,
+        state: state(r.get(2)?)?,
+        approvals: approvals.split_whitespace().map(str::to_string).collect(),
+        scheduled_at: r.get(4)?,
+        timezone: r.get(5)?,
+        version: r.get(6)?,
+        updated_at: r.get(7)?,
+    })
+}
+
+fn action(s: String) -> rusqlite::Result<Action> {
+    serde_json::from_value(serde_json::Value::String(s)).map_err(|_| corrupt("workflow action"))
+}
+
+impl EmbeddedStore {
+    pub(super) async fn read_workflow(&self, doc_id: &str) -> Result<Option<Workflow>, StoreError> {
+        let id = doc_id.to_string();
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT doc_id, account_id, state, approvals, scheduled_at, timezone, version, updated_at
+                 FROM document_workflow WHERE doc_id = ?1",
+            )
+            .and_then(|mut s| s.query_row(params![id], workflow_row).optional())
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    pub(super) async fn write_transition(
+        &self,
+        next: &Workflow,
+        t: &Transition,
+    ) -> Result<bool, StoreError> {
+        let (w, t) = (next.clone(), t.clone());
+        self.transaction(move |c| {
+            let current: i64 = c
+                .query_row(
+                    "SELECT version FROM document_workflow WHERE doc_id = ?1",
+                    params![w.doc_id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(unavailable)?
+                .unwrap_or(0);
+            if current != w.version - 1 {
+                return Ok(false);
+            }
+            c.execute(
+                "INSERT OR REPLACE INTO document_workflow
+                 (doc_id, account_id, state, approvals, scheduled_at, timezone, version, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    w.doc_id,
+                    w.account_id,
+                    w.state.as_str(),
+                    w.approvals.join(" "),
+                    w.scheduled_at,
+                    w.timezone,
+                    w.version,
+                    w.updated_at
+                ],
+            )
+            .map_err(unavailable)?;
+            c.execute(
+                "INSERT INTO workflow_transitions (doc_id, version, from_state, to_state, action, actor, at, note)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![t.doc_id, t.version, t.from.as_str(), t.to.as_str(), t.action.as_str(), t.actor, t.at, t.note],
+            )
+            .map_err(unavailable)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    pub(super) async fn read_transitions(
+        &self,
+        doc_id: &str,
+    ) -> Result<Vec<Transition>, StoreError> {
+        let id = doc_id.to_string();
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT doc_id, version, from_state, to_state, action, actor, at, note
+                     FROM workflow_transitions WHERE doc_id = ?1 ORDER BY version",
+                )
+                .map_err(unavailable)?;
+            let rows = stmt
+                .query_map(params![id], |r| {
+                    Ok(Transition {
+                        doc_id: r.get(0)?,
+                        version: r.get(1)?,
+                        from: state(r.get(2)?)?,
+                        to: state(r.get(3)?)?,
+                        action: action(r.get(4)?)?,
+                        actor: r.get(5)?,
+                        at: r.get(6)?,
+                        note: r.get(7)?,
+                    })
+                })
+                .map_err(unavailable)?;
+            rows.collect::<Result<_, _>>().map_err(unavailable)
+        })
+        .await
+    }
+
+    pub(super) async fn read_required_approvals(
+        &self,
+        account_id: &str,
+    ) -> Result<Option<u32>, StoreError> {
+        let id = account_id.to_string();
+        self.read(move |c| {
+            c.query_row(
+                "SELECT required_approvals FROM workflow_settings WHERE account_id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    pub(super) async fn write_required_approvals(
+        &self,
+        account_id: &str,
+        n: u32,
+    ) -> Result<(), StoreError> {
+        let id = account_id.to_string();
+        self.transaction(move |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO workflow_settings (account_id, required_approvals) VALUES (?1, ?2)",
+                params![id, n],
+            )
+            .map(|_| ())
+            .map_err(unavailable)
+        })
+        .await
+    }
+}

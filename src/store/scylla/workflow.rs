@@ -1,0 +1,239 @@
+//! The workflow tables on ScyllaDB: a transition is a lightweight transaction on the
+//! document's workflow row (`IF NOT EXISTS` for the first, `IF version = ?` after), so of two
+//! people moving the same document at once exactly one wins; the history row follows.
+
+use scylla::client::session::Session;
+use scylla::statement::prepared::PreparedStatement;
+use scylla::statement::Consistency;
+use scylla::value::CqlTimestamp;
+
+use super::ScyllaStore;
+use crate::store::{unavailable, StoreError};
+use crate::workflow::{Action, State, Transition, Workflow};
+
+pub(super) struct Statements {
+    read: PreparedStatement,
+    create: PreparedStatement,
+    advance: PreparedStatement,
+    record: PreparedStatement,
+    history: PreparedStatement,
+    settings: PreparedStatement,
+    set_settings: PreparedStatement,
+}
+
+impl Statements {
+    pub(super) async fn prepare(
+        session: &Session,
+        read: Consistency,
+        write: Consistency,
+    ) -> Result<Statements, StoreError> {
+        let prepare = |cql: &'static str, consistency: Consistency, idempotent: bool| async move {
+            let mut p = session.prepare(cql).await.map_err(unavailable)?;
+            p.set_consistency(consistency);
+            p.set_is_idempotent(idempotent);
+            Ok::<_, StoreError>(p)
+        };
+        Ok(Statements {
+            read: prepare(
+                "SELECT doc_id, account_id, state, approvals, scheduled_at, timezone, version, updated_at \
+                 FROM document_workflow WHERE doc_id = ?",
+                Consistency::Serial,
+                true,
+            )
+            .await?,
+            create: prepare(
+                "INSERT INTO document_workflow (doc_id, account_id, state, approvals, scheduled_at, timezone, version, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS",
+                write,
+                false,
+            )
+            .await?,
+            advance: prepare(
+                "UPDATE document_workflow SET state = ?, approvals = ?, scheduled_at = ?, timezone = ?, version = ?, updated_at = ? \
+                 WHERE doc_id = ? IF version = ?",
+                write,
+                false,
+            )
+            .await?,
+            record: prepare(
+                "INSERT INTO workflow_transitions (doc_id, version, from_state, to_state, action, actor, at, note) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                write,
+                true,
+            )
+            .await?,
+            history: prepare(
+                "SELECT doc_id, version, from_state, to_state, action, actor, at, note FROM workflow_transitions WHERE doc_id = ?",
+                read,
+                true,
+            )
+            .await?,
+            settings: prepare("SELECT required_approvals FROM workflow_settings WHERE account_id = ?", read, true).await?,
+            set_settings: prepare(
+                "INSERT INTO workflow_settings (account_id, required_approvals) VALUES (?, ?)",
+                write,
+                true,
+            )
+            .await?,
+        })
+    }
+}
+
+fn parse_state(s: &str) -> Result<State, StoreError> {
+    State::parse(s).ok_or_else(|| StoreError::Corrupt(format!("workflow state {s:?}")))
+}
+
+type WorkflowRow = (
+    String,
+    String,
+    String,
+    Option<Vec<String>>,
+    Option<CqlTimestamp>,
+    Option<String>,
+    i64,
+    CqlTimestamp,
+);
+type TransitionRow = (
+    String,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    CqlTimestamp,
+    String,
+);
+
+impl ScyllaStore {
+    pub(super) async fn read_workflow(&self, doc_id: &str) -> Result<Option<Workflow>, StoreError> {
+        let rows = self
+            .session
+            .execute_unpaged(&self.workflow.read, (doc_id,))
+            .await
+            .map_err(unavailable)?
+            .into_rows_result()
+            .map_err(unavailable)?;
+        let Some(r) = rows.maybe_first_row::<WorkflowRow>().map_err(unavailable)? else {
+            return Ok(None);
+        };
+        Ok(Some(Workflow {
+            doc_id: r.0,
+            account_id: r.1,
+            state: parse_state(&r.2)?,
+            approvals: r.3.unwrap_or_default(),
+            scheduled_at: r.4.map(|t| t.0),
+            timezone: r.5,
+            version: r.6,
+            updated_at: r.7 .0,
+        }))
+    }
+
+    pub(super) async fn write_transition(
+        &self,
+        w: &Workflow,
+        t: &Transition,
+    ) -> Result<bool, StoreError> {
+        let st = &self.workflow;
+        let scheduled = w.scheduled_at.map(CqlTimestamp);
+        let result = if w.version == 1 {
+            self.session
+                .execute_unpaged(
+                    &st.create,
+                    (
+                        &w.doc_id,
+                        &w.account_id,
+                        w.state.as_str(),
+                        &w.approvals,
+                        scheduled,
+                        &w.timezone,
+                        w.version,
+                        CqlTimestamp(w.updated_at),
+                    ),
+                )
+                .await
+        } else {
+            self.session
+                .execute_unpaged(
+                    &st.advance,
+                    (
+                        w.state.as_str(),
+                        &w.approvals,
+                        scheduled,
+                        &w.timezone,
+                        w.version,
+                        CqlTimestamp(w.updated_at),
+                        &w.doc_id,
+                        w.version - 1,
+                    ),
+                )
+                .await
+        }
+        .map_err(unavailable)?;
+        if !Self::applied(result)? {
+            return Ok(false);
+        }
+        self.session
+            .execute_unpaged(
+                &st.record,
+                (
+                    &t.doc_id,
+                    t.version,
+                    t.from.as_str(),
+                    t.to.as_str(),
+                    t.action.as_str(),
+                    &t.actor,
+                    CqlTimestamp(t.at),
+                    &t.note,
+                ),
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(true)
+    }
+
+    pub(super) async fn read_transitions(
+        &self,
+        doc_id: &str,
+    ) -> Result<Vec<Transition>, StoreError> {
+        let rows: Vec<TransitionRow> = self.all_rows(&self.workflow.history, (doc_id,)).await?;
+        rows.into_iter()
+            .map(|r| {
+                Ok(Transition {
+                    doc_id: r.0,
+                    version: r.1,
+                    from: parse_state(&r.2)?,
+                    to: parse_state(&r.3)?,
+                    action: serde_json::from_value::<Action>(serde_json::Value::String(
+                        r.4.clone(),
+                    ))
+                    .map_err(|_| StoreError::Corrupt(format!("workflow action {:?}", r.4)))?,
+                    actor: r.5,
+                    at: r.6 .0,
+                    note: r.7,
+                })
+            })
+            .collect()
+    }
+
+    pub(super) async fn read_required_approvals(
+        &self,
+        account_id: &str,
+    ) -> Result<Option<u32>, StoreError> {
+        let rows: Vec<(i32,)> = self
+            .all_rows(&self.workflow.settings, (account_id,))
+            .await?;
+        Ok(rows.first().map(|(n,)| (*n).max(1) as u32))
+    }
+
+    pub(super) async fn write_required_approvals(
+        &self,
+        account_id: &str,
+        n: u32,
+    ) -> Result<(), StoreError> {
+        self.session
+            .execute_unpaged(&self.workflow.set_settings, (account_id, n as i32))
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+}

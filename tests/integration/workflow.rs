@@ -1,0 +1,297 @@
+//! The document lifecycle: the approval role matrix, required approvals per account, scheduling
+//! in a time zone, transitions recorded with actor and time, editors told live, and two people
+//! acting at once.
+
+use futures_util::future::join_all;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::common::YClient;
+use crate::rest::{self, call, get, join, post, register};
+
+async fn act(server: &crate::common::Server, token: &str, doc: &str, body: Value) -> (u16, Value) {
+    post(
+        server,
+        &format!("/api/v1/documents/{doc}/workflow"),
+        token,
+        body,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_post_goes_from_draft_through_two_approvals_to_scheduled() {
+    let server = rest::start();
+    let owner = register(&server, "owner@example.com").await;
+    // Four members need more seats than the free tier's three.
+    let team = json!({ "id": "evt_team", "type": "subscription.created",
+        "data": { "account_id": owner.account_id, "tier": "team" } });
+    assert_eq!(
+        rest::webhook(&server, team, rest::WEBHOOK_SECRET, 0)
+            .await
+            .0,
+        200
+    );
+    let admin = join(
+        &server,
+        &owner,
+        &register(&server, "admin@example.com").await,
+        "admin",
+    )
+    .await;
+    let editor = join(
+        &server,
+        &owner,
+        &register(&server, "ed@example.com").await,
+        "editor",
+    )
+    .await;
+    let viewer = join(
+        &server,
+        &owner,
+        &register(&server, "vi@example.com").await,
+        "viewer",
+    )
+    .await;
+    let settings = format!("/api/v1/accounts/{}/workflow-settings", owner.account_id);
+    let (s, _, _) = call(
+        &server,
+        Method::PUT,
+        &settings,
+        Some(&editor.access),
+        Some(json!({ "required_approvals": 2 })),
+    )
+    .await;
+    assert_eq!(s, 403, "editors do not set the rules");
+    let (s, _, _) = call(
+        &server,
+        Method::PUT,
+        &settings,
+        Some(&owner.access),
+        Some(json!({ "required_approvals": 2 })),
+    )
+    .await;
+    assert_eq!(s, 200);
+
+    assert_eq!(
+        post(
+            &server,
+            "/api/v1/documents",
+            &editor.access,
+            json!({ "id": "launch" })
+        )
+        .await
+        .0,
+        201
+    );
+    let watcher_url = format!("{}&events=1", server.ws("launch", &viewer.access));
+    let watcher = YClient::connect(&watcher_url).await;
+    assert!(watcher.synced().await);
+
+    assert_eq!(
+        act(
+            &server,
+            &viewer.access,
+            "launch",
+            json!({ "action": "submit" })
+        )
+        .await
+        .0,
+        403,
+        "viewers move nothing"
+    );
+    let (s, v) = act(
+        &server,
+        &editor.access,
+        "launch",
+        json!({ "action": "submit", "note": "ready" }),
+    )
+    .await;
+    assert_eq!(
+        (s, v["workflow"]["state"].as_str()),
+        (200, Some("in_review")),
+        "{v}"
+    );
+    assert_eq!(
+        act(
+            &server,
+            &editor.access,
+            "launch",
+            json!({ "action": "approve" })
+        )
+        .await
+        .0,
+        403,
+        "editors do not approve"
+    );
+    let (_, v) = act(
+        &server,
+        &admin.access,
+        "launch",
+        json!({ "action": "approve" }),
+    )
+    .await;
+    assert_eq!(v["workflow"]["state"], "in_review", "one of two approvals");
+    let (s, v) = act(
+        &server,
+        &admin.access,
+        "launch",
+        json!({ "action": "approve" }),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (409, Some("invalid_transition")),
+        "the same approver twice: {v}"
+    );
+    let (_, v) = act(
+        &server,
+        &owner.access,
+        "launch",
+        json!({ "action": "approve" }),
+    )
+    .await;
+    assert_eq!(v["workflow"]["state"], "approved");
+
+    // 09:00 in Paris on 1 December 2030 is 08:00 UTC (winter time).
+    let (s, v) = act(
+        &server,
+        &editor.access,
+        "launch",
+        json!({ "action": "schedule", "at": "2030-12-01T09:00:00", "timezone": "Europe/Paris" }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["workflow"]["state"], "scheduled");
+    assert_eq!(
+        v["workflow"]["scheduled_at"].as_i64(),
+        Some(1_922_342_400_000)
+    );
+    let (s, v) = act(
+        &server,
+        &editor.access,
+        "launch",
+        json!({ "action": "schedule", "at": "2030-12-01T09:00:00", "timezone": "Mars/Olympus" }),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (400, Some("invalid_timezone"))
+    );
+
+    let (_, v) = get(&server, "/api/v1/documents/launch/workflow", &viewer.access).await;
+    let history: Vec<(String, String)> = v["transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["to"].as_str().unwrap().to_string(),
+                t["actor"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        history,
+        vec![
+            ("in_review".into(), editor.user_id.clone()),
+            ("in_review".into(), admin.user_id.clone()),
+            ("approved".into(), owner.user_id.clone()),
+            ("scheduled".into(), editor.user_id.clone()),
+        ]
+    );
+    assert!(v["transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["at"].as_i64().unwrap() > 0));
+    assert!(
+        watcher
+            .wait(5, |c| c.seen.lock().unwrap().events.len() == 4)
+            .await,
+        "every transition reached the socket live"
+    );
+    let last = watcher.seen.lock().unwrap().events.last().cloned().unwrap();
+    assert_eq!(
+        (last["type"].as_str(), last["workflow"]["state"].as_str()),
+        (Some("workflow"), Some("scheduled"))
+    );
+
+    // Another account's token sees none of it.
+    let stranger = register(&server, "x@example.com").await;
+    assert_eq!(
+        get(
+            &server,
+            "/api/v1/documents/launch/workflow",
+            &stranger.access
+        )
+        .await
+        .0,
+        403
+    );
+}
+
+#[tokio::test]
+async fn two_approvers_at_once_move_the_document_once() {
+    let server = rest::start();
+    let owner = register(&server, "owner@example.com").await;
+    let admins = [
+        join(
+            &server,
+            &owner,
+            &register(&server, "a1@example.com").await,
+            "admin",
+        )
+        .await,
+        join(
+            &server,
+            &owner,
+            &register(&server, "a2@example.com").await,
+            "admin",
+        )
+        .await,
+    ];
+    assert_eq!(
+        post(
+            &server,
+            "/api/v1/documents",
+            &owner.access,
+            json!({ "id": "race" })
+        )
+        .await
+        .0,
+        201
+    );
+    assert_eq!(
+        act(
+            &server,
+            &owner.access,
+            "race",
+            json!({ "action": "submit" })
+        )
+        .await
+        .0,
+        200
+    );
+    // Required approvals is 1: one approves, the other finds it approved already; and a
+    // simultaneous request for changes either comes first or finds it approved.
+    let answers = join_all([
+        act(
+            &server,
+            &admins[0].access,
+            "race",
+            json!({ "action": "approve" }),
+        ),
+        act(
+            &server,
+            &admins[1].access,
+            "race",
+            json!({ "action": "request_changes" }),
+        ),
+    ])
+    .await;
+    let ok: Vec<_> = answers.iter().filter(|(s, _)| *s == 200).collect();
+    assert_eq!(ok.len(), 1, "exactly one of them moved it: {answers:?}");
+    let (_, v) = get(&server, "/api/v1/documents/race/workflow", &owner.access).await;
+    assert_eq!(v["transitions"].as_array().unwrap().len(), 2);
+}
