@@ -7,6 +7,7 @@ pub mod ai;
 pub mod auth;
 pub mod billing;
 pub mod bus;
+pub mod comments;
 pub mod config;
 pub mod gpu;
 pub mod http;

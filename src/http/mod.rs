@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod ai;
 pub mod api_keys;
 pub mod billing;
+pub mod comments;
 pub mod documents;
 pub mod identity;
 pub mod ops;
@@ -68,6 +69,10 @@ macro_rules! api_routes {
             get "/documents/{doc_id}/hashtags" => search::hashtags,
             put "/accounts/{account_id}/brand-voice" => search::set_brand_voice,
             post "/ai/brand-voice/score" => search::score_brand_voice,
+            get "/documents/{doc_id}/comments" => comments::list,
+            post "/documents/{doc_id}/comments" => comments::create,
+            post "/documents/{doc_id}/comments/{thread_id}/resolve" => comments::resolve,
+            post "/documents/{doc_id}/comments/{thread_id}/reopen" => comments::reopen,
             get "/documents/{doc_id}/workflow" => workflow::get,
             post "/documents/{doc_id}/workflow" => workflow::transition,
             get "/accounts/{account_id}/workflow-settings" => workflow::settings,

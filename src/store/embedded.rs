@@ -476,6 +476,14 @@ impl DocumentStore for EmbeddedStore {
         .await
     }
 
+    async fn put_comment(&self, c: &crate::comments::Comment) -> Result<(), StoreError> {
+        self.write_comment(c).await
+    }
+
+    async fn comments(&self, doc_id: &str) -> Result<Vec<crate::comments::Comment>, StoreError> {
+        self.read_comments(doc_id).await
+    }
+
     async fn workflow(
         &self,
         doc_id: &str,
@@ -785,6 +793,17 @@ fn read_revocations(conn: &Connection, account_id: &str) -> Result<Vec<Revocatio
 
 fn delete(conn: &Connection, doc_id: &str) -> Result<bool, StoreError> {
     for table in ["document_updates", "document_snapshots"] {
+        conn.execute(
+            &format!("DELETE FROM {table} WHERE doc_id = ?1"),
+            params![doc_id],
+        )
+        .map_err(unavailable)?;
+    }
+    for table in [
+        "document_comments",
+        "document_workflow",
+        "workflow_transitions",
+    ] {
         conn.execute(
             &format!("DELETE FROM {table} WHERE doc_id = ?1"),
             params![doc_id],

@@ -143,6 +143,16 @@ impl DocumentStore for FaultInjectingStore {
         self.inner.embeddings(account_id, model).await
     }
 
+    async fn put_comment(&self, c: &crate::comments::Comment) -> Result<(), StoreError> {
+        self.before(true).await?;
+        self.inner.put_comment(c).await
+    }
+
+    async fn comments(&self, doc_id: &str) -> Result<Vec<crate::comments::Comment>, StoreError> {
+        self.before(false).await?;
+        self.inner.comments(doc_id).await
+    }
+
     async fn workflow(
         &self,
         doc_id: &str,

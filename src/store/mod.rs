@@ -181,6 +181,10 @@ pub trait DocumentStore: Send + Sync + 'static {
         account_id: &str,
         model: &str,
     ) -> Result<Vec<DocumentEmbedding>, StoreError>;
+    /// Adds or replaces a comment (a resolved thread replaces its first comment).
+    async fn put_comment(&self, comment: &crate::comments::Comment) -> Result<(), StoreError>;
+    /// The document's comments, oldest first.
+    async fn comments(&self, doc_id: &str) -> Result<Vec<crate::comments::Comment>, StoreError>;
     /// The document's workflow; `None` while it never left draft.
     async fn workflow(&self, doc_id: &str)
         -> Result<Option<crate::workflow::Workflow>, StoreError>;

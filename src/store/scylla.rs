@@ -675,6 +675,14 @@ impl DocumentStore for ScyllaStore {
             .collect())
     }
 
+    async fn put_comment(&self, c: &crate::comments::Comment) -> Result<(), StoreError> {
+        self.write_comment(c).await
+    }
+
+    async fn comments(&self, doc_id: &str) -> Result<Vec<crate::comments::Comment>, StoreError> {
+        self.read_comments(doc_id).await
+    }
+
     async fn workflow(
         &self,
         doc_id: &str,
@@ -742,7 +750,7 @@ mod tests {
             "ks1",
             "{'class': 'SimpleStrategy', 'replication_factor': 1}",
         );
-        assert_eq!(st.len(), 24);
+        assert_eq!(st.len(), 25);
         assert!(st[0].starts_with(
             "CREATE KEYSPACE IF NOT EXISTS ks1 WITH replication = {'class': 'SimpleStrategy'"
         ));

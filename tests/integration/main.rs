@@ -7,6 +7,7 @@ mod bad_input;
 mod billing;
 mod cluster;
 mod collaboration;
+mod comments;
 mod common;
 mod durability;
 mod identity;

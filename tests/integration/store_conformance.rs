@@ -472,3 +472,38 @@ async fn workflow_transitions_apply_once_per_version() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn comments_are_kept_in_order_and_replaced_by_id() {
+    use creo::comments::Comment;
+    for b in backends().await {
+        let doc = doc_id("comments");
+        let comment = |id: &str, at: i64| Comment {
+            comment_id: id.into(),
+            doc_id: doc.clone(),
+            thread_id: "c1".into(),
+            author: "u".into(),
+            body: format!("body of {id}"),
+            mentions: vec!["v".into()],
+            anchor: None,
+            created_at: at,
+            resolved_at: None,
+            resolved_by: None,
+        };
+        b.store.put_comment(&comment("c2", 20)).await.unwrap();
+        b.store.put_comment(&comment("c1", 10)).await.unwrap();
+        let mut resolved = comment("c1", 10);
+        resolved.resolved_at = Some(30);
+        b.store.put_comment(&resolved).await.unwrap();
+        let got = b.store.comments(&doc).await.unwrap();
+        assert_eq!(
+            got.iter()
+                .map(|c| c.comment_id.as_str())
+                .collect::<Vec<_>>(),
+            ["c1", "c2"],
+            "{}",
+            b.name
+        );
+        assert_eq!(got[0], resolved, "{}", b.name);
+    }
+}

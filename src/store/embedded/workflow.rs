@@ -1,5 +1,6 @@
 //! The workflow tables on SQLite: a document's current workflow (moved only if its version is
-//! the one the caller read), its transitions, and each account's required approvals.
+//! the one the caller read), its transitions, each account's required approvals, and comments
+//! (stored as JSON per comment).
 
 use rusqlite::{params, OptionalExtension, Row};
 
@@ -28,6 +29,13 @@ CREATE TABLE IF NOT EXISTS workflow_transitions (
     at          INTEGER NOT NULL,
     note        TEXT NOT NULL,
     PRIMARY KEY (doc_id, version)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS document_comments (
+    doc_id      TEXT NOT NULL,
+    comment_id  TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    data        TEXT NOT NULL,
+    PRIMARY KEY (doc_id, comment_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS workflow_settings (
     account_id          TEXT PRIMARY KEY,
@@ -152,6 +160,46 @@ impl EmbeddedStore {
                 })
                 .map_err(unavailable)?;
             rows.collect::<Result<_, _>>().map_err(unavailable)
+        })
+        .await
+    }
+
+    pub(super) async fn write_comment(
+        &self,
+        comment: &crate::comments::Comment,
+    ) -> Result<(), StoreError> {
+        let c = comment.clone();
+        let data = serde_json::to_string(&c).map_err(unavailable)?;
+        self.transaction(move |conn| {
+            conn.execute(
+                "INSERT OR REPLACE INTO document_comments (doc_id, comment_id, created_at, data) VALUES (?1, ?2, ?3, ?4)",
+                params![c.doc_id, c.comment_id, c.created_at, data],
+            )
+            .map(|_| ())
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    pub(super) async fn read_comments(
+        &self,
+        doc_id: &str,
+    ) -> Result<Vec<crate::comments::Comment>, StoreError> {
+        let id = doc_id.to_string();
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT data FROM document_comments WHERE doc_id = ?1 ORDER BY created_at, comment_id",
+                )
+                .map_err(unavailable)?;
+            let rows = stmt
+                .query_map(params![id], |r| r.get::<_, String>(0))
+                .map_err(unavailable)?;
+            rows.map(|r| {
+                let data = r.map_err(unavailable)?;
+                serde_json::from_str(&data).map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .collect()
         })
         .await
     }

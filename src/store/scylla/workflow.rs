@@ -18,6 +18,8 @@ pub(super) struct Statements {
     record: PreparedStatement,
     history: PreparedStatement,
     settings: PreparedStatement,
+    put_comment: PreparedStatement,
+    comments: PreparedStatement,
     set_settings: PreparedStatement,
 }
 
@@ -68,6 +70,13 @@ impl Statements {
                 true,
             )
             .await?,
+            put_comment: prepare(
+                "INSERT INTO document_comments (doc_id, comment_id, created_at, data) VALUES (?, ?, ?, ?)",
+                write,
+                true,
+            )
+            .await?,
+            comments: prepare("SELECT data FROM document_comments WHERE doc_id = ?", read, true).await?,
             settings: prepare("SELECT required_approvals FROM workflow_settings WHERE account_id = ?", read, true).await?,
             set_settings: prepare(
                 "INSERT INTO workflow_settings (account_id, required_approvals) VALUES (?, ?)",
@@ -213,6 +222,36 @@ impl ScyllaStore {
                 })
             })
             .collect()
+    }
+
+    pub(super) async fn write_comment(
+        &self,
+        c: &crate::comments::Comment,
+    ) -> Result<(), StoreError> {
+        let data = serde_json::to_string(c).map_err(unavailable)?;
+        self.session
+            .execute_unpaged(
+                &self.workflow.put_comment,
+                (&c.doc_id, &c.comment_id, CqlTimestamp(c.created_at), data),
+            )
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+
+    pub(super) async fn read_comments(
+        &self,
+        doc_id: &str,
+    ) -> Result<Vec<crate::comments::Comment>, StoreError> {
+        let rows: Vec<(String,)> = self.all_rows(&self.workflow.comments, (doc_id,)).await?;
+        let mut out: Vec<crate::comments::Comment> = rows
+            .into_iter()
+            .map(|(data,)| {
+                serde_json::from_str(&data).map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .collect::<Result<_, _>>()?;
+        out.sort_by(|a, b| (a.created_at, &a.comment_id).cmp(&(b.created_at, &b.comment_id)));
+        Ok(out)
     }
 
     pub(super) async fn read_required_approvals(

@@ -1,0 +1,265 @@
+//! Comments and threads anchored to the document's text (`comments.rs`): create, reply, mention,
+//! resolve, reopen. Commenters and up may comment (they still cannot edit the text); every role
+//! may read. Anchors are resolved against the current durable text on every read, and each
+//! change is sent live to the editors listening for events.
+
+use std::sync::Arc;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use super::{admit_to_document, ApiError};
+use crate::actors::document::{Event, GetState};
+use crate::auth::{Principal, Role};
+use crate::comments::{self, Comment, Span};
+use crate::server::AppState;
+use crate::store::now_ms;
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct AnchorAt {
+    /// The text field (default `post`).
+    #[serde(default = "default_field")]
+    pub field: String,
+    /// Start and length in UTF-16 code units, as JavaScript counts them.
+    pub index: u32,
+    pub length: u32,
+}
+
+fn default_field() -> String {
+    "post".into()
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct NewComment {
+    pub body: String,
+    /// Where in the text (new threads only).
+    #[serde(default)]
+    pub anchor: Option<AnchorAt>,
+    /// Reply in this comment's thread.
+    #[serde(default)]
+    pub reply_to: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PlacedComment {
+    #[serde(flatten)]
+    pub comment: Comment,
+    /// Where the anchor is in the current text; absent if its words were deleted.
+    pub span: Option<Span>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Thread {
+    pub thread_id: String,
+    pub resolved: bool,
+    pub comments: Vec<PlacedComment>,
+}
+
+async fn admitted(
+    req: &HttpRequest,
+    state: &AppState,
+    doc_id: &str,
+) -> Result<Arc<Principal>, ApiError> {
+    let principal = Arc::new(admit_to_document(req, state, None, doc_id).await?);
+    Ok(principal)
+}
+
+fn may_comment(p: &Principal) -> Result<(), ApiError> {
+    if p.role == Role::Viewer {
+        Err(ApiError::forbidden(
+            "read_only",
+            "viewers may read comments, not write them",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+async fn current_state(
+    state: &AppState,
+    doc_id: &str,
+    p: &Arc<Principal>,
+) -> Result<Vec<u8>, ApiError> {
+    Ok(state
+        .registry
+        .ask(doc_id, || GetState {
+            principal: p.clone(),
+        })
+        .await?)
+}
+
+fn announce(state: &AppState, doc_id: &str, action: &str, comment: &Comment) {
+    let event = serde_json::json!({ "type": "comment", "action": action, "comment": comment });
+    state.registry.notify(
+        doc_id,
+        Event {
+            json: event.to_string(),
+        },
+    );
+    metrics::counter!("creo_comments_total", "action" => action.to_string()).increment(1);
+}
+
+/// The document's threads, oldest first, with each anchor placed in the current text.
+#[utoipa::path(get, path = "/api/v1/documents/{doc_id}/comments",
+    responses((status = 200, description = "threads", body = Vec<Thread>)))]
+pub async fn list(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let doc_id = path.into_inner();
+    let p = admitted(&req, &state, &doc_id).await?;
+    let current = current_state(&state, &doc_id, &p).await?;
+    let all = state.store.comments(&doc_id).await?;
+    let mut threads: Vec<Thread> = Vec::new();
+    for c in all {
+        let span = c
+            .anchor
+            .as_ref()
+            .and_then(|a| comments::resolve(&current, a));
+        let placed = PlacedComment { comment: c, span };
+        match threads
+            .iter_mut()
+            .find(|t| t.thread_id == placed.comment.thread_id)
+        {
+            Some(t) => t.comments.push(placed),
+            None => threads.push(Thread {
+                thread_id: placed.comment.thread_id.clone(),
+                resolved: placed.comment.resolved_at.is_some(),
+                comments: vec![placed],
+            }),
+        }
+    }
+    Ok(HttpResponse::Ok().json(threads))
+}
+
+/// A new thread (optionally anchored to text) or a reply.
+#[utoipa::path(post, path = "/api/v1/documents/{doc_id}/comments", request_body = NewComment,
+    responses((status = 201, description = "created", body = PlacedComment),
+              (status = 403, description = "viewers do not comment")))]
+pub async fn create(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<NewComment>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let doc_id = path.into_inner();
+    let p = admitted(&req, &state, &doc_id).await?;
+    may_comment(&p)?;
+    let body = body.into_inner();
+    let text = body.body.trim();
+    if text.is_empty() || text.chars().count() > 10_000 {
+        return Err(ApiError::bad_request(
+            "invalid_comment",
+            "comments are 1-10,000 characters",
+        ));
+    }
+    let current = current_state(&state, &doc_id, &p).await?;
+    let comment_id = format!("c_{}", uuid::Uuid::now_v7().simple());
+    let thread_id = match &body.reply_to {
+        Some(parent) => {
+            let existing = state.store.comments(&doc_id).await?;
+            existing
+                .into_iter()
+                .find(|c| &c.comment_id == parent)
+                .map(|c| c.thread_id)
+                .ok_or_else(|| ApiError::not_found("no such comment in this document"))?
+        }
+        None => comment_id.clone(),
+    };
+    let anchor = match (&body.anchor, &body.reply_to) {
+        (Some(a), None) => Some(
+            comments::anchor(&current, &a.field, a.index, a.length)
+                .map_err(|e| ApiError::bad_request("invalid_anchor", e))?,
+        ),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "invalid_anchor",
+                "replies share their thread's anchor",
+            ))
+        }
+        _ => None,
+    };
+    let mut mentions = comments::mentions(text);
+    // In a registered account only its members can be mentioned.
+    if state.accounts.lookup(&p.account, None).await?.is_some() {
+        let members = state.account_store.members(&p.account).await?;
+        mentions.retain(|m| members.iter().any(|x| &x.user_id == m));
+    }
+    let comment = Comment {
+        comment_id,
+        doc_id: doc_id.clone(),
+        thread_id,
+        author: p.actor(),
+        body: text.to_string(),
+        mentions,
+        anchor,
+        created_at: now_ms(),
+        resolved_at: None,
+        resolved_by: None,
+    };
+    state.store.put_comment(&comment).await?;
+    announce(&state, &doc_id, "added", &comment);
+    let span = comment
+        .anchor
+        .as_ref()
+        .and_then(|a| comments::resolve(&current, a));
+    Ok(HttpResponse::Created().json(PlacedComment { comment, span }))
+}
+
+async fn set_resolved(
+    req: HttpRequest,
+    doc_id: String,
+    thread_id: String,
+    resolved: bool,
+    state: &AppState,
+) -> Result<HttpResponse, ApiError> {
+    let p = admitted(&req, state, &doc_id).await?;
+    may_comment(&p)?;
+    let mut first = state
+        .store
+        .comments(&doc_id)
+        .await?
+        .into_iter()
+        .find(|c| c.comment_id == thread_id && c.thread_id == thread_id)
+        .ok_or_else(|| ApiError::not_found("no such thread in this document"))?;
+    if resolved {
+        first.resolved_at = Some(now_ms());
+        first.resolved_by = Some(p.actor());
+    } else {
+        first.resolved_at = None;
+        first.resolved_by = None;
+    }
+    state.store.put_comment(&first).await?;
+    announce(
+        state,
+        &doc_id,
+        if resolved { "resolved" } else { "reopened" },
+        &first,
+    );
+    Ok(HttpResponse::Ok().json(first))
+}
+
+/// Resolves a thread (by its first comment's id).
+#[utoipa::path(post, path = "/api/v1/documents/{doc_id}/comments/{thread_id}/resolve",
+    responses((status = 200, description = "resolved", body = Comment)))]
+pub async fn resolve(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (doc_id, thread_id) = path.into_inner();
+    set_resolved(req, doc_id, thread_id, true, &state).await
+}
+
+/// Reopens a resolved thread.
+#[utoipa::path(post, path = "/api/v1/documents/{doc_id}/comments/{thread_id}/reopen",
+    responses((status = 200, description = "reopened", body = Comment)))]
+pub async fn reopen(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (doc_id, thread_id) = path.into_inner();
+    set_resolved(req, doc_id, thread_id, false, &state).await
+}
