@@ -15,4 +15,5 @@ pub mod server;
 pub mod store;
 pub mod sync;
 pub mod telemetry;
+pub mod versions;
 pub mod workflow;

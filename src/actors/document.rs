@@ -60,6 +60,8 @@ struct Pending {
     raw: Bytes,
     update: Update,
     writer: Writer,
+    /// Who wrote it, for the next version's "changed by".
+    author: Arc<str>,
 }
 
 struct Member {
@@ -133,6 +135,8 @@ pub struct DocumentActor {
     compacting: bool,
     idle_timer: Option<SpawnHandle>,
     flushed_waiters: Vec<oneshot::Sender<()>>,
+    /// Users whose updates became durable here since the last version was taken.
+    changed_by: std::collections::BTreeSet<Arc<str>>,
     /// Every event this actor logs carries the document id through this span.
     span: tracing::Span,
 }
@@ -180,6 +184,7 @@ impl DocumentActor {
             compacting: false,
             idle_timer: None,
             flushed_waiters: Vec::new(),
+            changed_by: std::collections::BTreeSet::new(),
         }
     }
 
@@ -434,7 +439,8 @@ impl DocumentActor {
                         if let Some(m) = self.sessions.get_mut(&session) {
                             m.accepted += 1;
                         }
-                        self.enqueue(raw, update, Writer::Session(session), ctx);
+                        let author = principal.user.clone();
+                        self.enqueue(raw, update, Writer::Session(session), author, ctx);
                     }
                     Err(DocError::ReadOnly) => {
                         self.send_to(
@@ -493,7 +499,14 @@ impl DocumentActor {
         Ok(())
     }
 
-    fn enqueue(&mut self, raw: Bytes, update: Update, writer: Writer, ctx: &mut Context<Self>) {
+    fn enqueue(
+        &mut self,
+        raw: Bytes,
+        update: Update,
+        writer: Writer,
+        author: Arc<str>,
+        ctx: &mut Context<Self>,
+    ) {
         metrics::counter!("creo_updates_in_total").increment(1);
         metrics::counter!("creo_bytes_in_total").increment(raw.len() as u64);
         self.pending_bytes += raw.len();
@@ -502,6 +515,7 @@ impl DocumentActor {
             raw,
             update,
             writer,
+            author,
         });
         self.commit(ctx);
     }
@@ -587,6 +601,7 @@ impl DocumentActor {
             let mut txn = self.doc.transact_mut();
             for p in batch {
                 self.log_bytes += p.raw.len() as u64;
+                self.changed_by.insert(p.author);
                 if let Err(e) = txn.apply_update(p.update) {
                     // Decoding validated it; yrs keeps updates with missing dependencies pending.
                     tracing::warn!(parent: &self.span, error = %e, "stored update did not apply");
@@ -984,6 +999,31 @@ impl Handler<Participant> for DocumentActor {
     }
 }
 
+/// The durable state for a new version, and who wrote since the previous one (then forgotten).
+#[derive(Message)]
+#[rtype(result = "Result<(Vec<u8>, Vec<String>), DocError>")]
+pub struct TakeVersion {
+    pub principal: Arc<Principal>,
+}
+
+impl Handler<TakeVersion> for DocumentActor {
+    type Result = Result<(Vec<u8>, Vec<String>), DocError>;
+
+    fn handle(&mut self, msg: TakeVersion, _: &mut Context<Self>) -> Self::Result {
+        self.ready()?;
+        self.check_owner(&msg.principal)?;
+        let state = self
+            .doc
+            .transact()
+            .encode_state_as_update_v1(&yrs::StateVector::default());
+        let changed_by = std::mem::take(&mut self.changed_by)
+            .into_iter()
+            .map(|u| u.to_string())
+            .collect();
+        Ok((state, changed_by))
+    }
+}
+
 /// A document event (a workflow transition) for the sessions that asked for events.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -1161,7 +1201,13 @@ impl Handler<ApplyUpdate> for DocumentActor {
         if !sync::update_changes(&self.doc, &update) {
             let _ = tx.send(Ok(()));
         } else {
-            self.enqueue(msg.raw, update, Writer::Rest(tx), ctx);
+            self.enqueue(
+                msg.raw,
+                update,
+                Writer::Rest(tx),
+                msg.principal.user.clone(),
+                ctx,
+            );
         }
         Ok(rx)
     }

@@ -12,6 +12,7 @@ pub mod revocations;
 pub mod search;
 pub mod suggestions;
 pub mod users;
+pub mod versions;
 pub mod workflow;
 pub mod ws;
 
@@ -73,6 +74,10 @@ macro_rules! api_routes {
             post "/documents/{doc_id}/comments" => comments::create,
             post "/documents/{doc_id}/comments/{thread_id}/resolve" => comments::resolve,
             post "/documents/{doc_id}/comments/{thread_id}/reopen" => comments::reopen,
+            get "/documents/{doc_id}/versions" => versions::list,
+            post "/documents/{doc_id}/versions" => versions::create,
+            get "/documents/{doc_id}/versions/compare" => versions::compare,
+            post "/documents/{doc_id}/versions/{version_id}/restore" => versions::restore,
             get "/documents/{doc_id}/workflow" => workflow::get,
             post "/documents/{doc_id}/workflow" => workflow::transition,
             get "/accounts/{account_id}/workflow-settings" => workflow::settings,

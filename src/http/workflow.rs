@@ -179,6 +179,10 @@ pub async fn transition(
         if state.store.transition(&next, &record).await? {
             metrics::counter!("creo_workflow_transitions_total", "to" => next.state.as_str())
                 .increment(1);
+            // Every state change keeps the content it was decided on.
+            let name = format!("{} ({})", next.state.as_str(), body.action.as_str());
+            let by = std::sync::Arc::new(principal.clone());
+            super::versions::take(&state, &doc_id, &by, &name, true).await?;
             let event =
                 serde_json::json!({ "type": "workflow", "workflow": next, "transition": record });
             state.registry.notify(

@@ -476,6 +476,22 @@ impl DocumentStore for EmbeddedStore {
         .await
     }
 
+    async fn put_version(&self, v: &crate::versions::Version) -> Result<(), StoreError> {
+        self.write_version(v).await
+    }
+
+    async fn versions(&self, doc_id: &str) -> Result<Vec<crate::versions::Version>, StoreError> {
+        self.read_versions(doc_id, None).await
+    }
+
+    async fn version(
+        &self,
+        doc_id: &str,
+        version_id: &str,
+    ) -> Result<Option<crate::versions::Version>, StoreError> {
+        Ok(self.read_versions(doc_id, Some(version_id)).await?.pop())
+    }
+
     async fn put_comment(&self, c: &crate::comments::Comment) -> Result<(), StoreError> {
         self.write_comment(c).await
     }

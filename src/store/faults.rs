@@ -143,6 +143,25 @@ impl DocumentStore for FaultInjectingStore {
         self.inner.embeddings(account_id, model).await
     }
 
+    async fn put_version(&self, v: &crate::versions::Version) -> Result<(), StoreError> {
+        self.before(true).await?;
+        self.inner.put_version(v).await
+    }
+
+    async fn versions(&self, doc_id: &str) -> Result<Vec<crate::versions::Version>, StoreError> {
+        self.before(false).await?;
+        self.inner.versions(doc_id).await
+    }
+
+    async fn version(
+        &self,
+        doc_id: &str,
+        version_id: &str,
+    ) -> Result<Option<crate::versions::Version>, StoreError> {
+        self.before(false).await?;
+        self.inner.version(doc_id, version_id).await
+    }
+
     async fn put_comment(&self, c: &crate::comments::Comment) -> Result<(), StoreError> {
         self.before(true).await?;
         self.inner.put_comment(c).await

@@ -181,6 +181,15 @@ pub trait DocumentStore: Send + Sync + 'static {
         account_id: &str,
         model: &str,
     ) -> Result<Vec<DocumentEmbedding>, StoreError>;
+    async fn put_version(&self, version: &crate::versions::Version) -> Result<(), StoreError>;
+    /// The document's versions, oldest first, without their states.
+    async fn versions(&self, doc_id: &str) -> Result<Vec<crate::versions::Version>, StoreError>;
+    /// One version with its state.
+    async fn version(
+        &self,
+        doc_id: &str,
+        version_id: &str,
+    ) -> Result<Option<crate::versions::Version>, StoreError>;
     /// Adds or replaces a comment (a resolved thread replaces its first comment).
     async fn put_comment(&self, comment: &crate::comments::Comment) -> Result<(), StoreError>;
     /// The document's comments, oldest first.

@@ -675,6 +675,22 @@ impl DocumentStore for ScyllaStore {
             .collect())
     }
 
+    async fn put_version(&self, v: &crate::versions::Version) -> Result<(), StoreError> {
+        self.write_version(v).await
+    }
+
+    async fn versions(&self, doc_id: &str) -> Result<Vec<crate::versions::Version>, StoreError> {
+        self.read_versions(doc_id, None).await
+    }
+
+    async fn version(
+        &self,
+        doc_id: &str,
+        version_id: &str,
+    ) -> Result<Option<crate::versions::Version>, StoreError> {
+        Ok(self.read_versions(doc_id, Some(version_id)).await?.pop())
+    }
+
     async fn put_comment(&self, c: &crate::comments::Comment) -> Result<(), StoreError> {
         self.write_comment(c).await
     }
@@ -750,7 +766,7 @@ mod tests {
             "ks1",
             "{'class': 'SimpleStrategy', 'replication_factor': 1}",
         );
-        assert_eq!(st.len(), 25);
+        assert_eq!(st.len(), 26);
         assert!(st[0].starts_with(
             "CREATE KEYSPACE IF NOT EXISTS ks1 WITH replication = {'class': 'SimpleStrategy'"
         ));

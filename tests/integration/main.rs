@@ -16,4 +16,5 @@ mod interop;
 mod rest;
 mod store_conformance;
 mod store_faults;
+mod versions;
 mod workflow;

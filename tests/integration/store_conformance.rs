@@ -507,3 +507,50 @@ async fn comments_are_kept_in_order_and_replaced_by_id() {
         assert_eq!(got[0], resolved, "{}", b.name);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_keep_their_state_and_list_without_it() {
+    use creo::versions::Version;
+    for b in backends().await {
+        let doc = doc_id("versions");
+        let version = |id: &str, at: i64| Version {
+            version_id: id.into(),
+            doc_id: doc.clone(),
+            name: format!("name {id}"),
+            automatic: id == "v2",
+            created_by: "u".into(),
+            created_at: at,
+            changed_by: vec!["a".into(), "b".into()],
+            state: vec![1, 2, 3, at as u8],
+        };
+        b.store.put_version(&version("v2", 20)).await.unwrap();
+        b.store.put_version(&version("v1", 10)).await.unwrap();
+        let listed = b.store.versions(&doc).await.unwrap();
+        assert_eq!(
+            listed
+                .iter()
+                .map(|v| v.version_id.as_str())
+                .collect::<Vec<_>>(),
+            ["v1", "v2"],
+            "{}",
+            b.name
+        );
+        assert!(
+            listed.iter().all(|v| v.state.is_empty()),
+            "{}: listed without states",
+            b.name
+        );
+        assert_eq!(
+            b.store.version(&doc, "v2").await.unwrap(),
+            Some(version("v2", 20)),
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            b.store.version(&doc, "nope").await.unwrap(),
+            None,
+            "{}",
+            b.name
+        );
+    }
+}

@@ -37,6 +37,17 @@ CREATE TABLE IF NOT EXISTS document_comments (
     data        TEXT NOT NULL,
     PRIMARY KEY (doc_id, comment_id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS document_versions (
+    doc_id      TEXT NOT NULL,
+    version_id  TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    automatic   INTEGER NOT NULL,
+    created_by  TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    changed_by  TEXT NOT NULL,
+    state       BLOB NOT NULL,
+    PRIMARY KEY (doc_id, version_id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS workflow_settings (
     account_id          TEXT PRIMARY KEY,
     required_approvals  INTEGER NOT NULL
@@ -156,6 +167,69 @@ impl EmbeddedStore {
                         actor: r.get(5)?,
                         at: r.get(6)?,
                         note: r.get(7)?,
+                    })
+                })
+                .map_err(unavailable)?;
+            rows.collect::<Result<_, _>>().map_err(unavailable)
+        })
+        .await
+    }
+
+    pub(super) async fn write_version(
+        &self,
+        v: &crate::versions::Version,
+    ) -> Result<(), StoreError> {
+        let v = v.clone();
+        self.transaction(move |conn| {
+            conn.execute(
+                "INSERT OR REPLACE INTO document_versions
+                 (doc_id, version_id, name, automatic, created_by, created_at, changed_by, state)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    v.doc_id,
+                    v.version_id,
+                    v.name,
+                    v.automatic,
+                    v.created_by,
+                    v.created_at,
+                    v.changed_by.join(" "),
+                    v.state
+                ],
+            )
+            .map(|_| ())
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    /// The document's versions, with their states only when `one` names a version.
+    pub(super) async fn read_versions(
+        &self,
+        doc_id: &str,
+        one: Option<&str>,
+    ) -> Result<Vec<crate::versions::Version>, StoreError> {
+        let (id, one) = (doc_id.to_string(), one.map(str::to_string));
+        self.read(move |conn| {
+            let state = if one.is_some() { "state" } else { "x''" };
+            let mut stmt = conn
+                .prepare_cached(&format!(
+                    "SELECT doc_id, version_id, name, automatic, created_by, created_at, changed_by, {state}
+                     FROM document_versions WHERE doc_id = ?1 AND (?2 IS NULL OR version_id = ?2)
+                     ORDER BY created_at, version_id"
+                ))
+                .map_err(unavailable)?;
+            let rows = stmt
+                .query_map(params![id, one], |r| {
+                    let changed_by: String = r.get(6)?;
+                    Ok(crate::versions::Version {
+                        doc_id: r.get(0)?,
+                        version_id: r.get(1)?,
+                        name: r.get(2)?,
+                        automatic: r.get(3)?,
+                        created_by: r.get(4)?,
+                        created_at: r.get(5)?,
+                        changed_by: changed_by.split_whitespace().map(str::to_string).collect(),
+                        state: r.get(7)?,
                     })
                 })
                 .map_err(unavailable)?;

@@ -18,6 +18,9 @@ pub(super) struct Statements {
     record: PreparedStatement,
     history: PreparedStatement,
     settings: PreparedStatement,
+    put_version: PreparedStatement,
+    versions: PreparedStatement,
+    version: PreparedStatement,
     put_comment: PreparedStatement,
     comments: PreparedStatement,
     set_settings: PreparedStatement,
@@ -66,6 +69,26 @@ impl Statements {
             .await?,
             history: prepare(
                 "SELECT doc_id, version, from_state, to_state, action, actor, at, note FROM workflow_transitions WHERE doc_id = ?",
+                read,
+                true,
+            )
+            .await?,
+            put_version: prepare(
+                "INSERT INTO document_versions (doc_id, version_id, name, automatic, created_by, created_at, changed_by, state) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                write,
+                true,
+            )
+            .await?,
+            versions: prepare(
+                "SELECT doc_id, version_id, name, automatic, created_by, created_at, changed_by FROM document_versions WHERE doc_id = ?",
+                read,
+                true,
+            )
+            .await?,
+            version: prepare(
+                "SELECT doc_id, version_id, name, automatic, created_by, created_at, changed_by, state FROM document_versions \
+                 WHERE doc_id = ? AND version_id = ?",
                 read,
                 true,
             )
@@ -222,6 +245,80 @@ impl ScyllaStore {
                 })
             })
             .collect()
+    }
+
+    pub(super) async fn write_version(
+        &self,
+        v: &crate::versions::Version,
+    ) -> Result<(), StoreError> {
+        self.session
+            .execute_unpaged(
+                &self.workflow.put_version,
+                (
+                    &v.doc_id,
+                    &v.version_id,
+                    &v.name,
+                    v.automatic,
+                    &v.created_by,
+                    CqlTimestamp(v.created_at),
+                    &v.changed_by,
+                    &v.state,
+                ),
+            )
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+
+    pub(super) async fn read_versions(
+        &self,
+        doc_id: &str,
+        one: Option<&str>,
+    ) -> Result<Vec<crate::versions::Version>, StoreError> {
+        type Meta = (
+            String,
+            String,
+            String,
+            bool,
+            String,
+            CqlTimestamp,
+            Option<Vec<String>>,
+        );
+        let to_version = |m: Meta, state: Vec<u8>| crate::versions::Version {
+            doc_id: m.0,
+            version_id: m.1,
+            name: m.2,
+            automatic: m.3,
+            created_by: m.4,
+            created_at: m.5 .0,
+            changed_by: m.6.unwrap_or_default(),
+            state,
+        };
+        let mut out: Vec<crate::versions::Version> = match one {
+            Some(id) => {
+                let rows: Vec<(
+                    String,
+                    String,
+                    String,
+                    bool,
+                    String,
+                    CqlTimestamp,
+                    Option<Vec<String>>,
+                    Vec<u8>,
+                )> = self.all_rows(&self.workflow.version, (doc_id, id)).await?;
+                rows.into_iter()
+                    .map(|r| to_version((r.0, r.1, r.2, r.3, r.4, r.5, r.6), r.7))
+                    .collect()
+            }
+            None => {
+                let rows: Vec<Meta> = self.all_rows(&self.workflow.versions, (doc_id,)).await?;
+                rows.into_iter()
+                    .map(|m| to_version(m, Vec::new()))
+                    .collect()
+            }
+        };
+        out.sort_by(|a, b| (a.created_at, &a.version_id).cmp(&(b.created_at, &b.version_id)));
+        Ok(out)
     }
 
     pub(super) async fn write_comment(

@@ -1,0 +1,216 @@
+//! Versions over REST: take a named version, list them, compare two ("who changed what"), and
+//! restore one as a new edit. Workflow transitions take automatic versions (`workflow.rs`).
+
+use std::sync::Arc;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use super::{admit_to_document, ApiError};
+use crate::actors::document::{ApplyUpdate, GetState, TakeVersion};
+use crate::auth::Principal;
+use crate::server::AppState;
+use crate::store::now_ms;
+use crate::versions::{self, Change, Version};
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct NewVersion {
+    pub name: String,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct CompareQuery {
+    pub from: String,
+    pub to: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Comparison {
+    pub from: String,
+    pub to: String,
+    /// Per text field: what was removed and inserted between the two.
+    pub changes: Vec<Change>,
+    /// Who wrote between them.
+    pub changed_by: Vec<String>,
+}
+
+fn writer(p: &Principal) -> Result<(), ApiError> {
+    if p.role.can_write() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "read_only",
+            "your role may not change this document",
+        ))
+    }
+}
+
+/// Takes a version of the document now (named, or automatic for workflow transitions).
+pub async fn take(
+    state: &AppState,
+    doc_id: &str,
+    principal: &Arc<Principal>,
+    name: &str,
+    automatic: bool,
+) -> Result<Version, ApiError> {
+    let (snapshot, changed_by) = state
+        .registry
+        .ask(doc_id, || TakeVersion {
+            principal: principal.clone(),
+        })
+        .await?;
+    let version = Version {
+        version_id: format!("v_{}", uuid::Uuid::now_v7().simple()),
+        doc_id: doc_id.to_string(),
+        name: name.chars().take(200).collect(),
+        automatic,
+        created_by: principal.actor(),
+        created_at: now_ms(),
+        changed_by,
+        state: snapshot,
+    };
+    state.store.put_version(&version).await?;
+    metrics::counter!("creo_versions_total", "automatic" => automatic.to_string()).increment(1);
+    Ok(version)
+}
+
+/// Takes a named version.
+#[utoipa::path(post, path = "/api/v1/documents/{doc_id}/versions", request_body = NewVersion,
+    responses((status = 201, description = "taken", body = Version)))]
+pub async fn create(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<NewVersion>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let doc_id = path.into_inner();
+    let p = Arc::new(admit_to_document(&req, &state, None, &doc_id).await?);
+    writer(&p)?;
+    let name = body.name.trim();
+    if name.is_empty() {
+        return Err(ApiError::bad_request("invalid_name", "name the version"));
+    }
+    let version = take(&state, &doc_id, &p, name, false).await?;
+    Ok(HttpResponse::Created().json(version))
+}
+
+/// The document's versions, oldest first.
+#[utoipa::path(get, path = "/api/v1/documents/{doc_id}/versions",
+    responses((status = 200, description = "versions", body = Vec<Version>)))]
+pub async fn list(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let doc_id = path.into_inner();
+    let p = Arc::new(admit_to_document(&req, &state, None, &doc_id).await?);
+    // The owner check: reading the state answers 403 for another account's document.
+    state
+        .registry
+        .ask(&doc_id, || GetState {
+            principal: p.clone(),
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(state.store.versions(&doc_id).await?))
+}
+
+async fn load(state: &AppState, doc_id: &str, id: &str) -> Result<Version, ApiError> {
+    state
+        .store
+        .version(doc_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no version {id} of this document")))
+}
+
+/// What changed between two versions, and who wrote in between.
+#[utoipa::path(get, path = "/api/v1/documents/{doc_id}/versions/compare", params(CompareQuery),
+    responses((status = 200, description = "the differences", body = Comparison)))]
+pub async fn compare(
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<CompareQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let doc_id = path.into_inner();
+    let p = Arc::new(admit_to_document(&req, &state, None, &doc_id).await?);
+    state
+        .registry
+        .ask(&doc_id, || GetState {
+            principal: p.clone(),
+        })
+        .await?;
+    let (from, to) = (
+        load(&state, &doc_id, &query.from).await?,
+        load(&state, &doc_id, &query.to).await?,
+    );
+    let changes = versions::compare(&from.state, &to.state)
+        .map_err(|e| ApiError::bad_request("invalid_version", e))?;
+    let (low, high) = if from.created_at <= to.created_at {
+        (&from, &to)
+    } else {
+        (&to, &from)
+    };
+    let mut changed_by: Vec<String> = state
+        .store
+        .versions(&doc_id)
+        .await?
+        .into_iter()
+        .filter(|v| v.created_at > low.created_at && v.created_at <= high.created_at)
+        .flat_map(|v| v.changed_by)
+        .collect();
+    changed_by.sort();
+    changed_by.dedup();
+    Ok(HttpResponse::Ok().json(Comparison {
+        from: from.version_id,
+        to: to.version_id,
+        changes,
+        changed_by,
+    }))
+}
+
+/// Restores a version as a new edit: the document's content becomes the version's, through an
+/// ordinary update every editor receives live; the history in between stays.
+#[utoipa::path(post, path = "/api/v1/documents/{doc_id}/versions/{version_id}/restore",
+    responses((status = 200, description = "restored; the version taken just before is returned", body = Version)))]
+pub async fn restore(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (doc_id, version_id) = path.into_inner();
+    let p = Arc::new(admit_to_document(&req, &state, None, &doc_id).await?);
+    writer(&p)?;
+    let target = load(&state, &doc_id, &version_id).await?;
+    // What is there now is kept as a version of its own first: a restore never loses anything.
+    let before = take(
+        &state,
+        &doc_id,
+        &p,
+        &format!("before restoring {}", target.name),
+        true,
+    )
+    .await?;
+    let update = versions::restore(
+        &before.state,
+        &target.state,
+        crate::ai::collaborator::new_client(),
+    )
+    .map_err(|e| ApiError::bad_request("invalid_version", e))?;
+    let raw = bytes::Bytes::from(update);
+    let durable = state
+        .registry
+        .ask(&doc_id, || ApplyUpdate {
+            principal: p.clone(),
+            raw: raw.clone(),
+        })
+        .await?;
+    durable.await.map_err(|_| {
+        ApiError::new(
+            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            "try_again",
+            "the document closed",
+        )
+        .retry_after(1)
+    })??;
+    Ok(HttpResponse::Ok().json(before))
+}

@@ -1,0 +1,283 @@
+//! Versions of a document: named (or automatic) snapshots of its state, restoring one as a new
+//! edit (never rewriting history), and what changed between two of them.
+//!
+//! Restoring writes, from a client id of its own, the edit that turns each root of the current
+//! document back into the version's: for text, the differing middle (common prefix and suffix
+//! kept, so the items around it keep their identity and other editors' cursors); for XML
+//! fragments (ProseMirror/Tiptap), the fragment's children re-created from the version's, with
+//! their attributes and text (inline formatting of re-created text is not carried over).
+
+use serde::{Deserialize, Serialize};
+use yrs::types::xml::{XmlElementPrelim, XmlElementRef, XmlIn, XmlOut, XmlTextPrelim};
+use yrs::updates::decoder::Decode;
+use yrs::{
+    Doc, GetString, Options, Out, ReadTxn, StateVector, Text, TextRef, Transact, Update, Xml,
+    XmlFragment, XmlFragmentRef,
+};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Version {
+    pub version_id: String,
+    pub doc_id: String,
+    pub name: String,
+    /// Made on a workflow transition rather than by a person.
+    pub automatic: bool,
+    pub created_by: String,
+    pub created_at: i64,
+    /// Who wrote to the document on this node since the previous version.
+    pub changed_by: Vec<String>,
+    /// The whole state as one Yjs update.
+    #[serde(skip)]
+    pub state: Vec<u8>,
+}
+
+fn load(state: &[u8]) -> Result<Doc, String> {
+    let doc = Doc::new();
+    doc.transact_mut()
+        .apply_update(Update::decode_v1(state).map_err(|e| e.to_string())?)
+        .map_err(|e| e.to_string())?;
+    Ok(doc)
+}
+
+enum Root {
+    Text(String),
+    Xml(Vec<Node>),
+}
+
+/// A top-level child of an XML fragment, ready to be re-created.
+enum Node {
+    Element(XmlElementPrelim),
+    Text(String),
+}
+
+/// The roots of a state that versions handle: texts, and XML fragments.
+fn roots(doc: &Doc) -> Vec<(String, Root)> {
+    let txn = doc.transact();
+    let mut out: Vec<(String, Root)> = txn
+        .root_refs()
+        .filter_map(|(name, value)| {
+            let root = match value {
+                Out::YText(t) => Root::Text(t.get_string(&txn)),
+                Out::YXmlFragment(f) => Root::Xml(top_level(&f, &txn)),
+                // Roots a stored state has not declared: text if they hold text, else XML.
+                Out::UndefinedRef(b) => {
+                    let text = TextRef::from(b).get_string(&txn);
+                    let fragment = XmlFragmentRef::from(b);
+                    if !text.is_empty() || fragment.len(&txn) == 0 {
+                        Root::Text(text)
+                    } else {
+                        Root::Xml(top_level(&fragment, &txn))
+                    }
+                }
+                _ => return None,
+            };
+            Some((name.to_string(), root))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+fn top_level<F: XmlFragment, T: ReadTxn>(node: &F, txn: &T) -> Vec<Node> {
+    node.children(txn)
+        .filter_map(|child| match child {
+            XmlOut::Element(e) => Some(Node::Element(element(&e, txn))),
+            XmlOut::Text(t) => Some(Node::Text(t.get_string(txn))),
+            XmlOut::Fragment(_) => None,
+        })
+        .collect()
+}
+
+fn element<T: ReadTxn>(e: &XmlElementRef, txn: &T) -> XmlElementPrelim {
+    let children = e
+        .children(txn)
+        .filter_map(|child| match child {
+            XmlOut::Element(inner) => Some(XmlIn::Element(element(&inner, txn))),
+            XmlOut::Text(t) => Some(XmlIn::from(XmlTextPrelim::new(t.get_string(txn)))),
+            XmlOut::Fragment(_) => None,
+        })
+        .collect::<Vec<_>>();
+    let mut prelim = XmlElementPrelim::new(e.tag().clone(), children);
+    for (k, v) in e.attributes(txn) {
+        prelim.attributes.insert(k.into(), v.to_string(txn));
+    }
+    prelim
+}
+
+/// The update, written as `client`, that turns `current` back into `version`'s content.
+pub fn restore(current: &[u8], version: &[u8], client: yrs::ClientID) -> Result<Vec<u8>, String> {
+    let target = roots(&load(version)?);
+    let doc = Doc::with_options(Options {
+        client_id: client,
+        ..Options::default()
+    });
+    doc.transact_mut()
+        .apply_update(Update::decode_v1(current).map_err(|e| e.to_string())?)
+        .map_err(|e| e.to_string())?;
+    let before = doc.transact().state_vector();
+    for (name, root) in target {
+        match root {
+            Root::Text(old) => {
+                let text = doc.get_or_insert_text(name.as_str());
+                let mut txn = doc.transact_mut();
+                let now = text.get_string(&txn);
+                let (prefix, suffix) = common_ends(&now, &old);
+                let remove = now.len() - prefix - suffix;
+                // Offsets in bytes: a fresh Doc counts text in bytes.
+                if remove > 0 {
+                    text.remove_range(&mut txn, prefix as u32, remove as u32);
+                }
+                let insert = &old[prefix..old.len() - suffix];
+                if !insert.is_empty() {
+                    text.insert(&mut txn, prefix as u32, insert);
+                }
+            }
+            Root::Xml(children) => {
+                let fragment = doc.get_or_insert_xml_fragment(name.as_str());
+                let mut txn = doc.transact_mut();
+                let len = fragment.len(&txn);
+                if len > 0 {
+                    fragment.remove_range(&mut txn, 0, len);
+                }
+                for (i, child) in children.into_iter().enumerate() {
+                    match child {
+                        Node::Element(e) => {
+                            fragment.insert(&mut txn, i as u32, e);
+                        }
+                        Node::Text(t) => {
+                            fragment.insert(&mut txn, i as u32, XmlTextPrelim::new(t));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let update = doc.transact().encode_diff_v1(&before);
+    Ok(update)
+}
+
+/// Bytes shared at the start and at the end of `a` and `b`, on character boundaries.
+fn common_ends(a: &str, b: &str) -> (usize, usize) {
+    let prefix = a
+        .char_indices()
+        .zip(b.chars())
+        .take_while(|((_, x), y)| x == y)
+        .last()
+        .map_or(0, |((i, c), _)| i + c.len_utf8());
+    let (a_rest, b_rest) = (&a[prefix..], &b[prefix..]);
+    let suffix = a_rest
+        .chars()
+        .rev()
+        .zip(b_rest.chars().rev())
+        .take_while(|(x, y)| x == y)
+        .map(|(c, _)| c.len_utf8())
+        .sum();
+    (prefix, suffix)
+}
+
+/// What changed in one root between two states.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Change {
+    pub field: String,
+    pub removed: String,
+    pub inserted: String,
+}
+
+/// The roots whose plain content differs between `from` and `to`, with the differing middle.
+pub fn compare(from: &[u8], to: &[u8]) -> Result<Vec<Change>, String> {
+    let as_text = |state: &[u8]| -> Result<Vec<(String, String)>, String> {
+        Ok(roots(&load(state)?)
+            .into_iter()
+            .map(|(name, root)| {
+                let text = match root {
+                    Root::Text(t) => t,
+                    Root::Xml(_) => {
+                        let doc = load(state).expect("loaded above");
+                        let fragment = doc.get_or_insert_xml_fragment(name.as_str());
+                        let txn = doc.transact();
+                        fragment.get_string(&txn)
+                    }
+                };
+                (name, text)
+            })
+            .collect())
+    };
+    let (a, b) = (as_text(from)?, as_text(to)?);
+    let mut names: Vec<&String> = a.iter().chain(b.iter()).map(|(n, _)| n).collect();
+    names.sort();
+    names.dedup();
+    let get = |side: &[(String, String)], name: &str| {
+        side.iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t.clone())
+            .unwrap_or_default()
+    };
+    Ok(names
+        .into_iter()
+        .filter_map(|name| {
+            let (old, new) = (get(&a, name), get(&b, name));
+            if old == new {
+                return None;
+            }
+            let (prefix, suffix) = common_ends(&old, &new);
+            Some(Change {
+                field: name.clone(),
+                removed: old[prefix..old.len() - suffix].to_string(),
+                inserted: new[prefix..new.len() - suffix].to_string(),
+            })
+        })
+        .collect())
+}
+
+/// The state of `doc` as one update (for tests and snapshots).
+pub fn full_state(doc: &Doc) -> Vec<u8> {
+    doc.transact()
+        .encode_state_as_update_v1(&StateVector::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restoring_returns_text_and_xml_to_the_version_as_a_new_edit() {
+        let doc = Doc::new();
+        let post = doc.get_or_insert_text("post");
+        let body = doc.get_or_insert_xml_fragment("default");
+        {
+            let mut txn = doc.transact_mut();
+            post.insert(&mut txn, 0, "Summer sale: 20% off");
+            let p = body.insert(&mut txn, 0, XmlElementPrelim::empty("paragraph"));
+            p.insert(&mut txn, 0, XmlTextPrelim::new("first draft"));
+        }
+        let v1 = full_state(&doc);
+        {
+            let mut txn = doc.transact_mut();
+            post.remove_range(&mut txn, 13, 3);
+            post.insert(&mut txn, 13, "50%");
+            body.insert(&mut txn, 1, XmlElementPrelim::empty("heading"));
+        }
+        let v2 = full_state(&doc);
+        let changes = compare(&v1, &v2).unwrap();
+        assert!(
+            changes.contains(&Change {
+                field: "post".into(),
+                removed: "2".into(),
+                inserted: "5".into()
+            }),
+            "{changes:?}"
+        );
+        let update = restore(&v2, &v1, yrs::ClientID::new(4242)).unwrap();
+        doc.transact_mut()
+            .apply_update(Update::decode_v1(&update).unwrap())
+            .unwrap();
+        assert_eq!(post.get_string(&doc.transact()), "Summer sale: 20% off");
+        assert_eq!(
+            body.get_string(&doc.transact()),
+            "<paragraph>first draft</paragraph>"
+        );
+        assert!(compare(&v1, &full_state(&doc)).unwrap().is_empty());
+        // History kept: the 50% edit is still in the document's past, only undone.
+        assert!(doc.transact().state_vector().len() >= 2);
+    }
+}
