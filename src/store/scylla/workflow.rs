@@ -135,6 +135,26 @@ type TransitionRow = (
     CqlTimestamp,
     String,
 );
+/// A version's row without, and with, its state.
+type VersionMeta = (
+    String,
+    String,
+    String,
+    bool,
+    String,
+    CqlTimestamp,
+    Option<Vec<String>>,
+);
+type VersionRow = (
+    String,
+    String,
+    String,
+    bool,
+    String,
+    CqlTimestamp,
+    Option<Vec<String>>,
+    Vec<u8>,
+);
 
 impl ScyllaStore {
     pub(super) async fn read_workflow(&self, doc_id: &str) -> Result<Option<Workflow>, StoreError> {
@@ -275,16 +295,7 @@ impl ScyllaStore {
         doc_id: &str,
         one: Option<&str>,
     ) -> Result<Vec<crate::versions::Version>, StoreError> {
-        type Meta = (
-            String,
-            String,
-            String,
-            bool,
-            String,
-            CqlTimestamp,
-            Option<Vec<String>>,
-        );
-        let to_version = |m: Meta, state: Vec<u8>| crate::versions::Version {
+        let to_version = |m: VersionMeta, state: Vec<u8>| crate::versions::Version {
             doc_id: m.0,
             version_id: m.1,
             name: m.2,
@@ -296,22 +307,15 @@ impl ScyllaStore {
         };
         let mut out: Vec<crate::versions::Version> = match one {
             Some(id) => {
-                let rows: Vec<(
-                    String,
-                    String,
-                    String,
-                    bool,
-                    String,
-                    CqlTimestamp,
-                    Option<Vec<String>>,
-                    Vec<u8>,
-                )> = self.all_rows(&self.workflow.version, (doc_id, id)).await?;
+                let rows: Vec<VersionRow> =
+                    self.all_rows(&self.workflow.version, (doc_id, id)).await?;
                 rows.into_iter()
                     .map(|r| to_version((r.0, r.1, r.2, r.3, r.4, r.5, r.6), r.7))
                     .collect()
             }
             None => {
-                let rows: Vec<Meta> = self.all_rows(&self.workflow.versions, (doc_id,)).await?;
+                let rows: Vec<VersionMeta> =
+                    self.all_rows(&self.workflow.versions, (doc_id,)).await?;
                 rows.into_iter()
                     .map(|m| to_version(m, Vec::new()))
                     .collect()
