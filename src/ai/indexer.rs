@@ -59,6 +59,12 @@ impl SearchIndexer {
     }
 
     fn tick(&mut self, ctx: &mut Context<Self>) {
+        // Without the embedding model nothing can be indexed: do not read documents for nothing
+        // (they are indexed on their next change once the model is there).
+        if self.pool.unavailable().is_some() || !self.pool.has_model(self.index.model()) {
+            self.pending.clear();
+            return;
+        }
         metrics::gauge!("creo_search_pending_documents").set(self.pending.len() as f64);
         let due: Vec<Arc<str>> = self
             .pending

@@ -291,6 +291,15 @@ impl Pool {
         all
     }
 
+    /// Whether some version of `model` is loaded (healthy or not).
+    pub fn has_model(&self, model: &str) -> bool {
+        self.shared
+            .models
+            .read()
+            .expect("pool lock")
+            .contains_key(model)
+    }
+
     pub fn unavailable(&self) -> Option<String> {
         self.shared.unavailable.read().expect("pool lock").clone()
     }
