@@ -157,6 +157,24 @@ pub struct Config {
     /// A node reloads an account's search index from the store when it is older than this
     /// (documents indexed on other nodes).
     pub search_refresh_ms: u64,
+    /// `amqp://host:5672/%2f` carries jobs (scheduled publishing) through RabbitMQ.
+    pub amqp_url: Option<String>,
+    /// Prefix of the queues (several deployments, or tests, can share a broker).
+    pub amqp_prefix: String,
+    /// `creo serve` also runs the job consumers (`creo worker` runs them alone).
+    pub jobs_in_process: bool,
+    /// Jobs a consumer holds unacknowledged at once.
+    pub job_prefetch: u16,
+    /// Tries before a job is dead-lettered, and the first retry's delay (doubling, jittered).
+    pub job_max_attempts: u32,
+    pub job_retry_base_ms: u64,
+    /// Where scheduled posts are delivered (a signed webhook), and its signing secret.
+    pub publish_webhook_url: Option<String>,
+    pub publish_webhook_secret: Option<String>,
+    pub publish_timeout_ms: u64,
+    /// Checks a post must pass before it is delivered.
+    pub publish_max_chars: usize,
+    pub publish_max_hashtags: usize,
     /// Approvals a document needs unless its account set its own number.
     pub workflow_required_approvals: u32,
     pub tiers: crate::billing::Tiers,
@@ -239,6 +257,17 @@ impl Default for Config {
             search_settle_ms: 2_000,
             search_refresh_ms: 30_000,
             workflow_required_approvals: 1,
+            amqp_url: None,
+            amqp_prefix: "creo".into(),
+            jobs_in_process: true,
+            job_prefetch: 16,
+            job_max_attempts: 5,
+            job_retry_base_ms: 1_000,
+            publish_webhook_url: None,
+            publish_webhook_secret: None,
+            publish_timeout_ms: 10_000,
+            publish_max_chars: 2_200,
+            publish_max_hashtags: 30,
             tiers: crate::billing::Tiers::default(),
             prices: crate::billing::Prices::default(),
         }
@@ -255,7 +284,12 @@ impl Config {
         let mut config: Config = fig
             .merge(
                 Env::prefixed("CREO_")
-                    .ignore(&["config", "jwt_secret", "billing_webhook_secret"])
+                    .ignore(&[
+                        "config",
+                        "jwt_secret",
+                        "billing_webhook_secret",
+                        "publish_webhook_secret",
+                    ])
                     .split("__"),
             )
             .extract()?;
@@ -265,6 +299,9 @@ impl Config {
         }
         if let Ok(secret) = std::env::var("CREO_BILLING_WEBHOOK_SECRET") {
             config.billing_webhook_secret = Some(secret);
+        }
+        if let Ok(secret) = std::env::var("CREO_PUBLISH_WEBHOOK_SECRET") {
+            config.publish_webhook_secret = Some(secret);
         }
         Ok(config)
     }

@@ -11,6 +11,7 @@ pub mod comments;
 pub mod config;
 pub mod gpu;
 pub mod http;
+pub mod jobs;
 pub mod server;
 pub mod store;
 pub mod sync;

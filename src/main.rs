@@ -1,4 +1,4 @@
-//! The `creo` command: `serve`, `token`, `migrate`.
+//! The `creo` command: `serve`, `worker`, `token`, `migrate`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,6 +42,9 @@ enum Command {
         #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
         ttl: Duration,
     },
+    /// Run the job consumers alone (scheduled publishing), without serving HTTP. Needs
+    /// CREO_AMQP_URL and the same store as the servers.
+    Worker,
     /// Create or update the store's schema (idempotent).
     Migrate,
 }
@@ -88,6 +91,7 @@ fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             println!("{}", keys.mint(&user, &account, role, doc, ttl)?);
             Ok(())
         }
+        Command::Worker => actix_rt::System::new().block_on(creo::server::work(config)),
         Command::Migrate => {
             actix_rt::System::new().block_on(creo::server::open_store(&config))?;
             tracing::info!(store = %config.store, "schema is up to date");

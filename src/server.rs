@@ -43,6 +43,8 @@ pub struct AppState {
     pub request_limits: Arc<RequestLimiter>,
     /// The inference pool (its supervisor runs on the main thread).
     pub pool: crate::gpu::Pool,
+    /// The job queue, when `amqp_url` is set.
+    pub jobs: Option<Arc<crate::jobs::rabbit::RabbitQueue>>,
     pub search: Arc<crate::ai::index::SearchIndex>,
     pub hashtags: Arc<crate::ai::vocabulary::Vocabulary>,
     /// Bounds concurrent password hashes (each takes `argon2_memory_kib` and tens of ms of CPU).
@@ -93,6 +95,38 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Stores> {
     )
 }
 
+/// Starts the job consumers on this runtime (they reconnect by themselves).
+fn start_job_consumers(config: &Arc<Config>, store: Arc<dyn DocumentStore>) {
+    let Some(url) = config.amqp_url.clone() else {
+        return;
+    };
+    let publisher = Arc::new(crate::jobs::publish::Publisher::new(store, config.clone()));
+    actix_rt::spawn(crate::jobs::rabbit::run_forever(
+        url,
+        config.amqp_prefix.clone(),
+        config.job_prefetch,
+        config.job_max_attempts,
+        config.job_retry_base_ms,
+        move |job| {
+            let publisher = publisher.clone();
+            async move { publisher.run(job).await }
+        },
+    ));
+}
+
+/// `creo worker`: the job consumers alone, until SIGTERM or SIGINT.
+pub async fn work(config: Config) -> anyhow::Result<()> {
+    if config.amqp_url.is_none() {
+        anyhow::bail!("creo worker needs CREO_AMQP_URL");
+    }
+    let _ = crate::telemetry::init_metrics()?;
+    let stores = open_store(&config).await?;
+    start_job_consumers(&Arc::new(config), stores.documents);
+    tracing::info!("creo worker consuming jobs");
+    wait_for_signal().await;
+    Ok(())
+}
+
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let metrics = crate::telemetry::init_metrics()?;
     // Every socket is a file descriptor; Debian's default soft limit (1024) would cap editors.
@@ -126,6 +160,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let limits = SharedLimits::start(&config, bus.node())?;
     let config = Arc::new(config);
     let accounts = Accounts::new(account_store.clone(), config.clone());
+    let jobs = match &config.amqp_url {
+        Some(url) => Some(
+            crate::jobs::rabbit::RabbitQueue::connect(url, &config.amqp_prefix)
+                .await
+                .with_context(|| "connecting to RabbitMQ (CREO_AMQP_URL)")?,
+        ),
+        None => None,
+    };
+    if config.jobs_in_process {
+        start_job_consumers(&config, store.clone());
+    }
     let pool = crate::gpu::Pool::default();
     crate::gpu::supervisor::InferenceSupervisor::new(
         pool.clone(),
@@ -212,6 +257,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         sessions,
         request_limits,
         pool,
+        jobs,
         search,
         hashtags: Arc::default(),
         password_hashing: Arc::new(tokio::sync::Semaphore::new(

@@ -63,6 +63,8 @@ pub enum Action {
     Unschedule,
     /// any state → draft (owners and admins), approvals cleared.
     Reopen,
+    /// scheduled → published or failed: the publishing job only, never a person.
+    Publish,
 }
 
 impl Action {
@@ -74,6 +76,7 @@ impl Action {
             Action::Schedule => "schedule",
             Action::Unschedule => "unschedule",
             Action::Reopen => "reopen",
+            Action::Publish => "publish",
         }
     }
 }
@@ -196,6 +199,7 @@ impl Workflow {
                 next.scheduled_at = None;
                 next.timezone = None;
             }
+            Action::Publish => return Err(Refusal::Role("publish")),
             Action::Reopen => {
                 if !role.can_manage() {
                     return Err(Refusal::Role("reopen"));

@@ -10,9 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{admit_to_document, for_account, for_manager, ApiError};
 use crate::actors::document::Event;
+use crate::jobs::{Job, JobKind};
 use crate::server::AppState;
 use crate::store::now_ms;
-use crate::workflow::{Action, Refusal, Transition, Workflow};
+use crate::workflow::{Action, Refusal, State, Transition, Workflow};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct Move {
@@ -179,6 +180,27 @@ pub async fn transition(
         if state.store.transition(&next, &record).await? {
             metrics::counter!("creo_workflow_transitions_total", "to" => next.state.as_str())
                 .increment(1);
+            if let (State::Scheduled, Some(queue), Some(at)) =
+                (next.state, &state.jobs, next.scheduled_at)
+            {
+                let job = Job {
+                    id: format!("publish-{doc_id}-{}", next.version),
+                    kind: JobKind::Publish {
+                        doc_id: doc_id.clone(),
+                        version: next.version,
+                    },
+                    not_before: at,
+                    attempt: 0,
+                };
+                if let Err(e) = queue.enqueue(&job).await {
+                    tracing::error!(doc = %doc_id, error = %e, "a scheduled document could not be queued for publishing");
+                    return Err(ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "not_queued",
+                        "scheduled, but the job queue did not take it: unschedule and schedule again",
+                    ));
+                }
+            }
             // Every state change keeps the content it was decided on.
             let name = format!("{} ({})", next.state.as_str(), body.action.as_str());
             let by = std::sync::Arc::new(principal.clone());

@@ -13,6 +13,7 @@ mod durability;
 mod identity;
 mod inference;
 mod interop;
+mod jobs;
 mod rest;
 mod store_conformance;
 mod store_faults;

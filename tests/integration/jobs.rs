@@ -1,0 +1,324 @@
+//! Jobs through a real RabbitMQ (127.0.0.1:5672, as scripts/test.sh ensures; a missing broker
+//! fails these tests): a scheduled post is published within a second of its time as a signed
+//! webhook; a destination that keeps failing dead-letters the job with the reason visible; a
+//! worker killed mid-job has its job redelivered and published once.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::common::{Server, YClient};
+use crate::rest::{self, get, post, register};
+
+const AMQP: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+const SECRET: &str = "publish-secret-for-tests";
+
+/// One request the receiver got.
+#[derive(Clone, Debug)]
+struct Received {
+    at: SystemTime,
+    signature: String,
+    idempotency_key: String,
+    body: Vec<u8>,
+}
+
+/// A local HTTP destination: records requests, answers `status` after `delay` (per request
+/// number).
+struct Receiver {
+    url: String,
+    got: Arc<Mutex<Vec<Received>>>,
+}
+
+fn header<'a>(head: &'a str, name: &str) -> &'a str {
+    head.lines()
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.trim())
+        })
+        .unwrap_or("")
+}
+
+async fn receiver(answer: impl Fn(usize) -> (u16, Duration) + Send + Sync + 'static) -> Receiver {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let got: Arc<Mutex<Vec<Received>>> = Arc::default();
+    let (record, answer) = (got.clone(), Arc::new(answer));
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let (record, answer) = (record.clone(), answer.clone());
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let head_end = loop {
+                    let n = socket.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break i + 4;
+                    }
+                };
+                let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+                let length: usize = header(&head, "content-length").parse().unwrap_or(0);
+                while buf.len() < head_end + length {
+                    let n = socket.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                let n = {
+                    let mut got = record.lock().unwrap();
+                    got.push(Received {
+                        at: SystemTime::now(),
+                        signature: header(&head, "creo-signature").to_string(),
+                        idempotency_key: header(&head, "idempotency-key").to_string(),
+                        body: buf[head_end..head_end + length].to_vec(),
+                    });
+                    got.len()
+                };
+                let (status, delay) = answer(n);
+                tokio::time::sleep(delay).await;
+                let reply = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                );
+                let _ = socket.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    Receiver { url, got }
+}
+
+fn env<'a>(prefix: &'a str, url: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut env = rest::billing_env();
+    env.extend([
+        ("CREO_AMQP_URL", AMQP),
+        ("CREO_AMQP_PREFIX", prefix),
+        ("CREO_PUBLISH_WEBHOOK_URL", url),
+        ("CREO_PUBLISH_WEBHOOK_SECRET", SECRET),
+    ]);
+    env.extend_from_slice(extra);
+    env
+}
+
+fn prefix() -> String {
+    format!("creo-test-{}", rand::random::<u32>())
+}
+
+/// A document with text, approved and scheduled `secs_ahead` from now (UTC); its scheduled
+/// instant in ms.
+async fn scheduled(server: &Server, secs_ahead: u64) -> (rest::User, i64) {
+    let owner = register(server, "owner@example.com").await;
+    assert_eq!(
+        post(
+            server,
+            "/api/v1/documents",
+            &owner.access,
+            json!({ "id": "launch" })
+        )
+        .await
+        .0,
+        201
+    );
+    let c = YClient::connect(&server.ws("launch", &owner.access)).await;
+    assert!(c.synced().await);
+    c.append("Launching today! #launch");
+    assert!(c.wait(5, |_| true).await);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for action in ["submit", "approve"] {
+        let (s, v) = post(
+            server,
+            "/api/v1/documents/launch/workflow",
+            &owner.access,
+            json!({ "action": action }),
+        )
+        .await;
+        assert_eq!(s, 200, "{action}: {v}");
+    }
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + secs_ahead;
+    let at = chrono::DateTime::from_timestamp(now as i64, 0)
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string();
+    let (s, v) = post(
+        server,
+        "/api/v1/documents/launch/workflow",
+        &owner.access,
+        json!({ "action": "schedule", "at": at, "timezone": "UTC" }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    (owner, now as i64 * 1000)
+}
+
+async fn state_of(server: &Server, token: &str) -> Value {
+    get(server, "/api/v1/documents/launch/workflow", token)
+        .await
+        .1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_post_is_published_within_a_second_of_its_time() {
+    let dest = receiver(|_| (200, Duration::ZERO)).await;
+    let p = prefix();
+    let server = Server::start_with(&env(&p, &dest.url, &[]));
+    let (owner, at) = scheduled(&server, 3).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while dest.got.lock().unwrap().is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let got = dest.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "delivered once");
+    let arrived = got[0].at.duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
+    println!("published {} ms after its scheduled time", arrived - at);
+    assert!(
+        (at..at + 1_000).contains(&arrived),
+        "arrived {} ms from its time",
+        arrived - at
+    );
+    // Signed like every creo webhook, over the body it carries.
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    creo::billing::webhook::verify(
+        SECRET.as_bytes(),
+        Some(&got[0].signature),
+        &got[0].body,
+        now,
+        300,
+    )
+    .expect("valid signature");
+    let body: Value = serde_json::from_slice(&got[0].body).unwrap();
+    assert_eq!(body["text"], "Launching today! #launch");
+    let mut published = Value::Null;
+    for _ in 0..50 {
+        published = state_of(&server, &owner.access).await;
+        if published["workflow"]["state"] == "published" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(published["workflow"]["state"], "published");
+    let last = published["transitions"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (last["action"].as_str(), last["actor"].as_str()),
+        (Some("publish"), Some("system"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_destination_that_keeps_failing_dead_letters_the_job_with_the_reason() {
+    let dest = receiver(|_| (503, Duration::ZERO)).await;
+    let p = prefix();
+    let server = Server::start_with(&env(
+        &p,
+        &dest.url,
+        &[
+            ("CREO_JOB_MAX_ATTEMPTS", "3"),
+            ("CREO_JOB_RETRY_BASE_MS", "100"),
+        ],
+    ));
+    let (owner, _) = scheduled(&server, 1).await;
+    let mut v = Value::Null;
+    for _ in 0..200 {
+        v = state_of(&server, &owner.access).await;
+        if v["workflow"]["state"] == "failed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(v["workflow"]["state"], "failed", "{v}");
+    let note = v["transitions"].as_array().unwrap().last().unwrap()["note"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        note.contains("gave up after 3 tries") && note.contains("503"),
+        "{note}"
+    );
+    let got = dest.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 3, "tried three times");
+    assert!(
+        got.iter()
+            .all(|r| r.idempotency_key == got[0].idempotency_key),
+        "one idempotency key for every try"
+    );
+    let queue = creo::jobs::rabbit::RabbitQueue::connect(AMQP, &p)
+        .await
+        .unwrap();
+    assert_eq!(
+        queue.dead_letters().await.unwrap(),
+        1,
+        "the job is in the dead-letter queue"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_whose_worker_is_killed_mid_delivery_is_redelivered_and_publishes_once() {
+    // The first delivery hangs long enough for its worker to be killed.
+    let dest = receiver(|n| {
+        (
+            200,
+            if n == 1 {
+                Duration::from_secs(30)
+            } else {
+                Duration::ZERO
+            },
+        )
+    })
+    .await;
+    let p = prefix();
+    let mut first = Server::start_with(&env(&p, &dest.url, &[]));
+    let (owner, _) = scheduled(&first, 1).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while dest.got.lock().unwrap().is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        dest.got.lock().unwrap().len(),
+        1,
+        "the first worker is delivering"
+    );
+    first.kill();
+    let second = Server::start_sharing(&first, &env(&p, &dest.url, &[]));
+    let mut v = Value::Null;
+    for _ in 0..200 {
+        v = state_of(&second, &owner.access).await;
+        if v["workflow"]["state"] == "published" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(v["workflow"]["state"], "published", "{v}");
+    let publishes = v["transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["action"] == "publish")
+        .count();
+    assert_eq!(publishes, 1, "one effect");
+    let got = dest.got.lock().unwrap().clone();
+    assert_eq!(
+        got.len(),
+        2,
+        "delivered again after the kill (at least once)"
+    );
+    assert_eq!(
+        got[0].idempotency_key, got[1].idempotency_key,
+        "with the same idempotency key"
+    );
+}
