@@ -114,6 +114,18 @@ impl RabbitQueue {
         Ok(())
     }
 
+    /// Deletes this prefix's queues and what they hold (tests, or taking a deployment down).
+    pub async fn delete_queues(&self) -> Result<(), QueueError> {
+        let mut names = vec![self.work(), self.dead()];
+        names.extend(DELAYS.iter().map(|ms| self.delay(*ms)));
+        for name in names {
+            self.channel
+                .queue_delete(&name, lapin::options::QueueDeleteOptions::default())
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Jobs waiting in the dead-letter queue.
     pub async fn dead_letters(&self) -> Result<u32, QueueError> {
         let passive = QueueDeclareOptions {
