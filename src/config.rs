@@ -157,7 +157,8 @@ pub struct Config {
     /// A node reloads an account's search index from the store when it is older than this
     /// (documents indexed on other nodes).
     pub search_refresh_ms: u64,
-    /// `amqp://host:5672/%2f` carries jobs (scheduled publishing) through RabbitMQ.
+    /// `amqp://host:5672/%2f` carries jobs (scheduled publishing) through RabbitMQ; unset, they
+    /// go through a queue persisted in the store.
     pub amqp_url: Option<String>,
     /// Prefix of the queues (several deployments, or tests, can share a broker).
     pub amqp_prefix: String,
@@ -168,6 +169,8 @@ pub struct Config {
     /// Tries before a job is dead-lettered, and the first retry's delay (doubling, jittered).
     pub job_max_attempts: u32,
     pub job_retry_base_ms: u64,
+    /// Without RabbitMQ: how long a claimed job is its worker's before another may take it.
+    pub job_lease_ms: u64,
     /// Where scheduled posts are delivered (a signed webhook), and its signing secret.
     pub publish_webhook_url: Option<String>,
     pub publish_webhook_secret: Option<String>,
@@ -263,6 +266,7 @@ impl Default for Config {
             job_prefetch: 16,
             job_max_attempts: 5,
             job_retry_base_ms: 1_000,
+            job_lease_ms: 60_000,
             publish_webhook_url: None,
             publish_webhook_secret: None,
             publish_timeout_ms: 10_000,

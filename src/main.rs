@@ -42,8 +42,8 @@ enum Command {
         #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
         ttl: Duration,
     },
-    /// Run the job consumers alone (scheduled publishing), without serving HTTP. Needs
-    /// CREO_AMQP_URL and the same store as the servers.
+    /// Run the job consumers alone (scheduled publishing), without serving HTTP: from RabbitMQ
+    /// with CREO_AMQP_URL, from the store's queue otherwise (use the servers' store).
     Worker,
     /// Create or update the store's schema (idempotent).
     Migrate,

@@ -43,8 +43,8 @@ pub struct AppState {
     pub request_limits: Arc<RequestLimiter>,
     /// The inference pool (its supervisor runs on the main thread).
     pub pool: crate::gpu::Pool,
-    /// The job queue, when `amqp_url` is set.
-    pub jobs: Option<Arc<crate::jobs::rabbit::RabbitQueue>>,
+    /// The job queue: RabbitMQ when `amqp_url` is set, the store otherwise.
+    pub jobs: Arc<crate::jobs::JobQueue>,
     pub search: Arc<crate::ai::index::SearchIndex>,
     pub hashtags: Arc<crate::ai::vocabulary::Vocabulary>,
     /// Bounds concurrent password hashes (each takes `argon2_memory_kib` and tens of ms of CPU).
@@ -95,30 +95,42 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Stores> {
     )
 }
 
-/// Starts the job consumers on this runtime (they reconnect by themselves).
+/// Starts the job consumers on this runtime: on RabbitMQ when configured (they reconnect by
+/// themselves), on the store's queue otherwise.
 fn start_job_consumers(config: &Arc<Config>, store: Arc<dyn DocumentStore>) {
-    let Some(url) = config.amqp_url.clone() else {
-        return;
-    };
-    let publisher = Arc::new(crate::jobs::publish::Publisher::new(store, config.clone()));
-    actix_rt::spawn(crate::jobs::rabbit::run_forever(
-        url,
-        config.amqp_prefix.clone(),
-        config.job_prefetch,
-        config.job_max_attempts,
-        config.job_retry_base_ms,
-        move |job| {
-            let publisher = publisher.clone();
-            async move { publisher.run(job).await }
-        },
+    let publisher = Arc::new(crate::jobs::publish::Publisher::new(
+        store.clone(),
+        config.clone(),
     ));
+    let run = move |job| {
+        let publisher = publisher.clone();
+        async move { publisher.run(job).await }
+    };
+    match config.amqp_url.clone() {
+        Some(url) => {
+            actix_rt::spawn(crate::jobs::rabbit::run_forever(
+                url,
+                config.amqp_prefix.clone(),
+                config.job_prefetch,
+                config.job_max_attempts,
+                config.job_retry_base_ms,
+                run,
+            ));
+        }
+        None => {
+            let settings = crate::jobs::local::Settings {
+                prefetch: usize::from(config.job_prefetch),
+                max_attempts: config.job_max_attempts,
+                retry_base_ms: config.job_retry_base_ms,
+                lease_ms: config.job_lease_ms as i64,
+            };
+            actix_rt::spawn(crate::jobs::local::run(store, settings, run));
+        }
+    }
 }
 
 /// `creo worker`: the job consumers alone, until SIGTERM or SIGINT.
 pub async fn work(config: Config) -> anyhow::Result<()> {
-    if config.amqp_url.is_none() {
-        anyhow::bail!("creo worker needs CREO_AMQP_URL");
-    }
     let _ = crate::telemetry::init_metrics()?;
     let stores = open_store(&config).await?;
     start_job_consumers(&Arc::new(config), stores.documents);
@@ -160,14 +172,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let limits = SharedLimits::start(&config, bus.node())?;
     let config = Arc::new(config);
     let accounts = Accounts::new(account_store.clone(), config.clone());
-    let jobs = match &config.amqp_url {
-        Some(url) => Some(
+    let jobs = Arc::new(match &config.amqp_url {
+        Some(url) => crate::jobs::JobQueue::Rabbit(
             crate::jobs::rabbit::RabbitQueue::connect(url, &config.amqp_prefix)
                 .await
                 .with_context(|| "connecting to RabbitMQ (CREO_AMQP_URL)")?,
         ),
-        None => None,
-    };
+        None => crate::jobs::JobQueue::Store(store.clone()),
+    });
     if config.jobs_in_process {
         start_job_consumers(&config, store.clone());
     }

@@ -180,9 +180,7 @@ pub async fn transition(
         if state.store.transition(&next, &record).await? {
             metrics::counter!("creo_workflow_transitions_total", "to" => next.state.as_str())
                 .increment(1);
-            if let (State::Scheduled, Some(queue), Some(at)) =
-                (next.state, &state.jobs, next.scheduled_at)
-            {
+            if let (State::Scheduled, Some(at)) = (next.state, next.scheduled_at) {
                 let job = Job {
                     id: format!("publish-{doc_id}-{}", next.version),
                     kind: JobKind::Publish {
@@ -192,7 +190,7 @@ pub async fn transition(
                     not_before: at,
                     attempt: 0,
                 };
-                if let Err(e) = queue.enqueue(&job).await {
+                if let Err(e) = state.jobs.enqueue(&job).await {
                     tracing::error!(doc = %doc_id, error = %e, "a scheduled document could not be queued for publishing");
                     return Err(ApiError::new(
                         StatusCode::SERVICE_UNAVAILABLE,

@@ -1,11 +1,32 @@
-//! Jobs: work that runs later or takes long, carried by RabbitMQ (`rabbit.rs`) and executed by
-//! handlers (`publish.rs`). A job is a small JSON message naming what to do; its effects are
-//! idempotent (a redelivered job finds its work done and does nothing twice).
+//! Jobs: work that runs later or takes long, carried by RabbitMQ (`rabbit.rs`) or, with no
+//! broker configured, by a queue persisted in the store (`local.rs`), and executed by handlers
+//! (`publish.rs`). A job is a small JSON message naming what to do; its effects are idempotent
+//! (a redelivered job finds its work done and does nothing twice).
 
+pub mod local;
 pub mod publish;
 pub mod rabbit;
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
+
+use crate::store::DocumentStore;
+
+/// Where jobs are queued.
+pub enum JobQueue {
+    Rabbit(Arc<rabbit::RabbitQueue>),
+    Store(Arc<dyn DocumentStore>),
+}
+
+impl JobQueue {
+    pub async fn enqueue(&self, job: &Job) -> Result<(), String> {
+        match self {
+            JobQueue::Rabbit(q) => q.enqueue(job).await.map_err(|e| e.to_string()),
+            JobQueue::Store(s) => s.put_job(job).await.map_err(|e| e.to_string()),
+        }
+    }
+}
 
 /// One unit of work.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

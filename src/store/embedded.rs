@@ -476,6 +476,23 @@ impl DocumentStore for EmbeddedStore {
         .await
     }
 
+    async fn put_job(&self, job: &crate::jobs::Job) -> Result<(), StoreError> {
+        self.write_job(job).await
+    }
+
+    async fn claim_jobs(
+        &self,
+        now: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<crate::jobs::Job>, StoreError> {
+        self.take_jobs(now, lease_ms, limit).await
+    }
+
+    async fn end_job(&self, id: &str, dead: Option<&str>) -> Result<(), StoreError> {
+        self.finish_job(id, dead).await
+    }
+
     async fn put_version(&self, v: &crate::versions::Version) -> Result<(), StoreError> {
         self.write_version(v).await
     }

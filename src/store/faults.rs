@@ -143,6 +143,26 @@ impl DocumentStore for FaultInjectingStore {
         self.inner.embeddings(account_id, model).await
     }
 
+    async fn put_job(&self, job: &crate::jobs::Job) -> Result<(), StoreError> {
+        self.before(true).await?;
+        self.inner.put_job(job).await
+    }
+
+    async fn claim_jobs(
+        &self,
+        now: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<crate::jobs::Job>, StoreError> {
+        self.before(true).await?;
+        self.inner.claim_jobs(now, lease_ms, limit).await
+    }
+
+    async fn end_job(&self, id: &str, dead: Option<&str>) -> Result<(), StoreError> {
+        self.before(true).await?;
+        self.inner.end_job(id, dead).await
+    }
+
     async fn put_version(&self, v: &crate::versions::Version) -> Result<(), StoreError> {
         self.before(true).await?;
         self.inner.put_version(v).await

@@ -181,6 +181,18 @@ pub trait DocumentStore: Send + Sync + 'static {
         account_id: &str,
         model: &str,
     ) -> Result<Vec<DocumentEmbedding>, StoreError>;
+    /// The in-process job queue (used when no broker is configured): queue or re-queue a job.
+    async fn put_job(&self, job: &crate::jobs::Job) -> Result<(), StoreError>;
+    /// Takes up to `limit` jobs due at `now` (ready ones, and running ones whose lease expired:
+    /// their worker died), leasing them until `now + lease_ms`. Two workers never take the same.
+    async fn claim_jobs(
+        &self,
+        now: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<crate::jobs::Job>, StoreError>;
+    /// The job is over: done (`None`), or dead with the reason (kept for inspection).
+    async fn end_job(&self, id: &str, dead: Option<&str>) -> Result<(), StoreError>;
     async fn put_version(&self, version: &crate::versions::Version) -> Result<(), StoreError>;
     /// The document's versions, oldest first, without their states.
     async fn versions(&self, doc_id: &str) -> Result<Vec<crate::versions::Version>, StoreError>;

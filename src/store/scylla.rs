@@ -675,6 +675,23 @@ impl DocumentStore for ScyllaStore {
             .collect())
     }
 
+    async fn put_job(&self, job: &crate::jobs::Job) -> Result<(), StoreError> {
+        self.write_job(job).await
+    }
+
+    async fn claim_jobs(
+        &self,
+        now: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<crate::jobs::Job>, StoreError> {
+        self.take_jobs(now, lease_ms, limit).await
+    }
+
+    async fn end_job(&self, id: &str, dead: Option<&str>) -> Result<(), StoreError> {
+        self.finish_job(id, dead).await
+    }
+
     async fn put_version(&self, v: &crate::versions::Version) -> Result<(), StoreError> {
         self.write_version(v).await
     }
@@ -766,7 +783,7 @@ mod tests {
             "ks1",
             "{'class': 'SimpleStrategy', 'replication_factor': 1}",
         );
-        assert_eq!(st.len(), 26);
+        assert_eq!(st.len(), 27);
         assert!(st[0].starts_with(
             "CREATE KEYSPACE IF NOT EXISTS ks1 WITH replication = {'class': 'SimpleStrategy'"
         ));

@@ -322,3 +322,90 @@ async fn a_job_whose_worker_is_killed_mid_delivery_is_redelivered_and_publishes_
         "with the same idempotency key"
     );
 }
+
+/// The same settings without a broker: jobs go through the store's queue.
+fn local_env<'a>(url: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut env = rest::billing_env();
+    env.extend([
+        ("CREO_PUBLISH_WEBHOOK_URL", url),
+        ("CREO_PUBLISH_WEBHOOK_SECRET", SECRET),
+    ]);
+    env.extend_from_slice(extra);
+    env
+}
+
+async fn wait_for_state(server: &Server, token: &str, wanted: &str) -> Value {
+    let mut v = Value::Null;
+    for _ in 0..200 {
+        v = state_of(server, token).await;
+        if v["workflow"]["state"] == wanted {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_broker_the_store_queue_publishes_on_time() {
+    let dest = receiver(|_| (200, Duration::ZERO)).await;
+    let server = Server::start_with(&local_env(&dest.url, &[]));
+    let (owner, at) = scheduled(&server, 2).await;
+    let v = wait_for_state(&server, &owner.access, "published").await;
+    assert_eq!(v["workflow"]["state"], "published", "{v}");
+    let got = dest.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    let arrived = got[0].at.duration_since(UNIX_EPOCH).unwrap().as_millis() as i64;
+    println!(
+        "published from the store queue {} ms after its time",
+        arrived - at
+    );
+    assert!(
+        (at..at + 1_000).contains(&arrived),
+        "arrived {} ms from its time",
+        arrived - at
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_broker_a_killed_workers_job_is_taken_again_after_its_lease() {
+    let dest = receiver(|n| {
+        (
+            200,
+            if n == 1 {
+                Duration::from_secs(30)
+            } else {
+                Duration::ZERO
+            },
+        )
+    })
+    .await;
+    let lease = [("CREO_JOB_LEASE_MS", "1500")];
+    let mut first = Server::start_with(&local_env(&dest.url, &lease));
+    let (owner, _) = scheduled(&first, 1).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while dest.got.lock().unwrap().is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        dest.got.lock().unwrap().len(),
+        1,
+        "the first worker is delivering"
+    );
+    first.kill();
+    let second = Server::start_sharing(&first, &local_env(&dest.url, &lease));
+    let v = wait_for_state(&second, &owner.access, "published").await;
+    assert_eq!(v["workflow"]["state"], "published", "{v}");
+    let publishes = v["transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["action"] == "publish")
+        .count();
+    assert_eq!(publishes, 1, "one effect");
+    let got = dest.got.lock().unwrap().clone();
+    assert_eq!(
+        (got.len(), got[0].idempotency_key == got[1].idempotency_key),
+        (2, true)
+    );
+}

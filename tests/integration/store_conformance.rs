@@ -554,3 +554,74 @@ async fn versions_keep_their_state_and_list_without_it() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_jobs_are_claimed_once_and_again_after_their_lease() {
+    use creo::jobs::{Job, JobKind};
+    for b in backends().await {
+        let id = format!("job-{}", rand_suffix());
+        let job = Job {
+            id: id.clone(),
+            kind: JobKind::Publish {
+                doc_id: "d".into(),
+                version: 1,
+            },
+            not_before: 1_000,
+            attempt: 0,
+        };
+        b.store.put_job(&job).await.unwrap();
+        let mine = |jobs: Vec<Job>| jobs.into_iter().filter(|j| j.id == id).count();
+        assert_eq!(
+            mine(b.store.claim_jobs(999, 500, 100).await.unwrap()),
+            0,
+            "{}: not due yet",
+            b.name
+        );
+        assert_eq!(
+            mine(b.store.claim_jobs(1_000, 500, 100).await.unwrap()),
+            1,
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            mine(b.store.claim_jobs(1_200, 500, 100).await.unwrap()),
+            0,
+            "{}: leased",
+            b.name
+        );
+        assert_eq!(
+            mine(b.store.claim_jobs(1_500, 500, 100).await.unwrap()),
+            1,
+            "{}: lease expired, taken again",
+            b.name
+        );
+        b.store.end_job(&id, Some("gave up")).await.unwrap();
+        assert_eq!(
+            mine(b.store.claim_jobs(10_000, 500, 100).await.unwrap()),
+            0,
+            "{}: dead jobs stay",
+            b.name
+        );
+        b.store
+            .put_job(&Job {
+                attempt: 1,
+                not_before: 20_000,
+                ..job
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            mine(b.store.claim_jobs(20_000, 500, 100).await.unwrap()),
+            1,
+            "{}: re-queued",
+            b.name
+        );
+        b.store.end_job(&id, None).await.unwrap();
+        assert_eq!(
+            mine(b.store.claim_jobs(99_000, 500, 100).await.unwrap()),
+            0,
+            "{}: done",
+            b.name
+        );
+    }
+}

@@ -48,6 +48,15 @@ CREATE TABLE IF NOT EXISTS document_versions (
     state       BLOB NOT NULL,
     PRIMARY KEY (doc_id, version_id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id       TEXT PRIMARY KEY,
+    data         TEXT NOT NULL,
+    not_before   INTEGER NOT NULL,
+    state        TEXT NOT NULL,
+    lease_until  INTEGER NOT NULL DEFAULT 0,
+    reason       TEXT
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS jobs_due ON jobs (state, not_before);
 CREATE TABLE IF NOT EXISTS workflow_settings (
     account_id          TEXT PRIMARY KEY,
     required_approvals  INTEGER NOT NULL
@@ -171,6 +180,70 @@ impl EmbeddedStore {
                 })
                 .map_err(unavailable)?;
             rows.collect::<Result<_, _>>().map_err(unavailable)
+        })
+        .await
+    }
+
+    pub(super) async fn write_job(&self, job: &crate::jobs::Job) -> Result<(), StoreError> {
+        let data = serde_json::to_string(job).map_err(unavailable)?;
+        let (id, not_before) = (job.id.clone(), job.not_before);
+        self.transaction(move |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO jobs (job_id, data, not_before, state, lease_until, reason)
+                 VALUES (?1, ?2, ?3, 'ready', 0, NULL)",
+                params![id, data, not_before],
+            )
+            .map(|_| ())
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    pub(super) async fn take_jobs(
+        &self,
+        now: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<crate::jobs::Job>, StoreError> {
+        self.transaction(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT job_id, data FROM jobs
+                     WHERE (state = 'ready' AND not_before <= ?1) OR (state = 'running' AND lease_until <= ?1)
+                     ORDER BY not_before LIMIT ?2",
+                )
+                .map_err(unavailable)?;
+            let due: Vec<(String, String)> = stmt
+                .query_map(params![now, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(unavailable)?
+                .collect::<Result<_, _>>()
+                .map_err(unavailable)?;
+            let mut out = Vec::with_capacity(due.len());
+            for (id, data) in due {
+                c.execute(
+                    "UPDATE jobs SET state = 'running', lease_until = ?2 WHERE job_id = ?1",
+                    params![id, now + lease_ms],
+                )
+                .map_err(unavailable)?;
+                out.push(serde_json::from_str(&data).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    pub(super) async fn finish_job(&self, id: &str, dead: Option<&str>) -> Result<(), StoreError> {
+        let (id, dead) = (id.to_string(), dead.map(str::to_string));
+        self.transaction(move |c| {
+            match dead {
+                Some(reason) => c.execute(
+                    "UPDATE jobs SET state = 'dead', reason = ?2 WHERE job_id = ?1",
+                    params![id, reason],
+                ),
+                None => c.execute("DELETE FROM jobs WHERE job_id = ?1", params![id]),
+            }
+            .map(|_| ())
+            .map_err(unavailable)
         })
         .await
     }

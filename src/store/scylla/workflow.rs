@@ -18,6 +18,11 @@ pub(super) struct Statements {
     record: PreparedStatement,
     history: PreparedStatement,
     settings: PreparedStatement,
+    put_job: PreparedStatement,
+    jobs: PreparedStatement,
+    claim_job: PreparedStatement,
+    drop_job: PreparedStatement,
+    kill_job: PreparedStatement,
     put_version: PreparedStatement,
     versions: PreparedStatement,
     version: PreparedStatement,
@@ -70,6 +75,33 @@ impl Statements {
             history: prepare(
                 "SELECT doc_id, version, from_state, to_state, action, actor, at, note FROM workflow_transitions WHERE doc_id = ?",
                 read,
+                true,
+            )
+            .await?,
+            put_job: prepare(
+                "INSERT INTO jobs (queue, job_id, data, not_before, state, lease_until, reason) \
+                 VALUES ('jobs', ?, ?, ?, 'ready', 0, null)",
+                write,
+                true,
+            )
+            .await?,
+            jobs: prepare(
+                "SELECT job_id, data, not_before, state, lease_until FROM jobs WHERE queue = 'jobs'",
+                Consistency::Serial,
+                true,
+            )
+            .await?,
+            claim_job: prepare(
+                "UPDATE jobs SET state = 'running', lease_until = ? WHERE queue = 'jobs' AND job_id = ? \
+                 IF state = ? AND lease_until = ?",
+                write,
+                false,
+            )
+            .await?,
+            drop_job: prepare("DELETE FROM jobs WHERE queue = 'jobs' AND job_id = ?", write, true).await?,
+            kill_job: prepare(
+                "UPDATE jobs SET state = 'dead', reason = ? WHERE queue = 'jobs' AND job_id = ?",
+                write,
                 true,
             )
             .await?,
@@ -265,6 +297,65 @@ impl ScyllaStore {
                 })
             })
             .collect()
+    }
+
+    pub(super) async fn write_job(&self, job: &crate::jobs::Job) -> Result<(), StoreError> {
+        let data = serde_json::to_string(job).map_err(unavailable)?;
+        self.session
+            .execute_unpaged(&self.workflow.put_job, (&job.id, data, job.not_before))
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+
+    /// Reads the queue's partition and takes due jobs one lightweight transaction each (the
+    /// condition is the state and lease read, so two workers never take the same job).
+    pub(super) async fn take_jobs(
+        &self,
+        now: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<crate::jobs::Job>, StoreError> {
+        let rows: Vec<(String, String, i64, String, i64)> =
+            self.all_rows(&self.workflow.jobs, ()).await?;
+        let mut out = Vec::new();
+        for (id, data, not_before, state, lease_until) in rows {
+            let due = (state == "ready" && not_before <= now)
+                || (state == "running" && lease_until <= now);
+            if !due || out.len() >= limit {
+                continue;
+            }
+            let result = self
+                .session
+                .execute_unpaged(
+                    &self.workflow.claim_job,
+                    (now + lease_ms, &id, &state, lease_until),
+                )
+                .await
+                .map_err(unavailable)?;
+            if Self::applied(result)? {
+                out.push(
+                    serde_json::from_str(&data).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    pub(super) async fn finish_job(&self, id: &str, dead: Option<&str>) -> Result<(), StoreError> {
+        let result = match dead {
+            Some(reason) => {
+                self.session
+                    .execute_unpaged(&self.workflow.kill_job, (reason, id))
+                    .await
+            }
+            None => {
+                self.session
+                    .execute_unpaged(&self.workflow.drop_job, (id,))
+                    .await
+            }
+        };
+        result.map(|_| ()).map_err(unavailable)
     }
 
     pub(super) async fn write_version(
