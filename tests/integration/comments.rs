@@ -5,26 +5,14 @@
 use serde_json::json;
 
 use crate::common::{post_update, text_update, YClient};
-use crate::rest::{self, get, join, post, register};
+use crate::rest::{self, get, member, post, register};
 
 #[tokio::test]
 async fn an_anchored_thread_survives_concurrent_edits_and_resolves() {
     let server = rest::start();
     let owner = register(&server, "owner@example.com").await;
-    let commenter = join(
-        &server,
-        &owner,
-        &register(&server, "cc@example.com").await,
-        "commenter",
-    )
-    .await;
-    let viewer = join(
-        &server,
-        &owner,
-        &register(&server, "vv@example.com").await,
-        "viewer",
-    )
-    .await;
+    let commenter = member(&server, &owner, "cc@example.com", "commenter").await;
+    let viewer = member(&server, &owner, "vv@example.com", "viewer").await;
     assert_eq!(
         post(
             &server,

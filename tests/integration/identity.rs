@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::common::{post_update, stored_text, text_update, YClient};
-use crate::rest::{self, call, charge, get, join, login, post, register};
+use crate::rest::{self, call, charge, get, login, member, post, register};
 
 #[tokio::test]
 async fn refresh_tokens_rotate_and_a_reused_one_revokes_its_session() {
@@ -191,20 +191,8 @@ async fn revoking_a_lost_devices_session_ends_its_tokens_and_sockets_at_once() {
 async fn the_role_matrix_holds_over_rest_and_websocket_and_role_changes_reach_open_sockets() {
     let server = rest::start();
     let owner = register(&server, "owner@example.com").await;
-    let bob = join(
-        &server,
-        &owner,
-        &register(&server, "bob@example.com").await,
-        "editor",
-    )
-    .await;
-    let carol = join(
-        &server,
-        &owner,
-        &register(&server, "carol@example.com").await,
-        "viewer",
-    )
-    .await;
+    let bob = member(&server, &owner, "bob@example.com", "editor").await;
+    let carol = member(&server, &owner, "carol@example.com", "viewer").await;
     let acct = format!("/api/v1/accounts/{}", owner.account_id);
 
     // Who may do what over REST.
@@ -597,13 +585,7 @@ async fn api_keys_are_scoped_hashed_revocable_and_mint_document_tokens() {
 async fn a_user_exports_their_data_and_erasure_keeps_the_ledger_anonymised() {
     let server = rest::start();
     let owner = register(&server, "owner@example.com").await;
-    let bob = join(
-        &server,
-        &owner,
-        &register(&server, "bob@example.com").await,
-        "editor",
-    )
-    .await;
+    let bob = member(&server, &owner, "bob@example.com", "editor").await;
     assert_eq!(
         charge(&server, &bob, "standard_generation", "bob-gen")
             .await

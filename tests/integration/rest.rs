@@ -127,6 +127,12 @@ pub async fn join(server: &Server, owner: &User, who: &User, role: &str) -> User
     login(server, &who.email, Some(&owner.account_id)).await
 }
 
+/// A new user, registered and joined to `owner`'s account with `role`.
+pub async fn member(server: &Server, owner: &User, email: &str, role: &str) -> User {
+    let user = register(server, email).await;
+    join(server, owner, &user, role).await
+}
+
 /// A charge with an idempotency key: (status, body).
 pub async fn charge(server: &Server, user: &User, action: &str, key: &str) -> (u16, Value) {
     let resp = reqwest::Client::new()

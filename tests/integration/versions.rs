@@ -4,26 +4,14 @@
 use serde_json::json;
 
 use crate::common::{stored_text, YClient};
-use crate::rest::{self, get, join, post, register};
+use crate::rest::{self, get, member, post, register};
 
 #[tokio::test]
 async fn a_version_is_restored_as_a_live_edit_and_compared_with_its_author() {
     let server = rest::start();
     let owner = register(&server, "owner@example.com").await;
-    let editor = join(
-        &server,
-        &owner,
-        &register(&server, "ed@example.com").await,
-        "editor",
-    )
-    .await;
-    let viewer = join(
-        &server,
-        &owner,
-        &register(&server, "vi@example.com").await,
-        "viewer",
-    )
-    .await;
+    let editor = member(&server, &owner, "ed@example.com", "editor").await;
+    let viewer = member(&server, &owner, "vi@example.com", "viewer").await;
     assert_eq!(
         post(
             &server,

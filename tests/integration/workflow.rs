@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::common::YClient;
-use crate::rest::{self, call, get, join, post, register};
+use crate::rest::{self, call, get, member, post, register};
 
 async fn act(server: &crate::common::Server, token: &str, doc: &str, body: Value) -> (u16, Value) {
     post(
@@ -32,27 +32,9 @@ async fn a_post_goes_from_draft_through_two_approvals_to_scheduled() {
             .0,
         200
     );
-    let admin = join(
-        &server,
-        &owner,
-        &register(&server, "admin@example.com").await,
-        "admin",
-    )
-    .await;
-    let editor = join(
-        &server,
-        &owner,
-        &register(&server, "ed@example.com").await,
-        "editor",
-    )
-    .await;
-    let viewer = join(
-        &server,
-        &owner,
-        &register(&server, "vi@example.com").await,
-        "viewer",
-    )
-    .await;
+    let admin = member(&server, &owner, "admin@example.com", "admin").await;
+    let editor = member(&server, &owner, "ed@example.com", "editor").await;
+    let viewer = member(&server, &owner, "vi@example.com", "viewer").await;
     let settings = format!("/api/v1/accounts/{}/workflow-settings", owner.account_id);
     let (s, _, _) = call(
         &server,
@@ -236,20 +218,8 @@ async fn two_approvers_at_once_move_the_document_once() {
     let server = rest::start();
     let owner = register(&server, "owner@example.com").await;
     let admins = [
-        join(
-            &server,
-            &owner,
-            &register(&server, "a1@example.com").await,
-            "admin",
-        )
-        .await,
-        join(
-            &server,
-            &owner,
-            &register(&server, "a2@example.com").await,
-            "admin",
-        )
-        .await,
+        member(&server, &owner, "a1@example.com", "admin").await,
+        member(&server, &owner, "a2@example.com", "admin").await,
     ];
     assert_eq!(
         post(
