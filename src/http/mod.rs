@@ -499,6 +499,23 @@ pub async fn admit_to_document(
     Ok(principal)
 }
 
+/// The document's metadata, if it belongs to `account` (403 for another account's, 404 for
+/// none): the ownership check of routes that read the store without the document's actor.
+pub async fn owned_document(
+    state: &AppState,
+    doc_id: &str,
+    account: &str,
+) -> Result<crate::store::DocumentMeta, ApiError> {
+    match state.store.meta(doc_id).await? {
+        None => Err(ApiError::not_found("no such document")),
+        Some(m) if m.account_id != account => Err(ApiError::forbidden(
+            "forbidden",
+            "the document belongs to another account",
+        )),
+        Some(m) => Ok(m),
+    }
+}
+
 /// Applies an access change: on this node before the answer goes out (so the caller's next
 /// request already sees it), and on every node through the bus (which also closes or demotes
 /// open sockets).

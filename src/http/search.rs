@@ -150,21 +150,9 @@ async fn document_and_vector(
     doc_id: &str,
 ) -> Result<(Arc<Principal>, Vec<f32>), ApiError> {
     let principal = Arc::new(admit_to_document(req, state, None, doc_id).await?);
-    owned(state, &principal, doc_id).await?;
+    super::owned_document(state, doc_id, &principal.account).await?;
     let vector = document_vector(state, &principal, doc_id).await?;
     Ok((principal, vector))
-}
-
-/// Refuses documents of other accounts (403) and unknown ones (404).
-async fn owned(state: &AppState, principal: &Principal, doc_id: &str) -> Result<(), ApiError> {
-    match state.store.meta(doc_id).await? {
-        None => Err(ApiError::not_found("no such document")),
-        Some(m) if *m.account_id != *principal.account => Err(ApiError::forbidden(
-            "forbidden",
-            "the document belongs to another account",
-        )),
-        Some(_) => Ok(()),
-    }
 }
 
 /// Hashtags whose meaning is closest to the document's text (from a vocabulary embedded once).

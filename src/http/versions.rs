@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::{admit_to_document, ApiError};
-use crate::actors::document::{ApplyUpdate, GetState, TakeVersion};
+use crate::actors::document::{ApplyUpdate, TakeVersion};
 use crate::auth::Principal;
 use crate::server::AppState;
 use crate::store::now_ms;
@@ -103,14 +103,8 @@ pub async fn list(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let doc_id = path.into_inner();
-    let p = Arc::new(admit_to_document(&req, &state, None, &doc_id).await?);
-    // The owner check: reading the state answers 403 for another account's document.
-    state
-        .registry
-        .ask(&doc_id, || GetState {
-            principal: p.clone(),
-        })
-        .await?;
+    let p = admit_to_document(&req, &state, None, &doc_id).await?;
+    super::owned_document(&state, &doc_id, &p.account).await?;
     Ok(HttpResponse::Ok().json(state.store.versions(&doc_id).await?))
 }
 
@@ -132,13 +126,8 @@ pub async fn compare(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let doc_id = path.into_inner();
-    let p = Arc::new(admit_to_document(&req, &state, None, &doc_id).await?);
-    state
-        .registry
-        .ask(&doc_id, || GetState {
-            principal: p.clone(),
-        })
-        .await?;
+    let p = admit_to_document(&req, &state, None, &doc_id).await?;
+    super::owned_document(&state, &doc_id, &p.account).await?;
     let (from, to) = (
         load(&state, &doc_id, &query.from).await?,
         load(&state, &doc_id, &query.to).await?,

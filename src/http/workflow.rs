@@ -99,19 +99,10 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let doc_id = path.into_inner();
     let principal = admit_to_document(&req, &state, None, &doc_id).await?;
-    let meta = owned(&state, &doc_id, &principal.account).await?;
+    let meta = super::owned_document(&state, &doc_id, &principal.account)
+        .await?
+        .account_id;
     Ok(HttpResponse::Ok().json(view(&state, &doc_id, &meta).await?))
-}
-
-async fn owned(state: &AppState, doc_id: &str, account: &str) -> Result<String, ApiError> {
-    match state.store.meta(doc_id).await? {
-        None => Err(ApiError::not_found("no such document")),
-        Some(m) if m.account_id != account => Err(ApiError::forbidden(
-            "forbidden",
-            "the document belongs to another account",
-        )),
-        Some(m) => Ok(m.account_id),
-    }
 }
 
 /// Moves the document: submit, approve, request_changes, schedule, unschedule, reopen.
@@ -127,7 +118,9 @@ pub async fn transition(
 ) -> Result<HttpResponse, ApiError> {
     let doc_id = path.into_inner();
     let principal = admit_to_document(&req, &state, None, &doc_id).await?;
-    let account = owned(&state, &doc_id, &principal.account).await?;
+    let account = super::owned_document(&state, &doc_id, &principal.account)
+        .await?
+        .account_id;
     let body = body.into_inner();
     let schedule = match (&body.at, &body.timezone) {
         (Some(at), Some(zone)) => Some((schedule_time(at, zone)?, zone.clone())),
