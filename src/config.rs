@@ -174,10 +174,17 @@ pub struct Config {
     /// Where scheduled posts are delivered (a signed webhook), and its signing secret.
     pub publish_webhook_url: Option<String>,
     pub publish_webhook_secret: Option<String>,
+    /// How long a webhook or publishing destination may take to answer.
     pub publish_timeout_ms: u64,
-    /// Checks a post must pass before it is delivered.
+    /// The `generic` platform's limits (posts scheduled without platform targets).
     pub publish_max_chars: usize,
     pub publish_max_hashtags: usize,
+    /// `document.updated` webhook events wait until a document's edits pause this long.
+    pub webhook_debounce_ms: u64,
+    /// A destination's circuit opens after this many failures in a row, and stays open this
+    /// long before one trial request.
+    pub breaker_failures: u32,
+    pub breaker_open_ms: u64,
     /// Approvals a document needs unless its account set its own number.
     pub workflow_required_approvals: u32,
     pub tiers: crate::billing::Tiers,
@@ -272,6 +279,9 @@ impl Default for Config {
             publish_timeout_ms: 10_000,
             publish_max_chars: 2_200,
             publish_max_hashtags: 30,
+            webhook_debounce_ms: 2_000,
+            breaker_failures: 5,
+            breaker_open_ms: 30_000,
             tiers: crate::billing::Tiers::default(),
             prices: crate::billing::Prices::default(),
         }

@@ -45,6 +45,8 @@ pub struct AppState {
     pub pool: crate::gpu::Pool,
     /// The job queue: RabbitMQ when `amqp_url` is set, the store otherwise.
     pub jobs: Arc<crate::jobs::JobQueue>,
+    /// Events for editors' sockets (every node) and webhook endpoints.
+    pub events: Arc<crate::events::Events>,
     pub search: Arc<crate::ai::index::SearchIndex>,
     pub hashtags: Arc<crate::ai::vocabulary::Vocabulary>,
     /// Bounds concurrent password hashes (each takes `argon2_memory_kib` and tens of ms of CPU).
@@ -95,16 +97,56 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Stores> {
     )
 }
 
+/// What job handlers use.
+struct JobDeps {
+    store: Arc<dyn DocumentStore>,
+    pool: crate::gpu::Pool,
+    accounts: Arc<Accounts>,
+    events: Arc<crate::events::Events>,
+}
+
 /// Starts the job consumers on this runtime: on RabbitMQ when configured (they reconnect by
 /// themselves), on the store's queue otherwise.
-fn start_job_consumers(config: &Arc<Config>, store: Arc<dyn DocumentStore>) {
-    let publisher = Arc::new(crate::jobs::publish::Publisher::new(
-        store.clone(),
-        config.clone(),
+fn start_job_consumers(config: &Arc<Config>, deps: JobDeps) {
+    let JobDeps {
+        store,
+        pool,
+        accounts,
+        events,
+    } = deps;
+    let http =
+        crate::jobs::deliver::client(std::time::Duration::from_millis(config.publish_timeout_ms));
+    let breakers = Arc::new(crate::jobs::breaker::Breakers::new(
+        config.breaker_failures,
+        std::time::Duration::from_millis(config.breaker_open_ms),
     ));
+    let handlers = Arc::new(crate::jobs::Handlers {
+        publisher: crate::jobs::publish::Publisher::new(
+            store.clone(),
+            config.clone(),
+            http.clone(),
+            breakers.clone(),
+            events.clone(),
+        ),
+        generator: crate::jobs::generate::Generator {
+            store: store.clone(),
+            pool,
+            model: config.embedding_model.clone(),
+            timeout: std::time::Duration::from_millis(config.inference_timeout_ms),
+            accounts,
+            events,
+            hashtags: Arc::default(),
+        },
+        deliverer: crate::jobs::deliver::Deliverer::new(
+            store.clone(),
+            http,
+            breakers,
+            config.job_max_attempts,
+        ),
+    });
     let run = move |job| {
-        let publisher = publisher.clone();
-        async move { publisher.run(job).await }
+        let handlers = handlers.clone();
+        async move { handlers.run(job).await }
     };
     match config.amqp_url.clone() {
         Some(url) => {
@@ -129,14 +171,56 @@ fn start_job_consumers(config: &Arc<Config>, store: Arc<dyn DocumentStore>) {
     }
 }
 
-/// `creo worker`: the job consumers alone, until SIGTERM or SIGINT.
+/// `creo worker`: the job consumers alone (with their own inference pool), until SIGTERM or
+/// SIGINT. Their events reach editors through the bus (`redis_url`).
 pub async fn work(config: Config) -> anyhow::Result<()> {
     let _ = crate::telemetry::init_metrics()?;
     let stores = open_store(&config).await?;
-    start_job_consumers(&Arc::new(config), stores.documents);
+    let (bus, _) = Bus::start(&config)?;
+    let config = Arc::new(config);
+    let jobs = Arc::new(job_queue(&config, &stores.documents).await?);
+    let pool = start_inference(&config);
+    let events = crate::events::Events::new(None, bus.clone(), stores.documents.clone(), jobs);
+    let deps = JobDeps {
+        store: stores.documents,
+        pool,
+        accounts: Accounts::new(stores.accounts, config.clone()),
+        events,
+    };
+    start_job_consumers(&config, deps);
     tracing::info!("creo worker consuming jobs");
     wait_for_signal().await;
+    bus.shutdown().await;
     Ok(())
+}
+
+/// RabbitMQ when `amqp_url` is set, the store otherwise.
+async fn job_queue(
+    config: &Config,
+    store: &Arc<dyn DocumentStore>,
+) -> anyhow::Result<crate::jobs::JobQueue> {
+    Ok(match &config.amqp_url {
+        Some(url) => crate::jobs::JobQueue::Rabbit(
+            crate::jobs::rabbit::RabbitQueue::connect(url, &config.amqp_prefix)
+                .await
+                .with_context(|| "connecting to RabbitMQ (CREO_AMQP_URL)")?,
+        ),
+        None => crate::jobs::JobQueue::Store(store.clone()),
+    })
+}
+
+/// The inference pool, with its supervisor on this thread.
+fn start_inference(config: &Config) -> crate::gpu::Pool {
+    let pool = crate::gpu::Pool::default();
+    crate::gpu::supervisor::InferenceSupervisor::new(
+        pool.clone(),
+        config.models.clone(),
+        config.onnxruntime_library(),
+        config.inference_threads(),
+        std::time::Duration::from_millis(config.model_scan_ms.max(100)),
+    )
+    .start();
+    pool
 }
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
@@ -172,26 +256,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let limits = SharedLimits::start(&config, bus.node())?;
     let config = Arc::new(config);
     let accounts = Accounts::new(account_store.clone(), config.clone());
-    let jobs = Arc::new(match &config.amqp_url {
-        Some(url) => crate::jobs::JobQueue::Rabbit(
-            crate::jobs::rabbit::RabbitQueue::connect(url, &config.amqp_prefix)
-                .await
-                .with_context(|| "connecting to RabbitMQ (CREO_AMQP_URL)")?,
-        ),
-        None => crate::jobs::JobQueue::Store(store.clone()),
-    });
-    if config.jobs_in_process {
-        start_job_consumers(&config, store.clone());
-    }
-    let pool = crate::gpu::Pool::default();
-    crate::gpu::supervisor::InferenceSupervisor::new(
-        pool.clone(),
-        config.models.clone(),
-        config.onnxruntime_library(),
-        config.inference_threads(),
-        std::time::Duration::from_millis(config.model_scan_ms.max(100)),
-    )
-    .start();
+    let jobs = Arc::new(job_queue(&config, &store).await?);
+    let pool = start_inference(&config);
     let request_limits = Arc::new(RequestLimiter::new(limits.clone()));
     let sessions = Arc::new(crate::auth::sessions::SessionGate::new(
         account_store.clone(),
@@ -223,6 +289,27 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     )
     .start();
     registry.report_changes_to(indexer.recipient());
+    let events = crate::events::Events::new(
+        Some(registry.clone()),
+        bus.clone(),
+        store.clone(),
+        jobs.clone(),
+    );
+    let debouncer = crate::actors::updates::UpdateDebouncer::new(
+        events.clone(),
+        std::time::Duration::from_millis(config.webhook_debounce_ms),
+    )
+    .start();
+    registry.report_changes_to(debouncer.recipient());
+    if config.jobs_in_process {
+        let deps = JobDeps {
+            store: store.clone(),
+            pool: pool.clone(),
+            accounts: accounts.clone(),
+            events: events.clone(),
+        };
+        start_job_consumers(&config, deps);
+    }
     let (documents, directory, gate) = (registry.clone(), accounts.clone(), sessions.clone());
     actix_rt::spawn(async move {
         while let Some(change) = access_changes.recv().await {
@@ -270,6 +357,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         request_limits,
         pool,
         jobs,
+        events,
         search,
         hashtags: Arc::default(),
         password_hashing: Arc::new(tokio::sync::Semaphore::new(

@@ -31,7 +31,7 @@ pub struct Version {
     pub state: Vec<u8>,
 }
 
-fn load(state: &[u8]) -> Result<Doc, String> {
+pub fn load(state: &[u8]) -> Result<Doc, String> {
     let doc = Doc::new();
     doc.transact_mut()
         .apply_update(Update::decode_v1(state).map_err(|e| e.to_string())?)
@@ -117,21 +117,7 @@ pub fn restore(current: &[u8], version: &[u8], client: yrs::ClientID) -> Result<
     let before = doc.transact().state_vector();
     for (name, root) in target {
         match root {
-            Root::Text(old) => {
-                let text = doc.get_or_insert_text(name.as_str());
-                let mut txn = doc.transact_mut();
-                let now = text.get_string(&txn);
-                let (prefix, suffix) = common_ends(&now, &old);
-                let remove = now.len() - prefix - suffix;
-                // Offsets in bytes: a fresh Doc counts text in bytes.
-                if remove > 0 {
-                    text.remove_range(&mut txn, prefix as u32, remove as u32);
-                }
-                let insert = &old[prefix..old.len() - suffix];
-                if !insert.is_empty() {
-                    text.insert(&mut txn, prefix as u32, insert);
-                }
-            }
+            Root::Text(old) => set_text(&doc, &name, &old),
             Root::Xml(children) => {
                 let fragment = doc.get_or_insert_xml_fragment(name.as_str());
                 let mut txn = doc.transact_mut();
@@ -154,6 +140,43 @@ pub fn restore(current: &[u8], version: &[u8], client: yrs::ClientID) -> Result<
     }
     let update = doc.transact().encode_diff_v1(&before);
     Ok(update)
+}
+
+/// The update, written as `client`, that makes the text `field` of `current` read `text`
+/// (only the differing middle is replaced, so edits around it merge).
+pub fn replace_text(
+    current: &[u8],
+    field: &str,
+    text: &str,
+    client: yrs::ClientID,
+) -> Result<Vec<u8>, String> {
+    let doc = Doc::with_options(Options {
+        client_id: client,
+        ..Options::default()
+    });
+    doc.transact_mut()
+        .apply_update(Update::decode_v1(current).map_err(|e| e.to_string())?)
+        .map_err(|e| e.to_string())?;
+    let before = doc.transact().state_vector();
+    set_text(&doc, field, text);
+    let update = doc.transact().encode_diff_v1(&before);
+    Ok(update)
+}
+
+fn set_text(doc: &Doc, field: &str, target: &str) {
+    let text = doc.get_or_insert_text(field);
+    let mut txn = doc.transact_mut();
+    let now = text.get_string(&txn);
+    let (prefix, suffix) = common_ends(&now, target);
+    let remove = now.len() - prefix - suffix;
+    // Offsets in bytes: a fresh Doc counts text in bytes.
+    if remove > 0 {
+        text.remove_range(&mut txn, prefix as u32, remove as u32);
+    }
+    let insert = &target[prefix..target.len() - suffix];
+    if !insert.is_empty() {
+        text.insert(&mut txn, prefix as u32, insert);
+    }
 }
 
 /// Bytes shared at the start and at the end of `a` and `b`, on character boundaries.

@@ -107,6 +107,8 @@ pub struct Workflow {
     /// Milliseconds since the Unix epoch, and the time zone it was given in.
     pub scheduled_at: Option<i64>,
     pub timezone: Option<String>,
+    /// Where it goes out when scheduled (none: the configured destination's generic limits).
+    pub targets: Vec<crate::platforms::Target>,
     /// Grows by one per transition: the store's condition for the next one.
     pub version: i64,
     pub updated_at: i64,
@@ -121,6 +123,7 @@ impl Workflow {
             approvals: Vec::new(),
             scheduled_at: None,
             timezone: None,
+            targets: Vec::new(),
             version: 0,
             updated_at: now,
         }
@@ -198,6 +201,7 @@ impl Workflow {
                 next.state = State::Approved;
                 next.scheduled_at = None;
                 next.timezone = None;
+                next.targets.clear();
             }
             Action::Publish => return Err(Refusal::Role("publish")),
             Action::Reopen => {

@@ -347,6 +347,7 @@ impl DocumentActor {
                 }
             }
             DocMessage::Resync => self.resync(ctx),
+            DocMessage::Event(json) => self.send_event(&json),
         }
     }
 
@@ -1035,7 +1036,13 @@ impl Handler<Event> for DocumentActor {
     type Result = ();
 
     fn handle(&mut self, msg: Event, _: &mut Context<Self>) {
-        let frame = sync::encode_event(&msg.json);
+        self.send_event(&msg.json);
+    }
+}
+
+impl DocumentActor {
+    fn send_event(&mut self, json: &str) {
+        let frame = sync::encode_event(json);
         let listening: Vec<SessionId> = self
             .sessions
             .iter()

@@ -32,7 +32,7 @@ pub struct DocumentRegistry {
     arbiters: Vec<ArbiterHandle>,
     next: AtomicUsize,
     /// Told when a document's update became durable (the search indexer), once it is started.
-    changes: std::sync::OnceLock<Recipient<crate::ai::indexer::DocumentChanged>>,
+    changes: Mutex<Vec<Recipient<crate::ai::indexer::DocumentChanged>>>,
 }
 
 impl DocumentRegistry {
@@ -51,7 +51,7 @@ impl DocumentRegistry {
             bus,
             arbiters,
             next: AtomicUsize::new(0),
-            changes: std::sync::OnceLock::new(),
+            changes: Mutex::default(),
         })
     }
 
@@ -204,14 +204,15 @@ impl DocumentRegistry {
         }
     }
 
-    /// Where document changes are reported (set once, at startup).
+    /// Adds a listener for document changes (at startup: the search indexer, the webhooks'
+    /// `document.updated` debouncer).
     pub fn report_changes_to(&self, to: Recipient<crate::ai::indexer::DocumentChanged>) {
-        let _ = self.changes.set(to);
+        self.changes.lock().expect("changes lock").push(to);
     }
 
     /// A document's updates became durable.
     pub fn document_changed(&self, doc_id: &Arc<str>, account_id: &str) {
-        if let Some(to) = self.changes.get() {
+        for to in self.changes.lock().expect("changes lock").iter() {
             to.do_send(crate::ai::indexer::DocumentChanged {
                 doc_id: doc_id.clone(),
                 account_id: account_id.to_string(),

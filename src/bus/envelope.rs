@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 pub type NodeId = u64;
 
 /// 2: `Revoke` became `Access` (revocations, role and account changes).
-const VERSION: u8 = 2;
+/// 3: `DocMessage::Event` (workflow, comment and job events for editors on every node).
+const VERSION: u8 = 3;
 
 /// One document actor's stream of messages: `(node, actor)` plus a sequence number that grows by
 /// one per message, so a receiver notices a message that never arrived.
@@ -51,6 +52,9 @@ pub enum DocMessage {
     Here { presence: Option<Bytes> },
     /// The origin could not publish some of its messages: reload the document from the store.
     Resync,
+    /// An event for the document's sessions that listen for events (JSON), sent outside any
+    /// actor's sequence (by a REST handler or a job worker).
+    Event(String),
 }
 
 impl Envelope {

@@ -142,6 +142,17 @@ impl Bus {
         let _ = self.access.send(change);
     }
 
+    /// Sends an event to the sessions of `doc` on the other nodes (a no-op on a single node).
+    pub fn publish_event(&self, doc: &str, json: &str) {
+        if let Some(r) = &self.redis {
+            let origin = Origin {
+                node: self.node,
+                actor: 0,
+            };
+            r.publish_doc(&doc.into(), origin, 0, DocMessage::Event(json.to_string()));
+        }
+    }
+
     pub async fn resync_permit(&self) -> SemaphorePermit<'_> {
         self.resyncs
             .acquire()

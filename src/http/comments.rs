@@ -9,7 +9,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::{admit_to_document, ApiError};
-use crate::actors::document::{Event, GetState};
+use crate::actors::document::GetState;
 use crate::auth::{Principal, Role};
 use crate::comments::{self, Comment, Span};
 use crate::server::AppState;
@@ -88,14 +88,16 @@ async fn current_state(
         .await?)
 }
 
-fn announce(state: &AppState, doc_id: &str, action: &str, comment: &Comment) {
+/// Tells the document's editors (and, for a new comment, the account's webhooks).
+async fn announce(state: &AppState, account: &str, doc_id: &str, action: &str, comment: &Comment) {
     let event = serde_json::json!({ "type": "comment", "action": action, "comment": comment });
-    state.registry.notify(
-        doc_id,
-        Event {
-            json: event.to_string(),
-        },
-    );
+    state.events.to_editors(doc_id, &event);
+    if action == "added" {
+        state
+            .events
+            .to_webhooks(account, Some(doc_id), "comment.added", event)
+            .await;
+    }
     metrics::counter!("creo_comments_total", "action" => action.to_string()).increment(1);
 }
 
@@ -199,7 +201,7 @@ pub async fn create(
         resolved_by: None,
     };
     state.store.put_comment(&comment).await?;
-    announce(&state, &doc_id, "added", &comment);
+    announce(&state, &p.account, &doc_id, "added", &comment).await;
     let span = comment
         .anchor
         .as_ref()
@@ -231,12 +233,8 @@ async fn set_resolved(
         first.resolved_by = None;
     }
     state.store.put_comment(&first).await?;
-    announce(
-        state,
-        &doc_id,
-        if resolved { "resolved" } else { "reopened" },
-        &first,
-    );
+    let action = if resolved { "resolved" } else { "reopened" };
+    announce(state, &p.account, &doc_id, action, &first).await;
     Ok(HttpResponse::Ok().json(first))
 }
 

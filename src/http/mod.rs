@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod billing;
 pub mod comments;
 pub mod documents;
+pub mod generations;
 pub mod identity;
 pub mod ops;
 pub mod revocations;
@@ -13,6 +14,7 @@ pub mod search;
 pub mod suggestions;
 pub mod users;
 pub mod versions;
+pub mod webhooks;
 pub mod workflow;
 pub mod ws;
 
@@ -82,6 +84,14 @@ macro_rules! api_routes {
             post "/documents/{doc_id}/workflow" => workflow::transition,
             get "/accounts/{account_id}/workflow-settings" => workflow::settings,
             put "/accounts/{account_id}/workflow-settings" => workflow::set_settings,
+            get "/documents/{doc_id}/generations/quote" => generations::price,
+            post "/documents/{doc_id}/generations" => generations::create,
+            get "/documents/{doc_id}/generations/{generation_id}" => generations::get,
+            post "/documents/{doc_id}/generations/{generation_id}/select" => generations::select,
+            post "/accounts/{account_id}/webhooks" => webhooks::create,
+            get "/accounts/{account_id}/webhooks" => webhooks::list,
+            delete "/accounts/{account_id}/webhooks/{endpoint_id}" => webhooks::delete,
+            get "/accounts/{account_id}/webhooks/{endpoint_id}/deliveries" => webhooks::deliveries,
             post "/documents/{doc_id}/ai/suggestions" => suggestions::suggest,
             post "/documents/{doc_id}/ai/suggestions/{suggestion_id}/undo" => suggestions::undo,
             post "/documents" => documents::create,

@@ -9,7 +9,6 @@ use chrono::TimeZone;
 use serde::{Deserialize, Serialize};
 
 use super::{admit_to_document, for_account, for_manager, ApiError};
-use crate::actors::document::Event;
 use crate::jobs::{Job, JobKind};
 use crate::server::AppState;
 use crate::store::now_ms;
@@ -26,6 +25,10 @@ pub struct Move {
     /// ...in this IANA time zone, e.g. `Europe/Paris` (daylight saving applied).
     #[serde(default)]
     pub timezone: Option<String>,
+    /// For `schedule`: the platforms (and formats) it goes out to; their limits are checked now
+    /// and again at publishing time. None: the destination's generic limits.
+    #[serde(default)]
+    pub targets: Vec<crate::platforms::Target>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -132,6 +135,33 @@ pub async fn transition(
         }
         _ => None,
     };
+    if body.action == Action::Schedule {
+        crate::platforms::validate(&body.targets)
+            .map_err(|e| ApiError::bad_request("invalid_targets", e))?;
+        // The post as it is now must fit (it is checked again when it goes out).
+        let by = std::sync::Arc::new(principal.clone());
+        let state_now = state
+            .registry
+            .ask(&doc_id, || crate::actors::document::GetState {
+                principal: by.clone(),
+            })
+            .await?;
+        let doc = crate::versions::load(&state_now)
+            .map_err(|e| ApiError::bad_request("invalid_document", e))?;
+        crate::platforms::posts(
+            &doc,
+            &body.targets,
+            state.config.publish_max_chars,
+            state.config.publish_max_hashtags,
+        )
+        .map_err(|problems| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "platform_checks",
+                problems,
+            )
+        })?;
+    }
     let required = required(&state, &account).await?;
     let actor = principal.actor();
     // Re-read and re-decide when someone else moved the document in between.
@@ -142,7 +172,7 @@ pub async fn transition(
             .await?
             .unwrap_or_else(|| Workflow::new(&doc_id, &account, 0));
         let now = now_ms();
-        let next = current
+        let mut next = current
             .apply(
                 body.action,
                 &actor,
@@ -160,6 +190,9 @@ pub async fn transition(
                     refusal.to_string(),
                 ),
             })?;
+        if body.action == Action::Schedule {
+            next.targets = body.targets.clone();
+        }
         let record = Transition {
             doc_id: doc_id.clone(),
             version: next.version,
@@ -198,12 +231,11 @@ pub async fn transition(
             super::versions::take(&state, &doc_id, &by, &name, true).await?;
             let event =
                 serde_json::json!({ "type": "workflow", "workflow": next, "transition": record });
-            state.registry.notify(
-                &doc_id,
-                Event {
-                    json: event.to_string(),
-                },
-            );
+            state.events.to_editors(&doc_id, &event);
+            state
+                .events
+                .to_webhooks(&account, Some(&doc_id), "workflow.transitioned", event)
+                .await;
             return Ok(HttpResponse::Ok().json(view(&state, &doc_id, &account).await?));
         }
     }

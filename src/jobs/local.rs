@@ -64,14 +64,16 @@ where
 }
 
 async fn settle(store: &dyn DocumentStore, settings: &Settings, job: Job, outcome: Outcome) {
-    let label = match &outcome {
-        Outcome::Done => "done",
-        Outcome::Retry(_) => "retry",
-        Outcome::Fail(_) => "failed",
-    };
-    metrics::counter!("creo_jobs_total", "outcome" => label).increment(1);
+    metrics::counter!("creo_jobs_total", "outcome" => outcome.label()).increment(1);
     let result = match outcome {
         Outcome::Done => store.end_job(&job.id, None).await,
+        Outcome::Defer(_, ms) => {
+            let later = Job {
+                not_before: now_ms() + ms as i64,
+                ..job
+            };
+            store.put_job(&later).await
+        }
         Outcome::Retry(reason) if job.attempt + 1 < settings.max_attempts => {
             tracing::warn!(job = %job.id, attempt = job.attempt + 1, %reason, "job failed; retrying");
             let next = Job {

@@ -1,8 +1,11 @@
 //! Jobs: work that runs later or takes long, carried by RabbitMQ (`rabbit.rs`) or, with no
 //! broker configured, by a queue persisted in the store (`local.rs`), and executed by handlers
-//! (`publish.rs`). A job is a small JSON message naming what to do; its effects are idempotent
+//! (`publish.rs`, `generate.rs`, `deliver.rs`). A job is a small JSON message naming what to do; its effects are idempotent
 //! (a redelivered job finds its work done and does nothing twice).
 
+pub mod breaker;
+pub mod deliver;
+pub mod generate;
 pub mod local;
 pub mod publish;
 pub mod rabbit;
@@ -45,6 +48,17 @@ pub struct Job {
 pub enum JobKind {
     /// Publish a scheduled document, if it is still scheduled for this workflow version.
     Publish { doc_id: String, version: i64 },
+    /// Produce a generation's variations, if it is still pending.
+    Generate {
+        doc_id: String,
+        generation_id: String,
+    },
+    /// Deliver one event to one webhook endpoint.
+    Deliver {
+        endpoint_id: String,
+        account_id: String,
+        event: crate::webhooks::WebhookEvent,
+    },
 }
 
 /// How a try ended.
@@ -55,6 +69,46 @@ pub enum Outcome {
     Retry(String),
     /// It can never succeed (a check failed): stop, and say why.
     Fail(String),
+    /// Not now (the destination's circuit is open): run again after this many milliseconds,
+    /// without counting a try.
+    Defer(String, u64),
+}
+
+impl Outcome {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Done => "done",
+            Outcome::Retry(_) => "retry",
+            Outcome::Fail(_) => "failed",
+            Outcome::Defer(..) => "deferred",
+        }
+    }
+}
+
+/// Runs each kind of job with its handler.
+pub struct Handlers {
+    pub publisher: publish::Publisher,
+    pub generator: generate::Generator,
+    pub deliverer: deliver::Deliverer,
+}
+
+impl Handlers {
+    pub async fn run(&self, job: Job) -> Outcome {
+        let started = std::time::Instant::now();
+        let kind = match &job.kind {
+            JobKind::Publish { .. } => "publish",
+            JobKind::Generate { .. } => "generate",
+            JobKind::Deliver { .. } => "deliver",
+        };
+        let outcome = match &job.kind {
+            JobKind::Publish { .. } => self.publisher.run(&job).await,
+            JobKind::Generate { .. } => self.generator.run(&job).await,
+            JobKind::Deliver { .. } => self.deliverer.run(&job).await,
+        };
+        metrics::histogram!("creo_job_seconds", "kind" => kind)
+            .record(started.elapsed().as_secs_f64());
+        outcome
+    }
 }
 
 /// Delay before try `attempt` + 1: exponential from `base_ms`, capped at 5 minutes, with up to

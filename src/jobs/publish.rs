@@ -8,10 +8,12 @@
 //! The destination receives `Idempotency-Key: <job id>`, the same on every retry.
 
 use std::sync::Arc;
-use std::time::Duration;
 
+use super::breaker::Breakers;
+use super::deliver::{post_signed, Sent};
 use super::{Job, JobKind, Outcome};
 use crate::config::Config;
+use crate::events::Events;
 use crate::store::{now_ms, DocumentStore};
 use crate::workflow::{Action, State, Transition, Workflow};
 
@@ -19,23 +21,31 @@ pub struct Publisher {
     store: Arc<dyn DocumentStore>,
     config: Arc<Config>,
     http: reqwest::Client,
+    breakers: Arc<Breakers>,
+    events: Arc<Events>,
 }
 
 impl Publisher {
-    pub fn new(store: Arc<dyn DocumentStore>, config: Arc<Config>) -> Publisher {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_millis(config.publish_timeout_ms))
-            .build()
-            .expect("an HTTP client without TLS always builds");
+    pub fn new(
+        store: Arc<dyn DocumentStore>,
+        config: Arc<Config>,
+        http: reqwest::Client,
+        breakers: Arc<Breakers>,
+        events: Arc<Events>,
+    ) -> Publisher {
         Publisher {
             store,
             config,
             http,
+            breakers,
+            events,
         }
     }
 
-    pub async fn run(&self, job: Job) -> Outcome {
-        let JobKind::Publish { doc_id, version } = &job.kind;
+    pub async fn run(&self, job: &Job) -> Outcome {
+        let JobKind::Publish { doc_id, version } = &job.kind else {
+            return Outcome::Fail("not a publish job".into());
+        };
         let workflow = match self.store.workflow(doc_id).await {
             Ok(Some(w)) => w,
             Ok(None) => return Outcome::Done,
@@ -44,7 +54,7 @@ impl Publisher {
         if workflow.state != State::Scheduled || workflow.version != *version {
             return Outcome::Done; // published already, or unscheduled / rescheduled since
         }
-        let outcome = match self.check_and_deliver(&job, doc_id, &workflow).await {
+        let outcome = match self.check_and_deliver(job, doc_id, &workflow).await {
             Outcome::Retry(reason) if job.attempt + 1 >= self.config.job_max_attempts => {
                 Outcome::Fail(format!("gave up after {} tries: {reason}", job.attempt + 1))
             }
@@ -53,77 +63,81 @@ impl Publisher {
         let (to, note) = match &outcome {
             Outcome::Done => (State::Published, format!("published by job {}", job.id)),
             Outcome::Fail(reason) => (State::Failed, reason.clone()),
-            Outcome::Retry(_) => return outcome,
+            Outcome::Retry(_) | Outcome::Defer(..) => return outcome,
         };
-        match self.finish(&workflow, to, &note).await {
+        match self.finish(&workflow, to, &note, job).await {
             Ok(()) => outcome,
             Err(e) => Outcome::Retry(e),
         }
     }
 
     async fn check_and_deliver(&self, job: &Job, doc_id: &str, workflow: &Workflow) -> Outcome {
-        let text = match self.store.load(doc_id).await {
+        let doc = match self.store.load(doc_id).await {
             Ok(Some(stored)) => match stored.to_doc() {
-                Ok(doc) => crate::ai::text::document_text(&doc),
+                Ok(doc) => doc,
                 Err(e) => return Outcome::Fail(e.to_string()),
             },
             Ok(None) => return Outcome::Fail("the document was deleted".into()),
             Err(e) => return Outcome::Retry(e.to_string()),
         };
-        let chars = text.chars().count();
-        if chars > self.config.publish_max_chars {
-            return Outcome::Fail(format!(
-                "the post has {chars} characters; the destination takes {}",
-                self.config.publish_max_chars
-            ));
-        }
-        let hashtags = text
-            .split_whitespace()
-            .filter(|w| w.starts_with('#') && w.len() > 1)
-            .count();
-        if hashtags > self.config.publish_max_hashtags {
-            return Outcome::Fail(format!(
-                "the post has {hashtags} hashtags; the destination takes {}",
-                self.config.publish_max_hashtags
-            ));
-        }
+        let posts = match crate::platforms::posts(
+            &doc,
+            &workflow.targets,
+            self.config.publish_max_chars,
+            self.config.publish_max_hashtags,
+        ) {
+            Ok(posts) => posts,
+            Err(problems) => return Outcome::Fail(problems),
+        };
         let Some(url) = &self.config.publish_webhook_url else {
             return Outcome::Fail("no publishing destination is configured".into());
         };
+        let destination = crate::webhooks::destination(url);
+        if let Err(wait) = self.breakers.admit(&destination) {
+            return Outcome::Defer(
+                format!("circuit open for {destination}"),
+                wait.as_millis() as u64 + 1,
+            );
+        }
         let body = serde_json::to_vec(&serde_json::json!({
             "event": "document.published",
             "doc_id": doc_id,
             "account_id": workflow.account_id,
-            "text": text,
+            "text": posts[0].text,
+            "posts": posts,
             "scheduled_at": workflow.scheduled_at,
             "timezone": workflow.timezone,
             "job_id": job.id,
         }))
         .expect("json");
         let secret = self.config.publish_webhook_secret.as_deref().unwrap_or("");
-        let signature = crate::billing::webhook::sign(secret.as_bytes(), now_ms() / 1000, &body);
-        let response = self
-            .http
-            .post(url)
-            .header("Content-Type", "application/json")
-            .header("Creo-Signature", signature)
-            .header("Idempotency-Key", &job.id)
-            .body(body)
-            .send()
-            .await;
-        match response {
-            Ok(r) if r.status().is_success() => Outcome::Done,
-            // The destination refused this post for good (but a 429 or 408 may pass later).
-            Ok(r) if r.status().is_client_error() && !matches!(r.status().as_u16(), 408 | 429) => {
-                Outcome::Fail(format!("the destination refused the post: {}", r.status()))
+        let sent = post_signed(
+            &self.http,
+            url,
+            secret,
+            body,
+            &[("Idempotency-Key", &job.id)],
+        )
+        .await;
+        self.breakers.record(&destination, sent.destination_up());
+        match sent {
+            Sent::Delivered(_) => Outcome::Done,
+            Sent::Refused(status) => {
+                Outcome::Fail(format!("the destination refused the post: {status}"))
             }
-            Ok(r) => Outcome::Retry(format!("the destination answered {}", r.status())),
-            Err(e) => Outcome::Retry(format!("the destination did not answer: {e}")),
+            Sent::Failed(_, reason) => Outcome::Retry(reason),
         }
     }
 
-    /// Records the end state, unless someone moved the document meanwhile.
-    async fn finish(&self, from: &Workflow, to: State, note: &str) -> Result<(), String> {
+    /// Records the end state, unless someone moved the document meanwhile, and tells the
+    /// editors and the webhooks.
+    async fn finish(
+        &self,
+        from: &Workflow,
+        to: State,
+        note: &str,
+        job: &Job,
+    ) -> Result<(), String> {
         let now = now_ms();
         let next = Workflow {
             state: to,
@@ -141,10 +155,31 @@ impl Publisher {
             at: now,
             note: note.to_string(),
         };
-        self.store
+        let moved = self
+            .store
             .transition(&next, &record)
             .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        if !moved {
+            return Ok(()); // someone else moved it: their transition is the news
+        }
+        let event =
+            serde_json::json!({ "type": "workflow", "workflow": next, "transition": record });
+        self.events.to_editors(&from.doc_id, &event);
+        let (account, doc) = (&from.account_id, Some(from.doc_id.as_str()));
+        self.events
+            .to_webhooks(account, doc, "workflow.transitioned", event)
+            .await;
+        let completed = serde_json::json!({
+            "job_id": job.id,
+            "kind": "publish",
+            "doc_id": from.doc_id,
+            "outcome": if to == State::Published { "published" } else { "failed" },
+            "reason": note,
+        });
+        self.events
+            .to_webhooks(account, doc, "job.completed", completed)
+            .await;
+        Ok(())
     }
 }

@@ -227,15 +227,20 @@ impl RabbitQueue {
                     tokio::time::sleep(Duration::from_millis(early as u64)).await;
                 }
                 let outcome = run(job.clone()).await;
-                let label = match &outcome {
-                    Outcome::Done => "done",
-                    Outcome::Retry(_) => "retry",
-                    Outcome::Fail(_) => "failed",
-                };
-                metrics::counter!("creo_jobs_total", "outcome" => label).increment(1);
+                metrics::counter!("creo_jobs_total", "outcome" => outcome.label()).increment(1);
                 match outcome {
                     Outcome::Done => {
                         let _ = delivery.ack(BasicAckOptions::default()).await;
+                    }
+                    Outcome::Defer(reason, ms) => {
+                        let later = Job {
+                            not_before: now_ms() + ms as i64,
+                            ..job
+                        };
+                        tracing::debug!(job = %later.id, %reason, "job deferred");
+                        if queue.enqueue(&later).await.is_ok() {
+                            let _ = delivery.ack(BasicAckOptions::default()).await;
+                        }
                     }
                     Outcome::Retry(reason) if job.attempt + 1 < max_attempts => {
                         let next = Job {

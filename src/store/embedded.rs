@@ -7,6 +7,7 @@
 //! Account and ledger writes (`accounts.rs`) ride the same writer, each in its own savepoint.
 
 mod accounts;
+mod webhooks;
 mod workflow;
 
 use std::any::Any;
@@ -227,7 +228,30 @@ impl EmbeddedStore {
 pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch(SCHEMA).map_err(unavailable)?;
     conn.execute_batch(accounts::SCHEMA).map_err(unavailable)?;
-    conn.execute_batch(workflow::SCHEMA).map_err(unavailable)
+    conn.execute_batch(workflow::SCHEMA).map_err(unavailable)?;
+    conn.execute_batch(webhooks::SCHEMA).map_err(unavailable)?;
+    // Columns added after a table first shipped (SQLite has no ADD COLUMN IF NOT EXISTS).
+    add_column(
+        conn,
+        "document_workflow",
+        "targets",
+        "TEXT NOT NULL DEFAULT '[]'",
+    )
+}
+
+fn add_column(conn: &Connection, table: &str, column: &str, decl: &str) -> Result<(), StoreError> {
+    let exists: bool = conn
+        .query_row(
+            &format!("SELECT COUNT(*) > 0 FROM pragma_table_info('{table}') WHERE name = ?1"),
+            params![column],
+            |r| r.get(0),
+        )
+        .map_err(unavailable)?;
+    if !exists {
+        conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))
+            .map_err(unavailable)?;
+    }
+    Ok(())
 }
 
 fn read_meta(conn: &Connection, doc_id: &str) -> Result<Option<DocumentMeta>, StoreError> {
@@ -547,6 +571,49 @@ impl DocumentStore for EmbeddedStore {
         self.write_required_approvals(account_id, n).await
     }
 
+    async fn put_webhook(&self, e: &crate::webhooks::Endpoint) -> Result<(), StoreError> {
+        self.write_webhook(e).await
+    }
+
+    async fn webhooks(
+        &self,
+        account_id: &str,
+    ) -> Result<Vec<crate::webhooks::Endpoint>, StoreError> {
+        self.read_webhooks(account_id).await
+    }
+
+    async fn delete_webhook(
+        &self,
+        account_id: &str,
+        endpoint_id: &str,
+    ) -> Result<bool, StoreError> {
+        self.remove_webhook(account_id, endpoint_id).await
+    }
+
+    async fn put_delivery(&self, d: &crate::webhooks::Delivery) -> Result<(), StoreError> {
+        self.write_delivery(d).await
+    }
+
+    async fn deliveries(
+        &self,
+        endpoint_id: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::webhooks::Delivery>, StoreError> {
+        self.read_deliveries(endpoint_id, limit).await
+    }
+
+    async fn put_generation(&self, g: &crate::generations::Generation) -> Result<(), StoreError> {
+        self.write_generation(g).await
+    }
+
+    async fn generation(
+        &self,
+        doc_id: &str,
+        generation_id: &str,
+    ) -> Result<Option<crate::generations::Generation>, StoreError> {
+        self.read_generation(doc_id, generation_id).await
+    }
+
     async fn is_revoked(
         &self,
         account_id: &str,
@@ -836,6 +903,7 @@ fn delete(conn: &Connection, doc_id: &str) -> Result<bool, StoreError> {
         "document_comments",
         "document_workflow",
         "workflow_transitions",
+        "generations",
     ] {
         conn.execute(
             &format!("DELETE FROM {table} WHERE doc_id = ?1"),

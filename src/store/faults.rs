@@ -227,6 +227,56 @@ impl DocumentStore for FaultInjectingStore {
         self.inner.set_required_approvals(account_id, n).await
     }
 
+    async fn put_webhook(&self, e: &crate::webhooks::Endpoint) -> Result<(), StoreError> {
+        self.before(true).await?;
+        self.inner.put_webhook(e).await
+    }
+
+    async fn webhooks(
+        &self,
+        account_id: &str,
+    ) -> Result<Vec<crate::webhooks::Endpoint>, StoreError> {
+        self.before(false).await?;
+        self.inner.webhooks(account_id).await
+    }
+
+    async fn delete_webhook(
+        &self,
+        account_id: &str,
+        endpoint_id: &str,
+    ) -> Result<bool, StoreError> {
+        self.before(true).await?;
+        self.inner.delete_webhook(account_id, endpoint_id).await
+    }
+
+    async fn put_delivery(&self, d: &crate::webhooks::Delivery) -> Result<(), StoreError> {
+        self.before(true).await?;
+        self.inner.put_delivery(d).await
+    }
+
+    async fn deliveries(
+        &self,
+        endpoint_id: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::webhooks::Delivery>, StoreError> {
+        self.before(false).await?;
+        self.inner.deliveries(endpoint_id, limit).await
+    }
+
+    async fn put_generation(&self, g: &crate::generations::Generation) -> Result<(), StoreError> {
+        self.before(true).await?;
+        self.inner.put_generation(g).await
+    }
+
+    async fn generation(
+        &self,
+        doc_id: &str,
+        generation_id: &str,
+    ) -> Result<Option<crate::generations::Generation>, StoreError> {
+        self.before(false).await?;
+        self.inner.generation(doc_id, generation_id).await
+    }
+
     async fn is_revoked(
         &self,
         account_id: &str,

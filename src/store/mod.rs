@@ -224,6 +224,34 @@ pub trait DocumentStore: Send + Sync + 'static {
     /// Approvals an account requires before a document is approved (`None`: the default).
     async fn required_approvals(&self, account_id: &str) -> Result<Option<u32>, StoreError>;
     async fn set_required_approvals(&self, account_id: &str, n: u32) -> Result<(), StoreError>;
+    /// Adds or replaces a webhook endpoint.
+    async fn put_webhook(&self, endpoint: &crate::webhooks::Endpoint) -> Result<(), StoreError>;
+    /// The account's endpoints.
+    async fn webhooks(
+        &self,
+        account_id: &str,
+    ) -> Result<Vec<crate::webhooks::Endpoint>, StoreError>;
+    /// Removes an endpoint and its delivery log; whether it existed.
+    async fn delete_webhook(&self, account_id: &str, endpoint_id: &str)
+        -> Result<bool, StoreError>;
+    /// Logs a delivery attempt (kept `DELIVERY_LOG_DAYS`).
+    async fn put_delivery(&self, delivery: &crate::webhooks::Delivery) -> Result<(), StoreError>;
+    /// An endpoint's latest attempts, newest first.
+    async fn deliveries(
+        &self,
+        endpoint_id: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::webhooks::Delivery>, StoreError>;
+    /// Adds or replaces an AI generation.
+    async fn put_generation(
+        &self,
+        generation: &crate::generations::Generation,
+    ) -> Result<(), StoreError>;
+    async fn generation(
+        &self,
+        doc_id: &str,
+        generation_id: &str,
+    ) -> Result<Option<crate::generations::Generation>, StoreError>;
     /// Whether `user_id` is barred from `doc_id` (by a revocation of it or of the account).
     async fn is_revoked(
         &self,

@@ -14,6 +14,7 @@
 //! are in `accounts.rs`.
 
 mod accounts;
+mod webhooks;
 mod workflow;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -104,6 +105,7 @@ pub struct ScyllaStore {
     st: Statements,
     accounts: accounts::Statements,
     workflow: workflow::Statements,
+    webhooks: webhooks::Statements,
     write_consistency: Consistency,
     next_seq: AtomicU64,
 }
@@ -322,11 +324,13 @@ impl ScyllaStore {
         };
         let accounts = accounts::Statements::prepare(&session, r, w).await?;
         let workflow = workflow::Statements::prepare(&session, r, w).await?;
+        let webhooks = webhooks::Statements::prepare(&session, r, w).await?;
         Ok(Arc::new(ScyllaStore {
             session,
             st,
             accounts,
             workflow,
+            webhooks,
             write_consistency: w,
             next_seq: AtomicU64::new(0),
         }))
@@ -746,6 +750,49 @@ impl DocumentStore for ScyllaStore {
         self.write_required_approvals(account_id, n).await
     }
 
+    async fn put_webhook(&self, e: &crate::webhooks::Endpoint) -> Result<(), StoreError> {
+        self.write_webhook(e).await
+    }
+
+    async fn webhooks(
+        &self,
+        account_id: &str,
+    ) -> Result<Vec<crate::webhooks::Endpoint>, StoreError> {
+        self.read_webhooks(account_id).await
+    }
+
+    async fn delete_webhook(
+        &self,
+        account_id: &str,
+        endpoint_id: &str,
+    ) -> Result<bool, StoreError> {
+        self.remove_webhook(account_id, endpoint_id).await
+    }
+
+    async fn put_delivery(&self, d: &crate::webhooks::Delivery) -> Result<(), StoreError> {
+        self.write_delivery(d).await
+    }
+
+    async fn deliveries(
+        &self,
+        endpoint_id: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::webhooks::Delivery>, StoreError> {
+        self.read_deliveries(endpoint_id, limit).await
+    }
+
+    async fn put_generation(&self, g: &crate::generations::Generation) -> Result<(), StoreError> {
+        self.write_generation(g).await
+    }
+
+    async fn generation(
+        &self,
+        doc_id: &str,
+        generation_id: &str,
+    ) -> Result<Option<crate::generations::Generation>, StoreError> {
+        self.read_generation(doc_id, generation_id).await
+    }
+
     async fn is_revoked(
         &self,
         account_id: &str,
@@ -783,7 +830,7 @@ mod tests {
             "ks1",
             "{'class': 'SimpleStrategy', 'replication_factor': 1}",
         );
-        assert_eq!(st.len(), 27);
+        assert_eq!(st.len(), 30);
         assert!(st[0].starts_with(
             "CREATE KEYSPACE IF NOT EXISTS ks1 WITH replication = {'class': 'SimpleStrategy'"
         ));

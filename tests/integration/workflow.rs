@@ -135,15 +135,48 @@ async fn a_post_goes_from_draft_through_two_approvals_to_scheduled() {
     .await;
     assert_eq!(v["workflow"]["state"], "approved");
 
+    // An empty post cannot be scheduled; nor can one too long for X, or an Instagram story
+    // without a picture: each platform's limits are checked at once.
+    let at =
+        json!({ "action": "schedule", "at": "2030-12-01T09:00:00", "timezone": "Europe/Paris" });
+    let with = |targets: Value| {
+        let mut body = at.clone();
+        body["targets"] = targets;
+        body
+    };
+    let (s, v) = act(&server, &editor.access, "launch", at.clone()).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (422, Some("platform_checks")),
+        "{v}"
+    );
+    let long = "A launch post that says a lot. ".repeat(10);
+    let update = crate::common::text_update(&format!("{long}#launch #news"));
+    let written = crate::common::post_update(&server, &editor.access, "launch", update).await;
+    assert!(written.status().is_success());
+    for (targets, problem) in [
+        (
+            json!([{ "platform": "x" }]),
+            "x: the post has 323 characters; the limit is 280",
+        ),
+        (
+            json!([{ "platform": "instagram", "format": "story" }]),
+            "instagram story: needs an image or a video",
+        ),
+        (json!([{ "platform": "myspace" }]), "unknown platform"),
+    ] {
+        let (s, v) = act(&server, &editor.access, "launch", with(targets)).await;
+        let message = v["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            (s == 422 || s == 400) && message.contains(problem),
+            "{s} {v}"
+        );
+    }
     // 09:00 in Paris on 1 December 2030 is 08:00 UTC (winter time).
-    let (s, v) = act(
-        &server,
-        &editor.access,
-        "launch",
-        json!({ "action": "schedule", "at": "2030-12-01T09:00:00", "timezone": "Europe/Paris" }),
-    )
-    .await;
+    let targets = json!([{ "platform": "linkedin" }, { "platform": "facebook", "format": "feed" }]);
+    let (s, v) = act(&server, &editor.access, "launch", with(targets.clone())).await;
     assert_eq!(s, 200, "{v}");
+    assert_eq!(v["workflow"]["targets"][1]["platform"], "facebook");
     assert_eq!(v["workflow"]["state"], "scheduled");
     assert_eq!(
         v["workflow"]["scheduled_at"].as_i64(),

@@ -17,7 +17,8 @@ CREATE TABLE IF NOT EXISTS document_workflow (
     scheduled_at  INTEGER,
     timezone      TEXT,
     version       INTEGER NOT NULL,
-    updated_at    INTEGER NOT NULL
+    updated_at    INTEGER NOT NULL,
+    targets       TEXT NOT NULL DEFAULT '[]'
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS workflow_transitions (
     doc_id      TEXT NOT NULL,
@@ -86,6 +87,8 @@ fn workflow_row(r: &Row) -> rusqlite::Result<Workflow> {
         timezone: r.get(5)?,
         version: r.get(6)?,
         updated_at: r.get(7)?,
+        targets: serde_json::from_str(&r.get::<_, String>(8)?)
+            .map_err(|_| corrupt("workflow targets"))?,
     })
 }
 
@@ -98,7 +101,7 @@ impl EmbeddedStore {
         let id = doc_id.to_string();
         self.read(move |c| {
             c.prepare_cached(
-                "SELECT doc_id, account_id, state, approvals, scheduled_at, timezone, version, updated_at
+                "SELECT doc_id, account_id, state, approvals, scheduled_at, timezone, version, updated_at, targets
                  FROM document_workflow WHERE doc_id = ?1",
             )
             .and_then(|mut s| s.query_row(params![id], workflow_row).optional())
@@ -128,8 +131,8 @@ impl EmbeddedStore {
             }
             c.execute(
                 "INSERT OR REPLACE INTO document_workflow
-                 (doc_id, account_id, state, approvals, scheduled_at, timezone, version, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 (doc_id, account_id, state, approvals, scheduled_at, timezone, version, updated_at, targets)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![
                     w.doc_id,
                     w.account_id,
@@ -138,7 +141,8 @@ impl EmbeddedStore {
                     w.scheduled_at,
                     w.timezone,
                     w.version,
-                    w.updated_at
+                    w.updated_at,
+                    serde_json::to_string(&w.targets).map_err(unavailable)?
                 ],
             )
             .map_err(unavailable)?;

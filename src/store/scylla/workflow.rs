@@ -45,21 +45,21 @@ impl Statements {
         };
         Ok(Statements {
             read: prepare(
-                "SELECT doc_id, account_id, state, approvals, scheduled_at, timezone, version, updated_at \
+                "SELECT doc_id, account_id, state, approvals, scheduled_at, timezone, version, updated_at, targets \
                  FROM document_workflow WHERE doc_id = ?",
                 Consistency::Serial,
                 true,
             )
             .await?,
             create: prepare(
-                "INSERT INTO document_workflow (doc_id, account_id, state, approvals, scheduled_at, timezone, version, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS",
+                "INSERT INTO document_workflow (doc_id, account_id, state, approvals, scheduled_at, timezone, version, updated_at, targets) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) IF NOT EXISTS",
                 write,
                 false,
             )
             .await?,
             advance: prepare(
-                "UPDATE document_workflow SET state = ?, approvals = ?, scheduled_at = ?, timezone = ?, version = ?, updated_at = ? \
+                "UPDATE document_workflow SET state = ?, approvals = ?, scheduled_at = ?, timezone = ?, version = ?, updated_at = ?, targets = ? \
                  WHERE doc_id = ? IF version = ?",
                 write,
                 false,
@@ -156,6 +156,7 @@ type WorkflowRow = (
     Option<String>,
     i64,
     CqlTimestamp,
+    Option<String>,
 );
 type TransitionRow = (
     String,
@@ -209,6 +210,12 @@ impl ScyllaStore {
             timezone: r.5,
             version: r.6,
             updated_at: r.7 .0,
+            targets: match r.8 {
+                Some(t) => {
+                    serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(e.to_string()))?
+                }
+                None => Vec::new(),
+            },
         }))
     }
 
@@ -219,6 +226,7 @@ impl ScyllaStore {
     ) -> Result<bool, StoreError> {
         let st = &self.workflow;
         let scheduled = w.scheduled_at.map(CqlTimestamp);
+        let targets = serde_json::to_string(&w.targets).map_err(unavailable)?;
         let result = if w.version == 1 {
             self.session
                 .execute_unpaged(
@@ -232,6 +240,7 @@ impl ScyllaStore {
                         &w.timezone,
                         w.version,
                         CqlTimestamp(w.updated_at),
+                        &targets,
                     ),
                 )
                 .await
@@ -246,6 +255,7 @@ impl ScyllaStore {
                         &w.timezone,
                         w.version,
                         CqlTimestamp(w.updated_at),
+                        &targets,
                         &w.doc_id,
                         w.version - 1,
                     ),

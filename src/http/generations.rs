@@ -1,0 +1,249 @@
+//! AI generation over REST (rules in `generations.rs`, work in `jobs/generate.rs`): see the
+//! price of four variations, request them (credits reserved, a job queued; the result arrives
+//! on the editors' sockets as a `generation` event), read a generation, and select one of its
+//! variations into the document as a live edit.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use super::ai::ai_user;
+use super::{admit_to_document, ApiError};
+use crate::actors::account::{Reserve, Settle};
+use crate::actors::document::{ApplyUpdate, GetState};
+use crate::billing::Action;
+use crate::generations::{Generation, Status, VARIATIONS};
+use crate::jobs::{Job, JobKind};
+use crate::server::AppState;
+use crate::store::accounts::{Reservation, ReservationStatus, Settlement};
+use crate::store::now_ms;
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Quote {
+    pub variations: usize,
+    /// Milli-credits per variation (`prices.sample_generation`).
+    pub price_milli_each: i64,
+    /// What a generation holds; only succeeded variations are captured.
+    pub total_milli: i64,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct GenerationRequest {
+    /// The text field to vary (default `post`).
+    #[serde(default)]
+    pub field: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct Selection {
+    /// The variation's index (0-3).
+    pub index: usize,
+}
+
+fn quote(state: &AppState) -> Quote {
+    let each = state.config.prices.of(Action::SampleGeneration);
+    Quote {
+        variations: VARIATIONS,
+        price_milli_each: each,
+        total_milli: each * VARIATIONS as i64,
+    }
+}
+
+/// What four variations cost, before asking for them.
+#[utoipa::path(get, path = "/api/v1/documents/{doc_id}/generations/quote",
+    responses((status = 200, description = "the price", body = Quote)))]
+pub async fn price(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    admit_to_document(&req, &state, None, &path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(quote(&state)))
+}
+
+/// Asks for four variations of the document's post: credits are reserved now (402 when they
+/// do not suffice), the variations arrive as a `generation` event on the editors' sockets.
+#[utoipa::path(post, path = "/api/v1/documents/{doc_id}/generations", request_body = GenerationRequest,
+    responses((status = 202, description = "queued", body = Generation),
+              (status = 402, description = "not enough credits, or the month's generations are used up")))]
+pub async fn create(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<GenerationRequest>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let doc_id = path.into_inner();
+    let principal = admit_to_document(&req, &state, None, &doc_id).await?;
+    ai_user(&req, &state).await?;
+    let account = super::owned_document(&state, &doc_id, &principal.account)
+        .await?
+        .account_id;
+    let field = body.into_inner().field.unwrap_or_else(|| "post".into());
+    if field.is_empty() || field.len() > 100 {
+        return Err(ApiError::bad_request(
+            "invalid_field",
+            "field is 1-100 characters",
+        ));
+    }
+    let price = quote(&state);
+    let billed = state.accounts.lookup(&account, None).await?.is_some();
+    let reservation_id = if billed {
+        let now = now_ms();
+        let reservation = Reservation {
+            reservation_id: format!("r_{}", crate::auth::secret::id()),
+            account_id: account.clone(),
+            action: Action::SampleGeneration,
+            quantity: VARIATIONS as i64,
+            amount_milli: price.total_milli,
+            status: ReservationStatus::Held,
+            user_id: principal.actor(),
+            idempotency_key: format!("generation:{}", crate::auth::secret::id()),
+            created_at: now,
+            expires_at: now + state.config.reservation_ttl_ms as i64,
+            entry_seq: None,
+        };
+        let (held, _) = state.accounts.ask(&account, Reserve(reservation)).await?;
+        Some(held.reservation_id)
+    } else {
+        None
+    };
+    let generation = crate::jobs::generate::pending(
+        &doc_id,
+        &account,
+        &principal.actor(),
+        &field,
+        reservation_id.clone(),
+        price.price_milli_each,
+    );
+    let job = Job {
+        id: format!("generate-{}", generation.generation_id),
+        kind: JobKind::Generate {
+            doc_id: doc_id.clone(),
+            generation_id: generation.generation_id.clone(),
+        },
+        not_before: 0,
+        attempt: 0,
+    };
+    let queued = match state.store.put_generation(&generation).await {
+        Ok(()) => state.jobs.enqueue(&job).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = queued {
+        // Nothing will run: give the credits back at once.
+        if let Some(r) = reservation_id {
+            let release = Settle {
+                reservation_id: r,
+                how: Settlement::Release,
+            };
+            let _ = state.accounts.ask(&account, release).await;
+        }
+        tracing::error!(doc = %doc_id, error = %e, "a generation could not be queued");
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_queued",
+            "the job queue did not take the generation; nothing was charged",
+        )
+        .retry_after(5));
+    }
+    metrics::counter!("creo_generations_requested_total").increment(1);
+    Ok(HttpResponse::Accepted().json(generation))
+}
+
+async fn load(state: &AppState, doc_id: &str, generation_id: &str) -> Result<Generation, ApiError> {
+    state
+        .store
+        .generation(doc_id, generation_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such generation"))
+}
+
+/// A generation: pending, or done with its variations and what was charged.
+#[utoipa::path(get, path = "/api/v1/documents/{doc_id}/generations/{generation_id}",
+    responses((status = 200, description = "the generation", body = Generation)))]
+pub async fn get(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (doc_id, generation_id) = path.into_inner();
+    admit_to_document(&req, &state, None, &doc_id).await?;
+    Ok(HttpResponse::Ok().json(load(&state, &doc_id, &generation_id).await?))
+}
+
+/// Writes one variation into the document (replacing the field's text) as a live edit any
+/// editor can undo, and keeps the content before it as a version.
+#[utoipa::path(post, path = "/api/v1/documents/{doc_id}/generations/{generation_id}/select", request_body = Selection,
+    responses((status = 200, description = "written into the document", body = Generation),
+              (status = 409, description = "the generation has no such successful variation")))]
+pub async fn select(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Json<Selection>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (doc_id, generation_id) = path.into_inner();
+    let principal = Arc::new(admit_to_document(&req, &state, None, &doc_id).await?);
+    if !principal.role.can_write() {
+        return Err(ApiError::forbidden(
+            "read_only",
+            "your role may not change this document",
+        ));
+    }
+    let mut generation = load(&state, &doc_id, &generation_id).await?;
+    let variation = generation
+        .variations
+        .get(body.index)
+        .filter(|v| generation.status == Status::Done && v.succeeded())
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "not_selectable",
+                "the generation has no successful variation with that index",
+            )
+        })?;
+    super::versions::take(
+        &state,
+        &doc_id,
+        &principal,
+        &format!("before generation {generation_id}"),
+        true,
+    )
+    .await?;
+    let current = state
+        .registry
+        .ask(&doc_id, || GetState {
+            principal: principal.clone(),
+        })
+        .await?;
+    let update = crate::versions::replace_text(
+        &current,
+        &generation.field,
+        &variation.text,
+        crate::ai::collaborator::new_client(),
+    )
+    .map_err(|e| ApiError::bad_request("invalid_document", e))?;
+    let raw = bytes::Bytes::from(update);
+    let durable = state
+        .registry
+        .ask(&doc_id, || ApplyUpdate {
+            principal: principal.clone(),
+            raw: raw.clone(),
+        })
+        .await?;
+    durable.await.map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "try_again",
+            "the document closed",
+        )
+        .retry_after(1)
+    })??;
+    generation.selected = Some(body.index);
+    state.store.put_generation(&generation).await?;
+    let event = serde_json::json!({ "type": "generation", "generation": generation });
+    state.events.to_editors(&doc_id, &event);
+    Ok(HttpResponse::Ok().json(generation))
+}

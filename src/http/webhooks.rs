@@ -1,0 +1,174 @@
+//! An account's webhook endpoints (owners and admins): register one for chosen events (its
+//! signing secret is shown once), list, delete, and read an endpoint's delivery log.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use super::{for_manager, ApiError};
+use crate::server::AppState;
+use crate::store::now_ms;
+use crate::webhooks::{validate_events, validate_url, Delivery, Endpoint};
+
+/// Most endpoints per account.
+const MAX_ENDPOINTS: usize = 20;
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct NewEndpoint {
+    /// `http://` or `https://`.
+    pub url: String,
+    /// Any of `document.updated`, `workflow.transitioned`, `comment.added`, `job.completed`.
+    pub events: Vec<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EndpointView {
+    pub endpoint_id: String,
+    pub url: String,
+    pub events: Vec<String>,
+    pub created_by: String,
+    pub created_at: i64,
+    /// Only in the answer that created it: verify `Creo-Signature` with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+impl EndpointView {
+    fn of(e: Endpoint, with_secret: bool) -> EndpointView {
+        EndpointView {
+            endpoint_id: e.endpoint_id,
+            url: e.url,
+            events: e.events,
+            created_by: e.created_by,
+            created_at: e.created_at,
+            secret: with_secret.then_some(e.secret),
+        }
+    }
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct LogQuery {
+    /// Newest first; at most this many (default 100, at most 1000).
+    pub limit: Option<usize>,
+}
+
+/// Registers an endpoint for some events.
+#[utoipa::path(post, path = "/api/v1/accounts/{account_id}/webhooks", request_body = NewEndpoint,
+    responses((status = 201, description = "registered; the secret is shown this once", body = EndpointView),
+              (status = 400, description = "bad URL or unknown event")))]
+pub async fn create(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<NewEndpoint>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let account_id = path.into_inner();
+    let by = for_manager(&req, &state, &account_id, None).await?;
+    let body = body.into_inner();
+    validate_url(&body.url).map_err(|e| ApiError::bad_request("invalid_url", e))?;
+    validate_events(&body.events).map_err(|e| ApiError::bad_request("invalid_events", e))?;
+    if state.store.webhooks(&account_id).await?.len() >= MAX_ENDPOINTS {
+        return Err(ApiError::bad_request(
+            "too_many_endpoints",
+            format!("an account has at most {MAX_ENDPOINTS} webhook endpoints"),
+        ));
+    }
+    let mut events = body.events;
+    events.sort();
+    events.dedup();
+    let endpoint = Endpoint {
+        endpoint_id: format!("wh_{}", crate::auth::secret::id()),
+        account_id: account_id.clone(),
+        url: body.url,
+        events,
+        secret: crate::auth::secret::generate("whsec_"),
+        created_by: by.actor(),
+        created_at: now_ms(),
+    };
+    state.store.put_webhook(&endpoint).await?;
+    let target = endpoint.endpoint_id.clone();
+    super::audit(
+        &state,
+        &account_id,
+        &by.actor(),
+        "webhook_created",
+        &target,
+        &endpoint.url,
+    )
+    .await;
+    Ok(HttpResponse::Created().json(EndpointView::of(endpoint, true)))
+}
+
+/// The account's endpoints (without secrets).
+#[utoipa::path(get, path = "/api/v1/accounts/{account_id}/webhooks",
+    responses((status = 200, description = "endpoints", body = Vec<EndpointView>)))]
+pub async fn list(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let account_id = path.into_inner();
+    for_manager(&req, &state, &account_id, None).await?;
+    let all: Vec<EndpointView> = state
+        .store
+        .webhooks(&account_id)
+        .await?
+        .into_iter()
+        .map(|e| EndpointView::of(e, false))
+        .collect();
+    Ok(HttpResponse::Ok().json(all))
+}
+
+/// Deletes an endpoint: nothing more is delivered to it, queued deliveries included.
+#[utoipa::path(delete, path = "/api/v1/accounts/{account_id}/webhooks/{endpoint_id}",
+    responses((status = 204, description = "deleted"), (status = 404, description = "no such endpoint")))]
+pub async fn delete(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (account_id, endpoint_id) = path.into_inner();
+    let by = for_manager(&req, &state, &account_id, None).await?;
+    if !state
+        .store
+        .delete_webhook(&account_id, &endpoint_id)
+        .await?
+    {
+        return Err(ApiError::not_found("no such webhook endpoint"));
+    }
+    super::audit(
+        &state,
+        &account_id,
+        &by.actor(),
+        "webhook_deleted",
+        &endpoint_id,
+        "",
+    )
+    .await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The endpoint's delivery attempts, newest first, with status, error and duration.
+#[utoipa::path(get, path = "/api/v1/accounts/{account_id}/webhooks/{endpoint_id}/deliveries",
+    params(LogQuery),
+    responses((status = 200, description = "attempts, newest first", body = Vec<Delivery>),
+              (status = 404, description = "no such endpoint")))]
+pub async fn deliveries(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    query: web::Query<LogQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (account_id, endpoint_id) = path.into_inner();
+    for_manager(&req, &state, &account_id, None).await?;
+    let known = state
+        .store
+        .webhooks(&account_id)
+        .await?
+        .iter()
+        .any(|e| e.endpoint_id == endpoint_id);
+    if !known {
+        return Err(ApiError::not_found("no such webhook endpoint"));
+    }
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    Ok(HttpResponse::Ok().json(state.store.deliveries(&endpoint_id, limit).await?))
+}
