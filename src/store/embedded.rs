@@ -990,3 +990,31 @@ fn switch_epoch(
         folded_updates,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store created before workflows had targets gains the column, keeping its rows.
+    #[test]
+    fn migrating_an_older_store_adds_the_columns_it_lacks() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE document_workflow (doc_id TEXT PRIMARY KEY, account_id TEXT NOT NULL,
+             state TEXT NOT NULL, approvals TEXT NOT NULL, scheduled_at INTEGER, timezone TEXT,
+             version INTEGER NOT NULL, updated_at INTEGER NOT NULL) WITHOUT ROWID;
+             INSERT INTO document_workflow VALUES ('d', 'a', 'draft', '', NULL, NULL, 1, 5);",
+        )
+        .unwrap();
+        migrate(&conn).unwrap();
+        migrate(&conn).unwrap();
+        let targets: String = conn
+            .query_row(
+                "SELECT targets FROM document_workflow WHERE doc_id = 'd'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(targets, "[]");
+    }
+}

@@ -585,3 +585,38 @@ async fn a_role_change_on_one_node_reaches_open_sockets_on_another_within_a_seco
     assert_eq!(s, 204);
     assert_eq!(bob_ws.closed_with(2).await, Some(4403));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_comment_made_on_one_node_reaches_event_sockets_on_another() {
+    let redis = Redis::start();
+    let nodes = cluster(2, &redis, &crate::rest::billing_env());
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let owner = crate::rest::register(a, "owner@example.com").await;
+    let (s, _) = crate::rest::post(
+        a,
+        "/api/v1/documents",
+        &owner.access,
+        serde_json::json!({ "id": "shared" }),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let on_b = YClient::connect(&format!("{}&events=1", b.ws("shared", &owner.access))).await;
+    assert!(on_b.synced().await);
+    let (s, _) = crate::rest::post(
+        a,
+        "/api/v1/documents/shared/comments",
+        &owner.access,
+        serde_json::json!({ "body": "from node A" }),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let heard = |c: &YClient| {
+        c.seen
+            .lock()
+            .unwrap()
+            .events
+            .iter()
+            .any(|e| e["comment"]["body"] == "from node A")
+    };
+    assert!(on_b.wait(3, heard).await, "the event crossed the bus");
+}

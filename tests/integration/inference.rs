@@ -743,3 +743,147 @@ async fn minilm_embeds_searches_suggests_and_writes_as_a_collaborator() {
     );
     assert!(bob_view.text().starts_with("Sunny days at the beach"));
 }
+
+/// Four variations through RabbitMQ and the pool: credits held up front, the result shown live
+/// on the editors' sockets, one variation selected into the document; then a generation the
+/// pool fails on entirely costs nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_variations_reach_the_editors_and_only_what_succeeded_is_paid() {
+    let dir = models(true);
+    let p = crate::jobs::prefix();
+    let server = ai_server(
+        dir.path(),
+        &[
+            ("CREO_AMQP_URL", crate::jobs::AMQP),
+            ("CREO_AMQP_PREFIX", &p),
+        ],
+    );
+    let alice = register(&server, "alice@example.com").await;
+    let t = alice.access.clone();
+    ready(&server, &t, "all-minilm-l6-v2", 1, 20).await;
+    let purchase = json!({ "id": "evt_gen", "type": "credits.purchased",
+        "data": { "account_id": alice.account_id, "credits_milli": 10_000 } });
+    assert_eq!(
+        rest::webhook(&server, purchase, rest::WEBHOOK_SECRET, 0)
+            .await
+            .0,
+        200
+    );
+    let post_text = "Our autumn menu is here! Pumpkin soup, roasted chestnuts and warm cider. \
+                     Come by this weekend and bring a friend. #autumn";
+    let writer = document_with(&server, &t, "menu", post_text).await;
+    let watcher = YClient::connect(&format!("{}&events=1", server.ws("menu", &t))).await;
+    assert!(watcher.synced().await);
+    assert!(writer.wait(5, |c| c.text() == post_text).await);
+    tokio::time::sleep(Duration::from_millis(300)).await; // the edit is stored
+
+    let (s, quote) = get(&server, "/api/v1/documents/menu/generations/quote", &t).await;
+    assert_eq!(s, 200);
+    let each = quote["price_milli_each"].as_i64().unwrap();
+    assert_eq!(quote["total_milli"].as_i64(), Some(4 * each));
+    let before = rest::balance(&server, &alice).await;
+    let requested = Instant::now();
+    let (s, g) = post(&server, "/api/v1/documents/menu/generations", &t, json!({})).await;
+    assert_eq!((s, g["status"].as_str()), (202, Some("pending")), "{g}");
+    let id = g["generation_id"].as_str().unwrap().to_string();
+    let generation_event = |c: &YClient| {
+        c.seen
+            .lock()
+            .unwrap()
+            .events
+            .iter()
+            .rev()
+            .find(|e| e["type"] == "generation" && e["generation"]["generation_id"] == id.as_str())
+            .cloned()
+    };
+    assert!(
+        watcher.wait(30, |c| generation_event(c).is_some()).await,
+        "the result reaches the editors' sockets"
+    );
+    println!(
+        "generation: request to the result on the socket in {} ms",
+        requested.elapsed().as_millis()
+    );
+    let shown = generation_event(&watcher).unwrap()["generation"].clone();
+    assert_eq!(shown["status"], "done", "{shown}");
+    let variations = shown["variations"].as_array().unwrap();
+    assert_eq!(variations.len(), 4);
+    let texts: Vec<&str> = variations
+        .iter()
+        .map(|v| v["text"].as_str().unwrap())
+        .collect();
+    for v in variations {
+        let similarity = v["similarity"].as_f64().unwrap();
+        assert!(similarity > 0.5, "faithful to the post: {v}");
+    }
+    assert!(texts[0].starts_with("Our autumn menu") || texts[0].contains("#autumn"));
+    assert!(texts[1].chars().count() <= 280);
+    assert!(
+        texts[2].matches('#').count() > 1,
+        "hashtags close in meaning were added: {}",
+        texts[2]
+    );
+    assert_eq!(shown["charged_milli"].as_i64(), Some(4 * each));
+    assert_eq!(
+        rest::balance(&server, &alice).await,
+        before - 4 * each,
+        "charged once, for four"
+    );
+
+    // Selecting writes the variation into the document as a live edit.
+    let (s, selected) = post(
+        &server,
+        &format!("/api/v1/documents/menu/generations/{id}/select"),
+        &t,
+        json!({ "index": 2 }),
+    )
+    .await;
+    assert_eq!(
+        (s, selected["selected"].as_u64()),
+        (200, Some(2)),
+        "{selected}"
+    );
+    assert!(
+        writer.wait(5, |c| c.text() == texts[2]).await,
+        "the editor sees the chosen variation: {:?}",
+        writer.text()
+    );
+    let (_, versions) = get(&server, "/api/v1/documents/menu/versions", &t).await;
+    assert!(versions
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|v| v["name"].as_str().unwrap().starts_with("before generation")));
+
+    // Every batch fails: the generation fails, and the held credits all come back.
+    faults(
+        &server,
+        "all-minilm-l6-v2",
+        json!({ "panic_batches": 1000 }),
+    )
+    .await;
+    let before = rest::balance(&server, &alice).await;
+    let (s, g) = post(&server, "/api/v1/documents/menu/generations", &t, json!({})).await;
+    assert_eq!(s, 202);
+    let failed_id = g["generation_id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/documents/menu/generations/{failed_id}");
+    let settled = wait_for(60, async || {
+        get(&server, &path, &t).await.1["status"] != "pending"
+    })
+    .await;
+    assert!(settled);
+    let (_, g) = get(&server, &path, &t).await;
+    assert_eq!(
+        (g["status"].as_str(), g["charged_milli"].as_i64()),
+        (Some("failed"), Some(0)),
+        "{g}"
+    );
+    assert!(g["error"].as_str().is_some());
+    assert_eq!(
+        rest::balance(&server, &alice).await,
+        before,
+        "nothing charged"
+    );
+    faults(&server, "all-minilm-l6-v2", json!({ "panic_batches": 0 })).await;
+    crate::jobs::clean_up(&p).await;
+}

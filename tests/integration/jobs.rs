@@ -3,95 +3,16 @@
 //! webhook; a destination that keeps failing dead-letters the job with the reason visible; a
 //! worker killed mid-job has its job redelivered and published once.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::common::{Server, YClient};
+use crate::receiver::{receiver, Received, Receiver};
 use crate::rest::{self, get, post, register};
 
-const AMQP: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+pub const AMQP: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 const SECRET: &str = "publish-secret-for-tests";
-
-/// One request the receiver got.
-#[derive(Clone, Debug)]
-struct Received {
-    at: SystemTime,
-    signature: String,
-    idempotency_key: String,
-    body: Vec<u8>,
-}
-
-/// A local HTTP destination: records requests, answers `status` after `delay` (per request
-/// number).
-struct Receiver {
-    url: String,
-    got: Arc<Mutex<Vec<Received>>>,
-}
-
-fn header<'a>(head: &'a str, name: &str) -> &'a str {
-    head.lines()
-        .find_map(|l| {
-            l.split_once(':')
-                .filter(|(k, _)| k.trim().eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.trim())
-        })
-        .unwrap_or("")
-}
-
-async fn receiver(answer: impl Fn(usize) -> (u16, Duration) + Send + Sync + 'static) -> Receiver {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let got: Arc<Mutex<Vec<Received>>> = Arc::default();
-    let (record, answer) = (got.clone(), Arc::new(answer));
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let (record, answer) = (record.clone(), answer.clone());
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                let head_end = loop {
-                    let n = socket.read(&mut chunk).await.unwrap_or(0);
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        break i + 4;
-                    }
-                };
-                let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-                let length: usize = header(&head, "content-length").parse().unwrap_or(0);
-                while buf.len() < head_end + length {
-                    let n = socket.read(&mut chunk).await.unwrap_or(0);
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                }
-                let n = {
-                    let mut got = record.lock().unwrap();
-                    got.push(Received {
-                        at: SystemTime::now(),
-                        signature: header(&head, "creo-signature").to_string(),
-                        idempotency_key: header(&head, "idempotency-key").to_string(),
-                        body: buf[head_end..head_end + length].to_vec(),
-                    });
-                    got.len()
-                };
-                let (status, delay) = answer(n);
-                tokio::time::sleep(delay).await;
-                let reply = format!(
-                    "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-                );
-                let _ = socket.write_all(reply.as_bytes()).await;
-            });
-        }
-    });
-    Receiver { url, got }
-}
 
 fn env<'a>(prefix: &'a str, url: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut env = rest::billing_env();
@@ -105,7 +26,7 @@ fn env<'a>(prefix: &'a str, url: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(
     env
 }
 
-fn prefix() -> String {
+pub fn prefix() -> String {
     format!("creo-test-{}", rand::random::<u32>())
 }
 
@@ -193,7 +114,7 @@ fn owned(env: Vec<(&str, &str)>) -> Vec<(String, String)> {
 }
 
 /// Removes a test's queues from the shared broker once its servers are gone.
-async fn clean_up(prefix: &str) {
+pub async fn clean_up(prefix: &str) {
     let queue = creo::jobs::rabbit::RabbitQueue::connect(AMQP, prefix)
         .await
         .unwrap();
@@ -262,6 +183,19 @@ async fn a_scheduled_post_is_published_within_a_second_of_its_time() {
     let p = prefix();
     let server = Server::start_with(&env(&p, &dest.url, &[]));
     let (owner, at) = scheduled(&server, 3).await;
+    // An editor's socket and a webhook endpoint hear how the job ended.
+    let watcher =
+        YClient::connect(&format!("{}&events=1", server.ws("launch", &owner.access))).await;
+    assert!(watcher.synced().await);
+    let hook = receiver(|_| (200, Duration::ZERO)).await;
+    let (s, v) = post(
+        &server,
+        &format!("/api/v1/accounts/{}/webhooks", owner.account_id),
+        &owner.access,
+        json!({ "url": hook.url, "events": ["job.completed"] }),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
     first_delivery(&dest).await;
     let got = dest.got.lock().unwrap().clone();
     assert_on_time(&got, at);
@@ -291,6 +225,28 @@ async fn a_scheduled_post_is_published_within_a_second_of_its_time() {
     assert_eq!(
         (last["action"].as_str(), last["actor"].as_str()),
         (Some("publish"), Some("system"))
+    );
+    let published_live = |c: &YClient| {
+        c.seen
+            .lock()
+            .unwrap()
+            .events
+            .iter()
+            .any(|e| e["workflow"]["state"] == "published")
+    };
+    assert!(
+        watcher.wait(5, published_live).await,
+        "the editor sees it published live"
+    );
+    first_delivery(&hook).await;
+    let completed = hook.got.lock().unwrap()[0].json();
+    assert_eq!(
+        (
+            completed["type"].as_str(),
+            completed["data"]["outcome"].as_str()
+        ),
+        (Some("job.completed"), Some("published")),
+        "{completed}"
     );
     drop(server);
     clean_up(&p).await;

@@ -625,3 +625,74 @@ async fn queued_jobs_are_claimed_once_and_again_after_their_lease() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_endpoints_logs_and_generations_round_trip() {
+    use creo::webhooks::{Delivery, Endpoint};
+    for b in backends().await {
+        let account = doc_id("hooks");
+        let endpoint = |id: &str| Endpoint {
+            endpoint_id: id.into(),
+            account_id: account.clone(),
+            url: "http://127.0.0.1:9/hook".into(),
+            events: vec!["comment.added".into()],
+            secret: "whsec_x".into(),
+            created_by: "u".into(),
+            created_at: 1,
+        };
+        b.store.put_webhook(&endpoint("wh_a")).await.unwrap();
+        b.store.put_webhook(&endpoint("wh_b")).await.unwrap();
+        let ids = |all: Vec<Endpoint>| all.into_iter().map(|e| e.endpoint_id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(b.store.webhooks(&account).await.unwrap()),
+            ["wh_a", "wh_b"],
+            "{}",
+            b.name
+        );
+        let now = creo::store::now_ms();
+        for (i, outcome) in ["retrying", "retrying", "delivered"].iter().enumerate() {
+            let d = Delivery {
+                endpoint_id: "wh_a".into(),
+                delivery_id: format!("d{i}"),
+                event_id: "evt".into(),
+                event_type: "comment.added".into(),
+                attempt: i as u32,
+                at: now + i as i64,
+                outcome: outcome.to_string(),
+                status: Some(if i < 2 { 500 } else { 200 }),
+                error: None,
+                duration_ms: 3,
+            };
+            b.store.put_delivery(&d).await.unwrap();
+        }
+        let log = b.store.deliveries("wh_a", 2).await.unwrap();
+        assert_eq!(
+            log.iter().map(|d| d.attempt).collect::<Vec<_>>(),
+            [2, 1],
+            "newest first, limited: {}",
+            b.name
+        );
+        assert!(b.store.delete_webhook(&account, "wh_a").await.unwrap());
+        assert!(
+            !b.store.delete_webhook(&account, "wh_a").await.unwrap(),
+            "{}",
+            b.name
+        );
+        assert!(
+            b.store.deliveries("wh_a", 10).await.unwrap().is_empty(),
+            "its log went with it"
+        );
+        assert_eq!(ids(b.store.webhooks(&account).await.unwrap()), ["wh_b"]);
+
+        let doc = doc_id("gen");
+        let mut g =
+            creo::jobs::generate::pending(&doc, &account, "u", "post", Some("r_1".into()), 250);
+        b.store.put_generation(&g).await.unwrap();
+        g.status = creo::generations::Status::Done;
+        g.charged_milli = 750;
+        b.store.put_generation(&g).await.unwrap();
+        let got = b.store.generation(&doc, &g.generation_id).await.unwrap();
+        assert_eq!(got, Some(g.clone()), "{}", b.name);
+        assert_eq!(b.store.generation(&doc, "gen_missing").await.unwrap(), None);
+    }
+}
