@@ -9,6 +9,9 @@
 #   load/bench.sh I1         the inference pool against raw ONNX Runtime, and search at 100k docs
 #   load/bench.sh B1         the charge path (creo-charges: charges/s and p99 against an
 #                            authenticated read of the account in the same run)
+#   load/bench.sh J1         the job path (creo-jobs): webhook delivery jobs/s through RabbitMQ
+#                            and through the store queue against direct POSTs, and request ->
+#                            socket latency of comments and of four-variation generations
 #
 # Reports land in target/bench/: one creo-load JSON report per scenario and server, and
 # summary.md, the table BENCHMARKS.md quotes (creo's figures as ratios to the reference's).
@@ -18,7 +21,7 @@ ROOT=$PWD
 OUT=$ROOT/target/bench
 mkdir -p "$OUT"
 SCENARIOS=("$@")
-[ ${#SCENARIOS[@]} -eq 0 ] && SCENARIOS=(T S1 S2 S3 S4 S5 C1 C2 B1 I1)
+[ ${#SCENARIOS[@]} -eq 0 ] && SCENARIOS=(T S1 S2 S3 S4 S5 C1 C2 B1 I1 J1)
 
 cargo build --release -p creo -p creo-load
 (cd load/reference && npm ci --no-audit --no-fund --loglevel=error)
@@ -179,6 +182,24 @@ print(int(r['latency_ms']['p99'] <= 50 and not r['errors'] and r['convergence'][
     "$ROOT/target/release/creo-charges" --url "http://127.0.0.1:$CREO_PORT" \
       --accounts 16 --concurrency 64 --duration 20s | tee "$OUT/B1.txt"
     stop_server ;;
+  J1) # The job path, once through RabbitMQ (127.0.0.1:5672) and once through the store
+    # queue: 250 comments x 20 webhook endpoints = 5000 delivery jobs, then 30 latency samples.
+    ./scripts/install-models.sh
+    export CREO_BILLING_WEBHOOK_SECRET=bench-webhook-secret
+    export CREO_MODELS=models CREO_TIERS__FREE__REQUESTS_PER_SECOND=0 \
+      CREO_TIERS__FREE__REQUESTS_PER_HOUR=0 CREO_TIERS__FREE__MONTHLY_GENERATIONS=100000000 \
+      CREO_USER_MESSAGES_PER_SECOND=100000 CREO_USER_MESSAGE_BURST=100000
+    for queue in rabbitmq store; do
+      if [ $queue = rabbitmq ]; then
+        export CREO_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/%2f CREO_AMQP_PREFIX=creo-bench-$$
+      else
+        unset CREO_AMQP_URL CREO_AMQP_PREFIX
+      fi
+      start_creo
+      echo "== $queue" | tee -a "$OUT/J1.txt"
+      "$ROOT/target/release/creo-jobs" --url "http://127.0.0.1:$CREO_PORT" | tee -a "$OUT/J1.txt"
+      stop_server
+    done ;;
   I1) # The inference pool: in one process, raw ORT at batch 1-64, the pool under 64 concurrent
     # single-sentence callers, interleaved low-load latency, then exact search.
     ./scripts/install-models.sh
