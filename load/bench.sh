@@ -191,7 +191,7 @@ print(int(r['latency_ms']['p99'] <= 50 and not r['errors'] and r['convergence'][
       CREO_USER_MESSAGES_PER_SECOND=100000 CREO_USER_MESSAGE_BURST=100000
     for queue in rabbitmq store; do
       if [ $queue = rabbitmq ]; then
-        export CREO_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/%2f CREO_AMQP_PREFIX=creo-bench-$$
+        export CREO_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/%2f CREO_AMQP_PREFIX=creo-bench
       else
         unset CREO_AMQP_URL CREO_AMQP_PREFIX
       fi

@@ -107,14 +107,7 @@ fn element<T: ReadTxn>(e: &XmlElementRef, txn: &T) -> XmlElementPrelim {
 /// The update, written as `client`, that turns `current` back into `version`'s content.
 pub fn restore(current: &[u8], version: &[u8], client: yrs::ClientID) -> Result<Vec<u8>, String> {
     let target = roots(&load(version)?);
-    let doc = Doc::with_options(Options {
-        client_id: client,
-        ..Options::default()
-    });
-    doc.transact_mut()
-        .apply_update(Update::decode_v1(current).map_err(|e| e.to_string())?)
-        .map_err(|e| e.to_string())?;
-    let before = doc.transact().state_vector();
+    let (doc, before) = writable(current, client)?;
     for (name, root) in target {
         match root {
             Root::Text(old) => set_text(&doc, &name, &old),
@@ -150,6 +143,15 @@ pub fn replace_text(
     text: &str,
     client: yrs::ClientID,
 ) -> Result<Vec<u8>, String> {
+    let (doc, before) = writable(current, client)?;
+    set_text(&doc, field, text);
+    let update = doc.transact().encode_diff_v1(&before);
+    Ok(update)
+}
+
+/// `current` loaded into a document that writes as `client`, and its state vector before any
+/// change (what the new update is encoded against).
+fn writable(current: &[u8], client: yrs::ClientID) -> Result<(Doc, yrs::StateVector), String> {
     let doc = Doc::with_options(Options {
         client_id: client,
         ..Options::default()
@@ -158,9 +160,7 @@ pub fn replace_text(
         .apply_update(Update::decode_v1(current).map_err(|e| e.to_string())?)
         .map_err(|e| e.to_string())?;
     let before = doc.transact().state_vector();
-    set_text(&doc, field, text);
-    let update = doc.transact().encode_diff_v1(&before);
-    Ok(update)
+    Ok((doc, before))
 }
 
 fn set_text(doc: &Doc, field: &str, target: &str) {

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::ai::ai_user;
 use super::{admit_to_document, ApiError};
 use crate::actors::account::{Reserve, Settle};
-use crate::actors::document::{ApplyUpdate, GetState};
+use crate::actors::document::GetState;
 use crate::billing::Action;
 use crate::generations::{Generation, Status, VARIATIONS};
 use crate::jobs::{Job, JobKind};
@@ -225,22 +225,7 @@ pub async fn select(
         crate::ai::collaborator::new_client(),
     )
     .map_err(|e| ApiError::bad_request("invalid_document", e))?;
-    let raw = bytes::Bytes::from(update);
-    let durable = state
-        .registry
-        .ask(&doc_id, || ApplyUpdate {
-            principal: principal.clone(),
-            raw: raw.clone(),
-        })
-        .await?;
-    durable.await.map_err(|_| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "try_again",
-            "the document closed",
-        )
-        .retry_after(1)
-    })??;
+    super::suggestions::write(&state, &doc_id, &principal, update).await?;
     generation.selected = Some(body.index);
     state.store.put_generation(&generation).await?;
     let event = serde_json::json!({ "type": "generation", "generation": generation });

@@ -77,17 +77,18 @@ fn presence(client: u64, status: &str) -> AwarenessUpdate {
     }
 }
 
-async fn write(
+/// Applies `update` to the document as `by`, and returns once it is durable.
+pub(super) async fn write(
     state: &AppState,
     doc_id: &str,
-    ai: &Arc<Principal>,
+    by: &Arc<Principal>,
     update: Vec<u8>,
 ) -> Result<(), ApiError> {
     let raw = Bytes::from(update);
     let durable = state
         .registry
         .ask(doc_id, || ApplyUpdate {
-            principal: ai.clone(),
+            principal: by.clone(),
             raw: raw.clone(),
         })
         .await?;

@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::{admit_to_document, ApiError};
-use crate::actors::document::{ApplyUpdate, TakeVersion};
+use crate::actors::document::TakeVersion;
 use crate::auth::Principal;
 use crate::server::AppState;
 use crate::store::now_ms;
@@ -185,21 +185,6 @@ pub async fn restore(
         crate::ai::collaborator::new_client(),
     )
     .map_err(|e| ApiError::bad_request("invalid_version", e))?;
-    let raw = bytes::Bytes::from(update);
-    let durable = state
-        .registry
-        .ask(&doc_id, || ApplyUpdate {
-            principal: p.clone(),
-            raw: raw.clone(),
-        })
-        .await?;
-    durable.await.map_err(|_| {
-        ApiError::new(
-            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-            "try_again",
-            "the document closed",
-        )
-        .retry_after(1)
-    })??;
+    super::suggestions::write(&state, &doc_id, &p, update).await?;
     Ok(HttpResponse::Ok().json(before))
 }

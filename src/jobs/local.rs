@@ -11,7 +11,9 @@ use std::time::Duration;
 use super::{backoff_ms, Job, Outcome};
 use crate::store::{now_ms, DocumentStore};
 
-/// How often due jobs are looked for: a job runs at most this late.
+/// How often due jobs are looked for when none finishes: a job runs at most this late. A job
+/// that finishes frees its slot and looks at once, so a backlog drains at the handlers' pace,
+/// not `prefetch` jobs per poll.
 const POLL: Duration = Duration::from_millis(100);
 
 pub struct Settings {
@@ -29,9 +31,13 @@ where
 {
     let (run, settings) = (Arc::new(run), Arc::new(settings));
     let in_flight = Arc::new(AtomicUsize::new(0));
+    let finished = Arc::new(tokio::sync::Notify::new());
     let mut tick = tokio::time::interval(POLL);
     loop {
-        tick.tick().await;
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = finished.notified() => {}
+        }
         let free = settings
             .prefetch
             .max(1)
@@ -48,16 +54,18 @@ where
         };
         for job in due {
             in_flight.fetch_add(1, Ordering::Relaxed);
-            let (store, run, settings, in_flight) = (
+            let (store, run, settings, in_flight, finished) = (
                 store.clone(),
                 run.clone(),
                 settings.clone(),
                 in_flight.clone(),
+                finished.clone(),
             );
             tokio::spawn(async move {
                 let outcome = run(job.clone()).await;
                 settle(&*store, &settings, job, outcome).await;
                 in_flight.fetch_sub(1, Ordering::Relaxed);
+                finished.notify_one();
             });
         }
     }

@@ -300,6 +300,7 @@ async fn main() -> anyhow::Result<()> {
         .as_str()
         .unwrap_or(&format!("jobs-{}", std::process::id()))
         .to_string();
+    let mut endpoints = Vec::new();
     for _ in 0..args.endpoints {
         let (status, v) = api
             .post(
@@ -310,6 +311,12 @@ async fn main() -> anyhow::Result<()> {
         if status != 201 {
             bail!("registering an endpoint answered {status}: {v}");
         }
+        endpoints.push(
+            v["endpoint_id"]
+                .as_str()
+                .context("endpoint_id")?
+                .to_string(),
+        );
     }
     let started = Instant::now();
     let api = Arc::new(api);
@@ -351,7 +358,12 @@ async fn main() -> anyhow::Result<()> {
         posted.as_secs_f64()
     );
 
-    // Latency to the socket.
+    // Latency to the socket, with the queue idle: the endpoints go first, so the probes queue
+    // no deliveries of their own.
+    for id in endpoints {
+        let path = format!("/api/v1/accounts/{account}/webhooks/{id}");
+        api.send(reqwest::Method::DELETE, &path, None).await?;
+    }
     let mut rx = events(&args, &api, &doc).await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     while rx.try_recv().is_ok() {}
