@@ -13,7 +13,7 @@ use crate::actors::registry::DocumentRegistry;
 use crate::bus::Bus;
 use crate::jobs::{Job, JobKind, JobQueue};
 use crate::store::{now_ms, DocumentStore};
-use crate::webhooks::WebhookEvent;
+use crate::webhooks::{Endpoint, WebhookEvent};
 
 pub struct Events {
     /// `None` in a worker process.
@@ -58,19 +58,34 @@ impl Events {
         event_type: &'static str,
         data: serde_json::Value,
     ) {
-        let endpoints = match self.store.webhooks(account_id).await {
-            Ok(all) => all,
+        let wanting = self.subscribed(account_id, event_type).await;
+        self.deliver(wanting, account_id, doc_id, event_type, data)
+            .await;
+    }
+
+    /// The account's endpoints subscribed to `event_type` (none when they cannot be read: the
+    /// event is lost, logged and counted).
+    pub async fn subscribed(&self, account_id: &str, event_type: &str) -> Vec<Endpoint> {
+        match self.store.webhooks(account_id).await {
+            Ok(all) => all.into_iter().filter(|e| e.wants(event_type)).collect(),
             Err(e) => {
                 metrics::counter!("creo_webhook_events_lost_total").increment(1);
                 tracing::warn!(account = account_id, error = %e, event_type, "reading webhook endpoints failed; event not delivered");
-                return;
+                Vec::new()
             }
-        };
-        let wanting: Vec<_> = endpoints
-            .into_iter()
-            .filter(|e| e.wants(event_type))
-            .collect();
-        if wanting.is_empty() {
+        }
+    }
+
+    /// Queues one delivery of the event to each of `endpoints`.
+    pub async fn deliver(
+        &self,
+        endpoints: Vec<Endpoint>,
+        account_id: &str,
+        doc_id: Option<&str>,
+        event_type: &'static str,
+        data: serde_json::Value,
+    ) {
+        if endpoints.is_empty() {
             return;
         }
         let event = WebhookEvent {
@@ -81,7 +96,7 @@ impl Events {
             at: now_ms(),
             data,
         };
-        for endpoint in wanting {
+        for endpoint in endpoints {
             let job = Job {
                 id: format!("deliver-{}-{}", event.event_id, endpoint.endpoint_id),
                 kind: JobKind::Deliver {
@@ -98,14 +113,6 @@ impl Events {
                 tracing::error!(endpoint = %endpoint.endpoint_id, error = %e, "a webhook delivery could not be queued");
             }
         }
-    }
-
-    /// Whether any endpoint of the account wants `event_type` (so its data is worth building).
-    pub async fn wanted(&self, account_id: &str, event_type: &str) -> bool {
-        self.store
-            .webhooks(account_id)
-            .await
-            .is_ok_and(|all| all.iter().any(|e| e.wants(event_type)))
     }
 
     pub fn store(&self) -> &Arc<dyn DocumentStore> {

@@ -48,7 +48,9 @@ impl UpdateDebouncer {
             };
             let events = self.events.clone();
             actix::spawn(async move {
-                if !events.wanted(&p.account_id, "document.updated").await {
+                // The text is read only when someone wants it.
+                let wanting = events.subscribed(&p.account_id, "document.updated").await;
+                if wanting.is_empty() {
                     return;
                 }
                 let text = match events.store().load(&doc).await {
@@ -61,7 +63,7 @@ impl UpdateDebouncer {
                 let Some(text) = text else { return };
                 let data = serde_json::json!({ "doc_id": &*doc, "text": text });
                 events
-                    .to_webhooks(&p.account_id, Some(&doc), "document.updated", data)
+                    .deliver(wanting, &p.account_id, Some(&doc), "document.updated", data)
                     .await;
             });
         }

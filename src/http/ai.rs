@@ -65,25 +65,10 @@ where
     F: Future<Output = Result<T, ApiError>>,
 {
     let account = principal.account.to_string();
-    if state.accounts.lookup(&account, None).await?.is_none() {
-        return work.await;
-    }
-    let now = now_ms();
     let quantity = quantity.max(1) as i64;
-    let reservation = Reservation {
-        reservation_id: format!("r_{}", crate::auth::secret::id()),
-        account_id: account.clone(),
-        action: Action::Inference,
-        quantity,
-        amount_milli: state.config.prices.of(Action::Inference) * quantity,
-        status: ReservationStatus::Held,
-        user_id: principal.actor(),
-        idempotency_key: format!("ai:{}", crate::auth::secret::id()),
-        created_at: now,
-        expires_at: now + state.config.reservation_ttl_ms as i64,
-        entry_seq: None,
+    let Some(held) = hold(state, &account, principal, Action::Inference, quantity).await? else {
+        return work.await;
     };
-    let (held, _) = state.accounts.ask(&account, Reserve(reservation)).await?;
     let result = work.await;
     let how = match &result {
         Ok(_) => Settlement::Capture { quantity },
@@ -98,6 +83,36 @@ where
         tracing::warn!(error = %e, reservation = %held.reservation_id, "settling an AI reservation failed");
     }
     result
+}
+
+/// Holds the credits for `quantity` of `action` in `account` (402 when they do not suffice);
+/// `None` for accounts not registered here (tokens from `creo token`), which are not billed.
+pub async fn hold(
+    state: &AppState,
+    account: &str,
+    principal: &Principal,
+    action: Action,
+    quantity: i64,
+) -> Result<Option<Reservation>, ApiError> {
+    if state.accounts.lookup(account, None).await?.is_none() {
+        return Ok(None);
+    }
+    let now = now_ms();
+    let reservation = Reservation {
+        reservation_id: format!("r_{}", crate::auth::secret::id()),
+        account_id: account.to_string(),
+        action,
+        quantity,
+        amount_milli: state.config.prices.of(action) * quantity,
+        status: ReservationStatus::Held,
+        user_id: principal.actor(),
+        idempotency_key: format!("{}:{}", action.as_str(), crate::auth::secret::id()),
+        created_at: now,
+        expires_at: now + state.config.reservation_ttl_ms as i64,
+        entry_seq: None,
+    };
+    let (held, _) = state.accounts.ask(account, Reserve(reservation)).await?;
+    Ok(Some(held))
 }
 
 /// Who may run models: editors and above (they spend the account's credits), or API keys with

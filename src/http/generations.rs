@@ -11,14 +11,13 @@ use serde::{Deserialize, Serialize};
 
 use super::ai::ai_user;
 use super::{admit_to_document, ApiError};
-use crate::actors::account::{Reserve, Settle};
+use crate::actors::account::Settle;
 use crate::actors::document::GetState;
 use crate::billing::Action;
 use crate::generations::{Generation, Status, VARIATIONS};
 use crate::jobs::{Job, JobKind};
 use crate::server::AppState;
-use crate::store::accounts::{Reservation, ReservationStatus, Settlement};
-use crate::store::now_ms;
+use crate::store::accounts::Settlement;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Quote {
@@ -88,27 +87,16 @@ pub async fn create(
         ));
     }
     let price = quote(&state);
-    let billed = state.accounts.lookup(&account, None).await?.is_some();
-    let reservation_id = if billed {
-        let now = now_ms();
-        let reservation = Reservation {
-            reservation_id: format!("r_{}", crate::auth::secret::id()),
-            account_id: account.clone(),
-            action: Action::SampleGeneration,
-            quantity: VARIATIONS as i64,
-            amount_milli: price.total_milli,
-            status: ReservationStatus::Held,
-            user_id: principal.actor(),
-            idempotency_key: format!("generation:{}", crate::auth::secret::id()),
-            created_at: now,
-            expires_at: now + state.config.reservation_ttl_ms as i64,
-            entry_seq: None,
-        };
-        let (held, _) = state.accounts.ask(&account, Reserve(reservation)).await?;
-        Some(held.reservation_id)
-    } else {
-        None
-    };
+    let quantity = VARIATIONS as i64;
+    let reservation_id = super::ai::hold(
+        &state,
+        &account,
+        &principal,
+        Action::SampleGeneration,
+        quantity,
+    )
+    .await?
+    .map(|held| held.reservation_id);
     let generation = crate::jobs::generate::pending(
         &doc_id,
         &account,
