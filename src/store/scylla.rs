@@ -100,6 +100,20 @@ struct Statements {
     embeddings: PreparedStatement,
 }
 
+/// A prepared statement with its consistency, and whether the driver may retry it (a
+/// conditional write is not idempotent: a retry could see its own first success as a conflict).
+async fn prepare(
+    session: &Session,
+    cql: &str,
+    consistency: Consistency,
+    idempotent: bool,
+) -> Result<PreparedStatement, StoreError> {
+    let mut p = session.prepare(cql).await.map_err(unavailable)?;
+    p.set_consistency(consistency);
+    p.set_is_idempotent(idempotent);
+    Ok(p)
+}
+
 pub struct ScyllaStore {
     session: Session,
     st: Statements,
@@ -207,15 +221,8 @@ impl ScyllaStore {
             .map_err(unavailable)?;
 
         let w = options.write_consistency;
-        let prepare = |cql: &'static str, consistency: Consistency, idempotent: bool| {
-            let session = &session;
-            async move {
-                let mut p = session.prepare(cql).await.map_err(unavailable)?;
-                p.set_consistency(consistency);
-                p.set_is_idempotent(idempotent);
-                Ok::<_, StoreError>(p)
-            }
-        };
+        let prepare =
+            |cql, consistency, idempotent| prepare(&session, cql, consistency, idempotent);
         let r = options.read_consistency;
         let st = Statements {
             meta: prepare(

@@ -172,7 +172,8 @@ async fn a_killed_worker_publishes_once(settings: impl Fn(&str) -> Vec<(String, 
         "delivered again after the kill (at least once)"
     );
     assert_eq!(
-        got[0].idempotency_key, got[1].idempotency_key,
+        got[0].idempotency_key(),
+        got[1].idempotency_key(),
         "with the same idempotency key"
     );
 }
@@ -206,7 +207,7 @@ async fn a_scheduled_post_is_published_within_a_second_of_its_time() {
         .as_secs() as i64;
     creo::billing::webhook::verify(
         SECRET.as_bytes(),
-        Some(&got[0].signature),
+        Some(got[0].signature()),
         &got[0].body,
         now,
         300,
@@ -279,7 +280,7 @@ async fn a_destination_that_keeps_failing_dead_letters_the_job_with_the_reason()
     assert_eq!(got.len(), 3, "tried three times");
     assert!(
         got.iter()
-            .all(|r| r.idempotency_key == got[0].idempotency_key),
+            .all(|r| r.idempotency_key() == got[0].idempotency_key()),
         "one idempotency key for every try"
     );
     let queue = creo::jobs::rabbit::RabbitQueue::connect(AMQP, &p)

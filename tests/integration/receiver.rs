@@ -12,14 +12,20 @@ pub struct Received {
     /// The request line and headers.
     pub head: String,
     pub at: SystemTime,
-    pub signature: String,
-    pub idempotency_key: String,
     pub body: Vec<u8>,
 }
 
 impl Received {
     pub fn header(&self, name: &str) -> &str {
         header(&self.head, name)
+    }
+
+    pub fn signature(&self) -> &str {
+        self.header("creo-signature")
+    }
+
+    pub fn idempotency_key(&self) -> &str {
+        self.header("idempotency-key")
     }
 
     pub fn json(&self) -> serde_json::Value {
@@ -79,10 +85,8 @@ pub async fn receiver(
                 let n = {
                     let mut got = record.lock().unwrap();
                     got.push(Received {
-                        head: head.clone(),
+                        head,
                         at: SystemTime::now(),
-                        signature: header(&head, "creo-signature").to_string(),
-                        idempotency_key: header(&head, "idempotency-key").to_string(),
                         body: buf[head_end..head_end + length].to_vec(),
                     });
                     got.len()

@@ -37,14 +37,12 @@ macro_rules! statements {
                 write: Consistency,
             ) -> Result<Statements, StoreError> {
                 Ok(Statements { $($name: {
-                    let mut p = session.prepare($cql).await.map_err(unavailable)?;
-                    p.set_consistency(match $level {
+                    let level = match $level {
                         "r" => read,
                         "s" => Consistency::Serial,
                         _ => write,
-                    });
-                    p.set_is_idempotent($idempotent);
-                    p
+                    };
+                    super::prepare(session, $cql, level, $idempotent).await?
                 },)* })
             }
         }

@@ -29,12 +29,8 @@ impl Statements {
         read: Consistency,
         write: Consistency,
     ) -> Result<Statements, StoreError> {
-        let prepare = |cql: &'static str, consistency: Consistency, idempotent: bool| async move {
-            let mut p = session.prepare(cql).await.map_err(unavailable)?;
-            p.set_consistency(consistency);
-            p.set_is_idempotent(idempotent);
-            Ok::<_, StoreError>(p)
-        };
+        let prepare =
+            |cql, consistency, idempotent| super::prepare(session, cql, consistency, idempotent);
         Ok(Statements {
             put_endpoint: prepare(
                 "INSERT INTO webhook_endpoints (account_id, endpoint_id, data) VALUES (?, ?, ?)",
