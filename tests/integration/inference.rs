@@ -160,7 +160,10 @@ async fn batched_results_equal_single_results() {
             "creo_inference_batch_size_count{model=\"tiny-dense\",version=\"1\",device=\"cpu\"}",
         )
         .await;
-    // All at once: gathered into batches.
+    // All at once: gathered into batches. A lone request runs at once, so the worker is slowed
+    // (every batch first waits 50 ms) to make the others queue behind it, as they do under load;
+    // on a busy machine 24 requests to a microsecond model could otherwise never overlap.
+    faults(&server, "tiny-dense", json!({ "delay_ms": 50 })).await;
     let together = join_all((0..24).map(|i| {
         let (server, t) = (&server, &t);
         async move { infer(server, t, json!([row(i)])).await }
@@ -176,6 +179,7 @@ async fn batched_results_equal_single_results() {
         batches < 24.0,
         "24 concurrent requests ran in {batches} batches: none were batched"
     );
+    faults(&server, "tiny-dense", json!({ "delay_ms": 0 })).await;
     for (i, (s, v, _)) in together.iter().enumerate() {
         assert_eq!(*s, 200);
         for (a, b) in alone[i]
