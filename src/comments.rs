@@ -6,10 +6,9 @@
 use serde::{Deserialize, Serialize};
 use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
-use yrs::{
-    Assoc, Doc, GetString, IndexedSequence, OffsetKind, Options, StickyIndex, Text, Transact,
-    Update,
-};
+use yrs::{Doc, OffsetKind, Options, StickyIndex, Transact, Update};
+
+use crate::fields;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Comment {
@@ -57,24 +56,21 @@ fn load(state: &[u8]) -> Result<Doc, String> {
     Ok(doc)
 }
 
-/// An anchor over `length` units from `index` of `field` in the document state `state`.
+/// An anchor over `length` units from `index` of `field` (a text, or a rich-text fragment read
+/// as its plain text, see `fields`) in the document state `state`.
 pub fn anchor(state: &[u8], field: &str, index: u32, length: u32) -> Result<Anchor, String> {
     let doc = load(state)?;
-    let text = doc.get_or_insert_text(field);
-    let txn = doc.transact();
-    let len = text.len(&txn);
+    let whole = fields::read(&doc, field).unwrap_or_default();
+    let len = whole.encode_utf16().count() as u32;
     if length == 0 || index + length > len {
         return Err(format!(
             "{field} has {len} characters; {index}+{length} is outside it"
         ));
     }
-    let start = text
-        .sticky_index(&txn, index, Assoc::After)
-        .ok_or("no position at the start")?;
-    let end = text
-        .sticky_index(&txn, index + length, Assoc::Before)
+    let start =
+        fields::sticky_index(&doc, field, index, true).ok_or("no position at the start")?;
+    let end = fields::sticky_index(&doc, field, index + length, false)
         .ok_or("no position at the end")?;
-    let whole = text.get_string(&txn);
     let units: Vec<u16> = whole
         .encode_utf16()
         .skip(index as usize)
@@ -92,11 +88,9 @@ pub fn anchor(state: &[u8], field: &str, index: u32, length: u32) -> Result<Anch
 /// Where `anchor` lies in the document state `state` (`None` if its text was deleted).
 pub fn resolve(state: &[u8], anchor: &Anchor) -> Option<Span> {
     let doc = load(state).ok()?;
-    doc.get_or_insert_text(anchor.field.as_str());
-    let txn = doc.transact();
     let decode = |h: &str| StickyIndex::decode_v1(&hex::decode(h).ok()?).ok();
-    let start = decode(&anchor.start)?.get_offset(&txn)?.index;
-    let end = decode(&anchor.end)?.get_offset(&txn)?.index;
+    let start = fields::resolve(&doc, &anchor.field, &decode(&anchor.start)?)?;
+    let end = fields::resolve(&doc, &anchor.field, &decode(&anchor.end)?)?;
     (end > start).then_some(Span {
         index: start,
         length: end - start,
@@ -119,7 +113,7 @@ pub fn mentions(body: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use yrs::ReadTxn;
+    use yrs::{ReadTxn, Text};
 
     fn state(doc: &Doc) -> Vec<u8> {
         doc.transact()

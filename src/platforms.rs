@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 use yrs::types::ToJson;
-use yrs::{Any, Doc, GetString, ReadTxn, Transact};
+use yrs::{Any, Doc, ReadTxn, Transact};
 
 /// Where and how a scheduled document goes out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -275,10 +275,7 @@ pub fn posts(
 /// The platform's variant when it has one, the post otherwise (the whole document's text for a
 /// document with no `post`).
 fn text_for(doc: &Doc, platform: &str) -> String {
-    let read = |name: &str| {
-        let txn = doc.transact();
-        txn.get_text(name).map(|t| t.get_string(&txn))
-    };
+    let read = |name: &str| crate::fields::read(doc, name);
     if let Some(variant) = read(&format!("post.{platform}")).filter(|t| !t.trim().is_empty()) {
         return variant;
     }

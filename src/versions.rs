@@ -136,7 +136,8 @@ pub fn restore(current: &[u8], version: &[u8], client: yrs::ClientID) -> Result<
 }
 
 /// The update, written as `client`, that makes the text `field` of `current` read `text`
-/// (only the differing middle is replaced, so edits around it merge).
+/// (only the differing middle is replaced, so edits around it merge; a rich-text fragment is
+/// replaced by one paragraph per line).
 pub fn replace_text(
     current: &[u8],
     field: &str,
@@ -144,7 +145,9 @@ pub fn replace_text(
     client: yrs::ClientID,
 ) -> Result<Vec<u8>, String> {
     let (doc, before) = writable(current, client)?;
-    set_text(&doc, field, text);
+    if !crate::fields::replace_xml(&doc, field, text) {
+        set_text(&doc, field, text);
+    }
     let update = doc.transact().encode_diff_v1(&before);
     Ok(update)
 }

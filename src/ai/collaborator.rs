@@ -7,7 +7,7 @@ use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::{Encode, Encoder, EncoderV1};
 #[cfg(test)]
 use yrs::StateVector;
-use yrs::{ClientID, Doc, IdSet, Options, ReadTxn, Text, Transact, Update, ID};
+use yrs::{ClientID, Doc, IdSet, Options, ReadTxn, Transact, Update, ID};
 
 /// What a suggestion wrote: its client id and how many clock ticks (items) it used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,18 +48,13 @@ pub fn append(
         client_id: client,
         ..Options::default()
     });
-    let target = doc.get_or_insert_text(field);
     {
         let mut txn = doc.transact_mut();
         let current = Update::decode_v1(state).map_err(|e| e.to_string())?;
         txn.apply_update(current).map_err(|e| e.to_string())?;
     }
     let before = doc.transact().state_vector();
-    {
-        let mut txn = doc.transact_mut();
-        let end = target.len(&txn);
-        target.insert(&mut txn, end, text);
-    }
+    crate::fields::append(&doc, field, text);
     let txn = doc.transact();
     let length = txn.state_vector().get(&client);
     Ok((txn.encode_diff_v1(&before), Suggestion { client, length }))
@@ -75,20 +70,19 @@ pub fn undo(s: Suggestion) -> Vec<u8> {
     encoder.to_vec()
 }
 
-/// The current text of `field` in a state.
+/// The current plain text of `field` in a state (empty when it has none).
 pub fn text_of(state: &[u8], field: &str) -> Result<String, String> {
     let doc = Doc::new();
-    let target = doc.get_or_insert_text(field);
-    let mut txn = doc.transact_mut();
-    txn.apply_update(Update::decode_v1(state).map_err(|e| e.to_string())?)
+    doc.transact_mut()
+        .apply_update(Update::decode_v1(state).map_err(|e| e.to_string())?)
         .map_err(|e| e.to_string())?;
-    Ok(yrs::GetString::get_string(&target, &txn))
+    Ok(crate::fields::read(&doc, field).unwrap_or_default())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use yrs::GetString;
+    use yrs::{GetString, Text};
 
     fn full_state(doc: &Doc) -> Vec<u8> {
         doc.transact()

@@ -1,0 +1,272 @@
+//! A document's text fields, whichever shape the client gave them: a root `Y.Text` (plain
+//! clients, REST) or a root XML fragment written by a ProseMirror/Tiptap binding (the browser
+//! editor binds its rich text to `post` and to each `post.<platform>` variant).
+//!
+//! Everything that reads or writes "the post" goes through here, so comments, platform checks,
+//! AI suggestions and generations work the same on both shapes. The plain text of a fragment is
+//! its text blocks joined by "\n", exactly what ProseMirror's `doc.textBetween(0, size, "\n")`
+//! gives in the browser, so an index the editor computes is an index the server understands.
+
+use yrs::types::text::{Diff, YChange};
+use yrs::types::xml::{XmlElementPrelim, XmlOut, XmlTextPrelim, XmlTextRef};
+use yrs::{
+    Assoc, Doc, GetString, IndexedSequence, Out, ReadTxn, StickyIndex, Text, TextRef, Transact,
+    XmlFragment, XmlFragmentRef,
+};
+
+/// The block the editor's schema uses for a line of text (Tiptap's paragraph).
+const PARAGRAPH: &str = "paragraph";
+
+/// What a root holds.
+pub enum Field {
+    Text(TextRef),
+    Xml(XmlFragmentRef),
+}
+
+/// The field `name` of a document, or `None` when the document has no such root. A root is XML
+/// when it holds XML elements, text otherwise (stored states do not say which).
+pub fn get<T: ReadTxn>(txn: &T, name: &str) -> Option<Field> {
+    let fragment = txn.get_xml_fragment(name)?;
+    let is_xml = fragment
+        .children(txn)
+        .any(|child| matches!(child, XmlOut::Element(_)));
+    if is_xml {
+        Some(Field::Xml(fragment))
+    } else {
+        txn.get_text(name).map(Field::Text)
+    }
+}
+
+/// The plain text of the field `name` (`None` when the document has no such root).
+pub fn read(doc: &Doc, name: &str) -> Option<String> {
+    let txn = doc.transact();
+    Some(match get(&txn, name)? {
+        Field::Text(text) => text.get_string(&txn),
+        Field::Xml(fragment) => blocks(&fragment, &txn)
+            .iter()
+            .map(|b| b.text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    })
+}
+
+/// One text block of a fragment: its XML texts and its plain text.
+struct Block {
+    texts: Vec<XmlTextRef>,
+    text: String,
+}
+
+/// The text blocks of a fragment in document order. A block is an element holding text, or an
+/// empty element (an empty paragraph); elements holding only elements (lists, list items) are
+/// containers, as in ProseMirror's schema.
+fn blocks<F: XmlFragment, T: ReadTxn>(node: &F, txn: &T) -> Vec<Block> {
+    let mut out = Vec::new();
+    for child in node.children(txn) {
+        if let XmlOut::Element(element) = child {
+            let children: Vec<XmlOut> = element.children(txn).collect();
+            if children.iter().all(|c| matches!(c, XmlOut::Element(_))) && !children.is_empty() {
+                out.extend(blocks(&element, txn));
+                continue;
+            }
+            let texts: Vec<XmlTextRef> = children
+                .into_iter()
+                .filter_map(|c| match c {
+                    XmlOut::Text(t) => Some(t),
+                    _ => None,
+                })
+                .collect();
+            let text = texts.iter().map(|t| plain(t, txn)).collect();
+            out.push(Block { texts, text });
+        }
+    }
+    out
+}
+
+/// The characters of an XML text without its formatting (`get_string` renders marks as tags).
+fn plain<T: ReadTxn>(text: &XmlTextRef, txn: &T) -> String {
+    text.diff(txn, YChange::identity)
+        .into_iter()
+        .filter_map(|Diff { insert, .. }| match insert {
+            Out::Any(yrs::Any::String(s)) => Some(s.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn utf16_len(s: &str) -> u32 {
+    s.encode_utf16().count() as u32
+}
+
+/// A sticky position at `index` (UTF-16 units of the field's plain text) of `name`, in a
+/// document that counts offsets in UTF-16. `start` picks the block where a range starting there
+/// continues; otherwise the block where a range ending there ends.
+pub fn sticky_index(doc: &Doc, name: &str, index: u32, start: bool) -> Option<StickyIndex> {
+    let txn = doc.transact();
+    let assoc = if start { Assoc::After } else { Assoc::Before };
+    match get(&txn, name)? {
+        Field::Text(text) => text.sticky_index(&txn, index, assoc),
+        Field::Xml(fragment) => {
+            let mut at = 0u32; // where the current block starts in the plain text
+            for block in blocks(&fragment, &txn) {
+                let len = utf16_len(&block.text);
+                let inside = if start {
+                    index >= at && index < at + len
+                } else {
+                    index > at && index <= at + len
+                };
+                if inside {
+                    let mut offset = index - at;
+                    for t in &block.texts {
+                        let n = t.len(&txn);
+                        if offset < n || (!start && offset == n) {
+                            return t.sticky_index(&txn, offset, assoc);
+                        }
+                        offset -= n;
+                    }
+                }
+                at += len + 1; // the "\n" between blocks
+            }
+            None
+        }
+    }
+}
+
+/// Where a sticky position of the field `name` is now, as an index into its plain text.
+pub fn resolve(doc: &Doc, name: &str, position: &StickyIndex) -> Option<u32> {
+    let txn = doc.transact();
+    let offset = position.get_offset(&txn)?;
+    match get(&txn, name)? {
+        Field::Text(_) => Some(offset.index),
+        Field::Xml(fragment) => {
+            let target = XmlTextRef::from(offset.branch);
+            let mut at = 0u32;
+            for block in blocks(&fragment, &txn) {
+                let mut within = 0u32;
+                for t in &block.texts {
+                    if *t == target {
+                        return Some(at + within + offset.index);
+                    }
+                    within += t.len(&txn);
+                }
+                at += utf16_len(&block.text) + 1;
+            }
+            None
+        }
+    }
+}
+
+/// Appends `text` to the field `name`: at the end of a text, as a new paragraph of a fragment
+/// (leading blank lines, which separate it in plain text, are dropped there).
+pub fn append(doc: &Doc, name: &str, text: &str) {
+    if matches!(get(&doc.transact(), name), Some(Field::Xml(_))) {
+        let fragment = doc.get_or_insert_xml_fragment(name);
+        let mut txn = doc.transact_mut();
+        for line in text.trim_start_matches('\n').split('\n') {
+            fragment.push_back(&mut txn, paragraph(line));
+        }
+    } else {
+        let target = doc.get_or_insert_text(name);
+        let mut txn = doc.transact_mut();
+        let end = target.len(&txn);
+        target.insert(&mut txn, end, text);
+    }
+}
+
+/// Replaces the whole content of an XML field with one paragraph per line of `text`, or returns
+/// false when the field is not XML (texts are replaced by their differing middle elsewhere).
+pub fn replace_xml(doc: &Doc, name: &str, text: &str) -> bool {
+    if !matches!(get(&doc.transact(), name), Some(Field::Xml(_))) {
+        return false;
+    }
+    let fragment = doc.get_or_insert_xml_fragment(name);
+    let mut txn = doc.transact_mut();
+    let len = fragment.len(&txn);
+    if len > 0 {
+        fragment.remove_range(&mut txn, 0, len);
+    }
+    for line in text.split('\n') {
+        fragment.push_back(&mut txn, paragraph(line));
+    }
+    true
+}
+
+fn paragraph(line: &str) -> XmlElementPrelim {
+    let children = if line.is_empty() {
+        Vec::new()
+    } else {
+        vec![yrs::types::xml::XmlIn::from(XmlTextPrelim::new(line))]
+    };
+    XmlElementPrelim::new(PARAGRAPH, children)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use yrs::{OffsetKind, Options, Xml};
+
+    /// What y-prosemirror writes for `<p>Hello <b>bold</b> world</p><ul><li><p>one</p></li></ul>`.
+    fn tiptap_doc() -> Doc {
+        let doc = Doc::with_options(Options {
+            offset_kind: OffsetKind::Utf16,
+            ..Options::default()
+        });
+        let fragment = doc.get_or_insert_xml_fragment("post");
+        let mut txn = doc.transact_mut();
+        let p = fragment.push_back(&mut txn, XmlElementPrelim::empty(PARAGRAPH));
+        let t = p.push_back(&mut txn, XmlTextPrelim::new("Hello bold world"));
+        let bold = yrs::types::Attrs::from([("bold".into(), yrs::Any::from(true))]);
+        t.format(&mut txn, 6, 4, bold);
+        p.insert_attribute(&mut txn, "textAlign", "left");
+        let list = fragment.push_back(&mut txn, XmlElementPrelim::empty("bulletList"));
+        let item = list.push_back(&mut txn, XmlElementPrelim::empty("listItem"));
+        let inner = item.push_back(&mut txn, XmlElementPrelim::empty(PARAGRAPH));
+        inner.push_back(&mut txn, XmlTextPrelim::new("one"));
+        fragment.push_back(&mut txn, XmlElementPrelim::empty(PARAGRAPH));
+        drop(txn);
+        doc
+    }
+
+    #[test]
+    fn a_fragment_reads_as_its_blocks_without_marks() {
+        let doc = tiptap_doc();
+        assert_eq!(read(&doc, "post").as_deref(), Some("Hello bold world\none\n"));
+        assert_eq!(read(&doc, "missing"), None);
+    }
+
+    #[test]
+    fn positions_in_a_fragment_follow_their_words() {
+        let doc = tiptap_doc();
+        // "one" starts after "Hello bold world\n" (17 units).
+        let start = sticky_index(&doc, "post", 17, true).unwrap();
+        let end = sticky_index(&doc, "post", 20, false).unwrap();
+        {
+            let fragment = doc.get_or_insert_xml_fragment("post");
+            let mut txn = doc.transact_mut();
+            let first = fragment.get(&txn, 0).unwrap().into_xml_element().unwrap();
+            let text = first.get(&txn, 0).unwrap().into_xml_text().unwrap();
+            text.insert(&mut txn, 0, "Oh! ");
+        }
+        assert_eq!(resolve(&doc, "post", &start), Some(21));
+        assert_eq!(resolve(&doc, "post", &end), Some(24));
+        assert_eq!(&read(&doc, "post").unwrap()[21..24], "one");
+    }
+
+    #[test]
+    fn appending_to_a_fragment_adds_paragraphs_and_to_a_text_adds_text() {
+        let doc = tiptap_doc();
+        append(&doc, "post", "\n\n#launch #spring");
+        assert_eq!(
+            read(&doc, "post").as_deref(),
+            Some("Hello bold world\none\n\n#launch #spring")
+        );
+        let plain = Doc::new();
+        plain
+            .get_or_insert_text("post")
+            .insert(&mut plain.transact_mut(), 0, "Hi");
+        append(&plain, "post", " there");
+        assert_eq!(read(&plain, "post").as_deref(), Some("Hi there"));
+        assert!(!replace_xml(&plain, "post", "x"));
+        assert!(replace_xml(&doc, "post", "a\nb"));
+        assert_eq!(read(&doc, "post").as_deref(), Some("a\nb"));
+    }
+}
