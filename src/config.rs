@@ -141,6 +141,8 @@ pub struct Config {
     pub billing_webhook_tolerance_secs: i64,
     /// The models folder: `<name>/<version>/manifest.toml` (see `scripts/install-models.sh`).
     pub models: PathBuf,
+    /// The built browser editor (`npm run build` in `frontend/`), served at `/` when present.
+    pub frontend: PathBuf,
     /// The ONNX Runtime shared library; default: the one `install-models.sh` puts under
     /// `models` (or `ORT_DYLIB_PATH`).
     pub onnxruntime_lib: Option<PathBuf>,
@@ -259,6 +261,7 @@ impl Default for Config {
             billing_webhook_secret: None,
             billing_webhook_tolerance_secs: 300,
             models: PathBuf::from("models"),
+            frontend: PathBuf::from("frontend/dist"),
             onnxruntime_lib: None,
             model_scan_ms: 2_000,
             inference_threads: 0,

@@ -376,6 +376,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .app_data(web::PayloadConfig::new(state.config.max_message_bytes * 2))
             .app_data(web::JsonConfig::default().limit(64 * 1024))
             .configure(crate::http::routes)
+            .configure(|cfg| crate::http::frontend::routes(cfg, &state.config.frontend))
     })
     .workers(workers)
     .disable_signals()
@@ -389,6 +390,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     .listen(listener)?
     .run();
     tracing::info!(data = %config.data.display(), store = %config.store, "creo listening on http://{addr}");
+    if config.frontend.join("index.html").is_file() {
+        tracing::info!(dir = %config.frontend.display(), "browser editor at http://{addr}/");
+    } else {
+        tracing::info!(dir = %config.frontend.display(), "no browser editor built there (npm run build in frontend/); serving the API only");
+    }
 
     let handle = server.handle();
     let shutdown_timeout = config.shutdown_timeout();

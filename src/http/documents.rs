@@ -9,7 +9,7 @@ use bytes::Bytes;
 use yrs::updates::decoder::Decode;
 use yrs::Update;
 
-use super::{admit_to_document, ApiError, TokenQuery};
+use super::{admit_to_document, authenticate, ApiError, TokenQuery};
 use crate::actors::document::{ApplyUpdate, DocError, GetInfo, GetState};
 use crate::server::AppState;
 
@@ -57,6 +57,59 @@ pub async fn create(
     }
     let meta = state.registry.access(&body.id, &principal, true).await?;
     Ok(HttpResponse::Created().json(meta))
+}
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+pub struct ListQuery {
+    /// At most this many (1-500, default 100).
+    pub limit: Option<usize>,
+}
+
+/// One document of the list, with where it is in its workflow.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Listed {
+    pub doc_id: String,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+    pub workflow_state: crate::workflow::State,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct DocumentList {
+    pub documents: Vec<Listed>,
+}
+
+/// The caller's account's documents, most recently changed first, each with its workflow state
+/// (a document-scoped token sees only its document).
+#[utoipa::path(get, path = "/api/v1/documents", params(ListQuery),
+    responses((status = 200, description = "most recently changed first", body = DocumentList),
+              (status = 401, description = "bad token")))]
+pub async fn list(
+    req: HttpRequest,
+    query: web::Query<ListQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let principal = authenticate(&req, &state, None).await?;
+    let limit = query.limit.unwrap_or(100).clamp(1, 500);
+    let mut metas = state.store.documents_of(&principal.account, limit).await?;
+    if let Some(doc) = &principal.doc {
+        metas.retain(|m| &m.doc_id == doc);
+    }
+    let workflows = futures_util::future::try_join_all(
+        metas.iter().map(|m| state.store.workflow(&m.doc_id)),
+    )
+    .await?;
+    let documents = metas
+        .into_iter()
+        .zip(workflows)
+        .map(|(m, w)| Listed {
+            doc_id: m.doc_id,
+            created_at_ms: m.created_at_ms,
+            updated_at_ms: m.updated_at_ms,
+            workflow_state: w.map_or(crate::workflow::State::Draft, |w| w.state),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(DocumentList { documents }))
 }
 
 /// Document metadata: owner account, timestamps, live sessions, size.

@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod billing;
 pub mod comments;
 pub mod documents;
+pub mod frontend;
 pub mod generations;
 pub mod identity;
 pub mod ops;
@@ -95,6 +96,7 @@ macro_rules! api_routes {
             post "/documents/{doc_id}/ai/suggestions" => suggestions::suggest,
             post "/documents/{doc_id}/ai/suggestions/{suggestion_id}/undo" => suggestions::undo,
             post "/documents" => documents::create,
+            get "/documents" => documents::list,
             get "/documents/{doc_id}" => documents::info,
             get "/documents/{doc_id}/state" => documents::state,
             post "/documents/{doc_id}/updates" => documents::apply_update,

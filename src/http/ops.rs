@@ -170,6 +170,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         super::suggestions::suggest,
         super::suggestions::undo,
         super::documents::create,
+        super::documents::list,
         super::documents::info,
         super::documents::state,
         super::documents::apply_update,

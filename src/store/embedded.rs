@@ -34,6 +34,8 @@ CREATE TABLE IF NOT EXISTS documents (
     created_at  INTEGER NOT NULL,
     updated_at  INTEGER NOT NULL
 );
+-- An account's documents, for its document list (schema.cql: documents_by_account).
+CREATE INDEX IF NOT EXISTS documents_by_account ON documents (account_id, updated_at);
 CREATE TABLE IF NOT EXISTS document_updates (
     doc_id      TEXT NOT NULL,
     epoch       INTEGER NOT NULL,
@@ -363,6 +365,35 @@ impl DocumentStore for EmbeddedStore {
             doc_id,
             account_id,
             reply,
+        })
+        .await
+    }
+
+    async fn documents_of(
+        &self,
+        account_id: &str,
+        limit: usize,
+    ) -> Result<Vec<DocumentMeta>, StoreError> {
+        let account_id = account_id.to_string();
+        self.read(move |conn| {
+            let mut statement = conn
+                .prepare_cached(
+                    "SELECT doc_id, epoch, created_at, updated_at FROM documents \
+                     WHERE account_id = ?1 ORDER BY updated_at DESC LIMIT ?2",
+                )
+                .map_err(unavailable)?;
+            let rows = statement
+                .query_map(params![account_id, limit as i64], |r| {
+                    Ok(DocumentMeta {
+                        doc_id: r.get(0)?,
+                        account_id: account_id.clone(),
+                        epoch: r.get(1)?,
+                        created_at_ms: r.get(2)?,
+                        updated_at_ms: r.get(3)?,
+                    })
+                })
+                .map_err(unavailable)?;
+            rows.collect::<Result<_, _>>().map_err(unavailable)
         })
         .await
     }

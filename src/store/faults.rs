@@ -82,6 +82,15 @@ impl DocumentStore for FaultInjectingStore {
         self.inner.claim(doc_id, account_id).await
     }
 
+    async fn documents_of(
+        &self,
+        account_id: &str,
+        limit: usize,
+    ) -> Result<Vec<DocumentMeta>, StoreError> {
+        self.before(false).await?;
+        self.inner.documents_of(account_id, limit).await
+    }
+
     async fn append(&self, doc_id: &str, updates: Vec<Bytes>) -> Result<Appended, StoreError> {
         let plan = self.before(true).await?;
         if plan.partial_appends && updates.len() > 1 {

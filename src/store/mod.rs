@@ -156,6 +156,12 @@ pub trait DocumentStore: Send + Sync + 'static {
     /// Creates the document for `account_id` unless it exists; returns the stored owner either
     /// way, so two nodes racing to create it agree on one owner.
     async fn claim(&self, doc_id: &str, account_id: &str) -> Result<DocumentMeta, StoreError>;
+    /// An account's documents, most recently changed first, at most `limit`.
+    async fn documents_of(
+        &self,
+        account_id: &str,
+        limit: usize,
+    ) -> Result<Vec<DocumentMeta>, StoreError>;
     /// Durably appends updates to the document's current epoch, in order.
     async fn append(&self, doc_id: &str, updates: Vec<Bytes>) -> Result<Appended, StoreError>;
     /// Folds the current epoch into a snapshot of the next one. Safe under concurrent appends.

@@ -84,6 +84,9 @@ struct Statements {
     meta: PreparedStatement,
     meta_serial: PreparedStatement,
     claim: PreparedStatement,
+    list_document: PreparedStatement,
+    unlist_document: PreparedStatement,
+    documents_of: PreparedStatement,
     snapshot: PreparedStatement,
     log: PreparedStatement,
     append: PreparedStatement,
@@ -242,6 +245,24 @@ impl ScyllaStore {
                  VALUES (?, ?, 0, 0, ?, ?) IF NOT EXISTS",
                 w,
                 false,
+            )
+            .await?,
+            list_document: prepare(
+                "INSERT INTO documents_by_account (account_id, doc_id, created_at) VALUES (?, ?, ?)",
+                w,
+                true,
+            )
+            .await?,
+            unlist_document: prepare(
+                "DELETE FROM documents_by_account WHERE account_id = ? AND doc_id = ?",
+                w,
+                true,
+            )
+            .await?,
+            documents_of: prepare(
+                "SELECT doc_id FROM documents_by_account WHERE account_id = ?",
+                r,
+                true,
             )
             .await?,
             snapshot: prepare(
@@ -478,10 +499,47 @@ impl DocumentStore for ScyllaStore {
             .await
             .map_err(unavailable)?;
         // Whoever won, a SERIAL read returns the owner every node agrees on.
-        self.read_meta(doc_id, &self.st.meta_serial)
+        let meta = self
+            .read_meta(doc_id, &self.st.meta_serial)
             .await?
             .map(|(m, _)| m)
-            .ok_or_else(|| StoreError::NotFound(doc_id.to_string()))
+            .ok_or_else(|| StoreError::NotFound(doc_id.to_string()))?;
+        // Listed under the agreed owner only; the same row again is harmless.
+        self.session
+            .execute_unpaged(
+                &self.st.list_document,
+                (&meta.account_id, doc_id, CqlTimestamp(meta.created_at_ms)),
+            )
+            .await
+            .map_err(unavailable)?;
+        Ok(meta)
+    }
+
+    async fn documents_of(
+        &self,
+        account_id: &str,
+        limit: usize,
+    ) -> Result<Vec<DocumentMeta>, StoreError> {
+        let rows = self
+            .session
+            .execute_unpaged(&self.st.documents_of, (account_id,))
+            .await
+            .map_err(unavailable)?
+            .into_rows_result()
+            .map_err(unavailable)?;
+        let ids: Vec<String> = rows
+            .rows::<(String,)>()
+            .map_err(unavailable)?
+            .map(|r| r.map(|(id,)| id).map_err(unavailable))
+            .collect::<Result<_, _>>()?;
+        let metas = futures_util::future::try_join_all(
+            ids.iter().map(|id| self.read_meta(id, &self.st.meta)),
+        )
+        .await?;
+        let mut out: Vec<DocumentMeta> = metas.into_iter().flatten().map(|(m, _)| m).collect();
+        out.sort_by(|a, b| b.updated_at_ms.cmp(&a.updated_at_ms));
+        out.truncate(limit);
+        Ok(out)
     }
 
     async fn append(&self, doc_id: &str, updates: Vec<Bytes>) -> Result<Appended, StoreError> {
@@ -581,6 +639,10 @@ impl DocumentStore for ScyllaStore {
                 .await
                 .map_err(unavailable)?;
         }
+        self.session
+            .execute_unpaged(&self.st.unlist_document, (&meta.account_id, doc_id))
+            .await
+            .map_err(unavailable)?;
         let result = self
             .session
             .execute_unpaged(&self.st.drop_document, (doc_id,))

@@ -1,0 +1,118 @@
+import { useEffect, useState, type FormEvent } from 'react'
+import { ApiError, login, onSession, post, register, session, type Session } from './api'
+import { DocumentsPage } from './DocumentsPage'
+import { EditorPage } from './editor/EditorPage'
+
+// Addresses live in the hash (#/doc/launch-post, #/invite/inv_…), so the server only ever has to
+// serve index.html and any address can be bookmarked or reloaded.
+function useHash(): string {
+  const [hash, setHash] = useState(location.hash)
+  useEffect(() => {
+    const update = () => setHash(location.hash)
+    addEventListener('hashchange', update)
+    return () => removeEventListener('hashchange', update)
+  }, [])
+  return hash
+}
+
+export function App() {
+  const [current, setCurrent] = useState<Session | null>(session())
+  useEffect(() => onSession(setCurrent), [])
+  const hash = useHash()
+
+  if (!current) return <AuthScreen />
+  const doc = hash.match(/^#\/doc\/([A-Za-z0-9._-]{1,128})$/)
+  if (doc) return <EditorPage key={`${doc[1]}:${current.accountId}`} docId={doc[1]} session={current} />
+  const invite = hash.match(/^#\/invite\/(.+)$/)
+  if (invite) return <AcceptInvitation token={decodeURIComponent(invite[1])} />
+  return <DocumentsPage key={current.accountId} session={current} />
+}
+
+function AuthScreen() {
+  const [mode, setMode] = useState<'login' | 'register'>('login')
+  const [error, setError] = useState('')
+  const [busy, setBusy] = useState(false)
+
+  async function submit(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault()
+    const form = new FormData(e.currentTarget)
+    const email = String(form.get('email'))
+    const password = String(form.get('password'))
+    setBusy(true)
+    setError('')
+    try {
+      if (mode === 'register') await register(email, password, String(form.get('name') ?? ''))
+      else await login(email, password)
+    } catch (err) {
+      setError(err instanceof ApiError ? err.message : 'The server could not be reached')
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  return (
+    <main className="auth">
+      <h1 className="brand">creo</h1>
+      <p className="tagline">Write, review and publish posts together, with AI at your side.</p>
+      <form onSubmit={submit} className="card stack" aria-labelledby="auth-title">
+        <h2 id="auth-title">{mode === 'login' ? 'Log in' : 'Create your account'}</h2>
+        {mode === 'register' && (
+          <label>
+            Your name
+            <input name="name" autoComplete="name" required />
+          </label>
+        )}
+        <label>
+          Email
+          <input name="email" type="email" autoComplete="email" required />
+        </label>
+        <label>
+          Password
+          <input
+            name="password"
+            type="password"
+            minLength={10}
+            autoComplete={mode === 'login' ? 'current-password' : 'new-password'}
+            required
+          />
+        </label>
+        {mode === 'register' && <p className="hint">At least 10 characters.</p>}
+        {error && (
+          <p role="alert" className="error">
+            {error}
+          </p>
+        )}
+        <button type="submit" className="primary" disabled={busy}>
+          {mode === 'login' ? 'Log in' : 'Sign up'}
+        </button>
+        <button
+          type="button"
+          className="link"
+          onClick={() => {
+            setMode(mode === 'login' ? 'register' : 'login')
+            setError('')
+          }}
+        >
+          {mode === 'login' ? 'New here? Create an account' : 'Have an account? Log in'}
+        </button>
+      </form>
+    </main>
+  )
+}
+
+function AcceptInvitation({ token }: { token: string }) {
+  const [message, setMessage] = useState('Joining…')
+  useEffect(() => {
+    post('/invitations/accept', { token })
+      .then(() => setMessage('You joined the account. Pick it from your accounts.'))
+      .catch((e: ApiError) => setMessage(e.message))
+  }, [token])
+  return (
+    <main className="auth">
+      <div className="card stack">
+        <p role="status">{message}</p>
+        <a href="#/">Go to your documents</a>
+      </div>
+    </main>
+  )
+}

@@ -1,0 +1,348 @@
+import { useEffect, useState } from 'react'
+import { EditorContent, useEditor, useEditorState, type Editor } from '@tiptap/react'
+import StarterKit from '@tiptap/starter-kit'
+import Collaboration from '@tiptap/extension-collaboration'
+import CollaborationCaret from '@tiptap/extension-collaboration-caret'
+import type { Session } from '../api'
+import { Header } from '../DocumentsPage'
+import { AiPanel } from '../panels/AiPanel'
+import { CommentsPanel, type NewAnchor } from '../panels/CommentsPanel'
+import { CreditsPanel } from '../panels/CreditsPanel'
+import { VersionsPanel } from '../panels/VersionsPanel'
+import { WorkflowBar } from '../panels/WorkflowBar'
+import { colourOf, displayName, useCollab, type Collab, type SaveState } from './collab'
+import { CommentMarks } from './commentMarks'
+import { flatIndex } from './text'
+
+/** The post and its per-platform variants: root fragments `post` and `post.<platform>`. */
+export const FIELDS = [
+  { field: 'post', label: 'Post', limit: 0 },
+  { field: 'post.instagram', label: 'Instagram', limit: 2200 },
+  { field: 'post.x', label: 'X', limit: 280 },
+  { field: 'post.linkedin', label: 'LinkedIn', limit: 3000 },
+  { field: 'post.facebook', label: 'Facebook', limit: 63206 },
+  { field: 'post.tiktok', label: 'TikTok', limit: 2200 },
+]
+
+const SAVE_LABELS: Record<SaveState, string> = {
+  connecting: 'Connecting…',
+  saved: 'All changes saved',
+  saving: 'Saving…',
+  offline: 'Offline: edits are kept here and sent when you are back',
+  reconnecting: 'Reconnecting…',
+}
+
+type Panel = 'comments' | 'versions' | 'ai' | 'credits'
+
+export function EditorPage({ docId, session }: { docId: string; session: Session }) {
+  const { collab, save } = useCollab(docId, session)
+  const [field, setField] = useState('post')
+  const [panel, setPanel] = useState<Panel>('comments')
+  const [anchor, setAnchor] = useState<NewAnchor | null>(null)
+  const [editor, setEditor] = useState<Editor | null>(null)
+  const canWrite = ['owner', 'admin', 'editor'].includes(session.role)
+  const canComment = canWrite || session.role === 'commenter'
+
+  return (
+    <>
+      <Header session={session}>
+        <h1 className="doc-title">{docId}</h1>
+        {collab && <Presence collab={collab} />}
+        <span className={`save save-${save}`} role="status" aria-live="polite" data-testid="save-state">
+          {SAVE_LABELS[save]}
+        </span>
+      </Header>
+      {collab && <WorkflowBar docId={docId} session={session} collab={collab} />}
+      <main className="editor-layout">
+        <section className="editor-column" aria-label="Post editor">
+          <div role="tablist" aria-label="Post and platform variants" className="tabs">
+            {FIELDS.map((f) => (
+              <button
+                key={f.field}
+                role="tab"
+                id={`tab-${f.field}`}
+                aria-selected={field === f.field}
+                aria-controls="field-panel"
+                onClick={() => setField(f.field)}
+              >
+                {f.label}
+              </button>
+            ))}
+          </div>
+          <div id="field-panel" role="tabpanel" aria-labelledby={`tab-${field}`}>
+            {collab ? (
+              <FieldEditor
+                key={field}
+                collab={collab}
+                field={field}
+                session={session}
+                editable={canWrite}
+                onReady={setEditor}
+                onComment={
+                  canComment
+                    ? (a) => {
+                        setAnchor(a)
+                        setPanel('comments')
+                      }
+                    : undefined
+                }
+              />
+            ) : (
+              <p>Opening…</p>
+            )}
+          </div>
+          {!canWrite && (
+            <p className="hint" data-testid="read-only">
+              {session.role === 'commenter' ? 'You can comment but not edit.' : 'You can view but not edit.'}
+            </p>
+          )}
+        </section>
+        <aside className="side">
+          <div role="tablist" aria-label="Side panels" className="tabs">
+            {(
+              [
+                ['comments', 'Comments'],
+                ['versions', 'Versions'],
+                ['ai', 'AI'],
+                ['credits', 'Credits'],
+              ] as [Panel, string][]
+            ).map(([id, label]) => (
+              <button
+                key={id}
+                role="tab"
+                id={`side-${id}`}
+                aria-selected={panel === id}
+                aria-controls="side-panel"
+                onClick={() => setPanel(id)}
+              >
+                {label}
+              </button>
+            ))}
+          </div>
+          <div id="side-panel" role="tabpanel" aria-labelledby={`side-${panel}`}>
+            {collab && panel === 'comments' && (
+              <CommentsPanel
+                docId={docId}
+                field={field}
+                collab={collab}
+                editor={editor}
+                canComment={canComment}
+                anchor={anchor}
+                onAnchorUsed={() => setAnchor(null)}
+              />
+            )}
+            {panel === 'versions' && <VersionsPanel docId={docId} canWrite={canWrite} />}
+            {collab && panel === 'ai' && (
+              <AiPanel docId={docId} field={field} collab={collab} canWrite={canWrite} />
+            )}
+            {panel === 'credits' && <CreditsPanel accountId={session.accountId} />}
+          </div>
+        </aside>
+      </main>
+    </>
+  )
+}
+
+function FieldEditor({
+  collab,
+  field,
+  session,
+  editable,
+  onReady,
+  onComment,
+}: {
+  collab: Collab
+  field: string
+  session: Session
+  editable: boolean
+  onReady: (editor: Editor | null) => void
+  onComment?: (a: NewAnchor) => void
+}) {
+  const editor = useEditor(
+    {
+      editable,
+      extensions: [
+        // The Yjs binding keeps its own history (undo only takes back this user's edits); the
+        // schema is what a social post needs, so the text the server reads is plain lines.
+        StarterKit.configure({
+          undoRedo: false,
+          heading: false,
+          codeBlock: false,
+          code: false,
+          blockquote: false,
+          horizontalRule: false,
+          hardBreak: false,
+          trailingNode: false,
+        }),
+        Collaboration.configure({ document: collab.doc, field }),
+        CollaborationCaret.configure({
+          provider: collab.provider,
+          user: { name: displayName(session.email), color: colourOf(session.userId) },
+        }),
+        CommentMarks,
+      ],
+      editorProps: {
+        attributes: {
+          class: 'prose',
+          role: 'textbox',
+          'aria-multiline': 'true',
+          'aria-label': `${FIELDS.find((f) => f.field === field)?.label ?? field} text`,
+          'data-field': field,
+        },
+      },
+    },
+    [collab, field],
+  )
+  useEffect(() => {
+    onReady(editor)
+    return () => onReady(null)
+  }, [editor, onReady])
+  if (!editor) return null
+  return (
+    <>
+      <Toolbar editor={editor} editable={editable} field={field} onComment={onComment} />
+      <EditorContent editor={editor} className="editor" />
+      <Counter editor={editor} field={field} />
+    </>
+  )
+}
+
+function Toolbar({
+  editor,
+  editable,
+  field,
+  onComment,
+}: {
+  editor: Editor
+  editable: boolean
+  field: string
+  onComment?: (a: NewAnchor) => void
+}) {
+  const state = useEditorState({
+    editor,
+    selector: ({ editor: e }) => ({
+      bold: e.isActive('bold'),
+      italic: e.isActive('italic'),
+      bullet: e.isActive('bulletList'),
+      empty: e.state.selection.empty,
+    }),
+  })
+  const comment = () => {
+    const { from, to } = editor.state.selection
+    const doc = editor.state.doc
+    const index = flatIndex(doc, from)
+    onComment?.({ field, index, length: flatIndex(doc, to) - index, quoted: doc.textBetween(from, to, '\n') })
+  }
+  return (
+    <div role="toolbar" aria-label="Formatting" className="toolbar">
+      {editable && (
+        <>
+          <button
+            type="button"
+            aria-pressed={state.bold}
+            onClick={() => editor.chain().focus().toggleBold().run()}
+            title="Bold (Ctrl+B)"
+          >
+            <b>B</b>
+            <span className="visually-hidden">Bold</span>
+          </button>
+          <button
+            type="button"
+            aria-pressed={state.italic}
+            onClick={() => editor.chain().focus().toggleItalic().run()}
+            title="Italic (Ctrl+I)"
+          >
+            <i>I</i>
+            <span className="visually-hidden">Italic</span>
+          </button>
+          <button
+            type="button"
+            aria-pressed={state.bullet}
+            onClick={() => editor.chain().focus().toggleBulletList().run()}
+          >
+            • List
+          </button>
+          <button type="button" onClick={() => editor.chain().focus().undo().run()} title="Undo your last edit (Ctrl+Z)">
+            Undo
+          </button>
+          <button type="button" onClick={() => editor.chain().focus().redo().run()} title="Redo (Ctrl+Shift+Z)">
+            Redo
+          </button>
+        </>
+      )}
+      {onComment && (
+        <button type="button" disabled={state.empty} onClick={comment}>
+          Comment on selection
+        </button>
+      )}
+    </div>
+  )
+}
+
+function Counter({ editor, field }: { editor: Editor; field: string }) {
+  const text = useEditorState({
+    editor,
+    selector: ({ editor: e }) => e.state.doc.textBetween(0, e.state.doc.content.size, '\n'),
+  })
+  const limit = FIELDS.find((f) => f.field === field)?.limit ?? 0
+  const chars = [...text].length
+  const tags = (text.match(/#[\p{L}\p{N}_]+/gu) ?? []).length
+  const over = limit > 0 && chars > limit
+  return (
+    <p className={over ? 'counter over' : 'counter'} aria-live="polite">
+      {chars}
+      {limit > 0 && ` / ${limit}`} characters · {tags} hashtags
+      {field !== 'post' && chars === 0 && ' · empty: the main post goes out on this platform'}
+    </p>
+  )
+}
+
+interface Peer {
+  key: string
+  name: string
+  color: string
+  role: string
+  self: boolean
+}
+
+function Presence({ collab }: { collab: Collab }) {
+  const [peers, setPeers] = useState<Peer[]>([])
+  useEffect(() => {
+    const awareness = collab.provider.awareness
+    const update = () => {
+      const seen = new Map<string, Peer>()
+      awareness.getStates().forEach((state, clientId) => {
+        const user = state.user as { name?: string; color?: string } | undefined
+        if (!user?.name) return
+        const creo = state.creo as { userId?: string; role?: string } | undefined
+        const key = creo?.userId ?? user.name
+        const self = clientId === awareness.clientID
+        if (!seen.has(key) || self)
+          seen.set(key, { key, name: user.name, color: user.color ?? '#4d5761', role: creo?.role ?? '', self })
+      })
+      setPeers([...seen.values()].sort((a, b) => Number(b.self) - Number(a.self)))
+    }
+    awareness.on('change', update)
+    update()
+    return () => awareness.off('change', update)
+  }, [collab])
+  return (
+    <ul className="presence" aria-label="People here">
+      {peers.map((p) => (
+        <li
+          key={p.key}
+          className="avatar"
+          style={{ background: p.color }}
+          title={`${p.name}${p.self ? ' (you)' : ''}${p.role ? `, ${p.role}` : ''}`}
+          data-name={p.name}
+        >
+          <span aria-hidden="true">{p.name.slice(0, 2).toUpperCase()}</span>
+          <span className="visually-hidden">
+            {p.name}
+            {p.self ? ' (you)' : ''}
+          </span>
+        </li>
+      ))}
+    </ul>
+  )
+}

@@ -1,0 +1,133 @@
+// One live document: a Y.Doc synced with creo by the official y-websocket provider, with creo's
+// two opt-in messages: 100, the count of this connection's updates that are durable ("all
+// changes saved"), and 101, document events (workflow, comments, generations) as JSON.
+
+import { useEffect, useState } from 'react'
+import * as decoding from 'lib0/decoding'
+import { WebsocketProvider } from 'y-websocket'
+import * as Y from 'yjs'
+import { accessToken, refresh, type Session } from '../api'
+
+export type SaveState = 'connecting' | 'saved' | 'saving' | 'offline' | 'reconnecting'
+
+export interface DocEvent {
+  type: 'workflow' | 'comment' | 'generation' | string
+  [key: string]: unknown
+}
+
+export interface Collab {
+  doc: Y.Doc
+  provider: WebsocketProvider
+  /** Subscribe to the document's events; returns the unsubscribe. */
+  onEvent: (listener: (e: DocEvent) => void) => () => void
+}
+
+const PALETTE = ['#b42318', '#175cd3', '#067647', '#9e4c00', '#6941c6', '#c11574', '#0e7090', '#4d5761']
+
+/** A colour per user, the same in every browser, dark enough for white text (AA). */
+export function colourOf(userId: string): string {
+  let h = 0
+  for (const c of userId) h = (h * 31 + c.charCodeAt(0)) >>> 0
+  return PALETTE[h % PALETTE.length]
+}
+
+export function displayName(email: string): string {
+  return email.split('@')[0]
+}
+
+const MSG_ACK = 100
+const MSG_EVENT = 101
+
+export function useCollab(docId: string, session: Session): { collab: Collab | null; save: SaveState } {
+  const [collab, setCollab] = useState<Collab | null>(null)
+  const [save, setSave] = useState<SaveState>('connecting')
+
+  useEffect(() => {
+    const doc = new Y.Doc()
+    const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`
+    const provider = new WebsocketProvider(url, docId, doc, {
+      params: { token: session.accessToken, ack: '1', events: '1' },
+      connect: false,
+    })
+    const listeners = new Set<(e: DocEvent) => void>()
+
+    // "Saved" is exact: every update this connection sent has been acknowledged as durable.
+    // Edits made while disconnected reach the server as one sync message on reconnect.
+    let sent = 0
+    let acked = 0
+    let editedOffline = false
+    let everConnected = false
+    const recompute = () => {
+      if (provider.wsconnected && provider.synced) setSave(acked >= sent ? 'saved' : 'saving')
+      else if (!navigator.onLine) setSave('offline')
+      else setSave(everConnected ? 'reconnecting' : 'connecting')
+    }
+    provider.messageHandlers[MSG_ACK] = (_encoder, decoder) => {
+      acked = decoding.readVarUint(decoder)
+      recompute()
+    }
+    provider.messageHandlers[MSG_EVENT] = (_encoder, decoder) => {
+      const event = JSON.parse(decoding.readVarString(decoder)) as DocEvent
+      listeners.forEach((l) => l(event))
+    }
+    doc.on('update', (_update: Uint8Array, origin: unknown) => {
+      if (origin === provider) return
+      if (provider.wsconnected && provider.synced) sent += 1
+      else editedOffline = true
+      recompute()
+    })
+    provider.on('status', ({ status }: { status: string }) => {
+      if (status === 'connected') {
+        everConnected = true
+        acked = 0
+        sent = editedOffline ? 1 : 0
+        editedOffline = false
+      }
+      recompute()
+    })
+    provider.on('sync', recompute)
+    // A reconnect carries a fresh token: access tokens live 15 minutes.
+    provider.on('connection-close', () => {
+      accessToken()
+        .then((token) => (provider.params.token = token))
+        .catch(() => {})
+    })
+    // 401 before the upgrade shows up as an error event; refresh so the next try succeeds.
+    provider.on('connection-error', () => {
+      refresh()
+        .then((s) => (provider.params.token = s.accessToken))
+        .catch(() => {})
+    })
+    // The browser knows first when the network goes: stop trying and say so, then sync at once
+    // when it is back.
+    const online = () => {
+      if (navigator.onLine) provider.connect()
+      else provider.disconnect()
+      recompute()
+    }
+    addEventListener('online', online)
+    addEventListener('offline', online)
+    accessToken().then((token) => {
+      provider.params.token = token
+      if (navigator.onLine) provider.connect()
+      recompute()
+    })
+    setCollab({
+      doc,
+      provider,
+      onEvent: (l) => {
+        listeners.add(l)
+        return () => listeners.delete(l)
+      },
+    })
+    return () => {
+      removeEventListener('online', online)
+      removeEventListener('offline', online)
+      provider.destroy()
+      doc.destroy()
+      setCollab(null)
+    }
+  }, [docId, session.accountId]) // eslint-disable-line react-hooks/exhaustive-deps
+
+  return { collab, save }
+}

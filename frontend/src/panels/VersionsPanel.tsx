@@ -1,0 +1,82 @@
+import { useCallback, useEffect, useState, type FormEvent } from 'react'
+import { api, ApiError, post } from '../api'
+
+interface Version {
+  version_id: string
+  name: string
+  automatic: boolean
+  created_by: string
+  created_at: number
+  changed_by: string[]
+}
+
+/** Named and automatic snapshots; restoring one is a new edit everyone sees, history stays. */
+export function VersionsPanel({ docId, canWrite }: { docId: string; canWrite: boolean }) {
+  const [versions, setVersions] = useState<Version[]>([])
+  const [message, setMessage] = useState('')
+
+  const load = useCallback(() => {
+    api<Version[]>(`/documents/${docId}/versions`)
+      .then((v) => setVersions([...v].reverse()))
+      .catch((e: ApiError) => setMessage(e.message))
+  }, [docId])
+  useEffect(load, [load])
+
+  async function save(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault()
+    const form = e.currentTarget
+    try {
+      await post(`/documents/${docId}/versions`, { name: String(new FormData(form).get('name')) })
+      form.reset()
+      setMessage('Version saved')
+      load()
+    } catch (err) {
+      setMessage((err as ApiError).message)
+    }
+  }
+
+  async function restore(v: Version) {
+    if (!confirm(`Restore “${v.name}”? The current text is kept as a version first.`)) return
+    try {
+      await post(`/documents/${docId}/versions/${v.version_id}/restore`)
+      setMessage(`Restored “${v.name}”`)
+      load()
+    } catch (err) {
+      setMessage((err as ApiError).message)
+    }
+  }
+
+  return (
+    <section aria-labelledby="versions-title" className="panel">
+      <h2 id="versions-title">Versions</h2>
+      {canWrite && (
+        <form onSubmit={save} className="row">
+          <label className="grow">
+            <span className="visually-hidden">Version name</span>
+            <input name="name" placeholder="Name this version" required />
+          </label>
+          <button type="submit">Save version</button>
+        </form>
+      )}
+      <p role="status" aria-live="polite">
+        {message}
+      </p>
+      <ol className="versions">
+        {versions.map((v) => (
+          <li key={v.version_id}>
+            <strong>{v.name}</strong>
+            {v.automatic && <span className="badge">automatic</span>}
+            <br />
+            <time dateTime={new Date(v.created_at).toISOString()}>{new Date(v.created_at).toLocaleString()}</time>
+            {v.changed_by.length > 0 && <span className="hint"> · changed by {v.changed_by.join(', ')}</span>}
+            {canWrite && (
+              <button type="button" onClick={() => restore(v)}>
+                Restore
+              </button>
+            )}
+          </li>
+        ))}
+      </ol>
+    </section>
+  )
+}

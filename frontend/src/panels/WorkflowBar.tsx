@@ -1,0 +1,168 @@
+import { useCallback, useEffect, useState, type FormEvent } from 'react'
+import { api, ApiError, post, type Session } from '../api'
+import { STATE_LABELS } from '../DocumentsPage'
+import type { Collab } from '../editor/collab'
+import { useNames } from './CommentsPanel'
+
+interface Transition {
+  from: string
+  to: string
+  action: string
+  actor: string
+  at: number
+  note: string
+}
+
+interface WorkflowView {
+  workflow: { state: string; approvals: string[]; scheduled_at: number | null; timezone: string | null }
+  required_approvals: number
+  transitions: Transition[]
+}
+
+const PLATFORMS: [string, string[]][] = [
+  ['instagram', ['feed', 'story', 'reel']],
+  ['x', ['feed']],
+  ['linkedin', ['feed']],
+  ['facebook', ['feed', 'story']],
+  ['tiktok', ['video']],
+]
+
+/** The document's place in review and publishing, and the moves this person may make from it. */
+export function WorkflowBar({ docId, session, collab }: { docId: string; session: Session; collab: Collab }) {
+  const [view, setView] = useState<WorkflowView | null>(null)
+  const [error, setError] = useState('')
+  const [scheduling, setScheduling] = useState(false)
+  const [flash, setFlash] = useState('')
+  const [note, setNote] = useState('')
+  const nameOf = useNames(collab)
+  const manager = session.role === 'owner' || session.role === 'admin'
+  const writer = manager || session.role === 'editor'
+
+  const load = useCallback(() => {
+    api<WorkflowView>(`/documents/${docId}/workflow`)
+      .then(setView)
+      .catch((e: ApiError) => setError(e.message))
+  }, [docId])
+  useEffect(() => {
+    load()
+    return collab.onEvent((e) => {
+      if (e.type !== 'workflow') return
+      const t = e.transition as Transition | undefined
+      if (t) setFlash(`${nameOf(t.actor)}: ${STATE_LABELS[t.from]} → ${STATE_LABELS[t.to]}${t.note ? ` (${t.note})` : ''}`)
+      load()
+    })
+  }, [collab, load, nameOf])
+
+  async function move(action: string, extra: Record<string, unknown> = {}) {
+    try {
+      await post(`/documents/${docId}/workflow`, { action, note, ...extra })
+      setError('')
+      setNote('')
+      setScheduling(false)
+      load()
+    } catch (e) {
+      setError((e as ApiError).message)
+    }
+  }
+
+  function schedule(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault()
+    const form = new FormData(e.currentTarget)
+    const targets = PLATFORMS.filter(([p]) => form.get(`on-${p}`)).map(([p]) => ({
+      platform: p,
+      format: String(form.get(`format-${p}`)),
+    }))
+    move('schedule', { at: `${form.get('at')}:00`, timezone: form.get('timezone'), targets })
+  }
+
+  if (!view) return <div className="workflow">{error || 'Loading workflow…'}</div>
+  const state = view.workflow.state
+  const actions: [string, string, boolean][] = [
+    ['submit', 'Submit for review', writer && (state === 'draft' || state === 'changes_requested')],
+    ['approve', 'Approve', manager && state === 'in_review'],
+    ['request_changes', 'Request changes', manager && state === 'in_review'],
+    ['schedule', 'Schedule…', writer && state === 'approved'],
+    ['unschedule', 'Unschedule', writer && state === 'scheduled'],
+    ['reopen', 'Reopen as draft', manager && state !== 'draft'],
+  ]
+  const last = view.transitions[view.transitions.length - 1]
+  return (
+    <section className="workflow" aria-label="Workflow">
+      <span className={`badge state-${state}`} data-testid="workflow-state">
+        {STATE_LABELS[state]}
+      </span>
+      {state === 'in_review' && (
+        <span className="hint">
+          {view.workflow.approvals.length} of {view.required_approvals} approvals
+        </span>
+      )}
+      {state === 'scheduled' && view.workflow.scheduled_at && (
+        <span className="hint">
+          goes out {new Date(view.workflow.scheduled_at).toLocaleString()} ({view.workflow.timezone})
+        </span>
+      )}
+      {last?.note && state !== 'scheduled' && <span className="hint">“{last.note}”</span>}
+      <div className="row wrap">
+        {actions.some(([, , allowed]) => allowed) && (
+          <label className="inline">
+            <span className="visually-hidden">Note for the next step</span>
+            <input value={note} onChange={(e) => setNote(e.target.value)} placeholder="Note (optional)" />
+          </label>
+        )}
+        {actions
+          .filter(([, , allowed]) => allowed)
+          .map(([action, label]) => (
+            <button
+              key={action}
+              type="button"
+              className={action === 'approve' || action === 'submit' ? 'primary' : ''}
+              onClick={() => (action === 'schedule' ? setScheduling(!scheduling) : move(action))}
+            >
+              {label}
+            </button>
+          ))}
+      </div>
+      <p className="flash" role="status" aria-live="polite">
+        {flash}
+      </p>
+      {error && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
+      {scheduling && (
+        <form onSubmit={schedule} className="card-inset stack schedule">
+          <label>
+            When
+            <input name="at" type="datetime-local" required />
+          </label>
+          <label>
+            Time zone
+            <input name="timezone" defaultValue={Intl.DateTimeFormat().resolvedOptions().timeZone} required />
+          </label>
+          <fieldset>
+            <legend>Where</legend>
+            {PLATFORMS.map(([p, formats]) => (
+              <div key={p} className="row">
+                <label className="inline">
+                  <input type="checkbox" name={`on-${p}`} /> {p}
+                </label>
+                <label className="inline">
+                  <span className="visually-hidden">{p} format</span>
+                  <select name={`format-${p}`}>
+                    {formats.map((f) => (
+                      <option key={f}>{f}</option>
+                    ))}
+                  </select>
+                </label>
+              </div>
+            ))}
+          </fieldset>
+          <button type="submit" className="primary">
+            Schedule
+          </button>
+        </form>
+      )}
+    </section>
+  )
+}

@@ -1,0 +1,157 @@
+// What the browser tests stand on: a real creo server (the binary cargo built) on an ephemeral
+// port with a fresh data folder, serving the built editor; Debian's Chromium driven by
+// playwright-core; people registered and invited over the real REST API; and each person's
+// own browser context, signed in through the editor's login form.
+
+import { spawn } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { chromium } from 'playwright-core'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const root = resolve(here, '../..')
+export const ARTIFACTS = join(root, 'test-artifacts/editor')
+
+/** Starts `creo serve` and resolves with its base URL once it listens. */
+export async function startServer() {
+  const bin = process.env.CREO_BIN ?? join(root, 'target/debug/creo')
+  const data = mkdtempSync(join(tmpdir(), 'creo-e2e-'))
+  const child = spawn(bin, ['serve', '--addr', '127.0.0.1:0', '--data', data], {
+    cwd: root,
+    env: {
+      ...process.env,
+      CREO_FRONTEND: join(root, 'frontend/dist'),
+      CREO_MODELS: process.env.CREO_MODELS ?? join(root, 'models'),
+      CREO_JWT_SECRET: 'e2e-secret-e2e-secret-e2e-secret!',
+      RUST_LOG: process.env.RUST_LOG ?? 'info',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let log = ''
+  const base = await new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`creo did not start:\n${log}`)), 60_000)
+    const read = (chunk) => {
+      log += chunk
+      const m = log.match(/creo listening on (http:\/\/[0-9.:]+)/)
+      if (m) {
+        clearTimeout(timer)
+        ok(m[1])
+      }
+    }
+    child.stdout.on('data', read)
+    child.stderr.on('data', read)
+    child.on('exit', (code) => fail(new Error(`creo exited with ${code}:\n${log}`)))
+  })
+  return {
+    base,
+    log: () => log,
+    stop() {
+      child.kill('SIGTERM')
+      rmSync(data, { recursive: true, force: true })
+    },
+  }
+}
+
+export async function launch() {
+  mkdirSync(ARTIFACTS, { recursive: true })
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox'],
+  })
+}
+
+/** A JSON call to creo's REST API. */
+export async function rest(base, path, { token, method = 'GET', body } = {}) {
+  const response = await fetch(`${base}/api/v1${path}`, {
+    method,
+    headers: {
+      'content-type': 'application/json',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
+  const text = await response.text()
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`)
+  return text ? JSON.parse(text) : undefined
+}
+
+let counter = 0
+
+/** Registers a person; `name` is also their display name (the part before the @). */
+export async function person(base, name) {
+  const email = `${name}.${Date.now()}${counter++}@example.com`
+  const password = 'correct horse battery staple'
+  const tokens = await rest(base, '/auth/register', { method: 'POST', body: { email, password, name } })
+  return { name: email.split('@')[0], email, password, tokens }
+}
+
+/** `owner` invites `who` into their account with `role`, and `who` accepts. */
+export async function invite(base, owner, who, role) {
+  const { token } = await rest(base, `/accounts/${owner.tokens.account_id}/invitations`, {
+    method: 'POST',
+    token: owner.tokens.access_token,
+    body: { email: who.email, role },
+  })
+  await rest(base, '/invitations/accept', { method: 'POST', token: who.tokens.access_token, body: { token } })
+}
+
+/**
+ * Opens a browser context for `who`, logs in through the form, switches to `account` when it is
+ * not their own, and returns the page on the documents list.
+ */
+export async function signIn(browser, base, who, account) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } })
+  const page = await context.newPage()
+  page.on('pageerror', (e) => console.error(`[${who.name}] page error:`, e))
+  await page.goto(`${base}/`)
+  await page.getByLabel('Email').fill(who.email)
+  await page.getByLabel('Password').fill(who.password)
+  await page.getByRole('button', { name: 'Log in' }).click()
+  await page.getByRole('heading', { name: 'Documents' }).waitFor()
+  if (account && account !== who.tokens.account_id) {
+    await page.getByLabel('Account').selectOption(account)
+    await page.waitForFunction(
+      (id) => JSON.parse(localStorage.getItem('creo.session') ?? '{}').accountId === id,
+      account,
+    )
+    await page.getByRole('heading', { name: 'Documents' }).waitFor()
+  }
+  return { context, page }
+}
+
+/** Opens a document in the page and waits until it is synced with the server. */
+export async function openDocument(page, docId) {
+  await page.goto(`${page.url().split('#')[0]}#/doc/${docId}`)
+  await waitForSaveState(page, 'All changes saved')
+  return page.locator('.prose[data-field="post"]')
+}
+
+export async function waitForSaveState(page, text) {
+  await page.getByTestId('save-state').filter({ hasText: text }).waitFor({ timeout: 15_000 })
+}
+
+/** Waits until the editor's text contains `text`. */
+export async function waitForText(page, text, field = 'post') {
+  await page.waitForFunction(
+    ([t, f]) => document.querySelector(`.prose[data-field="${f}"]`)?.textContent?.includes(t),
+    [text, field],
+    { timeout: 15_000 },
+  )
+}
+
+/** The editor's text as the person reads it: paragraphs by line, other people's carets left out. */
+export async function editorText(page, field = 'post') {
+  return page.locator(`.prose[data-field="${field}"]`).evaluate((el) => {
+    const copy = el.cloneNode(true)
+    copy.querySelectorAll('.collaboration-carets__caret').forEach((c) => c.remove())
+    return [...copy.querySelectorAll('p')].map((p) => p.textContent).join('\n')
+  })
+}
+
+export async function screenshot(page, name) {
+  const path = join(ARTIFACTS, `${name}.png`)
+  await page.screenshot({ path, fullPage: true })
+  return path
+}
