@@ -67,10 +67,9 @@ pub fn anchor(state: &[u8], field: &str, index: u32, length: u32) -> Result<Anch
             "{field} has {len} characters; {index}+{length} is outside it"
         ));
     }
-    let start =
-        fields::sticky_index(&doc, field, index, true).ok_or("no position at the start")?;
-    let end = fields::sticky_index(&doc, field, index + length, false)
-        .ok_or("no position at the end")?;
+    let start = fields::sticky_index(&doc, field, index, true).ok_or("no position at the start")?;
+    let end =
+        fields::sticky_index(&doc, field, index + length, false).ok_or("no position at the end")?;
     let units: Vec<u16> = whole
         .encode_utf16()
         .skip(index as usize)

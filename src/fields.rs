@@ -229,7 +229,10 @@ mod tests {
     #[test]
     fn a_fragment_reads_as_its_blocks_without_marks() {
         let doc = tiptap_doc();
-        assert_eq!(read(&doc, "post").as_deref(), Some("Hello bold world\none\n"));
+        assert_eq!(
+            read(&doc, "post").as_deref(),
+            Some("Hello bold world\none\n")
+        );
         assert_eq!(read(&doc, "missing"), None);
     }
 

@@ -95,10 +95,9 @@ pub async fn list(
     if let Some(doc) = &principal.doc {
         metas.retain(|m| &m.doc_id == doc);
     }
-    let workflows = futures_util::future::try_join_all(
-        metas.iter().map(|m| state.store.workflow(&m.doc_id)),
-    )
-    .await?;
+    let workflows =
+        futures_util::future::try_join_all(metas.iter().map(|m| state.store.workflow(&m.doc_id)))
+            .await?;
     let documents = metas
         .into_iter()
         .zip(workflows)

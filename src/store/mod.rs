@@ -156,7 +156,8 @@ pub trait DocumentStore: Send + Sync + 'static {
     /// Creates the document for `account_id` unless it exists; returns the stored owner either
     /// way, so two nodes racing to create it agree on one owner.
     async fn claim(&self, doc_id: &str, account_id: &str) -> Result<DocumentMeta, StoreError>;
-    /// An account's documents, most recently changed first, at most `limit`.
+    /// An account's documents, at most `limit`, most recently changed first (on ScyllaDB
+    /// "changed" is the last compaction: appends do not rewrite the document row).
     async fn documents_of(
         &self,
         account_id: &str,

@@ -10,6 +10,7 @@ mod collaboration;
 mod comments;
 mod common;
 mod durability;
+mod editor_api;
 mod identity;
 mod inference;
 mod interop;

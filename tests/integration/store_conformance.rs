@@ -696,3 +696,41 @@ async fn webhook_endpoints_logs_and_generations_round_trip() {
         assert_eq!(b.store.generation(&doc, "gen_missing").await.unwrap(), None);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_lists_its_own_documents() {
+    for b in backends().await {
+        let account = format!("lister-{}", doc_id("acct"));
+        let (first, second, other) = (doc_id("first"), doc_id("second"), doc_id("other"));
+        b.store.claim(&first, &account).await.unwrap();
+        b.store.claim(&second, &account).await.unwrap();
+        b.store.claim(&other, "someone-else").await.unwrap();
+        // Another account claiming an existing document does not list it.
+        b.store.claim(&first, "someone-else").await.unwrap();
+        b.store
+            .append(&first, vec![Typist::new().type_text("newer")])
+            .await
+            .unwrap();
+        let mut listed: Vec<String> = b
+            .store
+            .documents_of(&account, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.doc_id)
+            .collect();
+        listed.sort();
+        let mut want = vec![first.clone(), second.clone()];
+        want.sort();
+        assert_eq!(listed, want, "{}", b.name);
+        assert_eq!(b.store.documents_of(&account, 1).await.unwrap().len(), 1);
+        b.store.delete(&second).await.unwrap();
+        let listed = b.store.documents_of(&account, 10).await.unwrap();
+        assert_eq!(
+            listed.len(),
+            1,
+            "{}: deleted documents leave the list",
+            b.name
+        );
+    }
+}
