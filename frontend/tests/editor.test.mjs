@@ -188,3 +188,66 @@ test('edits made offline merge with everyone’s when the connection is back', a
   assert.equal(await editorText(a.page), await editorText(b.page))
   assert.equal(await editorText(a.page), 'Alice online: Line one. Bob wrote this offline.')
 })
+
+test('four variations show their price first, and the one chosen lands in everyone’s post', async () => {
+  const a = await createAsAlice('AI check')
+  await a.editor.click()
+  await a.page.keyboard.type(
+    'Our spring collection is here. Light jackets for cool mornings. Free shipping this week only.',
+  )
+  const b = await as(bob, a.docId)
+  await waitForText(b.page, 'Free shipping this week only.')
+
+  await a.page.getByRole('tab', { name: 'AI' }).click()
+  await a.page.getByTestId('generation-quote').filter({ hasText: '4 variations × 0.25 credits = 1.00 credits' }).waitFor()
+  await a.page.getByRole('button', { name: 'Generate for 1.00 credits' }).click()
+  const variations = a.page.locator('.variations li')
+  await variations.first().waitFor({ timeout: 60_000 })
+  assert.equal(await variations.count(), 4)
+  await a.page.getByText('Charged 1.00 credits.').waitFor()
+  // The variation with hashtags differs from the post: choosing it visibly changes everyone's text.
+  const tagged = variations.filter({ has: a.page.getByText('With hashtags', { exact: true }) })
+  const chosen = await tagged.locator('.variation-text').innerText()
+  const tag = chosen.match(/#\w+/)[0]
+  await tagged.getByRole('button', { name: 'Use this' }).click()
+  await waitForText(b.page, tag)
+  assert.equal((await editorText(b.page)).replace(/\s+/g, ' '), chosen.replace(/\s+/g, ' ').trim())
+
+  await a.page.getByRole('tab', { name: 'Credits' }).click()
+  await a.page.getByTestId('credits-available').filter({ hasText: '9.00' }).waitFor()
+  console.log('screenshot:', await screenshot(a.page, 'ai-and-credits'))
+})
+
+test('on a phone the editor is one column and every control has a name', async () => {
+  const a = await createAsAlice('Phone check')
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true })
+  contexts.push(phone)
+  const page = await phone.newPage()
+  await page.goto(`${server.base}/`)
+  await page.getByLabel('Email').fill(bob.email)
+  await page.getByLabel('Password').fill(bob.password)
+  await page.getByRole('button', { name: 'Log in' }).click()
+  await page.getByLabel('Account').selectOption(alice.tokens.account_id)
+  await page.waitForFunction((id) => JSON.parse(localStorage.getItem('creo.session')).accountId === id, alice.tokens.account_id)
+  const editor = await openDocument(page, a.docId)
+  await editor.tap()
+  await page.keyboard.type('Typed on a phone.')
+  await waitForText(a.page, 'Typed on a phone.')
+
+  // Nothing is wider than the screen, and the side panels sit below the editor.
+  const width = await page.evaluate(() => document.documentElement.scrollWidth)
+  assert.ok(width <= 390, `page is ${width}px wide`)
+  const [editorBox, sideBox] = await Promise.all([page.locator('.editor-column').boundingBox(), page.locator('.side').boundingBox()])
+  assert.ok(sideBox.y > editorBox.y + editorBox.height - 1)
+  // Every button, field and link can be told apart by a screen reader.
+  const unnamed = await page.evaluate(() =>
+    [...document.querySelectorAll('button, input, select, textarea, a')]
+      .filter((el) => {
+        const labelled = el.labels?.length || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')
+        return !labelled && !el.textContent.trim() && !el.getAttribute('placeholder')
+      })
+      .map((el) => el.outerHTML.slice(0, 80)),
+  )
+  assert.deepEqual(unnamed, [])
+  console.log('screenshot:', await screenshot(page, 'phone-bob'))
+})

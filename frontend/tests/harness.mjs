@@ -16,7 +16,7 @@ export const ARTIFACTS = join(root, 'test-artifacts/editor')
 
 /** Starts `creo serve` and resolves with its base URL once it listens. */
 export async function startServer() {
-  const bin = process.env.CREO_BIN ?? join(root, 'target/debug/creo')
+  const bin = resolve(root, process.env.CREO_BIN ?? 'target/debug/creo')
   const data = mkdtempSync(join(tmpdir(), 'creo-e2e-'))
   const child = spawn(bin, ['serve', '--addr', '127.0.0.1:0', '--data', data], {
     cwd: root,
@@ -42,6 +42,7 @@ export async function startServer() {
     }
     child.stdout.on('data', read)
     child.stderr.on('data', read)
+    child.on('error', (e) => fail(new Error(`${bin} could not start: ${e.message}`)))
     child.on('exit', (code) => fail(new Error(`creo exited with ${code}:\n${log}`)))
   })
   return {
