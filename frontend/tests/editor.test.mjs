@@ -220,15 +220,9 @@ test('four variations show their price first, and the one chosen lands in everyo
 
 test('on a phone the editor is one column and every control has a name', async () => {
   const a = await createAsAlice('Phone check')
-  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true })
+  const phoneSize = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true }
+  const { context: phone, page } = await signIn(browser, server.base, bob, alice.tokens.account_id, phoneSize)
   contexts.push(phone)
-  const page = await phone.newPage()
-  await page.goto(`${server.base}/`)
-  await page.getByLabel('Email').fill(bob.email)
-  await page.getByLabel('Password').fill(bob.password)
-  await page.getByRole('button', { name: 'Log in' }).click()
-  await page.getByLabel('Account').selectOption(alice.tokens.account_id)
-  await page.waitForFunction((id) => JSON.parse(localStorage.getItem('creo.session')).accountId === id, alice.tokens.account_id)
   const editor = await openDocument(page, a.docId)
   await editor.tap()
   await page.keyboard.type('Typed on a phone.')

@@ -99,11 +99,12 @@ export async function invite(base, owner, who, role) {
 }
 
 /**
- * Opens a browser context for `who`, logs in through the form, switches to `account` when it is
- * not their own, and returns the page on the documents list.
+ * Opens a browser context for `who` (a desktop window unless `device` says otherwise), logs in
+ * through the form, switches to `account` when it is not their own, and returns the page on the
+ * documents list.
  */
-export async function signIn(browser, base, who, account) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } })
+export async function signIn(browser, base, who, account, device = { viewport: { width: 1280, height: 860 } }) {
+  const context = await browser.newContext(device)
   const page = await context.newPage()
   page.on('pageerror', (e) => console.error(`[${who.name}] page error:`, e))
   await page.goto(`${base}/`)

@@ -537,7 +537,7 @@ impl DocumentStore for ScyllaStore {
         )
         .await?;
         let mut out: Vec<DocumentMeta> = metas.into_iter().flatten().map(|(m, _)| m).collect();
-        out.sort_by(|a, b| b.updated_at_ms.cmp(&a.updated_at_ms));
+        out.sort_by_key(|m| std::cmp::Reverse(m.updated_at_ms));
         out.truncate(limit);
         Ok(out)
     }
