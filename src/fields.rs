@@ -18,14 +18,14 @@ use yrs::{
 const PARAGRAPH: &str = "paragraph";
 
 /// What a root holds.
-pub enum Field {
+enum Field {
     Text(TextRef),
     Xml(XmlFragmentRef),
 }
 
 /// The field `name` of a document, or `None` when the document has no such root. A root is XML
 /// when it holds XML elements, text otherwise (stored states do not say which).
-pub fn get<T: ReadTxn>(txn: &T, name: &str) -> Option<Field> {
+fn get<T: ReadTxn>(txn: &T, name: &str) -> Option<Field> {
     let fragment = txn.get_xml_fragment(name)?;
     let is_xml = fragment
         .children(txn)
