@@ -60,10 +60,13 @@ async fn scheduled(server: &Server, secs_ahead: u64) -> (rest::User, i64) {
         .await;
         assert_eq!(s, 200, "{action}: {v}");
     }
+    // Whole seconds, rounded up: at least `secs_ahead` away however late in its second this runs
+    // (rounding down once left a 1-second schedule in the past by the time it was sent).
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
-        .as_secs()
+        .as_millis()
+        .div_ceil(1000) as u64
         + secs_ahead;
     let at = chrono::DateTime::from_timestamp(now as i64, 0)
         .unwrap()
