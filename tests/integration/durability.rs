@@ -15,12 +15,13 @@ async fn sigterm_closes_with_1001_flushes_and_edits_survive_restart() {
         a.append(&format!("a{i};"));
         b.append(&format!("b{i};"));
     }
-    assert!(
-        a.wait(10, |c| c.text().len() == b.text().len()
-            && c.text().len() > 700)
-            .await
-    );
+    // Both clients must hold all 200 appends before the shutdown: equal lengths part way
+    // through the exchange would snapshot a text the server later outgrows.
+    let full: usize = (0..100).map(|i| format!("a{i};b{i};").len()).sum();
+    assert!(a.wait(10, |c| c.text().len() == full).await);
+    assert!(b.wait(10, |c| c.text().len() == full).await);
     let before = a.text();
+    assert_eq!(b.text(), before);
 
     let status = server.terminate();
     assert!(status.success(), "SIGTERM exit status {status:?}");
