@@ -6,7 +6,7 @@ use futures_util::future::join_all;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::common::Server;
+use crate::common::{http, Server};
 use crate::rest::{self, balance, call, charge, get, post, register, webhook, WEBHOOK_SECRET};
 
 #[tokio::test]
@@ -95,7 +95,7 @@ async fn reservations_capture_what_was_used_and_a_failure_costs_nothing() {
     let reserve = |key: &'static str, quantity: i64| {
         let (server, alice, base) = (&server, &alice, &base);
         async move {
-            let resp = reqwest::Client::new()
+            let resp = http()
                 .post(server.url(&format!("{base}/reservations")))
                 .bearer_auth(&alice.access)
                 .header("Idempotency-Key", key)
@@ -400,7 +400,7 @@ async fn the_ledger_pages_and_usage_adds_up() {
     let (_, bill) = get(&server, &format!("{base}/billing"), &alice.access).await;
     assert_eq!(bill["month"]["generations"], 5);
     assert_eq!(bill["month"]["spent_milli"], 7_000);
-    let csv = reqwest::Client::new()
+    let csv = http()
         .get(server.url(&format!("{base}/ledger.csv")))
         .bearer_auth(&alice.access)
         .send()

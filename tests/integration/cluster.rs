@@ -130,7 +130,7 @@ async fn converged(clients: &[&YClient], markers: &[String], secs: u64) -> bool 
 
 /// A bodiless REST call; its status.
 async fn send(method: Method, server: &Server, token: &str, path: &str) -> u16 {
-    reqwest::Client::new()
+    http()
         .request(method, server.url(path))
         .bearer_auth(token)
         .send()

@@ -147,7 +147,7 @@ async fn awareness_is_relayed_tagged_and_removed_on_disconnect() {
 async fn rest_reads_and_writes_the_live_document() {
     let server = Server::start();
     let tok = token("acme", "u", Role::Editor);
-    let http = reqwest::Client::new();
+    let http = http();
 
     let created = http
         .post(server.url("/api/v1/documents"))

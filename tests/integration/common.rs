@@ -76,7 +76,7 @@ impl Server {
 
     /// Replaces the store fault plan (the server must run with `CREO_FAULT_INJECTION=true`).
     pub async fn set_faults(&self, plan: serde_json::Value) {
-        let resp = reqwest::Client::new()
+        let resp = http()
             .put(self.url("/debug/store-faults"))
             .json(&plan)
             .send()
@@ -451,9 +451,24 @@ pub fn text_update(s: &str) -> Vec<u8> {
     txn.encode_update_v1()
 }
 
+/// The one HTTP client of every test request. Building a reqwest client loads the system's TLS
+/// roots (about 30 ms in a debug build): a burst of 120 requests with a client each took
+/// seconds, long enough for the server to answer its 5 s first-request timeout (408) on the
+/// connections opened first. It keeps no idle connection: each `#[tokio::test]` has its own
+/// runtime, and a pooled connection would outlive the runtime that drives it.
+pub fn http() -> &'static reqwest::Client {
+    static CLIENT: std::sync::LazyLock<reqwest::Client> = std::sync::LazyLock::new(|| {
+        reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .expect("HTTP client")
+    });
+    &CLIENT
+}
+
 /// `GET path` with a bearer token.
 pub async fn api_get(server: &Server, token: &str, path: &str) -> reqwest::Response {
-    reqwest::Client::new()
+    http()
         .get(server.url(path))
         .bearer_auth(token)
         .send()
@@ -477,7 +492,7 @@ pub async fn post_update(
     doc_id: &str,
     update: Vec<u8>,
 ) -> reqwest::Response {
-    reqwest::Client::new()
+    http()
         .post(server.url(&format!("/api/v1/documents/{doc_id}/updates")))
         .bearer_auth(token)
         .body(update)

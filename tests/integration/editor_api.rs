@@ -5,7 +5,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::common::Server;
+use crate::common::{http, Server};
 use crate::rest::{self, call, get, member, post, register};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -78,7 +78,7 @@ async fn the_built_editor_is_served_at_the_root() {
     std::fs::create_dir(dist.path().join("assets")).unwrap();
     std::fs::write(dist.path().join("assets/app.js"), "console.log('creo')").unwrap();
     let server = Server::start_with(&[("CREO_FRONTEND", dist.path().to_str().unwrap())]);
-    let client = reqwest::Client::new();
+    let client = http();
     let fetch = |path: &str| {
         let req = client.get(server.url(path));
         async move {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::common::{post_update, stored_text, text_update, YClient};
+use crate::common::{http, post_update, stored_text, text_update, YClient};
 use crate::rest::{self, call, charge, get, login, member, post, register};
 
 #[tokio::test]
@@ -359,7 +359,7 @@ async fn ids_from_another_account_are_refused() {
         let (s, v) = get(&server, &format!("{theirs}{path}"), &mallory.access).await;
         assert_eq!(s, 403, "GET {path}: {v}");
     }
-    let resp = reqwest::Client::new()
+    let resp = http()
         .post(server.url(&format!("{theirs}/charges")))
         .bearer_auth(&mallory.access)
         .header("Idempotency-Key", "steal")
@@ -369,7 +369,7 @@ async fn ids_from_another_account_are_refused() {
         .unwrap();
     assert_eq!(resp.status(), 403, "no charging another account");
     // A reservation of Alice's, named through Mallory's own account, is not found.
-    let resp = reqwest::Client::new()
+    let resp = http()
         .post(server.url(&format!("{theirs}/reservations")))
         .bearer_auth(&alice.access)
         .header("Idempotency-Key", "r1")

@@ -124,7 +124,7 @@ async fn infer(
 }
 
 async fn faults(server: &Server, model: &str, plan: Value) {
-    let resp = reqwest::Client::new()
+    let resp = http()
         .put(server.url(&format!("/debug/inference-faults/{model}")))
         .json(&plan)
         .send()

@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::common::Server;
+use crate::common::{http, Server};
 
 pub const WEBHOOK_SECRET: &str = "whsec_integration_test";
 
@@ -55,7 +55,7 @@ pub async fn call(
     token: Option<&str>,
     body: Option<Value>,
 ) -> (u16, Value, reqwest::header::HeaderMap) {
-    let mut req = reqwest::Client::new().request(method, server.url(path));
+    let mut req = http().request(method, server.url(path));
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
@@ -135,7 +135,7 @@ pub async fn member(server: &Server, owner: &User, email: &str, role: &str) -> U
 
 /// A charge with an idempotency key: (status, body).
 pub async fn charge(server: &Server, user: &User, action: &str, key: &str) -> (u16, Value) {
-    let resp = reqwest::Client::new()
+    let resp = http()
         .post(server.url(&format!("/api/v1/accounts/{}/charges", user.account_id)))
         .bearer_auth(&user.access)
         .header("Idempotency-Key", key)
@@ -166,7 +166,7 @@ pub async fn webhook(server: &Server, event: Value, secret: &str, age_secs: i64)
         .unwrap()
         .as_secs() as i64
         - age_secs;
-    let resp = reqwest::Client::new()
+    let resp = http()
         .post(server.url("/api/v1/billing/webhook"))
         .header(
             "Creo-Signature",
