@@ -1,7 +1,8 @@
 //! The hot path of an edit, piece by piece (`cargo bench --bench hot_path`):
 //!
-//! - `update`: decode a client's update frame, check and apply it to the live document, encode
-//!   the frame every other editor receives: what a document actor does per keystroke;
+//! - `update`: validate and decode a client's update frame, check that it resolves against the
+//!   document's state vector, apply it to the live document, encode the frame every other
+//!   editor receives: what a session and its document actor do per keystroke;
 //! - `awareness`: apply a cursor move to a document's presence and encode the relay;
 //! - `store`: one group commit of 64 concurrent appends to the embedded store (one fsync), and
 //!   the cold load of a 20,000-edit document from its compacted snapshot against replaying its
@@ -21,7 +22,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use yrs::sync::awareness::AwarenessUpdateEntry;
 use yrs::sync::{AwarenessUpdate, Message, SyncMessage};
 use yrs::updates::encoder::Encode;
-use yrs::{ClientID, Doc, Text, Transact};
+use yrs::{ClientID, Doc, StateVector, Text, Transact};
 
 /// `n` updates of 8 characters each, typed as creo-load's editors type: at a cursor that moves
 /// on, jumping elsewhere every tenth edit.
@@ -56,14 +57,19 @@ fn update(c: &mut Criterion) {
                 .iter()
                 .map(|u| frame(u))
                 .collect();
+            let frames: Vec<Bytes> = frames.into_iter().map(Bytes::from).collect();
+            let limits = sync::FrameLimits::default();
             let doc = Doc::new();
+            let mut known = StateVector::default();
             let started = Instant::now();
             for f in &frames {
-                for msg in sync::decode_frame(f).expect("valid frame") {
-                    if let Inbound::Update { raw, update, .. } = msg {
-                        assert!(sync::update_changes(&doc, &update));
-                        doc.transact_mut().apply_update(update).expect("applies");
-                        std::hint::black_box(sync::encode_update(&raw));
+                for msg in sync::decode_frame(f, true, &limits).expect("valid frame") {
+                    if let Inbound::Update(u) = msg {
+                        assert!(sync::update_changes(&doc, &known, &u.shape, &u.update));
+                        u.shape.resolve(&known).expect("resolves");
+                        u.shape.advance(&mut known);
+                        doc.transact_mut().apply_update(u.update).expect("applies");
+                        std::hint::black_box(sync::encode_update(&u.raw));
                     }
                 }
             }
@@ -77,7 +83,7 @@ fn awareness(c: &mut Criterion) {
     let mut group = c.benchmark_group("awareness");
     group.throughput(Throughput::Elements(1));
     group.bench_function("apply_relay", |b| {
-        let mut presence = Presence::new(8);
+        let mut presence = Presence::new(8, Duration::from_secs(30));
         let user: Arc<str> = Arc::from("user-1");
         let mut clock = 0;
         b.iter(|| {

@@ -133,6 +133,14 @@ impl Principal {
             .is_none_or(|k| k.scopes.iter().any(|s| s == scope))
     }
 
+    /// The key of every per-user limit (connections, message rate): the account and the user
+    /// together, so a user id that another account also uses (an app's own user ids, minted by
+    /// its API key) never shares a budget across accounts. Length-prefixed: unambiguous
+    /// whatever either id contains.
+    pub fn limit_key(&self) -> Arc<str> {
+        format!("{}:{}:{}", self.account.len(), self.account, self.user).into()
+    }
+
     /// How the actor appears in the audit log and the ledger.
     pub fn actor(&self) -> String {
         match &self.api_key {

@@ -55,14 +55,42 @@ pub struct Config {
     pub max_document_bytes: u64,
     pub max_connections_per_document: usize,
     pub max_connections_per_user: usize,
-    /// Sustained messages per second one session may send, and the burst above it.
+    /// Sustained messages per second one session may send, and the burst above it. Past them
+    /// the session stops reading its socket until the rate allows more (nothing is refused).
     pub session_messages_per_second: u32,
     pub session_message_burst: u32,
+    /// A session kept waiting for its rate this long without a break is closed (4529, which
+    /// clients retry): the last resort against a client that never slows down.
+    pub rate_limit_close_after_ms: u64,
     pub ping_interval_ms: u64,
     /// A session that sends nothing (not even a pong) for this long is closed.
     pub ping_timeout_ms: u64,
     /// Frames queued for one session before it counts as fallen behind and is disconnected.
     pub outbound_queue_frames: usize,
+    /// Bytes of frames queued for one session before it counts as fallen behind (the answer to
+    /// its SyncStep1, one at a time, is not counted: it is as large as the document).
+    pub outbound_queue_bytes: usize,
+    /// y-protocols messages one WebSocket frame may carry (y-websocket sends one).
+    pub max_messages_per_frame: usize,
+    /// Nesting of values in one update (arrays, maps, JSON attributes). Deeper updates are
+    /// refused before decoding: yrs decodes them recursively.
+    pub max_update_depth: usize,
+    /// Structs, clients and deleted ranges one update from a client may hold.
+    pub max_update_structs: usize,
+    pub max_update_clients: usize,
+    pub max_update_delete_ranges: usize,
+    /// Client ids one awareness message may carry, and bytes of one client's state.
+    pub max_awareness_entries: usize,
+    pub max_awareness_state_bytes: usize,
+    /// Bytes and frames a session may have waiting for its document; past either it stops
+    /// reading its socket until the document catches up (TCP pushes back on the client).
+    pub inbound_inflight_bytes: usize,
+    pub inbound_inflight_frames: usize,
+    /// Updates that build on content the document does not have yet (edits a client sends
+    /// before its SyncStep2 carries what they follow) wait, per session, up to this many bytes
+    /// and this long; past either the session is closed to resync.
+    pub max_parked_bytes: usize,
+    pub parked_timeout_ms: u64,
     pub awareness_clients_per_session: usize,
     /// How long an unused document stays loaded after its last session leaves.
     pub unload_grace_ms: u64,
@@ -217,11 +245,24 @@ impl Default for Config {
             max_document_bytes: 64 << 20,
             max_connections_per_document: 1000,
             max_connections_per_user: 100,
-            session_messages_per_second: 200,
-            session_message_burst: 1000,
+            session_messages_per_second: 2_000,
+            session_message_burst: 25_000,
+            rate_limit_close_after_ms: 30_000,
             ping_interval_ms: 15_000,
             ping_timeout_ms: 45_000,
             outbound_queue_frames: 1024,
+            outbound_queue_bytes: 16 << 20,
+            max_messages_per_frame: 16,
+            max_update_depth: 32,
+            max_update_structs: 1 << 20,
+            max_update_clients: 1 << 16,
+            max_update_delete_ranges: 1 << 20,
+            max_awareness_entries: 16_384,
+            max_awareness_state_bytes: 16 << 10,
+            inbound_inflight_bytes: 4 << 20,
+            inbound_inflight_frames: 256,
+            max_parked_bytes: 4 << 20,
+            parked_timeout_ms: 10_000,
             awareness_clients_per_session: 8,
             unload_grace_ms: 5_000,
             commit_max_updates: 1024,
@@ -240,8 +281,8 @@ impl Default for Config {
             bus_resync_concurrency: 8,
             redis_timeout_ms: 1_000,
             connection_lease_ms: 30_000,
-            user_messages_per_second: 1_000,
-            user_message_burst: 5_000,
+            user_messages_per_second: 4_000,
+            user_message_burst: 50_000,
             awareness_timeout_ms: 30_000,
             access_token_ttl_secs: 15 * 60,
             refresh_token_ttl_secs: 30 * 24 * 3600,
@@ -341,6 +382,26 @@ impl Config {
             iterations: self.argon2_iterations,
             lanes: self.argon2_lanes,
         }
+    }
+    /// What one client frame may hold (`sync::decode_frame`).
+    pub fn frame_limits(&self) -> crate::sync::FrameLimits {
+        crate::sync::FrameLimits {
+            max_messages: self.max_messages_per_frame.max(1),
+            update: self.update_limits(),
+            max_awareness_entries: self.max_awareness_entries,
+            max_awareness_state_bytes: self.max_awareness_state_bytes,
+        }
+    }
+    pub fn update_limits(&self) -> crate::sync::UpdateLimits {
+        crate::sync::UpdateLimits {
+            max_depth: self.max_update_depth,
+            max_structs: self.max_update_structs,
+            max_clients: self.max_update_clients,
+            max_delete_ranges: self.max_update_delete_ranges,
+        }
+    }
+    pub fn parked_timeout(&self) -> Duration {
+        Duration::from_millis(self.parked_timeout_ms)
     }
     pub fn onnxruntime_library(&self) -> PathBuf {
         self.onnxruntime_lib

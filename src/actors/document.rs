@@ -4,27 +4,26 @@
 //! An update is applied and broadcast only after the store has it (group commit): no client ever
 //! sees an edit that a crash could lose, and the sender's acknowledgement is truthful.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use bytes::Bytes;
-use tokio::sync::{mpsc, oneshot};
-use yrs::sync::AwarenessUpdate;
-use yrs::updates::decoder::Decode;
+use tokio::sync::oneshot;
 use yrs::updates::encoder::Encode;
 use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
 
 use super::registry::DocumentRegistry;
-use super::session::SessionCommand;
+use super::session::{Credit, SessionCommand};
 use crate::auth::{Principal, Role};
 use crate::bus::{Bus, DocEvent, DocMessage, Membership, NodeId, Origin};
 use crate::config::Config;
+use crate::socket::{CloseCode, CloseReason, Outbox};
 use crate::store::{DocumentMeta, DocumentStore, StoreError, StoreHealth, StoredDocument};
 use crate::sync::awareness::{Presence, SessionId};
-use crate::sync::{self, close, Inbound, UpdateKind};
+use crate::sync::{self, close, update, ClientUpdate, Inbound, UpdateKind, UpdateShape};
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum DocError {
@@ -44,6 +43,8 @@ pub enum DocError {
     Backlogged,
     #[error("invalid update: {0}")]
     InvalidUpdate(String),
+    #[error("the update builds on content this document does not have: {0}")]
+    Unresolved(String),
     #[error("document could not be loaded: {0}")]
     LoadFailed(String),
     #[error("{0}")]
@@ -66,12 +67,24 @@ struct Pending {
 
 struct Member {
     principal: Arc<Principal>,
-    outbound: mpsc::Sender<Bytes>,
+    outbox: Arc<Outbox>,
+    /// Shared with the session, which reads it before decoding an update.
+    can_write: Arc<AtomicBool>,
     control: Recipient<SessionCommand>,
     extensions: sync::Extensions,
     /// Updates accepted from this session, and how many of them are durable.
     accepted: u64,
     durable: u64,
+    /// Updates that build on content the document does not have yet, in arrival order.
+    parked: VecDeque<Parked>,
+    parked_bytes: usize,
+}
+
+/// A client update waiting for what it builds on (typically the same client's SyncStep2, when
+/// it typed after reconnecting before the server's SyncStep1 reached it).
+struct Parked {
+    update: ClientUpdate,
+    since: Instant,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +131,11 @@ pub struct DocumentActor {
     meta: Option<DocumentMeta>,
     sessions: HashMap<SessionId, Member>,
     presence: Presence,
+    /// The document's state vector with every accepted update (durable or still pending)
+    /// counted in: what a new update may build on.
+    accepted_sv: StateVector,
+    /// Parked updates over all sessions (see `Member::parked`).
+    parked: usize,
     pending: Vec<Pending>,
     pending_bytes: usize,
     in_flight: bool,
@@ -150,7 +168,10 @@ impl DocumentActor {
         registry: Arc<DocumentRegistry>,
         bus: Arc<Bus>,
     ) -> Self {
-        let presence = Presence::new(config.awareness_clients_per_session);
+        let presence = Presence::new(
+            config.awareness_clients_per_session,
+            config.awareness_timeout(),
+        );
         let span = tracing::info_span!("document", doc = %id);
         DocumentActor {
             span,
@@ -170,6 +191,8 @@ impl DocumentActor {
             meta: None,
             sessions: HashMap::new(),
             presence,
+            accepted_sv: StateVector::default(),
+            parked: 0,
             pending: Vec::new(),
             pending_bytes: 0,
             in_flight: false,
@@ -208,13 +231,19 @@ impl DocumentActor {
     }
 
     fn send_to(&mut self, session: SessionId, frame: Bytes) {
-        let lagging = match self.sessions.get(&session) {
-            Some(m) => m.outbound.try_send(frame).is_err(),
-            None => false,
+        let full = match self.sessions.get(&session) {
+            Some(m) => m.outbox.push(frame).err(),
+            None => None,
         };
-        if lagging {
-            self.evict(session, close::SLOW_CONSUMER, "fell behind");
+        if let Some(full) = full {
+            self.fell_behind(session, full);
         }
+    }
+
+    fn fell_behind(&mut self, session: SessionId, full: crate::socket::Full) {
+        metrics::counter!("creo_refused_messages_total", "reason" => full.metric_reason())
+            .increment(1);
+        self.evict(session, close::SLOW_CONSUMER, "fell behind");
     }
 
     /// Sends one encoded frame to every session (but `except`). A session whose queue is full is
@@ -227,24 +256,38 @@ impl DocumentActor {
             if Some(*id) == except {
                 continue;
             }
-            match m.outbound.try_send(frame.clone()) {
+            match m.outbox.push(frame.clone()) {
                 Ok(()) => delivered += 1,
-                Err(_) => lagging.push(*id),
+                Err(full) => lagging.push((*id, full)),
             }
         }
-        for id in lagging {
-            self.evict(id, close::SLOW_CONSUMER, "fell behind");
+        for (id, full) in lagging {
+            self.fell_behind(id, full);
         }
         metrics::counter!("creo_bytes_out_total").increment(delivered * frame.len() as u64);
         delivered
     }
 
+    /// Closes a session's socket at once (its outbox stops taking frames and sends the close
+    /// next, even while the session actor waits on something) and stops the session.
     fn evict(&mut self, session: SessionId, code: u16, reason: &'static str) {
-        if let Some(m) = self.sessions.remove(&session) {
+        if let Some(m) = self.remove_member(session) {
             metrics::counter!("creo_disconnects_total", "reason" => reason).increment(1);
+            m.outbox.close(Some(CloseReason {
+                code: CloseCode::from(code),
+                description: Some(reason.to_string()),
+            }));
             m.control.do_send(SessionCommand::Close { code, reason });
             self.announce_departure(session);
         }
+    }
+
+    /// A session leaves the document; its parked updates were never acknowledged (its client
+    /// still has them and sends them again in its next SyncStep2).
+    fn remove_member(&mut self, session: SessionId) -> Option<Member> {
+        let m = self.sessions.remove(&session)?;
+        self.parked -= m.parked.len();
+        Some(m)
     }
 
     fn announce_departure(&mut self, session: SessionId) {
@@ -268,7 +311,13 @@ impl DocumentActor {
 
     /// Shows presence relayed by another node to this node's sessions.
     fn apply_remote_presence(&mut self, node: NodeId, raw: &[u8]) {
-        match AwarenessUpdate::decode_v1(raw) {
+        // Another node's snapshot may hold every state of its sessions: no count limit beyond
+        // the bytes, but the same bound on each state.
+        let limits = sync::FrameLimits {
+            max_awareness_entries: usize::MAX,
+            ..self.config.frame_limits()
+        };
+        match sync::decode_awareness(raw, &limits) {
             Ok(update) => {
                 if let Some(relay) = self.presence.apply_remote(node, update) {
                     self.broadcast(&sync::encode_awareness(relay), None);
@@ -305,12 +354,16 @@ impl DocumentActor {
                 let mut invalid = false;
                 {
                     let mut txn = self.doc.transact_mut();
+                    let limits = self.config.update_limits().trusted();
                     for raw in updates {
-                        match Update::decode_v1(&raw) {
-                            Ok(update) => {
+                        // Another node validated it, but a node is not trusted to the point of
+                        // letting a bad message on the bus take this one down.
+                        match update::decode_checked(&raw, &limits) {
+                            Ok((shape, update)) => {
                                 if let Err(e) = txn.apply_update(update) {
                                     tracing::warn!(parent: &self.span, error = %e, "update from the bus did not apply");
                                 }
+                                shape.advance(&mut self.accepted_sv);
                                 self.approx_bytes += raw.len() as u64;
                                 frames.push(sync::encode_update(&raw));
                             }
@@ -329,6 +382,7 @@ impl DocumentActor {
                 }
                 metrics::counter!("creo_bus_updates_applied_total").increment(frames.len() as u64);
                 metrics::counter!("creo_updates_out_total").increment(deliveries);
+                self.unpark(ctx);
                 if invalid {
                     self.resync(ctx);
                 }
@@ -380,7 +434,10 @@ impl DocumentActor {
             .map(|result: Result<Option<Vec<u8>>, StoreError>, act, ctx| {
                 act.resyncing = false;
                 match result {
-                    Ok(Some(state)) => act.merge_stored(&state),
+                    Ok(Some(state)) => {
+                        act.merge_stored(&state);
+                        act.unpark(ctx);
+                    }
                     Ok(None) => {}
                     Err(e) => {
                         tracing::warn!(parent: &act.span, error = %e, "resync from the store failed; retrying");
@@ -395,8 +452,9 @@ impl DocumentActor {
     }
 
     fn merge_stored(&mut self, state: &[u8]) {
-        let update = match Update::decode_v1(state) {
-            Ok(u) => u,
+        let limits = self.config.update_limits().trusted();
+        let update = match update::decode_checked(state, &limits) {
+            Ok((_, u)) => u,
             Err(e) => {
                 tracing::error!(parent: &self.span, error = %e, "stored state does not decode");
                 return;
@@ -407,7 +465,11 @@ impl DocumentActor {
             if let Err(e) = txn.apply_update(update) {
                 tracing::warn!(parent: &self.span, error = %e, "stored state did not apply");
             }
-            txn.encode_update_v1()
+            let news = txn.encode_update_v1();
+            for (client, clock) in txn.state_vector().iter() {
+                self.accepted_sv.set_max(*client, *clock);
+            }
+            news
         };
         // An update that changes nothing encodes as two zero bytes (no structs, no deletions).
         if news.len() > 2 {
@@ -425,36 +487,34 @@ impl DocumentActor {
         };
         match msg {
             Inbound::SyncStep1(sv) => {
-                let diff = self.doc.transact().encode_diff_v1(&sv);
-                self.send_to(session, sync::encode_sync_step2(diff));
-            }
-            Inbound::Update { kind, raw, update } => {
-                let principal = member.principal.clone();
-                // A SyncStep2 that brings nothing new (a reconnect echo) is neither refused nor
-                // stored again; a live update always carries new operations.
-                if kind == UpdateKind::SyncStep2 && !sync::update_changes(&self.doc, &update) {
+                // One answer at a time: a queued one already covers a newer SyncStep1 (see
+                // `Outbox::answer_queued`), so a client repeating it costs no more memory.
+                if member.outbox.answer_queued() {
+                    metrics::counter!("creo_sync_answers_coalesced_total").increment(1);
                     return;
                 }
-                match self.admit(&principal, &raw) {
-                    Ok(()) => {
-                        if let Some(m) = self.sessions.get_mut(&session) {
-                            m.accepted += 1;
-                        }
-                        let author = principal.user.clone();
-                        self.enqueue(raw, update, Writer::Session(session), author, ctx);
-                    }
-                    Err(DocError::ReadOnly) => {
-                        self.send_to(
-                            session,
-                            sync::encode_permission_denied("read-only: your role cannot edit"),
-                        );
-                    }
-                    Err(DocError::TooLarge) => {
-                        self.evict(session, close::DOCUMENT_TOO_LARGE, "document_too_large")
-                    }
-                    Err(_) => self.evict(session, close::TRY_AGAIN_LATER, "store_backlog"),
+                let diff = self.doc.transact().encode_diff_v1(&sv);
+                if let Err(full) = member.outbox.push_answer(sync::encode_sync_step2(diff)) {
+                    self.fell_behind(session, full);
                 }
             }
+            Inbound::Update(update) => {
+                // A SyncStep2 that brings nothing new (a reconnect echo) is neither refused nor
+                // stored again; a live update always carries new operations.
+                if update.kind == UpdateKind::SyncStep2
+                    && !sync::update_changes(
+                        &self.doc,
+                        &self.accepted_sv,
+                        &update.shape,
+                        &update.update,
+                    )
+                {
+                    return;
+                }
+                self.accept_or_park(session, update, ctx);
+            }
+            // Decided by the session, which does not decode a reader's updates.
+            Inbound::ReadOnlyUpdate(_) => {}
             Inbound::Awareness(update) => {
                 let (user, role) = (member.principal.user.clone(), member.principal.role);
                 let applied = self.presence.apply(session, &user, role.as_str(), update);
@@ -476,6 +536,112 @@ impl DocumentActor {
             }
             Inbound::Auth => {}
         }
+    }
+
+    /// Accepts a session's update when everything it builds on is here; otherwise parks it until
+    /// that arrives (bounded in bytes and time: past either the session resyncs). Parked
+    /// updates keep their order: a new one waits behind them.
+    fn accept_or_park(
+        &mut self,
+        session: SessionId,
+        update: ClientUpdate,
+        ctx: &mut Context<Self>,
+    ) {
+        let Some(member) = self.sessions.get_mut(&session) else {
+            return;
+        };
+        if member.parked.is_empty() && update.shape.resolve(&self.accepted_sv).is_ok() {
+            if self.accept(session, update, ctx) {
+                self.unpark(ctx);
+            }
+            return;
+        }
+        let expired = member
+            .parked
+            .front()
+            .is_some_and(|p| p.since.elapsed() > self.config.parked_timeout());
+        if expired || member.parked_bytes + update.raw.len() > self.config.max_parked_bytes {
+            metrics::counter!("creo_refused_messages_total", "reason" => "unresolved_update")
+                .increment(1);
+            return self.evict(session, close::RESYNC_NEEDED, "unresolved update");
+        }
+        metrics::counter!("creo_updates_parked_total").increment(1);
+        member.parked_bytes += update.raw.len();
+        member.parked.push_back(Parked {
+            update,
+            since: Instant::now(),
+        });
+        self.parked += 1;
+    }
+
+    /// Accepts parked updates that now resolve, each session's in order, until none does.
+    fn unpark(&mut self, ctx: &mut Context<Self>) {
+        while self.parked > 0 {
+            let ready: Vec<SessionId> = self
+                .sessions
+                .iter()
+                .filter(|(_, m)| {
+                    m.parked
+                        .front()
+                        .is_some_and(|p| p.update.shape.resolve(&self.accepted_sv).is_ok())
+                })
+                .map(|(id, _)| *id)
+                .collect();
+            if ready.is_empty() {
+                return;
+            }
+            for id in ready {
+                let Some(member) = self.sessions.get_mut(&id) else {
+                    continue;
+                };
+                let Some(parked) = member.parked.pop_front() else {
+                    continue;
+                };
+                member.parked_bytes -= parked.update.raw.len();
+                self.parked -= 1;
+                self.accept(id, parked.update, ctx);
+            }
+        }
+    }
+
+    /// Admits and queues an update that resolves; whether it was admitted.
+    fn accept(
+        &mut self,
+        session: SessionId,
+        update: ClientUpdate,
+        ctx: &mut Context<Self>,
+    ) -> bool {
+        let Some(principal) = self.sessions.get(&session).map(|m| m.principal.clone()) else {
+            return false;
+        };
+        match self.admit(&principal, &update.raw) {
+            Ok(()) => {
+                if let Some(m) = self.sessions.get_mut(&session) {
+                    m.accepted += 1;
+                }
+                update.shape.advance(&mut self.accepted_sv);
+                let author = principal.user.clone();
+                self.enqueue(
+                    update.raw,
+                    update.update,
+                    Writer::Session(session),
+                    author,
+                    ctx,
+                );
+                return true;
+            }
+            Err(DocError::ReadOnly) => {
+                self.send_to(
+                    session,
+                    sync::encode_permission_denied("read-only: your role cannot edit"),
+                );
+            }
+            Err(DocError::TooLarge) => {
+                self.evict(session, close::DOCUMENT_TOO_LARGE, "document_too_large")
+            }
+            Err(_) => self.evict(session, close::TRY_AGAIN_LATER, "store_backlog"),
+        }
+        false
     }
 
     /// The write rules shared by sockets and REST.
@@ -784,6 +950,7 @@ impl Actor for DocumentActor {
                             act.log_bytes = stored.updates.iter().map(|u| u.len() as u64).sum();
                             act.epoch = stored.meta.epoch;
                             act.meta = Some(stored.meta);
+                            act.accepted_sv = doc.transact().state_vector();
                             act.doc = doc;
                         }
                         act.phase = Phase::Live;
@@ -937,6 +1104,7 @@ impl Handler<ChangeRole> for DocumentActor {
                 let mut principal = (*member.principal).clone();
                 principal.role = new;
                 member.principal = Arc::new(principal);
+                member.can_write.store(new.can_write(), Ordering::Release);
                 if old.can_write() && !new.can_write() {
                     self.send_to(
                         id,
@@ -1061,7 +1229,8 @@ impl DocumentActor {
 pub struct Join {
     pub session: SessionId,
     pub principal: Arc<Principal>,
-    pub outbound: mpsc::Sender<Bytes>,
+    pub outbox: Arc<Outbox>,
+    pub can_write: Arc<AtomicBool>,
     pub control: Recipient<SessionCommand>,
     pub extensions: sync::Extensions,
 }
@@ -1088,17 +1257,20 @@ impl Handler<Join> for DocumentActor {
         for frame in initial {
             // A fresh queue has room; failing means the session is already gone, and its
             // Leave will follow.
-            let _ = msg.outbound.try_send(frame);
+            let _ = msg.outbox.push(frame);
         }
         self.sessions.insert(
             msg.session,
             Member {
                 principal: msg.principal,
-                outbound: msg.outbound,
+                outbox: msg.outbox,
+                can_write: msg.can_write,
                 control: msg.control,
                 extensions: msg.extensions,
                 accepted: 0,
                 durable: 0,
+                parked: VecDeque::new(),
+                parked_bytes: 0,
             },
         );
         Ok(())
@@ -1115,7 +1287,7 @@ impl Handler<Leave> for DocumentActor {
     type Result = ();
 
     fn handle(&mut self, msg: Leave, ctx: &mut Context<Self>) {
-        if let Some(m) = self.sessions.remove(&msg.session) {
+        if let Some(m) = self.remove_member(msg.session) {
             if m.accepted > m.durable {
                 tracing::debug!(parent: &self.span, session = msg.session, waiting = m.accepted - m.durable, "session left with writes in flight; they are still committed");
             }
@@ -1125,12 +1297,14 @@ impl Handler<Leave> for DocumentActor {
     }
 }
 
-/// A decoded client message.
+/// The decoded messages of one client frame, with the frame's share of the session's
+/// in-flight budget (given back when this is handled or dropped).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct FromClient {
     pub session: SessionId,
-    pub msg: Inbound,
+    pub messages: Vec<Inbound>,
+    pub credit: Credit,
 }
 
 impl Handler<FromClient> for DocumentActor {
@@ -1138,7 +1312,9 @@ impl Handler<FromClient> for DocumentActor {
 
     fn handle(&mut self, msg: FromClient, ctx: &mut Context<Self>) {
         if self.phase == Phase::Live {
-            self.handle_client(msg.session, msg.msg, ctx);
+            for m in msg.messages {
+                self.handle_client(msg.session, m, ctx);
+            }
         }
     }
 }
@@ -1187,12 +1363,16 @@ impl Handler<Access> for DocumentActor {
     }
 }
 
-/// A binary update from REST: same rules as the socket; answered once durable.
+/// A binary update from REST, validated and decoded by the handler: same rules as the socket,
+/// except that an update that does not resolve is refused rather than parked. Answered once
+/// durable.
 #[derive(Message)]
 #[rtype(result = "Result<oneshot::Receiver<Result<(), DocError>>, DocError>")]
 pub struct ApplyUpdate {
     pub principal: Arc<Principal>,
     pub raw: Bytes,
+    pub shape: UpdateShape,
+    pub update: Update,
 }
 
 impl Handler<ApplyUpdate> for DocumentActor {
@@ -1202,20 +1382,23 @@ impl Handler<ApplyUpdate> for DocumentActor {
         self.ready()?;
         self.check_owner(&msg.principal)?;
         self.admit(&msg.principal, &msg.raw)?;
-        let update =
-            Update::decode_v1(&msg.raw).map_err(|e| DocError::InvalidUpdate(e.to_string()))?;
         let (tx, rx) = oneshot::channel();
-        if !sync::update_changes(&self.doc, &update) {
+        if !sync::update_changes(&self.doc, &self.accepted_sv, &msg.shape, &msg.update) {
             let _ = tx.send(Ok(()));
-        } else {
-            self.enqueue(
-                msg.raw,
-                update,
-                Writer::Rest(tx),
-                msg.principal.user.clone(),
-                ctx,
-            );
+            return Ok(rx);
         }
+        msg.shape
+            .resolve(&self.accepted_sv)
+            .map_err(|e| DocError::Unresolved(e.to_string()))?;
+        msg.shape.advance(&mut self.accepted_sv);
+        self.enqueue(
+            msg.raw,
+            msg.update,
+            Writer::Rest(tx),
+            msg.principal.user.clone(),
+            ctx,
+        );
+        self.unpark(ctx);
         Ok(rx)
     }
 }

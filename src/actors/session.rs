@@ -1,29 +1,32 @@
-//! `SessionActor`: one per WebSocket. Decodes frames (`sync/`), enforces the per-session rate
-//! limit and heartbeat, and relays messages to its `DocumentActor`.
+//! `SessionActor`: one per WebSocket. Reads whole messages (`socket::FrameReader`), decodes
+//! them (`sync/`), paces the client to its message rate and relays to its `DocumentActor`.
 //!
-//! Outbound frames never pass through an unbounded buffer: the document pushes them into this
-//! session's bounded queue, a writer task drains it into the socket, and a full queue gets the
-//! session disconnected (it resyncs on reconnect) instead of growing.
+//! Nothing a client sends can pile up: a session reads its socket only while its document keeps
+//! up (a bounded number of bytes and frames in flight) and while the client is within its rate.
+//! Otherwise it stops reading, so TCP pushes back on the client; nothing is refused and nothing
+//! is lost. Outbound frames wait in the session's bounded `Outbox`, and a client that lets it
+//! fill is disconnected with a transient code (it resyncs on reconnect).
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError};
 use bytes::Bytes;
+use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::Notify;
 
 use super::document::{DocError, DocumentActor, FromClient, Join, Leave};
 use super::registry::DocumentRegistry;
 use crate::auth::Principal;
 use crate::bus::limits::{Lease, SharedLimits};
 use crate::config::Config;
+use crate::socket::{CloseCode, CloseReason, FrameReader, Incoming, Outbox, ReadError};
 use crate::sync::awareness::SessionId;
-use crate::sync::{self, close};
+use crate::sync::{self, close, FrameLimits, Inbound, UpdateKind};
 
 static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
 
@@ -32,13 +35,6 @@ static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
 #[rtype(result = "()")]
 pub enum SessionCommand {
     Close { code: u16, reason: &'static str },
-}
-
-/// Control frames for the socket writer. Closing has its own channel so it can interrupt a
-/// write stuck on a client that stopped reading.
-enum Control {
-    Ping,
-    Pong(Bytes),
 }
 
 /// Open sockets per user on this node, held by each session until it ends.
@@ -61,6 +57,7 @@ impl ConnectionSlot {
 }
 
 impl ConnectionSlots {
+    /// `user` is a `Principal::limit_key`.
     pub fn acquire(self: &Arc<Self>, user: &Arc<str>, max: usize) -> Option<ConnectionSlot> {
         let mut map = self.per_user.lock().expect("slots lock");
         let n = map.entry(user.clone()).or_default();
@@ -88,18 +85,78 @@ impl Drop for ConnectionSlot {
     }
 }
 
+/// What a session has sent its document that the document has not handled yet. Its mailbox
+/// takes anything; this is what keeps one session's share of it bounded.
+#[derive(Default)]
+pub struct Inflight {
+    bytes: AtomicUsize,
+    frames: AtomicUsize,
+    drained: Notify,
+}
+
+impl Inflight {
+    fn take(self: &Arc<Self>, bytes: usize) -> Credit {
+        self.bytes.fetch_add(bytes, Ordering::AcqRel);
+        self.frames.fetch_add(1, Ordering::AcqRel);
+        Credit {
+            inflight: self.clone(),
+            bytes,
+        }
+    }
+
+    fn over(&self, max_bytes: usize, max_frames: usize) -> bool {
+        self.bytes.load(Ordering::Acquire) > max_bytes
+            || self.frames.load(Ordering::Acquire) > max_frames
+    }
+}
+
+/// One frame's share of `Inflight`, given back when the document has handled (or dropped) the
+/// message carrying it.
+pub struct Credit {
+    inflight: Arc<Inflight>,
+    bytes: usize,
+}
+
+impl Drop for Credit {
+    fn drop(&mut self) {
+        self.inflight.bytes.fetch_sub(self.bytes, Ordering::AcqRel);
+        self.inflight.frames.fetch_sub(1, Ordering::AcqRel);
+        self.inflight.drained.notify_one();
+    }
+}
+
+/// Everything a session needs from the server, handed over at the upgrade.
+pub struct SessionSetup {
+    pub doc_id: Arc<str>,
+    pub principal: Arc<Principal>,
+    pub registry: Arc<DocumentRegistry>,
+    pub config: Arc<Config>,
+    pub limits: Arc<SharedLimits>,
+    pub outbox: Arc<Outbox>,
+    pub reader: FrameReader,
+    pub extensions: sync::Extensions,
+    pub slot: ConnectionSlot,
+}
+
 pub struct SessionActor {
     id: SessionId,
     doc_id: Arc<str>,
     principal: Arc<Principal>,
+    /// `principal.limit_key()`, computed once.
+    limit_key: Arc<str>,
     registry: Arc<DocumentRegistry>,
     config: Arc<Config>,
+    frame_limits: FrameLimits,
     limits: Arc<SharedLimits>,
     doc: Option<Addr<DocumentActor>>,
-    outbound: mpsc::Sender<Bytes>,
-    control: mpsc::UnboundedSender<Control>,
-    closer: Option<oneshot::Sender<CloseReason>>,
-    limiter: DefaultDirectRateLimiter,
+    outbox: Arc<Outbox>,
+    /// Whether the session's role may write now: set by the document when the role changes,
+    /// read before any update is decoded.
+    can_write: Arc<AtomicBool>,
+    inflight: Arc<Inflight>,
+    limiter: Arc<DefaultDirectRateLimiter>,
+    /// Since when every frame has had to wait for the rate (cleared by one that did not).
+    throttled_since: Option<Instant>,
     last_seen: Instant,
     extensions: sync::Extensions,
     closing: bool,
@@ -109,44 +166,51 @@ pub struct SessionActor {
 }
 
 impl SessionActor {
-    /// Starts the session actor and its socket writer for an upgraded connection.
-    #[allow(clippy::too_many_arguments)]
-    pub fn spawn(
-        doc_id: Arc<str>,
-        principal: Arc<Principal>,
-        registry: Arc<DocumentRegistry>,
-        config: Arc<Config>,
-        limits: Arc<SharedLimits>,
-        socket: actix_ws::Session,
-        stream: actix_ws::AggregatedMessageStream,
-        extensions: sync::Extensions,
-        slot: ConnectionSlot,
-    ) -> Addr<SessionActor> {
-        let (outbound, outbound_rx) = mpsc::channel(config.outbound_queue_frames.max(4));
-        let (control, control_rx) = mpsc::unbounded_channel();
-        let (closer, close_rx) = oneshot::channel();
+    /// Starts the session actor for an upgraded connection.
+    pub fn spawn(setup: SessionSetup) -> Addr<SessionActor> {
+        let SessionSetup {
+            doc_id,
+            principal,
+            registry,
+            config,
+            limits,
+            outbox,
+            reader,
+            extensions,
+            slot,
+        } = setup;
         let id = NEXT_SESSION.fetch_add(1, Ordering::Relaxed);
-        actix_rt::spawn(write_socket(id, socket, outbound_rx, control_rx, close_rx));
         let rate = NonZeroU32::new(config.session_messages_per_second.max(1)).expect("nonzero");
-        let burst = NonZeroU32::new(config.session_message_burst.max(1)).expect("nonzero");
-        let limiter = RateLimiter::direct(Quota::per_second(rate).allow_burst(burst));
+        // A frame carries up to `max_messages_per_frame` messages and is counted whole, so the
+        // burst must hold at least one frame's worth.
+        let burst = config
+            .session_message_burst
+            .max(config.max_messages_per_frame as u32)
+            .max(1);
+        let burst = NonZeroU32::new(burst).expect("nonzero");
+        let limiter = Arc::new(RateLimiter::direct(
+            Quota::per_second(rate).allow_burst(burst),
+        ));
         let span =
             tracing::info_span!("session", session = id, doc = %doc_id, user = %principal.user);
         SessionActor::create(move |ctx| {
-            ctx.add_stream(stream);
+            ctx.add_stream(reader);
             SessionActor {
                 span,
                 id,
                 doc_id,
+                limit_key: principal.limit_key(),
+                can_write: Arc::new(AtomicBool::new(principal.role.can_write())),
                 principal,
                 registry,
+                frame_limits: config.frame_limits(),
                 config,
                 limits,
                 doc: None,
-                outbound,
-                control,
-                closer: Some(closer),
+                outbox,
+                inflight: Arc::default(),
                 limiter,
+                throttled_since: None,
                 last_seen: Instant::now(),
                 extensions,
                 closing: false,
@@ -161,12 +225,10 @@ impl SessionActor {
         }
         self.closing = true;
         tracing::debug!(parent: &self.span, code, reason, "closing session");
-        if let Some(closer) = self.closer.take() {
-            let _ = closer.send(CloseReason {
-                code: CloseCode::from(code),
-                description: Some(reason.to_string()),
-            });
-        }
+        self.outbox.close(Some(CloseReason {
+            code: CloseCode::from(code),
+            description: Some(reason.to_string()),
+        }));
         ctx.stop();
     }
 
@@ -184,66 +246,124 @@ impl SessionActor {
 
     fn on_frame(&mut self, frame: Bytes, ctx: &mut Context<Self>) {
         metrics::counter!("creo_ws_frames_in_total").increment(1);
-        if self.limiter.check().is_err() {
-            return self.refuse(
+        let writer = self.can_write.load(Ordering::Acquire);
+        let messages = match sync::decode_frame(&frame, writer, &self.frame_limits) {
+            Ok(messages) => messages,
+            Err(e) => {
+                let detail = e.to_string();
+                return self.refuse(e.close_code(), e.metric_reason(), &detail, ctx);
+            }
+        };
+        let count = messages.len();
+        let mut forward = Vec::with_capacity(count);
+        for msg in messages {
+            match msg {
+                // A reader's answer to our SyncStep1: there is nothing of theirs to store.
+                Inbound::ReadOnlyUpdate(UpdateKind::SyncStep2) => {}
+                Inbound::ReadOnlyUpdate(UpdateKind::Update) => {
+                    metrics::counter!("creo_refused_messages_total", "reason" => "read_only")
+                        .increment(1);
+                    let denied = sync::encode_permission_denied("read-only: your role cannot edit");
+                    if self.outbox.push(denied).is_err() {
+                        metrics::counter!("creo_disconnects_total", "reason" => "fell behind")
+                            .increment(1);
+                        return self.close(close::SLOW_CONSUMER, "fell behind", ctx);
+                    }
+                }
+                other => forward.push(other),
+            }
+        }
+        if !forward.is_empty() {
+            self.relay(forward, frame.len(), ctx);
+        }
+        self.pace(count as u32, ctx);
+    }
+
+    /// Hands decoded messages to the document; stops reading while too much is in flight.
+    fn relay(&mut self, messages: Vec<Inbound>, bytes: usize, ctx: &mut Context<Self>) {
+        let Some(doc) = &self.doc else { return };
+        doc.do_send(FromClient {
+            session: self.id,
+            messages,
+            credit: self.inflight.take(bytes),
+        });
+        let (max_bytes, max_frames) = (
+            self.config.inbound_inflight_bytes,
+            self.config.inbound_inflight_frames,
+        );
+        if self.inflight.over(max_bytes, max_frames) {
+            metrics::counter!("creo_session_paused_total", "reason" => "document_busy")
+                .increment(1);
+            let inflight = self.inflight.clone();
+            ctx.wait(
+                async move {
+                    while inflight.over(max_bytes / 2, max_frames / 2) {
+                        inflight.drained.notified().await;
+                    }
+                }
+                .into_actor(self),
+            );
+        }
+    }
+
+    /// Counts `n` messages against the session's and the user's rates. Over either, the session
+    /// stops reading until the rate allows them (backpressure, not refusal); a client kept
+    /// waiting for `rate_limit_close_after_ms` on end is closed with a transient code.
+    fn pace(&mut self, n: u32, ctx: &mut Context<Self>) {
+        let Some(n) = NonZeroU32::new(n) else { return };
+        let session_ok = matches!(self.limiter.check_n(n), Ok(Ok(())));
+        if session_ok
+            && self.limits.message_wait_locally(&self.limit_key, n.get()) == Some(Duration::ZERO)
+        {
+            self.throttled_since = None;
+            return;
+        }
+        let since = *self.throttled_since.get_or_insert_with(Instant::now);
+        if since.elapsed() > Duration::from_millis(self.config.rate_limit_close_after_ms) {
+            metrics::counter!("creo_disconnects_total", "reason" => "rate_limited").increment(1);
+            return self.close(
                 close::RATE_LIMITED,
-                "rate_limited",
-                "rate limit exceeded",
+                "message rate exceeded for too long",
                 ctx,
             );
         }
-        match self.limits.check_locally(&self.principal.user) {
-            Some(true) => return self.relay(frame, ctx),
-            Some(false) => {
-                return self.refuse(
-                    close::RATE_LIMITED,
-                    "user_rate_limited",
-                    "this user is sending messages too fast",
-                    ctx,
-                )
-            }
-            None => {}
-        }
-        // The user's limit spans all their sessions on every node: ask Redis. Waiting here keeps
-        // this session's frames in order.
-        let (limits, user) = (self.limits.clone(), self.principal.user.clone());
-        ctx.wait(
-            async move { limits.allow_message(&user).await }
-                .into_actor(self)
-                .map(move |allowed, act, ctx| {
-                    if allowed {
-                        act.relay(frame, ctx)
-                    } else {
-                        act.refuse(
-                            close::RATE_LIMITED,
-                            "user_rate_limited",
-                            "this user is sending messages too fast",
-                            ctx,
-                        )
-                    }
-                }),
+        let (limiter, limits, key) = (
+            self.limiter.clone(),
+            self.limits.clone(),
+            self.limit_key.clone(),
         );
-    }
-
-    fn relay(&mut self, frame: Bytes, ctx: &mut Context<Self>) {
-        if self.closing {
-            return;
-        }
-        let Some(doc) = &self.doc else { return };
-        match sync::decode_frame(&frame) {
-            Ok(messages) => {
-                for msg in messages {
-                    doc.do_send(FromClient {
-                        session: self.id,
-                        msg,
-                    });
+        ctx.wait(
+            async move {
+                let mut reason = None;
+                while !session_ok {
+                    match limiter.check_n(n) {
+                        Ok(Ok(())) => break,
+                        Ok(Err(not_until)) => {
+                            reason = Some("session_rate");
+                            let wait = not_until.wait_time_from(DefaultClock::default().now());
+                            actix_rt::time::sleep(wait).await;
+                        }
+                        Err(_) => break, // n is within the burst by construction
+                    }
                 }
+                loop {
+                    let wait = limits.message_wait(&key, n.get()).await;
+                    if wait.is_zero() {
+                        break;
+                    }
+                    reason = reason.or(Some("user_rate"));
+                    actix_rt::time::sleep(wait).await;
+                }
+                reason
             }
-            Err(e) => {
-                let detail = e.to_string();
-                self.refuse(e.close_code(), e.metric_reason(), &detail, ctx)
-            }
-        }
+            .into_actor(self)
+            .map(|reason, act, _| match reason {
+                Some(reason) => {
+                    metrics::counter!("creo_session_paused_total", "reason" => reason).increment(1)
+                }
+                None => act.throttled_since = None,
+            }),
+        );
     }
 
     fn heartbeat(&mut self, ctx: &mut Context<Self>) {
@@ -255,13 +375,13 @@ impl SessionActor {
         if self.doc.as_ref().is_some_and(|d| !d.connected()) {
             return self.close(close::INTERNAL_ERROR, "document stopped", ctx);
         }
-        let _ = self.control.send(Control::Ping);
+        self.outbox.ping();
     }
 }
 
 fn join_close_code(e: &DocError) -> u16 {
     match e {
-        DocError::Forbidden | DocError::NotFound => close::PROTOCOL_ERROR,
+        DocError::Forbidden | DocError::NotFound => close::NOT_FOUND,
         _ => close::TRY_AGAIN_LATER,
     }
 }
@@ -273,10 +393,11 @@ impl Actor for SessionActor {
         metrics::gauge!("creo_live_sessions").increment(1.0);
         let registry = self.registry.clone();
         let doc_id = self.doc_id.clone();
-        let (id, principal, outbound, extensions) = (
+        let (id, principal, outbox, can_write, extensions) = (
             self.id,
             self.principal.clone(),
-            self.outbound.clone(),
+            self.outbox.clone(),
+            self.can_write.clone(),
             self.extensions,
         );
         let control = ctx.address().recipient();
@@ -287,7 +408,8 @@ impl Actor for SessionActor {
                     .ask_addr(&doc_id, || Join {
                         session: id,
                         principal: principal.clone(),
-                        outbound: outbound.clone(),
+                        outbox: outbox.clone(),
+                        can_write: can_write.clone(),
                         control: control.clone(),
                         extensions,
                     })
@@ -312,41 +434,42 @@ impl Actor for SessionActor {
         if let Some(doc) = &self.doc {
             doc.do_send(Leave { session: self.id });
         }
-        if let Some(closer) = self.closer.take() {
-            let _ = closer.send(CloseCode::Normal.into());
-        }
+        self.outbox.close(Some(CloseCode::Normal.into()));
     }
 }
 
-impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for SessionActor {
-    fn handle(&mut self, item: Result<AggregatedMessage, ProtocolError>, ctx: &mut Context<Self>) {
+impl StreamHandler<Result<Incoming, ReadError>> for SessionActor {
+    fn handle(&mut self, item: Result<Incoming, ReadError>, ctx: &mut Context<Self>) {
         if self.closing {
             return;
         }
         self.last_seen = Instant::now();
         match item {
-            Ok(AggregatedMessage::Binary(frame)) => self.on_frame(frame, ctx),
-            Ok(AggregatedMessage::Text(_)) => self.refuse(
-                close::UNSUPPORTED_DATA,
+            Ok(Incoming::Binary(frame)) => self.on_frame(frame, ctx),
+            Ok(Incoming::Text) => self.refuse(
+                close::TEXT_FRAME,
                 "text_frame",
                 "the Yjs protocol uses binary frames",
                 ctx,
             ),
-            Ok(AggregatedMessage::Ping(payload)) => {
-                let _ = self.control.send(Control::Pong(payload));
+            Ok(Incoming::Ping(payload)) => {
+                // Pings count against the rate like any message: a ping flood is paced too.
+                self.outbox.pong(payload);
+                self.pace(1, ctx);
             }
-            Ok(AggregatedMessage::Pong(_)) => {}
-            Ok(AggregatedMessage::Close(_)) => self.close(CloseCode::Normal.into(), "bye", ctx),
-            Err(ProtocolError::Overflow) => self.refuse(
+            Ok(Incoming::Pong) => {}
+            Ok(Incoming::Close(_)) => self.close(CloseCode::Normal.into(), "bye", ctx),
+            Err(ReadError::TooBig) => self.refuse(
                 close::MESSAGE_TOO_BIG,
                 "oversized",
                 "message exceeds max_message_bytes",
                 ctx,
             ),
-            Err(e) => {
+            Err(ReadError::Protocol(e)) => {
                 let detail = e.to_string();
                 self.refuse(close::PROTOCOL_ERROR, "protocol_error", &detail, ctx)
             }
+            Err(ReadError::Connection(_)) => ctx.stop(),
         }
     }
 
@@ -364,47 +487,4 @@ impl Handler<SessionCommand> for SessionActor {
             SessionCommand::Close { code, reason } => self.close(code, reason, ctx),
         }
     }
-}
-
-/// Drains a session's queues into its socket. Control frames overtake queued data, and a close
-/// interrupts a write stuck on a client that stopped reading.
-async fn write_socket(
-    session: SessionId,
-    mut socket: actix_ws::Session,
-    mut frames: mpsc::Receiver<Bytes>,
-    mut control: mpsc::UnboundedReceiver<Control>,
-    mut close: oneshot::Receiver<CloseReason>,
-) {
-    loop {
-        tokio::select! {
-            biased;
-            reason = &mut close => return close_socket(socket, reason.ok()).await,
-            cmd = control.recv() => {
-                let sent = match cmd {
-                    Some(Control::Ping) => socket.ping(b"").await,
-                    Some(Control::Pong(p)) => socket.pong(&p).await,
-                    None => break,
-                };
-                if sent.is_err() { break; }
-            }
-            frame = frames.recv() => {
-                let Some(frame) = frame else { break };
-                tokio::select! {
-                    biased;
-                    reason = &mut close => return close_socket(socket, reason.ok()).await,
-                    sent = socket.binary(frame) => {
-                        if sent.is_err() { break; }
-                        metrics::counter!("creo_ws_frames_out_total").increment(1);
-                    }
-                }
-            }
-        }
-    }
-    tracing::trace!(session, "socket writer finished");
-    close_socket(socket, None).await;
-}
-
-async fn close_socket(socket: actix_ws::Session, reason: Option<CloseReason>) {
-    const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
-    let _ = actix_rt::time::timeout(CLOSE_TIMEOUT, socket.close(reason)).await;
 }

@@ -51,12 +51,12 @@ return 0
 ";
 
 /// GCRA (the generic cell rate algorithm): one key per user holding its theoretical arrival
-/// time in microseconds. ARGV: emission interval µs, burst tolerance µs.
-/// Returns 0 when allowed, else the microseconds until the next message would be.
+/// time in microseconds. ARGV: emission interval µs, burst tolerance µs, events (1 if absent).
+/// Returns 0 when allowed, else the microseconds until the events would be.
 const RATE: &str = r"
 local t = redis.call('TIME')
 local now = t[1] * 1000000 + t[2]
-local interval = tonumber(ARGV[1])
+local interval = tonumber(ARGV[1]) * tonumber(ARGV[3] or 1)
 local tolerance = tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
@@ -236,39 +236,48 @@ impl SharedLimits {
         }
     }
 
-    /// The verdict on one more message from `user` when it can be given without Redis: always
-    /// on a single node or with no limit configured; `None` when Redis must be asked.
-    pub fn check_locally(&self, user: &Arc<str>) -> Option<bool> {
+    /// How long `n` more messages from `user` (a `Principal::limit_key`) must wait, when that
+    /// can be told without Redis: always on a single node or with no limit configured; `None`
+    /// when Redis must be asked. Zero means they may go now, and they are counted.
+    pub fn message_wait_locally(&self, user: &Arc<str>, n: u32) -> Option<Duration> {
         if self.rate.is_none() {
-            return Some(true);
+            return Some(Duration::ZERO);
         }
         if self.shared.is_some() {
             return None;
         }
-        Some(self.local_check(user))
+        Some(self.local_wait(user, n))
     }
 
-    fn local_check(&self, user: &Arc<str>) -> bool {
-        self.local_user_rate
-            .as_ref()
-            .is_none_or(|l| l.check_key(user).is_ok())
+    fn local_wait(&self, user: &Arc<str>, n: u32) -> Duration {
+        let (Some(limiter), Some(n)) = (&self.local_user_rate, NonZeroU32::new(n)) else {
+            return Duration::ZERO;
+        };
+        match limiter.check_key_n(user, n) {
+            Ok(Ok(())) => Duration::ZERO,
+            Ok(Err(not_until)) => not_until.wait_time_from(governor::clock::Clock::now(
+                &governor::clock::DefaultClock::default(),
+            )),
+            // More at once than the burst: never allowed in one step; callers send fewer.
+            Err(_) => Duration::from_secs(1),
+        }
     }
 
-    /// May `user` send one more message? Counted across nodes with Redis, on this node without
-    /// (or while Redis does not answer).
-    pub async fn allow_message(&self, user: &Arc<str>) -> bool {
-        if let Some(verdict) = self.check_locally(user) {
-            return verdict;
+    /// How long `n` more messages from `user` must wait, counted across nodes with Redis and on
+    /// this node without (or while Redis does not answer). Zero: allowed, and counted.
+    pub async fn message_wait(&self, user: &Arc<str>, n: u32) -> Duration {
+        if let Some(wait) = self.message_wait_locally(user, n) {
+            return wait;
         }
         let Some((interval, tolerance)) = self.rate else {
-            return true;
+            return Duration::ZERO;
         };
         match self
-            .shared_rate(&format!("rate:user:{user}"), interval, tolerance)
+            .shared_rate_n(&format!("rate:user:{user}"), interval, tolerance, n)
             .await
         {
-            Some(wait) => wait.is_zero(),
-            None => self.local_check(user),
+            Some(wait) => wait,
+            None => self.local_wait(user, n),
         }
     }
 
@@ -281,6 +290,16 @@ impl SharedLimits {
         interval_us: u64,
         tolerance_us: u64,
     ) -> Option<Duration> {
+        self.shared_rate_n(key, interval_us, tolerance_us, 1).await
+    }
+
+    async fn shared_rate_n(
+        &self,
+        key: &str,
+        interval_us: u64,
+        tolerance_us: u64,
+        n: u32,
+    ) -> Option<Duration> {
         let shared = self.shared.as_ref()?;
         let mut conn = shared.conn.clone();
         let result: ::redis::RedisResult<u64> = shared
@@ -288,6 +307,7 @@ impl SharedLimits {
             .key(format!("{}:{key}", shared.prefix))
             .arg(interval_us)
             .arg(tolerance_us)
+            .arg(n)
             .invoke_async(&mut conn)
             .await;
         match result {

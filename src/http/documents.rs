@@ -12,6 +12,7 @@ use yrs::Update;
 use super::{admit_to_document, authenticate, ApiError, TokenQuery};
 use crate::actors::document::{ApplyUpdate, DocError, GetInfo, GetState};
 use crate::server::AppState;
+use crate::sync::update;
 
 async fn principal_for(
     req: &HttpRequest,
@@ -176,7 +177,13 @@ pub async fn apply_update(
             "update exceeds max_message_bytes",
         ));
     }
-    if !state.limits.allow_message(&principal.user).await {
+    // The role first: a reader's body is neither validated nor decoded.
+    if !principal.role.can_write() {
+        metrics::counter!("creo_refused_messages_total", "reason" => "read_only").increment(1);
+        return Err(DocError::ReadOnly.into());
+    }
+    let wait = state.limits.message_wait(&principal.limit_key(), 1).await;
+    if !wait.is_zero() {
         metrics::counter!("creo_refused_messages_total", "reason" => "user_rate_limited")
             .increment(1);
         return Err(ApiError::new(
@@ -184,24 +191,54 @@ pub async fn apply_update(
             "rate_limited",
             "this user is sending messages too fast",
         )
-        .retry_after(1));
+        .retry_after(wait.as_secs().clamp(1, 3600) as u32));
     }
-    // Validated here for a clear 400; the document actor decodes its own copy.
-    Update::decode_v1(&body).map_err(|e| {
-        metrics::counter!("creo_refused_messages_total", "reason" => "invalid_update").increment(1);
+    // Validated before yrs sees it, and decoded here, off the document's thread.
+    let limits = state.config.update_limits();
+    let (shape, decoded) = update::decode_checked(&body, &limits).map_err(|e| {
+        metrics::counter!("creo_refused_messages_total", "reason" => e.metric_reason())
+            .increment(1);
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_update", e.to_string())
     })?;
     state.registry.access(&doc_id, &principal, true).await?;
+    write_checked(&state, &doc_id, &principal, body, shape, decoded).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "durable": true })))
+}
+
+/// Writes an update already validated and decoded (`update::decode_checked`) as `principal`,
+/// and returns once it is durable: the one path of REST writes, the AI's and restores.
+pub(super) async fn write_checked(
+    state: &AppState,
+    doc_id: &str,
+    principal: &Arc<crate::auth::Principal>,
+    raw: Bytes,
+    shape: crate::sync::UpdateShape,
+    decoded: Update,
+) -> Result<(), ApiError> {
+    let decoded = std::sync::Mutex::new(Some(decoded));
     let durable = state
         .registry
-        .ask(&doc_id, || ApplyUpdate {
+        .ask(doc_id, || ApplyUpdate {
             principal: principal.clone(),
-            raw: body.clone(),
+            raw: raw.clone(),
+            shape: shape.clone(),
+            // Decoded again only if the document was unloading and the request is retried.
+            update: decoded
+                .lock()
+                .expect("decoded lock")
+                .take()
+                .unwrap_or_else(|| {
+                    Update::decode_v1(&raw).expect("validated and decoded once already")
+                }),
         })
         .await?;
     match durable.await {
-        Ok(Ok(())) => Ok(HttpResponse::Ok().json(serde_json::json!({ "durable": true }))),
-        Ok(Err(e)) => Err(e.into()),
-        Err(_) => Err(DocError::Unloading.into()),
+        Ok(result) => Ok(result?),
+        Err(_) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "try_again",
+            "the document closed",
+        )
+        .retry_after(1)),
     }
 }

@@ -215,8 +215,13 @@ impl From<DocError> for ApiError {
     fn from(e: DocError) -> Self {
         let msg = e.to_string();
         match e {
-            DocError::NotFound => ApiError::new(StatusCode::NOT_FOUND, "not_found", msg),
-            DocError::Forbidden => ApiError::new(StatusCode::FORBIDDEN, "forbidden", msg),
+            // Another account's document answers exactly like one that does not exist, so ids
+            // cannot be probed across accounts.
+            DocError::NotFound | DocError::Forbidden => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                DocError::NotFound.to_string(),
+            ),
             DocError::ReadOnly => ApiError::new(StatusCode::FORBIDDEN, "read_only", msg),
             DocError::TooManyConnections => {
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_connections", msg)
@@ -224,6 +229,9 @@ impl From<DocError> for ApiError {
             }
             DocError::InvalidUpdate(_) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "invalid_update", msg)
+            }
+            DocError::Unresolved(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unresolved_update", msg)
             }
             DocError::TooLarge => {
                 ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "document_too_large", msg)

@@ -14,7 +14,7 @@ use yrs::sync::AwarenessUpdate;
 use super::ai::ai_user;
 use super::search::suggest_hashtags;
 use super::{admit_to_document, ApiError};
-use crate::actors::document::{ApplyUpdate, GetState, Participant};
+use crate::actors::document::{GetState, Participant};
 use crate::ai::collaborator::{self, Suggestion};
 use crate::auth::{Principal, Role};
 use crate::server::AppState;
@@ -77,30 +77,18 @@ fn presence(client: u64, status: &str) -> AwarenessUpdate {
     }
 }
 
-/// Applies `update` to the document as `by`, and returns once it is durable.
+/// Applies `update` (made by the server from the document itself) as `by`, and returns once
+/// it is durable.
 pub(super) async fn write(
     state: &AppState,
     doc_id: &str,
     by: &Arc<Principal>,
     update: Vec<u8>,
 ) -> Result<(), ApiError> {
-    let raw = Bytes::from(update);
-    let durable = state
-        .registry
-        .ask(doc_id, || ApplyUpdate {
-            principal: by.clone(),
-            raw: raw.clone(),
-        })
-        .await?;
-    durable.await.map_err(|_| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "try_again",
-            "the document closed",
-        )
-        .retry_after(1)
-    })??;
-    Ok(())
+    let limits = state.config.update_limits().trusted();
+    let (shape, decoded) = crate::sync::update::decode_checked(&update, &limits)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+    super::documents::write_checked(state, doc_id, by, Bytes::from(update), shape, decoded).await
 }
 
 /// Runs a suggestion job: the AI joins the document (its presence is visible), writes its

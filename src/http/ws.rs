@@ -8,9 +8,10 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::{admit_to_document, ApiError};
-use crate::actors::session::SessionActor;
+use crate::actors::session::{SessionActor, SessionSetup};
 use crate::bus::limits::Refused;
 use crate::server::AppState;
+use crate::socket::Outbox;
 
 #[derive(serde::Deserialize)]
 pub struct WsQuery {
@@ -49,15 +50,16 @@ pub async fn connect(
         )
         .retry_after(5)
     };
+    let limit_key = principal.limit_key();
     let mut slot = state
         .slots
-        .acquire(&principal.user, config.max_connections_per_user)
+        .acquire(&limit_key, config.max_connections_per_user)
         .ok_or_else(too_many_for_user)?;
     // Counted across the cluster too (a no-op on a single node).
     let lease = state
         .limits
         .acquire(
-            &principal.user,
+            &limit_key,
             &doc_id,
             config.max_connections_per_user,
             config.max_connections_per_document,
@@ -72,27 +74,28 @@ pub async fn connect(
             }
         })?;
     slot.hold(lease);
-    state.registry.access(&doc_id, &principal, true).await?;
-    let (response, socket, stream) = actix_ws::handle(&req, body)?;
-    let stream = stream
-        .max_frame_size(config.max_message_bytes)
-        .aggregate_continuations()
-        .max_continuation_size(config.max_message_bytes);
+    // Opening an unknown id creates the document for editors and above only (the y-websocket
+    // convention); a reader gets 404, as for another account's document.
+    let create = principal.role.can_write();
+    state.registry.access(&doc_id, &principal, create).await?;
+    let outbox = Outbox::new(config.outbound_queue_frames, config.outbound_queue_bytes);
+    let (response, reader) =
+        crate::socket::upgrade(&req, body, outbox.clone(), config.max_message_bytes)?;
     let on = |flag: &Option<String>| matches!(flag.as_deref(), Some("1" | "true"));
     let extensions = crate::sync::Extensions {
         ack: on(&query.ack),
         events: on(&query.events),
     };
-    SessionActor::spawn(
-        Arc::from(doc_id.as_str()),
+    SessionActor::spawn(SessionSetup {
+        doc_id: Arc::from(doc_id.as_str()),
         principal,
-        state.registry.clone(),
-        state.config.clone(),
-        state.limits.clone(),
-        socket,
-        stream,
+        registry: state.registry.clone(),
+        config: state.config.clone(),
+        limits: state.limits.clone(),
+        outbox,
+        reader,
         extensions,
         slot,
-    );
+    });
     Ok(response)
 }

@@ -10,8 +10,7 @@ pub mod scylla;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use yrs::updates::decoder::Decode;
-use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
+use yrs::{Doc, ReadTxn, StateVector, Transact};
 
 /// Snapshots are written in chunks of this size so no single row or cell grows without bound.
 pub const SNAPSHOT_CHUNK_BYTES: usize = 256 * 1024;
@@ -40,13 +39,24 @@ impl StoredDocument {
     }
 
     /// Rebuilds the document. CPU-heavy for big documents: call it off the async executor.
+    ///
+    /// Each stored update is validated before yrs decodes it (`sync::update`): one written
+    /// before the server checked nesting could otherwise overflow the stack on every load. Such
+    /// an update is left out, logged and counted; the rest of the document loads.
     pub fn to_doc(&self) -> Result<Doc, StoreError> {
+        let limits = crate::sync::UpdateLimits::default().trusted();
         let doc = Doc::new();
         {
             let mut txn = doc.transact_mut();
             for bytes in self.snapshot.iter().chain(self.updates.iter()) {
-                let update = Update::decode_v1(bytes)
-                    .map_err(|e| StoreError::Corrupt(format!("{}: {e}", self.meta.doc_id)))?;
+                let update = match crate::sync::update::decode_checked(bytes, &limits) {
+                    Ok((_, update)) => update,
+                    Err(e) => {
+                        metrics::counter!("creo_store_invalid_updates_total").increment(1);
+                        tracing::error!(doc = %self.meta.doc_id, error = %e, bytes = bytes.len(), "stored update refused");
+                        continue;
+                    }
+                };
                 txn.apply_update(update)
                     .map_err(|e| StoreError::Corrupt(format!("{}: {e}", self.meta.doc_id)))?;
             }

@@ -1,7 +1,7 @@
 //! Server-side presence (Yjs awareness) for one document: who owns which awareness client id,
 //! clock ordering, and the authenticated user attached to every state. Pure logic, no I/O.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -69,17 +69,78 @@ pub struct Applied {
     pub refused: Vec<(ClientID, Refusal)>,
 }
 
+/// Removed states are remembered (their clock refuses a late, stale update) for this long at
+/// most, and no more of them than this per document: a client that adds and removes states in
+/// a loop cannot grow the table.
+pub const MAX_TOMBSTONES: usize = 10_000;
+
 #[derive(Debug)]
 pub struct Presence {
     entries: HashMap<ClientID, Entry>,
+    /// Live states per session, so the per-session limit costs one lookup, not a scan.
+    held: HashMap<SessionId, usize>,
+    /// Removals in the order they happened, to forget them after `tombstone_ttl`.
+    tombstones: VecDeque<(Instant, ClientID)>,
+    tombstone_ttl: Duration,
     max_clients_per_session: usize,
 }
 
 impl Presence {
-    pub fn new(max_clients_per_session: usize) -> Self {
+    pub fn new(max_clients_per_session: usize, tombstone_ttl: Duration) -> Self {
         Presence {
             entries: HashMap::new(),
+            held: HashMap::new(),
+            tombstones: VecDeque::new(),
+            tombstone_ttl,
             max_clients_per_session,
+        }
+    }
+
+    /// Sets a client's entry, keeping the per-session counts and the removal order.
+    fn put(&mut self, client: ClientID, entry: Entry) {
+        let live_owner = entry.json.is_some().then_some(entry.owner);
+        if entry.json.is_none() {
+            self.tombstones.push_back((entry.renewed, client));
+        }
+        if let Some(old) = self.entries.insert(client, entry) {
+            if old.json.is_some() {
+                self.unhold(old.owner);
+            }
+        }
+        if let Some(Owner::Session(s)) = live_owner {
+            *self.held.entry(s).or_default() += 1;
+        }
+        self.forget_tombstones();
+    }
+
+    fn unhold(&mut self, owner: Owner) {
+        if let Owner::Session(s) = owner {
+            if let Some(n) = self.held.get_mut(&s) {
+                *n -= 1;
+                if *n == 0 {
+                    self.held.remove(&s);
+                }
+            }
+        }
+    }
+
+    /// Drops removals older than the TTL, and the oldest beyond `MAX_TOMBSTONES`.
+    fn forget_tombstones(&mut self) {
+        let now = Instant::now();
+        while let Some(&(at, client)) = self.tombstones.front() {
+            let expired = now.duration_since(at) > self.tombstone_ttl;
+            if !expired && self.tombstones.len() <= MAX_TOMBSTONES {
+                break;
+            }
+            self.tombstones.pop_front();
+            // Still that removal (not revived or removed again since)?
+            if self
+                .entries
+                .get(&client)
+                .is_some_and(|e| e.json.is_none() && e.renewed <= at)
+            {
+                self.entries.remove(&client);
+            }
         }
     }
 
@@ -97,14 +158,19 @@ impl Presence {
         let mut applied = Applied::default();
         let mut relay = HashMap::new();
         for (client, entry) in update.clients {
-            if let Some(existing) = self.entries.get(&client) {
-                let live = existing.json.is_some();
-                if live && existing.owner != Owner::Session(session) && existing.user != *user {
-                    applied.refused.push((client, Refusal::ForeignClient));
-                    continue;
-                }
-            }
             let is_removal = &*entry.json == "null";
+            match self.entries.get(&client) {
+                Some(existing) => {
+                    let live = existing.json.is_some();
+                    if live && existing.owner != Owner::Session(session) && existing.user != *user {
+                        applied.refused.push((client, Refusal::ForeignClient));
+                        continue;
+                    }
+                }
+                // Removing a state nobody has announces nothing and is not remembered.
+                None if is_removal => continue,
+                None => {}
+            }
             if !is_removal
                 && !self.holds(session, client)
                 && self.held_by(session) >= self.max_clients_per_session
@@ -137,7 +203,7 @@ impl Presence {
                     json: json.clone().unwrap_or_else(|| Arc::from("null")),
                 },
             );
-            self.entries.insert(
+            self.put(
                 client,
                 Entry {
                     clock: entry.clock,
@@ -189,7 +255,7 @@ impl Presence {
             }
             let user = identity_of(&entry.json).unwrap_or_else(|| Arc::from(""));
             relay.insert(client, entry.clone());
-            self.entries.insert(
+            self.put(
                 client,
                 Entry {
                     clock: entry.clock,
@@ -208,13 +274,17 @@ impl Presence {
         self.snapshot_where(|e| matches!(e.owner, Owner::Session(_)))
     }
 
+    /// Removes the matching entries outright (no tombstone: their owner is gone) and returns the
+    /// removal of the live ones to announce.
     fn remove_where(&mut self, remove: impl Fn(&Entry) -> bool) -> Option<AwarenessUpdate> {
         let mut clients = HashMap::new();
+        let mut unheld = Vec::new();
         self.entries.retain(|client, e| {
             if !remove(e) {
                 return true;
             }
             if e.json.is_some() {
+                unheld.push(e.owner);
                 clients.insert(
                     *client,
                     AwarenessUpdateEntry {
@@ -225,6 +295,9 @@ impl Presence {
             }
             false
         });
+        for owner in unheld {
+            self.unhold(owner);
+        }
         (!clients.is_empty()).then_some(AwarenessUpdate { clients })
     }
 
@@ -264,10 +337,12 @@ impl Presence {
     }
 
     fn held_by(&self, session: SessionId) -> usize {
-        self.entries
-            .values()
-            .filter(|e| e.owner == Owner::Session(session) && e.json.is_some())
-            .count()
+        self.held.get(&session).copied().unwrap_or(0)
+    }
+
+    /// Entries kept, live or removed (bounded: see `MAX_TOMBSTONES`).
+    pub fn entries(&self) -> usize {
+        self.entries.len()
     }
 }
 
@@ -314,7 +389,7 @@ mod tests {
 
     #[test]
     fn attaches_the_authenticated_user_and_overrides_spoofed_identity() {
-        let mut p = Presence::new(4);
+        let mut p = Presence::new(4, Duration::from_secs(30));
         let a = p.apply(
             1,
             &user("alice"),
@@ -330,7 +405,7 @@ mod tests {
 
     #[test]
     fn another_user_cannot_publish_for_a_held_client_id() {
-        let mut p = Presence::new(4);
+        let mut p = Presence::new(4, Duration::from_secs(30));
         p.apply(1, &user("alice"), "editor", update(&[(10, 1, "{}")]));
         let b = p.apply(2, &user("bob"), "editor", update(&[(10, 5, r#"{"x":1}"#)]));
         assert!(b.relay.is_none());
@@ -342,7 +417,7 @@ mod tests {
 
     #[test]
     fn stale_clocks_are_ignored_and_removal_needs_equal_or_newer_clock() {
-        let mut p = Presence::new(4);
+        let mut p = Presence::new(4, Duration::from_secs(30));
         p.apply(1, &user("a"), "editor", update(&[(10, 5, "{}")]));
         assert!(p
             .apply(1, &user("a"), "editor", update(&[(10, 4, "{}")]))
@@ -361,7 +436,7 @@ mod tests {
 
     #[test]
     fn a_session_holds_a_bounded_number_of_client_ids() {
-        let mut p = Presence::new(2);
+        let mut p = Presence::new(2, Duration::from_secs(30));
         let a = p.apply(
             1,
             &user("a"),
@@ -374,7 +449,7 @@ mod tests {
 
     #[test]
     fn disconnect_removes_and_announces_only_that_sessions_states() {
-        let mut p = Presence::new(4);
+        let mut p = Presence::new(4, Duration::from_secs(30));
         p.apply(1, &user("a"), "editor", update(&[(10, 3, "{}")]));
         p.apply(2, &user("b"), "viewer", update(&[(20, 1, "{}")]));
         let removal = p.remove_session(1).unwrap();
@@ -388,12 +463,12 @@ mod tests {
 
     #[test]
     fn remote_states_are_shown_expire_and_go_with_their_node() {
-        let mut p = Presence::new(4);
+        let mut p = Presence::new(4, Duration::from_secs(30));
         p.apply(1, &user("a"), "editor", update(&[(10, 1, "{}")]));
         let alice = p.local_snapshot().unwrap().clients[&ClientID::new(10)]
             .json
             .clone();
-        let mut remote = Presence::new(4);
+        let mut remote = Presence::new(4, Duration::from_secs(30));
         let relay = remote
             .apply_remote(
                 7,
@@ -420,7 +495,7 @@ mod tests {
 
     #[test]
     fn non_object_states_are_refused() {
-        let mut p = Presence::new(4);
+        let mut p = Presence::new(4, Duration::from_secs(30));
         let a = p.apply(
             1,
             &user("a"),
@@ -429,5 +504,51 @@ mod tests {
         );
         assert_eq!(a.refused.len(), 2);
         assert!(a.relay.is_none());
+    }
+
+    #[test]
+    fn removals_for_unknown_clients_leave_nothing_behind() {
+        let mut p = Presence::new(8, Duration::from_secs(30));
+        let removals: Vec<(u64, u32, &str)> = (0..300_000).map(|c| (c, 1, "null")).collect();
+        let a = p.apply(1, &user("a"), "editor", update(&removals));
+        assert!(a.relay.is_none());
+        assert_eq!(p.entries(), 0);
+    }
+
+    #[test]
+    fn a_frame_of_many_states_costs_one_lookup_each_and_keeps_the_session_limit() {
+        let mut p = Presence::new(8, Duration::from_secs(30));
+        let states: Vec<(u64, u32, &str)> = (0..10_000).map(|c| (c, 1, "{}")).collect();
+        let started = Instant::now();
+        let a = p.apply(1, &user("a"), "editor", update(&states));
+        assert_eq!(p.live_states(), 8);
+        assert_eq!(a.refused.len(), 10_000 - 8);
+        // Not a timing assertion: a scan per entry made this take most of a minute.
+        assert!(started.elapsed() < Duration::from_secs(5));
+        // Freed by removal, the slots can be taken again.
+        let held: Vec<u64> = a.relay.unwrap().clients.keys().map(|c| c.get()).collect();
+        let removal: Vec<(u64, u32, &str)> = held.iter().map(|c| (*c, 2, "null")).collect();
+        p.apply(1, &user("a"), "editor", update(&removal));
+        assert_eq!(p.live_states(), 0);
+        assert!(p
+            .apply(1, &user("a"), "editor", update(&[(99_999, 1, "{}")]))
+            .relay
+            .is_some());
+    }
+
+    #[test]
+    fn removed_states_are_forgotten_after_the_ttl_and_beyond_the_cap() {
+        let mut p = Presence::new(8, Duration::ZERO);
+        p.apply(1, &user("a"), "editor", update(&[(1, 1, "{}")]));
+        p.apply(1, &user("a"), "editor", update(&[(1, 2, "null")]));
+        std::thread::sleep(Duration::from_millis(2));
+        p.apply(1, &user("a"), "editor", update(&[(2, 1, "{}")]));
+        assert_eq!(p.entries(), 1, "the old removal is forgotten");
+        let mut p = Presence::new(8, Duration::from_secs(3600));
+        for c in 0..(MAX_TOMBSTONES as u64 + 500) {
+            p.apply(1, &user("a"), "editor", update(&[(c, 1, "{}")]));
+            p.apply(1, &user("a"), "editor", update(&[(c, 2, "null")]));
+        }
+        assert!(p.entries() <= MAX_TOMBSTONES);
     }
 }

@@ -487,7 +487,8 @@ async fn connection_and_rate_limits_hold_across_nodes() {
     // Four connections to one document, spread over nodes: a fifth is refused anywhere.
     let mut on_doc = vec![];
     for i in 0..4 {
-        let t = token("acme", &format!("d{i}"), Role::Viewer);
+        // Editors: opening an unknown id creates it for them (a viewer would get 404).
+        let t = token("acme", &format!("d{i}"), Role::Editor);
         let c = YClient::connect(&nodes[i % 3].ws("lim-doc", &t)).await;
         assert!(c.synced().await);
         on_doc.push(c);

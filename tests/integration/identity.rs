@@ -409,11 +409,12 @@ async fn ids_from_another_account_are_refused() {
         .0,
         201
     );
+    // Another account's document answers as one that does not exist.
     assert_eq!(
         get(&server, "/api/v1/documents/alices", &mallory.access)
             .await
             .0,
-        403
+        404
     );
     let (s, _, _) = call(
         &server,

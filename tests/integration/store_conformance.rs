@@ -339,7 +339,7 @@ async fn two_processes_racing_to_create_a_document_agree_on_one_owner() {
         outcome.sort();
         assert_eq!(
             outcome,
-            [101, 403],
+            [101, 404],
             "{doc}: both or neither won ({sa}, {sb})"
         );
         let winner = if sa == 101 { &ta } else { &tb };
