@@ -3,10 +3,12 @@
 //! text around it is edited, concurrently or not. Positions are counted in UTF-16 code units,
 //! as the JavaScript clients count them.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
-use yrs::{Doc, OffsetKind, Options, StickyIndex, Transact, Update};
+use yrs::{Doc, OffsetKind, StickyIndex};
 
 use crate::fields;
 
@@ -45,31 +47,25 @@ pub struct Span {
     pub length: u32,
 }
 
-fn load(state: &[u8]) -> Result<Doc, String> {
-    let doc = Doc::with_options(Options {
-        offset_kind: OffsetKind::Utf16,
-        ..Options::default()
-    });
-    doc.transact_mut()
-        .apply_update(Update::decode_v1(state).map_err(|e| e.to_string())?)
-        .map_err(|e| e.to_string())?;
-    Ok(doc)
+/// A state decoded as anchors need it: positions in UTF-16 units. Whole-document work: call it
+/// off the async executor (`snapshot::off_executor`), once per request.
+pub fn document(state: &[u8]) -> Result<Doc, String> {
+    crate::snapshot::decode(state, OffsetKind::Utf16)
 }
 
 /// An anchor over `length` units from `index` of `field` (a text, or a rich-text fragment read
-/// as its plain text, see `fields`) in the document state `state`.
-pub fn anchor(state: &[u8], field: &str, index: u32, length: u32) -> Result<Anchor, String> {
-    let doc = load(state)?;
-    let whole = fields::read(&doc, field).unwrap_or_default();
+/// as its plain text, see `fields`) in `doc` (see `document`).
+pub fn anchor(doc: &Doc, field: &str, index: u32, length: u32) -> Result<Anchor, String> {
+    let whole = fields::read(doc, field).unwrap_or_default();
     let len = whole.encode_utf16().count() as u32;
-    if length == 0 || index + length > len {
+    if length == 0 || index.checked_add(length).is_none_or(|end| end > len) {
         return Err(format!(
             "{field} has {len} characters; {index}+{length} is outside it"
         ));
     }
-    let start = fields::sticky_index(&doc, field, index, true).ok_or("no position at the start")?;
+    let start = fields::sticky_index(doc, field, index, true).ok_or("no position at the start")?;
     let end =
-        fields::sticky_index(&doc, field, index + length, false).ok_or("no position at the end")?;
+        fields::sticky_index(doc, field, index + length, false).ok_or("no position at the end")?;
     let units: Vec<u16> = whole
         .encode_utf16()
         .skip(index as usize)
@@ -84,16 +80,35 @@ pub fn anchor(state: &[u8], field: &str, index: u32, length: u32) -> Result<Anch
     })
 }
 
-/// Where `anchor` lies in the document state `state` (`None` if its text was deleted).
-pub fn resolve(state: &[u8], anchor: &Anchor) -> Option<Span> {
-    let doc = load(state).ok()?;
-    let decode = |h: &str| StickyIndex::decode_v1(&hex::decode(h).ok()?).ok();
-    let start = fields::resolve(&doc, &anchor.field, &decode(&anchor.start)?)?;
-    let end = fields::resolve(&doc, &anchor.field, &decode(&anchor.end)?)?;
-    (end > start).then_some(Span {
-        index: start,
-        length: end - start,
-    })
+/// Where each anchor lies in `doc` now (`None` where its text was deleted). Each field is laid
+/// out once however many anchors it holds.
+pub fn resolve_all<'a>(
+    doc: &Doc,
+    anchors: impl IntoIterator<Item = Option<&'a Anchor>>,
+) -> Vec<Option<Span>> {
+    let mut layouts: HashMap<&str, Option<fields::Layout>> = HashMap::new();
+    anchors
+        .into_iter()
+        .map(|anchor| {
+            let anchor = anchor?;
+            let layout = layouts
+                .entry(anchor.field.as_str())
+                .or_insert_with(|| fields::Layout::of(doc, &anchor.field))
+                .as_ref()?;
+            let decode = |h: &str| StickyIndex::decode_v1(&hex::decode(h).ok()?).ok();
+            let start = layout.place(doc, &decode(&anchor.start)?)?;
+            let end = layout.place(doc, &decode(&anchor.end)?)?;
+            (end > start).then_some(Span {
+                index: start,
+                length: end - start,
+            })
+        })
+        .collect()
+}
+
+/// Where one anchor lies in `doc` now.
+pub fn resolve(doc: &Doc, anchor: &Anchor) -> Option<Span> {
+    resolve_all(doc, [Some(anchor)]).pop().flatten()
 }
 
 /// `@user_id` words of a body.
@@ -112,11 +127,15 @@ pub fn mentions(body: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use yrs::{ReadTxn, Text};
+    use yrs::{ReadTxn, Text, Transact};
 
-    fn state(doc: &Doc) -> Vec<u8> {
-        doc.transact()
-            .encode_state_as_update_v1(&yrs::StateVector::default())
+    /// The document as a request sees it: its state, decoded again.
+    fn state(doc: &Doc) -> Doc {
+        document(
+            &doc.transact()
+                .encode_state_as_update_v1(&yrs::StateVector::default()),
+        )
+        .unwrap()
     }
 
     #[test]

@@ -59,30 +59,45 @@ struct Block {
 /// The text blocks of a fragment in document order. A block is an element holding text, or an
 /// empty element (an empty paragraph); elements holding only elements (lists, list items) are
 /// containers, as in ProseMirror's schema.
+///
+/// Walked with an explicit stack, to `MAX_NESTING` levels: a fragment is whatever editors
+/// wrote, and elements nested thousands deep must not overflow the thread's stack.
 fn blocks<F: XmlFragment, T: ReadTxn>(node: &F, txn: &T) -> Vec<Block> {
     let mut out = Vec::new();
-    for child in node.children(txn) {
-        if let XmlOut::Element(element) = child {
-            let children: Vec<XmlOut> = element.children(txn).collect();
-            if children.iter().all(|c| matches!(c, XmlOut::Element(_))) && !children.is_empty() {
-                out.extend(blocks(&element, txn));
-                continue;
+    // Children still to visit, per open container (innermost last), in document order.
+    let mut open: Vec<std::vec::IntoIter<XmlOut>> =
+        vec![node.children(txn).collect::<Vec<_>>().into_iter()];
+    while let Some(level) = open.last_mut() {
+        let Some(child) = level.next() else {
+            open.pop();
+            continue;
+        };
+        let XmlOut::Element(element) = child else {
+            continue;
+        };
+        let children: Vec<XmlOut> = element.children(txn).collect();
+        if children.iter().all(|c| matches!(c, XmlOut::Element(_))) && !children.is_empty() {
+            if open.len() < MAX_NESTING {
+                open.push(children.into_iter());
             }
-            let texts: Vec<XmlTextRef> = children
-                .into_iter()
-                .filter_map(|c| match c {
-                    XmlOut::Text(t) => Some(t),
-                    _ => None,
-                })
-                .collect();
-            let text = texts.iter().map(|t| plain(t, txn)).collect();
-            out.push(Block { texts, text });
+            continue;
         }
+        let texts: Vec<XmlTextRef> = children
+            .into_iter()
+            .filter_map(|c| match c {
+                XmlOut::Text(t) => Some(t),
+                _ => None,
+            })
+            .collect();
+        let text = texts.iter().map(|t| plain(t, txn)).collect();
+        out.push(Block { texts, text });
     }
     out
 }
 
-/// The characters of an XML text without its formatting (`get_string` renders marks as tags).
+/// Containers nested deeper than this are not read as text (no editor nests lists this deep).
+const MAX_NESTING: usize = 64;
+
 fn plain<T: ReadTxn>(text: &XmlTextRef, txn: &T) -> String {
     text.diff(txn, YChange::identity)
         .into_iter()
@@ -133,30 +148,56 @@ pub fn sticky_index(doc: &Doc, name: &str, index: u32, start: bool) -> Option<St
 
 /// Where a sticky position of the field `name` is now, as an index into its plain text.
 pub fn resolve(doc: &Doc, name: &str, position: &StickyIndex) -> Option<u32> {
-    let txn = doc.transact();
-    let offset = position.get_offset(&txn)?;
-    match get(&txn, name)? {
-        Field::Text(_) => Some(offset.index),
-        Field::Xml(fragment) => {
-            let target = XmlTextRef::from(offset.branch);
-            let mut at = 0u32;
-            for block in blocks(&fragment, &txn) {
-                let mut within = 0u32;
-                for t in &block.texts {
-                    if *t == target {
-                        return Some(at + within + offset.index);
+    Layout::of(doc, name)?.place(doc, position)
+}
+
+/// A field laid out once, to place any number of positions in its plain text (see
+/// `resolve`) without walking it again for each.
+pub enum Layout {
+    Text,
+    /// Each text node of a fragment, and where it starts in the plain text.
+    Xml(Vec<(XmlTextRef, u32)>),
+}
+
+impl Layout {
+    pub fn of(doc: &Doc, name: &str) -> Option<Layout> {
+        let txn = doc.transact();
+        Some(match get(&txn, name)? {
+            Field::Text(_) => Layout::Text,
+            Field::Xml(fragment) => {
+                let mut starts = Vec::new();
+                let mut at = 0u32;
+                for block in blocks(&fragment, &txn) {
+                    let mut within = 0u32;
+                    for t in block.texts {
+                        let len = t.len(&txn);
+                        starts.push((t, at + within));
+                        within += len;
                     }
-                    within += t.len(&txn);
+                    at += utf16_len(&block.text) + 1; // the "\n" between blocks
                 }
-                at += utf16_len(&block.text) + 1;
+                Layout::Xml(starts)
             }
-            None
+        })
+    }
+
+    /// Where `position` is in the field's plain text, if it is in the field.
+    pub fn place(&self, doc: &Doc, position: &StickyIndex) -> Option<u32> {
+        let txn = doc.transact();
+        let offset = position.get_offset(&txn)?;
+        match self {
+            Layout::Text => Some(offset.index),
+            Layout::Xml(starts) => {
+                let target = XmlTextRef::from(offset.branch);
+                starts
+                    .iter()
+                    .find(|(t, _)| *t == target)
+                    .map(|(_, start)| start + offset.index)
+            }
         }
     }
 }
 
-/// Appends `text` to the field `name`: at the end of a text, as a new paragraph of a fragment
-/// (leading blank lines, which separate it in plain text, are dropped there).
 pub fn append(doc: &Doc, name: &str, text: &str) {
     if matches!(get(&doc.transact(), name), Some(Field::Xml(_))) {
         let fragment = doc.get_or_insert_xml_fragment(name);

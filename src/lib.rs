@@ -17,6 +17,7 @@ pub mod http;
 pub mod jobs;
 pub mod platforms;
 pub mod server;
+pub mod snapshot;
 pub mod socket;
 pub mod store;
 pub mod sync;

@@ -9,10 +9,9 @@
 
 use serde::{Deserialize, Serialize};
 use yrs::types::xml::{XmlElementPrelim, XmlElementRef, XmlIn, XmlOut, XmlTextPrelim};
-use yrs::updates::decoder::Decode;
 use yrs::{
-    Doc, GetString, Options, Out, ReadTxn, StateVector, Text, TextRef, Transact, Update, Xml,
-    XmlFragment, XmlFragmentRef,
+    Doc, GetString, Out, ReadTxn, StateVector, Text, TextRef, Transact, Xml, XmlFragment,
+    XmlFragmentRef,
 };
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -31,12 +30,10 @@ pub struct Version {
     pub state: Vec<u8>,
 }
 
+/// A version's (or the document's) state decoded. Whole-document work: call it off the async
+/// executor (`snapshot::off_executor`).
 pub fn load(state: &[u8]) -> Result<Doc, String> {
-    let doc = Doc::new();
-    doc.transact_mut()
-        .apply_update(Update::decode_v1(state).map_err(|e| e.to_string())?)
-        .map_err(|e| e.to_string())?;
-    Ok(doc)
+    crate::snapshot::decode(state, yrs::OffsetKind::Bytes)
 }
 
 enum Root {
@@ -107,7 +104,7 @@ fn element<T: ReadTxn>(e: &XmlElementRef, txn: &T) -> XmlElementPrelim {
 /// The update, written as `client`, that turns `current` back into `version`'s content.
 pub fn restore(current: &[u8], version: &[u8], client: yrs::ClientID) -> Result<Vec<u8>, String> {
     let target = roots(&load(version)?);
-    let (doc, before) = writable(current, client)?;
+    let (doc, before) = crate::snapshot::writable(current, client)?;
     for (name, root) in target {
         match root {
             Root::Text(old) => set_text(&doc, &name, &old),
@@ -144,26 +141,12 @@ pub fn replace_text(
     text: &str,
     client: yrs::ClientID,
 ) -> Result<Vec<u8>, String> {
-    let (doc, before) = writable(current, client)?;
+    let (doc, before) = crate::snapshot::writable(current, client)?;
     if !crate::fields::replace_xml(&doc, field, text) {
         set_text(&doc, field, text);
     }
     let update = doc.transact().encode_diff_v1(&before);
     Ok(update)
-}
-
-/// `current` loaded into a document that writes as `client`, and its state vector before any
-/// change (what the new update is encoded against).
-fn writable(current: &[u8], client: yrs::ClientID) -> Result<(Doc, yrs::StateVector), String> {
-    let doc = Doc::with_options(Options {
-        client_id: client,
-        ..Options::default()
-    });
-    doc.transact_mut()
-        .apply_update(Update::decode_v1(current).map_err(|e| e.to_string())?)
-        .map_err(|e| e.to_string())?;
-    let before = doc.transact().state_vector();
-    Ok((doc, before))
 }
 
 fn set_text(doc: &Doc, field: &str, target: &str) {
@@ -211,14 +194,15 @@ pub struct Change {
 
 /// The roots whose plain content differs between `from` and `to`, with the differing middle.
 pub fn compare(from: &[u8], to: &[u8]) -> Result<Vec<Change>, String> {
+    // Each side decoded once; an XML root is read from the same document.
     let as_text = |state: &[u8]| -> Result<Vec<(String, String)>, String> {
-        Ok(roots(&load(state)?)
+        let doc = load(state)?;
+        Ok(roots(&doc)
             .into_iter()
             .map(|(name, root)| {
                 let text = match root {
                     Root::Text(t) => t,
                     Root::Xml(_) => {
-                        let doc = load(state).expect("loaded above");
                         let fragment = doc.get_or_insert_xml_fragment(name.as_str());
                         let txn = doc.transact();
                         fragment.get_string(&txn)
@@ -264,6 +248,8 @@ pub fn full_state(doc: &Doc) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use yrs::updates::decoder::Decode;
+    use yrs::Update;
 
     #[test]
     fn restoring_returns_text_and_xml_to_the_version_as_a_new_edit() {

@@ -134,6 +134,9 @@ pub struct DocumentActor {
     /// The document's state vector with every accepted update (durable or still pending)
     /// counted in: what a new update may build on.
     accepted_sv: StateVector,
+    /// The whole state encoded, kept until the document changes: REST reads (state, comments,
+    /// versions) then cost one encode per change, not one per request.
+    encoded: Option<Bytes>,
     /// Parked updates over all sessions (see `Member::parked`).
     parked: usize,
     pending: Vec<Pending>,
@@ -192,6 +195,7 @@ impl DocumentActor {
             sessions: HashMap::new(),
             presence,
             accepted_sv: StateVector::default(),
+            encoded: None,
             parked: 0,
             pending: Vec::new(),
             pending_bytes: 0,
@@ -209,6 +213,18 @@ impl DocumentActor {
             flushed_waiters: Vec::new(),
             changed_by: std::collections::BTreeSet::new(),
         }
+    }
+
+    /// The whole durable state as one update (cached until the document changes).
+    fn encoded_state(&mut self) -> Bytes {
+        self.encoded
+            .get_or_insert_with(|| {
+                self.doc
+                    .transact()
+                    .encode_state_as_update_v1(&StateVector::default())
+                    .into()
+            })
+            .clone()
     }
 
     /// Refuses work unless the document is loaded and not closing.
@@ -353,6 +369,7 @@ impl DocumentActor {
                 let mut frames = Vec::with_capacity(updates.len());
                 let mut invalid = false;
                 {
+                    self.encoded = None;
                     let mut txn = self.doc.transact_mut();
                     let limits = self.config.update_limits().trusted();
                     for raw in updates {
@@ -460,6 +477,7 @@ impl DocumentActor {
                 return;
             }
         };
+        self.encoded = None;
         let news = {
             let mut txn = self.doc.transact_mut();
             if let Err(e) = txn.apply_update(update) {
@@ -764,6 +782,7 @@ impl DocumentActor {
             self.log_len += batch.len() as u64;
         }
         let mut durable = Vec::with_capacity(batch.len());
+        self.encoded = None;
         {
             let mut txn = self.doc.transact_mut();
             for p in batch {
@@ -1181,10 +1200,7 @@ impl Handler<TakeVersion> for DocumentActor {
     fn handle(&mut self, msg: TakeVersion, _: &mut Context<Self>) -> Self::Result {
         self.ready()?;
         self.check_owner(&msg.principal)?;
-        let state = self
-            .doc
-            .transact()
-            .encode_state_as_update_v1(&yrs::StateVector::default());
+        let state = self.encoded_state().to_vec();
         let changed_by = std::mem::take(&mut self.changed_by)
             .into_iter()
             .map(|u| u.to_string())
@@ -1405,21 +1421,18 @@ impl Handler<ApplyUpdate> for DocumentActor {
 
 /// The durable state as one binary Yjs update.
 #[derive(Message)]
-#[rtype(result = "Result<Vec<u8>, DocError>")]
+#[rtype(result = "Result<Bytes, DocError>")]
 pub struct GetState {
     pub principal: Arc<Principal>,
 }
 
 impl Handler<GetState> for DocumentActor {
-    type Result = Result<Vec<u8>, DocError>;
+    type Result = Result<Bytes, DocError>;
 
     fn handle(&mut self, msg: GetState, _: &mut Context<Self>) -> Self::Result {
         self.ready()?;
         self.check_owner(&msg.principal)?;
-        Ok(self
-            .doc
-            .transact()
-            .encode_state_as_update_v1(&StateVector::default()))
+        Ok(self.encoded_state())
     }
 }
 

@@ -53,14 +53,11 @@ impl UpdateDebouncer {
                 if wanting.is_empty() {
                     return;
                 }
-                let text = match events.store().load(&doc).await {
-                    Ok(Some(stored)) => stored
-                        .to_doc()
-                        .map(|d| crate::ai::text::document_text(&d))
-                        .ok(),
-                    _ => None,
+                let read = |d: &yrs::Doc| crate::ai::text::document_text(d);
+                let Ok(Some(text)) = crate::snapshot::stored(events.store(), &doc, read).await
+                else {
+                    return;
                 };
-                let Some(text) = text else { return };
                 let data = serde_json::json!({ "doc_id": &*doc, "text": text });
                 events
                     .deliver(wanting, &p.account_id, Some(&doc), "document.updated", data)

@@ -3,11 +3,8 @@
 //! else's edit, and a suggestion can be undone by deleting exactly what that client id wrote.
 
 use yrs::encoding::write::Write;
-use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::{Encode, Encoder, EncoderV1};
-#[cfg(test)]
-use yrs::StateVector;
-use yrs::{ClientID, Doc, IdSet, Options, ReadTxn, Transact, Update, ID};
+use yrs::{ClientID, Doc, IdSet, ReadTxn, StateVector, Transact, ID};
 
 /// What a suggestion wrote: its client id and how many clock ticks (items) it used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,28 +33,14 @@ pub fn new_client() -> ClientID {
     ClientID::random()
 }
 
-/// The update that appends `text` to the text `field` of the document whose state is `state`,
-/// written as `client`.
-pub fn append(
-    state: &[u8],
-    field: &str,
-    text: &str,
-    client: ClientID,
-) -> Result<(Vec<u8>, Suggestion), String> {
-    let doc = Doc::with_options(Options {
-        client_id: client,
-        ..Options::default()
-    });
-    {
-        let mut txn = doc.transact_mut();
-        let current = Update::decode_v1(state).map_err(|e| e.to_string())?;
-        txn.apply_update(current).map_err(|e| e.to_string())?;
-    }
-    let before = doc.transact().state_vector();
-    crate::fields::append(&doc, field, text);
+/// The update that appends `text` to the text `field` of `doc` (see `snapshot::writable`),
+/// written as `doc`'s client, against `before`.
+pub fn append(doc: &Doc, before: &StateVector, field: &str, text: &str) -> (Vec<u8>, Suggestion) {
+    let client = doc.client_id();
+    crate::fields::append(doc, field, text);
     let txn = doc.transact();
     let length = txn.state_vector().get(&client);
-    Ok((txn.encode_diff_v1(&before), Suggestion { client, length }))
+    (txn.encode_diff_v1(before), Suggestion { client, length })
 }
 
 /// The update that deletes everything a suggestion wrote (a pure delete set).
@@ -70,19 +53,11 @@ pub fn undo(s: Suggestion) -> Vec<u8> {
     encoder.to_vec()
 }
 
-/// The current plain text of `field` in a state (empty when it has none).
-pub fn text_of(state: &[u8], field: &str) -> Result<String, String> {
-    let doc = Doc::new();
-    doc.transact_mut()
-        .apply_update(Update::decode_v1(state).map_err(|e| e.to_string())?)
-        .map_err(|e| e.to_string())?;
-    Ok(crate::fields::read(&doc, field).unwrap_or_default())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use yrs::{GetString, Text};
+    use yrs::updates::decoder::Decode;
+    use yrs::{GetString, Text, Update};
 
     fn full_state(doc: &Doc) -> Vec<u8> {
         doc.transact()
@@ -95,7 +70,8 @@ mod tests {
         let post = human.get_or_insert_text("post");
         post.insert(&mut human.transact_mut(), 0, "Big news");
         let state = full_state(&human);
-        let (update, s) = append(&state, "post", " #launch", new_client()).unwrap();
+        let (doc, before) = crate::snapshot::writable(&state, new_client()).unwrap();
+        let (update, s) = append(&doc, &before, "post", " #launch");
         human
             .transact_mut()
             .apply_update(Update::decode_v1(&update).unwrap())
@@ -109,6 +85,7 @@ mod tests {
             .apply_update(Update::decode_v1(&undo(s)).unwrap())
             .unwrap();
         assert_eq!(post.get_string(&human.transact()), "! Big news");
-        assert_eq!(text_of(&full_state(&human), "post").unwrap(), "! Big news");
+        let reread = crate::snapshot::decode(&full_state(&human), yrs::OffsetKind::Bytes).unwrap();
+        assert_eq!(crate::fields::read(&reread, "post").unwrap(), "! Big news");
     }
 }

@@ -13,6 +13,7 @@ use crate::actors::document::GetState;
 use crate::auth::{Principal, Role};
 use crate::comments::{self, Comment, Span};
 use crate::server::AppState;
+use crate::snapshot;
 use crate::store::now_ms;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -79,7 +80,7 @@ async fn current_state(
     state: &AppState,
     doc_id: &str,
     p: &Arc<Principal>,
-) -> Result<Vec<u8>, ApiError> {
+) -> Result<bytes::Bytes, ApiError> {
     Ok(state
         .registry
         .ask(doc_id, || GetState {
@@ -113,23 +114,32 @@ pub async fn list(
     let p = admitted(&req, &state, &doc_id).await?;
     let current = current_state(&state, &doc_id, &p).await?;
     let all = state.store.comments(&doc_id).await?;
+    // One decode for the whole list, in the blocking pool; each field laid out once.
+    let placed = snapshot::off_executor(move || {
+        let doc = comments::document(&current)?;
+        let spans = comments::resolve_all(&doc, all.iter().map(|c| c.anchor.as_ref()));
+        Ok::<_, String>(
+            all.into_iter()
+                .zip(spans)
+                .map(|(comment, span)| PlacedComment { comment, span })
+                .collect::<Vec<_>>(),
+        )
+    })
+    .await
+    .map_err(|e| ApiError::bad_request("invalid_document", e))?;
     let mut threads: Vec<Thread> = Vec::new();
-    for c in all {
-        let span = c
-            .anchor
-            .as_ref()
-            .and_then(|a| comments::resolve(&current, a));
-        let placed = PlacedComment { comment: c, span };
-        match threads
-            .iter_mut()
-            .find(|t| t.thread_id == placed.comment.thread_id)
-        {
-            Some(t) => t.comments.push(placed),
-            None => threads.push(Thread {
-                thread_id: placed.comment.thread_id.clone(),
-                resolved: placed.comment.resolved_at.is_some(),
-                comments: vec![placed],
-            }),
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for placed in placed {
+        match index.get(&placed.comment.thread_id) {
+            Some(&i) => threads[i].comments.push(placed),
+            None => {
+                index.insert(placed.comment.thread_id.clone(), threads.len());
+                threads.push(Thread {
+                    thread_id: placed.comment.thread_id.clone(),
+                    resolved: placed.comment.resolved_at.is_some(),
+                    comments: vec![placed],
+                });
+            }
         }
     }
     Ok(HttpResponse::Ok().json(threads))
@@ -156,7 +166,6 @@ pub async fn create(
             "comments are 1-10,000 characters",
         ));
     }
-    let current = current_state(&state, &doc_id, &p).await?;
     let comment_id = format!("c_{}", uuid::Uuid::now_v7().simple());
     let thread_id = match &body.reply_to {
         Some(parent) => {
@@ -169,18 +178,29 @@ pub async fn create(
         }
         None => comment_id.clone(),
     };
-    let anchor = match (&body.anchor, &body.reply_to) {
-        (Some(a), None) => Some(
-            comments::anchor(&current, &a.field, a.index, a.length)
-                .map_err(|e| ApiError::bad_request("invalid_anchor", e))?,
-        ),
+    // Only an anchored thread needs the document: one decode, in the blocking pool, for the
+    // anchor and where it lies now.
+    let (anchor, span) = match (&body.anchor, &body.reply_to) {
+        (Some(a), None) => {
+            let current = current_state(&state, &doc_id, &p).await?;
+            let (field, index, length) = (a.field.clone(), a.index, a.length);
+            let (anchor, span) = snapshot::off_executor(move || {
+                let doc = comments::document(&current)?;
+                let anchor = comments::anchor(&doc, &field, index, length)?;
+                let span = comments::resolve(&doc, &anchor);
+                Ok::<_, String>((anchor, span))
+            })
+            .await
+            .map_err(|e| ApiError::bad_request("invalid_anchor", e))?;
+            (Some(anchor), span)
+        }
         (Some(_), Some(_)) => {
             return Err(ApiError::bad_request(
                 "invalid_anchor",
                 "replies share their thread's anchor",
             ))
         }
-        _ => None,
+        _ => (None, None),
     };
     let mut mentions = comments::mentions(text);
     // In a registered account only its members can be mentioned.
@@ -202,10 +222,6 @@ pub async fn create(
     };
     state.store.put_comment(&comment).await?;
     announce(&state, &p.account, &doc_id, "added", &comment).await;
-    let span = comment
-        .anchor
-        .as_ref()
-        .and_then(|a| comments::resolve(&current, a));
     Ok(HttpResponse::Created().json(PlacedComment { comment, span }))
 }
 

@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 use super::ai::ai_user;
 use super::{admit_to_document, ApiError};
 use crate::actors::account::Settle;
-use crate::actors::document::GetState;
 use crate::billing::Action;
 use crate::generations::{Generation, Status, VARIATIONS};
 use crate::jobs::{Job, JobKind};
@@ -192,7 +191,8 @@ pub async fn select(
                 "the generation has no successful variation with that index",
             )
         })?;
-    super::versions::take(
+    // The version kept before the change is the current state: the edit is made against it.
+    let before = super::versions::take(
         &state,
         &doc_id,
         &principal,
@@ -200,18 +200,16 @@ pub async fn select(
         true,
     )
     .await?;
-    let current = state
-        .registry
-        .ask(&doc_id, || GetState {
-            principal: principal.clone(),
-        })
-        .await?;
-    let update = crate::versions::replace_text(
-        &current,
-        &generation.field,
-        &variation.text,
-        crate::ai::collaborator::new_client(),
-    )
+    let (field, text) = (generation.field.clone(), variation.text.clone());
+    let update = crate::snapshot::off_executor(move || {
+        crate::versions::replace_text(
+            &before.state,
+            &field,
+            &text,
+            crate::ai::collaborator::new_client(),
+        )
+    })
+    .await
     .map_err(|e| ApiError::bad_request("invalid_document", e))?;
     super::suggestions::write(&state, &doc_id, &principal, update).await?;
     generation.selected = Some(body.index);

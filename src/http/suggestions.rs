@@ -131,8 +131,16 @@ pub async fn suggest(
         .await?;
     state.registry.notify(&doc_id, show("thinking"));
     let result = async {
-        let text = collaborator::text_of(&current, &body.field)
-            .map_err(|e| ApiError::bad_request("invalid_document", e))?;
+        // One decode, in the blocking pool: the text to embed, and the document the AI then
+        // writes on (as its own client).
+        let field = body.field.clone();
+        let (doc, before, text) = crate::snapshot::off_executor(move || {
+            let (doc, before) = crate::snapshot::writable(&current, client)?;
+            let text = crate::fields::read(&doc, &field).unwrap_or_default();
+            Ok::<_, String>((doc, before, text))
+        })
+        .await
+        .map_err(|e| ApiError::bad_request("invalid_document", e))?;
         if text.trim().is_empty() {
             return Err(ApiError::bad_request(
                 "empty_document",
@@ -149,8 +157,11 @@ pub async fn suggest(
                 .join(" ")
         );
         state.registry.notify(&doc_id, show("writing"));
-        let (update, suggestion) = collaborator::append(&current, &body.field, &inserted, client)
-            .map_err(|e| ApiError::bad_request("invalid_document", e))?;
+        let (field, text) = (body.field.clone(), inserted.clone());
+        let (update, suggestion) = crate::snapshot::off_executor(move || {
+            collaborator::append(&doc, &before, &field, &text)
+        })
+        .await;
         write(&state, &doc_id, &ai, update).await?;
         Ok::<_, ApiError>((suggestion, inserted))
     }

@@ -132,7 +132,9 @@ pub async fn compare(
         load(&state, &doc_id, &query.from).await?,
         load(&state, &doc_id, &query.to).await?,
     );
-    let changes = versions::compare(&from.state, &to.state)
+    let (from_state, to_state) = (from.state.clone(), to.state.clone());
+    let changes = crate::snapshot::off_executor(move || versions::compare(&from_state, &to_state))
+        .await
         .map_err(|e| ApiError::bad_request("invalid_version", e))?;
     let (low, high) = if from.created_at <= to.created_at {
         (&from, &to)
@@ -179,11 +181,11 @@ pub async fn restore(
         true,
     )
     .await?;
-    let update = versions::restore(
-        &before.state,
-        &target.state,
-        crate::ai::collaborator::new_client(),
-    )
+    let (current, version) = (before.state.clone(), target.state);
+    let update = crate::snapshot::off_executor(move || {
+        versions::restore(&current, &version, crate::ai::collaborator::new_client())
+    })
+    .await
     .map_err(|e| ApiError::bad_request("invalid_version", e))?;
     super::suggestions::write(&state, &doc_id, &p, update).await?;
     Ok(HttpResponse::Ok().json(before))

@@ -146,14 +146,16 @@ pub async fn transition(
                 principal: by.clone(),
             })
             .await?;
-        let doc = crate::versions::load(&state_now)
-            .map_err(|e| ApiError::bad_request("invalid_document", e))?;
-        crate::platforms::posts(
-            &doc,
-            &body.targets,
+        let (targets, chars, hashtags) = (
+            body.targets.clone(),
             state.config.publish_max_chars,
             state.config.publish_max_hashtags,
-        )
+        );
+        crate::snapshot::off_executor(move || {
+            let doc = crate::versions::load(&state_now)?;
+            crate::platforms::posts(&doc, &targets, chars, hashtags).map(|_| ())
+        })
+        .await
         .map_err(|problems| {
             ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

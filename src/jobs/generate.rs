@@ -42,15 +42,11 @@ impl Generator {
             Ok(_) => return Outcome::Done,
             Err(e) => return Outcome::Retry(e.to_string()),
         };
-        let text = match self.store.load(doc_id).await {
-            Ok(Some(stored)) => {
-                let state = match stored.to_doc() {
-                    Ok(doc) => crate::versions::full_state(&doc),
-                    Err(e) => return Outcome::Fail(e.to_string()),
-                };
-                crate::ai::collaborator::text_of(&state, &g.field).unwrap_or_default()
-            }
-            Ok(None) => String::new(),
+        let field = g.field.clone();
+        let read = move |doc: &yrs::Doc| crate::fields::read(doc, &field).unwrap_or_default();
+        let text = match crate::snapshot::stored(&self.store, doc_id, read).await {
+            Ok(text) => text.unwrap_or_default(),
+            Err(e @ crate::store::StoreError::Corrupt(_)) => return Outcome::Fail(e.to_string()),
             Err(e) => return Outcome::Retry(e.to_string()),
         };
         if text.trim().is_empty() {

@@ -72,22 +72,18 @@ impl Publisher {
     }
 
     async fn check_and_deliver(&self, job: &Job, doc_id: &str, workflow: &Workflow) -> Outcome {
-        let doc = match self.store.load(doc_id).await {
-            Ok(Some(stored)) => match stored.to_doc() {
-                Ok(doc) => doc,
-                Err(e) => return Outcome::Fail(e.to_string()),
-            },
-            Ok(None) => return Outcome::Fail("the document was deleted".into()),
-            Err(e) => return Outcome::Retry(e.to_string()),
-        };
-        let posts = match crate::platforms::posts(
-            &doc,
-            &workflow.targets,
+        let (targets, chars, hashtags) = (
+            workflow.targets.clone(),
             self.config.publish_max_chars,
             self.config.publish_max_hashtags,
-        ) {
-            Ok(posts) => posts,
-            Err(problems) => return Outcome::Fail(problems),
+        );
+        let read = move |doc: &yrs::Doc| crate::platforms::posts(doc, &targets, chars, hashtags);
+        let posts = match crate::snapshot::stored(&self.store, doc_id, read).await {
+            Ok(Some(Ok(posts))) => posts,
+            Ok(Some(Err(problems))) => return Outcome::Fail(problems),
+            Ok(None) => return Outcome::Fail("the document was deleted".into()),
+            Err(e @ crate::store::StoreError::Corrupt(_)) => return Outcome::Fail(e.to_string()),
+            Err(e) => return Outcome::Retry(e.to_string()),
         };
         let Some(url) = &self.config.publish_webhook_url else {
             return Outcome::Fail("no publishing destination is configured".into());
