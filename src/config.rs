@@ -206,6 +206,11 @@ pub struct Config {
     pub publish_webhook_secret: Option<String>,
     /// How long a webhook or publishing destination may take to answer.
     pub publish_timeout_ms: u64,
+    /// Ports outgoing requests (webhooks, publishing) may use, comma-separated.
+    pub outbound_ports: String,
+    /// Networks outgoing requests may reach although they are private, loopback or reserved
+    /// (comma-separated CIDRs or addresses; any port). Empty: public addresses only.
+    pub outbound_allow: String,
     /// The `generic` platform's limits (posts scheduled without platform targets).
     pub publish_max_chars: usize,
     pub publish_max_hashtags: usize,
@@ -321,6 +326,8 @@ impl Default for Config {
             publish_webhook_url: None,
             publish_webhook_secret: None,
             publish_timeout_ms: 10_000,
+            outbound_ports: "80,443".into(),
+            outbound_allow: String::new(),
             publish_max_chars: 2_200,
             publish_max_hashtags: 30,
             webhook_debounce_ms: 2_000,
@@ -383,6 +390,16 @@ impl Config {
             lanes: self.argon2_lanes,
         }
     }
+    /// Where outgoing HTTP may go, and its client.
+    pub fn outbound(&self) -> anyhow::Result<crate::outbound::Outbound> {
+        let policy = crate::outbound::Policy::parse(&self.outbound_ports, &self.outbound_allow)
+            .map_err(|e| anyhow::anyhow!(e))?;
+        Ok(crate::outbound::Outbound::new(
+            policy,
+            Duration::from_millis(self.publish_timeout_ms),
+        ))
+    }
+
     /// What one client frame may hold (`sync::decode_frame`).
     pub fn frame_limits(&self) -> crate::sync::FrameLimits {
         crate::sync::FrameLimits {

@@ -15,6 +15,7 @@ pub mod generations;
 pub mod gpu;
 pub mod http;
 pub mod jobs;
+pub mod outbound;
 pub mod platforms;
 pub mod server;
 pub mod snapshot;

@@ -54,6 +54,8 @@ pub struct AppState {
     /// A password hash verified when a login names an unknown email, so the answer takes as
     /// long as for a known one.
     pub decoy_hash: Arc<str>,
+    /// Where outgoing HTTP (webhooks, publishing) may go, and its client.
+    pub outbound: crate::outbound::Outbound,
     /// Present only with `fault_injection` on.
     pub faults: Option<Arc<FaultInjectingStore>>,
 }
@@ -103,6 +105,7 @@ struct JobDeps {
     pool: crate::gpu::Pool,
     accounts: Arc<Accounts>,
     events: Arc<crate::events::Events>,
+    outbound: crate::outbound::Outbound,
 }
 
 /// Starts the job consumers on this runtime: on RabbitMQ when configured (they reconnect by
@@ -113,9 +116,8 @@ fn start_job_consumers(config: &Arc<Config>, deps: JobDeps) {
         pool,
         accounts,
         events,
+        outbound,
     } = deps;
-    let http =
-        crate::jobs::deliver::client(std::time::Duration::from_millis(config.publish_timeout_ms));
     let breakers = Arc::new(crate::jobs::breaker::Breakers::new(
         config.breaker_failures,
         std::time::Duration::from_millis(config.breaker_open_ms),
@@ -124,7 +126,7 @@ fn start_job_consumers(config: &Arc<Config>, deps: JobDeps) {
         publisher: crate::jobs::publish::Publisher::new(
             store.clone(),
             config.clone(),
-            http.clone(),
+            outbound.clone(),
             breakers.clone(),
             events.clone(),
         ),
@@ -139,7 +141,7 @@ fn start_job_consumers(config: &Arc<Config>, deps: JobDeps) {
         },
         deliverer: crate::jobs::deliver::Deliverer::new(
             store.clone(),
-            http,
+            outbound,
             breakers,
             config.job_max_attempts,
         ),
@@ -186,6 +188,7 @@ pub async fn work(config: Config) -> anyhow::Result<()> {
         pool,
         accounts: Accounts::new(stores.accounts, config.clone()),
         events,
+        outbound: config.outbound()?,
     };
     start_job_consumers(&config, deps);
     tracing::info!("creo worker consuming jobs");
@@ -231,6 +234,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         Err(e) => tracing::warn!(error = %e, "could not raise the open file limit"),
     }
     let keys = Arc::new(TokenKeys::from_config(&config)?);
+    let outbound = config.outbound()?;
     let Stores {
         documents: mut store,
         accounts: account_store,
@@ -307,6 +311,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             pool: pool.clone(),
             accounts: accounts.clone(),
             events: events.clone(),
+            outbound: outbound.clone(),
         };
         start_job_consumers(&config, deps);
     }
@@ -364,6 +369,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             config.password_hash_concurrency.max(1),
         )),
         decoy_hash: decoy_hash.into(),
+        outbound,
         faults,
     });
 

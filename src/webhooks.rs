@@ -70,16 +70,14 @@ pub struct Delivery {
     pub duration_ms: u64,
 }
 
-/// Checks an endpoint URL: absolute http(s), with a host.
-pub fn validate_url(raw: &str) -> Result<reqwest::Url, String> {
-    let url = reqwest::Url::parse(raw).map_err(|e| format!("not a URL: {e}"))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err("the URL must be http:// or https:// with a host".into());
-    }
+/// Checks an endpoint URL: absolute http(s), with a host the outbound policy allows (an
+/// address literal is checked now; a name is checked on every address it resolves to when a
+/// delivery connects).
+pub fn validate_url(raw: &str, policy: &crate::outbound::Policy) -> Result<reqwest::Url, String> {
     if raw.len() > 2_000 {
         return Err("the URL is longer than 2000 characters".into());
     }
-    Ok(url)
+    policy.check_url(raw).map_err(|e| e.to_string())
 }
 
 /// Where a URL's traffic goes, for the circuit breaker: scheme, host and port.
@@ -117,10 +115,11 @@ mod tests {
 
     #[test]
     fn urls_and_events_are_checked() {
-        assert!(validate_url("http://127.0.0.1:9/hook").is_ok());
-        assert!(validate_url("https://hooks.example.com/x").is_ok());
-        assert!(validate_url("ftp://example.com").is_err());
-        assert!(validate_url("/relative").is_err());
+        let policy = crate::outbound::Policy::parse("80,443", "").unwrap();
+        assert!(validate_url("http://127.0.0.1:9/hook", &policy).is_err());
+        assert!(validate_url("https://hooks.example.com/x", &policy).is_ok());
+        assert!(validate_url("ftp://example.com", &policy).is_err());
+        assert!(validate_url("/relative", &policy).is_err());
         assert!(validate_events(&["comment.added".into()]).is_ok());
         assert!(validate_events(&[]).is_err());
         assert!(validate_events(&["document.deleted".into()])

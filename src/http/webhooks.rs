@@ -64,7 +64,8 @@ pub async fn create(
     let account_id = path.into_inner();
     let by = for_manager(&req, &state, &account_id, None).await?;
     let body = body.into_inner();
-    validate_url(&body.url).map_err(|e| ApiError::bad_request("invalid_url", e))?;
+    validate_url(&body.url, state.outbound.policy())
+        .map_err(|e| ApiError::bad_request("invalid_url", e))?;
     validate_events(&body.events).map_err(|e| ApiError::bad_request("invalid_events", e))?;
     if state.store.webhooks(&account_id).await?.len() >= MAX_ENDPOINTS {
         return Err(ApiError::bad_request(

@@ -4,18 +4,20 @@
 //! delivery log. Also the signed POST that publishing uses.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::breaker::Breakers;
 use super::{Job, JobKind, Outcome};
+use crate::outbound::Outbound;
 use crate::store::{now_ms, DocumentStore};
 use crate::webhooks::{destination, Delivery};
 
 /// How one signed POST went.
 pub enum Sent {
     Delivered(u16),
-    /// Refused for good (a 4xx other than 408 and 429): retrying cannot help.
-    Refused(u16),
+    /// Refused for good (a 4xx other than 408 and 429, a redirect, a destination the outbound
+    /// policy refuses): retrying cannot help.
+    Refused(Option<u16>, String),
     /// Worth another try: a 5xx, 408, 429, or no answer.
     Failed(Option<u16>, String),
 }
@@ -27,25 +29,22 @@ impl Sent {
     }
 }
 
-/// The HTTP client deliveries share (connection pools per destination), http and https.
-pub fn client(timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .build()
-        .expect("an HTTP client with rustls always builds")
-}
-
-/// POSTs `body` (JSON) to `url`, signed with `secret`.
+/// POSTs `body` (JSON) to `url`, signed with `secret`. What goes into the delivery log says
+/// what the endpoint answered, never why a connection failed: the log is read by account owners,
+/// and must not map anyone's network for them.
 pub async fn post_signed(
-    http: &reqwest::Client,
+    outbound: &Outbound,
     url: &str,
     secret: &str,
     body: Vec<u8>,
     headers: &[(&str, &str)],
 ) -> Sent {
+    let request = match outbound.post(url) {
+        Ok(request) => request,
+        Err(e) => return Sent::Refused(None, format!("the destination is not allowed: {e}")),
+    };
     let signature = crate::billing::webhook::sign(secret.as_bytes(), now_ms() / 1000, &body);
-    let mut request = http
-        .post(url)
+    let mut request = request
         .header("Content-Type", "application/json")
         .header("User-Agent", concat!("creo/", env!("CARGO_PKG_VERSION")))
         .header("Creo-Signature", signature);
@@ -54,20 +53,39 @@ pub async fn post_signed(
     }
     match request.body(body).send().await {
         Ok(r) if r.status().is_success() => Sent::Delivered(r.status().as_u16()),
+        // Redirects are not followed: where they lead has not been checked.
+        Ok(r) if r.status().is_redirection() => Sent::Refused(
+            Some(r.status().as_u16()),
+            format!(
+                "the endpoint redirected ({}); redirects are not followed",
+                r.status()
+            ),
+        ),
         Ok(r) if r.status().is_client_error() && !matches!(r.status().as_u16(), 408 | 429) => {
-            Sent::Refused(r.status().as_u16())
+            Sent::Refused(
+                Some(r.status().as_u16()),
+                format!("the endpoint refused the event: {}", r.status().as_u16()),
+            )
         }
         Ok(r) => Sent::Failed(
             Some(r.status().as_u16()),
             format!("the endpoint answered {}", r.status()),
         ),
-        Err(e) => Sent::Failed(None, format!("the endpoint did not answer: {e}")),
+        Err(e) => {
+            tracing::debug!(url, error = %e, "outgoing request failed");
+            let reason = if e.is_timeout() {
+                "the endpoint did not answer in time"
+            } else {
+                "the endpoint could not be reached"
+            };
+            Sent::Failed(None, reason.into())
+        }
     }
 }
 
 pub struct Deliverer {
     store: Arc<dyn DocumentStore>,
-    http: reqwest::Client,
+    outbound: Outbound,
     breakers: Arc<Breakers>,
     max_attempts: u32,
 }
@@ -75,13 +93,13 @@ pub struct Deliverer {
 impl Deliverer {
     pub fn new(
         store: Arc<dyn DocumentStore>,
-        http: reqwest::Client,
+        outbound: Outbound,
         breakers: Arc<Breakers>,
         max_attempts: u32,
     ) -> Deliverer {
         Deliverer {
             store,
-            http,
+            outbound,
             breakers,
             max_attempts,
         }
@@ -127,7 +145,7 @@ impl Deliverer {
         let body = serde_json::to_vec(event).expect("events serialise");
         let started = Instant::now();
         let sent = post_signed(
-            &self.http,
+            &self.outbound,
             &endpoint.url,
             &endpoint.secret,
             body,
@@ -146,10 +164,9 @@ impl Deliverer {
                 log.outcome = "delivered".into();
                 Outcome::Done
             }
-            Sent::Refused(status) => {
-                log.status = Some(status);
+            Sent::Refused(status, reason) => {
+                log.status = status;
                 log.outcome = "failed".into();
-                let reason = format!("the endpoint refused the event: {status}");
                 log.error = Some(reason.clone());
                 Outcome::Fail(reason)
             }

@@ -14,13 +14,14 @@ use super::deliver::{post_signed, Sent};
 use super::{Job, JobKind, Outcome};
 use crate::config::Config;
 use crate::events::Events;
+use crate::outbound::Outbound;
 use crate::store::{now_ms, DocumentStore};
 use crate::workflow::{Action, State, Transition, Workflow};
 
 pub struct Publisher {
     store: Arc<dyn DocumentStore>,
     config: Arc<Config>,
-    http: reqwest::Client,
+    outbound: Outbound,
     breakers: Arc<Breakers>,
     events: Arc<Events>,
 }
@@ -29,14 +30,14 @@ impl Publisher {
     pub fn new(
         store: Arc<dyn DocumentStore>,
         config: Arc<Config>,
-        http: reqwest::Client,
+        outbound: Outbound,
         breakers: Arc<Breakers>,
         events: Arc<Events>,
     ) -> Publisher {
         Publisher {
             store,
             config,
-            http,
+            outbound,
             breakers,
             events,
         }
@@ -108,7 +109,7 @@ impl Publisher {
         .expect("json");
         let secret = self.config.publish_webhook_secret.as_deref().unwrap_or("");
         let sent = post_signed(
-            &self.http,
+            &self.outbound,
             url,
             secret,
             body,
@@ -118,9 +119,7 @@ impl Publisher {
         self.breakers.record(&destination, sent.destination_up());
         match sent {
             Sent::Delivered(_) => Outcome::Done,
-            Sent::Refused(status) => {
-                Outcome::Fail(format!("the destination refused the post: {status}"))
-            }
+            Sent::Refused(_, reason) => Outcome::Fail(reason),
             Sent::Failed(_, reason) => Outcome::Retry(reason),
         }
     }

@@ -8,10 +8,12 @@ use crate::common::{http, Server};
 
 pub const WEBHOOK_SECRET: &str = "whsec_integration_test";
 
-/// Settings for servers in these tests: cheap password hashing, the webhook on, and no tier
-/// request limit unless a test is about it.
+/// Settings for servers in these tests: cheap password hashing, the webhook on, no tier
+/// request limit unless a test is about it, and the loopback allow-listed for outgoing requests
+/// (the test receivers listen there; the outbound policy refuses it by default).
 pub fn billing_env() -> Vec<(&'static str, &'static str)> {
     vec![
+        ("CREO_OUTBOUND_ALLOW", "127.0.0.0/8"),
         ("CREO_ARGON2_MEMORY_KIB", "256"),
         ("CREO_ARGON2_ITERATIONS", "1"),
         ("CREO_BILLING_WEBHOOK_SECRET", WEBHOOK_SECRET),
