@@ -149,8 +149,23 @@ pub struct Config {
     /// How long a node trusts that a login session is live before asking the store again
     /// (revocations reach every node at once through the bus regardless).
     pub session_check_ms: u64,
-    /// Login attempts per email per hour (across nodes with Redis).
-    pub login_attempts_per_hour: u32,
+    /// Wrong passwords for one email from one client address before each further try waits,
+    /// doubling from a second up to `login_backoff_max_ms` (across nodes with Redis). Counted
+    /// per address too, so one who guesses cannot lock the owner out from elsewhere.
+    pub login_free_failures: u32,
+    /// Wrong passwords from one address, whatever the email (password spraying).
+    pub login_free_failures_per_address: u32,
+    pub login_backoff_max_ms: u64,
+    /// Per client address: requests to the routes that need no sign-in (sign-in, refresh,
+    /// invitations, the payment webhook) per minute, new accounts per hour, socket upgrades per
+    /// minute. 0 turns one off.
+    pub auth_requests_per_minute: u32,
+    pub signups_per_hour: u32,
+    pub upgrades_per_minute: u32,
+    /// Proxies whose client-address header is believed (comma-separated networks), and the
+    /// header. Empty: the peer address is the client.
+    pub trusted_proxies: String,
+    pub client_ip_header: String,
     pub invitation_ttl_secs: u64,
     /// Longest lifetime of a token an API key mints for an app's user.
     pub app_token_max_ttl_secs: u64,
@@ -295,7 +310,14 @@ impl Default for Config {
             argon2_iterations: 2,
             argon2_lanes: 1,
             password_hash_concurrency: 4,
-            login_attempts_per_hour: 100,
+            login_free_failures: 5,
+            login_free_failures_per_address: 50,
+            login_backoff_max_ms: 15 * 60 * 1000,
+            auth_requests_per_minute: 120,
+            signups_per_hour: 10,
+            upgrades_per_minute: 600,
+            trusted_proxies: String::new(),
+            client_ip_header: "x-forwarded-for".into(),
             session_check_ms: 5_000,
             invitation_ttl_secs: 7 * 24 * 3600,
             app_token_max_ttl_secs: 24 * 3600,

@@ -56,6 +56,8 @@ pub struct AppState {
     pub decoy_hash: Arc<str>,
     /// Where outgoing HTTP (webhooks, publishing) may go, and its client.
     pub outbound: crate::outbound::Outbound,
+    /// Whose client-address header is believed.
+    pub proxies: crate::http::address::Proxies,
     /// Present only with `fault_injection` on.
     pub faults: Option<Arc<FaultInjectingStore>>,
 }
@@ -235,6 +237,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let keys = Arc::new(TokenKeys::from_config(&config)?);
     let outbound = config.outbound()?;
+    let proxies =
+        crate::http::address::Proxies::parse(&config.trusted_proxies, &config.client_ip_header)
+            .map_err(|e| anyhow::anyhow!(e))?;
     let Stores {
         documents: mut store,
         accounts: account_store,
@@ -370,6 +375,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         )),
         decoy_hash: decoy_hash.into(),
         outbound,
+        proxies,
         faults,
     });
 

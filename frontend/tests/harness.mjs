@@ -25,6 +25,8 @@ export async function startServer() {
       CREO_FRONTEND: join(root, 'frontend/dist'),
       CREO_MODELS: process.env.CREO_MODELS ?? join(root, 'models'),
       CREO_JWT_SECRET: 'e2e-secret-e2e-secret-e2e-secret!',
+      // Every test person signs up from the loopback.
+      CREO_SIGNUPS_PER_HOUR: '0',
       RUST_LOG: process.env.RUST_LOG ?? 'info',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -84,7 +86,8 @@ let counter = 0
 export async function person(base, name) {
   const email = `${name}.${Date.now()}${counter++}@example.com`
   const password = 'correct horse battery staple'
-  const tokens = await rest(base, '/auth/register', { method: 'POST', body: { email, password, name } })
+  await rest(base, '/auth/register', { method: 'POST', body: { email, password, name } })
+  const tokens = await rest(base, '/auth/login', { method: 'POST', body: { email, password } })
   return { name: email.split('@')[0], email, password, tokens }
 }
 

@@ -45,28 +45,48 @@ impl RequestLimiter {
         ];
         for (window_secs, allowance, window) in windows {
             // 0 means no limit for that window.
-            let Some(allowance) = NonZeroU32::new(allowance) else {
-                continue;
-            };
-            let window_us = window_secs * 1_000_000;
-            let interval_us = (window_us / u64::from(allowance.get())).max(1);
-            let key = format!("rate:account:{window}:{account}");
-            let wait = match self.shared.shared_rate(&key, interval_us, window_us).await {
-                Some(wait) => wait,
-                None => self.local_wait(account, window_secs, allowance),
-            };
-            if !wait.is_zero() {
-                metrics::counter!("creo_rate_limited_total", "window" => window).increment(1);
-                return Err(Limited {
-                    retry_after: wait,
-                    window,
-                });
+            if allowance > 0 {
+                let key = format!("account:{window}:{account}");
+                self.check_window(&key, allowance, window_secs, window)
+                    .await?;
             }
         }
         Ok(())
     }
 
-    fn local_wait(&self, account: &Arc<str>, window_secs: u64, allowance: NonZeroU32) -> Duration {
+    /// Counts one event on `key` against `allowance` per `window_secs` (all of which may come
+    /// at once), cluster-wide with Redis.
+    pub async fn check_window(
+        &self,
+        key: &str,
+        allowance: u32,
+        window_secs: u64,
+        window: &'static str,
+    ) -> Result<(), Limited> {
+        let Some(allowance) = NonZeroU32::new(allowance) else {
+            return Ok(());
+        };
+        let window_us = window_secs * 1_000_000;
+        let interval_us = (window_us / u64::from(allowance.get())).max(1);
+        let wait = match self
+            .shared
+            .shared_rate(&format!("rate:{key}"), interval_us, window_us)
+            .await
+        {
+            Some(wait) => wait,
+            None => self.local_wait(&Arc::from(key), window_secs, allowance),
+        };
+        if wait.is_zero() {
+            return Ok(());
+        }
+        metrics::counter!("creo_rate_limited_total", "window" => window).increment(1);
+        Err(Limited {
+            retry_after: wait,
+            window,
+        })
+    }
+
+    fn local_wait(&self, key: &Arc<str>, window_secs: u64, allowance: NonZeroU32) -> Duration {
         let limiter = {
             let mut local = self.local.lock().expect("rate limiter lock");
             local
@@ -80,7 +100,7 @@ impl RequestLimiter {
                 })
                 .clone()
         };
-        match limiter.check_key(account) {
+        match limiter.check_key(key) {
             Ok(()) => Duration::ZERO,
             Err(not_until) => not_until
                 .wait_time_from(DefaultClock::default().now())

@@ -67,6 +67,54 @@ redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.ceil((new_ta
 return 0
 ";
 
+/// Failures with exponential backoff: one hash per key holding the failure count and the time
+/// of the last one. KEYS: the key. ARGV: op (`check`, `fail` or `clear`), failures free of
+/// backoff, first backoff ms, longest backoff ms, how long failures are remembered (ms).
+/// `check` returns the milliseconds still to wait (0: go ahead).
+const BACKOFF: &str = r"
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+if ARGV[1] == 'clear' then
+  redis.call('DEL', KEYS[1])
+  return 0
+end
+local v = redis.call('HMGET', KEYS[1], 'n', 'last')
+local n = tonumber(v[1] or 0)
+local last = tonumber(v[2] or 0)
+if ARGV[1] == 'fail' then
+  redis.call('HSET', KEYS[1], 'n', n + 1, 'last', now)
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[5]))
+  return 0
+end
+local free = tonumber(ARGV[2])
+if n <= free then return 0 end
+local backoff = math.min(tonumber(ARGV[3]) * 2 ^ (n - free - 1), tonumber(ARGV[4]))
+local wait = last + backoff - now
+if wait > 0 then return math.floor(wait) end
+return 0
+";
+
+/// How a series of failures (wrong passwords) slows the next try: free ones, then a backoff
+/// doubling from `first` up to `longest`; forgotten `memory` after the last failure.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    pub free: u32,
+    pub first: Duration,
+    pub longest: Duration,
+    pub memory: Duration,
+}
+
+impl Backoff {
+    fn wait(&self, failures: u32, since_last: Duration) -> Duration {
+        if failures <= self.free {
+            return Duration::ZERO;
+        }
+        let doublings = (failures - self.free - 1).min(30);
+        let backoff = self.first.saturating_mul(1 << doublings).min(self.longest);
+        backoff.saturating_sub(since_last)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refused {
     PerUser,
@@ -79,6 +127,7 @@ struct Shared {
     acquire: Script,
     renew: Script,
     rate: Script,
+    backoff: Script,
     /// Live leases of this node: member → (user set, document set).
     leases: Mutex<HashMap<String, (String, String)>>,
     released: mpsc::UnboundedSender<(String, String, String)>,
@@ -88,6 +137,8 @@ pub struct SharedLimits {
     shared: Option<Arc<Shared>>,
     /// This node's view, used without Redis and while it is unreachable.
     local_user_rate: Option<DefaultKeyedRateLimiter<Arc<str>>>,
+    /// Failures per key (count, last) for `Backoff`, on this node.
+    local_failures: Mutex<HashMap<String, (u32, std::time::Instant)>>,
     rate: Option<(u64, u64)>,
     lease_ms: u64,
     next: AtomicU64,
@@ -145,6 +196,7 @@ impl SharedLimits {
                     acquire: Script::new(ACQUIRE),
                     renew: Script::new(RENEW),
                     rate: Script::new(RATE),
+                    backoff: Script::new(BACKOFF),
                     leases: Mutex::new(HashMap::new()),
                     released,
                 });
@@ -161,26 +213,30 @@ impl SharedLimits {
         let limits = Arc::new(SharedLimits {
             shared,
             local_user_rate,
+            local_failures: Mutex::default(),
             rate,
             lease_ms: config.connection_lease_ms,
             next: AtomicU64::new(1),
             node,
         });
-        if limits.local_user_rate.is_some() {
-            // The local limiter keeps a cell per user seen; forget the idle ones.
-            let weak = Arc::downgrade(&limits);
-            actix_rt::spawn(async move {
-                let mut tick = actix_rt::time::interval(Duration::from_secs(60));
-                loop {
-                    tick.tick().await;
-                    let Some(limits) = weak.upgrade() else { return };
-                    if let Some(l) = &limits.local_user_rate {
-                        l.retain_recent();
-                        l.shrink_to_fit();
-                    }
+        // The local limiters keep a cell per user or key seen; forget the idle ones.
+        let weak = Arc::downgrade(&limits);
+        actix_rt::spawn(async move {
+            let mut tick = actix_rt::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                let Some(limits) = weak.upgrade() else { return };
+                if let Some(l) = &limits.local_user_rate {
+                    l.retain_recent();
+                    l.shrink_to_fit();
                 }
-            });
-        }
+                limits
+                    .local_failures
+                    .lock()
+                    .expect("failures lock")
+                    .retain(|_, (_, last)| last.elapsed() < Duration::from_secs(24 * 3600));
+            }
+        });
         Ok(limits)
     }
 
@@ -281,6 +337,67 @@ impl SharedLimits {
         }
     }
 
+    /// How long a try on `key` must wait after its failures (`Backoff`): cluster-wide with
+    /// Redis, on this node without (or while Redis does not answer).
+    pub async fn backoff_wait(&self, key: &str, policy: &Backoff) -> Duration {
+        if let Some(ms) = self.backoff_shared(key, "check", policy).await {
+            return Duration::from_millis(ms);
+        }
+        let failures = self.local_failures.lock().expect("failures lock");
+        match failures.get(key) {
+            Some((n, last)) if last.elapsed() < policy.memory => policy.wait(*n, last.elapsed()),
+            _ => Duration::ZERO,
+        }
+    }
+
+    /// Records a failure on `key`.
+    pub async fn backoff_fail(&self, key: &str, policy: &Backoff) {
+        if self.backoff_shared(key, "fail", policy).await.is_some() {
+            return;
+        }
+        let mut failures = self.local_failures.lock().expect("failures lock");
+        let entry = failures
+            .entry(key.to_string())
+            .or_insert((0, std::time::Instant::now()));
+        if entry.1.elapsed() >= policy.memory {
+            entry.0 = 0;
+        }
+        *entry = (entry.0 + 1, std::time::Instant::now());
+    }
+
+    /// Forgets `key`'s failures (a success).
+    pub async fn backoff_clear(&self, key: &str, policy: &Backoff) {
+        if self.backoff_shared(key, "clear", policy).await.is_none() {
+            self.local_failures
+                .lock()
+                .expect("failures lock")
+                .remove(key);
+        }
+    }
+
+    async fn backoff_shared(&self, key: &str, op: &str, policy: &Backoff) -> Option<u64> {
+        let shared = self.shared.as_ref()?;
+        let mut conn = shared.conn.clone();
+        let result: ::redis::RedisResult<u64> = shared
+            .backoff
+            .key(format!("{}:{key}", shared.prefix))
+            .arg(op)
+            .arg(policy.free)
+            .arg(policy.first.as_millis() as u64)
+            .arg(policy.longest.as_millis() as u64)
+            .arg(policy.memory.as_millis() as u64)
+            .invoke_async(&mut conn)
+            .await;
+        match result {
+            Ok(ms) => Some(ms),
+            Err(e) => {
+                metrics::counter!("creo_shared_limit_errors_total").increment(1);
+                tracing::debug!(error = %e, "shared backoff unavailable; counting on this node");
+                None
+            }
+        }
+    }
+
     /// One GCRA step on a cluster-wide key (under the bus prefix): the wait before the next
     /// event would be allowed (zero: allowed, and counted). `None` without Redis or when it does
     /// not answer, for the caller to count on this node instead.
@@ -368,5 +485,25 @@ async fn maintain(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_after_the_free_failures_up_to_the_longest() {
+        let b = Backoff {
+            free: 5,
+            first: Duration::from_secs(1),
+            longest: Duration::from_secs(60),
+            memory: Duration::from_secs(3600),
+        };
+        assert_eq!(b.wait(5, Duration::ZERO), Duration::ZERO);
+        assert_eq!(b.wait(6, Duration::ZERO), Duration::from_secs(1));
+        assert_eq!(b.wait(8, Duration::ZERO), Duration::from_secs(4));
+        assert_eq!(b.wait(8, Duration::from_secs(3)), Duration::from_secs(1));
+        assert_eq!(b.wait(100, Duration::ZERO), Duration::from_secs(60));
     }
 }

@@ -295,13 +295,7 @@ pub async fn invite(
             "only owners invite owners",
         ));
     }
-    let email = body.email.trim().to_lowercase();
-    if !email.contains('@') {
-        return Err(ApiError::bad_request(
-            "invalid_email",
-            "a valid email address is required",
-        ));
-    }
+    let email = super::identity::validate_email(&body.email)?;
     let now = now_ms();
     let token = secret::generate("inv_");
     let invitation = Invitation {
@@ -352,6 +346,7 @@ pub async fn accept(
     body: web::Json<AcceptInvitation>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    super::address::limit(&req, &state, super::address::Class::Auth).await?;
     let principal = authenticate(&req, &state, None).await?;
     require_login(&principal)?;
     let user = state

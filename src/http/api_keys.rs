@@ -159,13 +159,21 @@ pub async fn mint(
             "app tokens are at most editors",
         ));
     }
-    let user = body.user_id.trim();
-    if user.is_empty() || user.len() > 128 || user.starts_with("apikey:") {
+    // An app's users live in their own namespace: `app:<id>` can never be a registered user
+    // (`u_…`), an API key or the AI, so an app cannot act, or spend limits, as any of them.
+    let id = body.user_id.trim();
+    let valid = (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'));
+    if !valid {
         return Err(ApiError::bad_request(
             "invalid_user",
-            "user ids are 1-128 characters",
+            "user ids are 1-128 characters of letters, digits and . _ - @",
         ));
     }
+    let user = format!("app:{id}");
+    let user = user.as_str();
     if let Some(doc) = &body.doc_id {
         super::document_id(doc, &by)?;
     }

@@ -505,6 +505,7 @@ pub async fn webhook(
     body: Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    super::address::limit(&req, &state, super::address::Class::Auth).await?;
     let Some(secret) = &state.config.billing_webhook_secret else {
         return Err(ApiError::not_found("the billing webhook is not configured"));
     };

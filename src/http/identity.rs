@@ -8,9 +8,11 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
+use super::address::{self, Class};
 use super::{audit, authenticate, require_login, ApiError};
 use crate::auth::{password, secret, Role};
 use crate::billing::{EntryKind, Tier};
+use crate::bus::limits::Backoff;
 use crate::bus::AccessChange;
 use crate::server::AppState;
 use crate::store::accounts::{Account, AuthSession, Member, Posting, Refreshed, User};
@@ -61,19 +63,51 @@ pub struct Tokens {
 const MIN_PASSWORD: usize = 10;
 const MAX_PASSWORD: usize = 256;
 
+fn invalid_email() -> ApiError {
+    ApiError::bad_request("invalid_email", "a valid email address is required")
+}
+
+/// An email as sign-in looks it up: trimmed and lowercased (older accounts may hold addresses
+/// `validate_email` would refuse today; they can still sign in).
 fn normalise_email(raw: &str) -> Result<String, ApiError> {
     let email = raw.trim().to_lowercase();
-    let valid = email.len() <= 254
-        && email
-            .split_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
-    if valid {
+    if email.is_empty() || email.len() > 254 || !email.contains('@') {
+        return Err(invalid_email());
+    }
+    Ok(email)
+}
+
+/// An email a new account or an invitation may use: one `@`; a local part of 1-64 printable
+/// ASCII characters without spaces, quotes or brackets, and no leading, trailing or doubled
+/// dot; a domain of at least two labels of letters, digits and inner hyphens, ending in a
+/// letter label. Stricter than RFC 5322 on purpose: what it refuses no mail provider issues.
+pub(super) fn validate_email(raw: &str) -> Result<String, ApiError> {
+    let email = normalise_email(raw)?;
+    let (local, domain) = email.split_once('@').ok_or_else(invalid_email)?;
+    let local_ok = (1..=64).contains(&local.len())
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&b))
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..");
+    let labels: Vec<&str> = domain.split('.').collect();
+    let label_ok = |l: &str| {
+        (1..=63).contains(&l.len())
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    let domain_ok = domain.len() <= 253
+        && labels.len() >= 2
+        && labels.iter().all(|l| label_ok(l))
+        && labels
+            .last()
+            .is_some_and(|tld| tld.len() >= 2 && tld.bytes().all(|b| b.is_ascii_alphabetic()));
+    if local_ok && domain_ok {
         Ok(email)
     } else {
-        Err(ApiError::bad_request(
-            "invalid_email",
-            "a valid email address is required",
-        ))
+        Err(invalid_email())
     }
 }
 
@@ -193,24 +227,28 @@ async fn choose_account(
         .ok_or_else(|| ApiError::forbidden("not_a_member", "you are not a member of that account"))
 }
 
-/// Creates a user with a personal account they own (and the sign-up credit grant).
+/// Creates a user with a personal account they own (and the sign-up credit grant), if the email
+/// has none yet. The answer is the same either way (and takes as long: the password is hashed
+/// either way), so sign-up does not tell anyone which emails have accounts; the new user then
+/// signs in. Counted per client address (`signups_per_hour`).
 #[utoipa::path(post, path = "/api/v1/auth/register", request_body = Register,
-    responses((status = 201, description = "registered and logged in", body = Tokens),
+    responses((status = 202, description = "the account exists now if the email had none: sign in"),
               (status = 400, description = "invalid email or password"),
-              (status = 409, description = "email taken")))]
+              (status = 429, description = "too many sign-ups from this address")))]
 pub async fn register(
     req: HttpRequest,
     body: web::Json<Register>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let email = normalise_email(&body.email)?;
+    let email = validate_email(&body.email)?;
     if !(MIN_PASSWORD..=MAX_PASSWORD).contains(&body.password.chars().count()) {
         return Err(ApiError::bad_request(
             "weak_password",
             format!("passwords are {MIN_PASSWORD} to {MAX_PASSWORD} characters"),
         ));
     }
+    address::limit(&req, &state, Class::Signup).await?;
     let now = now_ms();
     let user = User {
         user_id: format!("u_{}", secret::id()),
@@ -241,25 +279,24 @@ pub async fn register(
         amount_milli: state.config.signup_credits_milli,
         user_id: user.user_id.clone(),
     });
-    if !state.account_store.register(&user, &account, grant).await? {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "email_taken",
-            "an account with this email exists",
-        ));
+    let created = state.account_store.register(&user, &account, grant).await?;
+    let result = if created { "created" } else { "email_taken" };
+    metrics::counter!("creo_registrations_total", "result" => result).increment(1);
+    if created {
+        audit(
+            &state,
+            &account.account_id,
+            &user.user_id,
+            "registered",
+            &user.user_id,
+            "",
+        )
+        .await;
     }
-    metrics::counter!("creo_registrations_total").increment(1);
-    audit(
-        &state,
-        &account.account_id,
-        &user.user_id,
-        "registered",
-        &user.user_id,
-        "",
-    )
-    .await;
-    let tokens = open_session(&state, &req, &user, &account.account_id, Role::Owner).await?;
-    Ok(HttpResponse::Created().json(tokens))
+    Ok(HttpResponse::Accepted().json(serde_json::json!({
+        "status": "accepted",
+        "message": "if this email had no account, it has one now: sign in with it",
+    })))
 }
 
 /// Email and password for a token pair. Failures are audited in the user's accounts, and
@@ -275,24 +312,26 @@ pub async fn login(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let email = normalise_email(&body.email)?;
-    let attempts = crate::billing::TierLimits {
-        requests_per_second: 0,
-        requests_per_hour: state.config.login_attempts_per_hour,
-        monthly_generations: None,
-        seats: None,
-        watermarked_exports: false,
-    };
-    if let Err(limited) = state
-        .request_limits
-        .check(&format!("login:{email}").into(), &attempts)
+    let ip = address::limit(&req, &state, Class::Auth).await?;
+    // Wrong passwords slow down the next try for that email from that address, and for that
+    // address whatever the email: someone guessing from elsewhere never locks the owner out.
+    let from = address::address_key(ip);
+    let pair = format!("login:{}:{from}", &secret::digest(&email)[..32]);
+    let sprayer = format!("login:address:{from}");
+    let (pair_policy, sprayer_policy) = login_backoff(&state.config);
+    let wait = state
+        .limits
+        .backoff_wait(&pair, &pair_policy)
         .await
-    {
+        .max(state.limits.backoff_wait(&sprayer, &sprayer_policy).await);
+    if !wait.is_zero() {
+        metrics::counter!("creo_logins_total", "result" => "throttled").increment(1);
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_attempts",
-            "too many login attempts for this email",
+            "too many wrong passwords from here: try again later",
         )
-        .retry_after(limited.retry_after.as_secs().max(1) as u32));
+        .retry_after(wait.as_secs().clamp(1, 3600) as u32));
     }
     let user = state.account_store.user_by_email(&email).await?;
     let stored = user
@@ -301,6 +340,8 @@ pub async fn login(
     let valid = verify_password(&state, body.password, stored).await && user.is_some();
     let Some(user) = user.filter(|_| valid) else {
         metrics::counter!("creo_logins_total", "result" => "failed").increment(1);
+        state.limits.backoff_fail(&pair, &pair_policy).await;
+        state.limits.backoff_fail(&sprayer, &sprayer_policy).await;
         if let Some(u) = state.account_store.user_by_email(&email).await? {
             for m in state.account_store.memberships(&u.user_id).await? {
                 audit(
@@ -323,6 +364,7 @@ pub async fn login(
     let (account_id, role) =
         choose_account(&state, &user.user_id, body.account_id.as_deref()).await?;
     metrics::counter!("creo_logins_total", "result" => "ok").increment(1);
+    state.limits.backoff_clear(&pair, &pair_policy).await;
     let tokens = open_session(&state, &req, &user, &account_id, role).await?;
     audit(
         &state,
@@ -336,15 +378,31 @@ pub async fn login(
     Ok(HttpResponse::Ok().json(tokens))
 }
 
+/// Backoff for wrong passwords: per email and address, and per address.
+fn login_backoff(config: &crate::config::Config) -> (Backoff, Backoff) {
+    let backoff = |free| Backoff {
+        free,
+        first: Duration::from_secs(1),
+        longest: Duration::from_millis(config.login_backoff_max_ms),
+        memory: Duration::from_secs(3600),
+    };
+    (
+        backoff(config.login_free_failures),
+        backoff(config.login_free_failures_per_address),
+    )
+}
+
 /// Spends a refresh token for a new pair. A token spent twice means it leaked: the whole
 /// session is revoked and both holders must log in again.
 #[utoipa::path(post, path = "/api/v1/auth/refresh", request_body = Refresh,
     responses((status = 200, description = "rotated", body = Tokens),
               (status = 401, description = "unknown, expired, revoked or reused refresh token")))]
 pub async fn refresh(
+    req: HttpRequest,
     body: web::Json<Refresh>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    address::limit(&req, &state, Class::Auth).await?;
     let body = body.into_inner();
     let next = secret::generate("rt_");
     let now = now_ms();

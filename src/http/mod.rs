@@ -1,6 +1,7 @@
 //! actix-web handlers: thin shells that authenticate, parse, ask an actor and map the reply.
 
-pub mod accounts;
+mod accounts;
+pub mod address;
 pub mod ai;
 pub mod api_keys;
 pub mod billing;

@@ -30,6 +30,7 @@ pub async fn connect(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let doc_id = path.into_inner();
+    super::address::limit(&req, &state, super::address::Class::Upgrade).await?;
     let principal =
         Arc::new(admit_to_document(&req, &state, query.token.as_deref(), &doc_id).await?);
     if state.shutting_down.load(Ordering::Relaxed) {

@@ -81,8 +81,16 @@ async fn setup(client: &reqwest::Client, args: &Args) -> anyhow::Result<Vec<Acco
             &json!({ "email": email, "password": "benchmark password" }),
         );
         let (status, v) = request(client, req).await?;
-        if status != 201 {
+        if status != 202 {
             bail!("register answered {status}: {v}");
+        }
+        let req = json_body(
+            client.post(format!("{}/api/v1/auth/login", args.url)),
+            &json!({ "email": email, "password": "benchmark password" }),
+        );
+        let (status, v) = request(client, req).await?;
+        if status != 200 {
+            bail!("login answered {status}: {v}");
         }
         let id = v["account_id"].as_str().context("account_id")?.to_string();
         let event = json!({ "id": format!("bench-{run}-{i}"), "type": "credits.purchased",

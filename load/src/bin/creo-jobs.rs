@@ -136,8 +136,21 @@ async fn setup(client: &reqwest::Client, args: &Args) -> anyhow::Result<(Api, St
         json!({ "email": email, "password": "benchmark password" }),
     )
     .await?;
-    if status != 201 {
+    if status != 202 {
         bail!("register answered {status}: {v}");
+    }
+    let (status, v) = Api {
+        client: client.clone(),
+        url: args.url.clone(),
+        token: String::new(),
+    }
+    .post(
+        "/api/v1/auth/login",
+        json!({ "email": email, "password": "benchmark password" }),
+    )
+    .await?;
+    if status != 200 {
+        bail!("login answered {status}: {v}");
     }
     let account = v["account_id"].as_str().context("account_id")?.to_string();
     let token = v["access_token"]

@@ -1,0 +1,191 @@
+//! Who is on the other end of a request when nobody is signed in: the client's address, and the
+//! limits counted per address (sign-in, sign-up and the other unauthenticated routes, socket
+//! upgrades).
+//!
+//! The address is the peer's. A header such as `X-Forwarded-For` is believed only when the peer
+//! is a configured trusted proxy, and then its right-most address that is not itself a trusted
+//! proxy is taken (anything to its left was written by the client). IPv6 clients are counted
+//! per /64, what one host usually holds.
+
+use std::net::{IpAddr, Ipv6Addr};
+
+use actix_web::http::StatusCode;
+use actix_web::HttpRequest;
+use ipnet::IpNet;
+
+use super::ApiError;
+use crate::server::AppState;
+
+/// The proxies whose client-address header is believed.
+#[derive(Debug, Clone, Default)]
+pub struct Proxies {
+    trusted: Vec<IpNet>,
+    header: String,
+}
+
+impl Proxies {
+    /// `trusted`: comma-separated networks or addresses; `header`: e.g. `x-forwarded-for`.
+    pub fn parse(trusted: &str, header: &str) -> Result<Proxies, String> {
+        let trusted = trusted
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(|t| {
+                t.parse::<IpNet>()
+                    .or_else(|_| t.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| format!("trusted_proxies: {t:?} is not a network"))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Proxies {
+            trusted,
+            header: header.to_ascii_lowercase(),
+        })
+    }
+
+    fn trusts(&self, ip: IpAddr) -> bool {
+        self.trusted.iter().any(|n| n.contains(&ip))
+    }
+
+    /// The client's address for a request that came from `peer` with `forwarded` (the header's
+    /// values, in order).
+    pub fn client(&self, peer: IpAddr, forwarded: &[&str]) -> IpAddr {
+        if !self.trusts(peer) {
+            return peer;
+        }
+        forwarded
+            .iter()
+            .flat_map(|v| v.split(','))
+            .rev()
+            .filter_map(|a| parse_forwarded(a.trim()))
+            .find(|ip| !self.trusts(*ip))
+            .unwrap_or(peer)
+    }
+}
+
+/// `1.2.3.4`, `1.2.3.4:5678`, `::1`, `[::1]:5678`.
+fn parse_forwarded(a: &str) -> Option<IpAddr> {
+    a.parse()
+        .ok()
+        .or_else(|| a.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
+}
+
+/// The client address of `req`.
+pub fn client_address(req: &HttpRequest, proxies: &Proxies) -> IpAddr {
+    let peer = req
+        .peer_addr()
+        .map_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |a| a.ip());
+    if proxies.header.is_empty() {
+        return peer;
+    }
+    let forwarded: Vec<&str> = req
+        .headers()
+        .get_all(proxies.header.as_str())
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    proxies.client(peer, &forwarded)
+}
+
+/// How an address is counted: IPv4 whole, IPv6 by its /64.
+pub fn address_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                let prefix = Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+                format!("{prefix}/64")
+            }
+        },
+    }
+}
+
+/// What is counted per client address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// Sign-in, refresh, invitation acceptance, the payment webhook.
+    Auth,
+    /// New accounts (each comes with free credits).
+    Signup,
+    /// WebSocket upgrades.
+    Upgrade,
+}
+
+impl Class {
+    fn name(self) -> &'static str {
+        match self {
+            Class::Auth => "auth",
+            Class::Signup => "signup",
+            Class::Upgrade => "upgrade",
+        }
+    }
+}
+
+/// Counts one request of `class` from the client's address; 429 with `Retry-After` over the
+/// limit. Returns the address.
+pub async fn limit(req: &HttpRequest, state: &AppState, class: Class) -> Result<IpAddr, ApiError> {
+    let ip = client_address(req, &state.proxies);
+    let c = &state.config;
+    let (allowance, window_secs, window) = match class {
+        Class::Auth => (c.auth_requests_per_minute, 60, "minute"),
+        Class::Signup => (c.signups_per_hour, 3_600, "hour"),
+        Class::Upgrade => (c.upgrades_per_minute, 60, "minute"),
+    };
+    if allowance == 0 {
+        return Ok(ip);
+    }
+    let key = format!("address:{}:{}", class.name(), address_key(ip));
+    if let Err(limited) = state
+        .request_limits
+        .check_window(&key, allowance, window_secs, window)
+        .await
+    {
+        metrics::counter!("creo_refused_requests_total", "reason" => class.name()).increment(1);
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            format!("too many {} requests from this address", class.name()),
+        )
+        .retry_after(limited.retry_after.as_secs().clamp(1, 3600) as u32));
+    }
+    Ok(ip)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_forwarded_address_is_believed_only_from_a_trusted_proxy() {
+        let none = Proxies::parse("", "x-forwarded-for").unwrap();
+        let client: IpAddr = "203.0.113.9".parse().unwrap();
+        assert_eq!(none.client(client, &["1.1.1.1"]), client);
+        let proxied = Proxies::parse("10.0.0.0/8", "x-forwarded-for").unwrap();
+        let proxy: IpAddr = "10.0.0.2".parse().unwrap();
+        // The client wrote "1.1.1.1" itself; the proxy appended what it saw.
+        assert_eq!(
+            proxied.client(proxy, &["1.1.1.1, 198.51.100.7"]),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
+        // Chained trusted proxies are skipped from the right.
+        assert_eq!(
+            proxied.client(proxy, &["198.51.100.7, 10.0.0.3"]),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            proxied.client(proxy, &["[2001:db8::1]:443"]),
+            "2001:db8::1".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(proxied.client(proxy, &["garbage"]), proxy);
+        assert_eq!(proxied.client(client, &["1.1.1.1"]), client);
+    }
+
+    #[test]
+    fn ipv6_clients_count_per_64() {
+        let a = address_key("2001:db8:1:2:aaaa::1".parse().unwrap());
+        let b = address_key("2001:db8:1:2:bbbb::9".parse().unwrap());
+        assert_eq!(a, b);
+        assert_eq!(a, "2001:db8:1:2::/64");
+        assert_eq!(address_key("::ffff:1.2.3.4".parse().unwrap()), "1.2.3.4");
+    }
+}
