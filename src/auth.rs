@@ -3,16 +3,15 @@
 //! Passwords and opaque secrets (refresh tokens, API keys) live in the submodules.
 
 pub mod password;
+pub mod sealed;
 pub mod secret;
 pub mod sessions;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
 use jsonwebtoken::{errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, Mode};
@@ -216,7 +215,9 @@ impl TokenKeys {
             let secret = match &config.jwt_secret {
                 Some(s) if s.len() >= 16 => s.clone().into_bytes(),
                 Some(_) => bail!("CREO_JWT_SECRET must be at least 16 bytes"),
-                None if config.mode == Mode::Dev => dev_secret(&config.data)?,
+                None if config.mode == Mode::Dev => {
+                    crate::private_files::dev_key(&config.data, "jwt_secret")?
+                }
                 None => bail!("production mode needs CREO_JWT_SECRET or CREO_JWT_PUBLIC_KEY"),
             };
             (
@@ -304,41 +305,6 @@ fn now_secs() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
-}
-
-/// Development mode with no secret configured: one random secret per data directory, so
-/// `creo serve` and `creo token` agree without any setup.
-fn dev_secret(data: &Path) -> anyhow::Result<Vec<u8>> {
-    let path = data.join("jwt_secret");
-    if let Ok(hex_secret) = std::fs::read_to_string(&path) {
-        return hex::decode(hex_secret.trim())
-            .with_context(|| format!("{} is not a hex secret", path.display()));
-    }
-    std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
-    let mut secret = vec![0u8; 32];
-    rand::rng().fill_bytes(&mut secret);
-    write_private(&path, hex::encode(&secret).as_bytes())?;
-    tracing::warn!(
-        path = %path.display(),
-        "no CREO_JWT_SECRET configured: generated a development secret and stored it under the data directory"
-    );
-    Ok(secret)
-}
-
-fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    opts.mode(0o600);
-    let mut f = opts
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    f.write_all(contents)?;
-    f.sync_all()?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -44,6 +44,9 @@ pub struct Config {
 
     /// HS256 secret. Takes precedence over a generated dev secret.
     pub jwt_secret: Option<String>,
+    /// 32 bytes (64 hex characters) sealing the secrets the server keeps (webhook signing
+    /// secrets). In development mode one is generated under the data directory.
+    pub secrets_key: Option<String>,
     /// PEM public key for RS256/ES256/EdDSA verification (instead of HS256).
     pub jwt_public_key: Option<PathBuf>,
     /// PEM private key matching `jwt_public_key`, needed only by `creo token`.
@@ -258,6 +261,7 @@ impl Default for Config {
             document_threads: 0,
             log: "info".into(),
             jwt_secret: None,
+            secrets_key: None,
             jwt_public_key: None,
             jwt_private_key: None,
             jwt_algorithm: None,
@@ -374,6 +378,7 @@ impl Config {
                     .ignore(&[
                         "config",
                         "jwt_secret",
+                        "secrets_key",
                         "billing_webhook_secret",
                         "publish_webhook_secret",
                     ])
@@ -383,6 +388,9 @@ impl Config {
         // Taken verbatim: figment would parse a numeric-looking secret as a number.
         if let Ok(secret) = std::env::var("CREO_JWT_SECRET") {
             config.jwt_secret = Some(secret);
+        }
+        if let Ok(key) = std::env::var("CREO_SECRETS_KEY") {
+            config.secrets_key = Some(key);
         }
         if let Ok(secret) = std::env::var("CREO_BILLING_WEBHOOK_SECRET") {
             config.billing_webhook_secret = Some(secret);

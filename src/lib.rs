@@ -17,6 +17,7 @@ pub mod http;
 pub mod jobs;
 pub mod outbound;
 pub mod platforms;
+pub mod private_files;
 pub mod server;
 pub mod snapshot;
 pub mod socket;

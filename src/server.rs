@@ -58,6 +58,8 @@ pub struct AppState {
     pub outbound: crate::outbound::Outbound,
     /// Whose client-address header is believed.
     pub proxies: crate::http::address::Proxies,
+    /// Seals the secrets kept in the store (webhook signing secrets).
+    pub sealer: Arc<crate::auth::sealed::SecretBox>,
     /// Present only with `fault_injection` on.
     pub faults: Option<Arc<FaultInjectingStore>>,
 }
@@ -108,6 +110,7 @@ struct JobDeps {
     accounts: Arc<Accounts>,
     events: Arc<crate::events::Events>,
     outbound: crate::outbound::Outbound,
+    sealer: Arc<crate::auth::sealed::SecretBox>,
 }
 
 /// Starts the job consumers on this runtime: on RabbitMQ when configured (they reconnect by
@@ -119,6 +122,7 @@ fn start_job_consumers(config: &Arc<Config>, deps: JobDeps) {
         accounts,
         events,
         outbound,
+        sealer,
     } = deps;
     let breakers = Arc::new(crate::jobs::breaker::Breakers::new(
         config.breaker_failures,
@@ -144,6 +148,7 @@ fn start_job_consumers(config: &Arc<Config>, deps: JobDeps) {
         deliverer: crate::jobs::deliver::Deliverer::new(
             store.clone(),
             outbound,
+            sealer,
             breakers,
             config.job_max_attempts,
         ),
@@ -191,6 +196,7 @@ pub async fn work(config: Config) -> anyhow::Result<()> {
         accounts: Accounts::new(stores.accounts, config.clone()),
         events,
         outbound: config.outbound()?,
+        sealer: Arc::new(crate::auth::sealed::SecretBox::from_config(&config)?),
     };
     start_job_consumers(&config, deps);
     tracing::info!("creo worker consuming jobs");
@@ -237,6 +243,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let keys = Arc::new(TokenKeys::from_config(&config)?);
     let outbound = config.outbound()?;
+    let sealer = Arc::new(crate::auth::sealed::SecretBox::from_config(&config)?);
     let proxies =
         crate::http::address::Proxies::parse(&config.trusted_proxies, &config.client_ip_header)
             .map_err(|e| anyhow::anyhow!(e))?;
@@ -317,6 +324,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             accounts: accounts.clone(),
             events: events.clone(),
             outbound: outbound.clone(),
+            sealer: sealer.clone(),
         };
         start_job_consumers(&config, deps);
     }
@@ -376,6 +384,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         decoy_hash: decoy_hash.into(),
         outbound,
         proxies,
+        sealer,
         faults,
     });
 

@@ -56,6 +56,13 @@ pub struct TierLimits {
     pub seats: Option<u32>,
     /// Exports carry a watermark.
     pub watermarked_exports: bool,
+    /// Versions kept per document. Named versions beyond it are refused; an automatic one
+    /// (workflow, restore, generation) makes room by dropping the oldest automatic one.
+    #[serde(default)]
+    pub versions_per_document: Option<u32>,
+    /// Comments per document.
+    #[serde(default)]
+    pub comments_per_document: Option<u32>,
 }
 
 /// The tier table (configurable; enterprise accounts may also carry their own limits).
@@ -77,6 +84,8 @@ impl Default for Tiers {
                 monthly_generations: Some(100),
                 seats: Some(3),
                 watermarked_exports: true,
+                versions_per_document: Some(50),
+                comments_per_document: Some(500),
             },
             pro: TierLimits {
                 requests_per_second: 50,
@@ -84,6 +93,8 @@ impl Default for Tiers {
                 monthly_generations: None,
                 seats: Some(5),
                 watermarked_exports: false,
+                versions_per_document: Some(200),
+                comments_per_document: Some(2_000),
             },
             team: TierLimits {
                 requests_per_second: 100,
@@ -91,6 +102,8 @@ impl Default for Tiers {
                 monthly_generations: None,
                 seats: Some(50),
                 watermarked_exports: false,
+                versions_per_document: Some(1_000),
+                comments_per_document: Some(10_000),
             },
             enterprise: TierLimits {
                 requests_per_second: 200,
@@ -98,6 +111,8 @@ impl Default for Tiers {
                 monthly_generations: None,
                 seats: None,
                 watermarked_exports: false,
+                versions_per_document: None,
+                comments_per_document: None,
             },
         }
     }

@@ -18,7 +18,8 @@ use crate::billing::{month_start_ms, utc_day, Action, EntryKind, Milli, TierLimi
 use crate::bus::AccessChange;
 use crate::server::AppState;
 use crate::store::accounts::{
-    Balance, LedgerEntry, Posting, Reservation, ReservationStatus, Settlement,
+    shown_key, Balance, LedgerEntry, Posting, Reservation, ReservationStatus, Settlement,
+    CLIENT_KEY_PREFIX,
 };
 use crate::store::now_ms;
 
@@ -150,7 +151,17 @@ fn idempotency_key(req: &HttpRequest) -> Result<String, ApiError> {
             "send an Idempotency-Key header (1-200 characters) so a retry never charges twice",
         ));
     }
-    Ok(key.to_string())
+    Ok(format!("{CLIENT_KEY_PREFIX}{key}"))
+}
+
+/// A CSV cell as spreadsheets will read it: text starting with `=`, `+`, `-`, `@`, a tab or a
+/// carriage return would run as a formula, so it gets a leading `'` (OWASP's advice).
+fn csv_text(cell: &str) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell.to_string()
+    }
 }
 
 fn quantity(q: i64) -> Result<i64, ApiError> {
@@ -276,9 +287,9 @@ pub async fn ledger_csv(
             e.quantity.to_string(),
             e.amount_milli.to_string(),
             e.balance_after_milli.to_string(),
-            e.user_id,
-            e.idempotency_key,
-            e.reservation_id.unwrap_or_default(),
+            csv_text(&e.user_id),
+            csv_text(shown_key(&e.idempotency_key)),
+            csv_text(&e.reservation_id.unwrap_or_default()),
         ])
         .map_err(internal)?;
     }

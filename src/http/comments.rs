@@ -166,16 +166,29 @@ pub async fn create(
             "comments are 1-10,000 characters",
         ));
     }
+    let existing = state.store.comments(&doc_id).await?;
+    if let Some(max) = super::account_limits(&state, &p.account)
+        .await?
+        .comments_per_document
+    {
+        if existing.len() >= max as usize {
+            metrics::counter!("creo_refused_requests_total", "reason" => "comment_quota")
+                .increment(1);
+            return Err(ApiError::new(
+                actix_web::http::StatusCode::PAYMENT_REQUIRED,
+                "comment_quota_exceeded",
+                format!("this document holds at most {max} comments on its plan"),
+            )
+            .with_details(serde_json::json!({ "limit": max })));
+        }
+    }
     let comment_id = format!("c_{}", uuid::Uuid::now_v7().simple());
     let thread_id = match &body.reply_to {
-        Some(parent) => {
-            let existing = state.store.comments(&doc_id).await?;
-            existing
-                .into_iter()
-                .find(|c| &c.comment_id == parent)
-                .map(|c| c.thread_id)
-                .ok_or_else(|| ApiError::not_found("no such comment in this document"))?
-        }
+        Some(parent) => existing
+            .into_iter()
+            .find(|c| &c.comment_id == parent)
+            .map(|c| c.thread_id)
+            .ok_or_else(|| ApiError::not_found("no such comment in this document"))?,
         None => comment_id.clone(),
     };
     // Only an anchored thread needs the document: one decode, in the blocking pool, for the

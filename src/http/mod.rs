@@ -299,6 +299,20 @@ impl From<AuthError> for ApiError {
     }
 }
 
+/// What `account`'s plan allows (an account nobody registered, known only from tokens, gets the
+/// free tier's limits).
+pub async fn account_limits(
+    state: &AppState,
+    account: &str,
+) -> Result<crate::billing::TierLimits, ApiError> {
+    Ok(state
+        .accounts
+        .lookup(account, None)
+        .await?
+        .map(|v| v.limits)
+        .unwrap_or_else(|| state.config.tiers.free.clone()))
+}
+
 /// The bearer credential from `Authorization: Bearer` or, for browsers' WebSockets, `?token=`.
 pub fn bearer<'a>(req: &'a HttpRequest, query_token: Option<&'a str>) -> Option<&'a str> {
     req.headers()

@@ -53,6 +53,7 @@ pub async fn take(
     name: &str,
     automatic: bool,
 ) -> Result<Version, ApiError> {
+    make_room(state, doc_id, &principal.account, automatic).await?;
     let (snapshot, changed_by) = state
         .registry
         .ask(doc_id, || TakeVersion {
@@ -72,6 +73,45 @@ pub async fn take(
     state.store.put_version(&version).await?;
     metrics::counter!("creo_versions_total", "automatic" => automatic.to_string()).increment(1);
     Ok(version)
+}
+
+/// Keeps the document within its tier's version quota: a named version beyond it is refused;
+/// an automatic one replaces the oldest automatic version (refused too when every version kept
+/// is named).
+async fn make_room(
+    state: &AppState,
+    doc_id: &str,
+    account: &str,
+    automatic: bool,
+) -> Result<(), ApiError> {
+    let Some(max) = super::account_limits(state, account)
+        .await?
+        .versions_per_document
+    else {
+        return Ok(());
+    };
+    let kept = state.store.versions(doc_id).await?;
+    if kept.len() < max as usize {
+        return Ok(());
+    }
+    let oldest_automatic = kept.iter().find(|v| v.automatic);
+    match oldest_automatic {
+        Some(v) if automatic && kept.len() == max as usize => {
+            state.store.delete_version(doc_id, &v.version_id).await?;
+            metrics::counter!("creo_versions_pruned_total").increment(1);
+            Ok(())
+        }
+        _ => {
+            metrics::counter!("creo_refused_requests_total", "reason" => "version_quota")
+                .increment(1);
+            Err(ApiError::new(
+                actix_web::http::StatusCode::PAYMENT_REQUIRED,
+                "version_quota_exceeded",
+                format!("this document keeps at most {max} versions on its plan"),
+            )
+            .with_details(serde_json::json!({ "limit": max })))
+        }
+    }
 }
 
 /// Takes a named version.

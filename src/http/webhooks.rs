@@ -85,7 +85,12 @@ pub async fn create(
         created_by: by.actor(),
         created_at: now_ms(),
     };
-    state.store.put_webhook(&endpoint).await?;
+    // Stored sealed; shown in the clear this once.
+    let stored = Endpoint {
+        secret: state.sealer.seal(&endpoint.secret, &endpoint.endpoint_id),
+        ..endpoint.clone()
+    };
+    state.store.put_webhook(&stored).await?;
     let target = endpoint.endpoint_id.clone();
     super::audit(
         &state,

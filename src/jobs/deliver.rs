@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use super::breaker::Breakers;
 use super::{Job, JobKind, Outcome};
+use crate::auth::sealed::SecretBox;
 use crate::outbound::Outbound;
 use crate::store::{now_ms, DocumentStore};
 use crate::webhooks::{destination, Delivery};
@@ -86,6 +87,8 @@ pub async fn post_signed(
 pub struct Deliverer {
     store: Arc<dyn DocumentStore>,
     outbound: Outbound,
+    /// Opens the endpoints' sealed signing secrets.
+    sealer: Arc<SecretBox>,
     breakers: Arc<Breakers>,
     max_attempts: u32,
 }
@@ -94,12 +97,14 @@ impl Deliverer {
     pub fn new(
         store: Arc<dyn DocumentStore>,
         outbound: Outbound,
+        sealer: Arc<SecretBox>,
         breakers: Arc<Breakers>,
         max_attempts: u32,
     ) -> Deliverer {
         Deliverer {
             store,
             outbound,
+            sealer,
             breakers,
             max_attempts,
         }
@@ -142,12 +147,16 @@ impl Deliverer {
             self.write(&log).await;
             return Outcome::Defer(reason, wait.as_millis() as u64 + 1);
         }
+        let secret = match self.sealer.open(&endpoint.secret, &endpoint.endpoint_id) {
+            Ok(secret) => secret,
+            Err(e) => return Outcome::Fail(e.to_string()),
+        };
         let body = serde_json::to_vec(event).expect("events serialise");
         let started = Instant::now();
         let sent = post_signed(
             &self.outbound,
             &endpoint.url,
-            &endpoint.secret,
+            &secret,
             body,
             &[
                 ("Creo-Event", &event.event_type),

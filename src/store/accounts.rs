@@ -103,6 +103,20 @@ impl Balance {
     }
 }
 
+/// Idempotency keys a client sends live under this prefix, apart from the keys the server makes
+/// itself (`capture:<reservation>`, `payment:<event>`, `signup-grant`...), so a client's key
+/// can never take the place of one of those.
+pub const CLIENT_KEY_PREFIX: &str = "client:";
+
+/// An idempotency key as its sender knows it (without `CLIENT_KEY_PREFIX`).
+pub fn shown_key(key: &str) -> &str {
+    key.strip_prefix(CLIENT_KEY_PREFIX).unwrap_or(key)
+}
+
+fn serialize_key<S: serde::Serializer>(key: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(shown_key(key))
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct LedgerEntry {
     pub account_id: String,
@@ -116,6 +130,7 @@ pub struct LedgerEntry {
     pub balance_after_milli: Milli,
     /// Who caused it; `deleted-user` once that user's personal data was erased.
     pub user_id: String,
+    #[serde(serialize_with = "serialize_key")]
     pub idempotency_key: String,
     pub reservation_id: Option<String>,
     pub created_at: i64,
@@ -183,6 +198,7 @@ pub struct Reservation {
     pub amount_milli: Milli,
     pub status: ReservationStatus,
     pub user_id: String,
+    #[serde(serialize_with = "serialize_key")]
     pub idempotency_key: String,
     pub created_at: i64,
     /// Released automatically after this (a crashed job never holds credits for ever).

@@ -152,8 +152,14 @@ impl EmbeddedStore {
                 "sqlite_synchronous must be full or normal, not {synchronous}"
             )));
         }
-        std::fs::create_dir_all(data_dir).map_err(unavailable)?;
+        // Owner-only: the store holds everyone's documents, ledgers and sealed secrets. SQLite
+        // gives the WAL and shared-memory files the database file's mode.
+        crate::private_files::private_dir(data_dir).map_err(unavailable)?;
         let path = data_dir.join("creo.db");
+        crate::private_files::private_file(&path).map_err(unavailable)?;
+        for side in ["creo.db-wal", "creo.db-shm"] {
+            crate::private_files::restrict(&data_dir.join(side)).map_err(unavailable)?;
+        }
         let conn = open(&path, synchronous)?;
         migrate(&conn)?;
         // Checkpoints run on their own connection: SQLite's automatic checkpoint would run inside
@@ -550,6 +556,10 @@ impl DocumentStore for EmbeddedStore {
 
     async fn put_version(&self, v: &crate::versions::Version) -> Result<(), StoreError> {
         self.write_version(v).await
+    }
+
+    async fn delete_version(&self, doc_id: &str, version_id: &str) -> Result<(), StoreError> {
+        self.drop_version(doc_id, version_id).await
     }
 
     async fn versions(&self, doc_id: &str) -> Result<Vec<crate::versions::Version>, StoreError> {

@@ -177,6 +177,11 @@ impl DocumentStore for FaultInjectingStore {
         self.inner.put_version(v).await
     }
 
+    async fn delete_version(&self, doc_id: &str, version_id: &str) -> Result<(), StoreError> {
+        self.before(true).await?;
+        self.inner.delete_version(doc_id, version_id).await
+    }
+
     async fn versions(&self, doc_id: &str) -> Result<Vec<crate::versions::Version>, StoreError> {
         self.before(false).await?;
         self.inner.versions(doc_id).await

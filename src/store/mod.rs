@@ -211,6 +211,8 @@ pub trait DocumentStore: Send + Sync + 'static {
     /// The job is over: done (`None`), or dead with the reason (kept for inspection).
     async fn end_job(&self, id: &str, dead: Option<&str>) -> Result<(), StoreError>;
     async fn put_version(&self, version: &crate::versions::Version) -> Result<(), StoreError>;
+    /// Drops a version (the oldest automatic one, to make room within the tier's quota).
+    async fn delete_version(&self, doc_id: &str, version_id: &str) -> Result<(), StoreError>;
     /// The document's versions, oldest first, without their states.
     async fn versions(&self, doc_id: &str) -> Result<Vec<crate::versions::Version>, StoreError>;
     /// One version with its state.

@@ -769,6 +769,10 @@ impl DocumentStore for ScyllaStore {
         self.write_version(v).await
     }
 
+    async fn delete_version(&self, doc_id: &str, version_id: &str) -> Result<(), StoreError> {
+        self.drop_version(doc_id, version_id).await
+    }
+
     async fn versions(&self, doc_id: &str) -> Result<Vec<crate::versions::Version>, StoreError> {
         self.read_versions(doc_id, None).await
     }

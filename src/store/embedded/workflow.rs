@@ -279,6 +279,23 @@ impl EmbeddedStore {
         .await
     }
 
+    pub(super) async fn drop_version(
+        &self,
+        doc_id: &str,
+        version_id: &str,
+    ) -> Result<(), StoreError> {
+        let (doc_id, version_id) = (doc_id.to_string(), version_id.to_string());
+        self.transaction(move |conn| {
+            conn.execute(
+                "DELETE FROM document_versions WHERE doc_id = ?1 AND version_id = ?2",
+                params![doc_id, version_id],
+            )
+            .map(|_| ())
+            .map_err(unavailable)
+        })
+        .await
+    }
+
     /// The document's versions, with their states only when `one` names a version.
     pub(super) async fn read_versions(
         &self,

@@ -24,6 +24,7 @@ pub(super) struct Statements {
     drop_job: PreparedStatement,
     kill_job: PreparedStatement,
     put_version: PreparedStatement,
+    drop_version: PreparedStatement,
     versions: PreparedStatement,
     version: PreparedStatement,
     put_comment: PreparedStatement,
@@ -104,6 +105,12 @@ impl Statements {
             put_version: prepare(
                 "INSERT INTO document_versions (doc_id, version_id, name, automatic, created_by, created_at, changed_by, state) \
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                write,
+                true,
+            )
+            .await?,
+            drop_version: prepare(
+                "DELETE FROM document_versions WHERE doc_id = ? AND version_id = ?",
                 write,
                 true,
             )
@@ -382,6 +389,18 @@ impl ScyllaStore {
                     &v.state,
                 ),
             )
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+
+    pub(super) async fn drop_version(
+        &self,
+        doc_id: &str,
+        version_id: &str,
+    ) -> Result<(), StoreError> {
+        self.session
+            .execute_unpaged(&self.workflow.drop_version, (doc_id, version_id))
             .await
             .map(|_| ())
             .map_err(unavailable)
