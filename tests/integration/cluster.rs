@@ -15,13 +15,13 @@ use yrs::{Doc, Text, Transact};
 
 use crate::common::*;
 
-struct Redis {
+pub(crate) struct Redis {
     port: u16,
     child: Option<Child>,
 }
 
 impl Redis {
-    fn start() -> Redis {
+    pub(crate) fn start() -> Redis {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -48,7 +48,7 @@ impl Redis {
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
@@ -96,7 +96,7 @@ fn cluster_env<'a>(redis: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str
     env
 }
 
-fn cluster(n: usize, redis: &Redis, extra: &[(&str, &str)]) -> Vec<Server> {
+pub(crate) fn cluster(n: usize, redis: &Redis, extra: &[(&str, &str)]) -> Vec<Server> {
     let url = redis.url();
     let env = cluster_env(&url, extra);
     let first = Server::start_with(&env);

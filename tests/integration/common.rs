@@ -90,7 +90,10 @@ impl Server {
     }
 
     fn spawn(&mut self) {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_creo"));
+        // CREO_TEST_BIN runs the suite against another build (say, the last release's, to see
+        // a regression test fail on the code it guards against).
+        let bin = std::env::var("CREO_TEST_BIN").unwrap_or(env!("CARGO_BIN_EXE_creo").into());
+        let mut cmd = Command::new(bin);
         cmd.arg("serve")
             .env("CREO_ADDR", "127.0.0.1:0")
             .env("CREO_DATA", &self.data)
@@ -165,6 +168,34 @@ impl Server {
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "stop the server first");
         self.spawn();
+    }
+
+    /// Whether the process is still running (not crashed).
+    pub fn alive(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().unwrap().is_none())
+    }
+
+    /// Restarts the peak resident memory count from the memory in use now (writing 5 to
+    /// `/proc/PID/clear_refs`), so a later peak measures what came after.
+    pub fn reset_peak_rss(&self) {
+        let pid = self.child.as_ref().expect("running").id();
+        std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("clear_refs");
+    }
+
+    /// The process's resident memory now and at its peak, in KiB (`/proc/PID/status`).
+    pub fn rss_kib(&self) -> (u64, u64) {
+        let pid = self.child.as_ref().expect("running").id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+                .unwrap_or(0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
     }
 
     pub async fn metric(&self, name_and_labels: &str) -> f64 {

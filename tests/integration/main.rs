@@ -11,6 +11,7 @@ mod comments;
 mod common;
 mod durability;
 mod editor_api;
+mod hostile;
 mod identity;
 mod inference;
 mod interop;

@@ -53,13 +53,31 @@ fn header<'a>(head: &'a str, name: &str) -> &'a str {
 pub async fn receiver(
     answer: impl Fn(usize) -> (u16, Duration) + Send + Sync + 'static,
 ) -> Receiver {
+    receiver_with_location(answer, false).await
+}
+
+/// A destination that answers every request with a redirect to itself (`Location`), so a client
+/// that follows redirects comes back.
+pub async fn redirecting_receiver() -> Receiver {
+    receiver_with_location(|_| (302, Duration::ZERO), true).await
+}
+
+async fn receiver_with_location(
+    answer: impl Fn(usize) -> (u16, Duration) + Send + Sync + 'static,
+    redirect_to_self: bool,
+) -> Receiver {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let location = if redirect_to_self {
+        format!("location: {url}/again\r\n")
+    } else {
+        String::new()
+    };
     let got: Arc<Mutex<Vec<Received>>> = Arc::default();
     let (record, answer) = (got.clone(), Arc::new(answer));
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
-            let (record, answer) = (record.clone(), answer.clone());
+            let (record, answer, location) = (record.clone(), answer.clone(), location.clone());
             tokio::spawn(async move {
                 let mut buf = Vec::new();
                 let mut chunk = [0u8; 4096];
@@ -94,7 +112,7 @@ pub async fn receiver(
                 let (status, delay) = answer(n);
                 tokio::time::sleep(delay).await;
                 let reply = format!(
-                    "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                    "HTTP/1.1 {status} X\r\n{location}content-length: 0\r\nconnection: close\r\n\r\n"
                 );
                 let _ = socket.write_all(reply.as_bytes()).await;
             });

@@ -1,0 +1,191 @@
+//! Updates crafted to hurt yrs: nesting that overflows a recursive decoder, and deletions of
+//! content no document has (which yrs would keep pending and walk on every later edit).
+
+use std::time::Duration;
+
+use creo::auth::Role;
+
+use super::*;
+use crate::cluster::{cluster, Redis};
+use crate::common::*;
+
+/// An update of one struct whose `Any` value is an array nested `depth` deep (about 2 bytes a
+/// level: ~16 KB at 8,000).
+fn nested_update(depth: usize) -> Vec<u8> {
+    let mut u = vec![1, 1, 7, 0, 8, 1, 1, b'a', 1];
+    for _ in 0..depth {
+        u.extend_from_slice(&[117, 1]);
+    }
+    u.push(126);
+    u.push(0);
+    u
+}
+
+/// A delete-only update for a client the document never saw, `bytes` long.
+fn delete_only_update(bytes: usize) -> Vec<u8> {
+    let ranges = bytes / 4;
+    let mut u = vec![0, 1]; // no structs; one client in the delete set
+    write_var(&mut u, 987_654_321);
+    write_var(&mut u, ranges as u64);
+    for i in 0..ranges as u64 {
+        write_var(&mut u, 1_000 + i * 3); // clock
+        write_var(&mut u, 1); // length
+    }
+    u
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deeply_nested_update_is_refused_before_it_is_decoded() {
+    let mut server = server(&[]);
+    document_with(&server, "nested", "before;").await;
+    let before = baseline(&server);
+    let bomb = nested_update(8_000);
+    assert!(bomb.len() < 20_000);
+
+    // A viewer: refused by role, without being decoded at all.
+    let viewer = token("acme", "mallory", Role::Viewer);
+    let v = YClient::connect(&server.ws("nested", &viewer)).await;
+    assert!(v.synced().await);
+    v.send(sync_message(2, &bomb));
+    assert!(
+        v.wait(5, |c| !c.seen.lock().unwrap().denied.is_empty())
+            .await,
+        "the viewer is told the document is read-only"
+    );
+    // An editor: refused as an invalid update, closing only that session.
+    let editor = token("acme", "mallory", Role::Editor);
+    let mut e = raw_socket(&server.ws("nested", &editor)).await;
+    send_frames(&mut e, [sync_message(2, &bomb)]).await;
+    assert_eq!(close_code(&mut e, 5).await, Some(4402));
+    // Over REST, as a viewer and as an editor.
+    let resp = post_update(&server, &viewer, "nested", bomb.clone()).await;
+    assert_eq!(resp.status(), 403);
+    let resp = post_update(&server, &editor, "nested", bomb.clone()).await;
+    assert_eq!(resp.status(), 400);
+    assert!(
+        server
+            .metric("creo_refused_messages_total{reason=\"update_too_deep\"}")
+            .await
+            >= 2.0
+    );
+    still_serving(
+        &mut server,
+        "nested update (socket, REST)",
+        (&acme_editor(), "nested"),
+        before,
+        64,
+    )
+    .await;
+    assert_eq!(
+        stored_text(&server, &editor, "nested").await,
+        "before;a normal edit;"
+    );
+}
+
+/// The same bytes published on the Redis bus as if another node had stored them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deeply_nested_update_on_the_bus_does_not_crash_a_node() {
+    use creo::bus::envelope::{Envelope, Origin};
+    use creo::bus::DocMessage;
+    let redis = Redis::start();
+    let mut nodes = cluster(1, &redis, &[("CREO_MODELS", "/nonexistent")]);
+    let node = &mut nodes[0];
+    let tok = token("acme", "ed", Role::Editor);
+    let c = YClient::connect(&node.ws("bus-nested", &tok)).await;
+    assert!(c.synced().await);
+    let before = baseline(node);
+    let envelope = Envelope::Doc {
+        origin: Origin {
+            node: 0xbad,
+            actor: 1,
+        },
+        seq: 1,
+        message: DocMessage::Updates(vec![nested_update(8_000).into()]),
+    };
+    let client = ::redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let receivers: i64 = ::redis::cmd("PUBLISH")
+        .arg("creo:doc:bus-nested")
+        .arg(envelope.encode())
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(receivers >= 1, "the node listens on the document's channel");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        node.metric("creo_bus_dropped_total{reason=\"invalid_update\"}")
+            .await
+            >= 1.0
+    );
+    still_serving(
+        node,
+        "nested update (bus)",
+        (&acme_editor(), "bus-nested"),
+        before,
+        64,
+    )
+    .await;
+}
+
+/// An update stored before the server checked nesting would crash every load of its document:
+/// it is left out (and counted), the rest loads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deeply_nested_update_already_in_the_store_is_left_out_on_load() {
+    use creo::store::embedded::EmbeddedStore;
+    use creo::store::DocumentStore;
+    let mut server = server(&[]);
+    document_with(&server, "stored-bomb", "kept;").await;
+    server.terminate();
+    {
+        let store = EmbeddedStore::open(&server.data, "full").unwrap();
+        store
+            .append("stored-bomb", vec![nested_update(8_000).into()])
+            .await
+            .unwrap();
+    }
+    server.restart();
+    let before = baseline(&server);
+    let tok = token("acme", "reader", Role::Editor);
+    assert_eq!(stored_text(&server, &tok, "stored-bomb").await, "kept;");
+    assert!(server.metric("creo_store_invalid_updates_total").await >= 1.0);
+    still_serving(
+        &mut server,
+        "nested update (store)",
+        (&acme_editor(), "stored-bomb"),
+        before,
+        64,
+    )
+    .await;
+}
+
+/// Deletions of content the document never had are not stored (they would stay pending for
+/// ever): the sender waits for what they build on, then is closed to resync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletions_of_content_nobody_has_are_not_stored() {
+    let mut server = server(&[]);
+    let editor = token("acme", "mallory", Role::Editor);
+    document_with(&server, "ghosts", "real text;").await;
+    let info = |v: serde_json::Value| (v["log_len"].as_u64(), v["approx_bytes"].as_u64());
+    let stored_before = info(doc_info(&server, &editor, "ghosts").await);
+    let before = baseline(&server);
+    let update = delete_only_update(2_800_000);
+    let mut s = raw_socket(&server.ws("ghosts", &editor)).await;
+    send_frames(&mut s, [sync_message(2, &update), sync_message(2, &update)]).await;
+    assert_eq!(close_code(&mut s, 10).await, Some(4509), "closed to resync");
+    // Over REST it is refused outright.
+    let resp = post_update(&server, &editor, "ghosts", update).await;
+    assert_eq!(resp.status(), 422);
+    assert_eq!(
+        info(doc_info(&server, &editor, "ghosts").await),
+        stored_before,
+        "nothing was stored"
+    );
+    still_serving(
+        &mut server,
+        "deletions of unknown content",
+        (&acme_editor(), "ghosts"),
+        before,
+        128,
+    )
+    .await;
+}
