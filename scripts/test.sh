@@ -3,7 +3,7 @@
 # the interop test and the browser editor; Debian's Chromium for the editor's browser tests;
 # Redis and RabbitMQ for the cluster and job tests; ONNX Runtime and the embedding model for the
 # inference tests), starts the services if they are not running, builds the editor, then runs
-# every test. Safe to run again.
+# every test, and fuzzes the protocol decoders for two minutes. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,6 +47,9 @@ cargo fmt --all -- --check
 
 echo "== cargo test"
 cargo test --workspace --all-targets
+
+echo "== fuzz the decoders (30 s a target; scripts/fuzz.sh 3600 for an hour)"
+./scripts/fuzz.sh 30
 
 echo "== browser editor end to end (headless Chromium against the creo cargo just built)"
 CREO_BIN=target/debug/creo npm test --prefix frontend

@@ -445,6 +445,7 @@ impl Config {
             max_structs: self.max_update_structs,
             max_clients: self.max_update_clients,
             max_delete_ranges: self.max_update_delete_ranges,
+            legacy_json: false,
         }
     }
     pub fn parked_timeout(&self) -> Duration {

@@ -22,7 +22,7 @@ pub mod server;
 pub mod snapshot;
 pub mod socket;
 pub mod store;
-pub mod sync;
+pub use creo_core::sync;
 pub mod telemetry;
 pub mod versions;
 pub mod webhooks;

@@ -4,7 +4,7 @@
 //! An update is applied and broadcast only after the store has it (group commit): no client ever
 //! sees an edit that a crash could lose, and the sender's acknowledgement is truthful.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,6 +23,7 @@ use crate::config::Config;
 use crate::socket::{CloseCode, CloseReason, Outbox};
 use crate::store::{DocumentMeta, DocumentStore, StoreError, StoreHealth, StoredDocument};
 use crate::sync::awareness::{Presence, SessionId};
+use crate::sync::intake::{Intake, Offer};
 use crate::sync::{self, close, update, ClientUpdate, Inbound, UpdateKind, UpdateShape};
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -75,16 +76,6 @@ struct Member {
     /// Updates accepted from this session, and how many of them are durable.
     accepted: u64,
     durable: u64,
-    /// Updates that build on content the document does not have yet, in arrival order.
-    parked: VecDeque<Parked>,
-    parked_bytes: usize,
-}
-
-/// A client update waiting for what it builds on (typically the same client's SyncStep2, when
-/// it typed after reconnecting before the server's SyncStep1 reached it).
-struct Parked {
-    update: ClientUpdate,
-    since: Instant,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,14 +122,11 @@ pub struct DocumentActor {
     meta: Option<DocumentMeta>,
     sessions: HashMap<SessionId, Member>,
     presence: Presence,
-    /// The document's state vector with every accepted update (durable or still pending)
-    /// counted in: what a new update may build on.
-    accepted_sv: StateVector,
+    /// The order updates are taken in: each once what it builds on is here (`Intake`).
+    intake: Intake<SessionId, ClientUpdate>,
     /// The whole state encoded, kept until the document changes: REST reads (state, comments,
     /// versions) then cost one encode per change, not one per request.
     encoded: Option<Bytes>,
-    /// Parked updates over all sessions (see `Member::parked`).
-    parked: usize,
     pending: Vec<Pending>,
     pending_bytes: usize,
     in_flight: bool,
@@ -186,7 +174,6 @@ impl DocumentActor {
             resyncing: false,
             resync_again: false,
             store,
-            config,
             registry,
             phase: Phase::Loading,
             load_error: None,
@@ -194,9 +181,13 @@ impl DocumentActor {
             meta: None,
             sessions: HashMap::new(),
             presence,
-            accepted_sv: StateVector::default(),
+            intake: Intake::new(
+                StateVector::default(),
+                config.max_parked_bytes,
+                config.parked_timeout(),
+            ),
             encoded: None,
-            parked: 0,
+            config,
             pending: Vec::new(),
             pending_bytes: 0,
             in_flight: false,
@@ -301,9 +292,8 @@ impl DocumentActor {
     /// A session leaves the document; its parked updates were never acknowledged (its client
     /// still has them and sends them again in its next SyncStep2).
     fn remove_member(&mut self, session: SessionId) -> Option<Member> {
-        let m = self.sessions.remove(&session)?;
-        self.parked -= m.parked.len();
-        Some(m)
+        self.intake.leave(session);
+        self.sessions.remove(&session)
     }
 
     fn announce_departure(&mut self, session: SessionId) {
@@ -380,7 +370,7 @@ impl DocumentActor {
                                 if let Err(e) = txn.apply_update(update) {
                                     tracing::warn!(parent: &self.span, error = %e, "update from the bus did not apply");
                                 }
-                                shape.advance(&mut self.accepted_sv);
+                                self.intake.learn_shape(&shape);
                                 self.approx_bytes += raw.len() as u64;
                                 frames.push(sync::encode_update(&raw));
                             }
@@ -399,7 +389,7 @@ impl DocumentActor {
                 }
                 metrics::counter!("creo_bus_updates_applied_total").increment(frames.len() as u64);
                 metrics::counter!("creo_updates_out_total").increment(deliveries);
-                self.unpark(ctx);
+                self.take_ready(ctx);
                 if invalid {
                     self.resync(ctx);
                 }
@@ -453,7 +443,7 @@ impl DocumentActor {
                 match result {
                     Ok(Some(state)) => {
                         act.merge_stored(&state);
-                        act.unpark(ctx);
+                        act.take_ready(ctx);
                     }
                     Ok(None) => {}
                     Err(e) => {
@@ -484,9 +474,7 @@ impl DocumentActor {
                 tracing::warn!(parent: &self.span, error = %e, "stored state did not apply");
             }
             let news = txn.encode_update_v1();
-            for (client, clock) in txn.state_vector().iter() {
-                self.accepted_sv.set_max(*client, *clock);
-            }
+            self.intake.learn(&txn.state_vector());
             news
         };
         // An update that changes nothing encodes as two zero bytes (no structs, no deletions).
@@ -522,14 +510,14 @@ impl DocumentActor {
                 if update.kind == UpdateKind::SyncStep2
                     && !sync::update_changes(
                         &self.doc,
-                        &self.accepted_sv,
+                        self.intake.known(),
                         &update.shape,
                         &update.update,
                     )
                 {
                     return;
                 }
-                self.accept_or_park(session, update, ctx);
+                self.offer(session, update, ctx);
             }
             // Decided by the session, which does not decode a reader's updates.
             Inbound::ReadOnlyUpdate(_) => {}
@@ -556,110 +544,56 @@ impl DocumentActor {
         }
     }
 
-    /// Accepts a session's update when everything it builds on is here; otherwise parks it until
-    /// that arrives (bounded in bytes and time: past either the session resyncs). Parked
-    /// updates keep their order: a new one waits behind them.
-    fn accept_or_park(
-        &mut self,
-        session: SessionId,
-        update: ClientUpdate,
-        ctx: &mut Context<Self>,
-    ) {
-        let Some(member) = self.sessions.get_mut(&session) else {
-            return;
-        };
-        if member.parked.is_empty() && update.shape.resolve(&self.accepted_sv).is_ok() {
-            if self.accept(session, update, ctx) {
-                self.unpark(ctx);
-            }
-            return;
-        }
-        let expired = member
-            .parked
-            .front()
-            .is_some_and(|p| p.since.elapsed() > self.config.parked_timeout());
-        if expired || member.parked_bytes + update.raw.len() > self.config.max_parked_bytes {
-            metrics::counter!("creo_refused_messages_total", "reason" => "unresolved_update")
-                .increment(1);
-            return self.evict(session, close::RESYNC_NEEDED, "unresolved update");
-        }
-        metrics::counter!("creo_updates_parked_total").increment(1);
-        member.parked_bytes += update.raw.len();
-        member.parked.push_back(Parked {
-            update,
-            since: Instant::now(),
-        });
-        self.parked += 1;
-    }
-
-    /// Accepts parked updates that now resolve, each session's in order, until none does.
-    fn unpark(&mut self, ctx: &mut Context<Self>) {
-        while self.parked > 0 {
-            let ready: Vec<SessionId> = self
-                .sessions
-                .iter()
-                .filter(|(_, m)| {
-                    m.parked
-                        .front()
-                        .is_some_and(|p| p.update.shape.resolve(&self.accepted_sv).is_ok())
-                })
-                .map(|(id, _)| *id)
-                .collect();
-            if ready.is_empty() {
-                return;
-            }
-            for id in ready {
-                let Some(member) = self.sessions.get_mut(&id) else {
-                    continue;
-                };
-                let Some(parked) = member.parked.pop_front() else {
-                    continue;
-                };
-                member.parked_bytes -= parked.update.raw.len();
-                self.parked -= 1;
-                self.accept(id, parked.update, ctx);
-            }
-        }
-    }
-
-    /// Admits and queues an update that resolves; whether it was admitted.
-    fn accept(
-        &mut self,
-        session: SessionId,
-        update: ClientUpdate,
-        ctx: &mut Context<Self>,
-    ) -> bool {
+    /// Offers a session's update to the intake once the write rules admit it: taken when what
+    /// it builds on is here, parked until then (bounded: past the bound the session resyncs).
+    fn offer(&mut self, session: SessionId, update: ClientUpdate, ctx: &mut Context<Self>) {
         let Some(principal) = self.sessions.get(&session).map(|m| m.principal.clone()) else {
-            return false;
+            return;
         };
         match self.admit(&principal, &update.raw) {
-            Ok(()) => {
-                if let Some(m) = self.sessions.get_mut(&session) {
-                    m.accepted += 1;
-                }
-                update.shape.advance(&mut self.accepted_sv);
-                let author = principal.user.clone();
-                self.enqueue(
-                    update.raw,
-                    update.update,
-                    Writer::Session(session),
-                    author,
-                    ctx,
-                );
-                return true;
-            }
+            Ok(()) => {}
             Err(DocError::ReadOnly) => {
-                self.send_to(
+                return self.send_to(
                     session,
                     sync::encode_permission_denied("read-only: your role cannot edit"),
-                );
+                )
             }
             Err(DocError::TooLarge) => {
-                self.evict(session, close::DOCUMENT_TOO_LARGE, "document_too_large")
+                return self.evict(session, close::DOCUMENT_TOO_LARGE, "document_too_large")
             }
-            Err(_) => self.evict(session, close::TRY_AGAIN_LATER, "store_backlog"),
+            Err(_) => return self.evict(session, close::TRY_AGAIN_LATER, "store_backlog"),
         }
-        false
+        match self.intake.offer(session, update, Instant::now()) {
+            Offer::Taken => self.take_ready(ctx),
+            Offer::Parked => metrics::counter!("creo_updates_parked_total").increment(1),
+            Offer::Resync => {
+                metrics::counter!("creo_refused_messages_total", "reason" => "unresolved_update")
+                    .increment(1);
+                self.evict(session, close::RESYNC_NEEDED, "unresolved update");
+            }
+        }
+    }
+
+    /// Queues for the store whatever the intake took, in the order it took it.
+    fn take_ready(&mut self, ctx: &mut Context<Self>) {
+        for (session, update) in self.intake.ready() {
+            let author = match self.sessions.get_mut(&session) {
+                Some(m) => {
+                    m.accepted += 1;
+                    m.principal.user.clone()
+                }
+                // Taken in the same call that offered it, so the session is here; whatever
+                // was taken must be stored, or the intake would count content never written.
+                None => Arc::from(""),
+            };
+            self.enqueue(
+                update.raw,
+                update.update,
+                Writer::Session(session),
+                author,
+                ctx,
+            );
+        }
     }
 
     /// The write rules shared by sockets and REST.
@@ -969,7 +903,11 @@ impl Actor for DocumentActor {
                             act.log_bytes = stored.updates.iter().map(|u| u.len() as u64).sum();
                             act.epoch = stored.meta.epoch;
                             act.meta = Some(stored.meta);
-                            act.accepted_sv = doc.transact().state_vector();
+                            act.intake = Intake::new(
+                                doc.transact().state_vector(),
+                                act.config.max_parked_bytes,
+                                act.config.parked_timeout(),
+                            );
                             act.doc = doc;
                         }
                         act.phase = Phase::Live;
@@ -1285,8 +1223,6 @@ impl Handler<Join> for DocumentActor {
                 extensions: msg.extensions,
                 accepted: 0,
                 durable: 0,
-                parked: VecDeque::new(),
-                parked_bytes: 0,
             },
         );
         Ok(())
@@ -1399,14 +1335,13 @@ impl Handler<ApplyUpdate> for DocumentActor {
         self.check_owner(&msg.principal)?;
         self.admit(&msg.principal, &msg.raw)?;
         let (tx, rx) = oneshot::channel();
-        if !sync::update_changes(&self.doc, &self.accepted_sv, &msg.shape, &msg.update) {
+        if !sync::update_changes(&self.doc, self.intake.known(), &msg.shape, &msg.update) {
             let _ = tx.send(Ok(()));
             return Ok(rx);
         }
-        msg.shape
-            .resolve(&self.accepted_sv)
+        self.intake
+            .take_now(&msg.shape)
             .map_err(|e| DocError::Unresolved(e.to_string()))?;
-        msg.shape.advance(&mut self.accepted_sv);
         self.enqueue(
             msg.raw,
             msg.update,
@@ -1414,7 +1349,7 @@ impl Handler<ApplyUpdate> for DocumentActor {
             msg.principal.user.clone(),
             ctx,
         );
-        self.unpark(ctx);
+        self.take_ready(ctx);
         Ok(rx)
     }
 }

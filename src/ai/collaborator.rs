@@ -19,10 +19,15 @@ impl Suggestion {
         format!("{}-{}", self.client.get(), self.length)
     }
 
+    /// Reads an id a client sends back: its client id must be one Yjs can have (53 bits).
     pub fn parse(id: &str) -> Option<Suggestion> {
         let (client, length) = id.split_once('-')?;
+        let client: u64 = client.parse().ok()?;
+        if client > crate::sync::update::MAX_CLIENT_ID {
+            return None;
+        }
         Some(Suggestion {
-            client: ClientID::new(client.parse().ok()?),
+            client: ClientID::new(client),
             length: length.parse().ok()?,
         })
     }

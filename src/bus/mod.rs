@@ -9,7 +9,7 @@
 //! a gap, a reconnect, a node that stopped heartbeating or a publisher's `Resync` notice reloads
 //! the document from the store (where everything published was durable first).
 
-pub mod envelope;
+pub use creo_core::envelope;
 pub mod limits;
 pub mod redis;
 
@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, Semaphore, SemaphorePermit};
 
-pub use envelope::{DocMessage, NodeId, Origin};
+pub use envelope::{AccessChange, DocMessage, NodeId, Origin, Revocation};
 
 use crate::config::Config;
 
@@ -36,36 +36,6 @@ pub enum DocEvent {
     /// A node stopped (said goodbye, or missed its heartbeats): drop its presence, and reload if
     /// it had this document open (it may have stored an update it never published).
     NodeGone(NodeId),
-}
-
-/// A user's access was revoked: close their sessions (in one document, or in the whole account).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Revocation {
-    pub account: String,
-    pub user: String,
-    pub doc: Option<String>,
-}
-
-/// A change to who may do what, applied on every node at once: sockets close or lose write
-/// access within the second, and cached account state is reloaded.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum AccessChange {
-    Revoke(Revocation),
-    /// `user`'s role in `account` changed; `None`: no longer a member.
-    Role {
-        account: String,
-        user: String,
-        role: Option<crate::auth::Role>,
-    },
-    /// The account's tier, payment state or members changed: reload its cached copy.
-    Account {
-        account: String,
-    },
-    /// A login session was revoked (logout, revoked by its user, refresh-token reuse): its
-    /// access tokens stop working and its sockets close.
-    Session {
-        session: String,
-    },
 }
 
 pub struct Bus {

@@ -3,6 +3,7 @@
 //! unit-tested without sockets.
 
 pub mod awareness;
+pub mod intake;
 pub mod update;
 
 pub use update::{UpdateError, UpdateLimits, UpdateShape};
@@ -92,6 +93,15 @@ pub struct ClientUpdate {
     pub raw: Bytes,
     pub shape: UpdateShape,
     pub update: Update,
+}
+
+impl intake::Shaped for ClientUpdate {
+    fn shape(&self) -> &UpdateShape {
+        &self.shape
+    }
+    fn bytes(&self) -> usize {
+        self.raw.len()
+    }
 }
 
 /// One decoded client message.
@@ -234,7 +244,7 @@ pub fn decode_frame(
 }
 
 /// A state vector, its declared count checked against the bytes (and `max_clients`) before
-/// anything is reserved for it.
+/// anything is reserved for it, and each client id checked (yrs asserts 53 bits).
 fn decode_state_vector(payload: &[u8], max_clients: usize) -> Result<StateVector, FrameError> {
     let mut cur = Cursor::new(payload);
     let n: u64 = cur.read_var().map_err(malformed)?;
@@ -242,7 +252,13 @@ fn decode_state_vector(payload: &[u8], max_clients: usize) -> Result<StateVector
     if n > (payload.len() as u64) / 2 || n > max_clients as u64 {
         return Err(malformed("state vector count"));
     }
-    StateVector::decode_v1(payload).map_err(malformed)
+    let mut entries = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let client = update::read_client(&mut cur).map_err(malformed)?;
+        let clock: u32 = cur.read_var().map_err(malformed)?;
+        entries.push((yrs::ClientID::new(client), clock));
+    }
+    Ok(StateVector::from_iter(entries))
 }
 
 /// An awareness update (y-protocols): a count, then per client its id, clock and JSON state.
@@ -259,7 +275,7 @@ pub fn decode_awareness(
     }
     let mut clients = std::collections::HashMap::with_capacity(n as usize);
     for _ in 0..n {
-        let client: u64 = cur.read_var().map_err(malformed)?;
+        let client = update::read_client(&mut cur).map_err(malformed)?;
         let clock: u32 = cur.read_var().map_err(malformed)?;
         let json = cur.read_string().map_err(malformed)?;
         if json.len() > limits.max_awareness_state_bytes {
@@ -447,6 +463,19 @@ mod tests {
             decode_frame(&frame, true, &limits).unwrap_err(),
             FrameError::TooManyMessages(limits.max_messages)
         );
+    }
+
+    #[test]
+    fn client_ids_past_53_bits_are_refused_before_yrs_sees_them() {
+        let wide = [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10]; // 2^53
+        let mut step1 = vec![0, 0, 10, 1];
+        step1.extend(wide);
+        step1.push(0);
+        assert!(matches!(decode(&step1), Err(FrameError::Malformed(_))));
+        let mut awareness = vec![1, 12, 1];
+        awareness.extend(wide);
+        awareness.extend([1, 2, b'{', b'}']);
+        assert!(matches!(decode(&awareness), Err(FrameError::Malformed(_))));
     }
 
     #[test]

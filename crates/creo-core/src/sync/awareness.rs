@@ -288,7 +288,7 @@ impl Presence {
                 clients.insert(
                     *client,
                     AwarenessUpdateEntry {
-                        clock: e.clock + 1,
+                        clock: e.clock.saturating_add(1),
                         json: Arc::from("null"),
                     },
                 );
@@ -550,5 +550,13 @@ mod tests {
             p.apply(1, &user("a"), "editor", update(&[(c, 2, "null")]));
         }
         assert!(p.entries() <= MAX_TOMBSTONES);
+    }
+
+    #[test]
+    fn a_removal_after_the_last_clock_does_not_overflow() {
+        let mut p = Presence::new(4, Duration::from_secs(30));
+        p.apply(1, &user("a"), "editor", update(&[(10, u32::MAX, "{}")]));
+        let removal = p.remove_session(1).unwrap();
+        assert_eq!(removal.clients[&ClientID::new(10)].clock, u32::MAX);
     }
 }

@@ -29,6 +29,10 @@ pub struct UpdateLimits {
     pub max_clients: usize,
     /// Ranges in the delete set.
     pub max_delete_ranges: usize,
+    /// Accept the deprecated JSON content (Yjs before v13). yrs reads one string more than it
+    /// writes for it, so a document holding one no longer round-trips: clients may not send it;
+    /// stored data that has it is still read.
+    pub legacy_json: bool,
 }
 
 impl Default for UpdateLimits {
@@ -38,6 +42,7 @@ impl Default for UpdateLimits {
             max_structs: 1 << 20,
             max_clients: 1 << 16,
             max_delete_ranges: 1 << 20,
+            legacy_json: false,
         }
     }
 }
@@ -51,6 +56,7 @@ impl UpdateLimits {
             max_structs: usize::MAX,
             max_clients: usize::MAX,
             max_delete_ranges: usize::MAX,
+            legacy_json: true,
         }
     }
 }
@@ -66,6 +72,8 @@ pub enum UpdateError {
     TooMany { what: &'static str, limit: usize },
     #[error("update clock overflows")]
     ClockOverflow,
+    #[error("client id {0} is wider than 53 bits")]
+    ClientId(u64),
     #[error("client {0} appears twice in the update")]
     DuplicateClient(u64),
     #[error("an item refers to its own client's future clock")]
@@ -128,7 +136,7 @@ struct Run {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UpdateShape {
     runs: Vec<Run>,
-    /// Per client, the clock after the farthest deletion.
+    /// Per client, the clock the document must have reached for every deletion to apply.
     deletes: Vec<(u64, u32)>,
     structs: usize,
 }
@@ -268,6 +276,18 @@ pub fn decode_checked(
     Ok((shape, update))
 }
 
+/// Yjs client ids are 53-bit (JavaScript's safe integers); yrs asserts it when it builds one.
+pub const MAX_CLIENT_ID: u64 = (1 << 53) - 1;
+
+/// A client id, refused beyond 53 bits.
+pub fn read_client(cur: &mut Cursor) -> Result<u64, UpdateError> {
+    let client: u64 = eof(cur.read_var())?;
+    if client > MAX_CLIENT_ID {
+        return Err(UpdateError::ClientId(client));
+    }
+    Ok(client)
+}
+
 fn eof<T>(r: Result<T, yrs::encoding::read::Error>) -> Result<T, UpdateError> {
     r.map_err(|_| UpdateError::Malformed("unexpected end or bad number"))
 }
@@ -304,7 +324,7 @@ pub fn validate(bytes: &[u8], limits: &UpdateLimits) -> Result<UpdateShape, Upda
                 limit: limits.max_structs,
             });
         }
-        let client: u64 = eof(cur.read_var())?;
+        let client = read_client(&mut cur)?;
         let start: u32 = eof(cur.read_var())?;
         if !seen.insert(client) {
             return Err(UpdateError::DuplicateClient(client));
@@ -336,7 +356,7 @@ const HAS_RIGHT_ORIGIN: u8 = 0b0100_0000;
 const HAS_PARENT_SUB: u8 = 0b0010_0000;
 
 fn read_id(cur: &mut Cursor) -> Result<(u64, u32), UpdateError> {
-    let client: u64 = eof(cur.read_var())?;
+    let client = read_client(cur)?;
     let clock: u32 = eof(cur.read_var())?;
     Ok((client, clock))
 }
@@ -406,6 +426,9 @@ fn read_content(cur: &mut Cursor, kind: u8, limits: &UpdateLimits) -> Result<u32
         // Deleted
         1 => eof(cur.read_var::<u32>())?,
         // JSON: yrs reads the declared count plus one strings (as i32; negative fails).
+        2 if !limits.legacy_json => {
+            return Err(UpdateError::Malformed("deprecated JSON content"));
+        }
         2 => {
             let n: u32 = eof(cur.read_var())?;
             let n = i32::try_from(n).map_err(|_| UpdateError::Malformed("JSON count"))?;
@@ -427,13 +450,13 @@ fn read_content(cur: &mut Cursor, kind: u8, limits: &UpdateLimits) -> Result<u32
         }
         // Embed
         5 => {
-            json_depth(eof(cur.read_string())?, limits.max_depth)?;
+            json_value(eof(cur.read_string())?, limits.max_depth)?;
             1
         }
         // Format: key, then a JSON value
         6 => {
             eof(cur.read_string())?;
-            json_depth(eof(cur.read_string())?, limits.max_depth)?;
+            json_value(eof(cur.read_string())?, limits.max_depth)?;
             1
         }
         // Type
@@ -486,9 +509,7 @@ pub fn skip_any(cur: &mut Cursor, max_depth: usize) -> Result<(), UpdateError> {
         }
         match eof(cur.read_u8())? {
             127 | 126 | 121 | 120 => {}
-            125 => {
-                eof(cur.read_var::<i64>())?;
-            }
+            125 => read_var_i64(cur)?,
             124 => {
                 eof(cur.read_exact(4))?;
             }
@@ -515,6 +536,31 @@ pub fn skip_any(cur: &mut Cursor, max_depth: usize) -> Result<(), UpdateError> {
             return Ok(());
         }
     }
+}
+
+/// JSON text as yrs reads it (embeds, formatting attributes): nested at most `max_depth`
+/// (checked first, without recursion), then parsed as yrs parses it, so what passes here
+/// decodes there.
+fn json_value(json: &str, max_depth: usize) -> Result<(), UpdateError> {
+    json_depth(json, max_depth)?;
+    yrs::Any::from_json(json)
+        .map(|_| ())
+        .map_err(|_| UpdateError::Malformed("invalid JSON value"))
+}
+
+/// A signed varint (an `Any` integer), refused past 64 bits: yrs shifts by the bit count as it
+/// reads, which overflows (a panic in a debug build) beyond that. lib0 writes at most 32 bits.
+fn read_var_i64(cur: &mut Cursor) -> Result<(), UpdateError> {
+    let mut bits = 6;
+    let mut byte = eof(cur.read_u8())?;
+    while byte >= 0x80 {
+        if bits + 7 > 64 {
+            return Err(UpdateError::Malformed("integer wider than 64 bits"));
+        }
+        byte = eof(cur.read_u8())?;
+        bits += 7;
+    }
+    Ok(())
 }
 
 /// Refuses JSON text nested deeper than `max_depth` (yrs parses it with serde_json, whose own
@@ -563,7 +609,7 @@ fn read_delete_set(
     let mut ranges_total = 0usize;
     let mut farthest: HashMap<u64, u32> = HashMap::with_capacity(clients.min(1024));
     for _ in 0..clients {
-        let client: u64 = eof(cur.read_var())?;
+        let client = read_client(cur)?;
         let ranges: u32 = eof(cur.read_var())?;
         let ranges = count(cur, ranges as u64)?;
         ranges_total += ranges;
@@ -577,10 +623,12 @@ fn read_delete_set(
             let clock: u32 = eof(cur.read_var())?;
             let len: u32 = eof(cur.read_var())?;
             let end = clock.checked_add(len).ok_or(UpdateError::ClockOverflow)?;
-            if len > 0 {
-                let far = farthest.entry(client).or_default();
-                *far = (*far).max(end);
-            }
+            // yrs applies a range only if it starts before the client's clock and ends at most
+            // there (an empty one too: it is kept pending otherwise), so the document must
+            // have the client up to here.
+            let needs = end.max(clock.checked_add(1).ok_or(UpdateError::ClockOverflow)?);
+            let far = farthest.entry(client).or_default();
+            *far = (*far).max(needs);
         }
     }
     shape.deletes = farthest.into_iter().collect();
@@ -859,5 +907,41 @@ mod tests {
             ..limits()
         };
         assert_eq!(validate(&u, &shallow), Err(UpdateError::TooDeep(19)));
+    }
+
+    /// Inputs the fuzz targets found (crates/creo-core/fuzz), each refused or resolved as yrs
+    /// needs it now.
+    #[test]
+    fn what_the_fuzzer_found() {
+        // An empty deletion for a client the document never had: yrs keeps even that pending.
+        let empty_range = validate(&[0, 1, 2, 1, 0x58, 0], &limits()).unwrap();
+        assert!(matches!(
+            empty_range.resolve(&StateVector::default()),
+            Err(Unresolved::DeleteBeyond { client: 2, .. })
+        ));
+        // A formatting attribute whose value is not JSON: yrs refuses to decode it, so must we.
+        let format = [1, 1, 1, 0, 6, 1, 1, b't', 1, b'b', 3, b'n', b'u', b'l', 0];
+        assert!(Update::decode_v1(&format).is_err());
+        assert!(validate(&format, &limits()).is_err());
+        // An integer longer than 64 bits: yrs's reader overflows its shift on it.
+        let mut long_int = vec![1, 1, 1, 0, 8, 1, 1, b'a', 1, 125];
+        long_int.extend([0xff; 11]);
+        long_int.extend([0x01, 0]);
+        assert_eq!(
+            validate(&long_int, &limits()),
+            Err(UpdateError::Malformed("integer wider than 64 bits"))
+        );
+        // Client ids past 53 bits: yrs asserts against them.
+        let mut wide = vec![1, 1];
+        wide.extend([0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10]); // 2^53
+        wide.extend([0, 4, 1, 1, b't', 1, b'a', 0]);
+        assert_eq!(
+            validate(&wide, &limits()),
+            Err(UpdateError::ClientId(1 << 53))
+        );
+        // Deprecated JSON content: clients may not send it; stored data may hold it.
+        let json = [1, 1, 1, 0, 2, 1, 1, b't', 0, 1, b'1', 0];
+        assert!(validate(&json, &limits()).is_err());
+        assert!(validate(&json, &limits().trusted()).is_ok());
     }
 }

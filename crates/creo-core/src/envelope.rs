@@ -20,6 +20,36 @@ pub struct Origin {
     pub actor: u64,
 }
 
+/// A user's access was revoked: close their sessions (in one document, or in the whole account).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Revocation {
+    pub account: String,
+    pub user: String,
+    pub doc: Option<String>,
+}
+
+/// A change to who may do what, applied on every node at once: sockets close or lose write
+/// access within the second, and cached account state is reloaded.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum AccessChange {
+    Revoke(Revocation),
+    /// `user`'s role in `account` changed; `None`: no longer a member.
+    Role {
+        account: String,
+        user: String,
+        role: Option<crate::role::Role>,
+    },
+    /// The account's tier, payment state or members changed: reload its cached copy.
+    Account {
+        account: String,
+    },
+    /// A login session was revoked (logout, revoked by its user, refresh-token reuse): its
+    /// access tokens stop working and its sockets close.
+    Session {
+        session: String,
+    },
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Envelope {
     /// On a document's channel.
@@ -34,10 +64,7 @@ pub enum Envelope {
     /// On the node channel: this node is shutting down; drop its presence now.
     Bye { node: NodeId },
     /// On the node channel: an access change every node applies (see `AccessChange`).
-    Access {
-        node: NodeId,
-        change: super::AccessChange,
-    },
+    Access { node: NodeId, change: AccessChange },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
