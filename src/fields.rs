@@ -10,8 +10,8 @@
 use yrs::types::text::{Diff, YChange};
 use yrs::types::xml::{XmlElementPrelim, XmlOut, XmlTextPrelim, XmlTextRef};
 use yrs::{
-    Assoc, Doc, GetString, IndexedSequence, Out, ReadTxn, StickyIndex, Text, TextRef, Transact,
-    XmlFragment, XmlFragmentRef,
+    Assoc, Doc, IndexedSequence, Out, ReadTxn, StickyIndex, Text, TextRef, Transact, XmlFragment,
+    XmlFragmentRef,
 };
 
 /// The block the editor's schema uses for a line of text (Tiptap's paragraph).
@@ -27,10 +27,7 @@ enum Field {
 /// when it holds XML elements, text otherwise (stored states do not say which).
 fn get<T: ReadTxn>(txn: &T, name: &str) -> Option<Field> {
     let fragment = txn.get_xml_fragment(name)?;
-    let is_xml = fragment
-        .children(txn)
-        .any(|child| matches!(child, XmlOut::Element(_)));
-    if is_xml {
+    if holds_elements(&fragment, txn) {
         Some(Field::Xml(fragment))
     } else {
         txn.get_text(name).map(Field::Text)
@@ -41,13 +38,45 @@ fn get<T: ReadTxn>(txn: &T, name: &str) -> Option<Field> {
 pub fn read(doc: &Doc, name: &str) -> Option<String> {
     let txn = doc.transact();
     Some(match get(&txn, name)? {
-        Field::Text(text) => text.get_string(&txn),
-        Field::Xml(fragment) => blocks(&fragment, &txn)
-            .iter()
-            .map(|b| b.text.as_str())
-            .collect::<Vec<_>>()
-            .join("\n"),
+        Field::Text(text) => text_plain(&text, &txn),
+        Field::Xml(fragment) => fragment_text(&fragment, &txn),
     })
+}
+
+/// A text's characters, without what it embeds: `get_string` would turn an embedded shared
+/// type into a string by recursing through it, however deep an editor nested it.
+pub fn text_plain<T: ReadTxn>(text: &TextRef, txn: &T) -> String {
+    text.diff(txn, YChange::identity)
+        .into_iter()
+        .filter_map(|Diff { insert, .. }| match insert {
+            Out::Any(yrs::Any::String(s)) => Some(s.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether a root holds XML elements (a rich-text fragment) rather than text, told from its
+/// children alone.
+pub fn holds_elements<T: ReadTxn>(root: &XmlFragmentRef, txn: &T) -> bool {
+    root.children(txn)
+        .any(|child| matches!(child, XmlOut::Element(_)))
+}
+
+/// Whether a root whose type was not declared (a document rebuilt from stored updates) is an
+/// XML fragment: it holds elements or XML text nodes.
+pub fn holds_xml<T: ReadTxn>(root: &XmlFragmentRef, txn: &T) -> bool {
+    root.children(txn)
+        .any(|child| matches!(child, XmlOut::Element(_) | XmlOut::Text(_)))
+}
+
+/// The plain text of an XML fragment (or element): its blocks' text, one line each, without
+/// markup. Read to `MAX_NESTING` levels, without recursion.
+pub fn fragment_text<F: XmlFragment, T: ReadTxn>(node: &F, txn: &T) -> String {
+    blocks(node, txn)
+        .iter()
+        .map(|b| b.text.as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// One text block of a fragment: its XML texts and its plain text.
@@ -72,8 +101,18 @@ fn blocks<F: XmlFragment, T: ReadTxn>(node: &F, txn: &T) -> Vec<Block> {
             open.pop();
             continue;
         };
-        let XmlOut::Element(element) = child else {
-            continue;
+        let element = match child {
+            XmlOut::Element(element) => element,
+            // Text right in a fragment (not inside a paragraph) is a block of its own.
+            XmlOut::Text(t) => {
+                let text = plain(&t, txn);
+                out.push(Block {
+                    texts: vec![t],
+                    text,
+                });
+                continue;
+            }
+            XmlOut::Fragment(_) => continue,
         };
         let children: Vec<XmlOut> = element.children(txn).collect();
         if children.iter().all(|c| matches!(c, XmlOut::Element(_))) && !children.is_empty() {
@@ -95,10 +134,12 @@ fn blocks<F: XmlFragment, T: ReadTxn>(node: &F, txn: &T) -> Vec<Block> {
     out
 }
 
-/// Containers nested deeper than this are not read as text (no editor nests lists this deep).
-const MAX_NESTING: usize = 64;
+/// Containers nested deeper than this are not read (no editor nests lists this deep); what
+/// walks a document stops here, so nesting an editor wrote cannot overflow a thread's stack.
+pub const MAX_NESTING: usize = 64;
 
-fn plain<T: ReadTxn>(text: &XmlTextRef, txn: &T) -> String {
+/// The text of an XML text node without its formatting.
+pub fn plain<T: ReadTxn>(text: &XmlTextRef, txn: &T) -> String {
     text.diff(txn, YChange::identity)
         .into_iter()
         .filter_map(|Diff { insert, .. }| match insert {
@@ -241,7 +282,7 @@ fn paragraph(line: &str) -> XmlElementPrelim {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use yrs::{OffsetKind, Options, Xml};
 
@@ -312,5 +353,39 @@ mod tests {
         assert!(!replace_xml(&plain, "post", "x"));
         assert!(replace_xml(&doc, "post", "a\nb"));
         assert_eq!(read(&doc, "post").as_deref(), Some("a\nb"));
+    }
+
+    /// A fragment nested far deeper than any editor nests, as a hostile editor can write it.
+    pub(crate) fn deeply_nested(levels: usize) -> Doc {
+        let doc = Doc::new();
+        let fragment = doc.get_or_insert_xml_fragment("post");
+        let mut txn = doc.transact_mut();
+        let mut element = fragment.push_back(&mut txn, XmlElementPrelim::empty("bulletList"));
+        for _ in 0..levels {
+            element = element.push_back(&mut txn, XmlElementPrelim::empty("listItem"));
+        }
+        element.push_back(&mut txn, XmlTextPrelim::new("deep"));
+        drop(txn);
+        doc
+    }
+
+    /// Runs `f` on a thread with a small stack: what recursed per level overflows it.
+    pub(crate) fn on_a_small_stack(f: impl FnOnce() + Send + 'static) {
+        std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(f)
+            .unwrap()
+            .join()
+            .expect("no stack overflow, no panic");
+    }
+
+    #[test]
+    fn deep_nesting_is_read_without_recursion() {
+        on_a_small_stack(|| {
+            let doc = deeply_nested(20_000);
+            assert_eq!(read(&doc, "post").unwrap(), "", "nothing within reach");
+            let layout = Layout::of(&doc, "post");
+            assert!(matches!(layout, Some(Layout::Xml(_))));
+        });
     }
 }

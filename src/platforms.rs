@@ -7,8 +7,8 @@
 //! `media`, each with a `width` and a `height`.
 
 use serde::{Deserialize, Serialize};
-use yrs::types::ToJson;
 use yrs::{Any, Doc, ReadTxn, Transact};
+use yrs::{Array, Map};
 
 /// Where and how a scheduled document goes out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -290,9 +290,23 @@ fn media(doc: &Doc) -> Vec<Media> {
     let Some(array) = txn.get_array("media") else {
         return Vec::new();
     };
-    let Any::Array(items) = array.to_json(&txn) else {
-        return Vec::new();
-    };
+    // Each item read by itself, as a plain value or a map one level deep: `to_json` on the
+    // whole array would recurse through whatever shared types an editor nested in it.
+    let items: Vec<Any> = array
+        .iter(&txn)
+        .filter_map(|item| match item {
+            yrs::Out::Any(any) => Some(any),
+            yrs::Out::YMap(m) => Some(Any::from(
+                m.iter(&txn)
+                    .filter_map(|(k, v)| match v {
+                        yrs::Out::Any(any) => Some((k.to_string(), any)),
+                        _ => None,
+                    })
+                    .collect::<std::collections::HashMap<_, _>>(),
+            )),
+            _ => None,
+        })
+        .collect();
     items
         .iter()
         .filter_map(|item| {

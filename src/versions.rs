@@ -10,8 +10,7 @@
 use serde::{Deserialize, Serialize};
 use yrs::types::xml::{XmlElementPrelim, XmlElementRef, XmlIn, XmlOut, XmlTextPrelim};
 use yrs::{
-    Doc, GetString, Out, ReadTxn, StateVector, Text, TextRef, Transact, Xml, XmlFragment,
-    XmlFragmentRef,
+    Doc, Out, ReadTxn, StateVector, Text, TextRef, Transact, Xml, XmlFragment, XmlFragmentRef,
 };
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -54,16 +53,15 @@ fn roots(doc: &Doc) -> Vec<(String, Root)> {
         .root_refs()
         .filter_map(|(name, value)| {
             let root = match value {
-                Out::YText(t) => Root::Text(t.get_string(&txn)),
+                Out::YText(t) => Root::Text(crate::fields::text_plain(&t, &txn)),
                 Out::YXmlFragment(f) => Root::Xml(top_level(&f, &txn)),
                 // Roots a stored state has not declared: text if they hold text, else XML.
                 Out::UndefinedRef(b) => {
-                    let text = TextRef::from(b).get_string(&txn);
                     let fragment = XmlFragmentRef::from(b);
-                    if !text.is_empty() || fragment.len(&txn) == 0 {
-                        Root::Text(text)
-                    } else {
+                    if crate::fields::holds_xml(&fragment, &txn) {
                         Root::Xml(top_level(&fragment, &txn))
+                    } else {
+                        Root::Text(crate::fields::text_plain(&TextRef::from(b), &txn))
                     }
                 }
                 _ => return None,
@@ -78,19 +76,24 @@ fn roots(doc: &Doc) -> Vec<(String, Root)> {
 fn top_level<F: XmlFragment, T: ReadTxn>(node: &F, txn: &T) -> Vec<Node> {
     node.children(txn)
         .filter_map(|child| match child {
-            XmlOut::Element(e) => Some(Node::Element(element(&e, txn))),
-            XmlOut::Text(t) => Some(Node::Text(t.get_string(txn))),
+            XmlOut::Element(e) => Some(Node::Element(element(&e, txn, 1))),
+            XmlOut::Text(t) => Some(Node::Text(crate::fields::plain(&t, txn))),
             XmlOut::Fragment(_) => None,
         })
         .collect()
 }
 
-fn element<T: ReadTxn>(e: &XmlElementRef, txn: &T) -> XmlElementPrelim {
+/// An element and what it holds, to `fields::MAX_NESTING` levels (deeper content, which no
+/// editor writes, is left out rather than risk the thread's stack).
+fn element<T: ReadTxn>(e: &XmlElementRef, txn: &T, depth: usize) -> XmlElementPrelim {
     let children = e
         .children(txn)
+        .filter(|_| depth < crate::fields::MAX_NESTING)
         .filter_map(|child| match child {
-            XmlOut::Element(inner) => Some(XmlIn::Element(element(&inner, txn))),
-            XmlOut::Text(t) => Some(XmlIn::from(XmlTextPrelim::new(t.get_string(txn)))),
+            XmlOut::Element(inner) => Some(XmlIn::Element(element(&inner, txn, depth + 1))),
+            XmlOut::Text(t) => Some(XmlIn::from(XmlTextPrelim::new(crate::fields::plain(
+                &t, txn,
+            )))),
             XmlOut::Fragment(_) => None,
         })
         .collect::<Vec<_>>();
@@ -152,7 +155,7 @@ pub fn replace_text(
 fn set_text(doc: &Doc, field: &str, target: &str) {
     let text = doc.get_or_insert_text(field);
     let mut txn = doc.transact_mut();
-    let now = text.get_string(&txn);
+    let now = crate::fields::text_plain(&text, &txn);
     let (prefix, suffix) = common_ends(&now, target);
     let remove = now.len() - prefix - suffix;
     // Offsets in bytes: a fresh Doc counts text in bytes.
@@ -205,7 +208,7 @@ pub fn compare(from: &[u8], to: &[u8]) -> Result<Vec<Change>, String> {
                     Root::Xml(_) => {
                         let fragment = doc.get_or_insert_xml_fragment(name.as_str());
                         let txn = doc.transact();
-                        fragment.get_string(&txn)
+                        crate::fields::fragment_text(&fragment, &txn)
                     }
                 };
                 (name, text)
@@ -249,7 +252,7 @@ pub fn full_state(doc: &Doc) -> Vec<u8> {
 mod tests {
     use super::*;
     use yrs::updates::decoder::Decode;
-    use yrs::Update;
+    use yrs::{GetString, Update};
 
     #[test]
     fn restoring_returns_text_and_xml_to_the_version_as_a_new_edit() {
@@ -291,5 +294,23 @@ mod tests {
         assert!(compare(&v1, &full_state(&doc)).unwrap().is_empty());
         // History kept: the 50% edit is still in the document's past, only undone.
         assert!(doc.transact().state_vector().len() >= 2);
+    }
+
+    #[test]
+    fn deep_nesting_is_compared_and_restored_without_recursion() {
+        crate::fields::tests::on_a_small_stack(|| {
+            let deep = full_state(&crate::fields::tests::deeply_nested(20_000));
+            eprintln!("encoded");
+            let doc = load(&deep).unwrap();
+            eprintln!("loaded");
+            let r = roots(&doc);
+            eprintln!("roots {}", r.len());
+            drop(doc);
+            eprintln!("dropped");
+            let plain = full_state(&Doc::new());
+            assert!(compare(&plain, &deep).is_ok());
+            eprintln!("compared");
+            assert!(restore(&deep, &deep, yrs::ClientID::new(7)).is_ok());
+        });
     }
 }

@@ -1,8 +1,9 @@
 //! The plain text of a document, for embedding: every root-level text, and the text content of
 //! every root-level XML fragment (what ProseMirror/Tiptap bindings write), tags removed.
 
-use yrs::types::ToJson;
-use yrs::{Doc, GetString, Out, ReadTxn, TextRef, Transact, XmlFragmentRef};
+use yrs::{Array, Doc, Map, Out, ReadTxn, TextRef, Transact, XmlFragmentRef};
+
+use crate::fields;
 
 pub fn document_text(doc: &Doc) -> String {
     let txn = doc.transact();
@@ -10,24 +11,20 @@ pub fn document_text(doc: &Doc) -> String {
         .root_refs()
         .filter_map(|(name, value)| {
             let text = match value {
-                Out::YText(t) => t.get_string(&txn),
-                Out::YXmlFragment(f) => strip_tags(&f.get_string(&txn)),
-                Out::YXmlText(t) => strip_tags(&t.get_string(&txn)),
+                Out::YText(t) => fields::text_plain(&t, &txn),
+                Out::YXmlFragment(f) => fields::fragment_text(&f, &txn),
+                Out::YXmlText(t) => fields::plain(&t, &txn),
                 // A document rebuilt from stored updates has not declared its roots' types:
                 // read the root as text, and as XML if it holds no text of its own.
                 Out::UndefinedRef(branch) => {
-                    let text = TextRef::from(branch).get_string(&txn);
-                    if text.trim().is_empty() {
-                        strip_tags(&XmlFragmentRef::from(branch).get_string(&txn))
+                    let fragment = XmlFragmentRef::from(branch);
+                    if fields::holds_xml(&fragment, &txn) {
+                        fields::fragment_text(&fragment, &txn)
                     } else {
-                        text
+                        fields::text_plain(&TextRef::from(branch), &txn)
                     }
                 }
-                Out::YMap(_) | Out::YArray(_) => {
-                    let mut strings = Vec::new();
-                    collect_strings(&value.to_json(&txn), &mut strings);
-                    strings.join(" ")
-                }
+                Out::YMap(_) | Out::YArray(_) => collect_strings(value, &txn).join(" "),
                 _ => String::new(),
             };
             (!text.trim().is_empty()).then(|| (name.to_string(), text))
@@ -42,30 +39,43 @@ pub fn document_text(doc: &Doc) -> String {
         .join("\n")
 }
 
-fn strip_tags(xml: &str) -> String {
-    let mut out = String::with_capacity(xml.len());
-    let mut in_tag = false;
-    for c in xml.chars() {
-        match c {
-            '<' => {
-                in_tag = true;
-                out.push(' ');
+/// Every string in a map or array and what it holds, nested shared types and plain values
+/// alike, walked with an explicit stack to `fields::MAX_NESTING` levels (nesting is whatever
+/// editors wrote).
+fn collect_strings<T: ReadTxn>(root: Out, txn: &T) -> Vec<String> {
+    enum Node {
+        Shared(Out),
+        Plain(yrs::Any),
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![(Node::Shared(root), 0usize)];
+    while let Some((node, depth)) = stack.pop() {
+        if depth > fields::MAX_NESTING {
+            continue;
+        }
+        match node {
+            Node::Shared(Out::YMap(m)) => {
+                stack.extend(m.iter(txn).map(|(_, v)| (Node::Shared(v), depth + 1)))
             }
-            '>' => in_tag = false,
-            c if !in_tag => out.push(c),
-            _ => {}
+            Node::Shared(Out::YArray(a)) => {
+                stack.extend(a.iter(txn).map(|v| (Node::Shared(v), depth + 1)))
+            }
+            Node::Shared(Out::YText(t)) => out.push(fields::text_plain(&t, txn)),
+            Node::Shared(Out::Any(any)) | Node::Plain(any) => match any {
+                yrs::Any::String(s) => out.push(s.to_string()),
+                yrs::Any::Array(items) => {
+                    stack.extend(items.iter().map(|v| (Node::Plain(v.clone()), depth + 1)))
+                }
+                yrs::Any::Map(map) => {
+                    stack.extend(map.values().map(|v| (Node::Plain(v.clone()), depth + 1)))
+                }
+                _ => {}
+            },
+            Node::Shared(_) => {}
         }
     }
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-fn collect_strings(value: &yrs::Any, out: &mut Vec<String>) {
-    match value {
-        yrs::Any::String(s) => out.push(s.to_string()),
-        yrs::Any::Array(items) => items.iter().for_each(|v| collect_strings(v, out)),
-        yrs::Any::Map(map) => map.values().for_each(|v| collect_strings(v, out)),
-        _ => {}
-    }
+    out.reverse();
+    out
 }
 
 #[cfg(test)]
@@ -82,7 +92,9 @@ mod tests {
         {
             let mut txn = doc.transact_mut();
             post.insert(&mut txn, 0, "Launch day!");
-            body.insert(&mut txn, 0, XmlTextPrelim::new("Our new <b>app</b>"));
+            let t = body.insert(&mut txn, 0, XmlTextPrelim::new("Our new app"));
+            let bold = yrs::types::Attrs::from([("bold".into(), yrs::Any::from(true))]);
+            t.format(&mut txn, 8, 3, bold);
         }
         let text = document_text(&doc);
         assert!(text.contains("Launch day!"), "{text}");
@@ -99,5 +111,23 @@ mod tests {
             .apply_update(yrs::Update::decode_v1(&stored).unwrap())
             .unwrap();
         assert_eq!(document_text(&rebuilt), text);
+    }
+
+    #[test]
+    fn deeply_nested_content_is_read_without_recursion() {
+        crate::fields::tests::on_a_small_stack(|| {
+            let doc = crate::fields::tests::deeply_nested(20_000);
+            let map = doc.get_or_insert_map("meta");
+            {
+                let mut txn = doc.transact_mut();
+                let mut inner = map.insert(&mut txn, "m", yrs::MapPrelim::default());
+                for _ in 0..20_000 {
+                    inner = inner.insert(&mut txn, "m", yrs::MapPrelim::default());
+                }
+                inner.insert(&mut txn, "s", "deep string");
+            }
+            // Too deep to read, but read without harm.
+            assert_eq!(document_text(&doc), "");
+        });
     }
 }

@@ -189,3 +189,80 @@ async fn deletions_of_content_nobody_has_are_not_stored() {
     )
     .await;
 }
+
+/// XML elements nested `levels` deep in one update from client 77: each element's parent is
+/// the one before it.
+fn nested_elements(levels: u32) -> Vec<u8> {
+    let mut u = vec![1];
+    write_var(&mut u, levels as u64);
+    write_var(&mut u, 77);
+    u.push(0); // clock 0
+    for clock in 0..levels {
+        u.push(7); // a type, no origins: its parent follows
+        if clock == 0 {
+            u.extend_from_slice(&[1, 4]);
+            u.extend_from_slice(b"post");
+        } else {
+            u.push(0);
+            write_var(&mut u, 77);
+            write_var(&mut u, (clock - 1) as u64);
+        }
+        u.extend_from_slice(&[3, 1, b'p']); // XML element "p"
+    }
+    u.push(0); // no deletions
+    u
+}
+
+/// Elements nested 100,000 deep are valid Yjs; deleting them used to recurse once per level
+/// inside yrs (and reading them, in creo's own walkers) until the stack overflowed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deeply_nested_elements_are_stored_read_and_deleted_without_overflow() {
+    let mut server = server(&[]);
+    let editor = token("acme", "mallory", Role::Editor);
+    let deep = nested_elements(100_000);
+    assert!(deep.len() < 4 << 20);
+    let resp = post_update(&server, &editor, "deep-xml", deep).await;
+    assert_eq!(resp.status(), 200);
+    let before = baseline(&server);
+    // Versions walk the document: take two, compare them, restore one.
+    let versions = "/api/v1/documents/deep-xml/versions";
+    let mut ids = Vec::new();
+    for name in ["a", "b"] {
+        let (s, v) = crate::rest::post(
+            &server,
+            versions,
+            &editor,
+            serde_json::json!({ "name": name }),
+        )
+        .await;
+        assert_eq!(s, 201, "{v}");
+        ids.push(v["version_id"].as_str().unwrap().to_string());
+    }
+    let (s, cmp) = crate::rest::get(
+        &server,
+        &format!("{versions}/compare?from={}&to={}", ids[0], ids[1]),
+        &editor,
+    )
+    .await;
+    assert_eq!(s, 200, "{cmp}");
+    // Delete the outermost element, and with it the 100,000 inside.
+    let delete = vec![0, 1, 77, 1, 0, 1];
+    let resp = post_update(&server, &editor, "deep-xml", delete).await;
+    assert_eq!(resp.status(), 200);
+    let (s, restored) = crate::rest::post(
+        &server,
+        &format!("{versions}/{}/restore", ids[0]),
+        &editor,
+        serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(s, 200, "{restored}");
+    still_serving(
+        &mut server,
+        "100,000 nested elements",
+        (&acme_editor(), "deep-xml"),
+        before,
+        512,
+    )
+    .await;
+}
