@@ -36,3 +36,90 @@ async fn official_y_websocket_clients_converge_and_see_presence() {
     assert!(out.status.success(), "interop checks failed:\n{stdout}");
     assert!(stdout.contains("interop: all checks passed"));
 }
+
+/// Runs one scenario of `tests/interop/limits.mjs` (the official client against creo's limits)
+/// against a server started with `env`.
+async fn limits_scenario(scenario: &str, env: &[(&str, &str)], extra: &[(&str, &str)]) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
+    assert!(
+        dir.join("node_modules/y-websocket").exists(),
+        "run `npm ci --prefix tests/interop` first (scripts/test.sh does)"
+    );
+    let server = Server::start_with(env);
+    let ws = format!("{}/ws", server.base.replace("http://", "ws://"));
+    let (scenario, extra) = (
+        scenario.to_string(),
+        extra
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>(),
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg("limits.mjs")
+            .current_dir(&dir)
+            .env("CREO_WS", ws)
+            .env("DOC", format!("limits-{scenario}"))
+            .env("TOKEN", token("acme", "integration", Role::Editor))
+            .env("SCENARIO", &scenario)
+            .envs(extra)
+            .output()
+            .expect("run node")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "limits checks failed:\n{stdout}");
+}
+
+/// 20,000 updates as fast as the official client sends them: all taken, and the writer is
+/// neither cut off nor given up on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_official_client_bursting_20000_updates_stays_connected_and_loses_nothing() {
+    limits_scenario("burst", &[], &[]).await;
+}
+
+/// Over its rate, the official client is slowed down (the server stops reading it), not
+/// closed: 3,000 updates at 500 a second after a burst of 500 take about five seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_official_client_over_its_rate_is_slowed_not_dropped() {
+    limits_scenario(
+        "burst",
+        &[
+            ("CREO_SESSION_MESSAGES_PER_SECOND", "500"),
+            ("CREO_SESSION_MESSAGE_BURST", "500"),
+        ],
+        &[("COUNT", "3000")],
+    )
+    .await;
+}
+
+/// A reader that stopped reading fills its queue and is closed with a transient code; the
+/// official client reconnects by itself and converges.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_official_client_that_fell_behind_reconnects_and_converges() {
+    limits_scenario(
+        "fell-behind",
+        &[
+            ("CREO_OUTBOUND_QUEUE_BYTES", "1048576"),
+            ("CREO_SESSION_MESSAGES_PER_SECOND", "100000"),
+        ],
+        &[],
+    )
+    .await;
+}
+
+/// A silent client is timed out with a transient code and reconnects by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_official_client_timed_out_reconnects_by_itself() {
+    limits_scenario(
+        "heartbeat",
+        &[
+            ("CREO_PING_INTERVAL_MS", "100"),
+            ("CREO_PING_TIMEOUT_MS", "400"),
+        ],
+        &[],
+    )
+    .await;
+}
