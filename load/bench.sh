@@ -9,6 +9,9 @@
 #   load/bench.sh I1         the inference pool against raw ONNX Runtime, and search at 100k docs
 #   load/bench.sh B1         the charge path (creo-charges: charges/s and p99 against an
 #                            authenticated read of the account in the same run)
+#   load/bench.sh W1         a write burst (creo-burst): one writer sends 20,000 small updates as
+#                            fast as it can; the time until an observer has them all, against
+#                            the reference server in the same run
 #   load/bench.sh J1         the job path (creo-jobs): webhook delivery jobs/s through RabbitMQ
 #                            and through the store queue against direct POSTs, and request ->
 #                            socket latency of comments and of four-variation generations
@@ -21,7 +24,7 @@ ROOT=$PWD
 OUT=$ROOT/target/bench
 mkdir -p "$OUT"
 SCENARIOS=("$@")
-[ ${#SCENARIOS[@]} -eq 0 ] && SCENARIOS=(T S1 S2 S3 S4 S5 C1 C2 B1 I1 J1)
+[ ${#SCENARIOS[@]} -eq 0 ] && SCENARIOS=(T S1 S2 S3 S4 S5 W1 C1 C2 B1 I1 J1)
 
 cargo build --release -p creo -p creo-load
 (cd load/reference && npm ci --no-audit --no-fund --loglevel=error)
@@ -157,6 +160,20 @@ for s in "${SCENARIOS[@]}"; do
       # Long enough for content that comes after the first sync to arrive within the run.
       load S4-cold --docs 1 --editors 1 --rate 0 --duration 3s --ramp-up 0s --doc-prefix s4
       load S4-warm --docs 1 --editors 1 --rate 0 --duration 3s --ramp-up 0s --doc-prefix s4
+      stop_server
+    done ;;
+  W1) # A write burst: 20,000 single-character updates from one writer as fast as it sends,
+    # three runs on each server; the intake time is until an observer has all of them.
+    for kind in creo ref; do
+      "start_$kind"
+      case $kind in
+      creo) url="ws://127.0.0.1:$CREO_PORT/ws/{doc}?token={token}" ;;
+      *) url="ws://127.0.0.1:$REF_PORT/{doc}" ;;
+      esac
+      for i in 1 2 3; do
+        "$ROOT/target/release/creo-burst" --url "$url" --doc "w1-$i" --updates 20000 \
+          --label "W1-$kind" --json "$OUT/W1-$kind-$i.json" | tee -a "$OUT/runs.txt"
+      done
       stop_server
     done ;;
   S5) # The most editors held with p99 <= 50 ms: documents of 4 editors, an edit every 5 s and

@@ -257,10 +257,15 @@ impl DocumentActor {
     /// disconnected rather than buffered without bound or silently skipped: it resyncs on
     /// reconnect and loses nothing.
     fn broadcast(&mut self, frame: &Bytes, except: Option<SessionId>) -> u64 {
+        self.broadcast_where(frame, |s| Some(s) != except)
+    }
+
+    /// Sends one encoded frame to the sessions `to` picks (see `broadcast`).
+    fn broadcast_where(&mut self, frame: &Bytes, to: impl Fn(SessionId) -> bool) -> u64 {
         let mut lagging = Vec::new();
         let mut delivered = 0;
         for (id, m) in &self.sessions {
-            if Some(*id) == except {
+            if !to(*id) {
                 continue;
             }
             match m.outbox.push(frame.clone()) {
@@ -273,6 +278,29 @@ impl DocumentActor {
         }
         metrics::counter!("creo_bytes_out_total").increment(delivered * frame.len() as u64);
         delivered
+    }
+
+    /// Sends a durable batch to the sessions: the whole batch merged into one frame to everyone
+    /// who wrote none of it, and to each writer the others' updates (never its own back).
+    fn deliver_batch(&mut self, raws: &[Bytes], authors: &[Option<SessionId>]) -> u64 {
+        let writers: HashSet<SessionId> = authors.iter().flatten().copied().collect();
+        let mut deliveries = 0;
+        for frame in sync::encode_updates(raws) {
+            deliveries += self.broadcast_where(&frame, |s| !writers.contains(&s));
+        }
+        for writer in writers {
+            let others: Vec<Bytes> = raws
+                .iter()
+                .zip(authors)
+                .filter(|(_, a)| **a != Some(writer))
+                .map(|(raw, _)| raw.clone())
+                .collect();
+            for frame in sync::encode_updates(&others) {
+                self.send_to(writer, frame);
+                deliveries += 1;
+            }
+        }
+        deliveries
     }
 
     /// Closes a session's socket at once (its outbox stops taking frames and sends the close
@@ -356,7 +384,7 @@ impl DocumentActor {
         }
         match message {
             DocMessage::Updates(updates) => {
-                let mut frames = Vec::with_capacity(updates.len());
+                let mut applied = Vec::with_capacity(updates.len());
                 let mut invalid = false;
                 {
                     self.encoded = None;
@@ -372,7 +400,7 @@ impl DocumentActor {
                                 }
                                 self.intake.learn_shape(&shape);
                                 self.approx_bytes += raw.len() as u64;
-                                frames.push(sync::encode_update(&raw));
+                                applied.push(raw);
                             }
                             Err(e) => {
                                 metrics::counter!("creo_bus_dropped_total", "reason" => "invalid_update")
@@ -383,11 +411,8 @@ impl DocumentActor {
                         }
                     }
                 }
-                let mut deliveries = 0;
-                for frame in &frames {
-                    deliveries += self.broadcast(frame, None);
-                }
-                metrics::counter!("creo_bus_updates_applied_total").increment(frames.len() as u64);
+                let deliveries = self.deliver_batch(&applied, &vec![None; applied.len()]);
+                metrics::counter!("creo_bus_updates_applied_total").increment(applied.len() as u64);
                 metrics::counter!("creo_updates_out_total").increment(deliveries);
                 self.take_ready(ctx);
                 if invalid {
@@ -730,25 +755,25 @@ impl DocumentActor {
             }
         }
         let mut acks: HashMap<SessionId, u64> = HashMap::new();
-        let mut deliveries = 0;
+        let raws: Vec<Bytes> = durable.iter().map(|(raw, _)| raw.clone()).collect();
         if self.membership.as_ref().is_some_and(|m| m.clustered()) {
-            let raws = durable.iter().map(|(raw, _)| raw.clone()).collect();
-            self.publish(DocMessage::Updates(raws));
+            self.publish(DocMessage::Updates(raws.clone()));
         }
+        let mut authors: Vec<Option<SessionId>> = Vec::with_capacity(durable.len());
         for (raw, writer) in durable {
             self.pending_bytes -= raw.len();
-            let frame = sync::encode_update(&raw);
             match writer {
                 Writer::Session(sid) => {
-                    deliveries += self.broadcast(&frame, Some(sid));
                     *acks.entry(sid).or_default() += 1;
+                    authors.push(Some(sid));
                 }
                 Writer::Rest(reply) => {
-                    deliveries += self.broadcast(&frame, None);
                     let _ = reply.send(Ok(()));
+                    authors.push(None);
                 }
             }
         }
+        let deliveries = self.deliver_batch(&raws, &authors);
         metrics::counter!("creo_updates_out_total").increment(deliveries);
         if let Some(meta) = &self.meta {
             self.registry.document_changed(&self.id, &meta.account_id);

@@ -217,3 +217,27 @@ async fn acknowledgements_count_durable_updates() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(plain.seen.lock().unwrap().acked, 0);
 }
+
+/// A writer's burst (an import, an agent, an offline queue flushed at once) reaches a reader
+/// as a few merged frames, not one per update: the reader keeps up, is never closed as fallen
+/// behind, and ends with every update.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_keeps_up_with_a_writers_burst() {
+    let server = Server::start();
+    let tok = token("acme", "u", Role::Editor);
+    let writer = YClient::connect(&format!("{}&ack=1", server.ws("burst", &tok))).await;
+    assert!(writer.synced().await);
+    let reader = YClient::connect(&server.ws("burst", &token("acme", "r", Role::Viewer))).await;
+    assert!(reader.synced().await && writer.synced().await);
+    for _ in 0..20_000 {
+        writer.append("x");
+    }
+    assert!(
+        reader.wait(60, |c| c.text().len() == 20_000).await,
+        "the reader has {} of 20,000",
+        reader.text().len()
+    );
+    assert!(reader.seen.lock().unwrap().closed.is_none(), "never closed");
+    let frames = reader.seen.lock().unwrap().updates;
+    assert!(frames < 2_000, "{frames} frames for 20,000 updates");
+}

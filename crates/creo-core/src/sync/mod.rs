@@ -299,6 +299,20 @@ pub fn encode_update(update: &[u8]) -> Bytes {
         .into()
 }
 
+/// The frames that carry `updates` (in order) to a client: one update merged from all of them
+/// when there are several (a burst of keystrokes becomes one frame, not one per keystroke; the
+/// merged update is also smaller), or one frame each if they cannot be merged.
+pub fn encode_updates(updates: &[Bytes]) -> Vec<Bytes> {
+    match updates {
+        [] => Vec::new(),
+        [one] => vec![encode_update(one)],
+        many => match yrs::merge_updates_v1(many.iter().map(|u| u.as_ref())) {
+            Ok(merged) => vec![encode_update(&merged)],
+            Err(_) => many.iter().map(|u| encode_update(u)).collect(),
+        },
+    }
+}
+
 pub fn encode_sync_step1(sv: &StateVector) -> Bytes {
     Message::Sync(SyncMessage::SyncStep1(sv.clone()))
         .encode_v1()
@@ -507,6 +521,35 @@ mod tests {
         let frame = encode_awareness(big);
         assert!(decode_frame(&frame, true, &FrameLimits::default()).is_ok());
         assert!(decode_frame(&frame, true, &limits).is_err());
+    }
+
+    #[test]
+    fn a_burst_of_updates_goes_out_as_one_merged_frame() {
+        let writer = Doc::with_client_id(3);
+        let text = writer.get_or_insert_text("t");
+        let updates: Vec<Bytes> = (0..1000)
+            .map(|_| {
+                let mut txn = writer.transact_mut();
+                let end = text.len(&txn);
+                text.insert(&mut txn, end, "x");
+                Bytes::from(txn.encode_update_v1())
+            })
+            .collect();
+        let frames = encode_updates(&updates);
+        assert_eq!(frames.len(), 1);
+        let reader = Doc::new();
+        for f in &frames {
+            let Inbound::Update(ClientUpdate { update, .. }) = decode(f).unwrap().pop().unwrap()
+            else {
+                panic!("not an update")
+            };
+            reader.transact_mut().apply_update(update).unwrap();
+        }
+        let read = reader.get_or_insert_text("t");
+        assert_eq!(read.get_string(&reader.transact()), "x".repeat(1000));
+        let one: usize = frames.iter().map(|f| f.len()).sum();
+        let each: usize = updates.iter().map(|u| encode_update(u).len()).sum();
+        assert!(one < each, "merged {one} bytes, separately {each}");
     }
 
     #[test]
