@@ -245,3 +245,28 @@ test('on a phone the editor is one column and every control has a name', async (
   assert.deepEqual(unnamed, [])
   console.log('screenshot:', await screenshot(page, 'phone-bob'))
 })
+
+test('someone removed from the workspace while editing is told why and cannot type into the void', async () => {
+  // Vera (a viewer; the free tier has no seat for a fourth member) is made an editor, then
+  // removed while she edits. This runs last: she is no longer a member afterwards.
+  const members = `${server.base}/api/v1/accounts/${alice.tokens.account_id}/members/${vera.tokens.user_id}`
+  const asAlice = { authorization: `Bearer ${alice.tokens.access_token}`, 'content-type': 'application/json' }
+  let response = await fetch(members, { method: 'PUT', headers: asAlice, body: JSON.stringify({ role: 'editor' }) })
+  assert.equal(response.status, 200)
+  const a = await createAsAlice('Removal check')
+  const v = await as(vera, a.docId)
+  await v.editor.click()
+  await v.page.keyboard.type('Before removal. ')
+  await waitForText(a.page, 'Before removal.')
+
+  // The server closes her socket for good (4403), which the official provider does not retry.
+  response = await fetch(members, { method: 'DELETE', headers: asAlice })
+  assert.equal(response.status, 204)
+  const notice = v.page.getByTestId('connection-closed')
+  await notice.waitFor({ timeout: 15_000 })
+  assert.match(await notice.innerText(), /access to this document was removed/)
+  await v.page.getByRole('button', { name: 'Sign in again' }).waitFor()
+  await waitForSaveState(v.page, 'Not connected')
+  assert.equal(await v.editor.getAttribute('contenteditable'), 'false', 'no more edits')
+  console.log('screenshot:', await screenshot(v.page, 'removed-while-editing'))
+})

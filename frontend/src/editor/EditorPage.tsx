@@ -3,7 +3,7 @@ import { EditorContent, useEditor, useEditorState, type Editor } from '@tiptap/r
 import StarterKit from '@tiptap/starter-kit'
 import Collaboration from '@tiptap/extension-collaboration'
 import CollaborationCaret from '@tiptap/extension-collaboration-caret'
-import type { Session } from '../api'
+import { logout, type Session } from '../api'
 import { Header } from '../DocumentsPage'
 import { AiPanel } from '../panels/AiPanel'
 import { CommentsPanel, type NewAnchor } from '../panels/CommentsPanel'
@@ -30,17 +30,19 @@ const SAVE_LABELS: Record<SaveState, string> = {
   saving: 'Saving…',
   offline: 'Offline: edits are kept here and sent when you are back',
   reconnecting: 'Reconnecting…',
+  closed: 'Not connected: edits are not saved',
 }
 
 type Panel = 'comments' | 'versions' | 'ai' | 'credits'
 
 export function EditorPage({ docId, session }: { docId: string; session: Session }) {
-  const { collab, save } = useCollab(docId, session)
+  const { collab, save, closed } = useCollab(docId, session)
   const [field, setField] = useState('post')
   const [panel, setPanel] = useState<Panel>('comments')
   const [anchor, setAnchor] = useState<NewAnchor | null>(null)
   const [editor, setEditor] = useState<Editor | null>(null)
-  const canWrite = ['owner', 'admin', 'editor'].includes(session.role)
+  // A connection closed for good takes no more edits: they could never be saved.
+  const canWrite = ['owner', 'admin', 'editor'].includes(session.role) && !closed
   const canComment = canWrite || session.role === 'commenter'
 
   return (
@@ -91,7 +93,17 @@ export function EditorPage({ docId, session }: { docId: string; session: Session
               <p>Opening…</p>
             )}
           </div>
-          {!canWrite && (
+          {closed && (
+            <div className="notice" role="alert" data-testid="connection-closed">
+              <p>{closed.message} The post is read-only: nothing typed now could be saved.</p>
+              {closed.signInAgain && (
+                <button type="button" onClick={() => logout()}>
+                  Sign in again
+                </button>
+              )}
+            </div>
+          )}
+          {!canWrite && !closed && (
             <p className="hint" data-testid="read-only">
               {session.role === 'commenter' ? 'You can comment but not edit.' : 'You can view but not edit.'}
             </p>
@@ -197,6 +209,10 @@ function FieldEditor({
     onReady(editor)
     return () => onReady(null)
   }, [editor, onReady])
+  // The role can change, and a connection can close for good, while the editor is open.
+  useEffect(() => {
+    if (editor && editor.isEditable !== editable) editor.setEditable(editable)
+  }, [editor, editable])
   if (!editor) return null
   return (
     <>

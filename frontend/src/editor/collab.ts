@@ -8,7 +8,34 @@ import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
 import { accessToken, refresh, type Session } from '../api'
 
-export type SaveState = 'connecting' | 'saved' | 'saving' | 'offline' | 'reconnecting'
+export type SaveState = 'connecting' | 'saved' | 'saving' | 'offline' | 'reconnecting' | 'closed'
+
+/**
+ * The server closed the connection for good (a code in 4400-4499, which y-websocket does not
+ * retry): why, in words a person can act on. Transient closes (4500-4599 and standard codes)
+ * are retried by the provider and never get here.
+ */
+export interface Closed {
+  code: number
+  /** The access was revoked or the session ended: signing in again may restore it. */
+  signInAgain: boolean
+  message: string
+}
+
+export function closedMessage(code: number, reason: string): Closed {
+  const messages: Record<number, string> = {
+    4403: 'Your access to this document was removed, or your session ended.',
+    4404: 'This document does not exist in this workspace.',
+    4413: 'The document has reached its maximum size.',
+    4414: 'An edit was too large to send.',
+  }
+  return {
+    code,
+    signInAgain: code === 4403,
+    message:
+      messages[code] ?? `The server closed the connection${reason ? ` (${reason})` : ''}. Reload to continue.`,
+  }
+}
 
 export interface DocEvent {
   type: 'workflow' | 'comment' | 'generation' | string
@@ -38,9 +65,13 @@ export function displayName(email: string): string {
 const MSG_ACK = 100
 const MSG_EVENT = 101
 
-export function useCollab(docId: string, session: Session): { collab: Collab | null; save: SaveState } {
+export function useCollab(
+  docId: string,
+  session: Session,
+): { collab: Collab | null; save: SaveState; closed: Closed | null } {
   const [collab, setCollab] = useState<Collab | null>(null)
   const [save, setSave] = useState<SaveState>('connecting')
+  const [closed, setClosed] = useState<Closed | null>(null)
 
   useEffect(() => {
     const doc = new Y.Doc()
@@ -57,7 +88,9 @@ export function useCollab(docId: string, session: Session): { collab: Collab | n
     let acked = 0
     let editedOffline = false
     let everConnected = false
+    let gaveUp = false
     const recompute = () => {
+      if (gaveUp) return
       if (provider.wsconnected && provider.synced) setSave(acked >= sent ? 'saved' : 'saving')
       else if (!navigator.onLine) setSave('offline')
       else setSave(everConnected ? 'reconnecting' : 'connecting')
@@ -86,6 +119,13 @@ export function useCollab(docId: string, session: Session): { collab: Collab | n
       recompute()
     })
     provider.on('sync', recompute)
+    // A final close: nothing typed from now on could be saved, so the editor stops taking
+    // edits and says why.
+    provider.on('closed', (event: { code: number; reason: string }) => {
+      gaveUp = true
+      setClosed(closedMessage(event.code, event.reason))
+      setSave('closed')
+    })
     // A reconnect carries a fresh token: access tokens live 15 minutes.
     provider.on('connection-close', () => {
       accessToken()
@@ -126,8 +166,9 @@ export function useCollab(docId: string, session: Session): { collab: Collab | n
       provider.destroy()
       doc.destroy()
       setCollab(null)
+      setClosed(null)
     }
   }, [docId, session.accountId]) // eslint-disable-line react-hooks/exhaustive-deps
 
-  return { collab, save }
+  return { collab, save, closed }
 }
