@@ -534,20 +534,17 @@ pub async fn admit_to_document(
     Ok(principal)
 }
 
-/// The document's metadata, if it belongs to `account` (403 for another account's, 404 for
-/// none): the ownership check of routes that read the store without the document's actor.
+/// The document's metadata, if it belongs to `account`: the ownership check of routes that read
+/// the store without the document's actor. Another account's document answers exactly like one
+/// that does not exist (404), so ids cannot be probed across accounts.
 pub async fn owned_document(
     state: &AppState,
     doc_id: &str,
     account: &str,
 ) -> Result<crate::store::DocumentMeta, ApiError> {
     match state.store.meta(doc_id).await? {
-        None => Err(ApiError::not_found("no such document")),
-        Some(m) if m.account_id != account => Err(ApiError::forbidden(
-            "forbidden",
-            "the document belongs to another account",
-        )),
-        Some(m) => Ok(m),
+        Some(m) if m.account_id == account => Ok(m),
+        _ => Err(DocError::NotFound.into()),
     }
 }
 

@@ -39,19 +39,8 @@ async fn document_admin(
     let principal = authenticate(req, state, query.token.as_deref()).await?;
     document_id(doc_id, &principal)?;
     require_manager(&principal, None)?;
-    match state.store.meta(doc_id).await? {
-        None => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "document not found",
-        )),
-        Some(m) if *m.account_id != *principal.account => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "document belongs to another account",
-        )),
-        Some(_) => Ok(principal),
-    }
+    super::owned_document(state, doc_id, &principal.account).await?;
+    Ok(principal)
 }
 
 async fn revoke(

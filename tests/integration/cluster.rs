@@ -398,10 +398,11 @@ async fn revocation_closes_the_users_sessions_on_every_node_within_a_second() {
         send(Method::PUT, &nodes[0], &alice, doc_revocation).await,
         403
     );
+    // Another account's owner: the document answers as one that does not exist.
     let other = token("globex", "boss", Role::Owner);
     assert_eq!(
         send(Method::PUT, &nodes[0], &other, doc_revocation).await,
-        403
+        404
     );
 
     let started = Instant::now();

@@ -133,5 +133,6 @@ async fn a_version_is_restored_as_a_live_edit_and_compared_with_its_author() {
         "in_review (submit)"
     );
     let stranger = register(&server, "x@example.com").await;
-    assert_eq!(get(&server, versions, &stranger.access).await.0, 403);
+    // Another account's document answers as one that does not exist.
+    assert_eq!(get(&server, versions, &stranger.access).await.0, 404);
 }

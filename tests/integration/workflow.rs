@@ -242,7 +242,7 @@ async fn a_post_goes_from_draft_through_two_approvals_to_scheduled() {
         )
         .await
         .0,
-        403
+        404
     );
 }
 
