@@ -43,9 +43,10 @@ pub fn read(doc: &Doc, name: &str) -> Option<String> {
     })
 }
 
-/// A text's characters, without what it embeds: `get_string` would turn an embedded shared
-/// type into a string by recursing through it, however deep an editor nested it.
-pub fn text_plain<T: ReadTxn>(text: &TextRef, txn: &T) -> String {
+/// A text's characters (a Y.Text or an XML text node), without formatting or what it embeds:
+/// `get_string` would turn an embedded shared type into a string by recursing through it,
+/// however deep an editor nested it.
+pub fn text_plain<X: Text, T: ReadTxn>(text: &X, txn: &T) -> String {
     text.diff(txn, YChange::identity)
         .into_iter()
         .filter_map(|Diff { insert, .. }| match insert {
@@ -105,7 +106,7 @@ fn blocks<F: XmlFragment, T: ReadTxn>(node: &F, txn: &T) -> Vec<Block> {
             XmlOut::Element(element) => element,
             // Text right in a fragment (not inside a paragraph) is a block of its own.
             XmlOut::Text(t) => {
-                let text = plain(&t, txn);
+                let text = text_plain(&t, txn);
                 out.push(Block {
                     texts: vec![t],
                     text,
@@ -128,7 +129,7 @@ fn blocks<F: XmlFragment, T: ReadTxn>(node: &F, txn: &T) -> Vec<Block> {
                 _ => None,
             })
             .collect();
-        let text = texts.iter().map(|t| plain(t, txn)).collect();
+        let text = texts.iter().map(|t| text_plain(t, txn)).collect();
         out.push(Block { texts, text });
     }
     out
@@ -137,17 +138,6 @@ fn blocks<F: XmlFragment, T: ReadTxn>(node: &F, txn: &T) -> Vec<Block> {
 /// Containers nested deeper than this are not read (no editor nests lists this deep); what
 /// walks a document stops here, so nesting an editor wrote cannot overflow a thread's stack.
 pub const MAX_NESTING: usize = 64;
-
-/// The text of an XML text node without its formatting.
-pub fn plain<T: ReadTxn>(text: &XmlTextRef, txn: &T) -> String {
-    text.diff(txn, YChange::identity)
-        .into_iter()
-        .filter_map(|Diff { insert, .. }| match insert {
-            Out::Any(yrs::Any::String(s)) => Some(s.to_string()),
-            _ => None,
-        })
-        .collect()
-}
 
 fn utf16_len(s: &str) -> u32 {
     s.encode_utf16().count() as u32

@@ -77,7 +77,7 @@ fn top_level<F: XmlFragment, T: ReadTxn>(node: &F, txn: &T) -> Vec<Node> {
     node.children(txn)
         .filter_map(|child| match child {
             XmlOut::Element(e) => Some(Node::Element(element(&e, txn, 1))),
-            XmlOut::Text(t) => Some(Node::Text(crate::fields::plain(&t, txn))),
+            XmlOut::Text(t) => Some(Node::Text(crate::fields::text_plain(&t, txn))),
             XmlOut::Fragment(_) => None,
         })
         .collect()
@@ -91,7 +91,7 @@ fn element<T: ReadTxn>(e: &XmlElementRef, txn: &T, depth: usize) -> XmlElementPr
         .filter(|_| depth < crate::fields::MAX_NESTING)
         .filter_map(|child| match child {
             XmlOut::Element(inner) => Some(XmlIn::Element(element(&inner, txn, depth + 1))),
-            XmlOut::Text(t) => Some(XmlIn::from(XmlTextPrelim::new(crate::fields::plain(
+            XmlOut::Text(t) => Some(XmlIn::from(XmlTextPrelim::new(crate::fields::text_plain(
                 &t, txn,
             )))),
             XmlOut::Fragment(_) => None,

@@ -13,7 +13,7 @@ pub fn document_text(doc: &Doc) -> String {
             let text = match value {
                 Out::YText(t) => fields::text_plain(&t, &txn),
                 Out::YXmlFragment(f) => fields::fragment_text(&f, &txn),
-                Out::YXmlText(t) => fields::plain(&t, &txn),
+                Out::YXmlText(t) => fields::text_plain(&t, &txn),
                 // A document rebuilt from stored updates has not declared its roots' types:
                 // read the root as text, and as XML if it holds no text of its own.
                 Out::UndefinedRef(branch) => {

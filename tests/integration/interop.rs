@@ -6,71 +6,69 @@ use creo::auth::Role;
 
 use crate::common::*;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn official_y_websocket_clients_converge_and_see_presence() {
+/// Runs `tests/interop/<script>` in Node against `server`'s WebSocket endpoint, with `env`;
+/// panics unless it exits 0, and returns what it printed.
+async fn run_node(server: &Server, script: &str, env: Vec<(String, String)>) -> String {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
     assert!(
         dir.join("node_modules/y-websocket").exists(),
         "run `npm ci --prefix tests/interop` first (scripts/test.sh does)"
     );
-    let server = Server::start();
     let ws = format!("{}/ws", server.base.replace("http://", "ws://"));
+    let script = script.to_string();
     let out = tokio::task::spawn_blocking(move || {
         Command::new("node")
-            .arg("interop.mjs")
+            .arg(&script)
             .current_dir(&dir)
             .env("CREO_WS", ws)
-            .env("DOC", "interop-doc")
-            .env("TOKEN_A", token("acme", "alice", Role::Editor))
-            .env("TOKEN_B", token("acme", "bob", Role::Editor))
-            .env("TOKEN_VIEWER", token("acme", "vera", Role::Viewer))
-            .env("USER_A", "alice")
-            .env("USER_B", "bob")
+            .envs(env)
             .output()
             .expect("run node")
     })
     .await
     .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     println!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "interop checks failed:\n{stdout}");
+    assert!(out.status.success(), "Node checks failed:\n{stdout}");
+    stdout
+}
+
+fn owned(env: &[(&str, &str)]) -> Vec<(String, String)> {
+    env.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_y_websocket_clients_converge_and_see_presence() {
+    let server = Server::start();
+    let stdout = run_node(
+        &server,
+        "interop.mjs",
+        owned(&[
+            ("DOC", "interop-doc"),
+            ("TOKEN_A", &token("acme", "alice", Role::Editor)),
+            ("TOKEN_B", &token("acme", "bob", Role::Editor)),
+            ("TOKEN_VIEWER", &token("acme", "vera", Role::Viewer)),
+            ("USER_A", "alice"),
+            ("USER_B", "bob"),
+        ]),
+    )
+    .await;
     assert!(stdout.contains("interop: all checks passed"));
 }
 
 /// Runs one scenario of `tests/interop/limits.mjs` (the official client against creo's limits)
 /// against a server started with `env`.
 async fn limits_scenario(scenario: &str, env: &[(&str, &str)], extra: &[(&str, &str)]) {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
-    assert!(
-        dir.join("node_modules/y-websocket").exists(),
-        "run `npm ci --prefix tests/interop` first (scripts/test.sh does)"
-    );
     let server = Server::start_with(env);
-    let ws = format!("{}/ws", server.base.replace("http://", "ws://"));
-    let (scenario, extra) = (
-        scenario.to_string(),
-        extra
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect::<Vec<_>>(),
-    );
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg("limits.mjs")
-            .current_dir(&dir)
-            .env("CREO_WS", ws)
-            .env("DOC", format!("limits-{scenario}"))
-            .env("TOKEN", token("acme", "integration", Role::Editor))
-            .env("SCENARIO", &scenario)
-            .envs(extra)
-            .output()
-            .expect("run node")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    println!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "limits checks failed:\n{stdout}");
+    let mut vars = owned(&[
+        ("DOC", &format!("limits-{scenario}")),
+        ("TOKEN", &token("acme", "integration", Role::Editor)),
+        ("SCENARIO", scenario),
+    ]);
+    vars.extend(owned(extra));
+    run_node(&server, "limits.mjs", vars).await;
 }
 
 /// 20,000 updates as fast as the official client sends them: all taken, and the writer is

@@ -164,6 +164,21 @@ pub async fn balance(server: &Server, user: &User) -> i64 {
 }
 
 /// Sends a signed payment-provider event; `age_secs` back-dates the signature.
+/// The delivery log of one of `owner`'s webhook endpoints.
+pub async fn deliveries(server: &Server, owner: &User, endpoint: &str) -> Vec<Value> {
+    let (s, log) = get(
+        server,
+        &format!(
+            "/api/v1/accounts/{}/webhooks/{endpoint}/deliveries",
+            owner.account_id
+        ),
+        &owner.access,
+    )
+    .await;
+    assert_eq!(s, 200, "{log}");
+    log.as_array().cloned().unwrap_or_default()
+}
+
 pub async fn webhook(server: &Server, event: Value, secret: &str, age_secs: i64) -> (u16, Value) {
     let body = serde_json::to_vec(&event).unwrap();
     let t = std::time::SystemTime::now()

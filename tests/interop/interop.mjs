@@ -8,24 +8,10 @@
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import WebSocket from 'ws'
+import { env, sleep, waitFor } from './harness.mjs'
 
-const env = (k) => {
-  const v = process.env[k]
-  if (!v) { console.error(`missing ${k}`); process.exit(2) }
-  return v
-}
 const url = env('CREO_WS')
 const docId = env('DOC')
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-
-async function waitFor (what, cond, ms = 10000) {
-  const end = Date.now() + ms
-  while (Date.now() < end) {
-    if (cond()) return
-    await sleep(20)
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
 
 function connect (token, name) {
   const doc = new Y.Doc()

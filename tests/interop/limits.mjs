@@ -10,26 +10,14 @@
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import WebSocket from 'ws'
+import { env, sleep, waitFor as waitUpTo } from './harness.mjs'
 
-const env = (k, fallback) => {
-  const v = process.env[k] ?? fallback
-  if (v === undefined) { console.error(`missing ${k}`); process.exit(2) }
-  return v
-}
 const url = env('CREO_WS')
 const docId = env('DOC')
 const token = env('TOKEN')
 const scenario = env('SCENARIO')
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-
-async function waitFor (what, cond, ms = 30000) {
-  const end = Date.now() + ms
-  while (Date.now() < end) {
-    if (cond()) return
-    await sleep(20)
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
+// The limits' scenarios reconnect and resync, so they wait longer than the harness's default.
+const waitFor = (what, cond, ms = 30000) => waitUpTo(what, cond, ms)
 
 /** An official client as an integration uses it: no BroadcastChannel shortcut. */
 function connect (name) {

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::*;
-use crate::rest::{self, post, register};
+use crate::rest::{post, register};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_app_token_with_a_members_user_id_spends_none_of_her_limits() {

@@ -8,21 +8,7 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::receiver::redirecting_receiver;
-use crate::rest::{self, get, post, register};
-
-async fn deliveries(server: &Server, owner: &rest::User, endpoint: &str) -> Vec<Value> {
-    let (s, log) = get(
-        server,
-        &format!(
-            "/api/v1/accounts/{}/webhooks/{endpoint}/deliveries",
-            owner.account_id
-        ),
-        &owner.access,
-    )
-    .await;
-    assert_eq!(s, 200, "{log}");
-    log.as_array().cloned().unwrap_or_default()
-}
+use crate::rest::{self, deliveries, post, register};
 
 async fn register_endpoint(server: &Server, owner: &rest::User, url: &str) -> (u16, Value) {
     post(
