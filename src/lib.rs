@@ -10,7 +10,7 @@ pub mod bus;
 pub mod comments;
 pub mod config;
 pub mod events;
-pub mod fields;
+pub use creo_core::fields;
 pub mod generations;
 pub mod gpu;
 pub mod http;

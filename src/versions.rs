@@ -2,16 +2,16 @@
 //! edit (never rewriting history), and what changed between two of them.
 //!
 //! Restoring writes, from a client id of its own, the edit that turns each root of the current
-//! document back into the version's: for text, the differing middle (common prefix and suffix
-//! kept, so the items around it keep their identity and other editors' cursors); for XML
-//! fragments (ProseMirror/Tiptap), the fragment's children re-created from the version's, with
-//! their attributes and text (inline formatting of re-created text is not carried over).
+//! document back into the version's with the fewest changes (`fields::reconcile`): what the
+//! version shares with the document keeps its identity, so its formatting, the comments
+//! anchored in it and other editors' cursors stay; what differs is deleted or inserted with the
+//! version's formatting.
 
 use serde::{Deserialize, Serialize};
-use yrs::types::xml::{XmlElementPrelim, XmlElementRef, XmlIn, XmlOut, XmlTextPrelim};
-use yrs::{
-    Doc, Out, ReadTxn, StateVector, Text, TextRef, Transact, Xml, XmlFragment, XmlFragmentRef,
-};
+use yrs::{Doc, Out, ReadTxn, StateVector, TextRef, Transact, XmlFragmentRef};
+
+use crate::fields::content::{self, Node, Run};
+use crate::fields::reconcile;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Version {
@@ -36,32 +36,26 @@ pub fn load(state: &[u8]) -> Result<Doc, String> {
 }
 
 enum Root {
-    Text(String),
+    Text(Vec<Run>),
     Xml(Vec<Node>),
 }
 
-/// A top-level child of an XML fragment, ready to be re-created.
-enum Node {
-    Element(XmlElementPrelim),
-    Text(String),
-}
-
-/// The roots of a state that versions handle: texts, and XML fragments.
+/// The roots of a state that versions handle: texts, and XML fragments, with their content.
 fn roots(doc: &Doc) -> Vec<(String, Root)> {
     let txn = doc.transact();
     let mut out: Vec<(String, Root)> = txn
         .root_refs()
         .filter_map(|(name, value)| {
             let root = match value {
-                Out::YText(t) => Root::Text(crate::fields::text_plain(&t, &txn)),
-                Out::YXmlFragment(f) => Root::Xml(top_level(&f, &txn)),
+                Out::YText(t) => Root::Text(content::runs(&t, &txn)),
+                Out::YXmlFragment(f) => Root::Xml(content::read(&f, &txn)),
                 // Roots a stored state has not declared: text if they hold text, else XML.
                 Out::UndefinedRef(b) => {
                     let fragment = XmlFragmentRef::from(b);
                     if crate::fields::holds_xml(&fragment, &txn) {
-                        Root::Xml(top_level(&fragment, &txn))
+                        Root::Xml(content::read(&fragment, &txn))
                     } else {
-                        Root::Text(crate::fields::text_plain(&TextRef::from(b), &txn))
+                        Root::Text(content::runs(&TextRef::from(b), &txn))
                     }
                 }
                 _ => return None,
@@ -73,61 +67,19 @@ fn roots(doc: &Doc) -> Vec<(String, Root)> {
     out
 }
 
-fn top_level<F: XmlFragment, T: ReadTxn>(node: &F, txn: &T) -> Vec<Node> {
-    node.children(txn)
-        .filter_map(|child| match child {
-            XmlOut::Element(e) => Some(Node::Element(element(&e, txn, 1))),
-            XmlOut::Text(t) => Some(Node::Text(crate::fields::text_plain(&t, txn))),
-            XmlOut::Fragment(_) => None,
-        })
-        .collect()
-}
-
-/// An element and what it holds, to `fields::MAX_NESTING` levels (deeper content, which no
-/// editor writes, is left out rather than risk the thread's stack).
-fn element<T: ReadTxn>(e: &XmlElementRef, txn: &T, depth: usize) -> XmlElementPrelim {
-    let children = e
-        .children(txn)
-        .filter(|_| depth < crate::fields::MAX_NESTING)
-        .filter_map(|child| match child {
-            XmlOut::Element(inner) => Some(XmlIn::Element(element(&inner, txn, depth + 1))),
-            XmlOut::Text(t) => Some(XmlIn::from(XmlTextPrelim::new(crate::fields::text_plain(
-                &t, txn,
-            )))),
-            XmlOut::Fragment(_) => None,
-        })
-        .collect::<Vec<_>>();
-    let mut prelim = XmlElementPrelim::new(e.tag().clone(), children);
-    for (k, v) in e.attributes(txn) {
-        prelim.attributes.insert(k.into(), v.to_string(txn));
-    }
-    prelim
-}
-
 /// The update, written as `client`, that turns `current` back into `version`'s content.
 pub fn restore(current: &[u8], version: &[u8], client: yrs::ClientID) -> Result<Vec<u8>, String> {
     let target = roots(&load(version)?);
     let (doc, before) = crate::snapshot::writable(current, client)?;
     for (name, root) in target {
         match root {
-            Root::Text(old) => set_text(&doc, &name, &old),
+            Root::Text(runs) => {
+                let text = doc.get_or_insert_text(name.as_str());
+                reconcile::text(&mut doc.transact_mut(), &text, &runs);
+            }
             Root::Xml(children) => {
                 let fragment = doc.get_or_insert_xml_fragment(name.as_str());
-                let mut txn = doc.transact_mut();
-                let len = fragment.len(&txn);
-                if len > 0 {
-                    fragment.remove_range(&mut txn, 0, len);
-                }
-                for (i, child) in children.into_iter().enumerate() {
-                    match child {
-                        Node::Element(e) => {
-                            fragment.insert(&mut txn, i as u32, e);
-                        }
-                        Node::Text(t) => {
-                            fragment.insert(&mut txn, i as u32, XmlTextPrelim::new(t));
-                        }
-                    }
-                }
+                reconcile::children(&mut doc.transact_mut(), &fragment, &children);
             }
         }
     }
@@ -135,9 +87,8 @@ pub fn restore(current: &[u8], version: &[u8], client: yrs::ClientID) -> Result<
     Ok(update)
 }
 
-/// The update, written as `client`, that makes the text `field` of `current` read `text`
-/// (only the differing middle is replaced, so edits around it merge; a rich-text fragment is
-/// replaced by one paragraph per line).
+/// The update, written as `client`, that makes the text `field` of `current` read `text` with
+/// the fewest edits (`fields::replace_plain`).
 pub fn replace_text(
     current: &[u8],
     field: &str,
@@ -145,27 +96,9 @@ pub fn replace_text(
     client: yrs::ClientID,
 ) -> Result<Vec<u8>, String> {
     let (doc, before) = crate::snapshot::writable(current, client)?;
-    if !crate::fields::replace_xml(&doc, field, text) {
-        set_text(&doc, field, text);
-    }
+    crate::fields::replace_plain(&doc, field, text);
     let update = doc.transact().encode_diff_v1(&before);
     Ok(update)
-}
-
-fn set_text(doc: &Doc, field: &str, target: &str) {
-    let text = doc.get_or_insert_text(field);
-    let mut txn = doc.transact_mut();
-    let now = crate::fields::text_plain(&text, &txn);
-    let (prefix, suffix) = common_ends(&now, target);
-    let remove = now.len() - prefix - suffix;
-    // Offsets in bytes: a fresh Doc counts text in bytes.
-    if remove > 0 {
-        text.remove_range(&mut txn, prefix as u32, remove as u32);
-    }
-    let insert = &target[prefix..target.len() - suffix];
-    if !insert.is_empty() {
-        text.insert(&mut txn, prefix as u32, insert);
-    }
 }
 
 /// Bytes shared at the start and at the end of `a` and `b`, on character boundaries.
@@ -204,7 +137,7 @@ pub fn compare(from: &[u8], to: &[u8]) -> Result<Vec<Change>, String> {
             .into_iter()
             .map(|(name, root)| {
                 let text = match root {
-                    Root::Text(t) => t,
+                    Root::Text(runs) => runs.into_iter().map(|r| r.text).collect(),
                     Root::Xml(_) => {
                         let fragment = doc.get_or_insert_xml_fragment(name.as_str());
                         let txn = doc.transact();
@@ -251,8 +184,9 @@ pub fn full_state(doc: &Doc) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use yrs::types::xml::{XmlElementPrelim, XmlTextPrelim};
     use yrs::updates::decoder::Decode;
-    use yrs::{GetString, Update};
+    use yrs::{GetString, Text, Update, XmlFragment};
 
     #[test]
     fn restoring_returns_text_and_xml_to_the_version_as_a_new_edit() {
@@ -298,19 +232,12 @@ mod tests {
 
     #[test]
     fn deep_nesting_is_compared_and_restored_without_recursion() {
-        crate::fields::tests::on_a_small_stack(|| {
-            let deep = full_state(&crate::fields::tests::deeply_nested(20_000));
-            eprintln!("encoded");
-            let doc = load(&deep).unwrap();
-            eprintln!("loaded");
-            let r = roots(&doc);
-            eprintln!("roots {}", r.len());
-            drop(doc);
-            eprintln!("dropped");
+        crate::fields::testing::on_a_small_stack(|| {
+            let deep = full_state(&crate::fields::testing::deeply_nested(20_000));
             let plain = full_state(&Doc::new());
             assert!(compare(&plain, &deep).is_ok());
-            eprintln!("compared");
             assert!(restore(&deep, &deep, yrs::ClientID::new(7)).is_ok());
+            assert!(restore(&plain, &deep, yrs::ClientID::new(7)).is_ok());
         });
     }
 }

@@ -115,8 +115,8 @@ mod tests {
 
     #[test]
     fn deeply_nested_content_is_read_without_recursion() {
-        crate::fields::tests::on_a_small_stack(|| {
-            let doc = crate::fields::tests::deeply_nested(20_000);
+        crate::fields::testing::on_a_small_stack(|| {
+            let doc = crate::fields::testing::deeply_nested(20_000);
             let map = doc.get_or_insert_map("meta");
             {
                 let mut txn = doc.transact_mut();

@@ -113,7 +113,7 @@ async fn a_version_is_restored_as_a_live_edit_and_compared_with_its_author() {
         [
             "first copy",
             "bigger discount",
-            "before restoring first copy"
+            "Before restoring “first copy”"
         ]
     );
     assert_eq!(all[2]["automatic"], true);
@@ -130,7 +130,7 @@ async fn a_version_is_restored_as_a_live_edit_and_compared_with_its_author() {
     let (_, all) = get(&server, versions, &viewer.access).await;
     assert_eq!(
         all.as_array().unwrap().last().unwrap()["name"],
-        "in_review (submit)"
+        "Submitted for review"
     );
     let stranger = register(&server, "x@example.com").await;
     // Another account's document answers as one that does not exist.

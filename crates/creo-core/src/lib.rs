@@ -12,5 +12,6 @@
 //! `docs/architecture.md`.
 
 pub mod envelope;
+pub mod fields;
 pub mod role;
 pub mod sync;

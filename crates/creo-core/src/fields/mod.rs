@@ -7,11 +7,15 @@
 //! its text blocks joined by "\n", exactly what ProseMirror's `doc.textBetween(0, size, "\n")`
 //! gives in the browser, so an index the editor computes is an index the server understands.
 
+pub mod content;
+pub mod reconcile;
+pub mod testing;
+
 use yrs::types::text::{Diff, YChange};
 use yrs::types::xml::{XmlElementPrelim, XmlOut, XmlTextPrelim, XmlTextRef};
 use yrs::{
-    Assoc, Doc, IndexedSequence, Out, ReadTxn, StickyIndex, Text, TextRef, Transact, XmlFragment,
-    XmlFragmentRef,
+    Assoc, Doc, IndexedSequence, Out, ReadTxn, StickyIndex, Text, TextRef, Transact, Xml,
+    XmlFragment, XmlFragmentRef,
 };
 
 /// The block the editor's schema uses for a line of text (Tiptap's paragraph).
@@ -80,8 +84,10 @@ pub fn fragment_text<F: XmlFragment, T: ReadTxn>(node: &F, txn: &T) -> String {
         .join("\n")
 }
 
-/// One text block of a fragment: its XML texts and its plain text.
+/// One text block of a fragment: the node that holds it (an element, or a text right in the
+/// fragment), its XML texts and its plain text.
 struct Block {
+    node: XmlOut,
     texts: Vec<XmlTextRef>,
     text: String,
 }
@@ -108,6 +114,7 @@ fn blocks<F: XmlFragment, T: ReadTxn>(node: &F, txn: &T) -> Vec<Block> {
             XmlOut::Text(t) => {
                 let text = text_plain(&t, txn);
                 out.push(Block {
+                    node: XmlOut::Text(t.clone()),
                     texts: vec![t],
                     text,
                 });
@@ -130,7 +137,11 @@ fn blocks<F: XmlFragment, T: ReadTxn>(node: &F, txn: &T) -> Vec<Block> {
             })
             .collect();
         let text = texts.iter().map(|t| text_plain(t, txn)).collect();
-        out.push(Block { texts, text });
+        out.push(Block {
+            node: XmlOut::Element(element),
+            texts,
+            text,
+        });
     }
     out
 }
@@ -244,22 +255,137 @@ pub fn append(doc: &Doc, name: &str, text: &str) {
     }
 }
 
-/// Replaces the whole content of an XML field with one paragraph per line of `text`, or returns
-/// false when the field is not XML (texts are replaced by their differing middle elsewhere).
-pub fn replace_xml(doc: &Doc, name: &str, text: &str) -> bool {
-    if !matches!(get(&doc.transact(), name), Some(Field::Xml(_))) {
-        return false;
-    }
-    let fragment = doc.get_or_insert_xml_fragment(name);
+/// Makes the field `name` read `text` with the fewest edits (see `reconcile`): unchanged
+/// words keep their formatting and the comments anchored in them. In a rich-text field each
+/// line is a paragraph; blank lines are spacing in plain text, not empty paragraphs, so none
+/// are made, and the empty paragraphs a writer left are kept.
+pub fn replace_plain(doc: &Doc, name: &str, text: &str) {
+    let field = get(&doc.transact(), name);
+    let fragment = match field {
+        Some(Field::Xml(fragment)) => fragment,
+        Some(Field::Text(t)) => return reconcile::plain(&mut doc.transact_mut(), &t, text),
+        None => {
+            let t = doc.get_or_insert_text(name);
+            return reconcile::plain(&mut doc.transact_mut(), &t, text);
+        }
+    };
     let mut txn = doc.transact_mut();
-    let len = fragment.len(&txn);
-    if len > 0 {
+    let all = blocks(&fragment, &txn);
+    let kept: Vec<&Block> = all.iter().filter(|b| !b.text.is_empty()).collect();
+    let lines: Vec<&str> = text.split('\n').filter(|l| !l.trim().is_empty()).collect();
+    if kept.is_empty() {
+        // Nothing but empty paragraphs: the text takes their place.
+        let len = fragment.len(&txn);
         fragment.remove_range(&mut txn, 0, len);
+        for line in lines {
+            fragment.push_back(&mut txn, paragraph(line));
+        }
+        return;
     }
-    for line in text.split('\n') {
-        fragment.push_back(&mut txn, paragraph(line));
+    let old: Vec<&str> = kept.iter().map(|b| b.text.as_str()).collect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(200);
+    let ops = similar::capture_diff_slices_deadline(
+        similar::Algorithm::Myers,
+        &old,
+        &lines,
+        Some(deadline),
+    );
+    for op in ops.into_iter().rev() {
+        if matches!(op, similar::DiffOp::Equal { .. }) {
+            continue;
+        }
+        let (at, old_len, from, new_len) = (
+            op.old_range().start,
+            op.old_range().len(),
+            op.new_range().start,
+            op.new_range().len(),
+        );
+        let paired = old_len.min(new_len);
+        for k in 0..paired {
+            let block = kept[at + k];
+            let (first, rest) = block.texts.split_first().expect("a block with text");
+            reconcile::plain(&mut txn, first, lines[from + k]);
+            for t in rest {
+                let len = t.len(&txn);
+                t.remove_range(&mut txn, 0, len);
+            }
+        }
+        for block in &kept[at + paired..at + old_len] {
+            remove_block(&mut txn, &block.node);
+        }
+        if new_len > paired {
+            // After the top-level node holding the block before, or before the first one.
+            let index = match (at + paired).checked_sub(1) {
+                Some(before) => top_level_index(&fragment, &txn, &kept[before].node) + 1,
+                None => top_level_index(&fragment, &txn, &kept[0].node),
+            };
+            for (k, line) in lines[from + paired..from + new_len].iter().enumerate() {
+                fragment.insert(&mut txn, index + k as u32, paragraph(line));
+            }
+        }
     }
-    true
+}
+
+/// The parent of a node in a fragment (`None` at the top: the root has no XML parent).
+fn parent_of(node: &XmlOut) -> Option<XmlOut> {
+    match node {
+        XmlOut::Element(e) => e.parent(),
+        XmlOut::Text(t) => t.parent(),
+        XmlOut::Fragment(_) => None,
+    }
+}
+
+fn same(a: &XmlOut, b: &XmlOut) -> bool {
+    match (a, b) {
+        (XmlOut::Element(x), XmlOut::Element(y)) => x == y,
+        (XmlOut::Text(x), XmlOut::Text(y)) => x == y,
+        (XmlOut::Fragment(x), XmlOut::Fragment(y)) => x == y,
+        _ => false,
+    }
+}
+
+fn index_in<F: XmlFragment, T: ReadTxn>(parent: &F, txn: &T, node: &XmlOut) -> Option<u32> {
+    parent
+        .children(txn)
+        .position(|c| same(&c, node))
+        .map(|i| i as u32)
+}
+
+/// Where the top-level node holding `node` is among the fragment's children.
+fn top_level_index<T: ReadTxn>(fragment: &XmlFragmentRef, txn: &T, node: &XmlOut) -> u32 {
+    let mut top = node.clone();
+    for _ in 0..MAX_NESTING {
+        match parent_of(&top) {
+            Some(XmlOut::Element(e)) => top = XmlOut::Element(e),
+            _ => break,
+        }
+    }
+    index_in(fragment, txn, &top).unwrap_or_else(|| fragment.len(txn))
+}
+
+/// Removes a block, and the containers (list items, lists) it leaves empty.
+fn remove_block(txn: &mut yrs::TransactionMut, node: &XmlOut) {
+    let mut node = node.clone();
+    for _ in 0..MAX_NESTING {
+        match parent_of(&node) {
+            Some(XmlOut::Element(parent)) if parent.len(txn) <= 1 => {
+                node = XmlOut::Element(parent);
+            }
+            Some(XmlOut::Element(parent)) => {
+                if let Some(i) = index_in(&parent, txn, &node) {
+                    parent.remove_range(txn, i, 1);
+                }
+                return;
+            }
+            Some(XmlOut::Fragment(parent)) => {
+                if let Some(i) = index_in(&parent, txn, &node) {
+                    parent.remove_range(txn, i, 1);
+                }
+                return;
+            }
+            _ => return,
+        }
+    }
 }
 
 fn paragraph(line: &str) -> XmlElementPrelim {
@@ -272,9 +398,10 @@ fn paragraph(line: &str) -> XmlElementPrelim {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
+    use super::testing::{deeply_nested, on_a_small_stack};
     use super::*;
-    use yrs::{OffsetKind, Options, Xml};
+    use yrs::{OffsetKind, Options};
 
     /// What y-prosemirror writes for `<p>Hello <b>bold</b> world</p><ul><li><p>one</p></li></ul>`.
     fn tiptap_doc() -> Doc {
@@ -340,33 +467,6 @@ pub(crate) mod tests {
             .insert(&mut plain.transact_mut(), 0, "Hi");
         append(&plain, "post", " there");
         assert_eq!(read(&plain, "post").as_deref(), Some("Hi there"));
-        assert!(!replace_xml(&plain, "post", "x"));
-        assert!(replace_xml(&doc, "post", "a\nb"));
-        assert_eq!(read(&doc, "post").as_deref(), Some("a\nb"));
-    }
-
-    /// A fragment nested far deeper than any editor nests, as a hostile editor can write it.
-    pub(crate) fn deeply_nested(levels: usize) -> Doc {
-        let doc = Doc::new();
-        let fragment = doc.get_or_insert_xml_fragment("post");
-        let mut txn = doc.transact_mut();
-        let mut element = fragment.push_back(&mut txn, XmlElementPrelim::empty("bulletList"));
-        for _ in 0..levels {
-            element = element.push_back(&mut txn, XmlElementPrelim::empty("listItem"));
-        }
-        element.push_back(&mut txn, XmlTextPrelim::new("deep"));
-        drop(txn);
-        doc
-    }
-
-    /// Runs `f` on a thread with a small stack: what recursed per level overflows it.
-    pub(crate) fn on_a_small_stack(f: impl FnOnce() + Send + 'static) {
-        std::thread::Builder::new()
-            .stack_size(256 * 1024)
-            .spawn(f)
-            .unwrap()
-            .join()
-            .expect("no stack overflow, no panic");
     }
 
     #[test]
