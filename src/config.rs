@@ -200,6 +200,9 @@ pub struct Config {
     pub inference_timeout_ms: u64,
     /// The model behind `/api/v1/ai/embed`, search, hashtags and brand voice.
     pub embedding_model: String,
+    /// A hashtag is suggested only when it is at least this close to the post (cosine
+    /// similarity, after the vocabulary's rules; calibrated for `all-minilm-l6-v2`).
+    pub hashtag_min_score: f32,
     /// A document is re-embedded for search once it has had no update for this long.
     pub search_settle_ms: u64,
     /// A node reloads an account's search index from the store when it is older than this
@@ -339,6 +342,7 @@ impl Default for Config {
             inference_threads: 0,
             inference_timeout_ms: 10_000,
             embedding_model: "all-minilm-l6-v2".into(),
+            hashtag_min_score: 0.23,
             search_settle_ms: 2_000,
             search_refresh_ms: 30_000,
             workflow_required_approvals: 1,

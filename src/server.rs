@@ -111,6 +111,7 @@ struct JobDeps {
     events: Arc<crate::events::Events>,
     outbound: crate::outbound::Outbound,
     sealer: Arc<crate::auth::sealed::SecretBox>,
+    hashtags: Arc<crate::ai::vocabulary::Vocabulary>,
 }
 
 /// Starts the job consumers on this runtime: on RabbitMQ when configured (they reconnect by
@@ -123,6 +124,7 @@ fn start_job_consumers(config: &Arc<Config>, deps: JobDeps) {
         events,
         outbound,
         sealer,
+        hashtags,
     } = deps;
     let breakers = Arc::new(crate::jobs::breaker::Breakers::new(
         config.breaker_failures,
@@ -143,7 +145,8 @@ fn start_job_consumers(config: &Arc<Config>, deps: JobDeps) {
             timeout: std::time::Duration::from_millis(config.inference_timeout_ms),
             accounts,
             events,
-            hashtags: Arc::default(),
+            hashtags,
+            min_score: config.hashtag_min_score,
         },
         deliverer: crate::jobs::deliver::Deliverer::new(
             store.clone(),
@@ -197,6 +200,7 @@ pub async fn work(config: Config) -> anyhow::Result<()> {
         events,
         outbound: config.outbound()?,
         sealer: Arc::new(crate::auth::sealed::SecretBox::from_config(&config)?),
+        hashtags: Arc::default(),
     };
     start_job_consumers(&config, deps);
     tracing::info!("creo worker consuming jobs");
@@ -317,6 +321,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     )
     .start();
     registry.report_changes_to(debouncer.recipient());
+    // One vocabulary per process: it is embedded on first use.
+    let hashtags: Arc<crate::ai::vocabulary::Vocabulary> = Arc::default();
     if config.jobs_in_process {
         let deps = JobDeps {
             store: store.clone(),
@@ -325,6 +331,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             events: events.clone(),
             outbound: outbound.clone(),
             sealer: sealer.clone(),
+            hashtags: hashtags.clone(),
         };
         start_job_consumers(&config, deps);
     }
@@ -377,7 +384,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         jobs,
         events,
         search,
-        hashtags: Arc::default(),
+        hashtags,
         password_hashing: Arc::new(tokio::sync::Semaphore::new(
             config.password_hash_concurrency.max(1),
         )),

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::ai::{ai_user, metered, timeout};
 use super::{admit_to_document, authenticate, for_manager, ApiError};
 use crate::ai::index::{dot, Hit};
+use crate::actors::document::GetState;
 use crate::auth::Principal;
 use crate::gpu::Input;
 use crate::server::AppState;
@@ -89,38 +90,49 @@ pub async fn search(
     }))
 }
 
-/// The document's vector in the index, or its current text embedded now when it has none yet.
-async fn document_vector(
+/// The document's current text: its live state, decoded off the executor.
+pub async fn document_text(
     state: &AppState,
     principal: &Arc<Principal>,
     doc_id: &str,
-) -> Result<Vec<f32>, ApiError> {
-    let index = state.search.account(&principal.account).await?;
-    if let Some(v) = index.read().await.vector(doc_id) {
-        return Ok(v.to_vec());
-    }
-    let stored = state
-        .store
-        .load(doc_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("no such document"))?;
-    let text = tokio::task::spawn_blocking(move || {
-        stored.to_doc().map(|d| crate::ai::text::document_text(&d))
+) -> Result<String, ApiError> {
+    let current = state
+        .registry
+        .ask(doc_id, || GetState {
+            principal: principal.clone(),
+        })
+        .await?;
+    let text = crate::snapshot::off_executor(move || {
+        crate::snapshot::decode(&current, yrs::OffsetKind::Bytes)
+            .map(|d| crate::ai::text::document_text(&d))
     })
     .await
-    .map_err(|e| {
-        ApiError::new(
-            actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            e.to_string(),
-        )
-    })??;
+    .map_err(|e| ApiError::bad_request("invalid_document", e))?;
     if text.trim().is_empty() {
         return Err(ApiError::bad_request(
             "empty_document",
             "the document has no text yet",
         ));
     }
+    Ok(text)
+}
+
+/// The document's vector in the index, or `text` (its current text) embedded now when it has
+/// none yet.
+async fn document_vector(
+    state: &AppState,
+    principal: &Arc<Principal>,
+    doc_id: &str,
+    text: Option<&str>,
+) -> Result<Vec<f32>, ApiError> {
+    let index = state.search.account(&principal.account).await?;
+    if let Some(v) = index.read().await.vector(doc_id) {
+        return Ok(v.to_vec());
+    }
+    let text = match text {
+        Some(t) => t.to_string(),
+        None => document_text(state, principal, doc_id).await?,
+    };
     embed_for(state, principal, text.chars().take(4_000).collect()).await
 }
 
@@ -151,7 +163,7 @@ async fn document_and_vector(
 ) -> Result<(Arc<Principal>, Vec<f32>), ApiError> {
     let principal = Arc::new(admit_to_document(req, state, None, doc_id).await?);
     super::owned_document(state, doc_id, &principal.account).await?;
-    let vector = document_vector(state, &principal, doc_id).await?;
+    let vector = document_vector(state, &principal, doc_id, None).await?;
     Ok((principal, vector))
 }
 
@@ -165,20 +177,33 @@ pub async fn hashtags(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let doc_id = path.into_inner();
-    let (_, vector) = document_and_vector(&req, &state, &doc_id).await?;
-    let tags = suggest_hashtags(&state, &vector, limit(query.limit).min(20)).await?;
+    let principal = Arc::new(admit_to_document(&req, &state, None, &doc_id).await?);
+    super::owned_document(&state, &doc_id, &principal.account).await?;
+    let text = document_text(&state, &principal, &doc_id).await?;
+    let vector = document_vector(&state, &principal, &doc_id, Some(&text)).await?;
+    let tags = suggest_hashtags(&state, &text, &vector, limit(query.limit).min(20)).await?;
     Ok(HttpResponse::Ok().json(tags))
 }
 
+/// Hashtags for the post `text` (embedded as `vector`), by the vocabulary's rules.
 pub async fn suggest_hashtags(
     state: &AppState,
+    text: &str,
     vector: &[f32],
     k: usize,
 ) -> Result<Vec<Hit>, ApiError> {
     let model = state.config.embedding_model.clone();
     Ok(state
         .hashtags
-        .nearest(&state.pool, &model, vector, k, timeout(state))
+        .suggest(
+            &state.pool,
+            &model,
+            text,
+            vector,
+            k,
+            state.config.hashtag_min_score,
+            timeout(state),
+        )
         .await?)
 }
 

@@ -147,8 +147,15 @@ pub async fn suggest(
                 format!("the field {} is empty", body.field),
             ));
         }
-        let vector = super::search::embed_for(&state, &principal, text).await?;
-        let tags = suggest_hashtags(&state, &vector, body.count.unwrap_or(3).clamp(1, 10)).await?;
+        let vector = super::search::embed_for(&state, &principal, text.clone()).await?;
+        let tags = suggest_hashtags(&state, &text, &vector, body.count.unwrap_or(3).clamp(1, 10)).await?;
+        if tags.is_empty() {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "no_suggestion",
+                "no hashtag is close enough to this post to suggest",
+            ));
+        }
         let inserted = format!(
             "\n{}",
             tags.iter()
