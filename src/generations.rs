@@ -67,6 +67,17 @@ impl Variation {
     pub fn succeeded(&self) -> bool {
         self.similarity.is_some()
     }
+
+    /// The style as the editor names it.
+    pub fn label(&self) -> &str {
+        match self.style.as_str() {
+            "lead" => "Strongest sentence first",
+            "short" => "Short",
+            "hashtags" => "With hashtags",
+            "short_hashtags" => "Short, with hashtags",
+            other => other,
+        }
+    }
 }
 
 /// A post split into its sentences and its hashtags.
@@ -157,9 +168,12 @@ pub fn candidates(parts: &Parts, rank: &[f32], suggested: &[String]) -> Vec<(Str
         .filter(|t| !parts.hashtags.iter().any(|o| o.eq_ignore_ascii_case(t)))
         .cloned()
         .collect();
+    // A short variation is short for this post too: at most 60% of its sentences' length.
+    let whole: usize = parts.sentences.iter().map(|s| s.chars().count() + 1).sum();
     let short = |tags: &[String]| {
-        let budget = SHORT_CHARS
-            .saturating_sub(tags.iter().map(|t| t.chars().count() + 1).sum::<usize>() + 1);
+        let budget = SHORT_CHARS.min(whole * 3 / 5).saturating_sub(
+            tags.iter().map(|t| t.chars().count() + 1).sum::<usize>() + 1,
+        );
         let mut keep = Vec::new();
         let mut used = 0;
         for i in &by_rank {
@@ -190,6 +204,11 @@ pub fn candidates(parts: &Parts, rank: &[f32], suggested: &[String]) -> Vec<(Str
         ("hashtags".into(), join(&all, &with_new(&three))),
         ("short_hashtags".into(), short(&two)),
     ]
+}
+
+/// Whether two texts have the same words in the same order (spacing and line breaks aside).
+pub fn same_words(a: &str, b: &str) -> bool {
+    a.split_whitespace().eq(b.split_whitespace())
 }
 
 /// Cosine similarity of two L2-normalised vectors.
@@ -239,6 +258,22 @@ mod tests {
             "the post's own tags are not repeated"
         );
         assert!(out[3].1.contains("#fall #cider"), "{}", out[3].1);
+    }
+
+    #[test]
+    fn a_short_variation_of_a_post_that_already_fits_is_still_shorter() {
+        let p = split(POST);
+        let out = candidates(&p, &[0.2, 0.9, 0.1], &[]);
+        let short = &out[1].1;
+        assert!(
+            short.chars().count() < POST.chars().count() && !same_words(short, POST),
+            "{short}"
+        );
+        assert!(short.contains("Pumpkin soup"), "keeps the best sentence: {short}");
+        // One sentence cannot be cut: that variation is the post itself, which the job
+        // does not offer.
+        let one = split("Fresh bread every morning.");
+        assert!(same_words(&candidates(&one, &[1.0], &[])[1].1, "Fresh bread every morning."));
     }
 
     #[test]

@@ -79,6 +79,20 @@ impl Action {
             Action::Publish => "publish",
         }
     }
+
+    /// The name of the version kept when this move is made, as a person reads it in the list.
+    pub fn version_name(self, to: State) -> &'static str {
+        match self {
+            Action::Submit => "Submitted for review",
+            Action::Approve if to == State::Approved => "Approved",
+            Action::Approve => "Approval given",
+            Action::RequestChanges => "Changes requested",
+            Action::Schedule => "Scheduled",
+            Action::Unschedule => "Unscheduled",
+            Action::Reopen => "Reopened as draft",
+            Action::Publish => "Published",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

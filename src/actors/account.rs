@@ -154,13 +154,9 @@ impl AccountActor {
         }))
     }
 
-    /// Refusals decided from the cache before the store is asked: payment state and quota.
-    fn precheck(
-        &self,
-        action: Option<Action>,
-        quantity: i64,
-        pending: i64,
-    ) -> Result<(), AccountError> {
+    /// Refusals decided from the cache before the store is asked: payment state and quota (a
+    /// generation counts once, whatever its quantity).
+    fn precheck(&self, action: Option<Action>, pending: i64) -> Result<(), AccountError> {
         let Some(l) = &self.loaded else {
             return Err(AccountError::NotFound);
         };
@@ -170,7 +166,7 @@ impl AccountActor {
         if action.is_some_and(Action::is_generation) {
             if let Some(limit) = self.limits(&l.account).monthly_generations {
                 let used = l.generations + pending;
-                if used + quantity > i64::from(limit) {
+                if used + 1 > i64::from(limit) {
                     return Err(AccountError::QuotaExceeded { used, limit });
                 }
             }
@@ -178,7 +174,7 @@ impl AccountActor {
         Ok(())
     }
 
-    fn count_generations(&mut self, action: Option<Action>, quantity: i64) {
+    fn count_generations(&mut self, action: Option<Action>) {
         if let Some(l) = &mut self.loaded {
             let month = month_start_ms(now_ms());
             if month != l.month_start {
@@ -186,7 +182,7 @@ impl AccountActor {
                 l.generations = 0;
             }
             if action.is_some_and(Action::is_generation) {
-                l.generations += quantity;
+                l.generations += 1;
             }
         }
     }
@@ -245,7 +241,7 @@ impl AccountActor {
                         let answer = match result {
                             Ok(Settled::Done(r, e)) => {
                                 if let Some(e) = &e {
-                                    act.count_generations(e.action, e.quantity);
+                                    act.count_generations(e.action);
                                 }
                                 Ok((r, e, false))
                             }
@@ -279,7 +275,7 @@ impl AccountActor {
                         for ((outcome, reply), price) in outcomes.into_iter().zip(replies).zip(prices) {
                             let answer = match outcome {
                                 Posted::Applied(entry) => {
-                                    act.count_generations(entry.action, entry.quantity);
+                                    act.count_generations(entry.action);
                                     metrics::counter!("creo_ledger_entries_total", "kind" => entry.kind.as_str()).increment(1);
                                     Ok(ChargeResult { entry, replayed: false })
                                 }
@@ -319,7 +315,7 @@ impl AccountActor {
         self.queue
             .iter()
             .map(|op| match op {
-                MoneyOp::Post(p, _) if p.action.is_some_and(Action::is_generation) => p.quantity,
+                MoneyOp::Post(p, _) if p.action.is_some_and(Action::is_generation) => 1,
                 _ => 0,
             })
             .sum()
@@ -410,7 +406,7 @@ impl Handler<Post> for AccountActor {
         self.last_used = Instant::now();
         let p = msg.0;
         if p.amount_milli < 0 {
-            if let Err(e) = self.precheck(p.action, p.quantity, self.queued_generations()) {
+            if let Err(e) = self.precheck(p.action, self.queued_generations()) {
                 metrics::counter!("creo_charges_refused_total", "reason" => refusal(&e))
                     .increment(1);
                 return Box::pin(async move { Err(e) });
@@ -438,7 +434,7 @@ impl Handler<Reserve> for AccountActor {
     fn handle(&mut self, msg: Reserve, ctx: &mut Context<Self>) -> Self::Result {
         self.last_used = Instant::now();
         let r = msg.0;
-        if let Err(e) = self.precheck(Some(r.action), r.quantity, self.queued_generations()) {
+        if let Err(e) = self.precheck(Some(r.action), self.queued_generations()) {
             metrics::counter!("creo_charges_refused_total", "reason" => refusal(&e)).increment(1);
             return Box::pin(async move { Err(e) });
         }

@@ -196,7 +196,7 @@ pub async fn select(
         &state,
         &doc_id,
         &principal,
-        &format!("before generation {generation_id}"),
+        &format!("Before the AI variation “{}”", variation.label()),
         true,
     )
     .await?;

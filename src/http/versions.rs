@@ -217,7 +217,7 @@ pub async fn restore(
         &state,
         &doc_id,
         &p,
-        &format!("before restoring {}", target.name),
+        &format!("Before restoring “{}”", target.name),
         true,
     )
     .await?;

@@ -228,9 +228,9 @@ pub async fn transition(
                 }
             }
             // Every state change keeps the content it was decided on.
-            let name = format!("{} ({})", next.state.as_str(), body.action.as_str());
+            let name = body.action.version_name(next.state);
             let by = std::sync::Arc::new(principal.clone());
-            super::versions::take(&state, &doc_id, &by, &name, true).await?;
+            super::versions::take(&state, &doc_id, &by, name, true).await?;
             let event =
                 serde_json::json!({ "type": "workflow", "workflow": next, "transition": record });
             state.events.to_editors(&doc_id, &event);

@@ -26,6 +26,8 @@ pub struct Generator {
     pub accounts: Arc<Accounts>,
     pub events: Arc<Events>,
     pub hashtags: Arc<Vocabulary>,
+    /// `hashtag_min_score`.
+    pub min_score: f32,
 }
 
 impl Generator {
@@ -115,6 +117,7 @@ impl Generator {
     /// The four variations, each scored by its own inference (so one the pool fails on fails
     /// alone, and is not paid for).
     async fn variations(&self, text: &str) -> Vec<Variation> {
+        let original = text;
         let parts = generations::split(text);
         let mut inputs = vec![Input::Text(text.to_string())];
         inputs.extend(parts.sentences.iter().cloned().map(Input::Text));
@@ -137,7 +140,15 @@ impl Generator {
         let suggested = match &whole {
             Some(v) => self
                 .hashtags
-                .nearest(&self.pool, &self.model, v, 5, self.timeout)
+                .suggest(
+                    &self.pool,
+                    &self.model,
+                    text,
+                    v,
+                    5,
+                    self.min_score,
+                    self.timeout,
+                )
                 .await
                 .map(|hits| hits.into_iter().map(|h| h.doc_id).collect())
                 .unwrap_or_default(),
@@ -155,6 +166,11 @@ impl Generator {
             .enumerate()
             .map(|(index, ((style, text), scored))| {
                 let (similarity, error) = match (scored, &whole) {
+                    // Offered only when it differs from the post: a copy is not a variation.
+                    _ if generations::same_words(&text, original) => (
+                        None,
+                        Some("the same as the post: it is already as short and as tagged as this style makes it".into()),
+                    ),
                     (Ok(out), Some(whole)) => {
                         (Some(generations::similarity(whole, &out[0].vector)), None)
                     }

@@ -378,9 +378,10 @@ pub trait AccountStore: Send + Sync + 'static {
         since_ms: i64,
     ) -> Result<Vec<LedgerEntry>, StoreError>;
 
-    /// Debits per action since `since_ms`: (count, milli-credits spent). What quotas and the
-    /// month's summary need. The default sums `ledger_since`; a backend that can aggregate where
-    /// the data is (SQL) overrides it.
+    /// Debits per action since `since_ms`: (how many debits, milli-credits spent), whatever
+    /// each debit's quantity (four variations asked for at once are one generation). What
+    /// quotas and the month's summary need. The default sums `ledger_since`; a backend that
+    /// can aggregate where the data is (SQL) overrides it.
     async fn spent_since(
         &self,
         account_id: &str,
@@ -390,7 +391,7 @@ pub trait AccountStore: Send + Sync + 'static {
         for e in self.ledger_since(account_id, since_ms).await? {
             if let (Some(action), true) = (e.action, e.amount_milli < 0) {
                 let row: &mut (i64, Milli) = out.entry(action).or_default();
-                row.0 += e.quantity;
+                row.0 += 1;
                 row.1 -= e.amount_milli;
             }
         }

@@ -1166,7 +1166,7 @@ impl AccountStore for EmbeddedStore {
         self.read(move |c| {
             let rows = all(
                 c,
-                "SELECT action, SUM(quantity), -SUM(amount) FROM credit_ledger
+                "SELECT action, COUNT(*), -SUM(amount) FROM credit_ledger
                  WHERE account_id = ?1 AND created_at >= ?2 AND action IS NOT NULL AND amount < 0
                  GROUP BY action",
                 params![id, since_ms],
