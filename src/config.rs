@@ -143,6 +143,9 @@ pub struct Config {
     pub access_token_ttl_secs: u64,
     /// Lifetime of a refresh token (each refresh issues a new one).
     pub refresh_token_ttl_secs: u64,
+    /// A refresh token presented again this soon after it was spent is a concurrent refresh
+    /// (two tabs of one browser), answered with a sibling token; later it is reuse.
+    pub refresh_grace_ms: u64,
     /// argon2id cost for passwords: memory (KiB), iterations, lanes.
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
@@ -313,6 +316,7 @@ impl Default for Config {
             awareness_timeout_ms: 30_000,
             access_token_ttl_secs: 15 * 60,
             refresh_token_ttl_secs: 30 * 24 * 3600,
+            refresh_grace_ms: 20_000,
             argon2_memory_kib: 19 * 1024,
             argon2_iterations: 2,
             argon2_lanes: 1,

@@ -414,6 +414,7 @@ pub async fn refresh(
             &secret::digest(&next),
             now,
             expires,
+            state.config.refresh_grace_ms as i64,
         )
         .await?;
     let session = match outcome {

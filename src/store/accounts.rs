@@ -314,14 +314,17 @@ pub trait AccountStore: Send + Sync + 'static {
         refresh_hash: &str,
         expires_at: i64,
     ) -> Result<(), StoreError>;
-    /// Spends `old_hash` and makes `new_hash` the session's current token. Spending a token
-    /// twice revokes its session (refresh-token reuse detection).
+    /// Spends `old_hash` and makes `new_hash` a current token of its session. Spending a token
+    /// again more than `grace_ms` after it was first spent revokes its session (refresh-token
+    /// reuse detection); within `grace_ms` it is a concurrent refresh of one browser's tabs and
+    /// `new_hash` joins the session beside the first successor.
     async fn rotate_refresh(
         &self,
         old_hash: &str,
         new_hash: &str,
         now: i64,
         expires_at: i64,
+        grace_ms: i64,
     ) -> Result<Refreshed, StoreError>;
     async fn sessions(&self, user_id: &str) -> Result<Vec<AuthSession>, StoreError>;
     async fn session(

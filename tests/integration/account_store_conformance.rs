@@ -364,10 +364,11 @@ async fn identity_decisions_are_taken_once() {
             .create_session(&session, &h1, now + 60_000)
             .await
             .unwrap();
+        let grace = 5_000;
         assert!(
             matches!(
                 store
-                    .rotate_refresh(&h1, &h2, now, now + 60_000)
+                    .rotate_refresh(&h1, &h2, now, now + 60_000, grace)
                     .await
                     .unwrap(),
                 Refreshed::Rotated(_)
@@ -375,10 +376,24 @@ async fn identity_decisions_are_taken_once() {
             "{}",
             b.name
         );
+        // A second tab spending the same token a moment later gets a sibling token.
+        let sibling = format!("h2b-{}", rand_suffix());
         assert!(
             matches!(
                 store
-                    .rotate_refresh(&h1, &h3, now, now + 60_000)
+                    .rotate_refresh(&h1, &sibling, now + 1_000, now + 60_000, grace)
+                    .await
+                    .unwrap(),
+                Refreshed::Rotated(_)
+            ),
+            "{}",
+            b.name
+        );
+        // The same token after the window: a replay, and the session is revoked.
+        assert!(
+            matches!(
+                store
+                    .rotate_refresh(&h1, &h3, now + grace + 1_000, now + 60_000, grace)
                     .await
                     .unwrap(),
                 Refreshed::Reused(_)
@@ -389,7 +404,7 @@ async fn identity_decisions_are_taken_once() {
         assert!(
             matches!(
                 store
-                    .rotate_refresh(&h2, &h3, now, now + 60_000)
+                    .rotate_refresh(&h2, &h3, now, now + 60_000, grace)
                     .await
                     .unwrap(),
                 Refreshed::Invalid

@@ -7,12 +7,15 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::common::{http, post_update, stored_text, text_update, YClient};
+use crate::common::{http, post_update, stored_text, text_update, Server, YClient};
 use crate::rest::{self, call, charge, get, login, member, post, register};
 
 #[tokio::test]
 async fn refresh_tokens_rotate_and_a_reused_one_revokes_its_session() {
-    let server = rest::start();
+    // A short grace window, so the replay below can come after it without a long wait.
+    let mut env = rest::billing_env();
+    env.push(("CREO_REFRESH_GRACE_MS", "300"));
+    let server = Server::start_with(&env);
     let alice = register(&server, "alice@example.com").await;
     let (s, v, _) = call(
         &server,
@@ -63,7 +66,9 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_its_session() {
     .await;
     assert_eq!(s, 200, "the new access token works");
 
-    // The first token again: someone else holds a copy. The whole session is revoked.
+    // The first token again, after the grace window: someone else holds a copy. The whole
+    // session is revoked.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let (s, v, _) = refresh(alice.refresh.clone()).await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),
@@ -667,4 +672,42 @@ async fn a_user_exports_their_data_and_erasure_keeps_the_ledger_anonymised() {
     assert_eq!(members.as_array().unwrap().len(), 1);
     // The email is free again.
     register(&server, "bob@example.com").await;
+}
+
+/// Two tabs of one browser refresh the same token at the same moment: both stay signed in, and
+/// each gets a working pair. The window is short: the same token a minute later would be reuse.
+#[tokio::test]
+async fn two_tabs_refreshing_one_token_at_once_both_stay_signed_in() {
+    let server = rest::start();
+    let alice = register(&server, "alice@example.com").await;
+    let refresh = || {
+        call(
+            &server,
+            Method::POST,
+            "/api/v1/auth/refresh",
+            None,
+            Some(json!({ "refresh_token": alice.refresh })),
+        )
+    };
+    let ((s1, first, _), (s2, second, _)) = tokio::join!(refresh(), refresh());
+    assert_eq!((s1, s2), (200, 200), "{first} {second}");
+    assert_ne!(first["refresh_token"], second["refresh_token"]);
+    for tab in [&first, &second] {
+        let (s, v) = get(
+            &server,
+            &format!("/api/v1/accounts/{}", alice.account_id),
+            tab["access_token"].as_str().unwrap(),
+        )
+        .await;
+        assert_eq!(s, 200, "{v}");
+        let (s, v, _) = call(
+            &server,
+            Method::POST,
+            "/api/v1/auth/refresh",
+            None,
+            Some(json!({ "refresh_token": tab["refresh_token"] })),
+        )
+        .await;
+        assert_eq!(s, 200, "each tab's own token refreshes later: {v}");
+    }
 }

@@ -867,14 +867,17 @@ impl AccountStore for EmbeddedStore {
         new_hash: &str,
         now: i64,
         expires_at: i64,
+        grace_ms: i64,
     ) -> Result<Refreshed, StoreError> {
         let (old, new) = (old_hash.to_string(), new_hash.to_string());
         self.transaction(move |c| {
-            let Some((session_id, spent, token_expiry)) = one(
+            // `spent` is 0 for a current token, else when it was spent (ms; rows written before
+            // the grace window hold 1, long past it).
+            let Some((session_id, spent_at, token_expiry)) = one(
                 c,
                 "SELECT session_id, spent, expires_at FROM refresh_tokens WHERE token_hash = ?1",
                 params![old],
-                |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?, r.get::<_, i64>(2)?)),
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)),
             )?
             else {
                 return Ok(Refreshed::Invalid);
@@ -888,7 +891,8 @@ impl AccountStore for EmbeddedStore {
             else {
                 return Ok(Refreshed::Invalid);
             };
-            if spent {
+            let spent = spent_at != 0;
+            if spent && now - spent_at > grace_ms {
                 exec(
                     c,
                     "UPDATE auth_sessions SET revoked = 1 WHERE session_id = ?1",
@@ -900,7 +904,13 @@ impl AccountStore for EmbeddedStore {
             if session.revoked || token_expiry <= now {
                 return Ok(Refreshed::Invalid);
             }
-            exec(c, "UPDATE refresh_tokens SET spent = 1 WHERE token_hash = ?1", params![old])?;
+            if !spent {
+                exec(
+                    c,
+                    "UPDATE refresh_tokens SET spent = ?2 WHERE token_hash = ?1",
+                    params![old, now.max(2)],
+                )?;
+            }
             exec(
                 c,
                 "INSERT INTO refresh_tokens (token_hash, session_id, spent, expires_at) VALUES (?1, ?2, 0, ?3)",

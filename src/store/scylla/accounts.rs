@@ -78,8 +78,8 @@ statements! {
     touch_session: "w" true "UPDATE auth_sessions SET last_used_at = ? WHERE user_id = ? AND session_id = ?";
     drop_sessions: "w" true "DELETE FROM auth_sessions WHERE user_id = ?";
     insert_refresh: "w" true "INSERT INTO refresh_tokens (token_hash, session_id, user_id, spent, expires_at) VALUES (?, ?, ?, false, ?) USING TTL ?";
-    refresh: "s" true "SELECT session_id, user_id, spent, expires_at FROM refresh_tokens WHERE token_hash = ?";
-    spend_refresh: "w" false "UPDATE refresh_tokens SET spent = true WHERE token_hash = ? IF spent = false";
+    refresh: "s" true "SELECT session_id, user_id, spent, spent_at, expires_at FROM refresh_tokens WHERE token_hash = ?";
+    spend_refresh: "w" false "UPDATE refresh_tokens SET spent = true, spent_at = ? WHERE token_hash = ? IF spent = false";
     insert_key: "w" true "INSERT INTO api_keys (key_id, account_id, name, prefix, secret_hash, scopes, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
     index_key: "w" true "INSERT INTO api_keys_by_account (account_id, key_id) VALUES (?, ?)";
     key: "r" true "SELECT key_id, account_id, name, prefix, secret_hash, scopes, created_by, created_at, revoked_at FROM api_keys WHERE key_id = ?";
@@ -818,11 +818,12 @@ impl AccountStore for ScyllaStore {
         new_hash: &str,
         now: i64,
         expires_at: i64,
+        grace_ms: i64,
     ) -> Result<Refreshed, StoreError> {
         let st = self.acct();
-        let row: Option<(String, String, Option<bool>, CqlTimestamp)> =
+        let row: Option<(String, String, Option<bool>, Option<CqlTimestamp>, CqlTimestamp)> =
             self.first(&st.refresh, (old_hash,)).await?;
-        let Some((session_id, user_id, spent, token_expiry)) = row else {
+        let Some((session_id, user_id, spent, spent_at, token_expiry)) = row else {
             return Ok(Refreshed::Invalid);
         };
         let row: Option<SessionRow> = self.first(&st.session, (&user_id, &session_id)).await?;
@@ -835,14 +836,20 @@ impl AccountStore for ScyllaStore {
             s.revoked = true;
             Ok::<_, StoreError>(Refreshed::Reused(s))
         };
-        if spent.unwrap_or(false) {
+        // Spent longer ago than the grace window (or before spent_at was recorded): a replay.
+        let within_grace = |at: Option<CqlTimestamp>| at.is_some_and(|at| now - at.0 <= grace_ms);
+        if spent.unwrap_or(false) && !within_grace(spent_at) {
             return reuse(s).await;
         }
         if s.revoked || token_expiry.0 <= now {
             return Ok(Refreshed::Invalid);
         }
-        if !self.lwt(&st.spend_refresh, (old_hash,)).await? {
-            // Spent by a concurrent request with the same token: that is reuse too.
+        if !spent.unwrap_or(false)
+            && !self.lwt(&st.spend_refresh, (ts(now), old_hash)).await?
+            && grace_ms <= 0
+        {
+            // Spent this instant by a concurrent request with the same token: within any grace
+            // window that is two tabs refreshing at once; without one it is reuse.
             return reuse(s).await;
         }
         let ttl = ((expires_at - now) / 1000).clamp(1, i32::MAX as i64) as i32;
