@@ -1,5 +1,5 @@
 import { useEffect, useState, type FormEvent } from 'react'
-import { ApiError, login, onSession, post, register, session, type Session } from './api'
+import { ApiError, login, onSession, post, register, session, sessionEndedBecause, type Session } from './api'
 import { DocumentsPage } from './DocumentsPage'
 import { EditorPage } from './editor/EditorPage'
 
@@ -17,12 +17,34 @@ function useHash(): string {
 
 export function App() {
   const [current, setCurrent] = useState<Session | null>(session())
-  useEffect(() => onSession(setCurrent), [])
+  // The session the server ended while a document was open: the editor stays on screen,
+  // read-only, until the person chooses to sign in again.
+  const [ended, setEnded] = useState<Session | null>(null)
+  useEffect(
+    () =>
+      onSession((next) => {
+        setCurrent((before) => {
+          if (!next && before && sessionEndedBecause()) setEnded(before)
+          return next
+        })
+      }),
+    [],
+  )
   const hash = useHash()
-
-  if (!current) return <AuthScreen />
   const doc = hash.match(/^#\/doc\/([A-Za-z0-9._-]{1,128})$/)
-  if (doc) return <EditorPage key={`${doc[1]}:${current.accountId}`} docId={doc[1]} session={current} />
+  const shown = current ?? (doc ? ended : null)
+
+  if (!shown) return <AuthScreen />
+  if (doc)
+    return (
+      <EditorPage
+        key={`${doc[1]}:${shown.accountId}`}
+        docId={doc[1]}
+        session={shown}
+        onSignInAgain={current ? undefined : () => setEnded(null)}
+      />
+    )
+  if (!current) return <AuthScreen />
   const invite = hash.match(/^#\/invite\/(.+)$/)
   if (invite) return <AcceptInvitation token={decodeURIComponent(invite[1])} />
   return <DocumentsPage key={current.accountId} session={current} />
@@ -56,6 +78,11 @@ function AuthScreen() {
       <p className="tagline">Write, review and publish posts together, with AI at your side.</p>
       <form onSubmit={submit} className="card stack" aria-labelledby="auth-title">
         <h2 id="auth-title">{mode === 'login' ? 'Log in' : 'Create your account'}</h2>
+        {sessionEndedBecause() && (
+          <p className="notice" role="status">
+            {sessionEndedBecause()}
+          </p>
+        )}
         {mode === 'register' && (
           <label>
             Your name

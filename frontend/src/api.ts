@@ -35,11 +35,19 @@ export class ApiError extends Error {
 }
 
 const KEY = 'creo.session'
-let current: Session | null = JSON.parse(localStorage.getItem(KEY) ?? 'null')
+const stored = (): Session | null => JSON.parse(localStorage.getItem(KEY) ?? 'null')
+let current: Session | null = stored()
 const listeners = new Set<(s: Session | null) => void>()
+
+/** Why the last session ended when the server ended it, for the login screen to say. */
+let endedBecause = ''
 
 export function session(): Session | null {
   return current
+}
+
+export function sessionEndedBecause(): string {
+  return endedBecause
 }
 
 export function onSession(listener: (s: Session | null) => void): () => void {
@@ -53,6 +61,16 @@ function setSession(s: Session | null) {
   else localStorage.removeItem(KEY)
   listeners.forEach((l) => l(s))
 }
+
+// Every tab of this browser shares one session: a refresh, a switch of workspace or a sign-out
+// in one tab reaches the others through the storage event.
+addEventListener('storage', (e) => {
+  if (e.key !== KEY) return
+  const next = stored()
+  const changed = next?.userId !== current?.userId || next?.accountId !== current?.accountId
+  current = next
+  if (changed) listeners.forEach((l) => l(next))
+})
 
 function fromTokens(t: Tokens, email: string): Session {
   return {
@@ -100,30 +118,50 @@ export async function login(email: string, password: string): Promise<void> {
 
 export async function logout(): Promise<void> {
   const s = current
+  endedBecause = ''
   setSession(null)
   if (s) await send('/auth/logout', { method: 'POST', body: '{}' }, s.accessToken).catch(() => {})
 }
 
 let refreshing: Promise<Session> | null = null
 
-/** A new token pair (for `accountId` when given: switching accounts). One refresh at a time. */
+/** Runs `task` while holding this browser's refresh lock (all tabs), where the browser has one. */
+async function exclusively<T>(task: () => Promise<T>): Promise<T> {
+  return navigator.locks ? await navigator.locks.request('creo.refresh', task) : task()
+}
+
+/**
+ * A new token pair (for `accountId` when given: switching accounts). One refresh at a time in
+ * the whole browser: a tab that waited for another tab's refresh takes its result instead of
+ * spending the same refresh token again.
+ */
 export function refresh(accountId?: string): Promise<Session> {
-  const s = current
-  if (!s) return Promise.reject(new ApiError(401, 'signed_out', 'Please sign in'))
-  refreshing ??= (async () => {
+  if (!current) return Promise.reject(new ApiError(401, 'signed_out', 'Please sign in'))
+  const before = current.refreshToken
+  refreshing ??= exclusively(async () => {
     try {
+      const latest = stored()
+      if (!latest) throw new ApiError(401, 'signed_out', 'Please sign in')
+      const fresh = latest.refreshToken !== before && latest.expiresAt - Date.now() > 60_000
+      if (fresh && (!accountId || latest.accountId === accountId)) {
+        current = latest
+        return latest
+      }
       const response = await send('/auth/refresh', {
         method: 'POST',
-        body: JSON.stringify({ refresh_token: s.refreshToken, account_id: accountId }),
+        body: JSON.stringify({ refresh_token: latest.refreshToken, account_id: accountId }),
       })
-      if (response.status === 401) setSession(null)
-      const next = fromTokens(await parse<Tokens>(response), s.email)
+      if (response.status === 401) {
+        endedBecause = 'Your session ended (signed out elsewhere, or revoked). Please sign in again.'
+        setSession(null)
+      }
+      const next = fromTokens(await parse<Tokens>(response), latest.email)
       setSession(next)
       return next
     } finally {
       refreshing = null
     }
-  })()
+  })
   return refreshing
 }
 

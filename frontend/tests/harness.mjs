@@ -14,20 +14,22 @@ const here = dirname(fileURLToPath(import.meta.url))
 const root = resolve(here, '../..')
 export const ARTIFACTS = join(root, 'test-artifacts/editor')
 
-/** Starts `creo serve` and resolves with its base URL once it listens. */
-export async function startServer() {
+/** Starts `creo serve` (with extra `CREO_*` settings) and resolves with its base URL once it listens. */
+export async function startServer(env = {}) {
   const bin = resolve(root, process.env.CREO_BIN ?? 'target/debug/creo')
   const data = mkdtempSync(join(tmpdir(), 'creo-e2e-'))
   const child = spawn(bin, ['serve', '--addr', '127.0.0.1:0', '--data', data], {
     cwd: root,
     env: {
       ...process.env,
-      CREO_FRONTEND: join(root, 'frontend/dist'),
+      // CREO_FRONTEND may name another build (an older one, to see a test fail without a fix).
+      CREO_FRONTEND: process.env.CREO_FRONTEND ?? join(root, 'frontend/dist'),
       CREO_MODELS: process.env.CREO_MODELS ?? join(root, 'models'),
       CREO_JWT_SECRET: 'e2e-secret-e2e-secret-e2e-secret!',
       // Every test person signs up from the loopback.
       CREO_SIGNUPS_PER_HOUR: '0',
       RUST_LOG: process.env.RUST_LOG ?? 'info',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -124,6 +126,28 @@ export async function signIn(browser, base, who, account, device = { viewport: {
     await page.getByRole('heading', { name: 'Documents' }).waitFor()
   }
   return { context, page }
+}
+
+/** `who` logs in through the form on a page that shows it (after "Sign in again", say). */
+export async function logInAgain(page, who) {
+  await page.getByLabel('Email').fill(who.email)
+  await page.getByLabel('Password').fill(who.password)
+  await page.getByRole('button', { name: 'Log in' }).click()
+}
+
+/** Selects the characters [from, to) of the editor text node `selector` finds, as a person would with the mouse. */
+export async function selectText(page, selector, from, to) {
+  await page.evaluate(
+    ([sel, a, b]) => {
+      const text = document.querySelector(sel).firstChild
+      const range = document.createRange()
+      range.setStart(text, a)
+      range.setEnd(text, b ?? text.length)
+      getSelection().removeAllRanges()
+      getSelection().addRange(range)
+    },
+    [selector, from, to],
+  )
 }
 
 /** Opens a document in the page and waits until it is synced with the server. */

@@ -35,8 +35,17 @@ const SAVE_LABELS: Record<SaveState, string> = {
 
 type Panel = 'comments' | 'versions' | 'ai' | 'credits'
 
-export function EditorPage({ docId, session }: { docId: string; session: Session }) {
-  const { collab, save, closed } = useCollab(docId, session)
+export function EditorPage({
+  docId,
+  session,
+  onSignInAgain,
+}: {
+  docId: string
+  session: Session
+  /** Set when the session has ended under the open document. */
+  onSignInAgain?: () => void
+}) {
+  const { collab, save, closed } = useCollab(docId, session, onSignInAgain !== undefined)
   const [field, setField] = useState('post')
   const [panel, setPanel] = useState<Panel>('comments')
   const [anchor, setAnchor] = useState<NewAnchor | null>(null)
@@ -97,7 +106,7 @@ export function EditorPage({ docId, session }: { docId: string; session: Session
             <div className="notice" role="alert" data-testid="connection-closed">
               <p>{closed.message} The post is read-only: nothing typed now could be saved.</p>
               {closed.signInAgain && (
-                <button type="button" onClick={() => logout()}>
+                <button type="button" onClick={() => (onSignInAgain ? onSignInAgain() : logout())}>
                   Sign in again
                 </button>
               )}

@@ -1,8 +1,12 @@
 // One live document: a Y.Doc synced with creo by the official y-websocket provider, with creo's
 // two opt-in messages: 100, the count of this connection's updates that are durable ("all
 // changes saved"), and 101, document events (workflow, comments, generations) as JSON.
+// Until the server has acknowledged them, this person's edits are also kept in localStorage, so
+// a closed tab, a dead connection or an ended session loses nothing: the next time they open
+// the document the kept state is merged in and sent (a CRDT merge, so nothing is doubled).
 
-import { useEffect, useState } from 'react'
+import { useEffect, useRef, useState } from 'react'
+import { fromBase64, toBase64 } from 'lib0/buffer'
 import * as decoding from 'lib0/decoding'
 import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
@@ -65,13 +69,25 @@ export function displayName(email: string): string {
 const MSG_ACK = 100
 const MSG_EVENT = 101
 
+/** The signed-in session ended (revoked, or signed out elsewhere) while the document was open. */
+export const SESSION_ENDED: Closed = {
+  code: 4401,
+  signInAgain: true,
+  message: 'Your session ended, so nothing more can be saved. What you typed is kept in this browser.',
+}
+
+/** Where this person's unacknowledged edits to one document wait in this browser. */
+const unsentKey = (session: Session, docId: string) => `creo.unsent.${session.userId}.${session.accountId}.${docId}`
+
 export function useCollab(
   docId: string,
   session: Session,
+  ended = false,
 ): { collab: Collab | null; save: SaveState; closed: Closed | null } {
   const [collab, setCollab] = useState<Collab | null>(null)
   const [save, setSave] = useState<SaveState>('connecting')
   const [closed, setClosed] = useState<Closed | null>(null)
+  const stop = useRef<(why: Closed) => void>(() => {})
 
   useEffect(() => {
     const doc = new Y.Doc()
@@ -82,6 +98,25 @@ export function useCollab(
     })
     const listeners = new Set<(e: DocEvent) => void>()
 
+    const key = unsentKey(session, docId)
+    const kept = localStorage.getItem(key)
+    if (kept) {
+      try {
+        Y.applyUpdate(doc, fromBase64(kept), 'kept')
+      } catch {
+        localStorage.removeItem(key)
+      }
+    }
+    let keepTimer: ReturnType<typeof setTimeout> | undefined
+    const keep = () => {
+      clearTimeout(keepTimer)
+      try {
+        localStorage.setItem(key, toBase64(Y.encodeStateAsUpdate(doc)))
+      } catch {
+        // Storage full or refused: the warning before closing the tab still stands.
+      }
+    }
+
     // "Saved" is exact: every update this connection sent has been acknowledged as durable.
     // Edits made while disconnected reach the server as one sync message on reconnect.
     let sent = 0
@@ -89,8 +124,15 @@ export function useCollab(
     let editedOffline = false
     let everConnected = false
     let gaveUp = false
+    // Local edits the server has not acknowledged yet (including ones kept from last time).
+    let unsaved = kept !== null
     const recompute = () => {
       if (gaveUp) return
+      if (provider.wsconnected && provider.synced && acked >= sent && !editedOffline && unsaved) {
+        unsaved = false
+        clearTimeout(keepTimer)
+        localStorage.removeItem(key)
+      }
       if (provider.wsconnected && provider.synced) setSave(acked >= sent ? 'saved' : 'saving')
       else if (!navigator.onLine) setSave('offline')
       else setSave(everConnected ? 'reconnecting' : 'connecting')
@@ -105,10 +147,21 @@ export function useCollab(
     }
     doc.on('update', (_update: Uint8Array, origin: unknown) => {
       if (origin === provider) return
-      if (provider.wsconnected && provider.synced) sent += 1
+      unsaved = true
+      clearTimeout(keepTimer)
+      keepTimer = setTimeout(keep, 300)
+      if (provider.wsconnected && provider.synced && origin !== 'kept') sent += 1
       else editedOffline = true
       recompute()
     })
+    // Closing the tab with edits the server has not confirmed: the browser asks first (they
+    // are kept here either way, but the person should know they are not saved yet).
+    const beforeUnload = (e: BeforeUnloadEvent) => {
+      if (!unsaved) return
+      keep()
+      e.preventDefault()
+    }
+    addEventListener('beforeunload', beforeUnload)
     provider.on('status', ({ status }: { status: string }) => {
       if (status === 'connected') {
         everConnected = true
@@ -121,11 +174,16 @@ export function useCollab(
     provider.on('sync', recompute)
     // A final close: nothing typed from now on could be saved, so the editor stops taking
     // edits and says why.
-    provider.on('closed', (event: { code: number; reason: string }) => {
+    stop.current = (why: Closed) => {
       gaveUp = true
-      setClosed(closedMessage(event.code, event.reason))
+      if (unsaved) keep()
+      provider.disconnect()
+      setClosed(why)
       setSave('closed')
-    })
+    }
+    provider.on('closed', (event: { code: number; reason: string }) =>
+      stop.current(closedMessage(event.code, event.reason)),
+    )
     // A reconnect carries a fresh token: access tokens live 15 minutes.
     provider.on('connection-close', () => {
       accessToken()
@@ -161,6 +219,8 @@ export function useCollab(
       },
     })
     return () => {
+      if (unsaved) keep()
+      removeEventListener('beforeunload', beforeUnload)
       removeEventListener('online', online)
       removeEventListener('offline', online)
       provider.destroy()
@@ -169,6 +229,12 @@ export function useCollab(
       setClosed(null)
     }
   }, [docId, session.accountId]) // eslint-disable-line react-hooks/exhaustive-deps
+
+  // The session ended under the open document: stop trying (every try would be refused) and
+  // keep what is unsent until the person signs in again.
+  useEffect(() => {
+    if (ended && collab) stop.current(SESSION_ENDED)
+  }, [ended, collab])
 
   return { collab, save, closed }
 }

@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react'
 import { api, ApiError, post } from '../api'
+import { useConfirm } from '../Confirm'
 
 interface Version {
   version_id: string
@@ -14,6 +15,7 @@ interface Version {
 export function VersionsPanel({ docId, canWrite }: { docId: string; canWrite: boolean }) {
   const [versions, setVersions] = useState<Version[]>([])
   const [message, setMessage] = useState('')
+  const [confirmation, confirm] = useConfirm()
 
   const load = useCallback(() => {
     api<Version[]>(`/documents/${docId}/versions`)
@@ -36,7 +38,7 @@ export function VersionsPanel({ docId, canWrite }: { docId: string; canWrite: bo
   }
 
   async function restore(v: Version) {
-    if (!confirm(`Restore “${v.name}”? The current text is kept as a version first.`)) return
+    if (!(await confirm(`Restore “${v.name}”? The current text is kept as a version first.`, 'Restore'))) return
     try {
       await post(`/documents/${docId}/versions/${v.version_id}/restore`)
       setMessage(`Restored “${v.name}”`)
@@ -49,6 +51,7 @@ export function VersionsPanel({ docId, canWrite }: { docId: string; canWrite: bo
   return (
     <section aria-labelledby="versions-title" className="panel">
       <h2 id="versions-title">Versions</h2>
+      {confirmation}
       {canWrite && (
         <form onSubmit={save} className="row">
           <label className="grow">
