@@ -171,9 +171,9 @@ pub fn candidates(parts: &Parts, rank: &[f32], suggested: &[String]) -> Vec<(Str
     // A short variation is short for this post too: at most 60% of its sentences' length.
     let whole: usize = parts.sentences.iter().map(|s| s.chars().count() + 1).sum();
     let short = |tags: &[String]| {
-        let budget = SHORT_CHARS.min(whole * 3 / 5).saturating_sub(
-            tags.iter().map(|t| t.chars().count() + 1).sum::<usize>() + 1,
-        );
+        let budget = SHORT_CHARS
+            .min(whole * 3 / 5)
+            .saturating_sub(tags.iter().map(|t| t.chars().count() + 1).sum::<usize>() + 1);
         let mut keep = Vec::new();
         let mut used = 0;
         for i in &by_rank {
@@ -269,11 +269,17 @@ mod tests {
             short.chars().count() < POST.chars().count() && !same_words(short, POST),
             "{short}"
         );
-        assert!(short.contains("Pumpkin soup"), "keeps the best sentence: {short}");
+        assert!(
+            short.contains("Pumpkin soup"),
+            "keeps the best sentence: {short}"
+        );
         // One sentence cannot be cut: that variation is the post itself, which the job
         // does not offer.
         let one = split("Fresh bread every morning.");
-        assert!(same_words(&candidates(&one, &[1.0], &[])[1].1, "Fresh bread every morning."));
+        assert!(same_words(
+            &candidates(&one, &[1.0], &[])[1].1,
+            "Fresh bread every morning."
+        ));
     }
 
     #[test]

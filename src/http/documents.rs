@@ -27,13 +27,41 @@ async fn principal_for(
 
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 pub struct CreateDocument {
-    /// The new document's id: 1-128 characters of `[A-Za-z0-9._-]`.
-    pub id: String,
+    /// What people call it: any Unicode, 1-200 characters, duplicates allowed ("Untitled" when
+    /// absent).
+    pub title: Option<String>,
+    /// An id of the caller's choosing (1-128 characters of `[A-Za-z0-9._-]`), for API clients
+    /// that name their documents; absent, the server makes one.
+    pub id: Option<String>,
 }
 
-/// Creates a document owned by the caller's account.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+pub struct Retitle {
+    /// The new title: any Unicode, 1-200 characters.
+    pub title: String,
+}
+
+/// A title as people typed it, trimmed; refused when empty, too long or holding control
+/// characters (they would break every list that shows it).
+fn valid_title(title: &str) -> Result<String, ApiError> {
+    const MAX_CHARS: usize = 200;
+    let title = title.trim();
+    if title.is_empty() || title.chars().count() > MAX_CHARS || title.chars().any(char::is_control)
+    {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_title",
+            "a title is 1-200 characters with no control characters",
+        ));
+    }
+    Ok(title.to_string())
+}
+
+/// Creates a document owned by the caller's account, with a server-made id unless the caller
+/// names one.
 #[utoipa::path(post, path = "/api/v1/documents", request_body = CreateDocument,
-    responses((status = 201, description = "created"), (status = 409, description = "exists"),
+    responses((status = 201, description = "created, with its id and title"), (status = 409, description = "that id exists"),
+              (status = 400, description = "bad title or id"),
               (status = 401, description = "bad token"), (status = 403, description = "read-only role")))]
 pub async fn create(
     req: HttpRequest,
@@ -41,23 +69,62 @@ pub async fn create(
     query: web::Query<TokenQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let principal = principal_for(&req, &state, &query, &body.id).await?;
+    let body = body.into_inner();
+    let title = valid_title(body.title.as_deref().unwrap_or("Untitled"))?;
+    let named = body.id.is_some();
+    let doc_id = body
+        .id
+        .unwrap_or_else(|| format!("d_{}", crate::auth::secret::id()));
+    let principal = principal_for(&req, &state, &query, &doc_id).await?;
     if !principal.role.can_write() {
         return Err(DocError::ReadOnly.into());
     }
-    match state.registry.access(&body.id, &principal, false).await {
-        Err(DocError::NotFound) => {}
-        Ok(_) | Err(DocError::Forbidden) => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "exists",
-                "a document with this id already exists",
-            ))
+    if named {
+        match state.registry.access(&doc_id, &principal, false).await {
+            Err(DocError::NotFound) => {}
+            Ok(_) | Err(DocError::Forbidden) => {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "exists",
+                    "a document with this id already exists",
+                ))
+            }
+            Err(e) => return Err(e.into()),
         }
-        Err(e) => return Err(e.into()),
     }
-    let meta = state.registry.access(&body.id, &principal, true).await?;
+    let mut meta = state.registry.access(&doc_id, &principal, true).await?;
+    state.store.set_title(&doc_id, &title).await?;
+    meta.title = title;
     Ok(HttpResponse::Created().json(meta))
+}
+
+/// Renames a document; its open editors hear the new title at once (event `title`).
+#[utoipa::path(put, path = "/api/v1/documents/{doc_id}/title", request_body = Retitle,
+    responses((status = 200, description = "renamed"), (status = 400, description = "bad title"),
+              (status = 403, description = "read-only role"), (status = 404, description = "no such document")))]
+pub async fn retitle(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<Retitle>,
+    query: web::Query<TokenQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let doc_id = path.into_inner();
+    let principal = principal_for(&req, &state, &query, &doc_id).await?;
+    // The owner check (another account's document is a 404) comes before the role check.
+    state.registry.access(&doc_id, &principal, false).await?;
+    if !principal.role.can_write() {
+        return Err(DocError::ReadOnly.into());
+    }
+    let title = valid_title(&body.title)?;
+    if !state.store.set_title(&doc_id, &title).await? {
+        return Err(DocError::NotFound.into());
+    }
+    state.events.to_editors(
+        &doc_id,
+        &serde_json::json!({ "type": "title", "title": title, "by": principal.user }),
+    );
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "doc_id": doc_id, "title": title })))
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
@@ -70,6 +137,7 @@ pub struct ListQuery {
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct Listed {
     pub doc_id: String,
+    pub title: String,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
     pub workflow_state: crate::workflow::State,
@@ -104,6 +172,7 @@ pub async fn list(
         .zip(workflows)
         .map(|(m, w)| Listed {
             doc_id: m.doc_id,
+            title: m.title,
             created_at_ms: m.created_at_ms,
             updated_at_ms: m.updated_at_ms,
             workflow_state: w.map_or(crate::workflow::State::Draft, |w| w.state),
@@ -123,12 +192,16 @@ pub async fn info(
 ) -> Result<HttpResponse, ApiError> {
     let doc_id = path.into_inner();
     let principal = principal_for(&req, &state, &query, &doc_id).await?;
-    let info = state
+    let mut info = state
         .registry
         .ask(&doc_id, || GetInfo {
             principal: principal.clone(),
         })
         .await?;
+    // The live actor's copy of the title dates from its load; renames go to the store.
+    if let Some(stored) = state.store.meta(&doc_id).await? {
+        info.meta.title = stored.title;
+    }
     Ok(HttpResponse::Ok().json(info))
 }
 

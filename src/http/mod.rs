@@ -99,6 +99,7 @@ macro_rules! api_routes {
             post "/documents" => documents::create,
             get "/documents" => documents::list,
             get "/documents/{doc_id}" => documents::info,
+            put "/documents/{doc_id}/title" => documents::retitle,
             get "/documents/{doc_id}/state" => documents::state,
             post "/documents/{doc_id}/updates" => documents::apply_update,
             put "/documents/{doc_id}/revocations/{user_id}" => revocations::revoke_document,

@@ -172,6 +172,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         super::documents::create,
         super::documents::list,
         super::documents::info,
+        super::documents::retitle,
         super::documents::state,
         super::documents::apply_update,
         super::revocations::revoke_document,

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::ai::{ai_user, metered, timeout};
 use super::{admit_to_document, authenticate, for_manager, ApiError};
-use crate::ai::index::{dot, Hit};
 use crate::actors::document::GetState;
+use crate::ai::index::{dot, Hit};
 use crate::auth::Principal;
 use crate::gpu::Input;
 use crate::server::AppState;

@@ -148,7 +148,8 @@ pub async fn suggest(
             ));
         }
         let vector = super::search::embed_for(&state, &principal, text.clone()).await?;
-        let tags = suggest_hashtags(&state, &text, &vector, body.count.unwrap_or(3).clamp(1, 10)).await?;
+        let tags =
+            suggest_hashtags(&state, &text, &vector, body.count.unwrap_or(3).clamp(1, 10)).await?;
         if tags.is_empty() {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -20,6 +20,9 @@ pub struct WsQuery {
     ack: Option<String>,
     /// `events=1`: receive creo's event messages (workflow transitions of this document).
     events: Option<String>,
+    /// `create=0`: never create the document by opening it (the browser editor: a mistyped
+    /// address must not make an empty document); an unknown id is a 404.
+    create: Option<String>,
 }
 
 pub async fn connect(
@@ -77,7 +80,8 @@ pub async fn connect(
     slot.hold(lease);
     // Opening an unknown id creates the document for editors and above only (the y-websocket
     // convention); a reader gets 404, as for another account's document.
-    let create = principal.role.can_write();
+    let create =
+        principal.role.can_write() && !matches!(query.create.as_deref(), Some("0" | "false"));
     state.registry.access(&doc_id, &principal, create).await?;
     let outbox = Outbox::new(config.outbound_queue_frames, config.outbound_queue_bytes);
     let (response, reader) =

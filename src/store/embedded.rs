@@ -244,7 +244,8 @@ pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
         "document_workflow",
         "targets",
         "TEXT NOT NULL DEFAULT '[]'",
-    )
+    )?;
+    add_column(conn, "documents", "title", "TEXT NOT NULL DEFAULT ''")
 }
 
 fn add_column(conn: &Connection, table: &str, column: &str, decl: &str) -> Result<(), StoreError> {
@@ -264,7 +265,7 @@ fn add_column(conn: &Connection, table: &str, column: &str, decl: &str) -> Resul
 
 fn read_meta(conn: &Connection, doc_id: &str) -> Result<Option<DocumentMeta>, StoreError> {
     conn.query_row(
-        "SELECT account_id, epoch, created_at, updated_at FROM documents WHERE doc_id = ?1",
+        "SELECT account_id, epoch, created_at, updated_at, title FROM documents WHERE doc_id = ?1",
         params![doc_id],
         |r| {
             Ok(DocumentMeta {
@@ -273,6 +274,7 @@ fn read_meta(conn: &Connection, doc_id: &str) -> Result<Option<DocumentMeta>, St
                 epoch: r.get(1)?,
                 created_at_ms: r.get(2)?,
                 updated_at_ms: r.get(3)?,
+                title: r.get(4)?,
             })
         },
     )
@@ -375,6 +377,19 @@ impl DocumentStore for EmbeddedStore {
         .await
     }
 
+    async fn set_title(&self, doc_id: &str, title: &str) -> Result<bool, StoreError> {
+        let (doc_id, title) = (doc_id.to_string(), title.to_string());
+        self.transaction(move |c| {
+            c.execute(
+                "UPDATE documents SET title = ?2 WHERE doc_id = ?1",
+                params![doc_id, title],
+            )
+            .map(|changed| changed > 0)
+            .map_err(unavailable)
+        })
+        .await
+    }
+
     async fn documents_of(
         &self,
         account_id: &str,
@@ -384,7 +399,7 @@ impl DocumentStore for EmbeddedStore {
         self.read(move |conn| {
             let mut statement = conn
                 .prepare_cached(
-                    "SELECT doc_id, epoch, created_at, updated_at FROM documents \
+                    "SELECT doc_id, epoch, created_at, updated_at, title FROM documents \
                      WHERE account_id = ?1 ORDER BY updated_at DESC LIMIT ?2",
                 )
                 .map_err(unavailable)?;
@@ -396,6 +411,7 @@ impl DocumentStore for EmbeddedStore {
                         epoch: r.get(1)?,
                         created_at_ms: r.get(2)?,
                         updated_at_ms: r.get(3)?,
+                        title: r.get(4)?,
                     })
                 })
                 .map_err(unavailable)?;

@@ -82,6 +82,11 @@ impl DocumentStore for FaultInjectingStore {
         self.inner.claim(doc_id, account_id).await
     }
 
+    async fn set_title(&self, doc_id: &str, title: &str) -> Result<bool, StoreError> {
+        self.before(true).await?;
+        self.inner.set_title(doc_id, title).await
+    }
+
     async fn documents_of(
         &self,
         account_id: &str,

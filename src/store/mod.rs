@@ -22,6 +22,8 @@ pub struct DocumentMeta {
     pub epoch: i64,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
+    /// What people call the document (any Unicode, duplicates allowed); the id is the server's.
+    pub title: String,
 }
 
 /// Everything needed to rebuild a document: one snapshot plus the log tail of its epoch.
@@ -166,6 +168,8 @@ pub trait DocumentStore: Send + Sync + 'static {
     /// Creates the document for `account_id` unless it exists; returns the stored owner either
     /// way, so two nodes racing to create it agree on one owner.
     async fn claim(&self, doc_id: &str, account_id: &str) -> Result<DocumentMeta, StoreError>;
+    /// Renames the document; `false` when it does not exist.
+    async fn set_title(&self, doc_id: &str, title: &str) -> Result<bool, StoreError>;
     /// An account's documents, at most `limit`, most recently changed first (on ScyllaDB
     /// "changed" is the last compaction: appends do not rewrite the document row).
     async fn documents_of(

@@ -84,6 +84,7 @@ struct Statements {
     meta: PreparedStatement,
     meta_serial: PreparedStatement,
     claim: PreparedStatement,
+    set_title: PreparedStatement,
     list_document: PreparedStatement,
     unlist_document: PreparedStatement,
     documents_of: PreparedStatement,
@@ -229,13 +230,13 @@ impl ScyllaStore {
         let r = options.read_consistency;
         let st = Statements {
             meta: prepare(
-                "SELECT account_id, epoch, snapshot_id, created_at, updated_at FROM documents WHERE doc_id = ?",
+                "SELECT account_id, epoch, snapshot_id, created_at, updated_at, title FROM documents WHERE doc_id = ?",
                 r,
                 true,
             )
             .await?,
             meta_serial: prepare(
-                "SELECT account_id, epoch, snapshot_id, created_at, updated_at FROM documents WHERE doc_id = ?",
+                "SELECT account_id, epoch, snapshot_id, created_at, updated_at, title FROM documents WHERE doc_id = ?",
                 Consistency::Serial,
                 true,
             )
@@ -243,6 +244,13 @@ impl ScyllaStore {
             claim: prepare(
                 "INSERT INTO documents (doc_id, account_id, epoch, snapshot_id, created_at, updated_at) \
                  VALUES (?, ?, 0, 0, ?, ?) IF NOT EXISTS",
+                w,
+                false,
+            )
+            .await?,
+            // IF EXISTS: a rename racing a delete must not bring back a row without an owner.
+            set_title: prepare(
+                "UPDATE documents SET title = ? WHERE doc_id = ? IF EXISTS",
                 w,
                 false,
             )
@@ -387,10 +395,10 @@ impl ScyllaStore {
             .into_rows_result()
             .map_err(unavailable)?;
         let row = rows
-            .maybe_first_row::<(String, i64, i64, CqlTimestamp, CqlTimestamp)>()
+            .maybe_first_row::<(String, i64, i64, CqlTimestamp, CqlTimestamp, Option<String>)>()
             .map_err(unavailable)?;
-        Ok(
-            row.map(|(account_id, epoch, snapshot_id, created, updated)| {
+        Ok(row.map(
+            |(account_id, epoch, snapshot_id, created, updated, title)| {
                 (
                     DocumentMeta {
                         doc_id: doc_id.to_string(),
@@ -398,11 +406,12 @@ impl ScyllaStore {
                         epoch,
                         created_at_ms: created.0,
                         updated_at_ms: updated.0,
+                        title: title.unwrap_or_default(),
                     },
                     snapshot_id,
                 )
-            }),
-        )
+            },
+        ))
     }
 
     async fn read_log(&self, doc_id: &str, epoch: i64) -> Result<Vec<Vec<u8>>, StoreError> {
@@ -513,6 +522,10 @@ impl DocumentStore for ScyllaStore {
             .await
             .map_err(unavailable)?;
         Ok(meta)
+    }
+
+    async fn set_title(&self, doc_id: &str, title: &str) -> Result<bool, StoreError> {
+        self.lwt(&self.st.set_title, (title, doc_id)).await
     }
 
     async fn documents_of(

@@ -1,11 +1,13 @@
 //! What the browser editor needs from the server beyond the Yjs socket: an account's document
-//! list with workflow states, and the built editor served at `/` with every other address of
-//! the editor answered by its `index.html`.
+//! list with titles and workflow states, documents made with server ids, and the built editor
+//! served at `/`: compressed copies chosen by `Accept-Encoding`, hashed assets cached for a year,
+//! the page itself never cached, every other address of the editor answered by `index.html`,
+//! and a missing file a 404 (not the page).
 
 use reqwest::Method;
 use serde_json::json;
 
-use crate::common::{http, Server};
+use crate::common::{http, upgrade_status, Server};
 use crate::rest::{self, call, get, member, post, register};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -67,44 +69,178 @@ async fn an_account_lists_its_documents_with_their_workflow_state() {
     assert_eq!(s, 401);
 }
 
+/// People name documents; the server names ids. Titles are any Unicode, duplicates are fine,
+/// and nobody creates a document by mistyping an address in the editor.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_built_editor_is_served_at_the_root() {
-    let dist = tempfile::tempdir().unwrap();
+async fn documents_get_server_ids_and_editable_unicode_titles() {
+    let server = rest::start();
+    let owner = register(&server, "titles@example.com").await;
+    let viewer = member(&server, &owner, "titles-viewer@example.com", "viewer").await;
+    let mut ids = Vec::new();
+    for title in ["春のセール", "春のセール", "Spring launch!"] {
+        let (s, v) = post(
+            &server,
+            "/api/v1/documents",
+            &owner.access,
+            json!({ "title": title }),
+        )
+        .await;
+        assert_eq!(s, 201, "{v}");
+        assert_eq!(v["title"], title);
+        ids.push(v["doc_id"].as_str().unwrap().to_string());
+    }
+    assert_ne!(ids[0], ids[1], "the same title twice is two documents");
+    for bad in ["", "   ", "line\nbreak", &"x".repeat(201)] {
+        let (s, v) = post(
+            &server,
+            "/api/v1/documents",
+            &owner.access,
+            json!({ "title": bad }),
+        )
+        .await;
+        assert_eq!((s, v["error"]["code"].as_str()), (400, Some("bad_title")));
+    }
+
+    let (s, v, _) = call(
+        &server,
+        Method::PUT,
+        &format!("/api/v1/documents/{}/title", ids[2]),
+        Some(&owner.access),
+        Some(json!({ "title": "Spring launch — final" })),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, _, _) = call(
+        &server,
+        Method::PUT,
+        &format!("/api/v1/documents/{}/title", ids[2]),
+        Some(&viewer.access),
+        Some(json!({ "title": "Vandalised" })),
+    )
+    .await;
+    assert_eq!(s, 403, "a viewer cannot rename");
+    let (_, v) = get(
+        &server,
+        &format!("/api/v1/documents/{}", ids[2]),
+        &viewer.access,
+    )
+    .await;
+    assert_eq!(v["title"], "Spring launch — final");
+    let (_, v) = get(&server, "/api/v1/documents", &viewer.access).await;
+    let mut titles: Vec<&str> = v["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["title"].as_str().unwrap())
+        .collect();
+    titles.sort();
+    assert_eq!(
+        titles,
+        ["Spring launch — final", "春のセール", "春のセール"]
+    );
+
+    // The editor opens sockets with create=0: an unknown id is a 404 even for the owner, and
+    // nothing is created. Without it an editor still creates by opening (y-websocket apps).
+    let typo = format!("{}&create=0", server.ws("d_mistyped", &owner.access));
+    assert_eq!(upgrade_status(&typo).await, 404);
+    let (s, _) = get(&server, "/api/v1/documents/d_mistyped", &owner.access).await;
+    assert_eq!(s, 404);
+    let (_, v) = get(&server, "/api/v1/documents", &owner.access).await;
+    assert_eq!(v["documents"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        upgrade_status(&server.ws("d_new_by_viewer", &viewer.access)).await,
+        404
+    );
+}
+
+/// A built editor as `npm run build` leaves it: the page, one hashed asset and its brotli and
+/// gzip copies (marked so the test can tell which was sent).
+fn dist() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("assets")).unwrap();
     std::fs::write(
-        dist.path().join("index.html"),
-        "<!doctype html><title>creo editor</title>",
+        dir.path().join("index.html"),
+        "<!doctype html><title>creo</title>",
     )
     .unwrap();
-    std::fs::create_dir(dist.path().join("assets")).unwrap();
-    std::fs::write(dist.path().join("assets/app.js"), "console.log('creo')").unwrap();
+    std::fs::write(dir.path().join("favicon.svg"), "<svg/>").unwrap();
+    let asset = dir.path().join("assets/index-abc123.js");
+    std::fs::write(&asset, "console.log('raw')").unwrap();
+    std::fs::write(asset.with_extension("js.br"), "brotli bytes").unwrap();
+    std::fs::write(asset.with_extension("js.gz"), "gzip bytes").unwrap();
+    dir
+}
+
+async fn fetch(server: &Server, path: &str, encodings: &str) -> reqwest::Response {
+    http()
+        .get(server.url(path))
+        .header("accept-encoding", encodings)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
+    response
+        .headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap())
+        .unwrap_or("")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_editor_is_served_compressed_cached_and_without_fallbacks_for_missing_files() {
+    let dist = dist();
     let server = Server::start_with(&[("CREO_FRONTEND", dist.path().to_str().unwrap())]);
-    let client = http();
-    let fetch = |path: &str| {
-        let req = client.get(server.url(path));
-        async move {
-            let resp = req.send().await.unwrap();
-            let status = resp.status().as_u16();
-            let kind = resp
-                .headers()
-                .get("content-type")
-                .map(|v| v.to_str().unwrap().to_string())
-                .unwrap_or_default();
-            (status, kind, resp.text().await.unwrap())
-        }
-    };
-    let (s, kind, body) = fetch("/").await;
-    assert_eq!((s, body.contains("creo editor")), (200, true), "{kind}");
-    assert!(kind.starts_with("text/html"), "{kind}");
-    let (s, kind, _) = fetch("/assets/app.js").await;
-    assert_eq!(s, 200);
-    assert!(kind.contains("javascript"), "{kind}");
-    // Any other address of the editor opens the editor...
-    let (s, _, body) = fetch("/doc/launch-post").await;
-    assert_eq!((s, body.contains("creo editor")), (200, true));
-    // ...but the API still answers its own 404s, and the socket route is untouched.
-    let (s, _, body) = fetch("/api/v1/no-such-route").await;
-    assert_eq!(s, 404, "{body}");
-    assert!(!body.contains("creo editor"));
-    let (s, _, _) = fetch("/ws/launch-post").await;
-    assert_eq!(s, 401);
+
+    let asset = "/assets/index-abc123.js";
+    let br = fetch(&server, asset, "gzip, deflate, br").await;
+    assert_eq!(br.status(), 200);
+    assert_eq!(header(&br, "content-encoding"), "br");
+    assert!(header(&br, "content-type").contains("javascript"));
+    assert!(header(&br, "cache-control").contains("immutable"));
+    assert!(header(&br, "cache-control").contains("max-age=31536000"));
+    assert_eq!(header(&br, "vary"), "Accept-Encoding");
+    assert_eq!(br.text().await.unwrap(), "brotli bytes");
+
+    let gz = fetch(&server, asset, "gzip").await;
+    assert_eq!(header(&gz, "content-encoding"), "gzip");
+    assert_eq!(gz.text().await.unwrap(), "gzip bytes");
+    let refused = fetch(&server, asset, "gzip;q=0, br;q=0").await;
+    assert_eq!(header(&refused, "content-encoding"), "");
+    assert_eq!(refused.text().await.unwrap(), "console.log('raw')");
+
+    for page in ["/", "/index.html", "/some/editor/address"] {
+        let response = fetch(&server, page, "br").await;
+        assert_eq!(response.status(), 200, "{page}");
+        assert_eq!(header(&response, "cache-control"), "no-cache", "{page}");
+        assert!(response
+            .text()
+            .await
+            .unwrap()
+            .contains("<title>creo</title>"));
+    }
+    let icon = fetch(&server, "/favicon.svg", "").await;
+    assert!(header(&icon, "content-type").starts_with("image/svg"));
+
+    // Files that are not there are not the page: a stale asset, a source map, a favicon.ico,
+    // an unknown API address, hidden files and escapes.
+    for missing in [
+        "/assets/index-old.js",
+        "/assets/index-abc123.js.map",
+        "/favicon.ico",
+        "/api/v1/no-such-thing",
+        "/.env",
+        "/assets/..%2F..%2Fetc%2Fpasswd",
+    ] {
+        let response = fetch(&server, missing, "br").await;
+        assert_eq!(response.status(), 404, "{missing}");
+        assert!(
+            !response.text().await.unwrap().contains("<title>creo"),
+            "{missing}"
+        );
+    }
+    // The API and the socket route still answer beside it.
+    assert_eq!(fetch(&server, "/healthz", "").await.status(), 200);
+    assert_eq!(fetch(&server, "/ws/launch-post", "").await.status(), 401);
 }

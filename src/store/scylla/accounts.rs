@@ -334,7 +334,7 @@ impl ScyllaStore {
             .map_err(unavailable)
     }
 
-    async fn lwt(
+    pub(super) async fn lwt(
         &self,
         st: &PreparedStatement,
         values: impl SerializeRow,
@@ -821,8 +821,13 @@ impl AccountStore for ScyllaStore {
         grace_ms: i64,
     ) -> Result<Refreshed, StoreError> {
         let st = self.acct();
-        let row: Option<(String, String, Option<bool>, Option<CqlTimestamp>, CqlTimestamp)> =
-            self.first(&st.refresh, (old_hash,)).await?;
+        let row: Option<(
+            String,
+            String,
+            Option<bool>,
+            Option<CqlTimestamp>,
+            CqlTimestamp,
+        )> = self.first(&st.refresh, (old_hash,)).await?;
         let Some((session_id, user_id, spent, spent_at, token_expiry)) = row else {
             return Ok(Refreshed::Invalid);
         };
