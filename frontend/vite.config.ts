@@ -13,5 +13,7 @@ export default defineConfig({
       '/ws': { target: creo.replace(/^http/, 'ws'), ws: true },
     },
   },
-  build: { outDir: 'dist', sourcemap: true },
+  // No source maps in what is served: they would publish the whole source. `vite build
+  // --sourcemap` makes them locally when a stack trace needs reading.
+  build: { outDir: 'dist', sourcemap: false },
 })

@@ -1,7 +1,10 @@
-import { useEffect, useState, type FormEvent } from 'react'
+import { lazy, Suspense, useEffect, useState, type FormEvent } from 'react'
 import { ApiError, login, onSession, post, register, session, sessionEndedBecause, type Session } from './api'
 import { DocumentsPage } from './DocumentsPage'
-import { EditorPage } from './editor/EditorPage'
+
+// The editor (Tiptap, ProseMirror, Yjs) is most of the code: it loads only when a document opens,
+// so the login form and the documents list paint first.
+const EditorPage = lazy(() => import('./editor/EditorPage').then((m) => ({ default: m.EditorPage })))
 
 // Addresses live in the hash (#/doc/launch-post, #/invite/inv_…), so the server only ever has to
 // serve index.html and any address can be bookmarked or reloaded.
@@ -37,12 +40,14 @@ export function App() {
   if (!shown) return <AuthScreen />
   if (doc)
     return (
-      <EditorPage
-        key={`${doc[1]}:${shown.accountId}`}
-        docId={doc[1]}
-        session={shown}
-        onSignInAgain={current ? undefined : () => setEnded(null)}
-      />
+      <Suspense fallback={<p className="loading" role="status">Opening the editor…</p>}>
+        <EditorPage
+          key={`${doc[1]}:${shown.accountId}`}
+          docId={doc[1]}
+          session={shown}
+          onSignInAgain={current ? undefined : () => setEnded(null)}
+        />
+      </Suspense>
     )
   if (!current) return <AuthScreen />
   const invite = hash.match(/^#\/invite\/(.+)$/)

@@ -12,7 +12,8 @@ import { VersionsPanel } from '../panels/VersionsPanel'
 import { WorkflowBar } from '../panels/WorkflowBar'
 import { colourOf, displayName, useCollab, type Collab, type SaveState } from './collab'
 import { CommentMarks } from './commentMarks'
-import { flatIndex } from './text'
+import { flatIndex, plainText } from './text'
+import { TabList } from '../Tabs'
 
 /** The post and its per-platform variants: root fragments `post` and `post.<platform>`. */
 export const FIELDS = [
@@ -66,20 +67,14 @@ export function EditorPage({
       {collab && <WorkflowBar docId={docId} session={session} collab={collab} />}
       <main className="editor-layout">
         <section className="editor-column" aria-label="Post editor">
-          <div role="tablist" aria-label="Post and platform variants" className="tabs">
-            {FIELDS.map((f) => (
-              <button
-                key={f.field}
-                role="tab"
-                id={`tab-${f.field}`}
-                aria-selected={field === f.field}
-                aria-controls="field-panel"
-                onClick={() => setField(f.field)}
-              >
-                {f.label}
-              </button>
-            ))}
-          </div>
+          <TabList
+            label="Post and platform variants"
+            tabs={FIELDS.map((f) => ({ id: f.field, label: f.label }))}
+            selected={field}
+            onSelect={setField}
+            idPrefix="tab"
+            controls="field-panel"
+          />
           <div id="field-panel" role="tabpanel" aria-labelledby={`tab-${field}`}>
             {collab ? (
               <FieldEditor
@@ -119,27 +114,19 @@ export function EditorPage({
           )}
         </section>
         <aside className="side">
-          <div role="tablist" aria-label="Side panels" className="tabs">
-            {(
-              [
-                ['comments', 'Comments'],
-                ['versions', 'Versions'],
-                ['ai', 'AI'],
-                ['credits', 'Credits'],
-              ] as [Panel, string][]
-            ).map(([id, label]) => (
-              <button
-                key={id}
-                role="tab"
-                id={`side-${id}`}
-                aria-selected={panel === id}
-                aria-controls="side-panel"
-                onClick={() => setPanel(id)}
-              >
-                {label}
-              </button>
-            ))}
-          </div>
+          <TabList<Panel>
+            label="Side panels"
+            tabs={[
+              { id: 'comments', label: 'Comments' },
+              { id: 'versions', label: 'Versions' },
+              { id: 'ai', label: 'AI' },
+              { id: 'credits', label: 'Credits' },
+            ]}
+            selected={panel}
+            onSelect={setPanel}
+            idPrefix="side"
+            controls="side-panel"
+          />
           <div id="side-panel" role="tabpanel" aria-labelledby={`side-${panel}`}>
             {collab && panel === 'comments' && (
               <CommentsPanel
@@ -227,7 +214,7 @@ function FieldEditor({
     <>
       <Toolbar editor={editor} editable={editable} field={field} onComment={onComment} />
       <EditorContent editor={editor} className="editor" />
-      <Counter editor={editor} field={field} />
+      <Counter editor={editor} field={field} collab={collab} />
     </>
   )
 }
@@ -304,22 +291,48 @@ function Toolbar({
   )
 }
 
-function Counter({ editor, field }: { editor: Editor; field: string }) {
-  const text = useEditorState({
+/**
+ * Characters and hashtags against the platform's limit. An empty variant sends the main post,
+ * so that is what it counts. Screen readers hear only crossing the limit, not every keystroke.
+ */
+function Counter({ editor, field, collab }: { editor: Editor; field: string; collab: Collab }) {
+  const own = useEditorState({
     editor,
     selector: ({ editor: e }) => e.state.doc.textBetween(0, e.state.doc.content.size, '\n'),
   })
+  const main = useMainPost(collab, field !== 'post' && own.length === 0)
+  const text = own.length === 0 && field !== 'post' ? main : own
   const limit = FIELDS.find((f) => f.field === field)?.limit ?? 0
   const chars = [...text].length
   const tags = (text.match(/#[\p{L}\p{N}_]+/gu) ?? []).length
   const over = limit > 0 && chars > limit
+  const platform = FIELDS.find((f) => f.field === field)?.label
   return (
-    <p className={over ? 'counter over' : 'counter'} aria-live="polite">
-      {chars}
-      {limit > 0 && ` / ${limit}`} characters · {tags} hashtags
-      {field !== 'post' && chars === 0 && ' · empty: the main post goes out on this platform'}
-    </p>
+    <>
+      <p className={over ? 'counter over' : 'counter'} data-testid="counter">
+        {chars}
+        {limit > 0 && ` / ${limit}`} characters · {tags} hashtags
+        {field !== 'post' && own.length === 0 && ' · empty, so the main post goes out here (counted)'}
+      </p>
+      <p className="visually-hidden" role="status">
+        {over ? `Over the ${platform} limit by ${chars - limit} characters` : ''}
+      </p>
+    </>
   )
+}
+
+/** The main post's text, kept current while `wanted`. */
+function useMainPost(collab: Collab, wanted: boolean): string {
+  const [text, setText] = useState('')
+  useEffect(() => {
+    if (!wanted) return
+    const fragment = collab.doc.getXmlFragment('post')
+    const update = () => setText(plainText(fragment))
+    update()
+    fragment.observeDeep(update)
+    return () => fragment.unobserveDeep(update)
+  }, [collab, wanted])
+  return wanted ? text : ''
 }
 
 interface Peer {

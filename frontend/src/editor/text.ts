@@ -3,6 +3,7 @@
 // spans are indexes into that text, in UTF-16 units like JavaScript strings.
 
 import type { Node as PmNode } from '@tiptap/pm/model'
+import * as Y from 'yjs'
 
 /** The plain-text index of the ProseMirror position `pos`. */
 export function flatIndex(doc: PmNode, pos: number): number {
@@ -28,4 +29,25 @@ export function positionOf(doc: PmNode, index: number): number {
     return false
   })
   return found >= 0 ? found : doc.content.size
+}
+
+/**
+ * The plain text of a Yjs rich-text fragment as the server reads it: text blocks joined by
+ * "\n", marks dropped (the same text ProseMirror's `textBetween(…, "\n")` gives).
+ */
+export function plainText(fragment: Y.XmlFragment): string {
+  const blocks: string[] = []
+  const walk = (node: Y.XmlElement | Y.XmlFragment) => {
+    let inline = ''
+    let hasText = false
+    for (const child of node.toArray()) {
+      if (child instanceof Y.XmlText) {
+        hasText = true
+        inline += child.toDelta().map((d: { insert: unknown }) => (typeof d.insert === 'string' ? d.insert : '')).join('')
+      } else if (child instanceof Y.XmlElement) walk(child)
+    }
+    if (hasText || (node instanceof Y.XmlElement && node.length === 0)) blocks.push(inline)
+  }
+  walk(fragment)
+  return blocks.join('\n')
 }

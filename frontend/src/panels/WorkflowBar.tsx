@@ -19,13 +19,21 @@ interface WorkflowView {
   transitions: Transition[]
 }
 
-const PLATFORMS: [string, string[]][] = [
-  ['instagram', ['feed', 'story', 'reel']],
-  ['x', ['feed']],
-  ['linkedin', ['feed']],
-  ['facebook', ['feed', 'story']],
-  ['tiktok', ['video']],
+/** Platforms, their formats, and why one cannot be chosen yet (both need an image or video). */
+const PLATFORMS: [string, string, string[], string?][] = [
+  ['instagram', 'Instagram', ['feed', 'story', 'reel'], 'needs an image or video, which posts cannot carry yet'],
+  ['x', 'X', ['feed']],
+  ['linkedin', 'LinkedIn', ['feed']],
+  ['facebook', 'Facebook', ['feed', 'story']],
+  ['tiktok', 'TikTok', ['video'], 'needs a video, which posts cannot carry yet'],
 ]
+
+/** Every IANA time zone the browser knows, this browser's own first. */
+function timeZones(): string[] {
+  const own = Intl.DateTimeFormat().resolvedOptions().timeZone
+  const all = typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('timeZone') : []
+  return [own, ...all.filter((z) => z !== own)]
+}
 
 /** The document's place in review and publishing, and the moves this person may make from it. */
 export function WorkflowBar({ docId, session, collab }: { docId: string; session: Session; collab: Collab }) {
@@ -138,23 +146,34 @@ export function WorkflowBar({ docId, session, collab }: { docId: string; session
           </label>
           <label>
             Time zone
-            <input name="timezone" defaultValue={Intl.DateTimeFormat().resolvedOptions().timeZone} required />
+            <select name="timezone" required>
+              {timeZones().map((z) => (
+                <option key={z}>{z}</option>
+              ))}
+            </select>
           </label>
           <fieldset>
             <legend>Where</legend>
-            {PLATFORMS.map(([p, formats]) => (
-              <div key={p} className="row">
+            {PLATFORMS.map(([p, label, formats, unavailable]) => (
+              <div key={p} className="row wrap">
                 <label className="inline">
-                  <input type="checkbox" name={`on-${p}`} /> {p}
+                  <input type="checkbox" name={`on-${p}`} disabled={!!unavailable} aria-describedby={unavailable && `why-${p}`} />{' '}
+                  {label}
                 </label>
-                <label className="inline">
-                  <span className="visually-hidden">{p} format</span>
-                  <select name={`format-${p}`}>
-                    {formats.map((f) => (
-                      <option key={f}>{f}</option>
-                    ))}
-                  </select>
-                </label>
+                {unavailable ? (
+                  <span className="hint" id={`why-${p}`}>
+                    {unavailable}
+                  </span>
+                ) : (
+                  <label className="inline">
+                    <span className="visually-hidden">{label} format</span>
+                    <select name={`format-${p}`}>
+                      {formats.map((f) => (
+                        <option key={f}>{f}</option>
+                      ))}
+                    </select>
+                  </label>
+                )}
               </div>
             ))}
           </fieldset>
