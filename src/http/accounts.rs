@@ -144,17 +144,93 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(account))
 }
 
-/// The account's members and their roles.
+/// A member as the people of the account see them: by name. Emails are for owners and admins
+/// (who invite and manage) and for the member themself.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MemberView {
+    #[serde(flatten)]
+    pub member: Member,
+    pub name: String,
+    pub email: Option<String>,
+}
+
+/// The account's members, their names and roles (any member may read it: the editor names
+/// comment authors, editors and approvers by it).
 #[utoipa::path(get, path = "/api/v1/accounts/{account_id}/members",
-    responses((status = 200, description = "members", body = Vec<Member>)))]
+    responses((status = 200, description = "members", body = Vec<MemberView>)))]
 pub async fn members(
     req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let account_id = path.into_inner();
-    for_account(&req, &state, &account_id).await?;
-    Ok(HttpResponse::Ok().json(state.account_store.members(&account_id).await?))
+    let principal = for_account(&req, &state, &account_id).await?;
+    let manager = matches!(principal.role, Role::Owner | Role::Admin);
+    let members = state.account_store.members(&account_id).await?;
+    let users = futures_util::future::try_join_all(
+        members.iter().map(|m| state.account_store.user(&m.user_id)),
+    )
+    .await?;
+    let view: Vec<MemberView> = members
+        .into_iter()
+        .zip(users)
+        .map(|(member, user)| {
+            let (name, email) = user.map(|u| (u.name, u.email)).unwrap_or_default();
+            let email = (manager || *member.user_id == *principal.user).then_some(email);
+            MemberView {
+                member,
+                name,
+                email,
+            }
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// What an invitation link shows before its holder signs in: who invites them, to which
+/// workspace, as what. The token is the secret; nothing here names other members.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct InvitationPreview {
+    pub account_id: String,
+    pub account_name: String,
+    pub inviter_name: String,
+    pub role: Role,
+    /// The address it was sent to: only that person can accept it.
+    pub email: String,
+    pub expires_at: i64,
+}
+
+#[utoipa::path(get, path = "/api/v1/invitations/{token}",
+    responses((status = 200, description = "the invitation", body = InvitationPreview),
+              (status = 404, description = "unknown, expired or already used")))]
+pub async fn preview(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    // Rate limited like sign-in: a guessed token is 256 bits, but each try costs a read.
+    super::address::limit(&req, &state, super::address::Class::Auth).await?;
+    let hash = secret::digest(&path.into_inner());
+    let pending = state.account_store.invitation_by_token(&hash).await?;
+    let Some(inv) = pending.filter(|i| i.accepted_by.is_none() && i.expires_at > now_ms()) else {
+        return Err(ApiError::not_found(
+            "unknown, expired or already used invitation",
+        ));
+    };
+    let account = state
+        .account_store
+        .account(&inv.account_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("the account no longer exists"))?;
+    let inviter = state.account_store.user(&inv.invited_by).await?;
+    Ok(HttpResponse::Ok().json(InvitationPreview {
+        account_id: inv.account_id,
+        account_name: account.name,
+        inviter_name: inviter.map(|u| u.name).unwrap_or_default(),
+        role: inv.role,
+        email: inv.email,
+        expires_at: inv.expires_at,
+    }))
 }
 
 /// May `by` change (or remove) `target`, currently `current`, to `new`? Admins manage everyone

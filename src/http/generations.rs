@@ -38,6 +38,11 @@ pub struct GenerationRequest {
 pub struct Selection {
     /// The variation's index (0-3).
     pub index: usize,
+    /// `true`: the server records the choice and answers with the edit as a binary Yjs update
+    /// (`application/octet-stream`) for the editor to apply itself, so the change is the
+    /// person's own and their Undo takes it back. Otherwise creo writes it into the document.
+    #[serde(default)]
+    pub client_applies: bool,
 }
 
 fn quote(state: &AppState) -> Quote {
@@ -162,7 +167,7 @@ pub async fn get(
 /// Writes one variation into the document (replacing the field's text) as a live edit any
 /// editor can undo, and keeps the content before it as a version.
 #[utoipa::path(post, path = "/api/v1/documents/{doc_id}/generations/{generation_id}/select", request_body = Selection,
-    responses((status = 200, description = "written into the document", body = Generation),
+    responses((status = 200, description = "written into the document (or, with client_applies, the edit as a Yjs update)", body = Generation),
               (status = 409, description = "the generation has no such successful variation")))]
 pub async fn select(
     req: HttpRequest,
@@ -211,10 +216,17 @@ pub async fn select(
     })
     .await
     .map_err(|e| ApiError::bad_request("invalid_document", e))?;
-    super::suggestions::write(&state, &doc_id, &principal, update).await?;
+    if !body.client_applies {
+        super::suggestions::write(&state, &doc_id, &principal, update.clone()).await?;
+    }
     generation.selected = Some(body.index);
     state.store.put_generation(&generation).await?;
     let event = serde_json::json!({ "type": "generation", "generation": generation });
     state.events.to_editors(&doc_id, &event);
+    if body.client_applies {
+        return Ok(HttpResponse::Ok()
+            .content_type("application/octet-stream")
+            .body(update));
+    }
     Ok(HttpResponse::Ok().json(generation))
 }

@@ -22,6 +22,31 @@ pub struct UserExport {
     pub audit_events: Vec<AuditEvent>,
 }
 
+/// Who is signed in: the name shown to others, and the email.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Me {
+    pub user_id: String,
+    pub email: String,
+    pub name: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/users/me",
+    responses((status = 200, description = "the signed-in user", body = Me)))]
+pub async fn me(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let p = authenticate(&req, &state, None).await?;
+    require_login(&p)?;
+    let user = state
+        .account_store
+        .user(&p.user)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such user"))?;
+    Ok(HttpResponse::Ok().json(Me {
+        user_id: user.user_id,
+        email: user.email,
+        name: user.name,
+    }))
+}
+
 /// Everything about the logged-in user, as JSON.
 #[utoipa::path(get, path = "/api/v1/users/me/export",
     responses((status = 200, description = "the user's data", body = UserExport)))]
