@@ -1,6 +1,9 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react'
-import { api, ApiError, logout, post, refresh, type Role, type Session } from './api'
+import { api, ApiError, logout, nameOf, post, refresh, type Role, type Session } from './api'
+import { documentLink } from './App'
+import { MembersPanel } from './MembersPanel'
 import { CreditsPanel } from './panels/CreditsPanel'
+import { useTitle } from './title'
 
 interface Account {
   account_id: string
@@ -11,6 +14,7 @@ interface Account {
 
 interface Listed {
   doc_id: string
+  title: string
   updated_at_ms: number
   workflow_state: string
 }
@@ -25,16 +29,6 @@ export const STATE_LABELS: Record<string, string> = {
   failed: 'Failed',
 }
 
-/** A document id from a title: lower case words joined by dashes. */
-function slug(title: string): string {
-  return title
-    .toLowerCase()
-    .normalize('NFKD')
-    .replace(/[^a-z0-9._-]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 128)
-}
-
 export function Header({ session, children }: { session: Session; children?: React.ReactNode }) {
   return (
     <header className="topbar">
@@ -43,7 +37,7 @@ export function Header({ session, children }: { session: Session; children?: Rea
       </a>
       <div className="topbar-middle">{children}</div>
       <span className="who" title={session.email}>
-        {session.email}
+        {nameOf(session)}
       </span>
       <button type="button" className="ghost" onClick={() => logout()}>
         Log out
@@ -58,6 +52,7 @@ export function DocumentsPage({ session }: { session: Session }) {
   const [error, setError] = useState('')
   const manager = session.role === 'owner' || session.role === 'admin'
   const canWrite = manager || session.role === 'editor'
+  useTitle('Documents')
 
   const load = useCallback(() => {
     api<{ documents: Listed[] }>('/documents')
@@ -71,11 +66,11 @@ export function DocumentsPage({ session }: { session: Session }) {
 
   async function create(e: FormEvent<HTMLFormElement>) {
     e.preventDefault()
-    const id = slug(String(new FormData(e.currentTarget).get('title')))
-    if (!id) return setError('Give the document a title with letters or digits')
+    const title = String(new FormData(e.currentTarget).get('title')).trim()
+    if (!title) return setError('Give the document a title')
     try {
-      await post('/documents', { id })
-      location.hash = `#/doc/${id}`
+      const made = await post<{ doc_id: string }>('/documents', { title })
+      location.hash = documentLink(session.accountId, made.doc_id)
     } catch (err) {
       setError((err as ApiError).message)
     }
@@ -85,12 +80,12 @@ export function DocumentsPage({ session }: { session: Session }) {
     <>
       <Header session={session}>
         <label className="inline">
-          <span className="visually-hidden">Account</span>
+          <span className="visually-hidden">Workspace</span>
           <select
             value={session.accountId}
             onChange={(e) => refresh(e.target.value).catch((err: ApiError) => setError(err.message))}
           >
-            {accounts.length === 0 && <option value={session.accountId}>{session.accountId}</option>}
+            {accounts.length === 0 && <option value={session.accountId}>This workspace</option>}
             {accounts.map((a) => (
               <option key={a.account_id} value={a.account_id}>
                 {a.name} ({a.role})
@@ -126,7 +121,7 @@ export function DocumentsPage({ session }: { session: Session }) {
             <ul className="doc-list">
               {docs.map((d) => (
                 <li key={d.doc_id}>
-                  <a href={`#/doc/${d.doc_id}`}>{d.doc_id}</a>
+                  <a href={documentLink(session.accountId, d.doc_id)}>{d.title || d.doc_id}</a>
                   <span className={`badge state-${d.workflow_state}`}>{STATE_LABELS[d.workflow_state]}</span>
                   <time dateTime={new Date(d.updated_at_ms).toISOString()}>
                     {new Date(d.updated_at_ms).toLocaleString()}
@@ -136,59 +131,9 @@ export function DocumentsPage({ session }: { session: Session }) {
             </ul>
           )}
         </section>
-        {manager && <InvitePanel accountId={session.accountId} />}
+        <MembersPanel session={session} />
         {manager && <CreditsPanel accountId={session.accountId} />}
       </main>
     </>
-  )
-}
-
-function InvitePanel({ accountId }: { accountId: string }) {
-  const [link, setLink] = useState('')
-  const [error, setError] = useState('')
-  async function invite(e: FormEvent<HTMLFormElement>) {
-    e.preventDefault()
-    const form = new FormData(e.currentTarget)
-    try {
-      const created = await post<{ token: string }>(`/accounts/${accountId}/invitations`, {
-        email: form.get('email'),
-        role: form.get('role'),
-      })
-      setLink(`${location.origin}${location.pathname}#/invite/${encodeURIComponent(created.token)}`)
-      setError('')
-    } catch (err) {
-      setError((err as ApiError).message)
-    }
-  }
-  return (
-    <section aria-labelledby="invite-title" className="card">
-      <h2 id="invite-title">Invite someone</h2>
-      <form onSubmit={invite} className="row wrap">
-        <label className="grow">
-          Email
-          <input name="email" type="email" required />
-        </label>
-        <label>
-          Role
-          <select name="role" defaultValue="editor">
-            <option value="admin">Admin</option>
-            <option value="editor">Editor</option>
-            <option value="commenter">Commenter</option>
-            <option value="viewer">Viewer</option>
-          </select>
-        </label>
-        <button type="submit">Invite</button>
-      </form>
-      {link && (
-        <p>
-          Send them this link: <input readOnly value={link} aria-label="Invitation link" onFocus={(e) => e.target.select()} />
-        </p>
-      )}
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
-    </section>
   )
 }

@@ -11,6 +11,8 @@ export interface Session {
   expiresAt: number
   userId: string
   email: string
+  /** The name given at sign-up, what everyone else sees (absent in sessions kept before names). */
+  name?: string
   accountId: string
   role: Role
 }
@@ -72,16 +74,22 @@ addEventListener('storage', (e) => {
   if (changed) listeners.forEach((l) => l(next))
 })
 
-function fromTokens(t: Tokens, email: string): Session {
+function fromTokens(t: Tokens, email: string, name?: string): Session {
   return {
     accessToken: t.access_token,
     refreshToken: t.refresh_token,
     expiresAt: Date.now() + t.expires_in * 1000,
     userId: t.user_id,
     email,
+    name,
     accountId: t.account_id,
     role: t.role,
   }
+}
+
+/** The name a person is shown by: their sign-up name, else the start of their email. */
+export function nameOf(s: Session): string {
+  return s.name || s.email.split('@')[0]
 }
 
 async function send(path: string, init: RequestInit, token?: string): Promise<Response> {
@@ -109,11 +117,15 @@ export async function register(email: string, password: string, name: string): P
   await login(email, password)
 }
 
-export async function login(email: string, password: string): Promise<void> {
+export async function login(email: string, password: string, accountId?: string): Promise<void> {
   const tokens = await parse<Tokens>(
-    await send('/auth/login', { method: 'POST', body: JSON.stringify({ email, password }) }),
+    await send('/auth/login', { method: 'POST', body: JSON.stringify({ email, password, account_id: accountId }) }),
   )
-  setSession(fromTokens(tokens, email))
+  const me = await send('/users/me', {}, tokens.access_token)
+    .then((r) => parse<{ name: string }>(r))
+    .catch(() => ({ name: '' }))
+  endedBecause = ''
+  setSession(fromTokens(tokens, email, me.name))
 }
 
 export async function logout(): Promise<void> {
@@ -155,7 +167,7 @@ export function refresh(accountId?: string): Promise<Session> {
         endedBecause = 'Your session ended (signed out elsewhere, or revoked). Please sign in again.'
         setSession(null)
       }
-      const next = fromTokens(await parse<Tokens>(response), latest.email)
+      const next = fromTokens(await parse<Tokens>(response), latest.email, latest.name)
       setSession(next)
       return next
     } finally {
@@ -189,6 +201,15 @@ export async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
     response = await send(path, init, (await refresh()).accessToken)
   }
   return parse<T>(response)
+}
+
+/** A POST answered with binary (a Yjs update), authorised and refreshed like `api`. */
+export async function postForBytes(path: string, body: unknown): Promise<Uint8Array> {
+  const init = { method: 'POST', body: JSON.stringify(body) }
+  let response = await send(path, init, await accessToken())
+  if (response.status === 401 && current) response = await send(path, init, (await refresh()).accessToken)
+  if (!response.ok) await parse(response)
+  return new Uint8Array(await response.arrayBuffer())
 }
 
 export const post = <T>(path: string, body: unknown = {}) =>

@@ -67,7 +67,7 @@ async function createAsAlice(title) {
   await page.getByLabel('New document title').fill(title)
   await page.getByRole('button', { name: 'Create' }).click()
   await waitForSaveState(page, 'All changes saved')
-  const docId = page.url().split('#/doc/')[1]
+  const docId = page.url().match(/doc\/([^/]+)$/)[1]
   return { context, page, editor: page.locator('.prose[data-field="post"]'), docId }
 }
 

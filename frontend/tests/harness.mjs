@@ -84,13 +84,15 @@ export async function rest(base, path, { token, method = 'GET', body } = {}) {
 
 let counter = 0
 
-/** Registers a person; `name` is also their display name (the part before the @). */
-export async function person(base, name) {
-  const email = `${name}.${Date.now()}${counter++}@example.com`
+/** Registers a person; `name` is the name they sign up with ("Alice 17…"), which others see. */
+export async function person(base, first) {
+  const unique = `${Date.now()}${counter++}`
+  const email = `${first}.${unique}@example.com`
+  const name = `${first[0].toUpperCase()}${first.slice(1)} ${unique.slice(-4)}`
   const password = 'correct horse battery staple'
   await rest(base, '/auth/register', { method: 'POST', body: { email, password, name } })
   const tokens = await rest(base, '/auth/login', { method: 'POST', body: { email, password } })
-  return { name: email.split('@')[0], email, password, tokens }
+  return { name, email, password, tokens }
 }
 
 /** `owner` invites `who` into their account with `role`, and `who` accepts. */
@@ -118,7 +120,7 @@ export async function signIn(browser, base, who, account, device = { viewport: {
   await page.getByRole('button', { name: 'Log in' }).click()
   await page.getByRole('heading', { name: 'Documents' }).waitFor()
   if (account && account !== who.tokens.account_id) {
-    await page.getByLabel('Account').selectOption(account)
+    await page.getByLabel('Workspace').selectOption(account)
     await page.waitForFunction(
       (id) => JSON.parse(localStorage.getItem('creo.session') ?? '{}').accountId === id,
       account,

@@ -1,16 +1,18 @@
-import { useEffect, useState } from 'react'
+import { useEffect, useState, type FormEvent } from 'react'
 import { EditorContent, useEditor, useEditorState, type Editor } from '@tiptap/react'
 import StarterKit from '@tiptap/starter-kit'
 import Collaboration from '@tiptap/extension-collaboration'
 import CollaborationCaret from '@tiptap/extension-collaboration-caret'
-import { logout, type Session } from '../api'
+import { api, ApiError, logout, nameOf, type Session } from '../api'
+import { documentLink } from '../App'
+import { useTitle } from '../title'
 import { Header } from '../DocumentsPage'
 import { AiPanel } from '../panels/AiPanel'
 import { CommentsPanel, type NewAnchor } from '../panels/CommentsPanel'
 import { CreditsPanel } from '../panels/CreditsPanel'
 import { VersionsPanel } from '../panels/VersionsPanel'
 import { WorkflowBar } from '../panels/WorkflowBar'
-import { colourOf, displayName, useCollab, type Collab, type SaveState } from './collab'
+import { colourOf, useCollab, type Collab, type SaveState } from './collab'
 import { CommentMarks } from './commentMarks'
 import { flatIndex, plainText } from './text'
 import { TabList } from '../Tabs'
@@ -36,17 +38,58 @@ const SAVE_LABELS: Record<SaveState, string> = {
 
 type Panel = 'comments' | 'versions' | 'ai' | 'credits'
 
-export function EditorPage({
-  docId,
-  session,
-  onSignInAgain,
-}: {
+interface Props {
   docId: string
   session: Session
   /** Set when the session has ended under the open document. */
   onSignInAgain?: () => void
-}) {
-  const { collab, save, closed } = useCollab(docId, session, onSignInAgain !== undefined)
+}
+
+/**
+ * A document's page: asked for first, so an unknown or foreign address says so instead of
+ * opening an empty editor (nothing is ever created by visiting an address).
+ */
+export function EditorPage(props: Props) {
+  const { docId, session } = props
+  const [title, setTitle] = useState<string | null>(null)
+  const [missing, setMissing] = useState('')
+  useEffect(() => {
+    api<{ title: string }>(`/documents/${docId}`)
+      .then((info) => setTitle(info.title || docId))
+      .catch((e: ApiError) =>
+        setMissing(
+          e.status === 404
+            ? 'There is no such document in this workspace. It may have been deleted, or belong to another workspace: choose that one on your documents page.'
+            : e.message,
+        ),
+      )
+  }, [docId, session.accountId])
+  useTitle(missing ? 'Not found' : (title ?? ''))
+  if (missing)
+    return (
+      <>
+        <Header session={session} />
+        <main className="documents">
+          <section className="card stack" data-testid="not-found">
+            <h1>Document not found</h1>
+            <p>{missing}</p>
+            <a href="#/">Go to your documents</a>
+          </section>
+        </main>
+      </>
+    )
+  if (title === null) return <p className="loading" role="status">Opening…</p>
+  return <LiveDocument {...props} title={title} onTitle={setTitle} />
+}
+
+function LiveDocument({
+  docId,
+  session,
+  onSignInAgain,
+  title,
+  onTitle,
+}: Props & { title: string; onTitle: (t: string) => void }) {
+  const { collab, save, closed, connection } = useCollab(docId, session, onSignInAgain !== undefined)
   const [field, setField] = useState('post')
   const [panel, setPanel] = useState<Panel>('comments')
   const [anchor, setAnchor] = useState<NewAnchor | null>(null)
@@ -58,13 +101,14 @@ export function EditorPage({
   return (
     <>
       <Header session={session}>
-        <h1 className="doc-title">{docId}</h1>
+        <DocTitle docId={docId} title={title} onTitle={onTitle} canWrite={canWrite} collab={collab} />
+        <CopyLink link={`${location.origin}${location.pathname}${documentLink(session.accountId, docId)}`} />
         {collab && <Presence collab={collab} />}
         <span className={`save save-${save}`} role="status" aria-live="polite" data-testid="save-state">
           {SAVE_LABELS[save]}
         </span>
       </Header>
-      {collab && <WorkflowBar docId={docId} session={session} collab={collab} />}
+      {collab && <WorkflowBar docId={docId} session={session} collab={collab} connection={connection} />}
       <main className="editor-layout">
         <section className="editor-column" aria-label="Post editor">
           <TabList
@@ -131,6 +175,8 @@ export function EditorPage({
             {collab && panel === 'comments' && (
               <CommentsPanel
                 docId={docId}
+                accountId={session.accountId}
+                connection={connection}
                 field={field}
                 collab={collab}
                 editor={editor}
@@ -139,11 +185,13 @@ export function EditorPage({
                 onAnchorUsed={() => setAnchor(null)}
               />
             )}
-            {panel === 'versions' && <VersionsPanel docId={docId} canWrite={canWrite} />}
-            {collab && panel === 'ai' && (
-              <AiPanel docId={docId} field={field} collab={collab} canWrite={canWrite} />
+            {panel === 'versions' && (
+              <VersionsPanel docId={docId} canWrite={canWrite} accountId={session.accountId} connection={connection} />
             )}
-            {panel === 'credits' && <CreditsPanel accountId={session.accountId} />}
+            {collab && panel === 'ai' && (
+              <AiPanel docId={docId} field={field} collab={collab} canWrite={canWrite} connection={connection} />
+            )}
+            {panel === 'credits' && <CreditsPanel accountId={session.accountId} connection={connection} />}
           </div>
         </aside>
       </main>
@@ -185,7 +233,7 @@ function FieldEditor({
         Collaboration.configure({ document: collab.doc, field }),
         CollaborationCaret.configure({
           provider: collab.provider,
-          user: { name: displayName(session.email), color: colourOf(session.userId) },
+          user: { name: nameOf(session), color: colourOf(session.userId) },
         }),
         CommentMarks,
       ],
@@ -374,7 +422,7 @@ function Presence({ collab }: { collab: Collab }) {
           title={`${p.name}${p.self ? ' (you)' : ''}${p.role ? `, ${p.role}` : ''}`}
           data-name={p.name}
         >
-          <span aria-hidden="true">{p.name.slice(0, 2).toUpperCase()}</span>
+          <span aria-hidden="true">{initials(p.name)}</span>
           <span className="visually-hidden">
             {p.name}
             {p.self ? ' (you)' : ''}
@@ -383,4 +431,87 @@ function Presence({ collab }: { collab: Collab }) {
       ))}
     </ul>
   )
+}
+
+/** The title: a field for those who may write (saved on Enter or leaving it), a heading for the rest. */
+function DocTitle({
+  docId,
+  title,
+  onTitle,
+  canWrite,
+  collab,
+}: {
+  docId: string
+  title: string
+  onTitle: (t: string) => void
+  canWrite: boolean
+  collab: Collab | null
+}) {
+  const [draft, setDraft] = useState(title)
+  const [error, setError] = useState('')
+  useEffect(() => setDraft(title), [title])
+  // Someone else renamed it.
+  useEffect(
+    () => collab?.onEvent((e) => e.type === 'title' && typeof e.title === 'string' && onTitle(e.title)),
+    [collab, onTitle],
+  )
+  async function save(e?: FormEvent) {
+    e?.preventDefault()
+    const next = draft.trim()
+    if (!next || next === title) return setDraft(title)
+    try {
+      await api(`/documents/${docId}/title`, { method: 'PUT', body: JSON.stringify({ title: next }) })
+      onTitle(next)
+      setError('')
+    } catch (err) {
+      setError((err as ApiError).message)
+    }
+  }
+  if (!canWrite) return <h1 className="doc-title">{title}</h1>
+  return (
+    <form onSubmit={save} className="doc-title-form">
+      <h1 className="visually-hidden">{title}</h1>
+      <input
+        className="doc-title-input"
+        aria-label="Document title"
+        value={draft}
+        maxLength={200}
+        onChange={(e) => setDraft(e.target.value)}
+        onBlur={() => save()}
+      />
+      {error && (
+        <span role="alert" className="error">
+          {error}
+        </span>
+      )}
+    </form>
+  )
+}
+
+/** Copies the document's address (with its workspace, so it opens from any other one). */
+function CopyLink({ link }: { link: string }) {
+  const [state, setState] = useState<'idle' | 'copied' | 'refused'>('idle')
+  if (state === 'refused')
+    return <input readOnly value={link} aria-label="Link to this document" onFocus={(e) => e.target.select()} />
+  return (
+    <button
+      type="button"
+      className="ghost"
+      onClick={() =>
+        navigator.clipboard
+          .writeText(link)
+          .then(() => setState('copied'))
+          .catch(() => setState('refused'))
+      }
+    >
+      {state === 'copied' ? 'Link copied' : 'Copy link'}
+    </button>
+  )
+}
+
+/** "Ana Lima" → "AL", "creo AI" → "CA", "bob" → "BO". */
+function initials(name: string): string {
+  const words = name.trim().split(/\s+/)
+  const letters = words.length > 1 ? words[0][0] + words[1][0] : name.slice(0, 2)
+  return letters.toUpperCase()
 }

@@ -62,10 +62,6 @@ export function colourOf(userId: string): string {
   return PALETTE[h % PALETTE.length]
 }
 
-export function displayName(email: string): string {
-  return email.split('@')[0]
-}
-
 const MSG_ACK = 100
 const MSG_EVENT = 101
 
@@ -83,17 +79,25 @@ export function useCollab(
   docId: string,
   session: Session,
   ended = false,
-): { collab: Collab | null; save: SaveState; closed: Closed | null } {
+): {
+  collab: Collab | null
+  save: SaveState
+  closed: Closed | null
+  /** Counts the times the document has been in sync with the server: panels reload when it moves. */
+  connection: number
+} {
   const [collab, setCollab] = useState<Collab | null>(null)
   const [save, setSave] = useState<SaveState>('connecting')
   const [closed, setClosed] = useState<Closed | null>(null)
   const stop = useRef<(why: Closed) => void>(() => {})
+  const [connection, setConnection] = useState(0)
 
   useEffect(() => {
     const doc = new Y.Doc()
     const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`
     const provider = new WebsocketProvider(url, docId, doc, {
-      params: { token: session.accessToken, ack: '1', events: '1' },
+      // create=0: a mistyped or stale address must never make an empty document.
+      params: { token: session.accessToken, ack: '1', events: '1', create: '0' },
       connect: false,
     })
     const listeners = new Set<(e: DocEvent) => void>()
@@ -171,7 +175,10 @@ export function useCollab(
       }
       recompute()
     })
-    provider.on('sync', recompute)
+    provider.on('sync', (synced: boolean) => {
+      if (synced) setConnection((n) => n + 1)
+      recompute()
+    })
     // A final close: nothing typed from now on could be saved, so the editor stops taking
     // edits and says why.
     stop.current = (why: Closed) => {
@@ -236,5 +243,5 @@ export function useCollab(
     if (ended && collab) stop.current(SESSION_ENDED)
   }, [ended, collab])
 
-  return { collab, save, closed }
+  return { collab, save, closed, connection }
 }

@@ -1,5 +1,7 @@
 import { useEffect, useState } from 'react'
-import { api, ApiError, credits, post } from '../api'
+import { ySyncPluginKey } from '@tiptap/y-tiptap'
+import * as Y from 'yjs'
+import { api, ApiError, credits, post, postForBytes } from '../api'
 import type { Collab } from '../editor/collab'
 
 interface Hit {
@@ -31,9 +33,14 @@ interface Quote {
 
 const STYLES: Record<string, string> = {
   lead: 'Strongest sentence first',
-  short: 'Short (fits X)',
+  short: 'Short',
   hashtags: 'With hashtags',
   short_hashtags: 'Short, with hashtags',
+}
+
+interface Suggestion {
+  suggestion_id: string
+  inserted: string
 }
 
 /** Hashtag suggestions, similar posts, and four variations priced before they run. */
@@ -42,12 +49,16 @@ export function AiPanel({
   field,
   collab,
   canWrite,
+  connection,
 }: {
   docId: string
   field: string
   collab: Collab
   canWrite: boolean
+  connection: number
 }) {
+  const [suggestion, setSuggestion] = useState<Suggestion | null>(null)
+  const [titles, setTitles] = useState<Map<string, string>>(new Map())
   const [tags, setTags] = useState<Hit[] | null>(null)
   const [similar, setSimilar] = useState<Hit[] | null>(null)
   const [quote, setQuote] = useState<Quote | null>(null)
@@ -58,11 +69,15 @@ export function AiPanel({
     api<Quote>(`/documents/${docId}/generations/quote`)
       .then(setQuote)
       .catch(() => {})
+    // Similar posts are named by their titles.
+    api<{ documents: { doc_id: string; title: string }[] }>('/documents')
+      .then((r) => setTitles(new Map(r.documents.map((d) => [d.doc_id, d.title || d.doc_id]))))
+      .catch(() => {})
     return collab.onEvent((e) => {
       const g = e.generation as Generation | undefined
       if (e.type === 'generation' && g) setGeneration((mine) => (mine?.generation_id === g.generation_id ? g : mine))
     })
-  }, [docId, collab])
+  }, [docId, collab, connection])
 
   // The result comes as an event; a poll covers an event that raced ahead of the answer.
   const pending = generation?.status === 'pending' ? generation.generation_id : null
@@ -102,15 +117,28 @@ export function AiPanel({
           <button
             type="button"
             onClick={() =>
-              run(post(`/documents/${docId}/ai/suggestions`, { kind: 'hashtags', field, count: 3 }), () =>
-                setMessage(''),
-              )
+              run(post<Suggestion>(`/documents/${docId}/ai/suggestions`, { kind: 'hashtags', field, count: 3 }), setSuggestion)
             }
           >
             Let creo AI add the best three
           </button>
         )}
       </div>
+      {suggestion && (
+        <p className="row wrap" role="status">
+          <span>
+            creo AI added <strong>{suggestion.inserted.trim()}</strong>
+          </span>
+          <button
+            type="button"
+            onClick={() =>
+              run(post(`/documents/${docId}/ai/suggestions/${suggestion.suggestion_id}/undo`), () => setSuggestion(null))
+            }
+          >
+            Undo
+          </button>
+        </p>
+      )}
       {tags && (
         <ul className="chips" aria-label="Suggested hashtags">
           {tags.map((t) => (
@@ -128,7 +156,8 @@ export function AiPanel({
           {similar.length === 0 && <li>No similar posts yet.</li>}
           {similar.map((h) => (
             <li key={h.doc_id}>
-              <a href={`#/doc/${h.doc_id}`}>{h.doc_id}</a> <span className="hint">{Math.round(h.score * 100)}% alike</span>
+              <a href={`#/doc/${h.doc_id}`}>{titles.get(h.doc_id) ?? h.doc_id}</a>{' '}
+              <span className="hint">{Math.round(h.score * 100)}% alike</span>
             </li>
           ))}
         </ul>
@@ -168,10 +197,17 @@ export function AiPanel({
                     disabled={generation.selected === v.index}
                     onClick={() =>
                       run(
-                        post<Generation>(`/documents/${docId}/generations/${generation.generation_id}/select`, {
+                        postForBytes(`/documents/${docId}/generations/${generation.generation_id}/select`, {
                           index: v.index,
+                          client_applies: true,
                         }),
-                        setGeneration,
+                        (update) => {
+                          // Applied as this person's own edit: it joins their undo history, so
+                          // the editor's Undo takes it back.
+                          Y.applyUpdate(collab.doc, update, ySyncPluginKey)
+                          setGeneration({ ...generation, selected: v.index })
+                          setMessage('')
+                        },
                       )
                     }
                   >

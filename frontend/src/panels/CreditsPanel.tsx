@@ -19,19 +19,24 @@ interface UsageRow {
 const DAYS = 14
 
 /** The account's credits, and what it spent per day over the last two weeks as a bar chart. */
-export function CreditsPanel({ accountId }: { accountId: string }) {
+export function CreditsPanel({ accountId, connection = 0 }: { accountId: string; connection?: number }) {
   const [billing, setBilling] = useState<Billing | null>(null)
   const [usage, setUsage] = useState<UsageRow[]>([])
   const [error, setError] = useState('')
 
+  // Read again whenever the document reconnects: a panel that failed while the server was down
+  // must not keep saying so once it is back.
   useEffect(() => {
     api<Billing>(`/accounts/${accountId}/billing`)
-      .then(setBilling)
+      .then((b) => {
+        setBilling(b)
+        setError('')
+      })
       .catch((e: ApiError) => setError(e.status === 403 ? 'Only owners and admins see billing.' : e.message))
     api<UsageRow[]>(`/accounts/${accountId}/usage?days=${DAYS}`)
       .then(setUsage)
       .catch(() => {})
-  }, [accountId])
+  }, [accountId, connection])
 
   const days = Array.from({ length: DAYS }, (_, i) => {
     const d = new Date(Date.now() - (DAYS - 1 - i) * 86_400_000)

@@ -1,6 +1,8 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react'
 import { api, ApiError, post } from '../api'
 import { useConfirm } from '../Confirm'
+import { useDirectory } from '../directory'
+import { when } from '../format'
 
 interface Version {
   version_id: string
@@ -12,16 +14,31 @@ interface Version {
 }
 
 /** Named and automatic snapshots; restoring one is a new edit everyone sees, history stays. */
-export function VersionsPanel({ docId, canWrite }: { docId: string; canWrite: boolean }) {
+export function VersionsPanel({
+  docId,
+  canWrite,
+  accountId,
+  connection,
+}: {
+  docId: string
+  canWrite: boolean
+  accountId: string
+  connection: number
+}) {
+  const { nameOf } = useDirectory(accountId)
   const [versions, setVersions] = useState<Version[]>([])
   const [message, setMessage] = useState('')
+  const [error, setError] = useState('')
   const [confirmation, confirm] = useConfirm()
 
   const load = useCallback(() => {
     api<Version[]>(`/documents/${docId}/versions`)
-      .then((v) => setVersions([...v].reverse()))
-      .catch((e: ApiError) => setMessage(e.message))
-  }, [docId])
+      .then((v) => {
+        setVersions([...v].reverse())
+        setError('')
+      })
+      .catch((e: ApiError) => setError(e.message))
+  }, [docId, connection])
   useEffect(load, [load])
 
   async function save(e: FormEvent<HTMLFormElement>) {
@@ -64,14 +81,22 @@ export function VersionsPanel({ docId, canWrite }: { docId: string; canWrite: bo
       <p role="status" aria-live="polite">
         {message}
       </p>
+      {error && (
+        <p role="alert" className="error">
+          {error}
+        </p>
+      )}
       <ol className="versions">
         {versions.map((v) => (
           <li key={v.version_id}>
             <strong>{v.name}</strong>
             {v.automatic && <span className="badge">automatic</span>}
             <br />
-            <time dateTime={new Date(v.created_at).toISOString()}>{new Date(v.created_at).toLocaleString()}</time>
-            {v.changed_by.length > 0 && <span className="hint"> · changed by {v.changed_by.join(', ')}</span>}
+            <time dateTime={new Date(v.created_at).toISOString()}>{when(v.created_at)}</time>
+            <span className="hint"> · saved by {nameOf(v.created_by)}</span>
+            {v.changed_by.length > 0 && (
+              <span className="hint"> · changes by {v.changed_by.map(nameOf).join(', ')}</span>
+            )}
             {canWrite && (
               <button type="button" onClick={() => restore(v)}>
                 Restore
@@ -83,3 +108,4 @@ export function VersionsPanel({ docId, canWrite }: { docId: string; canWrite: bo
     </section>
   )
 }
+

@@ -2,7 +2,7 @@ import { useCallback, useEffect, useState, type FormEvent } from 'react'
 import { api, ApiError, post, type Session } from '../api'
 import { STATE_LABELS } from '../DocumentsPage'
 import type { Collab } from '../editor/collab'
-import { useNames } from './CommentsPanel'
+import { useDirectory } from '../directory'
 
 interface Transition {
   from: string
@@ -36,21 +36,34 @@ function timeZones(): string[] {
 }
 
 /** The document's place in review and publishing, and the moves this person may make from it. */
-export function WorkflowBar({ docId, session, collab }: { docId: string; session: Session; collab: Collab }) {
+export function WorkflowBar({
+  docId,
+  session,
+  collab,
+  connection,
+}: {
+  docId: string
+  session: Session
+  collab: Collab
+  connection: number
+}) {
   const [view, setView] = useState<WorkflowView | null>(null)
   const [error, setError] = useState('')
   const [scheduling, setScheduling] = useState(false)
   const [flash, setFlash] = useState('')
   const [note, setNote] = useState('')
-  const nameOf = useNames(collab)
+  const { nameOf } = useDirectory(session.accountId)
   const manager = session.role === 'owner' || session.role === 'admin'
   const writer = manager || session.role === 'editor'
 
   const load = useCallback(() => {
     api<WorkflowView>(`/documents/${docId}/workflow`)
-      .then(setView)
+      .then((v) => {
+        setView(v)
+        setError('')
+      })
       .catch((e: ApiError) => setError(e.message))
-  }, [docId])
+  }, [docId, connection])
   useEffect(() => {
     load()
     return collab.onEvent((e) => {

@@ -1,0 +1,73 @@
+// Who is who in a workspace: the members' names by user id, read once per workspace and shared
+// by every panel, so people are named everywhere (comment authors, versions, workflow moves)
+// even when they are not in the document right now. Never an id on screen.
+
+import { useCallback, useEffect, useState } from 'react'
+import { api, session, type Role } from './api'
+
+export interface Member {
+  user_id: string
+  role: Role
+  name: string
+  /** Shown to owners and admins, and to the member themself. */
+  email: string | null
+  added_at: number
+}
+
+const cache = new Map<string, Promise<Member[]>>()
+const listeners = new Set<() => void>()
+
+function load(accountId: string, fresh = false): Promise<Member[]> {
+  if (fresh || !cache.has(accountId)) {
+    const request = api<Member[]>(`/accounts/${accountId}/members`).catch((e) => {
+      cache.delete(accountId)
+      throw e
+    })
+    cache.set(accountId, request)
+  }
+  return cache.get(accountId)!
+}
+
+/** Reads the members again (after an invitation, a role change or a removal). */
+export function reloadDirectory(accountId: string) {
+  load(accountId, true)
+    .then(() => listeners.forEach((l) => l()))
+    .catch(() => {})
+}
+
+/** Names that are not people in the workspace. */
+function special(userId: string): string | null {
+  if (userId === 'creo-ai') return 'creo AI'
+  if (userId.startsWith('app:')) return 'An app'
+  return null
+}
+
+export function useDirectory(accountId: string): {
+  members: Member[]
+  nameOf: (userId: string) => string
+} {
+  const [members, setMembers] = useState<Member[]>([])
+  useEffect(() => {
+    let live = true
+    const read = () =>
+      load(accountId)
+        .then((m) => live && setMembers(m))
+        .catch(() => {})
+    read()
+    listeners.add(read)
+    return () => {
+      live = false
+      listeners.delete(read)
+    }
+  }, [accountId])
+  const nameOf = useCallback(
+    (userId: string) => {
+      const me = session()
+      if (userId === me?.userId) return 'You'
+      const member = members.find((m) => m.user_id === userId)
+      return special(userId) ?? (member?.name || member?.email || 'A former member')
+    },
+    [members],
+  )
+  return { members, nameOf }
+}
