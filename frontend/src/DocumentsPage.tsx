@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react'
 import { api, ApiError, logout, nameOf, post, refresh, type Role, type Session } from './api'
 import { documentLink } from './App'
+import { when } from './format'
 import { MembersPanel } from './MembersPanel'
 import { CreditsPanel } from './panels/CreditsPanel'
 import { useTitle } from './title'
@@ -123,9 +124,7 @@ export function DocumentsPage({ session }: { session: Session }) {
                 <li key={d.doc_id}>
                   <a href={documentLink(session.accountId, d.doc_id)}>{d.title || d.doc_id}</a>
                   <span className={`badge state-${d.workflow_state}`}>{STATE_LABELS[d.workflow_state]}</span>
-                  <time dateTime={new Date(d.updated_at_ms).toISOString()}>
-                    {new Date(d.updated_at_ms).toLocaleString()}
-                  </time>
+                  <time dateTime={new Date(d.updated_at_ms).toISOString()}>{when(d.updated_at_ms)}</time>
                 </li>
               ))}
             </ul>

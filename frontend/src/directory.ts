@@ -44,7 +44,10 @@ function special(userId: string): string | null {
 
 export function useDirectory(accountId: string): {
   members: Member[]
+  /** "You" for the person signed in, else their name. */
   nameOf: (userId: string) => string
+  /** Their name, even for the person signed in (a mention of you reads "@Your Name"). */
+  named: (userId: string) => string
 } {
   const [members, setMembers] = useState<Member[]>([])
   useEffect(() => {
@@ -60,14 +63,16 @@ export function useDirectory(accountId: string): {
       listeners.delete(read)
     }
   }, [accountId])
-  const nameOf = useCallback(
+  const named = useCallback(
     (userId: string) => {
-      const me = session()
-      if (userId === me?.userId) return 'You'
       const member = members.find((m) => m.user_id === userId)
       return special(userId) ?? (member?.name || member?.email || 'A former member')
     },
     [members],
   )
-  return { members, nameOf }
+  const nameOf = useCallback(
+    (userId: string) => (userId === session()?.userId ? 'You' : named(userId)),
+    [named],
+  )
+  return { members, nameOf, named }
 }

@@ -18,40 +18,54 @@ export const ARTIFACTS = join(root, 'test-artifacts/editor')
 export async function startServer(env = {}) {
   const bin = resolve(root, process.env.CREO_BIN ?? 'target/debug/creo')
   const data = mkdtempSync(join(tmpdir(), 'creo-e2e-'))
-  const child = spawn(bin, ['serve', '--addr', '127.0.0.1:0', '--data', data], {
-    cwd: root,
-    env: {
-      ...process.env,
-      // CREO_FRONTEND may name another build (an older one, to see a test fail without a fix).
-      CREO_FRONTEND: process.env.CREO_FRONTEND ?? join(root, 'frontend/dist'),
-      CREO_MODELS: process.env.CREO_MODELS ?? join(root, 'models'),
-      CREO_JWT_SECRET: 'e2e-secret-e2e-secret-e2e-secret!',
-      // Every test person signs up from the loopback.
-      CREO_SIGNUPS_PER_HOUR: '0',
-      RUST_LOG: process.env.RUST_LOG ?? 'info',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
   let log = ''
-  const base = await new Promise((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`creo did not start:\n${log}`)), 60_000)
-    const read = (chunk) => {
-      log += chunk
-      const m = log.match(/creo listening on (http:\/\/[0-9.:]+)/)
-      if (m) {
-        clearTimeout(timer)
-        ok(m[1])
+  let child
+  const spawnOn = (addr) =>
+    new Promise((ok, fail) => {
+      child = spawn(bin, ['serve', '--addr', addr, '--data', data], {
+        cwd: root,
+        env: {
+          ...process.env,
+          // CREO_FRONTEND may name another build (an older one, to see a test fail without a fix).
+          CREO_FRONTEND: process.env.CREO_FRONTEND ?? join(root, 'frontend/dist'),
+          CREO_MODELS: process.env.CREO_MODELS ?? join(root, 'models'),
+          CREO_JWT_SECRET: 'e2e-secret-e2e-secret-e2e-secret!',
+          // Every test person signs up from the loopback.
+          CREO_SIGNUPS_PER_HOUR: '0',
+          RUST_LOG: process.env.RUST_LOG ?? 'info',
+          ...env,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      let seen = ''
+      const timer = setTimeout(() => fail(new Error(`creo did not start:\n${log}`)), 60_000)
+      const read = (chunk) => {
+        log += chunk
+        seen += chunk
+        const m = seen.match(/creo listening on (http:\/\/[0-9.:]+)/)
+        if (m) {
+          clearTimeout(timer)
+          ok(m[1])
+        }
       }
-    }
-    child.stdout.on('data', read)
-    child.stderr.on('data', read)
-    child.on('error', (e) => fail(new Error(`${bin} could not start: ${e.message}`)))
-    child.on('exit', (code) => fail(new Error(`creo exited with ${code}:\n${log}`)))
-  })
+      child.stdout.on('data', read)
+      child.stderr.on('data', read)
+      child.on('error', (e) => fail(new Error(`${bin} could not start: ${e.message}`)))
+      child.on('exit', (code) => fail(new Error(`creo exited with ${code}:\n${log}`)))
+    })
+  const base = await spawnOn('127.0.0.1:0')
+  const exited = () => new Promise((ok) => (child.exitCode !== null ? ok() : child.once('exit', ok)))
   return {
     base,
     log: () => log,
+    /** Stops the server and resolves once it has exited; `resume` brings it back on the same address and data. */
+    async pause() {
+      child.kill('SIGTERM')
+      await exited()
+    },
+    async resume() {
+      await spawnOn(base.replace('http://', ''))
+    },
     stop() {
       child.kill('SIGTERM')
       rmSync(data, { recursive: true, force: true })

@@ -261,7 +261,15 @@ pub async fn register(
         account_id: format!("a_{}", secret::id()),
         name: body
             .account_name
-            .unwrap_or_else(|| format!("{}'s workspace", email.split('@').next().unwrap_or("")))
+            .unwrap_or_else(|| {
+                let name = body.name.trim();
+                let who = if name.is_empty() {
+                    email.split('@').next().unwrap_or("")
+                } else {
+                    name
+                };
+                format!("{who}'s workspace")
+            })
             .chars()
             .take(200)
             .collect(),

@@ -31,23 +31,66 @@ export function positionOf(doc: PmNode, index: number): number {
   return found >= 0 ? found : doc.content.size
 }
 
+/** One text block of a Yjs rich-text fragment: its text node and where it starts in the plain text. */
+interface Block {
+  text: Y.XmlText | null
+  start: number
+  length: number
+}
+
 /**
- * The plain text of a Yjs rich-text fragment as the server reads it: text blocks joined by
- * "\n", marks dropped (the same text ProseMirror's `textBetween(…, "\n")` gives).
+ * The text blocks of a Yjs rich-text fragment in reading order, placed in its plain text as the
+ * server reads it (blocks joined by "\n", marks dropped: the text ProseMirror's
+ * `textBetween(…, "\n")` gives).
  */
-export function plainText(fragment: Y.XmlFragment): string {
-  const blocks: string[] = []
+function blocksOf(fragment: Y.XmlFragment): Block[] {
+  const blocks: Block[] = []
+  let at = 0
   const walk = (node: Y.XmlElement | Y.XmlFragment) => {
-    let inline = ''
-    let hasText = false
+    let text: Y.XmlText | null = null
+    let length = 0
     for (const child of node.toArray()) {
       if (child instanceof Y.XmlText) {
-        hasText = true
-        inline += child.toDelta().map((d: { insert: unknown }) => (typeof d.insert === 'string' ? d.insert : '')).join('')
+        text ??= child
+        length += child.length
       } else if (child instanceof Y.XmlElement) walk(child)
     }
-    if (hasText || (node instanceof Y.XmlElement && node.length === 0)) blocks.push(inline)
+    if (text || (node instanceof Y.XmlElement && node.length === 0)) {
+      blocks.push({ text, start: at, length })
+      at += length + 1
+    }
   }
   walk(fragment)
-  return blocks.join('\n')
+  return blocks
+}
+
+/** The plain text of a Yjs rich-text fragment, as the server reads it. */
+export function plainText(fragment: Y.XmlFragment): string {
+  return blocksOf(fragment)
+    .map((b) =>
+      b.text
+        ? b.text
+            .toDelta()
+            .map((d: { insert: unknown }) => (typeof d.insert === 'string' ? d.insert : ''))
+            .join('')
+        : '',
+    )
+    .join('\n')
+}
+
+/**
+ * A Yjs relative position for plain-text index `index`: it stays on the same character
+ * whatever anyone inserts or deletes around it (`assoc` < 0 sticks to the character before).
+ */
+export function relativeAt(fragment: Y.XmlFragment, index: number, assoc = 0): Y.RelativePosition | null {
+  const block = blocksOf(fragment).find((b) => b.text && index >= b.start && index <= b.start + b.length)
+  return block?.text ? Y.createRelativePositionFromTypeIndex(block.text, index - block.start, assoc) : null
+}
+
+/** The plain-text index a relative position points at now (`null` when its text was deleted). */
+export function indexAt(doc: Y.Doc, fragment: Y.XmlFragment, position: Y.RelativePosition): number | null {
+  const absolute = Y.createAbsolutePositionFromRelativePosition(position, doc)
+  if (!absolute) return null
+  const block = blocksOf(fragment).find((b) => b.text === absolute.type)
+  return block ? block.start + absolute.index : null
 }

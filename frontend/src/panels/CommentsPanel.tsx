@@ -54,7 +54,7 @@ export function CommentsPanel({
   const [showResolved, setShowResolved] = useState(false)
   const [active, setActive] = useState<string | null>(null)
   const [error, setError] = useState('')
-  const { members, nameOf } = useDirectory(accountId)
+  const { members, nameOf, named } = useDirectory(accountId)
 
   const load = useCallback(() => {
     api<Thread[]>(`/documents/${docId}/comments`)
@@ -151,7 +151,7 @@ export function CommentsPanel({
                       {when(comment.created_at)}
                     </time>
                     <p className="comment-body">
-                      <Mentions body={comment.body} nameOf={nameOf} />
+                      <Mentions body={comment.body} nameOf={named} />
                     </p>
                   </li>
                 ))}

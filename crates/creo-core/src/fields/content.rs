@@ -40,15 +40,17 @@ pub struct Run {
 pub fn runs<X: Text, T: ReadTxn>(text: &X, txn: &T) -> Vec<Run> {
     text.diff(txn, YChange::identity)
         .into_iter()
-        .filter_map(|Diff {
-                         insert, attributes, ..
-                     }| match insert {
-            Out::Any(Any::String(s)) => Some(Run {
-                text: s.to_string(),
-                attrs: attributes.map(|a| *a).unwrap_or_default(),
-            }),
-            _ => None,
-        })
+        .filter_map(
+            |Diff {
+                 insert, attributes, ..
+             }| match insert {
+                Out::Any(Any::String(s)) => Some(Run {
+                    text: s.to_string(),
+                    attrs: attributes.map(|a| *a).unwrap_or_default(),
+                }),
+                _ => None,
+            },
+        )
         .collect()
 }
 

@@ -80,7 +80,10 @@ fn edit_in_place(txn: &mut TransactionMut, child: &XmlOut, want: &Node, depth: u
         }
         (XmlOut::Element(element), Node::Element(e)) if *element.tag() == e.tag => {
             let now = content::attributes(element, txn);
-            for (k, _) in now.iter().filter(|(k, _)| !e.attrs.iter().any(|(n, _)| n == k)) {
+            for (k, _) in now
+                .iter()
+                .filter(|(k, _)| !e.attrs.iter().any(|(n, _)| n == k))
+            {
                 element.remove_attribute(txn, k);
             }
             for (k, v) in &e.attrs {
@@ -355,7 +358,9 @@ mod tests {
     use crate::fields::{read, replace_plain};
     use yrs::types::xml::XmlElementRef;
     use yrs::updates::decoder::Decode;
-    use yrs::{Assoc, Doc, IndexedSequence, ReadTxn, StateVector, Transact, Update, XmlFragmentRef};
+    use yrs::{
+        Assoc, Doc, IndexedSequence, ReadTxn, StateVector, Transact, Update, XmlFragmentRef,
+    };
 
     fn bold() -> Attrs {
         Attrs::from([("bold".into(), Any::Map(Default::default()))])
@@ -403,7 +408,9 @@ mod tests {
         // A comment's anchor on "keeps drinks", which no edit touches.
         let anchor = {
             let txn = doc.transact();
-            text_of(&fragment, &txn, 0).sticky_index(&txn, 15, Assoc::After).unwrap()
+            text_of(&fragment, &txn, 0)
+                .sticky_index(&txn, 15, Assoc::After)
+                .unwrap()
         };
         // Edits after the version: bold removed, words changed, a paragraph added and one removed.
         {
@@ -426,7 +433,11 @@ mod tests {
         children(&mut restorer.transact_mut(), &target, &version);
         sync(&restorer, &doc, &before);
 
-        assert_eq!(content_of(&doc), version, "the version's text and formatting");
+        assert_eq!(
+            content_of(&doc),
+            version,
+            "the version's text and formatting"
+        );
         assert_eq!(
             read(&doc, "post").unwrap(),
             "Our new bottle keeps drinks cold.\nShop now."
