@@ -323,16 +323,19 @@ function Toolbar({
             • List
           </button>
           <button type="button" onClick={() => editor.chain().focus().undo().run()} title="Undo your last edit (Ctrl+Z)">
-            Undo
+            <span aria-hidden="true">↶</span> <span className="wide-only">Undo</span>
+            <span className="narrow-only visually-hidden">Undo</span>
           </button>
           <button type="button" onClick={() => editor.chain().focus().redo().run()} title="Redo (Ctrl+Shift+Z)">
-            Redo
+            <span aria-hidden="true">↷</span> <span className="wide-only">Redo</span>
+            <span className="narrow-only visually-hidden">Redo</span>
           </button>
         </>
       )}
       {onComment && (
         <button type="button" disabled={state.empty} onClick={comment}>
-          Comment on selection
+          Comment<span className="wide-only"> on selection</span>
+          <span className="narrow-only visually-hidden"> on selection</span>
         </button>
       )}
     </div>
