@@ -1,6 +1,7 @@
 import { useState, type FormEvent, type ReactNode } from 'react'
 import { ApiError, login, register, sessionEndedBecause } from './api'
 import { useTitle } from './title'
+import { Alert } from './Alert'
 
 /** Log in or sign up; `intro` says why (an invitation), `email` fills in the address it was for. */
 export function AuthScreen({
@@ -66,11 +67,7 @@ export function AuthScreen({
           />
         </label>
         {mode === 'register' && <p className="hint">At least 10 characters.</p>}
-        {error && (
-          <p role="alert" className="error">
-            {error}
-          </p>
-        )}
+        <Alert text={error} />
         <button type="submit" className="primary" disabled={busy}>
           {mode === 'login' ? 'Log in' : 'Sign up'}
         </button>

@@ -5,6 +5,7 @@ import { when } from './format'
 import { MembersPanel } from './MembersPanel'
 import { CreditsPanel } from './panels/CreditsPanel'
 import { useTitle } from './title'
+import { Alert } from './Alert'
 
 interface Account {
   account_id: string
@@ -109,11 +110,7 @@ export function DocumentsPage({ session }: { session: Session }) {
               </button>
             </form>
           )}
-          {error && (
-            <p role="alert" className="error">
-              {error}
-            </p>
-          )}
+          <Alert text={error} />
           {docs === null ? (
             <p>Loading…</p>
           ) : docs.length === 0 ? (

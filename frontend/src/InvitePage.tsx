@@ -3,6 +3,7 @@ import { ApiError, logout, post, refresh, type Role, type Session } from './api'
 import { AuthScreen } from './AuthScreen'
 import { reloadDirectory } from './directory'
 import { useTitle } from './title'
+import { Alert } from './Alert'
 
 interface Preview {
   account_id: string
@@ -97,11 +98,7 @@ export function InvitePage({ token, session }: { token: string; session: Session
             Join {preview.account_name}
           </button>
         )}
-        {error && (
-          <p role="alert" className="error">
-            {error}
-          </p>
-        )}
+        <Alert text={error} />
       </div>
     </main>
   )

@@ -2,6 +2,7 @@ import { useState, type FormEvent } from 'react'
 import { api, ApiError, post, type Role, type Session } from './api'
 import { useConfirm } from './Confirm'
 import { reloadDirectory, useDirectory } from './directory'
+import { Alert } from './Alert'
 
 const ROLES: [Role, string][] = [
   ['owner', 'Owner'],
@@ -90,11 +91,7 @@ export function MembersPanel({ session }: { session: Session }) {
       <p role="status" className="hint">
         {message}
       </p>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <Alert text={error} />
       {manager && <InviteForm accountId={session.accountId} />}
     </section>
   )
@@ -158,11 +155,7 @@ function InviteForm({ accountId }: { accountId: string }) {
           </button>
         </div>
       )}
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <Alert text={error} />
     </>
   )
 }

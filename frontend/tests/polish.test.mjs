@@ -221,3 +221,41 @@ test('keyboard and screen reader: tabs follow arrow keys, titles name the page, 
   await check(phone.page, 'phone editor')
   assert.deepEqual(problems, {})
 })
+
+test('every page of a fixed flow fits a 375 px phone', async () => {
+  const fits = async (page, name) => {
+    const width = await page.evaluate(() => document.documentElement.scrollWidth)
+    assert.ok(width <= 375, `${name} is ${width}px wide`)
+    await screenshot(page, `phone-375-${name}`)
+  }
+  const { token } = await rest(server.base, `/accounts/${ava.tokens.account_id}/invitations`, {
+    method: 'POST',
+    token: ava.tokens.access_token,
+    body: { email: 'phone-guest@example.com', role: 'editor' },
+  })
+  const guest = await browser.newContext(PHONE)
+  contexts.push(guest)
+  const out = await guest.newPage()
+  await out.goto(`${server.base}/#/invite/${token}`)
+  await out.getByTestId('invitation').waitFor()
+  await fits(out, 'invitation')
+
+  const a = await newDocument('Phone flows', PHONE)
+  await a.editor.tap()
+  await a.page.keyboard.type('Checked on a phone.')
+  await a.page.getByRole('button', { name: 'Submit for review' }).tap()
+  await a.page.getByRole('button', { name: 'Approve' }).tap()
+  await a.page.getByRole('button', { name: 'Schedule…' }).tap()
+  await a.page.getByRole('combobox', { name: 'Time zone' }).waitFor()
+  await fits(a.page, 'schedule')
+  await a.page.getByRole('tab', { name: 'Versions' }).tap()
+  await a.page.getByPlaceholder('Name this version').fill('Phone version')
+  await a.page.getByRole('button', { name: 'Save version' }).tap()
+  await a.page.locator('.versions li', { hasText: 'Phone version' }).getByRole('button', { name: 'Restore' }).tap()
+  await a.page.getByRole('dialog').waitFor()
+  await fits(a.page, 'restore-confirm')
+  await a.page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).tap()
+  await a.page.goto(`${server.base}/#/doc/d_missing_on_phone`)
+  await a.page.getByTestId('not-found').waitFor()
+  await fits(a.page, 'not-found')
+})

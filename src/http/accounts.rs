@@ -200,6 +200,21 @@ pub struct InvitationPreview {
     pub expires_at: i64,
 }
 
+/// The invitation a link's token names, with the token's hash, while it can still be accepted.
+async fn pending_invitation(
+    state: &AppState,
+    token: &str,
+) -> Result<(Invitation, String), ApiError> {
+    let hash = secret::digest(token);
+    let pending = state.account_store.invitation_by_token(&hash).await?;
+    match pending.filter(|i| i.accepted_by.is_none() && i.expires_at > now_ms()) {
+        Some(inv) => Ok((inv, hash)),
+        None => Err(ApiError::not_found(
+            "unknown, expired or already used invitation",
+        )),
+    }
+}
+
 #[utoipa::path(get, path = "/api/v1/invitations/{token}",
     responses((status = 200, description = "the invitation", body = InvitationPreview),
               (status = 404, description = "unknown, expired or already used")))]
@@ -210,13 +225,7 @@ pub async fn preview(
 ) -> Result<HttpResponse, ApiError> {
     // Rate limited like sign-in: a guessed token is 256 bits, but each try costs a read.
     super::address::limit(&req, &state, super::address::Class::Auth).await?;
-    let hash = secret::digest(&path.into_inner());
-    let pending = state.account_store.invitation_by_token(&hash).await?;
-    let Some(inv) = pending.filter(|i| i.accepted_by.is_none() && i.expires_at > now_ms()) else {
-        return Err(ApiError::not_found(
-            "unknown, expired or already used invitation",
-        ));
-    };
+    let (inv, _) = pending_invitation(&state, &path.into_inner()).await?;
     let account = state
         .account_store
         .account(&inv.account_id)
@@ -430,13 +439,7 @@ pub async fn accept(
         .user(&principal.user)
         .await?
         .ok_or_else(|| ApiError::not_found("no such user"))?;
-    let hash = secret::digest(&body.token);
-    let pending = state.account_store.invitation_by_token(&hash).await?;
-    let Some(inv) = pending.filter(|i| i.accepted_by.is_none() && i.expires_at > now_ms()) else {
-        return Err(ApiError::not_found(
-            "unknown, expired or already used invitation",
-        ));
-    };
+    let (inv, hash) = pending_invitation(&state, &body.token).await?;
     if inv.email != user.email {
         return Err(ApiError::forbidden(
             "wrong_invitee",

@@ -32,6 +32,7 @@ export function closedMessage(code: number, reason: string): Closed {
     4404: 'This document does not exist in this workspace.',
     4413: 'The document has reached its maximum size.',
     4414: 'An edit was too large to send.',
+    1002: 'The connection keeps failing with a protocol error. Reload to try again.',
   }
   return {
     code,
@@ -67,7 +68,8 @@ const MSG_EVENT = 101
 
 /** The signed-in session ended (revoked, or signed out elsewhere) while the document was open. */
 export const SESSION_ENDED: Closed = {
-  code: 4401,
+  // Noticed by the editor (a refused refresh), not a close code the server sent.
+  code: 0,
   signInAgain: true,
   message: 'Your session ended, so nothing more can be saved. What you typed is kept in this browser.',
 }
@@ -128,6 +130,7 @@ export function useCollab(
     let editedOffline = false
     let everConnected = false
     let gaveUp = false
+    let protocolErrors = 0
     // Local edits the server has not acknowledged yet (including ones kept from last time).
     let unsaved = kept !== null
     const recompute = () => {
@@ -176,7 +179,10 @@ export function useCollab(
       recompute()
     })
     provider.on('sync', (synced: boolean) => {
-      if (synced) setConnection((n) => n + 1)
+      if (synced) {
+        protocolErrors = 0
+        setConnection((n) => n + 1)
+      }
       recompute()
     })
     // A final close: nothing typed from now on could be saved, so the editor stops taking
@@ -192,7 +198,11 @@ export function useCollab(
       stop.current(closedMessage(event.code, event.reason)),
     )
     // A reconnect carries a fresh token: access tokens live 15 minutes.
-    provider.on('connection-close', () => {
+    // A protocol error (1002) is retried like any standard code, but one that repeats on every
+    // try will not heal: after three in a row without a sync the editor stops and says so.
+    provider.on('connection-close', (event: CloseEvent | null) => {
+      protocolErrors = event?.code === 1002 ? protocolErrors + 1 : 0
+      if (protocolErrors >= 3) stop.current(closedMessage(1002, event?.reason ?? ''))
       accessToken()
         .then((token) => (provider.params.token = token))
         .catch(() => {})

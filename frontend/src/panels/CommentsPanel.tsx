@@ -5,6 +5,7 @@ import { useDirectory, type Member } from '../directory'
 import type { Collab } from '../editor/collab'
 import { showHighlights } from '../editor/commentMarks'
 import { when } from '../format'
+import { Alert } from '../Alert'
 
 /** What the editor hands over when someone comments on a selection. */
 export interface NewAnchor {
@@ -117,11 +118,7 @@ export function CommentsPanel({
         </div>
       )}
       {!anchor && canComment && <p className="hint">Select text in the post, then “Comment on selection”.</p>}
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <Alert text={error} />
       <label className="inline">
         <input type="checkbox" checked={showResolved} onChange={(e) => setShowResolved(e.target.checked)} /> Show
         resolved

@@ -3,6 +3,7 @@ import { api, ApiError, post } from '../api'
 import { useConfirm } from '../Confirm'
 import { useDirectory } from '../directory'
 import { when } from '../format'
+import { Alert } from '../Alert'
 
 interface Version {
   version_id: string
@@ -81,11 +82,7 @@ export function VersionsPanel({
       <p role="status" aria-live="polite">
         {message}
       </p>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <Alert text={error} />
       <ol className="versions">
         {versions.map((v) => (
           <li key={v.version_id}>

@@ -3,6 +3,7 @@ import { api, ApiError, post, type Session } from '../api'
 import { STATE_LABELS } from '../DocumentsPage'
 import type { Collab } from '../editor/collab'
 import { useDirectory } from '../directory'
+import { Alert } from '../Alert'
 
 interface Transition {
   from: string
@@ -146,11 +147,7 @@ export function WorkflowBar({
       <p className="flash" role="status" aria-live="polite">
         {flash}
       </p>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <Alert text={error} />
       {scheduling && (
         <form onSubmit={schedule} className="card-inset stack schedule">
           <label>
