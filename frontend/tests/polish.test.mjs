@@ -224,9 +224,9 @@ test('keyboard and screen reader: tabs follow arrow keys, titles name the page, 
 
 test('every page of a fixed flow fits a 375 px phone', async () => {
   const fits = async (page, name) => {
+    await screenshot(page, `phone-375-${name}`)
     const width = await page.evaluate(() => document.documentElement.scrollWidth)
     assert.ok(width <= 375, `${name} is ${width}px wide`)
-    await screenshot(page, `phone-375-${name}`)
   }
   const { token } = await rest(server.base, `/accounts/${ava.tokens.account_id}/invitations`, {
     method: 'POST',

@@ -108,7 +108,9 @@ function LiveDocument({
           {SAVE_LABELS[save]}
         </span>
       </Header>
-      {collab && <WorkflowBar docId={docId} session={session} collab={collab} connection={connection} />}
+      {collab && (
+        <WorkflowBar docId={docId} session={session} collab={collab} connection={connection} canAct={!closed} />
+      )}
       <main className="editor-layout">
         <section className="editor-column" aria-label="Post editor">
           <TabList
@@ -143,7 +145,12 @@ function LiveDocument({
           </div>
           {closed && (
             <div className="notice" role="alert" data-testid="connection-closed">
-              <p>{closed.message} The post is read-only: nothing typed now could be saved.</p>
+              <p>
+                {closed.message}{' '}
+                {closed.code === 0
+                  ? 'The post is read-only until you sign in again; what you typed is kept in this browser and sent then.'
+                  : 'The post is read-only: nothing typed now could be saved.'}
+              </p>
               {closed.signInAgain && (
                 <button type="button" onClick={() => (onSignInAgain ? onSignInAgain() : logout())}>
                   Sign in again

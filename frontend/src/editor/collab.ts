@@ -71,7 +71,7 @@ export const SESSION_ENDED: Closed = {
   // Noticed by the editor (a refused refresh), not a close code the server sent.
   code: 0,
   signInAgain: true,
-  message: 'Your session ended, so nothing more can be saved. What you typed is kept in this browser.',
+  message: 'Your session ended (signed out elsewhere, or revoked).',
 }
 
 /** Where this person's unacknowledged edits to one document wait in this browser. */

@@ -42,11 +42,14 @@ export function WorkflowBar({
   session,
   collab,
   connection,
+  canAct = true,
 }: {
   docId: string
   session: Session
   collab: Collab
   connection: number
+  /** False once the connection is closed for good: the state shows, the moves do not. */
+  canAct?: boolean
 }) {
   const [view, setView] = useState<WorkflowView | null>(null)
   const [error, setError] = useState('')
@@ -54,8 +57,8 @@ export function WorkflowBar({
   const [flash, setFlash] = useState('')
   const [note, setNote] = useState('')
   const { nameOf } = useDirectory(session.accountId)
-  const manager = session.role === 'owner' || session.role === 'admin'
-  const writer = manager || session.role === 'editor'
+  const manager = canAct && (session.role === 'owner' || session.role === 'admin')
+  const writer = canAct && (manager || session.role === 'editor')
 
   const load = useCallback(() => {
     api<WorkflowView>(`/documents/${docId}/workflow`)
