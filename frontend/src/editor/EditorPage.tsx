@@ -1,5 +1,5 @@
-import { useEffect, useState, type FormEvent } from 'react'
-import { EditorContent, useEditor, useEditorState, type Editor } from '@tiptap/react'
+import { useEffect, useState } from 'react'
+import { EditorContent, useEditor, type Editor } from '@tiptap/react'
 import StarterKit from '@tiptap/starter-kit'
 import Collaboration from '@tiptap/extension-collaboration'
 import CollaborationCaret from '@tiptap/extension-collaboration-caret'
@@ -14,18 +14,12 @@ import { VersionsPanel } from '../panels/VersionsPanel'
 import { WorkflowBar } from '../panels/WorkflowBar'
 import { colourOf, useCollab, type Collab, type SaveState } from './collab'
 import { CommentMarks } from './commentMarks'
-import { flatIndex, plainText } from './text'
+import { Counter } from './Counter'
+import { CopyLink, DocTitle } from './DocTitle'
+import { FIELDS } from './fields'
+import { Presence } from './Presence'
+import { Toolbar } from './Toolbar'
 import { TabList } from '../Tabs'
-
-/** The post and its per-platform variants: root fragments `post` and `post.<platform>`. */
-export const FIELDS = [
-  { field: 'post', label: 'Post', limit: 0 },
-  { field: 'post.instagram', label: 'Instagram', limit: 2200 },
-  { field: 'post.x', label: 'X', limit: 280 },
-  { field: 'post.linkedin', label: 'LinkedIn', limit: 3000 },
-  { field: 'post.facebook', label: 'Facebook', limit: 63206 },
-  { field: 'post.tiktok', label: 'TikTok', limit: 2200 },
-]
 
 const SAVE_LABELS: Record<SaveState, string> = {
   connecting: 'Connecting…',
@@ -196,7 +190,14 @@ function LiveDocument({
               <VersionsPanel docId={docId} canWrite={canWrite} accountId={session.accountId} connection={connection} />
             )}
             {collab && panel === 'ai' && (
-              <AiPanel docId={docId} field={field} collab={collab} canWrite={canWrite} connection={connection} />
+              <AiPanel
+                docId={docId}
+                field={field}
+                collab={collab}
+                canWrite={canWrite}
+                connection={connection}
+                editor={editor}
+              />
             )}
             {panel === 'credits' && <CreditsPanel accountId={session.accountId} connection={connection} />}
           </div>
@@ -272,256 +273,4 @@ function FieldEditor({
       <Counter editor={editor} field={field} collab={collab} />
     </>
   )
-}
-
-function Toolbar({
-  editor,
-  editable,
-  field,
-  onComment,
-}: {
-  editor: Editor
-  editable: boolean
-  field: string
-  onComment?: (a: NewAnchor) => void
-}) {
-  const state = useEditorState({
-    editor,
-    selector: ({ editor: e }) => ({
-      bold: e.isActive('bold'),
-      italic: e.isActive('italic'),
-      bullet: e.isActive('bulletList'),
-      empty: e.state.selection.empty,
-    }),
-  })
-  const comment = () => {
-    const { from, to } = editor.state.selection
-    const doc = editor.state.doc
-    const index = flatIndex(doc, from)
-    onComment?.({ field, index, length: flatIndex(doc, to) - index, quoted: doc.textBetween(from, to, '\n') })
-  }
-  return (
-    <div role="toolbar" aria-label="Formatting" className="toolbar">
-      {editable && (
-        <>
-          <button
-            type="button"
-            aria-pressed={state.bold}
-            onClick={() => editor.chain().focus().toggleBold().run()}
-            title="Bold (Ctrl+B)"
-          >
-            <b>B</b>
-            <span className="visually-hidden">Bold</span>
-          </button>
-          <button
-            type="button"
-            aria-pressed={state.italic}
-            onClick={() => editor.chain().focus().toggleItalic().run()}
-            title="Italic (Ctrl+I)"
-          >
-            <i>I</i>
-            <span className="visually-hidden">Italic</span>
-          </button>
-          <button
-            type="button"
-            aria-pressed={state.bullet}
-            onClick={() => editor.chain().focus().toggleBulletList().run()}
-          >
-            • List
-          </button>
-          <button type="button" onClick={() => editor.chain().focus().undo().run()} title="Undo your last edit (Ctrl+Z)">
-            <span aria-hidden="true">↶</span> <span className="wide-only">Undo</span>
-            <span className="narrow-only visually-hidden">Undo</span>
-          </button>
-          <button type="button" onClick={() => editor.chain().focus().redo().run()} title="Redo (Ctrl+Shift+Z)">
-            <span aria-hidden="true">↷</span> <span className="wide-only">Redo</span>
-            <span className="narrow-only visually-hidden">Redo</span>
-          </button>
-        </>
-      )}
-      {onComment && (
-        <button type="button" disabled={state.empty} onClick={comment}>
-          Comment<span className="wide-only"> on selection</span>
-          <span className="narrow-only visually-hidden"> on selection</span>
-        </button>
-      )}
-    </div>
-  )
-}
-
-/**
- * Characters and hashtags against the platform's limit. An empty variant sends the main post,
- * so that is what it counts. Screen readers hear only crossing the limit, not every keystroke.
- */
-function Counter({ editor, field, collab }: { editor: Editor; field: string; collab: Collab }) {
-  const own = useEditorState({
-    editor,
-    selector: ({ editor: e }) => e.state.doc.textBetween(0, e.state.doc.content.size, '\n'),
-  })
-  const main = useMainPost(collab, field !== 'post' && own.length === 0)
-  const text = own.length === 0 && field !== 'post' ? main : own
-  const limit = FIELDS.find((f) => f.field === field)?.limit ?? 0
-  const chars = [...text].length
-  const tags = (text.match(/#[\p{L}\p{N}_]+/gu) ?? []).length
-  const over = limit > 0 && chars > limit
-  const platform = FIELDS.find((f) => f.field === field)?.label
-  return (
-    <>
-      <p className={over ? 'counter over' : 'counter'} data-testid="counter">
-        {chars}
-        {limit > 0 && ` / ${limit}`} characters · {tags} hashtags
-        {field !== 'post' && own.length === 0 && ' · empty, so the main post goes out here (counted)'}
-      </p>
-      <p className="visually-hidden" role="status">
-        {over ? `Over the ${platform} limit by ${chars - limit} characters` : ''}
-      </p>
-    </>
-  )
-}
-
-/** The main post's text, kept current while `wanted`. */
-function useMainPost(collab: Collab, wanted: boolean): string {
-  const [text, setText] = useState('')
-  useEffect(() => {
-    if (!wanted) return
-    const fragment = collab.doc.getXmlFragment('post')
-    const update = () => setText(plainText(fragment))
-    update()
-    fragment.observeDeep(update)
-    return () => fragment.unobserveDeep(update)
-  }, [collab, wanted])
-  return wanted ? text : ''
-}
-
-interface Peer {
-  key: string
-  name: string
-  color: string
-  role: string
-  self: boolean
-}
-
-function Presence({ collab }: { collab: Collab }) {
-  const [peers, setPeers] = useState<Peer[]>([])
-  useEffect(() => {
-    const awareness = collab.provider.awareness
-    const update = () => {
-      const seen = new Map<string, Peer>()
-      awareness.getStates().forEach((state, clientId) => {
-        const user = state.user as { name?: string; color?: string } | undefined
-        if (!user?.name) return
-        const creo = state.creo as { userId?: string; role?: string } | undefined
-        const key = creo?.userId ?? user.name
-        const self = clientId === awareness.clientID
-        if (!seen.has(key) || self)
-          seen.set(key, { key, name: user.name, color: user.color ?? '#4d5761', role: creo?.role ?? '', self })
-      })
-      setPeers([...seen.values()].sort((a, b) => Number(b.self) - Number(a.self)))
-    }
-    awareness.on('change', update)
-    update()
-    return () => awareness.off('change', update)
-  }, [collab])
-  return (
-    <ul className="presence" aria-label="People here">
-      {peers.map((p) => (
-        <li
-          key={p.key}
-          className="avatar"
-          style={{ background: p.color }}
-          title={`${p.name}${p.self ? ' (you)' : ''}${p.role ? `, ${p.role}` : ''}`}
-          data-name={p.name}
-        >
-          <span aria-hidden="true">{initials(p.name)}</span>
-          <span className="visually-hidden">
-            {p.name}
-            {p.self ? ' (you)' : ''}
-          </span>
-        </li>
-      ))}
-    </ul>
-  )
-}
-
-/** The title: a field for those who may write (saved on Enter or leaving it), a heading for the rest. */
-function DocTitle({
-  docId,
-  title,
-  onTitle,
-  canWrite,
-  collab,
-}: {
-  docId: string
-  title: string
-  onTitle: (t: string) => void
-  canWrite: boolean
-  collab: Collab | null
-}) {
-  const [draft, setDraft] = useState(title)
-  const [error, setError] = useState('')
-  useEffect(() => setDraft(title), [title])
-  // Someone else renamed it.
-  useEffect(
-    () => collab?.onEvent((e) => e.type === 'title' && typeof e.title === 'string' && onTitle(e.title)),
-    [collab, onTitle],
-  )
-  async function save(e?: FormEvent) {
-    e?.preventDefault()
-    const next = draft.trim()
-    if (!next || next === title) return setDraft(title)
-    try {
-      await api(`/documents/${docId}/title`, { method: 'PUT', body: JSON.stringify({ title: next }) })
-      onTitle(next)
-      setError('')
-    } catch (err) {
-      setError((err as ApiError).message)
-    }
-  }
-  if (!canWrite) return <h1 className="doc-title">{title}</h1>
-  return (
-    <form onSubmit={save} className="doc-title-form">
-      <h1 className="visually-hidden">{title}</h1>
-      <input
-        className="doc-title-input"
-        aria-label="Document title"
-        value={draft}
-        maxLength={200}
-        onChange={(e) => setDraft(e.target.value)}
-        onBlur={() => save()}
-      />
-      {error && (
-        <span role="alert" className="error">
-          {error}
-        </span>
-      )}
-    </form>
-  )
-}
-
-/** Copies the document's address (with its workspace, so it opens from any other one). */
-function CopyLink({ link }: { link: string }) {
-  const [state, setState] = useState<'idle' | 'copied' | 'refused'>('idle')
-  if (state === 'refused')
-    return <input readOnly value={link} aria-label="Link to this document" onFocus={(e) => e.target.select()} />
-  return (
-    <button
-      type="button"
-      className="ghost"
-      onClick={() =>
-        navigator.clipboard
-          .writeText(link)
-          .then(() => setState('copied'))
-          .catch(() => setState('refused'))
-      }
-    >
-      {state === 'copied' ? 'Link copied' : 'Copy link'}
-    </button>
-  )
-}
-
-/** "Ana Lima" → "AL", "creo AI" → "CA", "bob" → "BO". */
-function initials(name: string): string {
-  const words = name.trim().split(/\s+/)
-  const letters = words.length > 1 ? words[0][0] + words[1][0] : name.slice(0, 2)
-  return letters.toUpperCase()
 }

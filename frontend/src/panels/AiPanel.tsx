@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'react'
-import { ySyncPluginKey } from '@tiptap/y-tiptap'
+import type { Editor } from '@tiptap/react'
+import { ySyncPluginKey, yUndoPluginKey } from '@tiptap/y-tiptap'
 import * as Y from 'yjs'
 import { api, ApiError, credits, post, postForBytes } from '../api'
 import type { Collab } from '../editor/collab'
@@ -50,12 +51,15 @@ export function AiPanel({
   collab,
   canWrite,
   connection,
+  editor,
 }: {
   docId: string
   field: string
   collab: Collab
   canWrite: boolean
   connection: number
+  /** The field's editor, whose undo history a chosen variation joins as a step of its own. */
+  editor: Editor | null
 }) {
   const [suggestion, setSuggestion] = useState<Suggestion | null>(null)
   const [titles, setTitles] = useState<Map<string, string>>(new Map())
@@ -202,9 +206,13 @@ export function AiPanel({
                           client_applies: true,
                         }),
                         (update) => {
-                          // Applied as this person's own edit: it joins their undo history, so
-                          // the editor's Undo takes it back.
+                          // Applied as this person's own edit: it joins their undo history as a
+                          // step of its own (not merged with typing just before or after), so
+                          // the editor's Undo takes back exactly this.
+                          const undo = editor && yUndoPluginKey.getState(editor.state)?.undoManager
+                          undo?.stopCapturing()
                           Y.applyUpdate(collab.doc, update, ySyncPluginKey)
+                          undo?.stopCapturing()
                           setGeneration({ ...generation, selected: v.index })
                           setMessage('')
                         },
