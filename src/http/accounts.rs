@@ -52,6 +52,7 @@ pub struct AcceptInvitation {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
     /// Only items older than this (a `seq` for the ledger, milliseconds for the audit log).
     pub before: Option<i64>,
@@ -66,7 +67,7 @@ impl Page {
 }
 
 /// The accounts the logged-in user belongs to, with their role in each.
-#[utoipa::path(get, path = "/api/v1/accounts",
+#[utoipa::path(get, operation_id = "accounts_mine", path = "/api/v1/accounts",
     responses((status = 200, description = "accounts", body = Vec<AccountWithRole>)))]
 pub async fn mine(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let principal = authenticate(&req, &state, None).await?;
@@ -84,7 +85,7 @@ pub async fn mine(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
 }
 
 /// Creates a workspace owned by the logged-in user (log in or refresh with its id to act in it).
-#[utoipa::path(post, path = "/api/v1/accounts", request_body = NewAccount,
+#[utoipa::path(post, operation_id = "accounts_create", path = "/api/v1/accounts", request_body = NewAccount,
     responses((status = 201, description = "created", body = Account)))]
 pub async fn create(
     req: HttpRequest,
@@ -126,7 +127,7 @@ pub async fn create(
 }
 
 /// The account, for any of its members.
-#[utoipa::path(get, path = "/api/v1/accounts/{account_id}",
+#[utoipa::path(get, operation_id = "accounts_get", path = "/api/v1/accounts/{account_id}", params(("account_id" = String, Path, description = "the account (workspace) id")),
     responses((status = 200, description = "the account", body = Account),
               (status = 403, description = "another account")))]
 pub async fn get(
@@ -156,7 +157,7 @@ pub struct MemberView {
 
 /// The account's members, their names and roles (any member may read it: the editor names
 /// comment authors, editors and approvers by it).
-#[utoipa::path(get, path = "/api/v1/accounts/{account_id}/members",
+#[utoipa::path(get, operation_id = "accounts_members", path = "/api/v1/accounts/{account_id}/members", params(("account_id" = String, Path, description = "the account (workspace) id")),
     responses((status = 200, description = "members", body = Vec<MemberView>)))]
 pub async fn members(
     req: HttpRequest,
@@ -215,7 +216,7 @@ async fn pending_invitation(
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/invitations/{token}",
+#[utoipa::path(get, operation_id = "accounts_preview", path = "/api/v1/invitations/{token}", params(("token" = String, Path, description = "the invitation token from the link")),
     responses((status = 200, description = "the invitation", body = InvitationPreview),
               (status = 404, description = "unknown, expired or already used")))]
 pub async fn preview(
@@ -288,7 +289,7 @@ async fn member(state: &AppState, account_id: &str, user_id: &str) -> Result<Mem
 }
 
 /// Changes a member's role; their open sockets on every node take it within the second.
-#[utoipa::path(put, path = "/api/v1/accounts/{account_id}/members/{user_id}", request_body = RoleChange,
+#[utoipa::path(put, operation_id = "accounts_change_role", path = "/api/v1/accounts/{account_id}/members/{user_id}", params(("account_id" = String, Path, description = "the account (workspace) id"), ("user_id" = String, Path, description = "a user's id")), request_body = RoleChange,
     responses((status = 200, description = "changed", body = Member),
               (status = 403, description = "not an owner or admin"),
               (status = 409, description = "would leave no owner")))]
@@ -327,7 +328,7 @@ pub async fn change_role(
 }
 
 /// Removes a member; their open sockets close with 4403 on every node.
-#[utoipa::path(delete, path = "/api/v1/accounts/{account_id}/members/{user_id}",
+#[utoipa::path(delete, operation_id = "accounts_remove_member", path = "/api/v1/accounts/{account_id}/members/{user_id}", params(("account_id" = String, Path, description = "the account (workspace) id"), ("user_id" = String, Path, description = "a user's id")),
     responses((status = 204, description = "removed"), (status = 404, description = "not a member")))]
 pub async fn remove_member(
     req: HttpRequest,
@@ -363,7 +364,7 @@ pub async fn remove_member(
 }
 
 /// Invites someone by email with a role.
-#[utoipa::path(post, path = "/api/v1/accounts/{account_id}/invitations", request_body = NewInvitation,
+#[utoipa::path(post, operation_id = "accounts_invite", path = "/api/v1/accounts/{account_id}/invitations", params(("account_id" = String, Path, description = "the account (workspace) id")), request_body = NewInvitation,
     responses((status = 201, description = "invited", body = CreatedInvitation)))]
 pub async fn invite(
     req: HttpRequest,
@@ -409,7 +410,7 @@ pub async fn invite(
     Ok(HttpResponse::Created().json(CreatedInvitation { invitation, token }))
 }
 
-#[utoipa::path(get, path = "/api/v1/accounts/{account_id}/invitations",
+#[utoipa::path(get, operation_id = "accounts_invitations", path = "/api/v1/accounts/{account_id}/invitations", params(("account_id" = String, Path, description = "the account (workspace) id")),
     responses((status = 200, description = "invitations", body = Vec<Invitation>)))]
 pub async fn invitations(
     req: HttpRequest,
@@ -422,7 +423,7 @@ pub async fn invitations(
 }
 
 /// Accepts an invitation addressed to the logged-in user's email, if the account has a seat.
-#[utoipa::path(post, path = "/api/v1/invitations/accept", request_body = AcceptInvitation,
+#[utoipa::path(post, operation_id = "accounts_accept", path = "/api/v1/invitations/accept", request_body = AcceptInvitation,
     responses((status = 200, description = "joined", body = Member),
               (status = 402, description = "the account's tier has no seat left"),
               (status = 404, description = "unknown, expired or used invitation")))]
@@ -502,7 +503,7 @@ pub async fn accept(
 }
 
 /// Security events, newest first (owners and admins).
-#[utoipa::path(get, path = "/api/v1/accounts/{account_id}/audit", params(Page),
+#[utoipa::path(get, operation_id = "accounts_audit_log", path = "/api/v1/accounts/{account_id}/audit", params(("account_id" = String, Path, description = "the account (workspace) id"), Page),
     responses((status = 200, description = "events", body = Vec<AuditEvent>)))]
 pub async fn audit_log(
     req: HttpRequest,

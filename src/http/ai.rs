@@ -138,7 +138,7 @@ pub fn timeout(state: &AppState) -> Duration {
 }
 
 /// The loaded models and versions: task, device, traffic weight, health, queue, restarts.
-#[utoipa::path(get, path = "/api/v1/ai/models",
+#[utoipa::path(get, operation_id = "ai_models", path = "/api/v1/ai/models",
     responses((status = 200, description = "models", body = Vec<serde_json::Value>),
               (status = 503, description = "no ONNX Runtime on this node")))]
 pub async fn models(
@@ -192,7 +192,7 @@ fn inputs(body: InferRequest) -> Result<Vec<Input>, ApiError> {
 
 /// Runs any loaded model on a batch of inputs (each queued as its own request and batched with
 /// everyone else's).
-#[utoipa::path(post, path = "/api/v1/ai/infer/{model}", request_body = InferRequest,
+#[utoipa::path(post, operation_id = "ai_infer", path = "/api/v1/ai/infer/{model}", params(("model" = String, Path, description = "the model's name")), request_body = InferRequest,
     responses((status = 200, description = "one output per input", body = InferResponse),
               (status = 402, description = "not enough credits"),
               (status = 503, description = "queue full, worker restarting, or AI unavailable (Retry-After)"),
@@ -233,7 +233,7 @@ pub struct EmbedResponse {
 }
 
 /// Texts → sentence embeddings (the configured embedding model, all-MiniLM-L6-v2 by default).
-#[utoipa::path(post, path = "/api/v1/ai/embed", request_body = EmbedRequest,
+#[utoipa::path(post, operation_id = "ai_embed", path = "/api/v1/ai/embed", request_body = EmbedRequest,
     responses((status = 200, description = "one vector per text", body = EmbedResponse),
               (status = 402, description = "not enough credits"),
               (status = 503, description = "queue full, worker restarting, or AI unavailable (Retry-After)")))]

@@ -49,7 +49,7 @@ pub struct MintedToken {
 }
 
 /// Creates a key (owners and admins, logged in).
-#[utoipa::path(post, path = "/api/v1/accounts/{account_id}/api-keys", request_body = NewApiKey,
+#[utoipa::path(post, operation_id = "api_keys_create", path = "/api/v1/accounts/{account_id}/api-keys", params(("account_id" = String, Path, description = "the account (workspace) id")), request_body = NewApiKey,
     responses((status = 201, description = "created; the secret is in the answer only", body = CreatedApiKey),
               (status = 400, description = "unknown scope")))]
 pub async fn create(
@@ -95,7 +95,7 @@ pub async fn create(
 }
 
 /// The account's keys, by prefix (never the secret).
-#[utoipa::path(get, path = "/api/v1/accounts/{account_id}/api-keys",
+#[utoipa::path(get, operation_id = "api_keys_list", path = "/api/v1/accounts/{account_id}/api-keys", params(("account_id" = String, Path, description = "the account (workspace) id")),
     responses((status = 200, description = "keys", body = Vec<ApiKey>)))]
 pub async fn list(
     req: HttpRequest,
@@ -108,7 +108,7 @@ pub async fn list(
 }
 
 /// Revokes a key: it stops working at once on every node.
-#[utoipa::path(delete, path = "/api/v1/accounts/{account_id}/api-keys/{key_id}",
+#[utoipa::path(delete, operation_id = "api_keys_revoke", path = "/api/v1/accounts/{account_id}/api-keys/{key_id}", params(("account_id" = String, Path, description = "the account (workspace) id"), ("key_id" = String, Path, description = "the API key's id")),
     responses((status = 204, description = "revoked"), (status = 404, description = "no such active key")))]
 pub async fn revoke(
     req: HttpRequest,
@@ -138,7 +138,7 @@ pub async fn revoke(
 
 /// An API key with `tokens:mint` mints a token for one of the app's users: at most an editor,
 /// for the key's account, optionally for one document, for at most `app_token_max_ttl_secs`.
-#[utoipa::path(post, path = "/api/v1/tokens", request_body = MintToken,
+#[utoipa::path(post, operation_id = "api_keys_mint", path = "/api/v1/tokens", request_body = MintToken,
     responses((status = 201, description = "minted", body = MintedToken),
               (status = 403, description = "not an API key with tokens:mint, or role above editor")))]
 pub async fn mint(

@@ -62,6 +62,7 @@ pub struct UsageRow {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Since {
     /// Days back from today (default 30, at most 400).
     pub days: Option<i64>,
@@ -176,7 +177,7 @@ fn quantity(q: i64) -> Result<i64, ApiError> {
 }
 
 /// Tier, balance and this month's usage.
-#[utoipa::path(get, path = "/api/v1/accounts/{account_id}/billing",
+#[utoipa::path(get, operation_id = "billing_summary", path = "/api/v1/accounts/{account_id}/billing", params(("account_id" = String, Path, description = "the account (workspace) id")),
     responses((status = 200, description = "billing summary", body = Billing)))]
 pub async fn summary(
     req: HttpRequest,
@@ -220,7 +221,7 @@ pub async fn summary(
 }
 
 /// The ledger, newest first, a page at a time.
-#[utoipa::path(get, path = "/api/v1/accounts/{account_id}/ledger", params(Page),
+#[utoipa::path(get, operation_id = "billing_ledger", path = "/api/v1/accounts/{account_id}/ledger", params(("account_id" = String, Path, description = "the account (workspace) id"), Page),
     responses((status = 200, description = "a page of the ledger", body = LedgerPage)))]
 pub async fn ledger(
     req: HttpRequest,
@@ -245,7 +246,7 @@ pub async fn ledger(
 }
 
 /// The ledger since `days` ago as CSV, oldest first.
-#[utoipa::path(get, path = "/api/v1/accounts/{account_id}/ledger.csv", params(Since),
+#[utoipa::path(get, operation_id = "billing_ledger_csv", path = "/api/v1/accounts/{account_id}/ledger.csv", params(("account_id" = String, Path, description = "the account (workspace) id"), Since),
     responses((status = 200, description = "CSV", content_type = "text/csv", body = String)))]
 pub async fn ledger_csv(
     req: HttpRequest,
@@ -306,7 +307,7 @@ pub async fn ledger_csv(
 }
 
 /// Credits spent per day and action.
-#[utoipa::path(get, path = "/api/v1/accounts/{account_id}/usage", params(Since),
+#[utoipa::path(get, operation_id = "billing_usage", path = "/api/v1/accounts/{account_id}/usage", params(("account_id" = String, Path, description = "the account (workspace) id"), Since),
     responses((status = 200, description = "usage rows, by day then action", body = Vec<UsageRow>)))]
 pub async fn usage(
     req: HttpRequest,
@@ -346,8 +347,8 @@ pub async fn usage(
 /// first charge's entry (200, `Idempotent-Replayed: true`). 402 with the balance and the price
 /// when the credits do not cover it (or the month's generations are used up, or a payment
 /// failed).
-#[utoipa::path(post, path = "/api/v1/accounts/{account_id}/charges", request_body = NewCharge,
-    params(("Idempotency-Key" = String, Header, description = "unique per intended charge")),
+#[utoipa::path(post, operation_id = "billing_charge", path = "/api/v1/accounts/{account_id}/charges", request_body = NewCharge,
+    params(("account_id" = String, Path, description = "the account (workspace) id"), ("Idempotency-Key" = String, Header, description = "unique per intended charge")),
     responses((status = 201, description = "charged", body = Charged),
               (status = 200, description = "replayed: charged before with this key", body = Charged),
               (status = 402, description = "insufficient credits, quota reached or payment failed"),
@@ -388,8 +389,8 @@ pub async fn charge(
 /// Holds credits for a long operation (a generation job): capture what it used when it
 /// succeeds, release it when it fails. Unsettled reservations are released after
 /// `reservation_ttl_ms`.
-#[utoipa::path(post, path = "/api/v1/accounts/{account_id}/reservations", request_body = NewCharge,
-    params(("Idempotency-Key" = String, Header, description = "unique per intended reservation")),
+#[utoipa::path(post, operation_id = "billing_reserve", path = "/api/v1/accounts/{account_id}/reservations", request_body = NewCharge,
+    params(("account_id" = String, Path, description = "the account (workspace) id"), ("Idempotency-Key" = String, Header, description = "unique per intended reservation")),
     responses((status = 201, description = "held", body = Reservation),
               (status = 200, description = "replayed", body = Reservation),
               (status = 402, description = "insufficient credits, quota reached or payment failed")))]
@@ -424,7 +425,7 @@ pub async fn reserve(
     Ok(created_or_replayed(replayed, r))
 }
 
-#[utoipa::path(get, path = "/api/v1/accounts/{account_id}/reservations/{reservation_id}",
+#[utoipa::path(get, operation_id = "billing_get_reservation", path = "/api/v1/accounts/{account_id}/reservations/{reservation_id}", params(("account_id" = String, Path, description = "the account (workspace) id"), ("reservation_id" = String, Path, description = "the reservation's id")),
     responses((status = 200, description = "the reservation", body = Reservation),
               (status = 404, description = "not in this account")))]
 pub async fn get_reservation(
@@ -469,7 +470,7 @@ async fn settle(
 
 /// Captures what a reservation's operation used (the rest is released). Repeating it answers
 /// the same capture.
-#[utoipa::path(post, path = "/api/v1/accounts/{account_id}/reservations/{reservation_id}/capture",
+#[utoipa::path(post, operation_id = "billing_capture", path = "/api/v1/accounts/{account_id}/reservations/{reservation_id}/capture", params(("account_id" = String, Path, description = "the account (workspace) id"), ("reservation_id" = String, Path, description = "the reservation's id")),
     request_body = Capture,
     responses((status = 200, description = "captured", body = SettledReservation),
               (status = 409, description = "already released")))]
@@ -492,7 +493,7 @@ pub async fn capture(
 }
 
 /// Releases a reservation whole: a failed operation costs nothing.
-#[utoipa::path(post, path = "/api/v1/accounts/{account_id}/reservations/{reservation_id}/release",
+#[utoipa::path(post, operation_id = "billing_release", path = "/api/v1/accounts/{account_id}/reservations/{reservation_id}/release", params(("account_id" = String, Path, description = "the account (workspace) id"), ("reservation_id" = String, Path, description = "the reservation's id")),
     responses((status = 200, description = "released", body = SettledReservation),
               (status = 409, description = "already captured")))]
 pub async fn release(
@@ -506,7 +507,7 @@ pub async fn release(
 
 /// The payment provider's events, signed `Creo-Signature: t=<unix>,v1=<hex HMAC-SHA256 of
 /// "<t>.<body>">`. Bad or stale signatures are refused; each event id takes effect once.
-#[utoipa::path(post, path = "/api/v1/billing/webhook", request_body = Event,
+#[utoipa::path(post, operation_id = "billing_webhook", path = "/api/v1/billing/webhook", request_body = Event,
     params(("Creo-Signature" = String, Header, description = "t=<unix>,v1=<hex>")),
     responses((status = 200, description = "processed (or already processed)"),
               (status = 400, description = "bad signature, stale timestamp or malformed event"),

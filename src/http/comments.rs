@@ -103,7 +103,7 @@ async fn announce(state: &AppState, account: &str, doc_id: &str, action: &str, c
 }
 
 /// The document's threads, oldest first, with each anchor placed in the current text.
-#[utoipa::path(get, path = "/api/v1/documents/{doc_id}/comments",
+#[utoipa::path(get, operation_id = "comments_list", path = "/api/v1/documents/{doc_id}/comments", params(("doc_id" = String, Path, description = "the document's id")),
     responses((status = 200, description = "threads", body = Vec<Thread>)))]
 pub async fn list(
     req: HttpRequest,
@@ -146,7 +146,7 @@ pub async fn list(
 }
 
 /// A new thread (optionally anchored to text) or a reply.
-#[utoipa::path(post, path = "/api/v1/documents/{doc_id}/comments", request_body = NewComment,
+#[utoipa::path(post, operation_id = "comments_create", path = "/api/v1/documents/{doc_id}/comments", params(("doc_id" = String, Path, description = "the document's id")), request_body = NewComment,
     responses((status = 201, description = "created", body = PlacedComment),
               (status = 403, description = "viewers do not comment")))]
 pub async fn create(
@@ -268,7 +268,7 @@ async fn set_resolved(
 }
 
 /// Resolves a thread (by its first comment's id).
-#[utoipa::path(post, path = "/api/v1/documents/{doc_id}/comments/{thread_id}/resolve",
+#[utoipa::path(post, operation_id = "comments_resolve", path = "/api/v1/documents/{doc_id}/comments/{thread_id}/resolve", params(("doc_id" = String, Path, description = "the document's id"), ("thread_id" = String, Path, description = "the comment thread's id")),
     responses((status = 200, description = "resolved", body = Comment)))]
 pub async fn resolve(
     req: HttpRequest,
@@ -280,7 +280,7 @@ pub async fn resolve(
 }
 
 /// Reopens a resolved thread.
-#[utoipa::path(post, path = "/api/v1/documents/{doc_id}/comments/{thread_id}/reopen",
+#[utoipa::path(post, operation_id = "comments_reopen", path = "/api/v1/documents/{doc_id}/comments/{thread_id}/reopen", params(("doc_id" = String, Path, description = "the document's id"), ("thread_id" = String, Path, description = "the comment thread's id")),
     responses((status = 200, description = "reopened", body = Comment)))]
 pub async fn reopen(
     req: HttpRequest,

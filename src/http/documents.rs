@@ -59,7 +59,7 @@ fn valid_title(title: &str) -> Result<String, ApiError> {
 
 /// Creates a document owned by the caller's account, with a server-made id unless the caller
 /// names one.
-#[utoipa::path(post, path = "/api/v1/documents", request_body = CreateDocument,
+#[utoipa::path(post, operation_id = "documents_create", path = "/api/v1/documents", request_body = CreateDocument,
     responses((status = 201, description = "created, with its id and title"), (status = 409, description = "that id exists"),
               (status = 400, description = "bad title or id"),
               (status = 401, description = "bad token"), (status = 403, description = "read-only role")))]
@@ -99,7 +99,7 @@ pub async fn create(
 }
 
 /// Renames a document; its open editors hear the new title at once (event `title`).
-#[utoipa::path(put, path = "/api/v1/documents/{doc_id}/title", request_body = Retitle,
+#[utoipa::path(put, operation_id = "documents_retitle", path = "/api/v1/documents/{doc_id}/title", params(("doc_id" = String, Path, description = "the document's id")), request_body = Retitle,
     responses((status = 200, description = "renamed"), (status = 400, description = "bad title"),
               (status = 403, description = "read-only role"), (status = 404, description = "no such document")))]
 pub async fn retitle(
@@ -128,6 +128,7 @@ pub async fn retitle(
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// At most this many (1-500, default 100).
     pub limit: Option<usize>,
@@ -150,7 +151,7 @@ pub struct DocumentList {
 
 /// The caller's account's documents, most recently changed first, each with its workflow state
 /// (a document-scoped token sees only its document).
-#[utoipa::path(get, path = "/api/v1/documents", params(ListQuery),
+#[utoipa::path(get, operation_id = "documents_list", path = "/api/v1/documents", params(ListQuery),
     responses((status = 200, description = "most recently changed first", body = DocumentList),
               (status = 401, description = "bad token")))]
 pub async fn list(
@@ -182,7 +183,7 @@ pub async fn list(
 }
 
 /// Document metadata: owner account, timestamps, live sessions, size.
-#[utoipa::path(get, path = "/api/v1/documents/{doc_id}",
+#[utoipa::path(get, operation_id = "documents_info", path = "/api/v1/documents/{doc_id}", params(("doc_id" = String, Path, description = "the document's id")),
     responses((status = 200, description = "metadata"), (status = 404, description = "no such document")))]
 pub async fn info(
     req: HttpRequest,
@@ -206,7 +207,7 @@ pub async fn info(
 }
 
 /// The current durable state as one binary Yjs update (`application/octet-stream`).
-#[utoipa::path(get, path = "/api/v1/documents/{doc_id}/state",
+#[utoipa::path(get, operation_id = "documents_state", path = "/api/v1/documents/{doc_id}/state", params(("doc_id" = String, Path, description = "the document's id")),
     responses((status = 200, description = "Yjs update v1", content_type = "application/octet-stream")))]
 pub async fn state(
     req: HttpRequest,
@@ -229,7 +230,7 @@ pub async fn state(
 
 /// Applies a binary Yjs update (v1). Answers once it is durable; connected editors receive it
 /// live.
-#[utoipa::path(post, path = "/api/v1/documents/{doc_id}/updates",
+#[utoipa::path(post, operation_id = "documents_apply_update", path = "/api/v1/documents/{doc_id}/updates", params(("doc_id" = String, Path, description = "the document's id")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 200, description = "durable"), (status = 400, description = "invalid update"),
               (status = 403, description = "read-only role or another account")))]

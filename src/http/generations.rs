@@ -55,7 +55,7 @@ fn quote(state: &AppState) -> Quote {
 }
 
 /// What four variations cost, before asking for them.
-#[utoipa::path(get, path = "/api/v1/documents/{doc_id}/generations/quote",
+#[utoipa::path(get, operation_id = "generations_price", path = "/api/v1/documents/{doc_id}/generations/quote", params(("doc_id" = String, Path, description = "the document's id")),
     responses((status = 200, description = "the price", body = Quote)))]
 pub async fn price(
     req: HttpRequest,
@@ -68,7 +68,7 @@ pub async fn price(
 
 /// Asks for four variations of the document's post: credits are reserved now (402 when they
 /// do not suffice), the variations arrive as a `generation` event on the editors' sockets.
-#[utoipa::path(post, path = "/api/v1/documents/{doc_id}/generations", request_body = GenerationRequest,
+#[utoipa::path(post, operation_id = "generations_create", path = "/api/v1/documents/{doc_id}/generations", params(("doc_id" = String, Path, description = "the document's id")), request_body = GenerationRequest,
     responses((status = 202, description = "queued", body = Generation),
               (status = 402, description = "not enough credits, or the month's generations are used up")))]
 pub async fn create(
@@ -152,7 +152,7 @@ async fn load(state: &AppState, doc_id: &str, generation_id: &str) -> Result<Gen
 }
 
 /// A generation: pending, or done with its variations and what was charged.
-#[utoipa::path(get, path = "/api/v1/documents/{doc_id}/generations/{generation_id}",
+#[utoipa::path(get, operation_id = "generations_get", path = "/api/v1/documents/{doc_id}/generations/{generation_id}", params(("doc_id" = String, Path, description = "the document's id"), ("generation_id" = String, Path, description = "the generation's id")),
     responses((status = 200, description = "the generation", body = Generation)))]
 pub async fn get(
     req: HttpRequest,
@@ -166,7 +166,7 @@ pub async fn get(
 
 /// Writes one variation into the document (replacing the field's text) as a live edit any
 /// editor can undo, and keeps the content before it as a version.
-#[utoipa::path(post, path = "/api/v1/documents/{doc_id}/generations/{generation_id}/select", request_body = Selection,
+#[utoipa::path(post, operation_id = "generations_select", path = "/api/v1/documents/{doc_id}/generations/{generation_id}/select", params(("doc_id" = String, Path, description = "the document's id"), ("generation_id" = String, Path, description = "the generation's id")), request_body = Selection,
     responses((status = 200, description = "written into the document (or, with client_applies, the edit as a Yjs update)", body = Generation),
               (status = 409, description = "the generation has no such successful variation")))]
 pub async fn select(

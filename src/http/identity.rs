@@ -231,7 +231,7 @@ async fn choose_account(
 /// has none yet. The answer is the same either way (and takes as long: the password is hashed
 /// either way), so sign-up does not tell anyone which emails have accounts; the new user then
 /// signs in. Counted per client address (`signups_per_hour`).
-#[utoipa::path(post, path = "/api/v1/auth/register", request_body = Register,
+#[utoipa::path(post, operation_id = "identity_register", path = "/api/v1/auth/register", request_body = Register,
     responses((status = 202, description = "the account exists now if the email had none: sign in"),
               (status = 400, description = "invalid email or password"),
               (status = 429, description = "too many sign-ups from this address")))]
@@ -309,7 +309,7 @@ pub async fn register(
 
 /// Email and password for a token pair. Failures are audited in the user's accounts, and
 /// attempts per email are rate-limited.
-#[utoipa::path(post, path = "/api/v1/auth/login", request_body = Login,
+#[utoipa::path(post, operation_id = "identity_login", path = "/api/v1/auth/login", request_body = Login,
     responses((status = 200, description = "logged in", body = Tokens),
               (status = 401, description = "wrong email or password"),
               (status = 429, description = "too many attempts")))]
@@ -402,7 +402,7 @@ fn login_backoff(config: &crate::config::Config) -> (Backoff, Backoff) {
 
 /// Spends a refresh token for a new pair. A token spent twice means it leaked: the whole
 /// session is revoked and both holders must log in again.
-#[utoipa::path(post, path = "/api/v1/auth/refresh", request_body = Refresh,
+#[utoipa::path(post, operation_id = "identity_refresh", path = "/api/v1/auth/refresh", request_body = Refresh,
     responses((status = 200, description = "rotated", body = Tokens),
               (status = 401, description = "unknown, expired, revoked or reused refresh token")))]
 pub async fn refresh(
@@ -473,7 +473,7 @@ pub async fn refresh(
 }
 
 /// Ends the caller's login session: its refresh token stops working.
-#[utoipa::path(post, path = "/api/v1/auth/logout",
+#[utoipa::path(post, operation_id = "identity_logout", path = "/api/v1/auth/logout",
     responses((status = 204, description = "logged out"), (status = 401, description = "bad token")))]
 pub async fn logout(
     req: HttpRequest,
@@ -505,7 +505,7 @@ pub async fn logout(
 }
 
 /// The caller's login sessions.
-#[utoipa::path(get, path = "/api/v1/auth/sessions",
+#[utoipa::path(get, operation_id = "identity_sessions", path = "/api/v1/auth/sessions",
     responses((status = 200, description = "sessions", body = Vec<AuthSession>)))]
 pub async fn sessions(
     req: HttpRequest,
@@ -518,7 +518,7 @@ pub async fn sessions(
 }
 
 /// Revokes one of the caller's sessions (a lost device).
-#[utoipa::path(delete, path = "/api/v1/auth/sessions/{session_id}",
+#[utoipa::path(delete, operation_id = "identity_revoke_session", path = "/api/v1/auth/sessions/{session_id}", params(("session_id" = String, Path, description = "the login session's id")),
     responses((status = 204, description = "revoked"), (status = 404, description = "no such session")))]
 pub async fn revoke_session(
     req: HttpRequest,

@@ -188,7 +188,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 pub struct ApiDoc;
 
 /// This document.
-#[utoipa::path(get, path = "/api/v1/openapi.json",
+#[utoipa::path(get, operation_id = "ops_openapi", path = "/api/v1/openapi.json",
     responses((status = 200, description = "the OpenAPI 3 document")))]
 pub async fn openapi() -> HttpResponse {
     HttpResponse::Ok().json(ApiDoc::openapi())

@@ -111,7 +111,7 @@ async fn lift(
 }
 
 /// Revokes a user's access to one document; their sockets on it close (code 4403) on every node.
-#[utoipa::path(put, path = "/api/v1/documents/{doc_id}/revocations/{user_id}",
+#[utoipa::path(put, operation_id = "revocations_revoke_document", path = "/api/v1/documents/{doc_id}/revocations/{user_id}", params(("doc_id" = String, Path, description = "the document's id"), ("user_id" = String, Path, description = "a user's id")),
     responses((status = 200, description = "revoked", body = Revocation),
               (status = 403, description = "not an owner or admin of the document's account"),
               (status = 404, description = "no such document")))]
@@ -127,7 +127,7 @@ pub async fn revoke_document(
 }
 
 /// Lifts a document revocation.
-#[utoipa::path(delete, path = "/api/v1/documents/{doc_id}/revocations/{user_id}",
+#[utoipa::path(delete, operation_id = "revocations_lift_document", path = "/api/v1/documents/{doc_id}/revocations/{user_id}", params(("doc_id" = String, Path, description = "the document's id"), ("user_id" = String, Path, description = "a user's id")),
     responses((status = 204, description = "lifted"), (status = 404, description = "none to lift")))]
 pub async fn lift_document(
     req: HttpRequest,
@@ -141,7 +141,7 @@ pub async fn lift_document(
 }
 
 /// Revokes a user's access to every document of the account; their sockets close on every node.
-#[utoipa::path(put, path = "/api/v1/accounts/{account_id}/revocations/{user_id}",
+#[utoipa::path(put, operation_id = "revocations_revoke_account", path = "/api/v1/accounts/{account_id}/revocations/{user_id}", params(("account_id" = String, Path, description = "the account (workspace) id"), ("user_id" = String, Path, description = "a user's id")),
     responses((status = 200, description = "revoked", body = Revocation),
               (status = 403, description = "not an owner or admin of this account")))]
 pub async fn revoke_account(
@@ -156,7 +156,7 @@ pub async fn revoke_account(
 }
 
 /// Lifts an account-wide revocation.
-#[utoipa::path(delete, path = "/api/v1/accounts/{account_id}/revocations/{user_id}",
+#[utoipa::path(delete, operation_id = "revocations_lift_account", path = "/api/v1/accounts/{account_id}/revocations/{user_id}", params(("account_id" = String, Path, description = "the account (workspace) id"), ("user_id" = String, Path, description = "a user's id")),
     responses((status = 204, description = "lifted"), (status = 404, description = "none to lift")))]
 pub async fn lift_account(
     req: HttpRequest,
@@ -170,7 +170,7 @@ pub async fn lift_account(
 }
 
 /// The account's standing revocations.
-#[utoipa::path(get, path = "/api/v1/accounts/{account_id}/revocations",
+#[utoipa::path(get, operation_id = "revocations_list", path = "/api/v1/accounts/{account_id}/revocations", params(("account_id" = String, Path, description = "the account (workspace) id")),
     responses((status = 200, description = "revocations", body = Vec<Revocation>),
               (status = 403, description = "not an owner or admin of this account")))]
 pub async fn list(

@@ -16,6 +16,7 @@ use crate::server::AppState;
 use crate::store::{now_ms, DocumentEmbedding};
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     /// What to look for, in plain words.
     pub q: String,
@@ -24,6 +25,7 @@ pub struct SearchQuery {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Limit {
     pub limit: Option<usize>,
 }
@@ -58,7 +60,7 @@ pub async fn embed_for(
 
 /// The documents of the caller's account closest in meaning to `q`. Documents are re-embedded
 /// once their edits settle (`search_settle_ms`).
-#[utoipa::path(get, path = "/api/v1/search", params(SearchQuery),
+#[utoipa::path(get, operation_id = "search_search", path = "/api/v1/search", params(SearchQuery),
     responses((status = 200, description = "best first", body = SearchResults),
               (status = 503, description = "AI unavailable or busy (Retry-After)")))]
 pub async fn search(
@@ -137,7 +139,7 @@ async fn document_vector(
 }
 
 /// The account's documents most like this one.
-#[utoipa::path(get, path = "/api/v1/documents/{doc_id}/similar", params(Limit),
+#[utoipa::path(get, operation_id = "search_similar", path = "/api/v1/documents/{doc_id}/similar", params(("doc_id" = String, Path, description = "the document's id"), Limit),
     responses((status = 200, description = "best first", body = Vec<Hit>)))]
 pub async fn similar(
     req: HttpRequest,
@@ -168,7 +170,7 @@ async fn document_and_vector(
 }
 
 /// Hashtags whose meaning is closest to the document's text (from a vocabulary embedded once).
-#[utoipa::path(get, path = "/api/v1/documents/{doc_id}/hashtags", params(Limit),
+#[utoipa::path(get, operation_id = "search_hashtags", path = "/api/v1/documents/{doc_id}/hashtags", params(("doc_id" = String, Path, description = "the document's id"), Limit),
     responses((status = 200, description = "best first", body = Vec<Hit>)))]
 pub async fn hashtags(
     req: HttpRequest,
@@ -231,7 +233,7 @@ fn voice_key(state: &AppState) -> String {
 }
 
 /// Sets the account's brand voice from reference examples (owners and admins).
-#[utoipa::path(put, path = "/api/v1/accounts/{account_id}/brand-voice", request_body = BrandVoice,
+#[utoipa::path(put, operation_id = "search_set_brand_voice", path = "/api/v1/accounts/{account_id}/brand-voice", params(("account_id" = String, Path, description = "the account (workspace) id")), request_body = BrandVoice,
     responses((status = 204, description = "stored")))]
 pub async fn set_brand_voice(
     req: HttpRequest,
@@ -280,7 +282,7 @@ pub async fn set_brand_voice(
 }
 
 /// How close a draft is to the account's brand voice.
-#[utoipa::path(post, path = "/api/v1/ai/brand-voice/score", request_body = Draft,
+#[utoipa::path(post, operation_id = "search_score_brand_voice", path = "/api/v1/ai/brand-voice/score", request_body = Draft,
     responses((status = 200, description = "the score", body = VoiceScore),
               (status = 404, description = "no brand voice set for the account")))]
 pub async fn score_brand_voice(

@@ -93,7 +93,7 @@ pub(super) async fn write(
 
 /// Runs a suggestion job: the AI joins the document (its presence is visible), writes its
 /// suggestion as a live edit, and leaves.
-#[utoipa::path(post, path = "/api/v1/documents/{doc_id}/ai/suggestions", request_body = SuggestionRequest,
+#[utoipa::path(post, operation_id = "suggestions_suggest", path = "/api/v1/documents/{doc_id}/ai/suggestions", params(("doc_id" = String, Path, description = "the document's id")), request_body = SuggestionRequest,
     responses((status = 201, description = "written into the document", body = SuggestionResult),
               (status = 402, description = "not enough credits"),
               (status = 503, description = "AI unavailable or busy")))]
@@ -192,7 +192,7 @@ pub async fn suggest(
 }
 
 /// Takes a suggestion back: deletes exactly what the AI wrote, whatever editors did around it.
-#[utoipa::path(post, path = "/api/v1/documents/{doc_id}/ai/suggestions/{suggestion_id}/undo",
+#[utoipa::path(post, operation_id = "suggestions_undo", path = "/api/v1/documents/{doc_id}/ai/suggestions/{suggestion_id}/undo", params(("doc_id" = String, Path, description = "the document's id"), ("suggestion_id" = String, Path, description = "the AI suggestion's id")),
     responses((status = 200, description = "undone"), (status = 400, description = "not a suggestion id")))]
 pub async fn undo(
     req: HttpRequest,

@@ -30,7 +30,7 @@ pub struct Me {
     pub name: String,
 }
 
-#[utoipa::path(get, path = "/api/v1/users/me",
+#[utoipa::path(get, operation_id = "users_me", path = "/api/v1/users/me",
     responses((status = 200, description = "the signed-in user", body = Me)))]
 pub async fn me(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let p = authenticate(&req, &state, None).await?;
@@ -48,7 +48,7 @@ pub async fn me(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
 }
 
 /// Everything about the logged-in user, as JSON.
-#[utoipa::path(get, path = "/api/v1/users/me/export",
+#[utoipa::path(get, operation_id = "users_export", path = "/api/v1/users/me/export",
     responses((status = 200, description = "the user's data", body = UserExport)))]
 pub async fn export(
     req: HttpRequest,
@@ -99,7 +99,7 @@ pub async fn export(
 
 /// Erases the logged-in user. Refused while they are the only owner of an account that has
 /// other members (transfer ownership first).
-#[utoipa::path(delete, path = "/api/v1/users/me",
+#[utoipa::path(delete, operation_id = "users_erase", path = "/api/v1/users/me",
     responses((status = 204, description = "erased"),
               (status = 409, description = "sole owner of a shared account")))]
 pub async fn erase(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

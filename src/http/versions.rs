@@ -19,6 +19,7 @@ pub struct NewVersion {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CompareQuery {
     pub from: String,
     pub to: String,
@@ -115,7 +116,7 @@ async fn make_room(
 }
 
 /// Takes a named version.
-#[utoipa::path(post, path = "/api/v1/documents/{doc_id}/versions", request_body = NewVersion,
+#[utoipa::path(post, operation_id = "versions_create", path = "/api/v1/documents/{doc_id}/versions", params(("doc_id" = String, Path, description = "the document's id")), request_body = NewVersion,
     responses((status = 201, description = "taken", body = Version)))]
 pub async fn create(
     req: HttpRequest,
@@ -135,7 +136,7 @@ pub async fn create(
 }
 
 /// The document's versions, oldest first.
-#[utoipa::path(get, path = "/api/v1/documents/{doc_id}/versions",
+#[utoipa::path(get, operation_id = "versions_list", path = "/api/v1/documents/{doc_id}/versions", params(("doc_id" = String, Path, description = "the document's id")),
     responses((status = 200, description = "versions", body = Vec<Version>)))]
 pub async fn list(
     req: HttpRequest,
@@ -157,7 +158,7 @@ async fn load(state: &AppState, doc_id: &str, id: &str) -> Result<Version, ApiEr
 }
 
 /// What changed between two versions, and who wrote in between.
-#[utoipa::path(get, path = "/api/v1/documents/{doc_id}/versions/compare", params(CompareQuery),
+#[utoipa::path(get, operation_id = "versions_compare", path = "/api/v1/documents/{doc_id}/versions/compare", params(("doc_id" = String, Path, description = "the document's id"), CompareQuery),
     responses((status = 200, description = "the differences", body = Comparison)))]
 pub async fn compare(
     req: HttpRequest,
@@ -201,7 +202,7 @@ pub async fn compare(
 
 /// Restores a version as a new edit: the document's content becomes the version's, through an
 /// ordinary update every editor receives live; the history in between stays.
-#[utoipa::path(post, path = "/api/v1/documents/{doc_id}/versions/{version_id}/restore",
+#[utoipa::path(post, operation_id = "versions_restore", path = "/api/v1/documents/{doc_id}/versions/{version_id}/restore", params(("doc_id" = String, Path, description = "the document's id"), ("version_id" = String, Path, description = "the version's id")),
     responses((status = 200, description = "restored; the version taken just before is returned", body = Version)))]
 pub async fn restore(
     req: HttpRequest,

@@ -46,13 +46,14 @@ impl EndpointView {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LogQuery {
     /// Newest first; at most this many (default 100, at most 1000).
     pub limit: Option<usize>,
 }
 
 /// Registers an endpoint for some events.
-#[utoipa::path(post, path = "/api/v1/accounts/{account_id}/webhooks", request_body = NewEndpoint,
+#[utoipa::path(post, operation_id = "webhooks_create", path = "/api/v1/accounts/{account_id}/webhooks", params(("account_id" = String, Path, description = "the account (workspace) id")), request_body = NewEndpoint,
     responses((status = 201, description = "registered; the secret is shown this once", body = EndpointView),
               (status = 400, description = "bad URL or unknown event")))]
 pub async fn create(
@@ -105,7 +106,7 @@ pub async fn create(
 }
 
 /// The account's endpoints (without secrets).
-#[utoipa::path(get, path = "/api/v1/accounts/{account_id}/webhooks",
+#[utoipa::path(get, operation_id = "webhooks_list", path = "/api/v1/accounts/{account_id}/webhooks", params(("account_id" = String, Path, description = "the account (workspace) id")),
     responses((status = 200, description = "endpoints", body = Vec<EndpointView>)))]
 pub async fn list(
     req: HttpRequest,
@@ -125,7 +126,7 @@ pub async fn list(
 }
 
 /// Deletes an endpoint: nothing more is delivered to it, queued deliveries included.
-#[utoipa::path(delete, path = "/api/v1/accounts/{account_id}/webhooks/{endpoint_id}",
+#[utoipa::path(delete, operation_id = "webhooks_delete", path = "/api/v1/accounts/{account_id}/webhooks/{endpoint_id}", params(("account_id" = String, Path, description = "the account (workspace) id"), ("endpoint_id" = String, Path, description = "the webhook endpoint's id")),
     responses((status = 204, description = "deleted"), (status = 404, description = "no such endpoint")))]
 pub async fn delete(
     req: HttpRequest,
@@ -154,8 +155,8 @@ pub async fn delete(
 }
 
 /// The endpoint's delivery attempts, newest first, with status, error and duration.
-#[utoipa::path(get, path = "/api/v1/accounts/{account_id}/webhooks/{endpoint_id}/deliveries",
-    params(LogQuery),
+#[utoipa::path(get, operation_id = "webhooks_deliveries", path = "/api/v1/accounts/{account_id}/webhooks/{endpoint_id}/deliveries",
+    params(("account_id" = String, Path, description = "the account (workspace) id"), ("endpoint_id" = String, Path, description = "the webhook endpoint's id"), LogQuery),
     responses((status = 200, description = "attempts, newest first", body = Vec<Delivery>),
               (status = 404, description = "no such endpoint")))]
 pub async fn deliveries(

@@ -93,7 +93,7 @@ async fn view(state: &AppState, doc_id: &str, account_id: &str) -> Result<Workfl
 }
 
 /// The document's state, its approvals, and every transition so far.
-#[utoipa::path(get, path = "/api/v1/documents/{doc_id}/workflow",
+#[utoipa::path(get, operation_id = "workflow_get", path = "/api/v1/documents/{doc_id}/workflow", params(("doc_id" = String, Path, description = "the document's id")),
     responses((status = 200, description = "the workflow", body = WorkflowView)))]
 pub async fn get(
     req: HttpRequest,
@@ -109,7 +109,7 @@ pub async fn get(
 }
 
 /// Moves the document: submit, approve, request_changes, schedule, unschedule, reopen.
-#[utoipa::path(post, path = "/api/v1/documents/{doc_id}/workflow", request_body = Move,
+#[utoipa::path(post, operation_id = "workflow_transition", path = "/api/v1/documents/{doc_id}/workflow", params(("doc_id" = String, Path, description = "the document's id")), request_body = Move,
     responses((status = 200, description = "moved", body = WorkflowView),
               (status = 403, description = "your role may not do this"),
               (status = 409, description = "not possible in the document's state")))]
@@ -249,7 +249,7 @@ pub async fn transition(
 }
 
 /// How many approvals the account requires (any member may read it).
-#[utoipa::path(get, path = "/api/v1/accounts/{account_id}/workflow-settings",
+#[utoipa::path(get, operation_id = "workflow_settings", path = "/api/v1/accounts/{account_id}/workflow-settings", params(("account_id" = String, Path, description = "the account (workspace) id")),
     responses((status = 200, description = "settings", body = WorkflowSettings)))]
 pub async fn settings(
     req: HttpRequest,
@@ -264,7 +264,7 @@ pub async fn settings(
 }
 
 /// Sets how many approvals the account requires (owners and admins).
-#[utoipa::path(put, path = "/api/v1/accounts/{account_id}/workflow-settings", request_body = WorkflowSettings,
+#[utoipa::path(put, operation_id = "workflow_set_settings", path = "/api/v1/accounts/{account_id}/workflow-settings", params(("account_id" = String, Path, description = "the account (workspace) id")), request_body = WorkflowSettings,
     responses((status = 200, description = "stored", body = WorkflowSettings)))]
 pub async fn set_settings(
     req: HttpRequest,

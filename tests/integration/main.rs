@@ -16,6 +16,7 @@ mod identity;
 mod inference;
 mod interop;
 mod jobs;
+mod openapi;
 mod receiver;
 mod rest;
 mod store_conformance;
