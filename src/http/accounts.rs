@@ -2,7 +2,6 @@
 //! invitations, and the audit log. Role changes are announced on the bus so open sockets on
 //! every node take the new role at once.
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +10,7 @@ use super::{audit, authenticate, for_account, for_manager, require_login, ApiErr
 use crate::auth::{secret, Principal, Role};
 use crate::billing::Tier;
 use crate::bus::AccessChange;
+use crate::http::Code;
 use crate::server::AppState;
 use crate::store::accounts::{Account, AuditEvent, Invitation, Member};
 use crate::store::now_ms;
@@ -97,7 +97,7 @@ pub async fn create(
     let name = body.name.trim();
     if name.is_empty() || name.len() > 200 {
         return Err(ApiError::bad_request(
-            "invalid_name",
+            Code::InvalidName,
             "names are 1-200 characters",
         ));
     }
@@ -255,7 +255,7 @@ async fn check_change(
     let touches_owner = current == Role::Owner || new == Some(Role::Owner);
     if touches_owner && by.role != Role::Owner {
         return Err(ApiError::forbidden(
-            "forbidden",
+            Code::Forbidden,
             "only owners manage owners",
         ));
     }
@@ -269,8 +269,7 @@ async fn check_change(
             .count();
         if owners <= 1 {
             return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "last_owner",
+                Code::LastOwner,
                 "an account keeps at least one owner",
             ));
         }
@@ -377,7 +376,7 @@ pub async fn invite(
     require_login(&by)?;
     if body.role == Role::Owner && by.role != Role::Owner {
         return Err(ApiError::forbidden(
-            "forbidden",
+            Code::Forbidden,
             "only owners invite owners",
         ));
     }
@@ -443,7 +442,7 @@ pub async fn accept(
     let (inv, hash) = pending_invitation(&state, &body.token).await?;
     if inv.email != user.email {
         return Err(ApiError::forbidden(
-            "wrong_invitee",
+            Code::WrongInvitee,
             "this invitation is for another email",
         ));
     }
@@ -464,8 +463,7 @@ pub async fn accept(
         .await?
     {
         return Err(ApiError::new(
-            StatusCode::PAYMENT_REQUIRED,
-            "seat_limit_reached",
+            Code::SeatLimitReached,
             "the account's tier has no seat left; upgrade to add members",
         ));
     }

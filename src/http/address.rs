@@ -9,11 +9,11 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
-use actix_web::http::StatusCode;
 use actix_web::HttpRequest;
 use ipnet::IpNet;
 
 use super::ApiError;
+use crate::http::Code;
 use crate::server::AppState;
 
 /// The proxies whose client-address header is believed.
@@ -142,8 +142,7 @@ pub async fn limit(req: &HttpRequest, state: &AppState, class: Class) -> Result<
     {
         metrics::counter!("creo_refused_requests_total", "reason" => class.name()).increment(1);
         return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_requests",
+            Code::TooManyRequests,
             format!("too many {} requests from this address", class.name()),
         )
         .retry_after(limited.retry_after.as_secs().clamp(1, 3600) as u32));

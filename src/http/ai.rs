@@ -6,7 +6,6 @@
 use std::future::Future;
 use std::time::Duration;
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +14,7 @@ use crate::actors::account::{Reserve, Settle};
 use crate::auth::Principal;
 use crate::billing::Action;
 use crate::gpu::{InferError, Input, ModelStatus};
+use crate::http::Code;
 use crate::server::AppState;
 use crate::store::accounts::{Reservation, ReservationStatus, Settlement};
 use crate::store::now_ms;
@@ -34,20 +34,13 @@ impl From<InferError> for ApiError {
             InferError::BadInput(_) => "bad_input",
         })
         .increment(1);
-        let unavailable = StatusCode::SERVICE_UNAVAILABLE;
         match e {
-            InferError::Unavailable(_) => {
-                ApiError::new(unavailable, "ai_unavailable", msg).retry_after(30)
-            }
+            InferError::Unavailable(_) => ApiError::new(Code::AiUnavailable, msg).retry_after(30),
             InferError::UnknownModel(_) => ApiError::not_found(msg),
-            InferError::Busy => ApiError::new(unavailable, "busy", msg).retry_after(1),
-            InferError::Deadline => {
-                ApiError::new(StatusCode::GATEWAY_TIMEOUT, "deadline_exceeded", msg)
-            }
-            InferError::WorkerCrashed => {
-                ApiError::new(unavailable, "worker_restarted", msg).retry_after(1)
-            }
-            InferError::BadInput(_) => ApiError::bad_request("invalid_input", msg),
+            InferError::Busy => ApiError::new(Code::Busy, msg).retry_after(1),
+            InferError::Deadline => ApiError::new(Code::DeadlineExceeded, msg),
+            InferError::WorkerCrashed => ApiError::new(Code::WorkerRestarted, msg).retry_after(1),
+            InferError::BadInput(_) => ApiError::bad_request(Code::InvalidInput, msg),
         }
     }
 }
@@ -127,7 +120,7 @@ pub async fn ai_user(req: &HttpRequest, state: &AppState) -> Result<Principal, A
         Ok(p)
     } else {
         Err(ApiError::forbidden(
-            "forbidden",
+            Code::Forbidden,
             "your role may not spend the account's credits on AI",
         ))
     }
@@ -177,13 +170,13 @@ fn inputs(body: InferRequest) -> Result<Vec<Input>, ApiError> {
         body.rows.into_iter().map(Input::Row).collect()
     } else {
         return Err(ApiError::bad_request(
-            "invalid_input",
+            Code::InvalidInput,
             "send texts or rows, not both",
         ));
     };
     if inputs.is_empty() || inputs.len() > MAX_INPUTS {
         return Err(ApiError::bad_request(
-            "invalid_input",
+            Code::InvalidInput,
             format!("send 1 to {MAX_INPUTS} inputs"),
         ));
     }

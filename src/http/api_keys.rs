@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::{audit, authenticate, for_manager, require_login, ApiError};
 use crate::auth::{secret, Role, SCOPES};
+use crate::http::Code;
 use crate::server::AppState;
 use crate::store::accounts::ApiKey;
 use crate::store::now_ms;
@@ -64,7 +64,7 @@ pub async fn create(
     let body = body.into_inner();
     if let Some(bad) = body.scopes.iter().find(|s| !SCOPES.contains(&s.as_str())) {
         return Err(ApiError::bad_request(
-            "unknown_scope",
+            Code::UnknownScope,
             format!("unknown scope {bad:?}; scopes are {}", SCOPES.join(", ")),
         ));
     }
@@ -149,13 +149,13 @@ pub async fn mint(
     let by = authenticate(&req, &state, None).await?;
     if by.api_key.is_none() || !by.has_scope("tokens:mint") {
         return Err(ApiError::forbidden(
-            "missing_scope",
+            Code::MissingScope,
             "minting needs an API key with the tokens:mint scope",
         ));
     }
     if body.role.rank() > Role::Editor.rank() {
         return Err(ApiError::forbidden(
-            "forbidden",
+            Code::Forbidden,
             "app tokens are at most editors",
         ));
     }
@@ -168,7 +168,7 @@ pub async fn mint(
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'));
     if !valid {
         return Err(ApiError::bad_request(
-            "invalid_user",
+            Code::InvalidUser,
             "user ids are 1-128 characters of letters, digits and . _ - @",
         ));
     }
@@ -190,7 +190,7 @@ pub async fn mint(
             body.doc_id.clone(),
             Duration::from_secs(ttl),
         )
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+        .map_err(|e| ApiError::new(Code::Internal, e.to_string()))?;
     metrics::counter!("creo_app_tokens_minted_total").increment(1);
     Ok(HttpResponse::Created().json(MintedToken {
         token,

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -16,6 +16,7 @@ use crate::auth::Principal;
 use crate::billing::webhook::{self, Effect, Event};
 use crate::billing::{month_start_ms, utc_day, Action, EntryKind, Milli, TierLimits};
 use crate::bus::AccessChange;
+use crate::http::Code;
 use crate::server::AppState;
 use crate::store::accounts::{
     shown_key, Balance, LedgerEntry, Posting, Reservation, ReservationStatus, Settlement,
@@ -121,7 +122,7 @@ async fn spender(
     };
     if !allowed {
         return Err(ApiError::forbidden(
-            "forbidden",
+            Code::Forbidden,
             "your role may not spend the account's credits",
         ));
     }
@@ -148,7 +149,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<String, ApiError> {
         .unwrap_or("");
     if key.is_empty() || key.len() > 200 {
         return Err(ApiError::bad_request(
-            "idempotency_key_required",
+            Code::IdempotencyKeyRequired,
             "send an Idempotency-Key header (1-200 characters) so a retry never charges twice",
         ));
     }
@@ -170,7 +171,7 @@ fn quantity(q: i64) -> Result<i64, ApiError> {
         Ok(q)
     } else {
         Err(ApiError::bad_request(
-            "invalid_quantity",
+            Code::InvalidQuantity,
             format!("quantity is 1-{MAX_QUANTITY}"),
         ))
     }
@@ -261,8 +262,7 @@ pub async fn ledger_csv(
         .ledger_since(&account_id, since.start_ms())
         .await?;
     let mut out = csv::Writer::from_writer(Vec::new());
-    let internal =
-        |e: csv::Error| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string());
+    let internal = |e: csv::Error| ApiError::new(Code::Internal, e.to_string());
     out.write_record([
         "seq",
         "created_at",
@@ -296,7 +296,7 @@ pub async fn ledger_csv(
     }
     let body = out
         .into_inner()
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+        .map_err(|e| ApiError::new(Code::Internal, e.to_string()))?;
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((
@@ -535,20 +535,23 @@ pub async fn webhook(
     ) {
         metrics::counter!("creo_webhooks_refused_total", "reason" => e.metric_reason())
             .increment(1);
-        return Err(ApiError::bad_request("invalid_signature", e.to_string()));
+        return Err(ApiError::bad_request(Code::InvalidSignature, e.to_string()));
     }
     let event: Event = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request("invalid_event", e.to_string()))?;
+        .map_err(|e| ApiError::bad_request(Code::InvalidEvent, e.to_string()))?;
     let effect = event
         .effect()
-        .map_err(|e| ApiError::bad_request("invalid_event", e))?;
+        .map_err(|e| ApiError::bad_request(Code::InvalidEvent, e))?;
     if state.account_store.event_processed(&event.id).await? {
         metrics::counter!("creo_webhooks_total", "result" => "duplicate").increment(1);
         return Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "duplicate" })));
     }
     let account = &event.data.account_id;
     if state.account_store.account(account).await?.is_none() {
-        return Err(ApiError::bad_request("unknown_account", "no such account"));
+        return Err(ApiError::bad_request(
+            Code::UnknownAccount,
+            "no such account",
+        ));
     }
     // Effects are idempotent on their own (credits through the ledger's key, the rest set a
     // value), so a delivery racing this one, or a crash before the event is recorded, cannot

@@ -12,6 +12,7 @@ use super::{admit_to_document, ApiError};
 use crate::actors::document::GetState;
 use crate::auth::{Principal, Role};
 use crate::comments::{self, Comment, Span};
+use crate::http::Code;
 use crate::server::AppState;
 use crate::snapshot;
 use crate::store::now_ms;
@@ -68,7 +69,7 @@ async fn admitted(
 fn may_comment(p: &Principal) -> Result<(), ApiError> {
     if p.role == Role::Viewer {
         Err(ApiError::forbidden(
-            "read_only",
+            Code::ReadOnly,
             "viewers may read comments, not write them",
         ))
     } else {
@@ -126,7 +127,7 @@ pub async fn list(
         )
     })
     .await
-    .map_err(|e| ApiError::bad_request("invalid_document", e))?;
+    .map_err(|e| ApiError::bad_request(Code::InvalidDocument, e))?;
     let mut threads: Vec<Thread> = Vec::new();
     let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for placed in placed {
@@ -162,7 +163,7 @@ pub async fn create(
     let text = body.body.trim();
     if text.is_empty() || text.chars().count() > 10_000 {
         return Err(ApiError::bad_request(
-            "invalid_comment",
+            Code::InvalidComment,
             "comments are 1-10,000 characters",
         ));
     }
@@ -175,8 +176,7 @@ pub async fn create(
             metrics::counter!("creo_refused_requests_total", "reason" => "comment_quota")
                 .increment(1);
             return Err(ApiError::new(
-                actix_web::http::StatusCode::PAYMENT_REQUIRED,
-                "comment_quota_exceeded",
+                Code::CommentQuotaExceeded,
                 format!("this document holds at most {max} comments on its plan"),
             )
             .with_details(serde_json::json!({ "limit": max })));
@@ -204,12 +204,12 @@ pub async fn create(
                 Ok::<_, String>((anchor, span))
             })
             .await
-            .map_err(|e| ApiError::bad_request("invalid_anchor", e))?;
+            .map_err(|e| ApiError::bad_request(Code::InvalidAnchor, e))?;
             (Some(anchor), span)
         }
         (Some(_), Some(_)) => {
             return Err(ApiError::bad_request(
-                "invalid_anchor",
+                Code::InvalidAnchor,
                 "replies share their thread's anchor",
             ))
         }

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 use yrs::updates::decoder::Decode;
@@ -11,6 +10,7 @@ use yrs::Update;
 
 use super::{admit_to_document, authenticate, ApiError, TokenQuery};
 use crate::actors::document::{ApplyUpdate, DocError, GetInfo, GetState};
+use crate::http::Code;
 use crate::server::AppState;
 use crate::sync::update;
 
@@ -49,8 +49,7 @@ fn valid_title(title: &str) -> Result<String, ApiError> {
     if title.is_empty() || title.chars().count() > MAX_CHARS || title.chars().any(char::is_control)
     {
         return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "bad_title",
+            Code::BadTitle,
             "a title is 1-200 characters with no control characters",
         ));
     }
@@ -84,8 +83,7 @@ pub async fn create(
             Err(DocError::NotFound) => {}
             Ok(_) | Err(DocError::Forbidden) => {
                 return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "exists",
+                    Code::Exists,
                     "a document with this id already exists",
                 ))
             }
@@ -246,8 +244,7 @@ pub async fn apply_update(
     if body.len() > state.config.max_message_bytes {
         metrics::counter!("creo_refused_messages_total", "reason" => "oversized").increment(1);
         return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
+            Code::TooLarge,
             "update exceeds max_message_bytes",
         ));
     }
@@ -260,19 +257,17 @@ pub async fn apply_update(
     if !wait.is_zero() {
         metrics::counter!("creo_refused_messages_total", "reason" => "user_rate_limited")
             .increment(1);
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "this user is sending messages too fast",
-        )
-        .retry_after(wait.as_secs().clamp(1, 3600) as u32));
+        return Err(
+            ApiError::new(Code::RateLimited, "this user is sending messages too fast")
+                .retry_after(wait.as_secs().clamp(1, 3600) as u32),
+        );
     }
     // Validated before yrs sees it, and decoded here, off the document's thread.
     let limits = state.config.update_limits();
     let (shape, decoded) = update::decode_checked(&body, &limits).map_err(|e| {
         metrics::counter!("creo_refused_messages_total", "reason" => e.metric_reason())
             .increment(1);
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_update", e.to_string())
+        ApiError::new(Code::InvalidUpdate, e.to_string())
     })?;
     state.registry.access(&doc_id, &principal, true).await?;
     write_checked(&state, &doc_id, &principal, body, shape, decoded).await?;
@@ -308,11 +303,6 @@ pub(super) async fn write_checked(
         .await?;
     match durable.await {
         Ok(result) => Ok(result?),
-        Err(_) => Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "try_again",
-            "the document closed",
-        )
-        .retry_after(1)),
+        Err(_) => Err(ApiError::new(Code::TryAgain, "the document closed").retry_after(1)),
     }
 }

@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +13,7 @@ use super::{admit_to_document, ApiError};
 use crate::actors::account::Settle;
 use crate::billing::Action;
 use crate::generations::{Generation, Status, VARIATIONS};
+use crate::http::Code;
 use crate::jobs::{Job, JobKind};
 use crate::server::AppState;
 use crate::store::accounts::Settlement;
@@ -86,7 +86,7 @@ pub async fn create(
     let field = body.into_inner().field.unwrap_or_else(|| "post".into());
     if field.is_empty() || field.len() > 100 {
         return Err(ApiError::bad_request(
-            "invalid_field",
+            Code::InvalidField,
             "field is 1-100 characters",
         ));
     }
@@ -133,8 +133,7 @@ pub async fn create(
         }
         tracing::error!(doc = %doc_id, error = %e, "a generation could not be queued");
         return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not_queued",
+            Code::NotQueued,
             "the job queue did not take the generation; nothing was charged",
         )
         .retry_after(5));
@@ -179,7 +178,7 @@ pub async fn select(
     let principal = Arc::new(admit_to_document(&req, &state, None, &doc_id).await?);
     if !principal.role.can_write() {
         return Err(ApiError::forbidden(
-            "read_only",
+            Code::ReadOnly,
             "your role may not change this document",
         ));
     }
@@ -191,8 +190,7 @@ pub async fn select(
         .cloned()
         .ok_or_else(|| {
             ApiError::new(
-                StatusCode::CONFLICT,
-                "not_selectable",
+                Code::NotSelectable,
                 "the generation has no successful variation with that index",
             )
         })?;
@@ -215,7 +213,7 @@ pub async fn select(
         )
     })
     .await
-    .map_err(|e| ApiError::bad_request("invalid_document", e))?;
+    .map_err(|e| ApiError::bad_request(Code::InvalidDocument, e))?;
     if !body.client_applies {
         super::suggestions::write(&state, &doc_id, &principal, update.clone()).await?;
     }

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +14,7 @@ use crate::auth::{password, secret, Role};
 use crate::billing::{EntryKind, Tier};
 use crate::bus::limits::Backoff;
 use crate::bus::AccessChange;
+use crate::http::Code;
 use crate::server::AppState;
 use crate::store::accounts::{Account, AuthSession, Member, Posting, Refreshed, User};
 use crate::store::now_ms;
@@ -64,7 +65,7 @@ const MIN_PASSWORD: usize = 10;
 const MAX_PASSWORD: usize = 256;
 
 fn invalid_email() -> ApiError {
-    ApiError::bad_request("invalid_email", "a valid email address is required")
+    ApiError::bad_request(Code::InvalidEmail, "a valid email address is required")
 }
 
 /// An email as sign-in looks it up: trimmed and lowercased (older accounts may hold addresses
@@ -120,8 +121,8 @@ async fn hash_password(state: &AppState, password: String) -> Result<String, Api
     let cost = state.config.password_cost();
     tokio::task::spawn_blocking(move || password::hash(&password, cost))
         .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
+        .map_err(|e| ApiError::new(Code::Internal, e.to_string()))?
+        .map_err(|e| ApiError::new(Code::Internal, e.to_string()))
 }
 
 async fn verify_password(state: &AppState, password: String, stored: String) -> bool {
@@ -198,7 +199,7 @@ fn issue(
             Some(session_id.clone()),
             Duration::from_secs(ttl),
         )
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+        .map_err(|e| ApiError::new(Code::Internal, e.to_string()))?;
     Ok(Tokens {
         access_token,
         token_type: "Bearer",
@@ -222,9 +223,9 @@ async fn choose_account(
         Some(id) => memberships.into_iter().find(|m| m.account_id == id),
         None => memberships.into_iter().next(),
     };
-    chosen
-        .map(|m| (m.account_id, m.role))
-        .ok_or_else(|| ApiError::forbidden("not_a_member", "you are not a member of that account"))
+    chosen.map(|m| (m.account_id, m.role)).ok_or_else(|| {
+        ApiError::forbidden(Code::NotAMember, "you are not a member of that account")
+    })
 }
 
 /// Creates a user with a personal account they own (and the sign-up credit grant), if the email
@@ -244,7 +245,7 @@ pub async fn register(
     let email = validate_email(&body.email)?;
     if !(MIN_PASSWORD..=MAX_PASSWORD).contains(&body.password.chars().count()) {
         return Err(ApiError::bad_request(
-            "weak_password",
+            Code::WeakPassword,
             format!("passwords are {MIN_PASSWORD} to {MAX_PASSWORD} characters"),
         ));
     }
@@ -335,8 +336,7 @@ pub async fn login(
     if !wait.is_zero() {
         metrics::counter!("creo_logins_total", "result" => "throttled").increment(1);
         return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
+            Code::TooManyAttempts,
             "too many wrong passwords from here: try again later",
         )
         .retry_after(wait.as_secs().clamp(1, 3600) as u32));
@@ -364,8 +364,7 @@ pub async fn login(
             }
         }
         return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_credentials",
+            Code::InvalidCredentials,
             "wrong email or password",
         ));
     };
@@ -446,15 +445,13 @@ pub async fn refresh(
             )
             .await;
             return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "refresh_token_reused",
+                Code::RefreshTokenReused,
                 "this refresh token was already used; the session is revoked, log in again",
             ));
         }
         Refreshed::Invalid => {
             return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_refresh_token",
+                Code::InvalidRefreshToken,
                 "unknown, expired or revoked refresh token",
             ))
         }

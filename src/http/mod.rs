@@ -5,6 +5,7 @@ pub mod address;
 pub mod ai;
 pub mod api_keys;
 pub mod billing;
+pub mod codes;
 pub mod comments;
 pub mod documents;
 pub mod frontend;
@@ -27,6 +28,7 @@ use crate::actors::account::AccountError;
 use crate::actors::document::DocError;
 use crate::auth::{AuthError, KeyGrant, Principal, Role};
 use crate::server::AppState;
+pub use codes::Code;
 
 /// Every REST route: (method, path under `/api/v1`). `routes` registers exactly these, and a
 /// test checks the OpenAPI document describes each of them.
@@ -146,7 +148,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
     pub retry_after: Option<u32>,
     /// Extra fields of the error object (a 402's balance and price).
@@ -154,9 +156,9 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
         ApiError {
-            status,
+            status: code.status(),
             code,
             message: message.into(),
             retry_after: None,
@@ -164,18 +166,20 @@ impl ApiError {
         }
     }
 
-    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
-        metrics::counter!("creo_auth_failures_total", "reason" => code).increment(1);
-        ApiError::new(StatusCode::FORBIDDEN, code, message)
+    /// A refusal of who is asking (counted as an authorisation failure).
+    pub fn forbidden(code: Code, message: impl Into<String>) -> Self {
+        metrics::counter!("creo_auth_failures_total", "reason" => code.as_str()).increment(1);
+        ApiError::new(code, message)
     }
 
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        metrics::counter!("creo_bad_requests_total", "reason" => code).increment(1);
-        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    /// A refusal of what was sent (counted as a bad request).
+    pub fn bad_request(code: Code, message: impl Into<String>) -> Self {
+        metrics::counter!("creo_bad_requests_total", "reason" => code.as_str()).increment(1);
+        ApiError::new(code, message)
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+        ApiError::new(Code::NotFound, message)
     }
 
     pub fn with_details(mut self, details: serde_json::Value) -> Self {
@@ -221,31 +225,21 @@ impl From<DocError> for ApiError {
         match e {
             // Another account's document answers exactly like one that does not exist, so ids
             // cannot be probed across accounts.
-            DocError::NotFound | DocError::Forbidden => ApiError::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                DocError::NotFound.to_string(),
-            ),
-            DocError::ReadOnly => ApiError::new(StatusCode::FORBIDDEN, "read_only", msg),
+            DocError::NotFound | DocError::Forbidden => {
+                ApiError::new(Code::NotFound, DocError::NotFound.to_string())
+            }
+            DocError::ReadOnly => ApiError::new(Code::ReadOnly, msg),
             DocError::TooManyConnections => {
-                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_connections", msg)
-                    .retry_after(5)
+                ApiError::new(Code::TooManyConnections, msg).retry_after(5)
             }
-            DocError::InvalidUpdate(_) => {
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid_update", msg)
-            }
-            DocError::Unresolved(_) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unresolved_update", msg)
-            }
-            DocError::TooLarge => {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "document_too_large", msg)
-            }
+            DocError::InvalidUpdate(_) => ApiError::new(Code::InvalidUpdate, msg),
+            DocError::Unresolved(_) => ApiError::new(Code::UnresolvedUpdate, msg),
+            DocError::TooLarge => ApiError::new(Code::DocumentTooLarge, msg),
             DocError::Backlogged | DocError::Unloading => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "try_again", msg).retry_after(1)
+                ApiError::new(Code::TryAgain, msg).retry_after(1)
             }
             DocError::LoadFailed(_) | DocError::Store(_) => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", msg)
-                    .retry_after(1)
+                ApiError::new(Code::StoreUnavailable, msg).retry_after(1)
             }
         }
     }
@@ -260,26 +254,21 @@ impl From<crate::store::StoreError> for ApiError {
 impl From<AccountError> for ApiError {
     fn from(e: AccountError) -> Self {
         let msg = e.to_string();
-        let payment = StatusCode::PAYMENT_REQUIRED;
         match e {
             AccountError::NotFound => ApiError::not_found(msg),
-            AccountError::PaymentFailed => ApiError::new(payment, "payment_failed", msg),
+            AccountError::PaymentFailed => ApiError::new(Code::PaymentFailed, msg),
             AccountError::QuotaExceeded { used, limit } => {
-                ApiError::new(payment, "monthly_quota_exceeded", msg)
+                ApiError::new(Code::MonthlyQuotaExceeded, msg)
                     .with_details(serde_json::json!({ "used": used, "limit": limit }))
             }
             AccountError::Insufficient { available, price } => {
-                ApiError::new(payment, "insufficient_credits", msg).with_details(
+                ApiError::new(Code::InsufficientCredits, msg).with_details(
                     serde_json::json!({ "balance_milli": available, "price_milli": price }),
                 )
             }
-            AccountError::KeyConflict => {
-                ApiError::new(StatusCode::CONFLICT, "idempotency_key_reused", msg)
-            }
+            AccountError::KeyConflict => ApiError::new(Code::IdempotencyKeyReused, msg),
             AccountError::ReservationNotFound => ApiError::not_found(msg),
-            AccountError::AlreadySettled => {
-                ApiError::new(StatusCode::CONFLICT, "already_settled", msg)
-            }
+            AccountError::AlreadySettled => ApiError::new(Code::AlreadySettled, msg),
             AccountError::Store(e) => e.into(),
         }
     }
@@ -287,18 +276,14 @@ impl From<AccountError> for ApiError {
 
 impl From<actix_web::Error> for ApiError {
     fn from(e: actix_web::Error) -> Self {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "websocket_handshake",
-            e.to_string(),
-        )
+        ApiError::new(Code::WebsocketHandshake, e.to_string())
     }
 }
 
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         metrics::counter!("creo_auth_failures_total", "reason" => e.metric_reason()).increment(1);
-        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string())
+        ApiError::new(Code::Unauthorized, e.to_string())
     }
 }
 
@@ -346,8 +331,7 @@ pub async fn authenticate(
             metrics::counter!("creo_auth_failures_total", "reason" => "session_revoked")
                 .increment(1);
             return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "session_revoked",
+                Code::SessionRevoked,
                 "this login session was ended; log in again",
             ));
         }
@@ -362,7 +346,7 @@ pub async fn authenticate(
             if person.is_some() {
                 principal.role = view.member_role.ok_or_else(|| {
                     ApiError::forbidden(
-                        "not_a_member",
+                        Code::NotAMember,
                         "you are no longer a member of this account",
                     )
                 })?;
@@ -373,8 +357,7 @@ pub async fn authenticate(
                 .await
             {
                 return Err(ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate_limited",
+                    Code::RateLimited,
                     format!(
                         "the account's {} tier allows no more requests this {}",
                         view.account.tier.as_str(),
@@ -388,7 +371,7 @@ pub async fn authenticate(
         // (or a forged account id) opens nothing.
         None if principal.session.is_some() || principal.api_key.is_some() => {
             return Err(ApiError::forbidden(
-                "no_such_account",
+                Code::NoSuchAccount,
                 "the account does not exist",
             ));
         }
@@ -436,7 +419,7 @@ pub async fn for_account(
     let principal = authenticate(req, state, None).await?;
     if *principal.account != *account_id || principal.doc.is_some() {
         return Err(ApiError::forbidden(
-            "wrong_account",
+            Code::WrongAccount,
             "this credential does not act for that account",
         ));
     }
@@ -466,7 +449,7 @@ pub fn require_manager(principal: &Principal, scope: Option<&str>) -> Result<(),
         Ok(())
     } else {
         Err(ApiError::forbidden(
-            "forbidden",
+            Code::Forbidden,
             "only the account's owners and admins may do this",
         ))
     }
@@ -478,7 +461,7 @@ pub fn require_login(principal: &Principal) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::forbidden(
-            "login_required",
+            Code::LoginRequired,
             "this needs a token from a password login",
         ))
     }
@@ -490,16 +473,14 @@ pub fn document_id(raw: &str, principal: &Principal) -> Result<(), ApiError> {
         metrics::counter!("creo_refused_messages_total", "reason" => "invalid_document_id")
             .increment(1);
         return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_document_id",
+            Code::InvalidDocumentId,
             "document ids are 1-128 characters of [A-Za-z0-9._-]",
         ));
     }
     if !principal.may_open(raw) {
         metrics::counter!("creo_auth_failures_total", "reason" => "wrong_document").increment(1);
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "wrong_document",
+            Code::WrongDocument,
             "this token is scoped to another document",
         ));
     }
@@ -517,7 +498,7 @@ pub async fn admit_to_document(
     let principal = authenticate(req, state, query_token).await?;
     if !(principal.has_scope("documents:read") || principal.has_scope("documents:write")) {
         return Err(ApiError::forbidden(
-            "missing_scope",
+            Code::MissingScope,
             "this API key has no documents scope",
         ));
     }
@@ -529,8 +510,7 @@ pub async fn admit_to_document(
     if revoked {
         metrics::counter!("creo_auth_failures_total", "reason" => "revoked").increment(1);
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "access_revoked",
+            Code::AccessRevoked,
             "your access to this document has been revoked",
         ));
     }

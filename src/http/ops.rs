@@ -183,7 +183,9 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         super::revocations::lift_account,
         super::revocations::list,
         openapi
-    )
+    ),
+    // Every error code an answer may carry, from the one table (codes.rs).
+    components(schemas(super::codes::Code))
 )]
 pub struct ApiDoc;
 
@@ -222,5 +224,14 @@ mod tests {
             "the document describes routes that are not served"
         );
         assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+        let codes = &doc["components"]["schemas"]["Code"]["enum"];
+        let listed: Vec<&str> = codes
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        let table: Vec<&str> = crate::http::Code::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(listed, table, "the document lists every error code");
     }
 }

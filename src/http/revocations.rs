@@ -2,12 +2,12 @@
 //! new connections and requests are refused, and announced on the bus so the user's open
 //! sockets close on every node.
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::{authenticate, document_id, require_manager, ApiError, TokenQuery};
 use crate::auth::Principal;
 use crate::bus;
+use crate::http::Code;
 use crate::server::AppState;
 use crate::store::{now_ms, Revocation};
 
@@ -21,7 +21,7 @@ async fn account_admin(
     let principal = authenticate(req, state, query.token.as_deref()).await?;
     if *principal.account != *account_id || principal.doc.is_some() {
         return Err(ApiError::forbidden(
-            "wrong_account",
+            Code::WrongAccount,
             "this token does not manage that account",
         ));
     }
@@ -102,11 +102,7 @@ async fn lift(
         .await;
         Ok(HttpResponse::NoContent().finish())
     } else {
-        Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no such revocation",
-        ))
+        Err(ApiError::new(Code::NotFound, "no such revocation"))
     }
 }
 

@@ -12,6 +12,7 @@ use crate::actors::document::GetState;
 use crate::ai::index::{dot, Hit};
 use crate::auth::Principal;
 use crate::gpu::Input;
+use crate::http::Code;
 use crate::server::AppState;
 use crate::store::{now_ms, DocumentEmbedding};
 
@@ -72,7 +73,7 @@ pub async fn search(
     let q = query.q.trim();
     if q.is_empty() || q.len() > 1_000 {
         return Err(ApiError::bad_request(
-            "invalid_query",
+            Code::InvalidQuery,
             "q is 1-1000 characters",
         ));
     }
@@ -109,10 +110,10 @@ pub async fn document_text(
             .map(|d| crate::ai::text::document_text(&d))
     })
     .await
-    .map_err(|e| ApiError::bad_request("invalid_document", e))?;
+    .map_err(|e| ApiError::bad_request(Code::InvalidDocument, e))?;
     if text.trim().is_empty() {
         return Err(ApiError::bad_request(
-            "empty_document",
+            Code::EmptyDocument,
             "the document has no text yet",
         ));
     }
@@ -246,7 +247,7 @@ pub async fn set_brand_voice(
     let examples = body.into_inner().examples;
     if examples.is_empty() || examples.len() > 50 {
         return Err(ApiError::bad_request(
-            "invalid_examples",
+            Code::InvalidExamples,
             "send 1 to 50 examples",
         ));
     }
@@ -302,7 +303,10 @@ pub async fn score_brand_voice(
     };
     let text = body.into_inner().text;
     if text.trim().is_empty() {
-        return Err(ApiError::bad_request("invalid_input", "the draft is empty"));
+        return Err(ApiError::bad_request(
+            Code::InvalidInput,
+            "the draft is empty",
+        ));
     }
     let vector = embed_for(&state, &principal, text).await?;
     let similarity = dot(&vector, &centroid.vector);

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -17,6 +16,7 @@ use super::{admit_to_document, ApiError};
 use crate::actors::document::{GetState, Participant};
 use crate::ai::collaborator::{self, Suggestion};
 use crate::auth::{Principal, Role};
+use crate::http::Code;
 use crate::server::AppState;
 
 /// Sessions the server plays for AI participants are numbered from here (real sessions count
@@ -87,7 +87,7 @@ pub(super) async fn write(
 ) -> Result<(), ApiError> {
     let limits = state.config.update_limits().trusted();
     let (shape, decoded) = crate::sync::update::decode_checked(&update, &limits)
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+        .map_err(|e| ApiError::new(Code::Internal, e.to_string()))?;
     super::documents::write_checked(state, doc_id, by, Bytes::from(update), shape, decoded).await
 }
 
@@ -108,12 +108,12 @@ pub async fn suggest(
     ai_user(&req, &state).await?;
     if !principal.role.can_write() {
         return Err(ApiError::forbidden(
-            "read_only",
+            Code::ReadOnly,
             "your role may not change this document",
         ));
     }
     if body.kind != "hashtags" {
-        return Err(ApiError::bad_request("unknown_kind", "kinds: hashtags"));
+        return Err(ApiError::bad_request(Code::UnknownKind, "kinds: hashtags"));
     }
     let ai = ai_principal(&principal);
     let client = collaborator::new_client();
@@ -140,10 +140,10 @@ pub async fn suggest(
             Ok::<_, String>((doc, before, text))
         })
         .await
-        .map_err(|e| ApiError::bad_request("invalid_document", e))?;
+        .map_err(|e| ApiError::bad_request(Code::InvalidDocument, e))?;
         if text.trim().is_empty() {
             return Err(ApiError::bad_request(
-                "empty_document",
+                Code::EmptyDocument,
                 format!("the field {} is empty", body.field),
             ));
         }
@@ -152,8 +152,7 @@ pub async fn suggest(
             suggest_hashtags(&state, &text, &vector, body.count.unwrap_or(3).clamp(1, 10)).await?;
         if tags.is_empty() {
             return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "no_suggestion",
+                Code::NoSuggestion,
                 "no hashtag is close enough to this post to suggest",
             ));
         }
@@ -203,12 +202,12 @@ pub async fn undo(
     let principal = Arc::new(admit_to_document(&req, &state, None, &doc_id).await?);
     if !principal.role.can_write() {
         return Err(ApiError::forbidden(
-            "read_only",
+            Code::ReadOnly,
             "your role may not change this document",
         ));
     }
     let suggestion = Suggestion::parse(&id)
-        .ok_or_else(|| ApiError::bad_request("invalid_suggestion", "not a suggestion id"))?;
+        .ok_or_else(|| ApiError::bad_request(Code::InvalidSuggestion, "not a suggestion id"))?;
     write(&state, &doc_id, &principal, collaborator::undo(suggestion)).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "undone": id })))
 }

@@ -2,13 +2,13 @@
 //! or erase it. Erasure removes the profile, email, password, sessions and memberships, closes
 //! their sockets everywhere, and keeps their ledger entries anonymised (money records stay).
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
 use super::{audit, authenticate, require_login, ApiError};
 use crate::auth::Role;
 use crate::bus::AccessChange;
+use crate::http::Code;
 use crate::server::AppState;
 use crate::store::accounts::{ApiKey, AuditEvent, AuthSession, LedgerEntry, Member, User};
 
@@ -112,8 +112,7 @@ pub async fn erase(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
         let owners = members.iter().filter(|x| x.role == Role::Owner).count();
         if owners == 1 && members.len() > 1 {
             return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "sole_owner",
+                Code::SoleOwner,
                 format!(
                     "you are the only owner of {}; transfer ownership first",
                     m.account_id

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::{admit_to_document, ApiError};
 use crate::actors::document::TakeVersion;
 use crate::auth::Principal;
+use crate::http::Code;
 use crate::server::AppState;
 use crate::store::now_ms;
 use crate::versions::{self, Change, Version};
@@ -40,7 +41,7 @@ fn writer(p: &Principal) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::forbidden(
-            "read_only",
+            Code::ReadOnly,
             "your role may not change this document",
         ))
     }
@@ -106,8 +107,7 @@ async fn make_room(
             metrics::counter!("creo_refused_requests_total", "reason" => "version_quota")
                 .increment(1);
             Err(ApiError::new(
-                actix_web::http::StatusCode::PAYMENT_REQUIRED,
-                "version_quota_exceeded",
+                Code::VersionQuotaExceeded,
                 format!("this document keeps at most {max} versions on its plan"),
             )
             .with_details(serde_json::json!({ "limit": max })))
@@ -129,7 +129,7 @@ pub async fn create(
     writer(&p)?;
     let name = body.name.trim();
     if name.is_empty() {
-        return Err(ApiError::bad_request("invalid_name", "name the version"));
+        return Err(ApiError::bad_request(Code::InvalidName, "name the version"));
     }
     let version = take(&state, &doc_id, &p, name, false).await?;
     Ok(HttpResponse::Created().json(version))
@@ -176,7 +176,7 @@ pub async fn compare(
     let (from_state, to_state) = (from.state.clone(), to.state.clone());
     let changes = crate::snapshot::off_executor(move || versions::compare(&from_state, &to_state))
         .await
-        .map_err(|e| ApiError::bad_request("invalid_version", e))?;
+        .map_err(|e| ApiError::bad_request(Code::InvalidVersion, e))?;
     let (low, high) = if from.created_at <= to.created_at {
         (&from, &to)
     } else {
@@ -227,7 +227,7 @@ pub async fn restore(
         versions::restore(&current, &version, crate::ai::collaborator::new_client())
     })
     .await
-    .map_err(|e| ApiError::bad_request("invalid_version", e))?;
+    .map_err(|e| ApiError::bad_request(Code::InvalidVersion, e))?;
     super::suggestions::write(&state, &doc_id, &p, update).await?;
     Ok(HttpResponse::Ok().json(before))
 }

@@ -5,6 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::{for_manager, ApiError};
+use crate::http::Code;
 use crate::server::AppState;
 use crate::store::now_ms;
 use crate::webhooks::{validate_events, validate_url, Delivery, Endpoint};
@@ -66,11 +67,11 @@ pub async fn create(
     let by = for_manager(&req, &state, &account_id, None).await?;
     let body = body.into_inner();
     validate_url(&body.url, state.outbound.policy())
-        .map_err(|e| ApiError::bad_request("invalid_url", e))?;
-    validate_events(&body.events).map_err(|e| ApiError::bad_request("invalid_events", e))?;
+        .map_err(|e| ApiError::bad_request(Code::InvalidUrl, e))?;
+    validate_events(&body.events).map_err(|e| ApiError::bad_request(Code::InvalidEvents, e))?;
     if state.store.webhooks(&account_id).await?.len() >= MAX_ENDPOINTS {
         return Err(ApiError::bad_request(
-            "too_many_endpoints",
+            Code::TooManyEndpoints,
             format!("an account has at most {MAX_ENDPOINTS} webhook endpoints"),
         ));
     }

@@ -3,12 +3,12 @@
 //! conditional write in the store, recorded with who and when, and sent live to the document's
 //! editors that listen for events (`?events=1`, message type 101).
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::TimeZone;
 use serde::{Deserialize, Serialize};
 
 use super::{admit_to_document, for_account, for_manager, ApiError};
+use crate::http::Code;
 use crate::jobs::{Job, JobKind};
 use crate::server::AppState;
 use crate::store::now_ms;
@@ -57,7 +57,7 @@ async fn required(state: &AppState, account_id: &str) -> Result<u32, ApiError> {
 fn schedule_time(at: &str, timezone: &str) -> Result<i64, ApiError> {
     let zone: chrono_tz::Tz = timezone.parse().map_err(|_| {
         ApiError::bad_request(
-            "invalid_timezone",
+            Code::InvalidTimezone,
             format!("unknown time zone {timezone:?}"),
         )
     })?;
@@ -65,7 +65,7 @@ fn schedule_time(at: &str, timezone: &str) -> Result<i64, ApiError> {
         .or_else(|_| chrono::NaiveDateTime::parse_from_str(at, "%Y-%m-%dT%H:%M"))
         .map_err(|_| {
             ApiError::bad_request(
-                "invalid_time",
+                Code::InvalidTime,
                 "at is a local time like 2026-12-01T09:00:00",
             )
         })?;
@@ -75,7 +75,10 @@ fn schedule_time(at: &str, timezone: &str) -> Result<i64, ApiError> {
         .earliest()
         .map(|t| t.timestamp_millis())
         .ok_or_else(|| {
-            ApiError::bad_request("invalid_time", format!("{at} does not exist in {timezone}"))
+            ApiError::bad_request(
+                Code::InvalidTime,
+                format!("{at} does not exist in {timezone}"),
+            )
         })
 }
 
@@ -129,7 +132,7 @@ pub async fn transition(
         (Some(at), Some(zone)) => Some((schedule_time(at, zone)?, zone.clone())),
         (Some(_), None) => {
             return Err(ApiError::bad_request(
-                "invalid_timezone",
+                Code::InvalidTimezone,
                 "at needs a timezone",
             ))
         }
@@ -137,7 +140,7 @@ pub async fn transition(
     };
     if body.action == Action::Schedule {
         crate::platforms::validate(&body.targets)
-            .map_err(|e| ApiError::bad_request("invalid_targets", e))?;
+            .map_err(|e| ApiError::bad_request(Code::InvalidTargets, e))?;
         // The post as it is now must fit (it is checked again when it goes out).
         let by = std::sync::Arc::new(principal.clone());
         let state_now = state
@@ -156,13 +159,7 @@ pub async fn transition(
             crate::platforms::posts(&doc, &targets, chars, hashtags).map(|_| ())
         })
         .await
-        .map_err(|problems| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "platform_checks",
-                problems,
-            )
-        })?;
+        .map_err(|problems| ApiError::new(Code::PlatformChecks, problems))?;
     }
     let required = required(&state, &account).await?;
     let actor = principal.actor();
@@ -184,13 +181,9 @@ pub async fn transition(
                 now,
             )
             .map_err(|refusal| match refusal {
-                Refusal::Role(_) => ApiError::forbidden("forbidden", refusal.to_string()),
-                Refusal::NeedsTime => ApiError::bad_request("invalid_time", refusal.to_string()),
-                _ => ApiError::new(
-                    StatusCode::CONFLICT,
-                    "invalid_transition",
-                    refusal.to_string(),
-                ),
+                Refusal::Role(_) => ApiError::forbidden(Code::Forbidden, refusal.to_string()),
+                Refusal::NeedsTime => ApiError::bad_request(Code::InvalidTime, refusal.to_string()),
+                _ => ApiError::new(Code::InvalidTransition, refusal.to_string()),
             })?;
         if body.action == Action::Schedule {
             next.targets = body.targets.clone();
@@ -220,10 +213,7 @@ pub async fn transition(
                 };
                 if let Err(e) = state.jobs.enqueue(&job).await {
                     tracing::error!(doc = %doc_id, error = %e, "a scheduled document could not be queued for publishing");
-                    return Err(ApiError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "not_queued",
-                        "scheduled, but the job queue did not take it: unschedule and schedule again",
+                    return Err(ApiError::new(Code::NotQueued, "scheduled, but the job queue did not take it: unschedule and schedule again",
                     ));
                 }
             }
@@ -242,8 +232,7 @@ pub async fn transition(
         }
     }
     Err(ApiError::new(
-        StatusCode::CONFLICT,
-        "busy",
+        Code::DocumentBusy,
         "the document kept moving; try again",
     ))
 }
@@ -276,7 +265,7 @@ pub async fn set_settings(
     let by = for_manager(&req, &state, &account_id, None).await?;
     if !(1..=10).contains(&body.required_approvals) {
         return Err(ApiError::bad_request(
-            "invalid_settings",
+            Code::InvalidSettings,
             "required_approvals is 1-10",
         ));
     }

@@ -4,12 +4,12 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::{admit_to_document, ApiError};
 use crate::actors::session::{SessionActor, SessionSetup};
 use crate::bus::limits::Refused;
+use crate::http::Code;
 use crate::server::AppState;
 use crate::socket::Outbox;
 
@@ -37,19 +37,14 @@ pub async fn connect(
     let principal =
         Arc::new(admit_to_document(&req, &state, query.token.as_deref(), &doc_id).await?);
     if state.shutting_down.load(Ordering::Relaxed) {
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "shutting_down",
-            "server is shutting down",
-        ));
+        return Err(ApiError::new(Code::ShuttingDown, "server is shutting down"));
     }
     let config = &state.config;
     let too_many_for_user = || {
         metrics::counter!("creo_refused_connections_total", "reason" => "per_user_limit")
             .increment(1);
         ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_connections",
+            Code::TooManyConnections,
             "too many open connections for this user",
         )
         .retry_after(5)
