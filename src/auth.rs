@@ -18,7 +18,7 @@ use crate::config::{Config, Mode};
 
 pub use creo_core::role::Role;
 
-/// The token contract of DESIGN.md.
+/// The token contract (docs/accounts.md): `sub`, `acct`, `role`, `exp`, optional `doc`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: String,

@@ -1,5 +1,5 @@
-//! creo: a real-time collaboration server for AI-assisted content creation. See DESIGN.md for
-//! the map; the path of an edit is `http/ws.rs` → `actors/session.rs` → `actors/document.rs` →
+//! creo: a real-time collaboration server for AI-assisted content creation. See docs/architecture.md for
+//! the map; the path of an edit is `http/ws.rs` → `actors/session.rs` → `actors/document/` →
 //! `store/`.
 
 pub mod actors;

@@ -144,7 +144,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(api_routes!(register));
 }
 
-/// Errors as `{"error": {"code", "message"}}` with the right status, per DESIGN.md.
+/// Errors as `{"error": {"code", "message"}}` with the right status, as the API contract says (docs/api.md).
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,

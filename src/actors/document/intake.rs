@@ -1,0 +1,167 @@
+//! A session's messages: sync, awareness and updates, checked (role, validity, order) and queued for the next group commit.
+
+use super::*;
+
+impl DocumentActor {
+    pub(super) fn handle_client(
+        &mut self,
+        session: SessionId,
+        msg: Inbound,
+        ctx: &mut Context<Self>,
+    ) {
+        let Some(member) = self.sessions.get(&session) else {
+            return; // evicted meanwhile; its socket is closing
+        };
+        match msg {
+            Inbound::SyncStep1(sv) => {
+                // One answer at a time: a queued one already covers a newer SyncStep1 (see
+                // `Outbox::answer_queued`), so a client repeating it costs no more memory.
+                if member.outbox.answer_queued() {
+                    metrics::counter!("creo_sync_answers_coalesced_total").increment(1);
+                    return;
+                }
+                let diff = self.doc.transact().encode_diff_v1(&sv);
+                if let Err(full) = member.outbox.push_answer(sync::encode_sync_step2(diff)) {
+                    self.fell_behind(session, full);
+                }
+            }
+            Inbound::Update(update) => {
+                // A SyncStep2 that brings nothing new (a reconnect echo) is neither refused nor
+                // stored again; a live update always carries new operations.
+                if update.kind == UpdateKind::SyncStep2
+                    && !sync::update_changes(
+                        &self.doc,
+                        self.intake.known(),
+                        &update.shape,
+                        &update.update,
+                    )
+                {
+                    return;
+                }
+                self.offer(session, update, ctx);
+            }
+            // Decided by the session, which does not decode a reader's updates.
+            Inbound::ReadOnlyUpdate(_) => {}
+            Inbound::Awareness(update) => {
+                let (user, role) = (member.principal.user.clone(), member.principal.role);
+                let applied = self.presence.apply(session, &user, role.as_str(), update);
+                for (_, refusal) in &applied.refused {
+                    metrics::counter!("creo_refused_messages_total", "reason" => refusal.metric_reason())
+                        .increment(1);
+                }
+                if let Some(relay) = applied.relay {
+                    self.publish(DocMessage::Awareness(relay.encode_v1().into()));
+                    // Echoed to the sender too, as the reference server does: the official
+                    // client treats a silent socket as dead after 30 s.
+                    self.broadcast(&sync::encode_awareness(relay), None);
+                }
+            }
+            Inbound::QueryAwareness => {
+                if let Some(all) = self.presence.snapshot() {
+                    self.send_to(session, sync::encode_awareness(all));
+                }
+            }
+            Inbound::Auth => {}
+        }
+    }
+
+    /// Offers a session's update to the intake once the write rules admit it: taken when what
+    /// it builds on is here, parked until then (bounded: past the bound the session resyncs).
+    pub(super) fn offer(
+        &mut self,
+        session: SessionId,
+        update: ClientUpdate,
+        ctx: &mut Context<Self>,
+    ) {
+        let Some(principal) = self.sessions.get(&session).map(|m| m.principal.clone()) else {
+            return;
+        };
+        match self.admit(&principal, &update.raw) {
+            Ok(()) => {}
+            Err(DocError::ReadOnly) => {
+                return self.send_to(
+                    session,
+                    sync::encode_permission_denied("read-only: your role cannot edit"),
+                )
+            }
+            Err(DocError::TooLarge) => {
+                return self.evict(session, close::DOCUMENT_TOO_LARGE, "document_too_large")
+            }
+            Err(_) => return self.evict(session, close::TRY_AGAIN_LATER, "store_backlog"),
+        }
+        match self.intake.offer(session, update, Instant::now()) {
+            Offer::Taken => self.take_ready(ctx),
+            Offer::Parked => metrics::counter!("creo_updates_parked_total").increment(1),
+            Offer::Resync => {
+                metrics::counter!("creo_refused_messages_total", "reason" => "unresolved_update")
+                    .increment(1);
+                self.evict(session, close::RESYNC_NEEDED, "unresolved update");
+            }
+        }
+    }
+
+    /// Queues for the store whatever the intake took, in the order it took it.
+    pub(super) fn take_ready(&mut self, ctx: &mut Context<Self>) {
+        for (session, update) in self.intake.ready() {
+            let author = match self.sessions.get_mut(&session) {
+                Some(m) => {
+                    m.accepted += 1;
+                    m.principal.user.clone()
+                }
+                // Taken in the same call that offered it, so the session is here; whatever
+                // was taken must be stored, or the intake would count content never written.
+                None => Arc::from(""),
+            };
+            self.enqueue(
+                update.raw,
+                update.update,
+                Writer::Session(session),
+                author,
+                ctx,
+            );
+        }
+    }
+
+    /// The write rules shared by sockets and REST.
+    pub(super) fn admit(&self, principal: &Principal, raw: &[u8]) -> Result<(), DocError> {
+        if !principal.role.can_write() {
+            metrics::counter!("creo_refused_messages_total", "reason" => "read_only").increment(1);
+            return Err(DocError::ReadOnly);
+        }
+        if self.approx_bytes + raw.len() as u64 > self.config.max_document_bytes {
+            metrics::counter!("creo_refused_messages_total", "reason" => "document_too_large")
+                .increment(1);
+            return Err(DocError::TooLarge);
+        }
+        // Refused only when something is already waiting: a single update (at most
+        // max_message_bytes) always gets through, or a large resync could never be admitted.
+        if self.pending_bytes > 0 && self.pending_bytes + raw.len() > self.config.max_pending_bytes
+        {
+            metrics::counter!("creo_refused_messages_total", "reason" => "store_backlog")
+                .increment(1);
+            return Err(DocError::Backlogged);
+        }
+        Ok(())
+    }
+
+    pub(super) fn enqueue(
+        &mut self,
+        raw: Bytes,
+        update: Update,
+        writer: Writer,
+        author: Arc<str>,
+        ctx: &mut Context<Self>,
+    ) {
+        metrics::counter!("creo_updates_in_total").increment(1);
+        metrics::counter!("creo_bytes_in_total").increment(raw.len() as u64);
+        self.pending_bytes += raw.len();
+        self.approx_bytes += raw.len() as u64;
+        self.pending.push(Pending {
+            raw,
+            update,
+            writer,
+            author,
+        });
+        self.commit(ctx);
+    }
+}
