@@ -812,8 +812,14 @@ impl<'doc> TransactionMut<'doc> {
         if !item.is_deleted() {
             if item.parent_sub.is_none() && item.is_countable() {
                 if let TypePtr::Branch(mut parent) = item.parent {
-                    parent.block_len -= item.len();
-                    parent.content_len -= item.content_len(store.offset_kind);
+                    // creo: saturating. A string split inside a surrogate pair (an update may
+                    // point into the middle of an emoji) counts more UTF-8 bytes in its halves
+                    // than the whole had; deleting both would take the parent below zero: a
+                    // panic in debug builds, a wrapped length in release ones.
+                    parent.block_len = parent.block_len.saturating_sub(item.len());
+                    parent.content_len = parent
+                        .content_len
+                        .saturating_sub(item.content_len(store.offset_kind));
                 }
             }
 
