@@ -238,7 +238,20 @@ fn start_inference(config: &Config) -> crate::gpu::Pool {
     pool
 }
 
+/// Binds `config.addr` and serves until SIGTERM or SIGINT (what `creo serve` runs).
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let listener =
+        TcpListener::bind(&config.addr).with_context(|| format!("binding {}", config.addr))?;
+    serve_on(config, listener, wait_for_signal()).await
+}
+
+/// Serves on `listener` until `shutdown` completes, then shuts down as on a signal: sockets
+/// closed with "going away", every document flushed. Tests run the server in process with it.
+pub async fn serve_on(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + 'static,
+) -> anyhow::Result<()> {
     let metrics = crate::telemetry::init_metrics()?;
     // Every socket is a file descriptor; Debian's default soft limit (1024) would cap editors.
     match rlimit::increase_nofile_limit(u64::MAX) {
@@ -395,8 +408,6 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         faults,
     });
 
-    let listener =
-        TcpListener::bind(&config.addr).with_context(|| format!("binding {}", config.addr))?;
     let addr = listener.local_addr()?;
     let server = HttpServer::new(move || {
         App::new()
@@ -427,7 +438,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let handle = server.handle();
     let shutdown_timeout = config.shutdown_timeout();
     actix_rt::spawn(async move {
-        wait_for_signal().await;
+        shutdown.await;
         tracing::info!("shutting down: closing sockets and flushing documents");
         shutting_down.store(true, Ordering::SeqCst);
         handle.pause().await;

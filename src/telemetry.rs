@@ -17,7 +17,12 @@ pub fn init_logging(default_filter: &str) {
         .try_init();
 }
 
+/// Installs the Prometheus recorder once per process (a server run in process, twice, shares it).
 pub fn init_metrics() -> anyhow::Result<PrometheusHandle> {
+    static INSTALLED: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
+    if let Some(handle) = INSTALLED.get() {
+        return Ok(handle.clone());
+    }
     let handle = PrometheusBuilder::new()
         .set_buckets_for_metric(
             Matcher::Suffix("_seconds".into()),
@@ -45,6 +50,7 @@ pub fn init_metrics() -> anyhow::Result<PrometheusHandle> {
             std::thread::sleep(Duration::from_secs(5));
             upkeep.run_upkeep();
         })?;
+    let _ = INSTALLED.set(handle.clone());
     Ok(handle)
 }
 

@@ -13,6 +13,7 @@ mod durability;
 mod editor_api;
 mod hostile;
 mod identity;
+mod in_process;
 mod inference;
 mod interop;
 mod jobs;
