@@ -246,8 +246,8 @@ pub struct Config {
     pub breaker_open_ms: u64,
     /// Approvals a document needs unless its account set its own number.
     pub workflow_required_approvals: u32,
-    pub tiers: crate::billing::Tiers,
-    pub prices: crate::billing::Prices,
+    pub tiers: creo_core::billing::Tiers,
+    pub prices: creo_core::billing::Prices,
 }
 
 impl Default for Config {
@@ -367,8 +367,8 @@ impl Default for Config {
             webhook_debounce_ms: 2_000,
             breaker_failures: 5,
             breaker_open_ms: 30_000,
-            tiers: crate::billing::Tiers::default(),
-            prices: crate::billing::Prices::default(),
+            tiers: creo_core::billing::Tiers::default(),
+            prices: creo_core::billing::Prices::default(),
         }
     }
 }
@@ -420,13 +420,6 @@ impl Config {
     }
     pub fn awareness_timeout(&self) -> Duration {
         Duration::from_millis(self.awareness_timeout_ms.max(100))
-    }
-    pub fn password_cost(&self) -> crate::auth::password::Cost {
-        crate::auth::password::Cost {
-            memory_kib: self.argon2_memory_kib,
-            iterations: self.argon2_iterations,
-            lanes: self.argon2_lanes,
-        }
     }
     /// Where outgoing HTTP may go, and its client.
     pub fn outbound(&self) -> anyhow::Result<crate::outbound::Outbound> {

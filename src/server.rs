@@ -9,11 +9,11 @@ use std::sync::Arc;
 use actix::Arbiter;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
-use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::actors::account::Accounts;
 use crate::actors::registry::DocumentRegistry;
 use crate::actors::session::ConnectionSlots;
+use crate::app::AppState;
 use crate::auth::TokenKeys;
 use crate::billing::limits::RequestLimiter;
 use crate::bus::limits::SharedLimits;
@@ -25,44 +25,6 @@ use crate::store::faults::FaultInjectingStore;
 use crate::store::scylla::{parse_consistency, ScyllaOptions, ScyllaStore};
 use crate::store::{DocumentStore, StoreHealth};
 use actix::Actor;
-
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub keys: Arc<TokenKeys>,
-    pub store: Arc<dyn DocumentStore>,
-    pub registry: Arc<DocumentRegistry>,
-    pub slots: Arc<ConnectionSlots>,
-    pub metrics: PrometheusHandle,
-    pub shutting_down: Arc<AtomicBool>,
-    pub health: Arc<StoreHealth>,
-    pub bus: Arc<Bus>,
-    pub limits: Arc<SharedLimits>,
-    pub account_store: Arc<dyn AccountStore>,
-    pub accounts: Arc<Accounts>,
-    pub sessions: Arc<crate::auth::sessions::SessionGate>,
-    pub request_limits: Arc<RequestLimiter>,
-    /// The inference pool (its supervisor runs on the main thread).
-    pub pool: crate::gpu::Pool,
-    /// The job queue: RabbitMQ when `amqp_url` is set, the store otherwise.
-    pub jobs: Arc<crate::jobs::JobQueue>,
-    /// Events for editors' sockets (every node) and webhook endpoints.
-    pub events: Arc<crate::events::Events>,
-    pub search: Arc<crate::ai::index::SearchIndex>,
-    pub hashtags: Arc<crate::ai::vocabulary::Vocabulary>,
-    /// Bounds concurrent password hashes (each takes `argon2_memory_kib` and tens of ms of CPU).
-    pub password_hashing: Arc<tokio::sync::Semaphore>,
-    /// A password hash verified when a login names an unknown email, so the answer takes as
-    /// long as for a known one.
-    pub decoy_hash: Arc<str>,
-    /// Where outgoing HTTP (webhooks, publishing) may go, and its client.
-    pub outbound: crate::outbound::Outbound,
-    /// Whose client-address header is believed.
-    pub proxies: crate::http::address::Proxies,
-    /// Seals the secrets kept in the store (webhook signing secrets).
-    pub sealer: Arc<crate::auth::sealed::SecretBox>,
-    /// Present only with `fault_injection` on.
-    pub faults: Option<Arc<FaultInjectingStore>>,
-}
 
 /// The configured backend, seen through both of its traits.
 pub struct Stores {
@@ -162,7 +124,7 @@ fn start_job_consumers(config: &Arc<Config>, deps: JobDeps) {
     };
     match config.amqp_url.clone() {
         Some(url) => {
-            actix_rt::spawn(crate::jobs::rabbit::run_forever(
+            actix_rt::spawn(crate::queue::rabbit::run_forever(
                 url,
                 config.amqp_prefix.clone(),
                 config.job_prefetch,
@@ -172,13 +134,13 @@ fn start_job_consumers(config: &Arc<Config>, deps: JobDeps) {
             ));
         }
         None => {
-            let settings = crate::jobs::local::Settings {
+            let settings = crate::queue::local::Settings {
                 prefetch: usize::from(config.job_prefetch),
                 max_attempts: config.job_max_attempts,
                 retry_base_ms: config.job_retry_base_ms,
                 lease_ms: config.job_lease_ms as i64,
             };
-            actix_rt::spawn(crate::jobs::local::run(store, settings, run));
+            actix_rt::spawn(crate::queue::local::run(store, settings, run));
         }
     }
 }
@@ -213,14 +175,14 @@ pub async fn work(config: Config) -> anyhow::Result<()> {
 async fn job_queue(
     config: &Config,
     store: &Arc<dyn DocumentStore>,
-) -> anyhow::Result<crate::jobs::JobQueue> {
+) -> anyhow::Result<crate::queue::JobQueue> {
     Ok(match &config.amqp_url {
-        Some(url) => crate::jobs::JobQueue::Rabbit(
-            crate::jobs::rabbit::RabbitQueue::connect(url, &config.amqp_prefix)
+        Some(url) => crate::queue::JobQueue::Rabbit(
+            crate::queue::rabbit::RabbitQueue::connect(url, &config.amqp_prefix)
                 .await
                 .with_context(|| "connecting to RabbitMQ (CREO_AMQP_URL)")?,
         ),
-        None => crate::jobs::JobQueue::Store(store.clone()),
+        None => crate::queue::JobQueue::Store(store.clone()),
     })
 }
 
@@ -262,7 +224,7 @@ pub async fn serve_on(
     let outbound = config.outbound()?;
     let sealer = Arc::new(crate::auth::sealed::SecretBox::from_config(&config)?);
     let proxies =
-        crate::http::address::Proxies::parse(&config.trusted_proxies, &config.client_ip_header)
+        crate::app::proxies::Proxies::parse(&config.trusted_proxies, &config.client_ip_header)
             .map_err(|e| anyhow::anyhow!(e))?;
     let Stores {
         documents: mut store,
@@ -298,7 +260,7 @@ pub async fn serve_on(
         std::time::Duration::from_secs(config.access_token_ttl_secs),
     ));
     let decoy_hash = {
-        let cost = config.password_cost();
+        let cost = crate::auth::password::Cost::of(&config);
         tokio::task::spawn_blocking(move || crate::auth::password::decoy(cost)).await?
     };
     let registry = DocumentRegistry::new(
@@ -328,7 +290,7 @@ pub async fn serve_on(
         store.clone(),
         jobs.clone(),
     );
-    let debouncer = crate::actors::updates::UpdateDebouncer::new(
+    let debouncer = crate::events::debounce::UpdateDebouncer::new(
         events.clone(),
         std::time::Duration::from_millis(config.webhook_debounce_ms),
     )

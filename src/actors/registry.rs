@@ -10,7 +10,7 @@ use actix::dev::ToEnvelope;
 use actix::prelude::*;
 
 use super::document::{
-    Access, ChangeRole, CloseSession, DocError, DocumentActor, Revoke, Shutdown,
+    Access, ChangeRole, CloseSession, DocError, DocumentActor, Home, Revoke, Shutdown,
 };
 use crate::auth::Principal;
 use crate::bus::{Bus, Revocation};
@@ -77,19 +77,17 @@ impl DocumentRegistry {
         );
         let actor_id = id.clone();
         let addr = DocumentActor::start_in_arbiter(&arbiter, move |_| {
-            DocumentActor::new(actor_id, store, config, health, registry, bus)
+            DocumentActor::new(
+                actor_id,
+                store,
+                config,
+                health,
+                registry as Arc<dyn Home>,
+                bus,
+            )
         });
         live.insert(id, addr.clone());
         addr
-    }
-
-    /// Called by an actor that is stopping: forget it, unless a newer actor already took its
-    /// place.
-    pub fn remove_if(&self, doc_id: &str, addr: &Addr<DocumentActor>) {
-        let mut live = self.live.lock().expect("registry lock");
-        if live.get(doc_id) == Some(addr) {
-            live.remove(doc_id);
-        }
     }
 
     /// Sends a message to the document's live actor, starting one if needed. An actor that is
@@ -151,7 +149,7 @@ impl DocumentRegistry {
 
     fn remove_if_stopped(&self, doc_id: &str, addr: &Addr<DocumentActor>) {
         if !addr.connected() {
-            self.remove_if(doc_id, addr);
+            self.stopped(doc_id, addr);
         }
     }
 
@@ -210,16 +208,6 @@ impl DocumentRegistry {
         self.changes.lock().expect("changes lock").push(to);
     }
 
-    /// A document's updates became durable.
-    pub fn document_changed(&self, doc_id: &Arc<str>, account_id: &str) {
-        for to in self.changes.lock().expect("changes lock").iter() {
-            to.do_send(crate::ai::indexer::DocumentChanged {
-                doc_id: doc_id.clone(),
-                account_id: account_id.to_string(),
-            });
-        }
-    }
-
     pub fn live_documents(&self) -> usize {
         self.live.lock().expect("registry lock").len()
     }
@@ -239,6 +227,24 @@ impl DocumentRegistry {
             .is_err()
         {
             tracing::error!("some documents did not flush before the shutdown timeout");
+        }
+    }
+}
+
+impl Home for DocumentRegistry {
+    fn changed(&self, doc_id: &Arc<str>, account_id: &str) {
+        for to in self.changes.lock().expect("changes lock").iter() {
+            to.do_send(crate::ai::indexer::DocumentChanged {
+                doc_id: doc_id.clone(),
+                account_id: account_id.to_string(),
+            });
+        }
+    }
+
+    fn stopped(&self, doc_id: &str, addr: &Addr<DocumentActor>) {
+        let mut live = self.live.lock().expect("registry lock");
+        if live.get(doc_id) == Some(addr) {
+            live.remove(doc_id);
         }
     }
 }

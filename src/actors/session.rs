@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,25 +17,18 @@ use actix::prelude::*;
 use bytes::Bytes;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use tokio::sync::Notify;
 
-use super::document::{DocError, DocumentActor, FromClient, Join, Leave};
+use super::document::{DocError, DocumentActor, FromClient, Join, Leave, SessionCommand};
 use super::registry::DocumentRegistry;
 use crate::auth::Principal;
 use crate::bus::limits::{Lease, SharedLimits};
 use crate::config::Config;
+use crate::socket::inflight::Inflight;
 use crate::socket::{CloseCode, CloseReason, FrameReader, Incoming, Outbox, ReadError};
 use crate::sync::awareness::SessionId;
 use crate::sync::{self, close, FrameLimits, Inbound, UpdateKind};
 
 static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
-
-/// Commands a document (or the server) sends to a session.
-#[derive(Message, Debug, Clone, Copy)]
-#[rtype(result = "()")]
-pub enum SessionCommand {
-    Close { code: u16, reason: &'static str },
-}
 
 /// Open sockets per user on this node, held by each session until it ends.
 #[derive(Default)]
@@ -82,46 +75,6 @@ impl Drop for ConnectionSlot {
                 map.remove(&self.user);
             }
         }
-    }
-}
-
-/// What a session has sent its document that the document has not handled yet. Its mailbox
-/// takes anything; this is what keeps one session's share of it bounded.
-#[derive(Default)]
-pub struct Inflight {
-    bytes: AtomicUsize,
-    frames: AtomicUsize,
-    drained: Notify,
-}
-
-impl Inflight {
-    fn take(self: &Arc<Self>, bytes: usize) -> Credit {
-        self.bytes.fetch_add(bytes, Ordering::AcqRel);
-        self.frames.fetch_add(1, Ordering::AcqRel);
-        Credit {
-            inflight: self.clone(),
-            bytes,
-        }
-    }
-
-    fn over(&self, max_bytes: usize, max_frames: usize) -> bool {
-        self.bytes.load(Ordering::Acquire) > max_bytes
-            || self.frames.load(Ordering::Acquire) > max_frames
-    }
-}
-
-/// One frame's share of `Inflight`, given back when the document has handled (or dropped) the
-/// message carrying it.
-pub struct Credit {
-    inflight: Arc<Inflight>,
-    bytes: usize,
-}
-
-impl Drop for Credit {
-    fn drop(&mut self) {
-        self.inflight.bytes.fetch_sub(self.bytes, Ordering::AcqRel);
-        self.inflight.frames.fetch_sub(1, Ordering::AcqRel);
-        self.inflight.drained.notify_one();
     }
 }
 
@@ -298,7 +251,7 @@ impl SessionActor {
             ctx.wait(
                 async move {
                     while inflight.over(max_bytes / 2, max_frames / 2) {
-                        inflight.drained.notified().await;
+                        inflight.drained().await;
                     }
                 }
                 .into_actor(self),

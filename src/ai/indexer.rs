@@ -11,9 +11,9 @@ use actix::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::index::SearchIndex;
-use super::text::document_text;
 use crate::gpu::{Input, Pool};
 use crate::store::{now_ms, DocumentEmbedding, DocumentStore};
+use crate::text::document_text;
 
 /// The longest text embedded for a document (the model truncates further, at its max_length).
 const MAX_TEXT_CHARS: usize = 4_000;

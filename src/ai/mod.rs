@@ -5,5 +5,4 @@
 pub mod collaborator;
 pub mod index;
 pub mod indexer;
-pub mod text;
 pub mod vocabulary;

@@ -14,6 +14,16 @@ pub struct Cost {
     pub lanes: u32,
 }
 
+impl Cost {
+    pub fn of(config: &crate::config::Config) -> Cost {
+        Cost {
+            memory_kib: config.argon2_memory_kib,
+            iterations: config.argon2_iterations,
+            lanes: config.argon2_lanes,
+        }
+    }
+}
+
 fn hasher(cost: Cost) -> anyhow::Result<Argon2<'static>> {
     let params = Params::new(cost.memory_kib, cost.iterations, cost.lanes, None)
         .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;

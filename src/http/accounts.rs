@@ -7,11 +7,11 @@ use serde::{Deserialize, Serialize};
 
 use super::identity::owner;
 use super::{audit, authenticate, for_account, for_manager, require_login, ApiError};
+use crate::app::AppState;
 use crate::auth::{secret, Principal, Role};
 use crate::billing::Tier;
 use crate::bus::AccessChange;
 use crate::http::Code;
-use crate::server::AppState;
 use crate::store::accounts::{Account, AuditEvent, Invitation, Member};
 use crate::store::now_ms;
 

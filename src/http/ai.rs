@@ -11,11 +11,11 @@ use serde::{Deserialize, Serialize};
 
 use super::{authenticate, ApiError};
 use crate::actors::account::{Reserve, Settle};
+use crate::app::AppState;
 use crate::auth::Principal;
 use crate::billing::Action;
 use crate::gpu::{InferError, Input, ModelStatus};
 use crate::http::Code;
-use crate::server::AppState;
 use crate::store::accounts::{Reservation, ReservationStatus, Settlement};
 use crate::store::now_ms;
 

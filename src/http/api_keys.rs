@@ -7,9 +7,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::{audit, authenticate, for_manager, require_login, ApiError};
+use crate::app::AppState;
 use crate::auth::{secret, Role, SCOPES};
 use crate::http::Code;
-use crate::server::AppState;
 use crate::store::accounts::ApiKey;
 use crate::store::now_ms;
 

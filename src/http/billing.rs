@@ -12,12 +12,12 @@ use serde::{Deserialize, Serialize};
 use super::accounts::Page;
 use super::{audit, for_account, for_manager, ApiError};
 use crate::actors::account::{Post, Reserve, Settle};
+use crate::app::AppState;
 use crate::auth::Principal;
 use crate::billing::webhook::{self, Effect, Event};
 use crate::billing::{month_start_ms, utc_day, Action, EntryKind, Milli, TierLimits};
 use crate::bus::AccessChange;
 use crate::http::Code;
-use crate::server::AppState;
 use crate::store::accounts::{
     shown_key, Balance, LedgerEntry, Posting, Reservation, ReservationStatus, Settlement,
     CLIENT_KEY_PREFIX,

@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{admit_to_document, ApiError};
 use crate::actors::document::GetState;
+use crate::app::AppState;
 use crate::auth::{Principal, Role};
 use crate::comments::{self, Comment, Span};
 use crate::http::Code;
-use crate::server::AppState;
 use crate::snapshot;
 use crate::store::now_ms;
 

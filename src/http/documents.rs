@@ -10,8 +10,8 @@ use yrs::Update;
 
 use super::{admit_to_document, authenticate, ApiError, TokenQuery};
 use crate::actors::document::{ApplyUpdate, DocError, GetInfo, GetState};
+use crate::app::AppState;
 use crate::http::Code;
-use crate::server::AppState;
 use crate::sync::update;
 
 async fn principal_for(

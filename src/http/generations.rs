@@ -11,11 +11,11 @@ use serde::{Deserialize, Serialize};
 use super::ai::ai_user;
 use super::{admit_to_document, ApiError};
 use crate::actors::account::Settle;
+use crate::app::AppState;
 use crate::billing::Action;
 use crate::generations::{Generation, Status, VARIATIONS};
 use crate::http::Code;
 use crate::jobs::{Job, JobKind};
-use crate::server::AppState;
 use crate::store::accounts::Settlement;
 
 #[derive(Serialize, utoipa::ToSchema)]

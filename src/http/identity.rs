@@ -10,12 +10,12 @@ use serde::{Deserialize, Serialize};
 
 use super::address::{self, Class};
 use super::{audit, authenticate, require_login, ApiError};
+use crate::app::AppState;
 use crate::auth::{password, secret, Role};
 use crate::billing::{EntryKind, Tier};
 use crate::bus::limits::Backoff;
 use crate::bus::AccessChange;
 use crate::http::Code;
-use crate::server::AppState;
 use crate::store::accounts::{Account, AuthSession, Member, Posting, Refreshed, User};
 use crate::store::now_ms;
 
@@ -118,7 +118,7 @@ async fn hash_password(state: &AppState, password: String) -> Result<String, Api
         .acquire()
         .await
         .expect("never closed");
-    let cost = state.config.password_cost();
+    let cost = crate::auth::password::Cost::of(&state.config);
     tokio::task::spawn_blocking(move || password::hash(&password, cost))
         .await
         .map_err(|e| ApiError::new(Code::Internal, e.to_string()))?

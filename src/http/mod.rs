@@ -26,8 +26,8 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
 use crate::actors::account::AccountError;
 use crate::actors::document::DocError;
+use crate::app::AppState;
 use crate::auth::{AuthError, KeyGrant, Principal, Role};
-use crate::server::AppState;
 pub use codes::Code;
 
 /// Every REST route: (method, path under `/api/v1`). `routes` registers exactly these, and a

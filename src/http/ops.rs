@@ -3,7 +3,7 @@
 use actix_web::{web, HttpResponse};
 use utoipa::OpenApi;
 
-use crate::server::AppState;
+use crate::app::AppState;
 
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))

@@ -5,10 +5,10 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::{authenticate, document_id, require_manager, ApiError, TokenQuery};
+use crate::app::AppState;
 use crate::auth::Principal;
 use crate::bus;
 use crate::http::Code;
-use crate::server::AppState;
 use crate::store::{now_ms, Revocation};
 
 /// The caller, an owner or admin of `account_id` with an account-wide token.

@@ -10,10 +10,10 @@ use super::ai::{ai_user, metered, timeout};
 use super::{admit_to_document, authenticate, for_manager, ApiError};
 use crate::actors::document::GetState;
 use crate::ai::index::{dot, Hit};
+use crate::app::AppState;
 use crate::auth::Principal;
 use crate::gpu::Input;
 use crate::http::Code;
-use crate::server::AppState;
 use crate::store::{now_ms, DocumentEmbedding};
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -107,7 +107,7 @@ pub async fn document_text(
         .await?;
     let text = crate::snapshot::off_executor(move || {
         crate::snapshot::decode(&current, yrs::OffsetKind::Bytes)
-            .map(|d| crate::ai::text::document_text(&d))
+            .map(|d| crate::text::document_text(&d))
     })
     .await
     .map_err(|e| ApiError::bad_request(Code::InvalidDocument, e))?;

@@ -15,9 +15,9 @@ use super::search::suggest_hashtags;
 use super::{admit_to_document, ApiError};
 use crate::actors::document::{GetState, Participant};
 use crate::ai::collaborator::{self, Suggestion};
+use crate::app::AppState;
 use crate::auth::{Principal, Role};
 use crate::http::Code;
-use crate::server::AppState;
 
 /// Sessions the server plays for AI participants are numbered from here (real sessions count
 /// up from 1 and never get this far).

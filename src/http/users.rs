@@ -6,10 +6,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
 use super::{audit, authenticate, require_login, ApiError};
+use crate::app::AppState;
 use crate::auth::Role;
 use crate::bus::AccessChange;
 use crate::http::Code;
-use crate::server::AppState;
 use crate::store::accounts::{ApiKey, AuditEvent, AuthSession, LedgerEntry, Member, User};
 
 #[derive(Serialize, utoipa::ToSchema)]

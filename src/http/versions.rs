@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{admit_to_document, ApiError};
 use crate::actors::document::TakeVersion;
+use crate::app::AppState;
 use crate::auth::Principal;
 use crate::http::Code;
-use crate::server::AppState;
 use crate::store::now_ms;
 use crate::versions::{self, Change, Version};
 

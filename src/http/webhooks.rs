@@ -5,8 +5,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::{for_manager, ApiError};
+use crate::app::AppState;
 use crate::http::Code;
-use crate::server::AppState;
 use crate::store::now_ms;
 use crate::webhooks::{validate_events, validate_url, Delivery, Endpoint};
 

@@ -8,9 +8,9 @@ use chrono::TimeZone;
 use serde::{Deserialize, Serialize};
 
 use super::{admit_to_document, for_account, for_manager, ApiError};
+use crate::app::AppState;
 use crate::http::Code;
 use crate::jobs::{Job, JobKind};
-use crate::server::AppState;
 use crate::store::now_ms;
 use crate::workflow::{Action, Refusal, State, Transition, Workflow};
 

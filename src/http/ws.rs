@@ -8,9 +8,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::{admit_to_document, ApiError};
 use crate::actors::session::{SessionActor, SessionSetup};
+use crate::app::AppState;
 use crate::bus::limits::Refused;
 use crate::http::Code;
-use crate::server::AppState;
 use crate::socket::Outbox;
 
 #[derive(serde::Deserialize)]

@@ -5,6 +5,7 @@
 //! counted place and lets a session stop reading when it must (TCP then pushes back on the
 //! client).
 
+pub mod inflight;
 pub mod outbox;
 
 use std::pin::Pin;

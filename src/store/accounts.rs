@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 use super::StoreError;
-use crate::auth::Role;
-use crate::billing::{Action, EntryKind, Milli, Tier, TierLimits};
+use creo_core::billing::{Action, EntryKind, Milli, Tier, TierLimits};
+use creo_core::role::Role;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct User {

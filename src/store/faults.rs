@@ -157,7 +157,7 @@ impl DocumentStore for FaultInjectingStore {
         self.inner.embeddings(account_id, model).await
     }
 
-    async fn put_job(&self, job: &crate::jobs::Job) -> Result<(), StoreError> {
+    async fn put_job(&self, job: &creo_core::jobs::Job) -> Result<(), StoreError> {
         self.before(true).await?;
         self.inner.put_job(job).await
     }
@@ -167,7 +167,7 @@ impl DocumentStore for FaultInjectingStore {
         now: i64,
         lease_ms: i64,
         limit: usize,
-    ) -> Result<Vec<crate::jobs::Job>, StoreError> {
+    ) -> Result<Vec<creo_core::jobs::Job>, StoreError> {
         self.before(true).await?;
         self.inner.claim_jobs(now, lease_ms, limit).await
     }
@@ -177,7 +177,7 @@ impl DocumentStore for FaultInjectingStore {
         self.inner.end_job(id, dead).await
     }
 
-    async fn put_version(&self, v: &crate::versions::Version) -> Result<(), StoreError> {
+    async fn put_version(&self, v: &creo_core::versions::Version) -> Result<(), StoreError> {
         self.before(true).await?;
         self.inner.put_version(v).await
     }
@@ -187,7 +187,10 @@ impl DocumentStore for FaultInjectingStore {
         self.inner.delete_version(doc_id, version_id).await
     }
 
-    async fn versions(&self, doc_id: &str) -> Result<Vec<crate::versions::Version>, StoreError> {
+    async fn versions(
+        &self,
+        doc_id: &str,
+    ) -> Result<Vec<creo_core::versions::Version>, StoreError> {
         self.before(false).await?;
         self.inner.versions(doc_id).await
     }
@@ -196,17 +199,20 @@ impl DocumentStore for FaultInjectingStore {
         &self,
         doc_id: &str,
         version_id: &str,
-    ) -> Result<Option<crate::versions::Version>, StoreError> {
+    ) -> Result<Option<creo_core::versions::Version>, StoreError> {
         self.before(false).await?;
         self.inner.version(doc_id, version_id).await
     }
 
-    async fn put_comment(&self, c: &crate::comments::Comment) -> Result<(), StoreError> {
+    async fn put_comment(&self, c: &creo_core::comments::Comment) -> Result<(), StoreError> {
         self.before(true).await?;
         self.inner.put_comment(c).await
     }
 
-    async fn comments(&self, doc_id: &str) -> Result<Vec<crate::comments::Comment>, StoreError> {
+    async fn comments(
+        &self,
+        doc_id: &str,
+    ) -> Result<Vec<creo_core::comments::Comment>, StoreError> {
         self.before(false).await?;
         self.inner.comments(doc_id).await
     }
@@ -214,15 +220,15 @@ impl DocumentStore for FaultInjectingStore {
     async fn workflow(
         &self,
         doc_id: &str,
-    ) -> Result<Option<crate::workflow::Workflow>, StoreError> {
+    ) -> Result<Option<creo_core::workflow::Workflow>, StoreError> {
         self.before(false).await?;
         self.inner.workflow(doc_id).await
     }
 
     async fn transition(
         &self,
-        next: &crate::workflow::Workflow,
-        record: &crate::workflow::Transition,
+        next: &creo_core::workflow::Workflow,
+        record: &creo_core::workflow::Transition,
     ) -> Result<bool, StoreError> {
         self.before(true).await?;
         self.inner.transition(next, record).await
@@ -231,7 +237,7 @@ impl DocumentStore for FaultInjectingStore {
     async fn transitions(
         &self,
         doc_id: &str,
-    ) -> Result<Vec<crate::workflow::Transition>, StoreError> {
+    ) -> Result<Vec<creo_core::workflow::Transition>, StoreError> {
         self.before(false).await?;
         self.inner.transitions(doc_id).await
     }
@@ -246,7 +252,7 @@ impl DocumentStore for FaultInjectingStore {
         self.inner.set_required_approvals(account_id, n).await
     }
 
-    async fn put_webhook(&self, e: &crate::webhooks::Endpoint) -> Result<(), StoreError> {
+    async fn put_webhook(&self, e: &creo_core::webhooks::Endpoint) -> Result<(), StoreError> {
         self.before(true).await?;
         self.inner.put_webhook(e).await
     }
@@ -254,7 +260,7 @@ impl DocumentStore for FaultInjectingStore {
     async fn webhooks(
         &self,
         account_id: &str,
-    ) -> Result<Vec<crate::webhooks::Endpoint>, StoreError> {
+    ) -> Result<Vec<creo_core::webhooks::Endpoint>, StoreError> {
         self.before(false).await?;
         self.inner.webhooks(account_id).await
     }
@@ -268,7 +274,7 @@ impl DocumentStore for FaultInjectingStore {
         self.inner.delete_webhook(account_id, endpoint_id).await
     }
 
-    async fn put_delivery(&self, d: &crate::webhooks::Delivery) -> Result<(), StoreError> {
+    async fn put_delivery(&self, d: &creo_core::webhooks::Delivery) -> Result<(), StoreError> {
         self.before(true).await?;
         self.inner.put_delivery(d).await
     }
@@ -277,12 +283,15 @@ impl DocumentStore for FaultInjectingStore {
         &self,
         endpoint_id: &str,
         limit: usize,
-    ) -> Result<Vec<crate::webhooks::Delivery>, StoreError> {
+    ) -> Result<Vec<creo_core::webhooks::Delivery>, StoreError> {
         self.before(false).await?;
         self.inner.deliveries(endpoint_id, limit).await
     }
 
-    async fn put_generation(&self, g: &crate::generations::Generation) -> Result<(), StoreError> {
+    async fn put_generation(
+        &self,
+        g: &creo_core::generations::Generation,
+    ) -> Result<(), StoreError> {
         self.before(true).await?;
         self.inner.put_generation(g).await
     }
@@ -291,7 +300,7 @@ impl DocumentStore for FaultInjectingStore {
         &self,
         doc_id: &str,
         generation_id: &str,
-    ) -> Result<Option<crate::generations::Generation>, StoreError> {
+    ) -> Result<Option<creo_core::generations::Generation>, StoreError> {
         self.before(false).await?;
         self.inner.generation(doc_id, generation_id).await
     }

@@ -46,12 +46,12 @@ impl StoredDocument {
     /// before the server checked nesting could otherwise overflow the stack on every load. Such
     /// an update is left out, logged and counted; the rest of the document loads.
     pub fn to_doc(&self) -> Result<Doc, StoreError> {
-        let limits = crate::sync::UpdateLimits::default().trusted();
+        let limits = creo_core::sync::UpdateLimits::default().trusted();
         let doc = Doc::new();
         {
             let mut txn = doc.transact_mut();
             for bytes in self.snapshot.iter().chain(self.updates.iter()) {
-                let update = match crate::sync::update::decode_checked(bytes, &limits) {
+                let update = match creo_core::sync::update::decode_checked(bytes, &limits) {
                     Ok((_, update)) => update,
                     Err(e) => {
                         metrics::counter!("creo_store_invalid_updates_total").increment(1);
@@ -203,7 +203,7 @@ pub trait DocumentStore: Send + Sync + 'static {
         model: &str,
     ) -> Result<Vec<DocumentEmbedding>, StoreError>;
     /// The in-process job queue (used when no broker is configured): queue or re-queue a job.
-    async fn put_job(&self, job: &crate::jobs::Job) -> Result<(), StoreError>;
+    async fn put_job(&self, job: &creo_core::jobs::Job) -> Result<(), StoreError>;
     /// Takes up to `limit` jobs due at `now` (ready ones, and running ones whose lease expired:
     /// their worker died), leasing them until `now + lease_ms`. Two workers never take the same.
     async fn claim_jobs(
@@ -211,70 +211,78 @@ pub trait DocumentStore: Send + Sync + 'static {
         now: i64,
         lease_ms: i64,
         limit: usize,
-    ) -> Result<Vec<crate::jobs::Job>, StoreError>;
+    ) -> Result<Vec<creo_core::jobs::Job>, StoreError>;
     /// The job is over: done (`None`), or dead with the reason (kept for inspection).
     async fn end_job(&self, id: &str, dead: Option<&str>) -> Result<(), StoreError>;
-    async fn put_version(&self, version: &crate::versions::Version) -> Result<(), StoreError>;
+    async fn put_version(&self, version: &creo_core::versions::Version) -> Result<(), StoreError>;
     /// Drops a version (the oldest automatic one, to make room within the tier's quota).
     async fn delete_version(&self, doc_id: &str, version_id: &str) -> Result<(), StoreError>;
     /// The document's versions, oldest first, without their states.
-    async fn versions(&self, doc_id: &str) -> Result<Vec<crate::versions::Version>, StoreError>;
+    async fn versions(&self, doc_id: &str)
+        -> Result<Vec<creo_core::versions::Version>, StoreError>;
     /// One version with its state.
     async fn version(
         &self,
         doc_id: &str,
         version_id: &str,
-    ) -> Result<Option<crate::versions::Version>, StoreError>;
+    ) -> Result<Option<creo_core::versions::Version>, StoreError>;
     /// Adds or replaces a comment (a resolved thread replaces its first comment).
-    async fn put_comment(&self, comment: &crate::comments::Comment) -> Result<(), StoreError>;
+    async fn put_comment(&self, comment: &creo_core::comments::Comment) -> Result<(), StoreError>;
     /// The document's comments, oldest first.
-    async fn comments(&self, doc_id: &str) -> Result<Vec<crate::comments::Comment>, StoreError>;
+    async fn comments(&self, doc_id: &str)
+        -> Result<Vec<creo_core::comments::Comment>, StoreError>;
     /// The document's workflow; `None` while it never left draft.
-    async fn workflow(&self, doc_id: &str)
-        -> Result<Option<crate::workflow::Workflow>, StoreError>;
+    async fn workflow(
+        &self,
+        doc_id: &str,
+    ) -> Result<Option<creo_core::workflow::Workflow>, StoreError>;
     /// Records a transition if the workflow is still at `next.version - 1` (`false`: someone
     /// else moved it first; read it again).
     async fn transition(
         &self,
-        next: &crate::workflow::Workflow,
-        record: &crate::workflow::Transition,
+        next: &creo_core::workflow::Workflow,
+        record: &creo_core::workflow::Transition,
     ) -> Result<bool, StoreError>;
     /// The document's transitions, oldest first.
     async fn transitions(
         &self,
         doc_id: &str,
-    ) -> Result<Vec<crate::workflow::Transition>, StoreError>;
+    ) -> Result<Vec<creo_core::workflow::Transition>, StoreError>;
     /// Approvals an account requires before a document is approved (`None`: the default).
     async fn required_approvals(&self, account_id: &str) -> Result<Option<u32>, StoreError>;
     async fn set_required_approvals(&self, account_id: &str, n: u32) -> Result<(), StoreError>;
     /// Adds or replaces a webhook endpoint.
-    async fn put_webhook(&self, endpoint: &crate::webhooks::Endpoint) -> Result<(), StoreError>;
+    async fn put_webhook(&self, endpoint: &creo_core::webhooks::Endpoint)
+        -> Result<(), StoreError>;
     /// The account's endpoints.
     async fn webhooks(
         &self,
         account_id: &str,
-    ) -> Result<Vec<crate::webhooks::Endpoint>, StoreError>;
+    ) -> Result<Vec<creo_core::webhooks::Endpoint>, StoreError>;
     /// Removes an endpoint and its delivery log; whether it existed.
     async fn delete_webhook(&self, account_id: &str, endpoint_id: &str)
         -> Result<bool, StoreError>;
     /// Logs a delivery attempt (kept `DELIVERY_LOG_DAYS`).
-    async fn put_delivery(&self, delivery: &crate::webhooks::Delivery) -> Result<(), StoreError>;
+    async fn put_delivery(
+        &self,
+        delivery: &creo_core::webhooks::Delivery,
+    ) -> Result<(), StoreError>;
     /// An endpoint's latest attempts, newest first.
     async fn deliveries(
         &self,
         endpoint_id: &str,
         limit: usize,
-    ) -> Result<Vec<crate::webhooks::Delivery>, StoreError>;
+    ) -> Result<Vec<creo_core::webhooks::Delivery>, StoreError>;
     /// Adds or replaces an AI generation.
     async fn put_generation(
         &self,
-        generation: &crate::generations::Generation,
+        generation: &creo_core::generations::Generation,
     ) -> Result<(), StoreError>;
     async fn generation(
         &self,
         doc_id: &str,
         generation_id: &str,
-    ) -> Result<Option<crate::generations::Generation>, StoreError>;
+    ) -> Result<Option<creo_core::generations::Generation>, StoreError>;
     /// Whether `user_id` is barred from `doc_id` (by a revocation of it or of the account).
     async fn is_revoked(
         &self,

@@ -761,7 +761,7 @@ impl DocumentStore for ScyllaStore {
             .collect())
     }
 
-    async fn put_job(&self, job: &crate::jobs::Job) -> Result<(), StoreError> {
+    async fn put_job(&self, job: &creo_core::jobs::Job) -> Result<(), StoreError> {
         self.write_job(job).await
     }
 
@@ -770,7 +770,7 @@ impl DocumentStore for ScyllaStore {
         now: i64,
         lease_ms: i64,
         limit: usize,
-    ) -> Result<Vec<crate::jobs::Job>, StoreError> {
+    ) -> Result<Vec<creo_core::jobs::Job>, StoreError> {
         self.take_jobs(now, lease_ms, limit).await
     }
 
@@ -778,7 +778,7 @@ impl DocumentStore for ScyllaStore {
         self.finish_job(id, dead).await
     }
 
-    async fn put_version(&self, v: &crate::versions::Version) -> Result<(), StoreError> {
+    async fn put_version(&self, v: &creo_core::versions::Version) -> Result<(), StoreError> {
         self.write_version(v).await
     }
 
@@ -786,7 +786,10 @@ impl DocumentStore for ScyllaStore {
         self.drop_version(doc_id, version_id).await
     }
 
-    async fn versions(&self, doc_id: &str) -> Result<Vec<crate::versions::Version>, StoreError> {
+    async fn versions(
+        &self,
+        doc_id: &str,
+    ) -> Result<Vec<creo_core::versions::Version>, StoreError> {
         self.read_versions(doc_id, None).await
     }
 
@@ -794,29 +797,32 @@ impl DocumentStore for ScyllaStore {
         &self,
         doc_id: &str,
         version_id: &str,
-    ) -> Result<Option<crate::versions::Version>, StoreError> {
+    ) -> Result<Option<creo_core::versions::Version>, StoreError> {
         Ok(self.read_versions(doc_id, Some(version_id)).await?.pop())
     }
 
-    async fn put_comment(&self, c: &crate::comments::Comment) -> Result<(), StoreError> {
+    async fn put_comment(&self, c: &creo_core::comments::Comment) -> Result<(), StoreError> {
         self.write_comment(c).await
     }
 
-    async fn comments(&self, doc_id: &str) -> Result<Vec<crate::comments::Comment>, StoreError> {
+    async fn comments(
+        &self,
+        doc_id: &str,
+    ) -> Result<Vec<creo_core::comments::Comment>, StoreError> {
         self.read_comments(doc_id).await
     }
 
     async fn workflow(
         &self,
         doc_id: &str,
-    ) -> Result<Option<crate::workflow::Workflow>, StoreError> {
+    ) -> Result<Option<creo_core::workflow::Workflow>, StoreError> {
         self.read_workflow(doc_id).await
     }
 
     async fn transition(
         &self,
-        next: &crate::workflow::Workflow,
-        record: &crate::workflow::Transition,
+        next: &creo_core::workflow::Workflow,
+        record: &creo_core::workflow::Transition,
     ) -> Result<bool, StoreError> {
         self.write_transition(next, record).await
     }
@@ -824,7 +830,7 @@ impl DocumentStore for ScyllaStore {
     async fn transitions(
         &self,
         doc_id: &str,
-    ) -> Result<Vec<crate::workflow::Transition>, StoreError> {
+    ) -> Result<Vec<creo_core::workflow::Transition>, StoreError> {
         self.read_transitions(doc_id).await
     }
 
@@ -836,14 +842,14 @@ impl DocumentStore for ScyllaStore {
         self.write_required_approvals(account_id, n).await
     }
 
-    async fn put_webhook(&self, e: &crate::webhooks::Endpoint) -> Result<(), StoreError> {
+    async fn put_webhook(&self, e: &creo_core::webhooks::Endpoint) -> Result<(), StoreError> {
         self.write_webhook(e).await
     }
 
     async fn webhooks(
         &self,
         account_id: &str,
-    ) -> Result<Vec<crate::webhooks::Endpoint>, StoreError> {
+    ) -> Result<Vec<creo_core::webhooks::Endpoint>, StoreError> {
         self.read_webhooks(account_id).await
     }
 
@@ -855,7 +861,7 @@ impl DocumentStore for ScyllaStore {
         self.remove_webhook(account_id, endpoint_id).await
     }
 
-    async fn put_delivery(&self, d: &crate::webhooks::Delivery) -> Result<(), StoreError> {
+    async fn put_delivery(&self, d: &creo_core::webhooks::Delivery) -> Result<(), StoreError> {
         self.write_delivery(d).await
     }
 
@@ -863,11 +869,14 @@ impl DocumentStore for ScyllaStore {
         &self,
         endpoint_id: &str,
         limit: usize,
-    ) -> Result<Vec<crate::webhooks::Delivery>, StoreError> {
+    ) -> Result<Vec<creo_core::webhooks::Delivery>, StoreError> {
         self.read_deliveries(endpoint_id, limit).await
     }
 
-    async fn put_generation(&self, g: &crate::generations::Generation) -> Result<(), StoreError> {
+    async fn put_generation(
+        &self,
+        g: &creo_core::generations::Generation,
+    ) -> Result<(), StoreError> {
         self.write_generation(g).await
     }
 
@@ -875,7 +884,7 @@ impl DocumentStore for ScyllaStore {
         &self,
         doc_id: &str,
         generation_id: &str,
-    ) -> Result<Option<crate::generations::Generation>, StoreError> {
+    ) -> Result<Option<creo_core::generations::Generation>, StoreError> {
         self.read_generation(doc_id, generation_id).await
     }
 

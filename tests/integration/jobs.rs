@@ -118,7 +118,7 @@ fn owned(env: Vec<(&str, &str)>) -> Vec<(String, String)> {
 
 /// Removes a test's queues from the shared broker once its servers are gone.
 pub async fn clean_up(prefix: &str) {
-    let queue = creo::jobs::rabbit::RabbitQueue::connect(AMQP, prefix)
+    let queue = creo::queue::rabbit::RabbitQueue::connect(AMQP, prefix)
         .await
         .unwrap();
     queue.delete_queues().await.unwrap();
@@ -286,7 +286,7 @@ async fn a_destination_that_keeps_failing_dead_letters_the_job_with_the_reason()
             .all(|r| r.idempotency_key() == got[0].idempotency_key()),
         "one idempotency key for every try"
     );
-    let queue = creo::jobs::rabbit::RabbitQueue::connect(AMQP, &p)
+    let queue = creo::queue::rabbit::RabbitQueue::connect(AMQP, &p)
         .await
         .unwrap();
     assert_eq!(

@@ -7,11 +7,27 @@
 //!   (`sync::awareness`).
 //! - `envelope`: what nodes say to each other on the bus, and its wire format.
 //! - `role`: who may do what in an account.
+//! - `snapshot`, `fields`, `text`: a document's whole state as a `Doc`, its named fields
+//!   (formatted text, plain text) and the text the AI features read.
+//! - The domain: `workflow` (states, transitions, approvals, the system's `Publish` step),
+//!   `versions`, `comments` (anchored with Yjs relative positions), `platforms` (each network's
+//!   limits and the post it gets), `generations`, `billing` (tiers, prices, ledger entries),
+//!   `webhooks` (events and deliveries as data) and `jobs` (work to do later, as data).
 //!
-//! The server crate (`src/`) runs these inside its actors and handlers; see
-//! `docs/architecture.md`.
+//! The server crate (`src/`) runs these inside its actors, handlers and jobs, and stores them;
+//! see `docs/architecture.md`.
 
+pub mod billing;
+pub mod comments;
 pub mod envelope;
 pub mod fields;
+pub mod generations;
+pub mod jobs;
+pub mod platforms;
 pub mod role;
+pub mod snapshot;
 pub mod sync;
+pub mod text;
+pub mod versions;
+pub mod webhooks;
+pub mod workflow;

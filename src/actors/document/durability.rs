@@ -115,7 +115,7 @@ impl DocumentActor {
         let deliveries = self.deliver_batch(&raws, &authors);
         metrics::counter!("creo_updates_out_total").increment(deliveries);
         if let Some(meta) = &self.meta {
-            self.registry.document_changed(&self.id, &meta.account_id);
+            self.home.changed(&self.id, &meta.account_id);
         }
         for (sid, n) in acks {
             let frame = match self.sessions.get_mut(&sid) {
@@ -193,7 +193,7 @@ impl DocumentActor {
     }
 
     /// Last session gone and the grace period over: flush, compact a long log, leave the
-    /// registry, stop. Requests arriving meanwhile are answered `Unloading` and retried by the
+    /// registry (its home), stop. Requests arriving meanwhile are answered `Unloading` and retried by the
     /// registry against a fresh actor that loads the flushed state.
     pub(super) fn unload(&mut self, ctx: &mut Context<Self>) {
         self.idle_timer = None;
@@ -218,7 +218,7 @@ impl DocumentActor {
             }
             .into_actor(self)
             .map(|_, act, ctx| {
-                act.registry.remove_if(&act.id, &ctx.address());
+                act.home.stopped(&act.id, &ctx.address());
                 ctx.stop();
             }),
         );

@@ -1,6 +1,14 @@
-//! The messages a document actor answers: sessions joining and leaving, REST reads and writes, access changes, versions, events and shutdown.
+//! The messages a document actor answers (sessions joining and leaving, REST reads and writes,
+//! access changes, versions, events and shutdown), and the one it sends its sessions.
 
 use super::*;
+
+/// What a document (or the server) tells a session to do.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub enum SessionCommand {
+    Close { code: u16, reason: &'static str },
+}
 
 /// Closes `user`'s sessions in this document if it belongs to `account` (access revoked).
 #[derive(Message)]

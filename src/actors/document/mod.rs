@@ -20,11 +20,10 @@ use tokio::sync::oneshot;
 use yrs::updates::encoder::Encode;
 use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
 
-use super::registry::DocumentRegistry;
-use super::session::{Credit, SessionCommand};
 use crate::auth::{Principal, Role};
 use crate::bus::{Bus, DocEvent, DocMessage, Membership, NodeId, Origin};
 use crate::config::Config;
+use crate::socket::inflight::Credit;
 use crate::socket::{CloseCode, CloseReason, Outbox};
 use crate::store::{DocumentMeta, DocumentStore, StoreError, StoreHealth, StoredDocument};
 use crate::sync::awareness::{Presence, SessionId};
@@ -38,6 +37,15 @@ mod intake;
 mod messages;
 
 pub use messages::*;
+
+/// What a document tells whoever started it (the registry): that its content changed, and that
+/// it is stopping. The document knows its home only through this, never the registry itself.
+pub trait Home: Send + Sync + 'static {
+    /// An update became durable (for search indexing and the `document.updated` event).
+    fn changed(&self, doc_id: &Arc<str>, account_id: &str);
+    /// This actor is stopping: forget it, unless a newer actor already took its place.
+    fn stopped(&self, doc_id: &str, addr: &Addr<DocumentActor>);
+}
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum DocError {
@@ -128,7 +136,7 @@ pub struct DocumentActor {
     resync_again: bool,
     store: Arc<dyn DocumentStore>,
     config: Arc<Config>,
-    registry: Arc<DocumentRegistry>,
+    home: Arc<dyn Home>,
     phase: Phase,
     load_error: Option<String>,
     doc: Doc,
@@ -169,7 +177,7 @@ impl DocumentActor {
         store: Arc<dyn DocumentStore>,
         config: Arc<Config>,
         health: Arc<StoreHealth>,
-        registry: Arc<DocumentRegistry>,
+        home: Arc<dyn Home>,
         bus: Arc<Bus>,
     ) -> Self {
         let presence = Presence::new(
@@ -187,7 +195,7 @@ impl DocumentActor {
             resyncing: false,
             resync_again: false,
             store,
-            registry,
+            home,
             phase: Phase::Loading,
             load_error: None,
             doc: Doc::new(),
@@ -323,7 +331,7 @@ impl Actor for DocumentActor {
                         metrics::counter!("creo_document_load_failures_total").increment(1);
                         act.phase = Phase::Failed;
                         act.load_error = Some(e.to_string());
-                        act.registry.remove_if(&act.id, &ctx.address());
+                        act.home.stopped(&act.id, &ctx.address());
                         ctx.stop();
                     }
                 }

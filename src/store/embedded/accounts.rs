@@ -7,10 +7,10 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::EmbeddedStore;
-use crate::auth::Role;
-use crate::billing::{Action, EntryKind, Milli, Tier};
 use crate::store::accounts::*;
 use crate::store::{unavailable, StoreError};
+use creo_core::billing::{Action, EntryKind, Milli, Tier};
+use creo_core::role::Role;
 
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS users (

@@ -4,9 +4,9 @@
 use rusqlite::{params, OptionalExtension};
 
 use super::EmbeddedStore;
-use crate::generations::Generation;
 use crate::store::{unavailable, StoreError};
-use crate::webhooks::{Delivery, Endpoint, DELIVERY_LOG_DAYS};
+use creo_core::generations::Generation;
+use creo_core::webhooks::{Delivery, Endpoint, DELIVERY_LOG_DAYS};
 
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS webhook_endpoints (

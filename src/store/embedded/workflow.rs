@@ -6,7 +6,7 @@ use rusqlite::{params, OptionalExtension, Row};
 
 use super::EmbeddedStore;
 use crate::store::{unavailable, StoreError};
-use crate::workflow::{Action, State, Transition, Workflow};
+use creo_core::workflow::{Action, State, Transition, Workflow};
 
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS document_workflow (
@@ -188,7 +188,7 @@ impl EmbeddedStore {
         .await
     }
 
-    pub(super) async fn write_job(&self, job: &crate::jobs::Job) -> Result<(), StoreError> {
+    pub(super) async fn write_job(&self, job: &creo_core::jobs::Job) -> Result<(), StoreError> {
         let data = serde_json::to_string(job).map_err(unavailable)?;
         let (id, not_before) = (job.id.clone(), job.not_before);
         self.transaction(move |c| {
@@ -208,7 +208,7 @@ impl EmbeddedStore {
         now: i64,
         lease_ms: i64,
         limit: usize,
-    ) -> Result<Vec<crate::jobs::Job>, StoreError> {
+    ) -> Result<Vec<creo_core::jobs::Job>, StoreError> {
         self.transaction(move |c| {
             let mut stmt = c
                 .prepare_cached(
@@ -254,7 +254,7 @@ impl EmbeddedStore {
 
     pub(super) async fn write_version(
         &self,
-        v: &crate::versions::Version,
+        v: &creo_core::versions::Version,
     ) -> Result<(), StoreError> {
         let v = v.clone();
         self.transaction(move |conn| {
@@ -301,7 +301,7 @@ impl EmbeddedStore {
         &self,
         doc_id: &str,
         one: Option<&str>,
-    ) -> Result<Vec<crate::versions::Version>, StoreError> {
+    ) -> Result<Vec<creo_core::versions::Version>, StoreError> {
         let (id, one) = (doc_id.to_string(), one.map(str::to_string));
         self.read(move |conn| {
             let state = if one.is_some() { "state" } else { "x''" };
@@ -315,7 +315,7 @@ impl EmbeddedStore {
             let rows = stmt
                 .query_map(params![id, one], |r| {
                     let changed_by: String = r.get(6)?;
-                    Ok(crate::versions::Version {
+                    Ok(creo_core::versions::Version {
                         doc_id: r.get(0)?,
                         version_id: r.get(1)?,
                         name: r.get(2)?,
@@ -334,7 +334,7 @@ impl EmbeddedStore {
 
     pub(super) async fn write_comment(
         &self,
-        comment: &crate::comments::Comment,
+        comment: &creo_core::comments::Comment,
     ) -> Result<(), StoreError> {
         let c = comment.clone();
         let data = serde_json::to_string(&c).map_err(unavailable)?;
@@ -352,7 +352,7 @@ impl EmbeddedStore {
     pub(super) async fn read_comments(
         &self,
         doc_id: &str,
-    ) -> Result<Vec<crate::comments::Comment>, StoreError> {
+    ) -> Result<Vec<creo_core::comments::Comment>, StoreError> {
         let id = doc_id.to_string();
         self.read(move |conn| {
             let mut stmt = conn

@@ -18,10 +18,10 @@ use scylla::statement::Consistency;
 use scylla::value::CqlTimestamp;
 
 use super::ScyllaStore;
-use crate::auth::Role;
-use crate::billing::{Action, EntryKind, Tier};
 use crate::store::accounts::*;
 use crate::store::{now_ms, unavailable, StoreError};
+use creo_core::billing::{Action, EntryKind, Tier};
+use creo_core::role::Role;
 
 /// A conditional write that keeps losing (a very hot account) gives up after this many tries.
 const LWT_ATTEMPTS: usize = 32;

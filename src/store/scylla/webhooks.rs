@@ -8,9 +8,9 @@ use scylla::statement::Consistency;
 use scylla::value::CqlTimestamp;
 
 use super::ScyllaStore;
-use crate::generations::Generation;
 use crate::store::{unavailable, StoreError};
-use crate::webhooks::{Delivery, Endpoint};
+use creo_core::generations::Generation;
+use creo_core::webhooks::{Delivery, Endpoint};
 
 pub(super) struct Statements {
     put_endpoint: PreparedStatement,

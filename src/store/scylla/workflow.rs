@@ -9,7 +9,7 @@ use scylla::value::CqlTimestamp;
 
 use super::ScyllaStore;
 use crate::store::{unavailable, StoreError};
-use crate::workflow::{Action, State, Transition, Workflow};
+use creo_core::workflow::{Action, State, Transition, Workflow};
 
 pub(super) struct Statements {
     read: PreparedStatement,
@@ -312,7 +312,7 @@ impl ScyllaStore {
             .collect()
     }
 
-    pub(super) async fn write_job(&self, job: &crate::jobs::Job) -> Result<(), StoreError> {
+    pub(super) async fn write_job(&self, job: &creo_core::jobs::Job) -> Result<(), StoreError> {
         let data = serde_json::to_string(job).map_err(unavailable)?;
         self.session
             .execute_unpaged(&self.workflow.put_job, (&job.id, data, job.not_before))
@@ -328,7 +328,7 @@ impl ScyllaStore {
         now: i64,
         lease_ms: i64,
         limit: usize,
-    ) -> Result<Vec<crate::jobs::Job>, StoreError> {
+    ) -> Result<Vec<creo_core::jobs::Job>, StoreError> {
         let rows: Vec<(String, String, i64, String, i64)> =
             self.all_rows(&self.workflow.jobs, ()).await?;
         let mut out = Vec::new();
@@ -373,7 +373,7 @@ impl ScyllaStore {
 
     pub(super) async fn write_version(
         &self,
-        v: &crate::versions::Version,
+        v: &creo_core::versions::Version,
     ) -> Result<(), StoreError> {
         self.session
             .execute_unpaged(
@@ -410,8 +410,8 @@ impl ScyllaStore {
         &self,
         doc_id: &str,
         one: Option<&str>,
-    ) -> Result<Vec<crate::versions::Version>, StoreError> {
-        let to_version = |m: VersionMeta, state: Vec<u8>| crate::versions::Version {
+    ) -> Result<Vec<creo_core::versions::Version>, StoreError> {
+        let to_version = |m: VersionMeta, state: Vec<u8>| creo_core::versions::Version {
             doc_id: m.0,
             version_id: m.1,
             name: m.2,
@@ -421,7 +421,7 @@ impl ScyllaStore {
             changed_by: m.6.unwrap_or_default(),
             state,
         };
-        let mut out: Vec<crate::versions::Version> = match one {
+        let mut out: Vec<creo_core::versions::Version> = match one {
             Some(id) => {
                 let rows: Vec<VersionRow> =
                     self.all_rows(&self.workflow.version, (doc_id, id)).await?;
@@ -443,7 +443,7 @@ impl ScyllaStore {
 
     pub(super) async fn write_comment(
         &self,
-        c: &crate::comments::Comment,
+        c: &creo_core::comments::Comment,
     ) -> Result<(), StoreError> {
         let data = serde_json::to_string(c).map_err(unavailable)?;
         self.session
@@ -459,9 +459,9 @@ impl ScyllaStore {
     pub(super) async fn read_comments(
         &self,
         doc_id: &str,
-    ) -> Result<Vec<crate::comments::Comment>, StoreError> {
+    ) -> Result<Vec<creo_core::comments::Comment>, StoreError> {
         let rows: Vec<(String,)> = self.all_rows(&self.workflow.comments, (doc_id,)).await?;
-        let mut out: Vec<crate::comments::Comment> = rows
+        let mut out: Vec<creo_core::comments::Comment> = rows
             .into_iter()
             .map(|(data,)| {
                 serde_json::from_str(&data).map_err(|e| StoreError::Corrupt(e.to_string()))

@@ -6,14 +6,17 @@
 //! A `creo worker` process has no documents open: its events reach editors only through the bus
 //! (so a separate worker needs `redis_url`, like a second node does).
 
+pub mod debounce;
+
 use std::sync::Arc;
 
 use crate::actors::document::Event;
 use crate::actors::registry::DocumentRegistry;
 use crate::bus::Bus;
-use crate::jobs::{Job, JobKind, JobQueue};
+use crate::queue::JobQueue;
 use crate::store::{now_ms, DocumentStore};
 use crate::webhooks::{Endpoint, WebhookEvent};
+use creo_core::jobs::{Job, JobKind};
 
 pub struct Events {
     /// `None` in a worker process.

@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{backoff_ms, Job, Outcome};
+use creo_core::jobs::{Job, Outcome};
+
+use super::backoff_ms;
 use crate::store::{now_ms, DocumentStore};
 
 /// How often due jobs are looked for when none finishes: a job runs at most this late. A job

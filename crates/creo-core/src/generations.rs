@@ -18,7 +18,8 @@ pub const VARIATIONS: usize = 4;
 /// The length a short variation aims for (X's limit: the tightest of the platforms).
 pub const SHORT_CHARS: usize = 280;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Pending,
@@ -26,7 +27,8 @@ pub enum Status {
     Failed,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Generation {
     pub generation_id: String,
     pub doc_id: String,
@@ -49,7 +51,8 @@ pub struct Generation {
     pub completed_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Variation {
     pub index: usize,
     /// `lead` (the most representative sentence first), `short` (the most representative

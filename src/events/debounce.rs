@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use actix::{Actor, AsyncContext, Context, Handler};
 
+use super::Events;
 use crate::ai::indexer::DocumentChanged;
-use crate::events::Events;
 
 struct Pending {
     account_id: String,
@@ -53,7 +53,7 @@ impl UpdateDebouncer {
                 if wanting.is_empty() {
                     return;
                 }
-                let read = |d: &yrs::Doc| crate::ai::text::document_text(d);
+                let read = |d: &yrs::Doc| crate::text::document_text(d);
                 let Ok(Some(text)) = crate::snapshot::stored(events.store(), &doc, read).await
                 else {
                     return;

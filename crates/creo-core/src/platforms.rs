@@ -11,7 +11,8 @@ use yrs::{Any, Doc, ReadTxn, Transact};
 use yrs::{Array, Map};
 
 /// Where and how a scheduled document goes out.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Target {
     /// `instagram`, `x`, `linkedin`, `facebook`, `tiktok`, or `generic` (the destination's own
     /// limits: `publish_max_chars`, `publish_max_hashtags`).
@@ -126,7 +127,8 @@ pub const PLATFORMS: &[Rules] = &[
 const RATIO_TOLERANCE: f64 = 0.01;
 
 /// What one target would publish.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Post {
     pub platform: String,
     pub format: String,
@@ -134,7 +136,8 @@ pub struct Post {
     pub media: Vec<Media>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Media {
     pub width: f64,
     pub height: f64,
@@ -281,7 +284,7 @@ fn text_for(doc: &Doc, platform: &str) -> String {
     }
     match read("post") {
         Some(post) if !post.trim().is_empty() => post,
-        _ => crate::ai::text::document_text(doc),
+        _ => crate::text::document_text(doc),
     }
 }
 

@@ -12,7 +12,8 @@ use yrs::{Doc, OffsetKind, StickyIndex};
 
 use crate::fields;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Comment {
     pub comment_id: String,
     pub doc_id: String,
@@ -29,7 +30,8 @@ pub struct Comment {
     pub resolved_by: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Anchor {
     /// The text field of the document.
     pub field: String,
@@ -41,7 +43,8 @@ pub struct Anchor {
 }
 
 /// Where an anchor is now: its index and length in the field's current text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Span {
     pub index: u32,
     pub length: u32,

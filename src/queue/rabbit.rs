@@ -24,7 +24,9 @@ use lapin::options::{
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 
-use super::{backoff_ms, Job, Outcome};
+use creo_core::jobs::{Job, Outcome};
+
+use super::backoff_ms;
 use crate::store::now_ms;
 
 /// The delay steps, in milliseconds.

@@ -13,7 +13,8 @@ use yrs::{Doc, Out, ReadTxn, StateVector, TextRef, Transact, XmlFragmentRef};
 use crate::fields::content::{self, Node, Run};
 use crate::fields::reconcile;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Version {
     pub version_id: String,
     pub doc_id: String,
@@ -121,7 +122,8 @@ fn common_ends(a: &str, b: &str) -> (usize, usize) {
 }
 
 /// What changed in one root between two states.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Change {
     pub field: String,
     pub removed: String,

@@ -1,0 +1,79 @@
+//! Jobs as plain data: what to do later, as a small JSON message, and how a try ended. The
+//! server carries them (RabbitMQ or its store queue) and runs them (its `jobs/`).
+
+use serde::{Deserialize, Serialize};
+
+/// One unit of work.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    /// Unique per job; also the idempotency key of its external effects.
+    pub id: String,
+    pub kind: JobKind,
+    /// Not to run before this (milliseconds since the Unix epoch).
+    pub not_before: i64,
+    /// Tries so far.
+    pub attempt: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum JobKind {
+    /// Publish a scheduled document, if it is still scheduled for this workflow version.
+    Publish { doc_id: String, version: i64 },
+    /// Produce a generation's variations, if it is still pending.
+    Generate {
+        doc_id: String,
+        generation_id: String,
+    },
+    /// Deliver one event to one webhook endpoint.
+    Deliver {
+        endpoint_id: String,
+        account_id: String,
+        event: crate::webhooks::WebhookEvent,
+    },
+}
+
+/// How a try ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Done,
+    /// A passing failure (the destination did not answer): try again later.
+    Retry(String),
+    /// It can never succeed (a check failed): stop, and say why.
+    Fail(String),
+    /// Not now (the destination's circuit is open): run again after this many milliseconds,
+    /// without counting a try.
+    Defer(String, u64),
+}
+
+impl Outcome {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Done => "done",
+            Outcome::Retry(_) => "retry",
+            Outcome::Fail(_) => "failed",
+            Outcome::Defer(..) => "deferred",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_are_tagged_json() {
+        let job = Job {
+            id: "j1".into(),
+            kind: JobKind::Publish {
+                doc_id: "d".into(),
+                version: 4,
+            },
+            not_before: 10,
+            attempt: 0,
+        };
+        let text = serde_json::to_string(&job).unwrap();
+        assert!(text.contains(r#""type":"publish""#), "{text}");
+        assert_eq!(serde_json::from_str::<Job>(&text).unwrap(), job);
+    }
+}
