@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use creo::store::embedded::EmbeddedStore;
-use creo::store::DocumentStore;
+use creo::store::DocumentLog;
 use creo::sync::awareness::Presence;
 use creo::sync::{self, Inbound};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};

@@ -19,18 +19,10 @@ use crate::billing::limits::RequestLimiter;
 use crate::bus::limits::SharedLimits;
 use crate::bus::{AccessChange, Bus};
 use crate::config::Config;
-use crate::store::accounts::AccountStore;
 use crate::store::embedded::EmbeddedStore;
-use crate::store::faults::FaultInjectingStore;
 use crate::store::scylla::{parse_consistency, ScyllaOptions, ScyllaStore};
-use crate::store::{DocumentStore, StoreHealth};
+use crate::store::{JobStore, StoreHealth, Stores};
 use actix::Actor;
-
-/// The configured backend, seen through both of its traits.
-pub struct Stores {
-    pub documents: Arc<dyn DocumentStore>,
-    pub accounts: Arc<dyn AccountStore>,
-}
 
 /// Opens the configured backend and applies its schema (idempotent).
 pub async fn open_store(config: &Config) -> anyhow::Result<Stores> {
@@ -39,10 +31,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Stores> {
             EmbeddedStore::open(&config.data, &config.sqlite_synchronous)
                 .context("opening the embedded store")?,
         );
-        return Ok(Stores {
-            documents: store.clone(),
-            accounts: store,
-        });
+        return Ok(Stores::of(store));
     }
     if config.store.starts_with("scylla://") {
         let options = ScyllaOptions {
@@ -54,10 +43,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Stores> {
         let store = ScyllaStore::connect(&config.store, &options)
             .await
             .with_context(|| format!("connecting to {}", config.store))?;
-        return Ok(Stores {
-            documents: store.clone(),
-            accounts: store,
-        });
+        return Ok(Stores::of(store));
     }
     anyhow::bail!(
         "unknown store {:?} (embedded, or scylla://host:9042/keyspace)",
@@ -67,7 +53,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Stores> {
 
 /// What job handlers use.
 struct JobDeps {
-    store: Arc<dyn DocumentStore>,
+    stores: Stores,
     pool: crate::gpu::Pool,
     accounts: Arc<Accounts>,
     events: Arc<crate::events::Events>,
@@ -80,7 +66,7 @@ struct JobDeps {
 /// themselves), on the store's queue otherwise.
 fn start_job_consumers(config: &Arc<Config>, deps: JobDeps) {
     let JobDeps {
-        store,
+        stores,
         pool,
         accounts,
         events,
@@ -94,14 +80,14 @@ fn start_job_consumers(config: &Arc<Config>, deps: JobDeps) {
     ));
     let handlers = Arc::new(crate::jobs::Handlers {
         publisher: crate::jobs::publish::Publisher::new(
-            store.clone(),
+            stores.clone(),
             config.clone(),
             outbound.clone(),
             breakers.clone(),
             events.clone(),
         ),
         generator: crate::jobs::generate::Generator {
-            store: store.clone(),
+            stores: stores.clone(),
             pool,
             model: config.embedding_model.clone(),
             timeout: std::time::Duration::from_millis(config.inference_timeout_ms),
@@ -111,7 +97,7 @@ fn start_job_consumers(config: &Arc<Config>, deps: JobDeps) {
             min_score: config.hashtag_min_score,
         },
         deliverer: crate::jobs::deliver::Deliverer::new(
-            store.clone(),
+            stores.webhooks.clone(),
             outbound,
             sealer,
             breakers,
@@ -140,7 +126,7 @@ fn start_job_consumers(config: &Arc<Config>, deps: JobDeps) {
                 retry_base_ms: config.job_retry_base_ms,
                 lease_ms: config.job_lease_ms as i64,
             };
-            actix_rt::spawn(crate::queue::local::run(store, settings, run));
+            actix_rt::spawn(crate::queue::local::run(stores.jobs, settings, run));
         }
     }
 }
@@ -152,13 +138,13 @@ pub async fn work(config: Config) -> anyhow::Result<()> {
     let stores = open_store(&config).await?;
     let (bus, _) = Bus::start(&config)?;
     let config = Arc::new(config);
-    let jobs = Arc::new(job_queue(&config, &stores.documents).await?);
+    let jobs = Arc::new(job_queue(&config, &stores.jobs).await?);
     let pool = start_inference(&config);
-    let events = crate::events::Events::new(None, bus.clone(), stores.documents.clone(), jobs);
+    let events = crate::events::Events::new(None, bus.clone(), stores.clone(), jobs);
     let deps = JobDeps {
-        store: stores.documents,
+        accounts: Accounts::new(stores.clone(), config.clone()),
+        stores,
         pool,
-        accounts: Accounts::new(stores.accounts, config.clone()),
         events,
         outbound: config.outbound()?,
         sealer: Arc::new(crate::auth::sealed::SecretBox::from_config(&config)?),
@@ -174,7 +160,7 @@ pub async fn work(config: Config) -> anyhow::Result<()> {
 /// RabbitMQ when `amqp_url` is set, the store otherwise.
 async fn job_queue(
     config: &Config,
-    store: &Arc<dyn DocumentStore>,
+    store: &Arc<dyn JobStore>,
 ) -> anyhow::Result<crate::queue::JobQueue> {
     Ok(match &config.amqp_url {
         Some(url) => crate::queue::JobQueue::Rabbit(
@@ -226,16 +212,12 @@ pub async fn serve_on(
     let proxies =
         crate::app::proxies::Proxies::parse(&config.trusted_proxies, &config.client_ip_header)
             .map_err(|e| anyhow::anyhow!(e))?;
-    let Stores {
-        documents: mut store,
-        accounts: account_store,
-    } = open_store(&config).await?;
-    let faults = config.fault_injection.then(|| {
+    let mut stores = open_store(&config).await?;
+    let mut faults = None;
+    if config.fault_injection {
         tracing::warn!("store fault injection is ON: /debug/store-faults can break the store");
-        Arc::new(FaultInjectingStore::new(store.clone()))
-    });
-    if let Some(f) = &faults {
-        store = f.clone();
+        let (faulty, plan) = stores.with_faults();
+        (stores, faults) = (faulty, Some(plan));
     }
     let health = Arc::new(StoreHealth::default());
     let workers = if config.workers == 0 {
@@ -250,12 +232,12 @@ pub async fn serve_on(
     let (bus, mut access_changes) = Bus::start(&config)?;
     let limits = SharedLimits::start(&config, bus.node())?;
     let config = Arc::new(config);
-    let accounts = Accounts::new(account_store.clone(), config.clone());
-    let jobs = Arc::new(job_queue(&config, &store).await?);
+    let accounts = Accounts::new(stores.clone(), config.clone());
+    let jobs = Arc::new(job_queue(&config, &stores.jobs).await?);
     let pool = start_inference(&config);
     let request_limits = Arc::new(RequestLimiter::new(limits.clone()));
     let sessions = Arc::new(crate::auth::sessions::SessionGate::new(
-        account_store.clone(),
+        stores.logins.clone(),
         std::time::Duration::from_millis(config.session_check_ms),
         std::time::Duration::from_secs(config.access_token_ttl_secs),
     ));
@@ -264,19 +246,19 @@ pub async fn serve_on(
         tokio::task::spawn_blocking(move || crate::auth::password::decoy(cost)).await?
     };
     let registry = DocumentRegistry::new(
-        store.clone(),
+        stores.documents.clone(),
         config.clone(),
         health.clone(),
         bus.clone(),
         arbiters.iter().map(|a| a.handle()).collect(),
     );
     let search = Arc::new(crate::ai::index::SearchIndex::new(
-        store.clone(),
+        stores.embeddings.clone(),
         config.embedding_model.clone(),
         std::time::Duration::from_millis(config.search_refresh_ms),
     ));
     let indexer = crate::ai::indexer::SearchIndexer::new(
-        store.clone(),
+        stores.documents.clone(),
         pool.clone(),
         search.clone(),
         std::time::Duration::from_millis(config.search_settle_ms),
@@ -287,7 +269,7 @@ pub async fn serve_on(
     let events = crate::events::Events::new(
         Some(registry.clone()),
         bus.clone(),
-        store.clone(),
+        stores.clone(),
         jobs.clone(),
     );
     let debouncer = crate::events::debounce::UpdateDebouncer::new(
@@ -300,7 +282,7 @@ pub async fn serve_on(
     let hashtags: Arc<crate::ai::vocabulary::Vocabulary> = Arc::default();
     if config.jobs_in_process {
         let deps = JobDeps {
-            store: store.clone(),
+            stores: stores.clone(),
             pool: pool.clone(),
             accounts: accounts.clone(),
             events: events.clone(),
@@ -343,7 +325,7 @@ pub async fn serve_on(
     let state = web::Data::new(AppState {
         config: config.clone(),
         keys,
-        store,
+        stores,
         registry: registry.clone(),
         slots: Arc::new(ConnectionSlots::default()),
         metrics,
@@ -351,7 +333,6 @@ pub async fn serve_on(
         health,
         bus: bus.clone(),
         limits,
-        account_store,
         accounts,
         sessions,
         request_limits,

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use yrs::Doc;
 
-use crate::store::{DocumentStore, StoreError};
+use crate::store::{DocumentLog, StoreError};
 
 pub use creo_core::snapshot::{decode, writable};
 
@@ -25,7 +25,7 @@ pub async fn off_executor<T: Send + 'static>(work: impl FnOnce() -> T + Send + '
 /// Rebuilds a stored document in the blocking pool and runs `read` on it there: for work that
 /// has no live document to ask (jobs, debounced events). `None` when it does not exist.
 pub async fn stored<T: Send + 'static>(
-    store: &Arc<dyn DocumentStore>,
+    store: &Arc<dyn DocumentLog>,
     doc_id: &str,
     read: impl FnOnce(&Doc) -> T + Send + 'static,
 ) -> Result<Option<T>, StoreError> {

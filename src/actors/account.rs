@@ -17,10 +17,10 @@ use tokio::sync::oneshot;
 use crate::auth::Role;
 use crate::billing::{month_start_ms, Action, Milli, TierLimits};
 use crate::config::Config;
-use crate::store::accounts::{
-    Account, AccountStore, LedgerEntry, Posted, Posting, Reservation, Reserved, Settled, Settlement,
-};
 use crate::store::{now_ms, StoreError};
+use crate::store::{
+    Account, LedgerEntry, Posted, Posting, Reservation, Reserved, Settled, Settlement, Stores,
+};
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AccountError {
@@ -81,7 +81,7 @@ enum MoneyOp {
 
 pub struct AccountActor {
     id: Arc<str>,
-    store: Arc<dyn AccountStore>,
+    stores: Stores,
     config: Arc<Config>,
     directory: Arc<Accounts>,
     /// `None` until loaded, or when the account does not exist (tokens minted by `creo token`
@@ -102,14 +102,15 @@ impl AccountActor {
     }
 
     fn reload(&mut self, ctx: &mut Context<Self>, blocking: bool) {
-        let (store, id) = (self.store.clone(), self.id.clone());
+        let (stores, id) = (self.stores.clone(), self.id.clone());
         let load = async move {
-            let Some(account) = store.account(&id).await? else {
+            let Some(account) = stores.accounts.account(&id).await? else {
                 return Ok(None);
             };
-            let members = store.members(&id).await?;
+            let members = stores.members.members(&id).await?;
             let month_start = month_start_ms(now_ms());
-            let generations = store
+            let generations = stores
+                .ledger
                 .spent_since(&id, month_start)
                 .await?
                 .iter()
@@ -212,7 +213,7 @@ impl AccountActor {
                 self.post_batch(batch, ctx);
             }
             MoneyOp::Reserve(r, reply) => {
-                let store = self.store.clone();
+                let store = self.stores.ledger.clone();
                 async move { store.reserve(&r).await }
                     .into_actor(self)
                     .map(move |result, act, ctx| {
@@ -234,7 +235,7 @@ impl AccountActor {
                     .spawn(ctx);
             }
             MoneyOp::Settle(id, how, reply) => {
-                let (store, account) = (self.store.clone(), self.id.clone());
+                let (store, account) = (self.stores.ledger.clone(), self.id.clone());
                 async move { store.settle(&account, &id, how, now_ms()).await }
                     .into_actor(self)
                     .map(move |result, act, ctx| {
@@ -266,7 +267,7 @@ impl AccountActor {
         metrics::histogram!("creo_charge_batch_size").record(batch.len() as f64);
         let (postings, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
         let prices: Vec<Milli> = postings.iter().map(|p| -p.amount_milli).collect();
-        let store = self.store.clone();
+        let store = self.stores.ledger.clone();
         async move { store.post(postings).await }
             .into_actor(self)
             .map(move |result, act, ctx| {
@@ -326,7 +327,7 @@ impl AccountActor {
         if self.loaded.is_none() {
             return;
         }
-        let (store, id) = (self.store.clone(), self.id.clone());
+        let (store, id) = (self.stores.ledger.clone(), self.id.clone());
         async move { store.expired_reservations(&id, now_ms()).await }
             .into_actor(self)
             .map(|result, act, ctx| {
@@ -492,15 +493,15 @@ fn refusal(e: &AccountError) -> &'static str {
 /// The node's account actors.
 pub struct Accounts {
     live: Mutex<HashMap<Arc<str>, Addr<AccountActor>>>,
-    store: Arc<dyn AccountStore>,
+    stores: Stores,
     config: Arc<Config>,
 }
 
 impl Accounts {
-    pub fn new(store: Arc<dyn AccountStore>, config: Arc<Config>) -> Arc<Accounts> {
+    pub fn new(stores: Stores, config: Arc<Config>) -> Arc<Accounts> {
         Arc::new(Accounts {
             live: Mutex::new(HashMap::new()),
-            store,
+            stores,
             config,
         })
     }
@@ -515,7 +516,7 @@ impl Accounts {
         let id: Arc<str> = Arc::from(account);
         let actor = AccountActor {
             id: id.clone(),
-            store: self.store.clone(),
+            stores: self.stores.clone(),
             config: self.config.clone(),
             directory: self.clone(),
             loaded: None,

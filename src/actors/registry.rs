@@ -15,7 +15,7 @@ use super::document::{
 use crate::auth::Principal;
 use crate::bus::{Bus, Revocation};
 use crate::config::Config;
-use crate::store::{DocumentMeta, DocumentStore, StoreHealth};
+use crate::store::{DocumentLog, DocumentMeta, StoreHealth};
 
 /// How often a request is retried while the document it targets is unloading.
 const MAX_ATTEMPTS: usize = 200;
@@ -23,7 +23,7 @@ const RETRY_DELAY: Duration = Duration::from_millis(5);
 
 pub struct DocumentRegistry {
     live: Mutex<HashMap<Arc<str>, Addr<DocumentActor>>>,
-    store: Arc<dyn DocumentStore>,
+    store: Arc<dyn DocumentLog>,
     config: Arc<Config>,
     health: Arc<StoreHealth>,
     bus: Arc<Bus>,
@@ -37,7 +37,7 @@ pub struct DocumentRegistry {
 
 impl DocumentRegistry {
     pub fn new(
-        store: Arc<dyn DocumentStore>,
+        store: Arc<dyn DocumentLog>,
         config: Arc<Config>,
         health: Arc<StoreHealth>,
         bus: Arc<Bus>,

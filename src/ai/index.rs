@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::RwLock;
 
-use crate::store::{DocumentEmbedding, DocumentStore, StoreError};
+use crate::store::{DocumentEmbedding, EmbeddingStore, StoreError};
 
 #[derive(Default)]
 pub struct AccountIndex {
@@ -138,13 +138,13 @@ impl AccountIndex {
 /// Every account's index on this node.
 pub struct SearchIndex {
     accounts: Mutex<HashMap<String, Arc<RwLock<AccountIndex>>>>,
-    store: Arc<dyn DocumentStore>,
+    store: Arc<dyn EmbeddingStore>,
     model: String,
     refresh: Duration,
 }
 
 impl SearchIndex {
-    pub fn new(store: Arc<dyn DocumentStore>, model: String, refresh: Duration) -> SearchIndex {
+    pub fn new(store: Arc<dyn EmbeddingStore>, model: String, refresh: Duration) -> SearchIndex {
         SearchIndex {
             accounts: Mutex::new(HashMap::new()),
             store,

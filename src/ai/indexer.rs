@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::index::SearchIndex;
 use crate::gpu::{Input, Pool};
-use crate::store::{now_ms, DocumentEmbedding, DocumentStore};
+use crate::store::{now_ms, DocumentEmbedding, DocumentLog};
 use crate::text::document_text;
 
 /// The longest text embedded for a document (the model truncates further, at its max_length).
@@ -27,7 +27,7 @@ pub struct DocumentChanged {
 }
 
 pub struct SearchIndexer {
-    store: Arc<dyn DocumentStore>,
+    store: Arc<dyn DocumentLog>,
     pool: Pool,
     index: Arc<SearchIndex>,
     settle: Duration,
@@ -40,7 +40,7 @@ pub struct SearchIndexer {
 
 impl SearchIndexer {
     pub fn new(
-        store: Arc<dyn DocumentStore>,
+        store: Arc<dyn DocumentLog>,
         pool: Pool,
         index: Arc<SearchIndex>,
         settle: Duration,
@@ -105,7 +105,7 @@ impl SearchIndexer {
 
 /// Re-embeds one document if its stored text changed; whether it did.
 async fn reindex(
-    store: Arc<dyn DocumentStore>,
+    store: Arc<dyn DocumentLog>,
     pool: Pool,
     index: Arc<SearchIndex>,
     doc_id: &str,

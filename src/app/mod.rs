@@ -16,13 +16,13 @@ use crate::billing::limits::RequestLimiter;
 use crate::bus::limits::SharedLimits;
 use crate::bus::Bus;
 use crate::config::Config;
-use crate::store::accounts::AccountStore;
-use crate::store::{DocumentStore, StoreHealth};
+use crate::store::{StoreHealth, Stores};
 
 pub struct AppState {
     pub config: Arc<Config>,
     pub keys: Arc<TokenKeys>,
-    pub store: Arc<dyn DocumentStore>,
+    /// One handle per stored aggregate.
+    pub stores: Stores,
     pub registry: Arc<DocumentRegistry>,
     pub slots: Arc<ConnectionSlots>,
     pub metrics: PrometheusHandle,
@@ -30,7 +30,6 @@ pub struct AppState {
     pub health: Arc<StoreHealth>,
     pub bus: Arc<Bus>,
     pub limits: Arc<SharedLimits>,
-    pub account_store: Arc<dyn AccountStore>,
     pub accounts: Arc<Accounts>,
     pub sessions: Arc<crate::auth::sessions::SessionGate>,
     pub request_limits: Arc<RequestLimiter>,

@@ -8,11 +8,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::store::accounts::AccountStore;
+use crate::store::LoginSessionStore;
 use crate::store::StoreError;
 
 pub struct SessionGate {
-    store: Arc<dyn AccountStore>,
+    store: Arc<dyn LoginSessionStore>,
     /// Session id → (live, when that was learned).
     known: Mutex<HashMap<Arc<str>, (bool, Instant)>>,
     /// How long a "live" answer is trusted without asking the store again.
@@ -25,7 +25,7 @@ pub struct SessionGate {
 const SWEEP_AT: usize = 100_000;
 
 impl SessionGate {
-    pub fn new(store: Arc<dyn AccountStore>, recheck: Duration, access_ttl: Duration) -> Self {
+    pub fn new(store: Arc<dyn LoginSessionStore>, recheck: Duration, access_ttl: Duration) -> Self {
         SessionGate {
             store,
             known: Mutex::new(HashMap::new()),

@@ -54,7 +54,8 @@ impl UpdateDebouncer {
                     return;
                 }
                 let read = |d: &yrs::Doc| crate::text::document_text(d);
-                let Ok(Some(text)) = crate::snapshot::stored(events.store(), &doc, read).await
+                let Ok(Some(text)) =
+                    crate::snapshot::stored(&events.stores().documents, &doc, read).await
                 else {
                     return;
                 };

@@ -14,7 +14,7 @@ use crate::actors::document::Event;
 use crate::actors::registry::DocumentRegistry;
 use crate::bus::Bus;
 use crate::queue::JobQueue;
-use crate::store::{now_ms, DocumentStore};
+use crate::store::{now_ms, Stores};
 use crate::webhooks::{Endpoint, WebhookEvent};
 use creo_core::jobs::{Job, JobKind};
 
@@ -22,7 +22,7 @@ pub struct Events {
     /// `None` in a worker process.
     registry: Option<Arc<DocumentRegistry>>,
     bus: Arc<Bus>,
-    store: Arc<dyn DocumentStore>,
+    stores: Stores,
     jobs: Arc<JobQueue>,
 }
 
@@ -30,13 +30,13 @@ impl Events {
     pub fn new(
         registry: Option<Arc<DocumentRegistry>>,
         bus: Arc<Bus>,
-        store: Arc<dyn DocumentStore>,
+        stores: Stores,
         jobs: Arc<JobQueue>,
     ) -> Arc<Events> {
         Arc::new(Events {
             registry,
             bus,
-            store,
+            stores,
             jobs,
         })
     }
@@ -69,7 +69,7 @@ impl Events {
     /// The account's endpoints subscribed to `event_type` (none when they cannot be read: the
     /// event is lost, logged and counted).
     pub async fn subscribed(&self, account_id: &str, event_type: &str) -> Vec<Endpoint> {
-        match self.store.webhooks(account_id).await {
+        match self.stores.webhooks.webhooks(account_id).await {
             Ok(all) => all.into_iter().filter(|e| e.wants(event_type)).collect(),
             Err(e) => {
                 metrics::counter!("creo_webhook_events_lost_total").increment(1);
@@ -118,7 +118,7 @@ impl Events {
         }
     }
 
-    pub fn store(&self) -> &Arc<dyn DocumentStore> {
-        &self.store
+    pub fn stores(&self) -> &Stores {
+        &self.stores
     }
 }

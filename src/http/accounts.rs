@@ -12,8 +12,8 @@ use crate::auth::{secret, Principal, Role};
 use crate::billing::Tier;
 use crate::bus::AccessChange;
 use crate::http::Code;
-use crate::store::accounts::{Account, AuditEvent, Invitation, Member};
 use crate::store::now_ms;
+use crate::store::{Account, AuditEvent, Invitation, Member};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewAccount {
@@ -73,8 +73,8 @@ pub async fn mine(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     let principal = authenticate(&req, &state, None).await?;
     require_login(&principal)?;
     let mut out = Vec::new();
-    for m in state.account_store.memberships(&principal.user).await? {
-        if let Some(account) = state.account_store.account(&m.account_id).await? {
+    for m in state.stores.members.memberships(&principal.user).await? {
+        if let Some(account) = state.stores.accounts.account(&m.account_id).await? {
             out.push(AccountWithRole {
                 account,
                 role: m.role,
@@ -111,7 +111,8 @@ pub async fn create(
         created_at: now,
     };
     state
-        .account_store
+        .stores
+        .accounts
         .create_account(&account, &owner(&account.account_id, &principal.user, now))
         .await?;
     audit(
@@ -138,7 +139,8 @@ pub async fn get(
     let account_id = path.into_inner();
     for_account(&req, &state, &account_id).await?;
     let account = state
-        .account_store
+        .stores
+        .accounts
         .account(&account_id)
         .await?
         .ok_or_else(|| ApiError::not_found("no such account"))?;
@@ -167,9 +169,9 @@ pub async fn members(
     let account_id = path.into_inner();
     let principal = for_account(&req, &state, &account_id).await?;
     let manager = matches!(principal.role, Role::Owner | Role::Admin);
-    let members = state.account_store.members(&account_id).await?;
+    let members = state.stores.members.members(&account_id).await?;
     let users = futures_util::future::try_join_all(
-        members.iter().map(|m| state.account_store.user(&m.user_id)),
+        members.iter().map(|m| state.stores.users.user(&m.user_id)),
     )
     .await?;
     let view: Vec<MemberView> = members
@@ -207,7 +209,7 @@ async fn pending_invitation(
     token: &str,
 ) -> Result<(Invitation, String), ApiError> {
     let hash = secret::digest(token);
-    let pending = state.account_store.invitation_by_token(&hash).await?;
+    let pending = state.stores.invitations.invitation_by_token(&hash).await?;
     match pending.filter(|i| i.accepted_by.is_none() && i.expires_at > now_ms()) {
         Some(inv) => Ok((inv, hash)),
         None => Err(ApiError::not_found(
@@ -228,11 +230,12 @@ pub async fn preview(
     super::address::limit(&req, &state, super::address::Class::Auth).await?;
     let (inv, _) = pending_invitation(&state, &path.into_inner()).await?;
     let account = state
-        .account_store
+        .stores
+        .accounts
         .account(&inv.account_id)
         .await?
         .ok_or_else(|| ApiError::not_found("the account no longer exists"))?;
-    let inviter = state.account_store.user(&inv.invited_by).await?;
+    let inviter = state.stores.users.user(&inv.invited_by).await?;
     Ok(HttpResponse::Ok().json(InvitationPreview {
         account_id: inv.account_id,
         account_name: account.name,
@@ -261,7 +264,8 @@ async fn check_change(
     }
     if current == Role::Owner && new != Some(Role::Owner) {
         let owners = state
-            .account_store
+            .stores
+            .members
             .members(account_id)
             .await?
             .iter()
@@ -279,7 +283,8 @@ async fn check_change(
 
 async fn member(state: &AppState, account_id: &str, user_id: &str) -> Result<Member, ApiError> {
     state
-        .account_store
+        .stores
+        .members
         .members(account_id)
         .await?
         .into_iter()
@@ -304,7 +309,7 @@ pub async fn change_role(
     check_change(&state, &by, &account_id, m.role, Some(body.role)).await?;
     let from = m.role;
     m.role = body.role;
-    state.account_store.put_member(&m, None).await?;
+    state.stores.members.put_member(&m, None).await?;
     super::announce(
         &state,
         AccessChange::Role {
@@ -339,7 +344,8 @@ pub async fn remove_member(
     let m = member(&state, &account_id, &user_id).await?;
     check_change(&state, &by, &account_id, m.role, None).await?;
     state
-        .account_store
+        .stores
+        .members
         .remove_member(&account_id, &user_id)
         .await?;
     super::announce(
@@ -394,7 +400,8 @@ pub async fn invite(
         accepted_by: None,
     };
     state
-        .account_store
+        .stores
+        .invitations
         .create_invitation(&invitation, &secret::digest(&token))
         .await?;
     audit(
@@ -418,7 +425,7 @@ pub async fn invitations(
 ) -> Result<HttpResponse, ApiError> {
     let account_id = path.into_inner();
     for_manager(&req, &state, &account_id, None).await?;
-    Ok(HttpResponse::Ok().json(state.account_store.invitations(&account_id).await?))
+    Ok(HttpResponse::Ok().json(state.stores.invitations.invitations(&account_id).await?))
 }
 
 /// Accepts an invitation addressed to the logged-in user's email, if the account has a seat.
@@ -435,7 +442,8 @@ pub async fn accept(
     let principal = authenticate(&req, &state, None).await?;
     require_login(&principal)?;
     let user = state
-        .account_store
+        .stores
+        .users
         .user(&principal.user)
         .await?
         .ok_or_else(|| ApiError::not_found("no such user"))?;
@@ -458,7 +466,8 @@ pub async fn accept(
         added_at: now_ms(),
     };
     if !state
-        .account_store
+        .stores
+        .members
         .put_member(&m, view.limits.seats)
         .await?
     {
@@ -468,14 +477,16 @@ pub async fn accept(
         ));
     }
     if state
-        .account_store
+        .stores
+        .invitations
         .accept_invitation(&hash, &user.user_id, now_ms())
         .await?
         .is_none()
     {
         // Accepted by someone else meanwhile: undo this membership.
         state
-            .account_store
+            .stores
+            .members
             .remove_member(&m.account_id, &m.user_id)
             .await?;
         return Err(ApiError::not_found(
@@ -512,7 +523,8 @@ pub async fn audit_log(
     let account_id = path.into_inner();
     for_manager(&req, &state, &account_id, None).await?;
     let events = state
-        .account_store
+        .stores
+        .audit
         .audit_events(&account_id, page.before, page.limit())
         .await?;
     Ok(HttpResponse::Ok().json(events))

@@ -16,8 +16,8 @@ use crate::auth::Principal;
 use crate::billing::Action;
 use crate::gpu::{InferError, Input, ModelStatus};
 use crate::http::Code;
-use crate::store::accounts::{Reservation, ReservationStatus, Settlement};
 use crate::store::now_ms;
+use crate::store::{Reservation, ReservationStatus, Settlement};
 
 /// Most inputs in one request.
 pub const MAX_INPUTS: usize = 256;

@@ -10,8 +10,8 @@ use super::{audit, authenticate, for_manager, require_login, ApiError};
 use crate::app::AppState;
 use crate::auth::{secret, Role, SCOPES};
 use crate::http::Code;
-use crate::store::accounts::ApiKey;
 use crate::store::now_ms;
+use crate::store::ApiKey;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewApiKey {
@@ -81,7 +81,7 @@ pub async fn create(
         created_at: now_ms(),
         revoked_at: None,
     };
-    state.account_store.create_api_key(&key).await?;
+    state.stores.api_keys.create_api_key(&key).await?;
     audit(
         &state,
         &account_id,
@@ -104,7 +104,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let account_id = path.into_inner();
     for_manager(&req, &state, &account_id, None).await?;
-    Ok(HttpResponse::Ok().json(state.account_store.api_keys(&account_id).await?))
+    Ok(HttpResponse::Ok().json(state.stores.api_keys.api_keys(&account_id).await?))
 }
 
 /// Revokes a key: it stops working at once on every node.
@@ -118,7 +118,8 @@ pub async fn revoke(
     let (account_id, key_id) = path.into_inner();
     let by = for_manager(&req, &state, &account_id, None).await?;
     if !state
-        .account_store
+        .stores
+        .api_keys
         .revoke_api_key(&account_id, &key_id, now_ms())
         .await?
     {

@@ -18,11 +18,11 @@ use crate::billing::webhook::{self, Effect, Event};
 use crate::billing::{month_start_ms, utc_day, Action, EntryKind, Milli, TierLimits};
 use crate::bus::AccessChange;
 use crate::http::Code;
-use crate::store::accounts::{
+use crate::store::now_ms;
+use crate::store::{
     shown_key, Balance, LedgerEntry, Posting, Reservation, ReservationStatus, Settlement,
     CLIENT_KEY_PREFIX,
 };
-use crate::store::now_ms;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Billing {
@@ -192,9 +192,9 @@ pub async fn summary(
         .lookup(&account_id, None)
         .await?
         .ok_or_else(|| ApiError::not_found("no such account"))?;
-    let balance = state.account_store.balance(&account_id).await?;
+    let balance = state.stores.ledger.balance(&account_id).await?;
     let month = month_start_ms(now_ms());
-    let spent = state.account_store.spent_since(&account_id, month).await?;
+    let spent = state.stores.ledger.spent_since(&account_id, month).await?;
     let generations = spent
         .iter()
         .filter(|(action, _)| action.is_generation())
@@ -234,7 +234,8 @@ pub async fn ledger(
     for_manager(&req, &state, &account_id, Some("billing:read")).await?;
     let limit = page.limit();
     let entries = state
-        .account_store
+        .stores
+        .ledger
         .ledger(&account_id, page.before, limit)
         .await?;
     let next_before = (entries.len() == limit)
@@ -258,7 +259,8 @@ pub async fn ledger_csv(
     let account_id = path.into_inner();
     for_manager(&req, &state, &account_id, Some("billing:read")).await?;
     let entries = state
-        .account_store
+        .stores
+        .ledger
         .ledger_since(&account_id, since.start_ms())
         .await?;
     let mut out = csv::Writer::from_writer(Vec::new());
@@ -319,7 +321,8 @@ pub async fn usage(
     for_manager(&req, &state, &account_id, Some("billing:read")).await?;
     let mut rows: BTreeMap<(String, &'static str), (i64, Milli)> = BTreeMap::new();
     for e in state
-        .account_store
+        .stores
+        .ledger
         .ledger_since(&account_id, since.start_ms())
         .await?
     {
@@ -436,7 +439,8 @@ pub async fn get_reservation(
     let (account_id, id) = path.into_inner();
     spender(&req, &state, &account_id).await?;
     let r = state
-        .account_store
+        .stores
+        .ledger
         .reservation(&account_id, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("no such reservation in this account"))?;
@@ -542,12 +546,17 @@ pub async fn webhook(
     let effect = event
         .effect()
         .map_err(|e| ApiError::bad_request(Code::InvalidEvent, e))?;
-    if state.account_store.event_processed(&event.id).await? {
+    if state
+        .stores
+        .payment_events
+        .event_processed(&event.id)
+        .await?
+    {
         metrics::counter!("creo_webhooks_total", "result" => "duplicate").increment(1);
         return Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "duplicate" })));
     }
     let account = &event.data.account_id;
-    if state.account_store.account(account).await?.is_none() {
+    if state.stores.accounts.account(account).await?.is_none() {
         return Err(ApiError::bad_request(
             Code::UnknownAccount,
             "no such account",
@@ -570,17 +579,19 @@ pub async fn webhook(
             state.accounts.ask(account, Post(posting)).await?;
         }
         Effect::SetTier(tier) => {
-            state.account_store.set_tier(account, *tier).await?;
+            state.stores.accounts.set_tier(account, *tier).await?;
         }
         Effect::PaymentFailed(failed) => {
             state
-                .account_store
+                .stores
+                .accounts
                 .set_payment_failed(account, *failed)
                 .await?;
         }
     }
     state
-        .account_store
+        .stores
+        .payment_events
         .record_event(&event.id, &event.kind, now_ms())
         .await?;
     super::announce(

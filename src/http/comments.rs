@@ -1,4 +1,4 @@
-//! Comments and threads anchored to the document's text (`comments.rs`): create, reply, mention,
+//! Comments and threads anchored to the document's text (`creo_core::comments`): create, reply, mention,
 //! resolve, reopen. Commenters and up may comment (they still cannot edit the text); every role
 //! may read. Anchors are resolved against the current durable text on every read, and each
 //! change is sent live to the editors listening for events.
@@ -114,7 +114,7 @@ pub async fn list(
     let doc_id = path.into_inner();
     let p = admitted(&req, &state, &doc_id).await?;
     let current = current_state(&state, &doc_id, &p).await?;
-    let all = state.store.comments(&doc_id).await?;
+    let all = state.stores.comments.comments(&doc_id).await?;
     // One decode for the whole list, in the blocking pool; each field laid out once.
     let placed = snapshot::off_executor(move || {
         let doc = comments::document(&current)?;
@@ -167,7 +167,7 @@ pub async fn create(
             "comments are 1-10,000 characters",
         ));
     }
-    let existing = state.store.comments(&doc_id).await?;
+    let existing = state.stores.comments.comments(&doc_id).await?;
     if let Some(max) = super::account_limits(&state, &p.account)
         .await?
         .comments_per_document
@@ -218,7 +218,7 @@ pub async fn create(
     let mut mentions = comments::mentions(text);
     // In a registered account only its members can be mentioned.
     if state.accounts.lookup(&p.account, None).await?.is_some() {
-        let members = state.account_store.members(&p.account).await?;
+        let members = state.stores.members.members(&p.account).await?;
         mentions.retain(|m| members.iter().any(|x| &x.user_id == m));
     }
     let comment = Comment {
@@ -233,7 +233,7 @@ pub async fn create(
         resolved_at: None,
         resolved_by: None,
     };
-    state.store.put_comment(&comment).await?;
+    state.stores.comments.put_comment(&comment).await?;
     announce(&state, &p.account, &doc_id, "added", &comment).await;
     Ok(HttpResponse::Created().json(PlacedComment { comment, span }))
 }
@@ -248,7 +248,8 @@ async fn set_resolved(
     let p = admitted(&req, state, &doc_id).await?;
     may_comment(&p)?;
     let mut first = state
-        .store
+        .stores
+        .comments
         .comments(&doc_id)
         .await?
         .into_iter()
@@ -261,7 +262,7 @@ async fn set_resolved(
         first.resolved_at = None;
         first.resolved_by = None;
     }
-    state.store.put_comment(&first).await?;
+    state.stores.comments.put_comment(&first).await?;
     let action = if resolved { "resolved" } else { "reopened" };
     announce(state, &p.account, &doc_id, action, &first).await;
     Ok(HttpResponse::Ok().json(first))

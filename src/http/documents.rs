@@ -91,7 +91,7 @@ pub async fn create(
         }
     }
     let mut meta = state.registry.access(&doc_id, &principal, true).await?;
-    state.store.set_title(&doc_id, &title).await?;
+    state.stores.documents.set_title(&doc_id, &title).await?;
     meta.title = title;
     Ok(HttpResponse::Created().json(meta))
 }
@@ -115,7 +115,7 @@ pub async fn retitle(
         return Err(DocError::ReadOnly.into());
     }
     let title = valid_title(&body.title)?;
-    if !state.store.set_title(&doc_id, &title).await? {
+    if !state.stores.documents.set_title(&doc_id, &title).await? {
         return Err(DocError::NotFound.into());
     }
     state.events.to_editors(
@@ -159,13 +159,20 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let principal = authenticate(&req, &state, None).await?;
     let limit = query.limit.unwrap_or(100).clamp(1, 500);
-    let mut metas = state.store.documents_of(&principal.account, limit).await?;
+    let mut metas = state
+        .stores
+        .documents
+        .documents_of(&principal.account, limit)
+        .await?;
     if let Some(doc) = &principal.doc {
         metas.retain(|m| &m.doc_id == doc);
     }
-    let workflows =
-        futures_util::future::try_join_all(metas.iter().map(|m| state.store.workflow(&m.doc_id)))
-            .await?;
+    let workflows = futures_util::future::try_join_all(
+        metas
+            .iter()
+            .map(|m| state.stores.workflows.workflow(&m.doc_id)),
+    )
+    .await?;
     let documents = metas
         .into_iter()
         .zip(workflows)
@@ -198,7 +205,7 @@ pub async fn info(
         })
         .await?;
     // The live actor's copy of the title dates from its load; renames go to the store.
-    if let Some(stored) = state.store.meta(&doc_id).await? {
+    if let Some(stored) = state.stores.documents.meta(&doc_id).await? {
         info.meta.title = stored.title;
     }
     Ok(HttpResponse::Ok().json(info))

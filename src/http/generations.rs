@@ -1,4 +1,4 @@
-//! AI generation over REST (rules in `generations.rs`, work in `jobs/generate.rs`): see the
+//! AI generation over REST (rules in `creo_core::generations`, work in `jobs/generate.rs`): see the
 //! price of four variations, request them (credits reserved, a job queued; the result arrives
 //! on the editors' sockets as a `generation` event), read a generation, and select one of its
 //! variations into the document as a live edit.
@@ -16,7 +16,7 @@ use crate::billing::Action;
 use crate::generations::{Generation, Status, VARIATIONS};
 use crate::http::Code;
 use crate::jobs::{Job, JobKind};
-use crate::store::accounts::Settlement;
+use crate::store::Settlement;
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Quote {
@@ -118,7 +118,7 @@ pub async fn create(
         not_before: 0,
         attempt: 0,
     };
-    let queued = match state.store.put_generation(&generation).await {
+    let queued = match state.stores.generations.put_generation(&generation).await {
         Ok(()) => state.jobs.enqueue(&job).await.map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
@@ -144,7 +144,8 @@ pub async fn create(
 
 async fn load(state: &AppState, doc_id: &str, generation_id: &str) -> Result<Generation, ApiError> {
     state
-        .store
+        .stores
+        .generations
         .generation(doc_id, generation_id)
         .await?
         .ok_or_else(|| ApiError::not_found("no such generation"))
@@ -218,7 +219,7 @@ pub async fn select(
         super::suggestions::write(&state, &doc_id, &principal, update.clone()).await?;
     }
     generation.selected = Some(body.index);
-    state.store.put_generation(&generation).await?;
+    state.stores.generations.put_generation(&generation).await?;
     let event = serde_json::json!({ "type": "generation", "generation": generation });
     state.events.to_editors(&doc_id, &event);
     if body.client_applies {

@@ -16,8 +16,8 @@ use crate::billing::{EntryKind, Tier};
 use crate::bus::limits::Backoff;
 use crate::bus::AccessChange;
 use crate::http::Code;
-use crate::store::accounts::{Account, AuthSession, Member, Posting, Refreshed, User};
 use crate::store::now_ms;
+use crate::store::{Account, AuthSession, Member, Posting, Refreshed, User};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct Register {
@@ -167,7 +167,8 @@ async fn open_session(
     let refresh = secret::generate("rt_");
     let expires = now + state.config.refresh_token_ttl_secs as i64 * 1000;
     state
-        .account_store
+        .stores
+        .logins
         .create_session(&session, &secret::digest(&refresh), expires)
         .await?;
     issue(
@@ -218,7 +219,7 @@ async fn choose_account(
     user_id: &str,
     account_id: Option<&str>,
 ) -> Result<(String, Role), ApiError> {
-    let memberships = state.account_store.memberships(user_id).await?;
+    let memberships = state.stores.members.memberships(user_id).await?;
     let chosen = match account_id {
         Some(id) => memberships.into_iter().find(|m| m.account_id == id),
         None => memberships.into_iter().next(),
@@ -288,7 +289,7 @@ pub async fn register(
         amount_milli: state.config.signup_credits_milli,
         user_id: user.user_id.clone(),
     });
-    let created = state.account_store.register(&user, &account, grant).await?;
+    let created = state.stores.users.register(&user, &account, grant).await?;
     let result = if created { "created" } else { "email_taken" };
     metrics::counter!("creo_registrations_total", "result" => result).increment(1);
     if created {
@@ -341,7 +342,7 @@ pub async fn login(
         )
         .retry_after(wait.as_secs().clamp(1, 3600) as u32));
     }
-    let user = state.account_store.user_by_email(&email).await?;
+    let user = state.stores.users.user_by_email(&email).await?;
     let stored = user
         .as_ref()
         .map_or_else(|| state.decoy_hash.to_string(), |u| u.password_hash.clone());
@@ -350,8 +351,8 @@ pub async fn login(
         metrics::counter!("creo_logins_total", "result" => "failed").increment(1);
         state.limits.backoff_fail(&pair, &pair_policy).await;
         state.limits.backoff_fail(&sprayer, &sprayer_policy).await;
-        if let Some(u) = state.account_store.user_by_email(&email).await? {
-            for m in state.account_store.memberships(&u.user_id).await? {
+        if let Some(u) = state.stores.users.user_by_email(&email).await? {
+            for m in state.stores.members.memberships(&u.user_id).await? {
                 audit(
                     &state,
                     &m.account_id,
@@ -415,7 +416,8 @@ pub async fn refresh(
     let now = now_ms();
     let expires = now + state.config.refresh_token_ttl_secs as i64 * 1000;
     let outcome = state
-        .account_store
+        .stores
+        .logins
         .rotate_refresh(
             &secret::digest(&body.refresh_token),
             &secret::digest(&next),
@@ -480,7 +482,8 @@ pub async fn logout(
     require_login(&principal)?;
     let session = principal.session.as_deref().unwrap_or_default();
     state
-        .account_store
+        .stores
+        .logins
         .revoke_session(&principal.user, session)
         .await?;
     super::announce(
@@ -510,7 +513,7 @@ pub async fn sessions(
 ) -> Result<HttpResponse, ApiError> {
     let principal = authenticate(&req, &state, None).await?;
     require_login(&principal)?;
-    let all = state.account_store.sessions(&principal.user).await?;
+    let all = state.stores.logins.sessions(&principal.user).await?;
     Ok(HttpResponse::Ok().json(all))
 }
 
@@ -526,7 +529,8 @@ pub async fn revoke_session(
     require_login(&principal)?;
     let session_id = path.into_inner();
     if !state
-        .account_store
+        .stores
+        .logins
         .revoke_session(&principal.user, &session_id)
         .await?
     {

@@ -385,7 +385,7 @@ async fn api_key_principal(
     key_id: &str,
     key: &str,
 ) -> Result<Principal, ApiError> {
-    let stored = state.account_store.api_key(key_id).await?;
+    let stored = state.stores.api_keys.api_key(key_id).await?;
     let valid = stored
         .filter(|k| k.revoked_at.is_none() && crate::auth::secret::digest(key) == k.secret_hash);
     let Some(k) = valid else {
@@ -504,7 +504,8 @@ pub async fn admit_to_document(
     }
     document_id(doc_id, &principal)?;
     let revoked = state
-        .store
+        .stores
+        .revocations
         .is_revoked(&principal.account, &principal.user, doc_id)
         .await?;
     if revoked {
@@ -525,7 +526,7 @@ pub async fn owned_document(
     doc_id: &str,
     account: &str,
 ) -> Result<crate::store::DocumentMeta, ApiError> {
-    match state.store.meta(doc_id).await? {
+    match state.stores.documents.meta(doc_id).await? {
         Some(m) if m.account_id == account => Ok(m),
         _ => Err(DocError::NotFound.into()),
     }
@@ -556,7 +557,7 @@ pub async fn audit(
     target: &str,
     detail: &str,
 ) {
-    let event = crate::store::accounts::AuditEvent {
+    let event = crate::store::AuditEvent {
         account_id: account_id.to_string(),
         event_id: uuid::Uuid::now_v7().simple().to_string(),
         at: crate::store::now_ms(),
@@ -566,7 +567,7 @@ pub async fn audit(
         detail: detail.to_string(),
     };
     metrics::counter!("creo_audit_events_total", "action" => action.to_string()).increment(1);
-    if let Err(e) = state.account_store.audit(&event).await {
+    if let Err(e) = state.stores.audit.audit(&event).await {
         metrics::counter!("creo_audit_failures_total").increment(1);
         tracing::error!(error = %e, account = account_id, action, "recording an audit event failed");
     }

@@ -15,8 +15,11 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let shutting_down = state
         .shutting_down
         .load(std::sync::atomic::Ordering::Relaxed);
-    let store =
-        actix_rt::time::timeout(std::time::Duration::from_secs(1), state.store.ping()).await;
+    let store = actix_rt::time::timeout(
+        std::time::Duration::from_secs(1),
+        state.stores.documents.ping(),
+    )
+    .await;
     let failing_writes = state.health.failing_documents();
     let store_ok = matches!(store, Ok(Ok(()))) && failing_writes == 0;
     // A node cut off from the bus still serves its own editors, but must not be sent more: its

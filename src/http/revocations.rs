@@ -56,7 +56,7 @@ async fn revoke(
         revoked_by: admin.user.to_string(),
         revoked_at: now_ms(),
     };
-    state.store.revoke(&revocation).await?;
+    state.stores.revocations.revoke(&revocation).await?;
     tracing::info!(account = %revocation.account_id, user = %revocation.user_id, doc = ?revocation.doc_id, by = %revocation.revoked_by, "access revoked");
     metrics::counter!("creo_revocations_total").increment(1);
     let scope = revocation.doc_id.as_deref().unwrap_or("account");
@@ -86,7 +86,8 @@ async fn lift(
     doc_id: Option<&str>,
 ) -> Result<HttpResponse, ApiError> {
     let lifted = state
-        .store
+        .stores
+        .revocations
         .lift_revocation(&admin.account, user_id, doc_id)
         .await?;
     if lifted {
@@ -177,6 +178,6 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let account_id = path.into_inner();
     account_admin(&req, &state, &query, &account_id).await?;
-    let all = state.store.revocations(&account_id).await?;
+    let all = state.stores.revocations.revocations(&account_id).await?;
     Ok(HttpResponse::Ok().json(all))
 }

@@ -269,7 +269,8 @@ pub async fn set_brand_voice(
     let norm = dot(&centroid, &centroid).sqrt().max(1e-12);
     centroid.iter_mut().for_each(|c| *c /= norm);
     state
-        .store
+        .stores
+        .embeddings
         .put_embedding(&DocumentEmbedding {
             account_id,
             doc_id: "centroid".into(),
@@ -293,7 +294,8 @@ pub async fn score_brand_voice(
 ) -> Result<HttpResponse, ApiError> {
     let principal = ai_user(&req, &state).await?;
     let stored = state
-        .store
+        .stores
+        .embeddings
         .embeddings(&principal.account, &voice_key(&state))
         .await?;
     let Some(centroid) = stored.into_iter().next() else {

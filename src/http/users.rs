@@ -10,7 +10,7 @@ use crate::app::AppState;
 use crate::auth::Role;
 use crate::bus::AccessChange;
 use crate::http::Code;
-use crate::store::accounts::{ApiKey, AuditEvent, AuthSession, LedgerEntry, Member, User};
+use crate::store::{ApiKey, AuditEvent, AuthSession, LedgerEntry, Member, User};
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct UserExport {
@@ -36,7 +36,8 @@ pub async fn me(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
     let p = authenticate(&req, &state, None).await?;
     require_login(&p)?;
     let user = state
-        .account_store
+        .stores
+        .users
         .user(&p.user)
         .await?
         .ok_or_else(|| ApiError::not_found("no such user"))?;
@@ -56,17 +57,19 @@ pub async fn export(
 ) -> Result<HttpResponse, ApiError> {
     let p = authenticate(&req, &state, None).await?;
     require_login(&p)?;
-    let store = &state.account_store;
+    let store = &state.stores;
     let user = store
+        .users
         .user(&p.user)
         .await?
         .ok_or_else(|| ApiError::not_found("no such user"))?;
-    let memberships = store.memberships(&p.user).await?;
+    let memberships = store.members.memberships(&p.user).await?;
     let mut api_keys_created = Vec::new();
     let mut ledger_entries = Vec::new();
     for m in &memberships {
         api_keys_created.extend(
             store
+                .api_keys
                 .api_keys(&m.account_id)
                 .await?
                 .into_iter()
@@ -74,6 +77,7 @@ pub async fn export(
         );
         ledger_entries.extend(
             store
+                .ledger
                 .ledger_since(&m.account_id, 0)
                 .await?
                 .into_iter()
@@ -81,8 +85,8 @@ pub async fn export(
         );
     }
     let export = UserExport {
-        sessions: store.sessions(&p.user).await?,
-        audit_events: store.audit_events_by(&p.user).await?,
+        sessions: store.logins.sessions(&p.user).await?,
+        audit_events: store.audit.audit_events_by(&p.user).await?,
         user,
         memberships,
         api_keys_created,
@@ -105,10 +109,10 @@ pub async fn export(
 pub async fn erase(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let p = authenticate(&req, &state, None).await?;
     require_login(&p)?;
-    let store = &state.account_store;
-    let memberships = store.memberships(&p.user).await?;
+    let store = &state.stores;
+    let memberships = store.members.memberships(&p.user).await?;
     for m in memberships.iter().filter(|m| m.role == Role::Owner) {
-        let members = store.members(&m.account_id).await?;
+        let members = store.members.members(&m.account_id).await?;
         let owners = members.iter().filter(|x| x.role == Role::Owner).count();
         if owners == 1 && members.len() > 1 {
             return Err(ApiError::new(
@@ -120,7 +124,7 @@ pub async fn erase(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
             ));
         }
     }
-    store.erase_user(&p.user).await?;
+    store.users.erase_user(&p.user).await?;
     for m in &memberships {
         super::announce(
             &state,
@@ -133,9 +137,9 @@ pub async fn erase(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
         audit(
             &state,
             &m.account_id,
-            crate::store::accounts::DELETED_USER,
+            crate::store::DELETED_USER,
             "user_erased",
-            crate::store::accounts::DELETED_USER,
+            crate::store::DELETED_USER,
             "",
         )
         .await;

@@ -1,5 +1,5 @@
 //! Versions over REST: take a named version, list them, compare two ("who changed what"), and
-//! restore one as a new edit. Workflow transitions take automatic versions (`workflow.rs`).
+//! restore one as a new edit. Workflow transitions take automatic versions (`creo_core::workflow`).
 
 use std::sync::Arc;
 
@@ -72,7 +72,7 @@ pub async fn take(
         changed_by,
         state: snapshot,
     };
-    state.store.put_version(&version).await?;
+    state.stores.versions.put_version(&version).await?;
     metrics::counter!("creo_versions_total", "automatic" => automatic.to_string()).increment(1);
     Ok(version)
 }
@@ -92,14 +92,18 @@ async fn make_room(
     else {
         return Ok(());
     };
-    let kept = state.store.versions(doc_id).await?;
+    let kept = state.stores.versions.versions(doc_id).await?;
     if kept.len() < max as usize {
         return Ok(());
     }
     let oldest_automatic = kept.iter().find(|v| v.automatic);
     match oldest_automatic {
         Some(v) if automatic && kept.len() == max as usize => {
-            state.store.delete_version(doc_id, &v.version_id).await?;
+            state
+                .stores
+                .versions
+                .delete_version(doc_id, &v.version_id)
+                .await?;
             metrics::counter!("creo_versions_pruned_total").increment(1);
             Ok(())
         }
@@ -146,12 +150,13 @@ pub async fn list(
     let doc_id = path.into_inner();
     let p = admit_to_document(&req, &state, None, &doc_id).await?;
     super::owned_document(&state, &doc_id, &p.account).await?;
-    Ok(HttpResponse::Ok().json(state.store.versions(&doc_id).await?))
+    Ok(HttpResponse::Ok().json(state.stores.versions.versions(&doc_id).await?))
 }
 
 async fn load(state: &AppState, doc_id: &str, id: &str) -> Result<Version, ApiError> {
     state
-        .store
+        .stores
+        .versions
         .version(doc_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no version {id} of this document")))
@@ -183,7 +188,8 @@ pub async fn compare(
         (&to, &from)
     };
     let mut changed_by: Vec<String> = state
-        .store
+        .stores
+        .versions
         .versions(&doc_id)
         .await?
         .into_iter()

@@ -69,7 +69,7 @@ pub async fn create(
     validate_url(&body.url, state.outbound.policy())
         .map_err(|e| ApiError::bad_request(Code::InvalidUrl, e))?;
     validate_events(&body.events).map_err(|e| ApiError::bad_request(Code::InvalidEvents, e))?;
-    if state.store.webhooks(&account_id).await?.len() >= MAX_ENDPOINTS {
+    if state.stores.webhooks.webhooks(&account_id).await?.len() >= MAX_ENDPOINTS {
         return Err(ApiError::bad_request(
             Code::TooManyEndpoints,
             format!("an account has at most {MAX_ENDPOINTS} webhook endpoints"),
@@ -92,7 +92,7 @@ pub async fn create(
         secret: state.sealer.seal(&endpoint.secret, &endpoint.endpoint_id),
         ..endpoint.clone()
     };
-    state.store.put_webhook(&stored).await?;
+    state.stores.webhooks.put_webhook(&stored).await?;
     let target = endpoint.endpoint_id.clone();
     super::audit(
         &state,
@@ -117,7 +117,8 @@ pub async fn list(
     let account_id = path.into_inner();
     for_manager(&req, &state, &account_id, None).await?;
     let all: Vec<EndpointView> = state
-        .store
+        .stores
+        .webhooks
         .webhooks(&account_id)
         .await?
         .into_iter()
@@ -137,7 +138,8 @@ pub async fn delete(
     let (account_id, endpoint_id) = path.into_inner();
     let by = for_manager(&req, &state, &account_id, None).await?;
     if !state
-        .store
+        .stores
+        .webhooks
         .delete_webhook(&account_id, &endpoint_id)
         .await?
     {
@@ -169,7 +171,8 @@ pub async fn deliveries(
     let (account_id, endpoint_id) = path.into_inner();
     for_manager(&req, &state, &account_id, None).await?;
     let known = state
-        .store
+        .stores
+        .webhooks
         .webhooks(&account_id)
         .await?
         .iter()
@@ -178,5 +181,11 @@ pub async fn deliveries(
         return Err(ApiError::not_found("no such webhook endpoint"));
     }
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
-    Ok(HttpResponse::Ok().json(state.store.deliveries(&endpoint_id, limit).await?))
+    Ok(HttpResponse::Ok().json(
+        state
+            .stores
+            .webhooks
+            .deliveries(&endpoint_id, limit)
+            .await?,
+    ))
 }

@@ -1,4 +1,4 @@
-//! The document lifecycle over REST (rules in `workflow.rs`): read a document's state and
+//! The document lifecycle over REST (rules in `creo_core::workflow`): read a document's state and
 //! history, move it, and set how many approvals an account requires. Every transition is a
 //! conditional write in the store, recorded with who and when, and sent live to the document's
 //! editors that listen for events (`?events=1`, message type 101).
@@ -46,7 +46,8 @@ pub struct WorkflowSettings {
 
 async fn required(state: &AppState, account_id: &str) -> Result<u32, ApiError> {
     Ok(state
-        .store
+        .stores
+        .workflows
         .required_approvals(account_id)
         .await?
         .unwrap_or(state.config.workflow_required_approvals)
@@ -84,14 +85,15 @@ fn schedule_time(at: &str, timezone: &str) -> Result<i64, ApiError> {
 
 async fn view(state: &AppState, doc_id: &str, account_id: &str) -> Result<WorkflowView, ApiError> {
     let workflow = state
-        .store
+        .stores
+        .workflows
         .workflow(doc_id)
         .await?
         .unwrap_or_else(|| Workflow::new(doc_id, account_id, 0));
     Ok(WorkflowView {
         workflow,
         required_approvals: required(state, account_id).await?,
-        transitions: state.store.transitions(doc_id).await?,
+        transitions: state.stores.workflows.transitions(doc_id).await?,
     })
 }
 
@@ -166,7 +168,8 @@ pub async fn transition(
     // Re-read and re-decide when someone else moved the document in between.
     for _ in 0..5 {
         let current = state
-            .store
+            .stores
+            .workflows
             .workflow(&doc_id)
             .await?
             .unwrap_or_else(|| Workflow::new(&doc_id, &account, 0));
@@ -198,7 +201,7 @@ pub async fn transition(
             at: now,
             note: body.note.chars().take(1_000).collect(),
         };
-        if state.store.transition(&next, &record).await? {
+        if state.stores.workflows.transition(&next, &record).await? {
             metrics::counter!("creo_workflow_transitions_total", "to" => next.state.as_str())
                 .increment(1);
             if let (State::Scheduled, Some(at)) = (next.state, next.scheduled_at) {
@@ -270,7 +273,8 @@ pub async fn set_settings(
         ));
     }
     state
-        .store
+        .stores
+        .workflows
         .set_required_approvals(&account_id, body.required_approvals)
         .await?;
     let detail = body.required_approvals.to_string();

@@ -10,7 +10,7 @@ use super::breaker::Breakers;
 use super::{Job, JobKind, Outcome};
 use crate::auth::sealed::SecretBox;
 use crate::outbound::Outbound;
-use crate::store::{now_ms, DocumentStore};
+use crate::store::{now_ms, WebhookStore};
 use crate::webhooks::{destination, Delivery};
 
 /// How one signed POST went.
@@ -85,7 +85,7 @@ pub async fn post_signed(
 }
 
 pub struct Deliverer {
-    store: Arc<dyn DocumentStore>,
+    store: Arc<dyn WebhookStore>,
     outbound: Outbound,
     /// Opens the endpoints' sealed signing secrets.
     sealer: Arc<SecretBox>,
@@ -95,7 +95,7 @@ pub struct Deliverer {
 
 impl Deliverer {
     pub fn new(
-        store: Arc<dyn DocumentStore>,
+        store: Arc<dyn WebhookStore>,
         outbound: Outbound,
         sealer: Arc<SecretBox>,
         breakers: Arc<Breakers>,

@@ -1,4 +1,4 @@
-//! The generation job: build a pending generation's four variations (`generations.rs`), score
+//! The generation job: build a pending generation's four variations (`creo_core::generations`), score
 //! each through the inference pool, capture the credits of those that succeeded (release the
 //! rest), store the result and show it to the document's editors.
 //!
@@ -15,11 +15,11 @@ use crate::ai::vocabulary::Vocabulary;
 use crate::events::Events;
 use crate::generations::{self, Generation, Status, Variation};
 use crate::gpu::{Input, Pool};
-use crate::store::accounts::Settlement;
-use crate::store::{now_ms, DocumentStore};
+use crate::store::Settlement;
+use crate::store::{now_ms, Stores};
 
 pub struct Generator {
-    pub store: Arc<dyn DocumentStore>,
+    pub stores: Stores,
     pub pool: Pool,
     pub model: String,
     pub timeout: Duration,
@@ -39,14 +39,19 @@ impl Generator {
         else {
             return Outcome::Fail("not a generation job".into());
         };
-        let mut g = match self.store.generation(doc_id, generation_id).await {
+        let mut g = match self
+            .stores
+            .generations
+            .generation(doc_id, generation_id)
+            .await
+        {
             Ok(Some(g)) if g.status == Status::Pending => g,
             Ok(_) => return Outcome::Done,
             Err(e) => return Outcome::Retry(e.to_string()),
         };
         let field = g.field.clone();
         let read = move |doc: &yrs::Doc| crate::fields::read(doc, &field).unwrap_or_default();
-        let text = match crate::snapshot::stored(&self.store, doc_id, read).await {
+        let text = match crate::snapshot::stored(&self.stores.documents, doc_id, read).await {
             Ok(text) => text.unwrap_or_default(),
             Err(e @ crate::store::StoreError::Corrupt(_)) => return Outcome::Fail(e.to_string()),
             Err(e) => return Outcome::Retry(e.to_string()),
@@ -92,7 +97,7 @@ impl Generator {
             }
         }
         g.completed_at = Some(now_ms());
-        if let Err(e) = self.store.put_generation(&g).await {
+        if let Err(e) = self.stores.generations.put_generation(&g).await {
             return Outcome::Retry(e.to_string());
         }
         metrics::counter!("creo_generations_total", "status" => if g.status == Status::Done { "done" } else { "failed" })

@@ -15,11 +15,11 @@ use super::{Job, JobKind, Outcome};
 use crate::config::Config;
 use crate::events::Events;
 use crate::outbound::Outbound;
-use crate::store::{now_ms, DocumentStore};
+use crate::store::{now_ms, Stores};
 use crate::workflow::{Action, State, Transition, Workflow};
 
 pub struct Publisher {
-    store: Arc<dyn DocumentStore>,
+    stores: Stores,
     config: Arc<Config>,
     outbound: Outbound,
     breakers: Arc<Breakers>,
@@ -28,14 +28,14 @@ pub struct Publisher {
 
 impl Publisher {
     pub fn new(
-        store: Arc<dyn DocumentStore>,
+        stores: Stores,
         config: Arc<Config>,
         outbound: Outbound,
         breakers: Arc<Breakers>,
         events: Arc<Events>,
     ) -> Publisher {
         Publisher {
-            store,
+            stores,
             config,
             outbound,
             breakers,
@@ -47,7 +47,7 @@ impl Publisher {
         let JobKind::Publish { doc_id, version } = &job.kind else {
             return Outcome::Fail("not a publish job".into());
         };
-        let workflow = match self.store.workflow(doc_id).await {
+        let workflow = match self.stores.workflows.workflow(doc_id).await {
             Ok(Some(w)) => w,
             Ok(None) => return Outcome::Done,
             Err(e) => return Outcome::Retry(e.to_string()),
@@ -79,7 +79,7 @@ impl Publisher {
             self.config.publish_max_hashtags,
         );
         let read = move |doc: &yrs::Doc| crate::platforms::posts(doc, &targets, chars, hashtags);
-        let posts = match crate::snapshot::stored(&self.store, doc_id, read).await {
+        let posts = match crate::snapshot::stored(&self.stores.documents, doc_id, read).await {
             Ok(Some(Ok(posts))) => posts,
             Ok(Some(Err(problems))) => return Outcome::Fail(problems),
             Ok(None) => return Outcome::Fail("the document was deleted".into()),
@@ -151,7 +151,8 @@ impl Publisher {
             note: note.to_string(),
         };
         let moved = self
-            .store
+            .stores
+            .workflows
             .transition(&next, &record)
             .await
             .map_err(|e| e.to_string())?;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use creo_core::jobs::{Job, Outcome};
 
 use super::backoff_ms;
-use crate::store::{now_ms, DocumentStore};
+use crate::store::{now_ms, JobStore};
 
 /// How often due jobs are looked for when none finishes: a job runs at most this late. A job
 /// that finishes frees its slot and looks at once, so a backlog drains at the handlers' pace,
@@ -26,7 +26,7 @@ pub struct Settings {
 }
 
 /// Consumes due jobs forever, at most `prefetch` at a time.
-pub async fn run<F, Fut>(store: Arc<dyn DocumentStore>, settings: Settings, run: F)
+pub async fn run<F, Fut>(store: Arc<dyn JobStore>, settings: Settings, run: F)
 where
     F: Fn(Job) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Outcome> + Send + 'static,
@@ -73,7 +73,7 @@ where
     }
 }
 
-async fn settle(store: &dyn DocumentStore, settings: &Settings, job: Job, outcome: Outcome) {
+async fn settle(store: &dyn JobStore, settings: &Settings, job: Job, outcome: Outcome) {
     metrics::counter!("creo_jobs_total", "outcome" => outcome.label()).increment(1);
     let result = match outcome {
         Outcome::Done => store.end_job(&job.id, None).await,

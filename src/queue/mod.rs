@@ -9,12 +9,12 @@ use std::sync::Arc;
 
 use creo_core::jobs::Job;
 
-use crate::store::DocumentStore;
+use crate::store::JobStore;
 
 /// Where jobs are queued.
 pub enum JobQueue {
     Rabbit(Arc<rabbit::RabbitQueue>),
-    Store(Arc<dyn DocumentStore>),
+    Store(Arc<dyn JobStore>),
 }
 
 impl JobQueue {

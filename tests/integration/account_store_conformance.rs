@@ -1,14 +1,12 @@
-//! The conformance suite every `AccountStore` backend must pass (the embedded store always,
+//! The conformance suite every backend must pass for accounts (the embedded store always,
 //! ScyllaDB when `SCYLLA_URI` is set): money moves exactly once under concurrency, reservations
 //! settle once, refresh tokens rotate with reuse detection, and the one-time decisions (an email,
 //! an invitation, a payment event) are taken once.
 
-use std::sync::Arc;
-
 use creo::auth::Role;
 use creo::billing::{Action, EntryKind, Tier};
-use creo::store::accounts::*;
 use creo::store::now_ms;
+use creo::store::*;
 
 use crate::store_conformance::{backends, rand_suffix};
 
@@ -18,7 +16,7 @@ fn ids(prefix: &str) -> (String, String) {
 }
 
 /// A registered user with an account holding `grant` milli-credits.
-async fn registered(store: &Arc<dyn AccountStore>, prefix: &str, grant: i64) -> (User, Account) {
+async fn registered(store: &Stores, prefix: &str, grant: i64) -> (User, Account) {
     let (user_id, account_id) = ids(prefix);
     let now = now_ms();
     let user = User {
@@ -38,6 +36,7 @@ async fn registered(store: &Arc<dyn AccountStore>, prefix: &str, grant: i64) -> 
     };
     let posting = debit(&account_id, "signup", grant);
     assert!(store
+        .users
         .register(
             &user,
             &account,
@@ -67,16 +66,19 @@ fn debit(account_id: &str, key: &str, amount_milli: i64) -> Posting {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postings_apply_once_and_never_overdraw() {
     for b in backends().await {
-        let store = b.accounts.clone();
+        let store = b.stores.clone();
         let (_, account) = registered(&store, "post", 10_000).await;
         let id = account.account_id.clone();
         // 30 concurrent debits of 1000 from independent callers (as from several nodes).
         let tasks: Vec<_> = (0..30)
             .map(|i| {
                 let (store, id) = (store.clone(), id.clone());
-                tokio::spawn(
-                    async move { store.post(vec![debit(&id, &format!("d{i}"), -1000)]).await },
-                )
+                tokio::spawn(async move {
+                    store
+                        .ledger
+                        .post(vec![debit(&id, &format!("d{i}"), -1000)])
+                        .await
+                })
             })
             .collect();
         let mut applied = 0;
@@ -89,13 +91,14 @@ async fn postings_apply_once_and_never_overdraw() {
         }
         assert_eq!(applied, 10, "{}: exactly the balance was spent", b.name);
         assert_eq!(
-            store.balance(&id).await.unwrap().balance_milli,
+            store.ledger.balance(&id).await.unwrap().balance_milli,
             0,
             "{}",
             b.name
         );
         // A key already used answers its entry; for a different movement it conflicts.
         match store
+            .ledger
             .post(vec![debit(&id, "d0", -1000)])
             .await
             .unwrap()
@@ -113,7 +116,7 @@ async fn postings_apply_once_and_never_overdraw() {
                 )
             }
         }
-        let ledger = store.ledger(&id, None, 100).await.unwrap();
+        let ledger = store.ledger.ledger(&id, None, 100).await.unwrap();
         assert_eq!(ledger.len(), 11, "{}: the grant and ten debits", b.name);
         let used = ledger
             .iter()
@@ -123,7 +126,11 @@ async fn postings_apply_once_and_never_overdraw() {
             .clone();
         assert!(
             matches!(
-                store.post(vec![debit(&id, &used, -2000)]).await.unwrap()[0],
+                store
+                    .ledger
+                    .post(vec![debit(&id, &used, -2000)])
+                    .await
+                    .unwrap()[0],
                 Posted::KeyConflict
             ),
             "{}",
@@ -136,7 +143,7 @@ async fn postings_apply_once_and_never_overdraw() {
             "{}: newest first, no gaps",
             b.name
         );
-        let page = store.ledger(&id, Some(5), 2).await.unwrap();
+        let page = store.ledger.ledger(&id, Some(5), 2).await.unwrap();
         assert_eq!(
             page.iter().map(|e| e.seq).collect::<Vec<_>>(),
             vec![4, 3],
@@ -144,14 +151,14 @@ async fn postings_apply_once_and_never_overdraw() {
             b.name
         );
         assert_eq!(ledger[0].balance_after_milli, 0, "{}", b.name);
-        let spent = store.spent_since(&id, 0).await.unwrap();
+        let spent = store.ledger.spent_since(&id, 0).await.unwrap();
         assert_eq!(
             spent.get(&Action::StandardGeneration),
             Some(&(10, 10_000)),
             "{}",
             b.name
         );
-        let since = store.ledger_since(&id, 0).await.unwrap();
+        let since = store.ledger.ledger_since(&id, 0).await.unwrap();
         assert_eq!(since.len(), 11, "{}", b.name);
         assert!(
             since.windows(2).all(|w| w[0].seq < w[1].seq),
@@ -164,7 +171,7 @@ async fn postings_apply_once_and_never_overdraw() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reservations_hold_then_settle_once() {
     for b in backends().await {
-        let store = b.accounts.clone();
+        let store = b.stores.clone();
         let (_, account) = registered(&store, "reserve", 5_000).await;
         let id = account.account_id.clone();
         let now = now_ms();
@@ -183,13 +190,14 @@ async fn reservations_hold_then_settle_once() {
         };
         let r = reservation("r1", "k1", 4, now + 60_000);
         assert!(
-            matches!(store.reserve(&r).await.unwrap(), Reserved::Held(_)),
+            matches!(store.ledger.reserve(&r).await.unwrap(), Reserved::Held(_)),
             "{}",
             b.name
         );
         assert!(
             matches!(
                 store
+                    .ledger
                     .reserve(&reservation("r1b", "k1", 4, now))
                     .await
                     .unwrap(),
@@ -199,7 +207,7 @@ async fn reservations_hold_then_settle_once() {
             b.name
         );
         assert_eq!(
-            store.balance(&id).await.unwrap().available(),
+            store.ledger.balance(&id).await.unwrap().available(),
             4_000,
             "{}",
             b.name
@@ -207,6 +215,7 @@ async fn reservations_hold_then_settle_once() {
         assert!(
             matches!(
                 store
+                    .ledger
                     .reserve(&reservation("r2", "k2", 17, now))
                     .await
                     .unwrap(),
@@ -216,6 +225,7 @@ async fn reservations_hold_then_settle_once() {
             b.name
         );
         let captured = store
+            .ledger
             .settle(
                 &id,
                 &r.reservation_id,
@@ -236,6 +246,7 @@ async fn reservations_hold_then_settle_once() {
         assert!(
             matches!(
                 store
+                    .ledger
                     .settle(
                         &id,
                         &r.reservation_id,
@@ -252,6 +263,7 @@ async fn reservations_hold_then_settle_once() {
         assert!(
             matches!(
                 store
+                    .ledger
                     .settle(&id, &r.reservation_id, Settlement::Release, now)
                     .await
                     .unwrap(),
@@ -260,7 +272,7 @@ async fn reservations_hold_then_settle_once() {
             "{}",
             b.name
         );
-        let bal = store.balance(&id).await.unwrap();
+        let bal = store.ledger.balance(&id).await.unwrap();
         assert_eq!(
             (bal.balance_milli, bal.reserved_milli),
             (4_250, 0),
@@ -269,8 +281,12 @@ async fn reservations_hold_then_settle_once() {
         );
         // An expired hold is found for release; releasing returns it whole.
         let stale = reservation("r3", "k3", 2, now - 1);
-        store.reserve(&stale).await.unwrap();
-        let expired = store.expired_reservations(&id, now_ms()).await.unwrap();
+        store.ledger.reserve(&stale).await.unwrap();
+        let expired = store
+            .ledger
+            .expired_reservations(&id, now_ms())
+            .await
+            .unwrap();
         assert_eq!(
             expired
                 .iter()
@@ -283,6 +299,7 @@ async fn reservations_hold_then_settle_once() {
         assert!(
             matches!(
                 store
+                    .ledger
                     .settle(&id, &stale.reservation_id, Settlement::Release, now)
                     .await
                     .unwrap(),
@@ -292,7 +309,7 @@ async fn reservations_hold_then_settle_once() {
             b.name
         );
         assert_eq!(
-            store.balance(&id).await.unwrap().available(),
+            store.ledger.balance(&id).await.unwrap().available(),
             4_250,
             "{}",
             b.name
@@ -300,6 +317,7 @@ async fn reservations_hold_then_settle_once() {
         assert!(
             matches!(
                 store
+                    .ledger
                     .settle(&id, "nope", Settlement::Release, now)
                     .await
                     .unwrap(),
@@ -314,7 +332,7 @@ async fn reservations_hold_then_settle_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identity_decisions_are_taken_once() {
     for b in backends().await {
-        let store = b.accounts.clone();
+        let store = b.stores.clone();
         let (user, account) = registered(&store, "ident", 0).await;
         let (other_user, other_account) = ids("dup");
         let dup = User {
@@ -326,12 +344,13 @@ async fn identity_decisions_are_taken_once() {
             ..account.clone()
         };
         assert!(
-            !store.register(&dup, &acct, None).await.unwrap(),
+            !store.users.register(&dup, &acct, None).await.unwrap(),
             "{}: the email is taken",
             b.name
         );
         assert_eq!(
             store
+                .users
                 .user_by_email(&user.email)
                 .await
                 .unwrap()
@@ -340,7 +359,7 @@ async fn identity_decisions_are_taken_once() {
             user.user_id
         );
         assert_eq!(
-            store.memberships(&user.user_id).await.unwrap()[0].role,
+            store.members.memberships(&user.user_id).await.unwrap()[0].role,
             Role::Owner
         );
 
@@ -361,6 +380,7 @@ async fn identity_decisions_are_taken_once() {
             format!("h3-{}", rand_suffix()),
         );
         store
+            .logins
             .create_session(&session, &h1, now + 60_000)
             .await
             .unwrap();
@@ -368,6 +388,7 @@ async fn identity_decisions_are_taken_once() {
         assert!(
             matches!(
                 store
+                    .logins
                     .rotate_refresh(&h1, &h2, now, now + 60_000, grace)
                     .await
                     .unwrap(),
@@ -381,6 +402,7 @@ async fn identity_decisions_are_taken_once() {
         assert!(
             matches!(
                 store
+                    .logins
                     .rotate_refresh(&h1, &sibling, now + 1_000, now + 60_000, grace)
                     .await
                     .unwrap(),
@@ -393,6 +415,7 @@ async fn identity_decisions_are_taken_once() {
         assert!(
             matches!(
                 store
+                    .logins
                     .rotate_refresh(&h1, &h3, now + grace + 1_000, now + 60_000, grace)
                     .await
                     .unwrap(),
@@ -404,6 +427,7 @@ async fn identity_decisions_are_taken_once() {
         assert!(
             matches!(
                 store
+                    .logins
                     .rotate_refresh(&h2, &h3, now, now + 60_000, grace)
                     .await
                     .unwrap(),
@@ -413,16 +437,18 @@ async fn identity_decisions_are_taken_once() {
             b.name
         );
         assert!(
-            store.sessions(&user.user_id).await.unwrap()[0].revoked,
+            store.logins.sessions(&user.user_id).await.unwrap()[0].revoked,
             "{}",
             b.name
         );
         let one = store
+            .logins
             .session(&user.user_id, &session.session_id)
             .await
             .unwrap();
         assert!(one.is_some_and(|s| s.revoked), "{}", b.name);
         let stranger = store
+            .logins
             .session("someone-else", &session.session_id)
             .await
             .unwrap();
@@ -440,9 +466,14 @@ async fn identity_decisions_are_taken_once() {
             accepted_by: None,
         };
         let token = format!("t-{}", rand_suffix());
-        store.create_invitation(&inv, &token).await.unwrap();
+        store
+            .invitations
+            .create_invitation(&inv, &token)
+            .await
+            .unwrap();
         assert!(
             store
+                .invitations
                 .accept_invitation(&token, "a", now)
                 .await
                 .unwrap()
@@ -452,6 +483,7 @@ async fn identity_decisions_are_taken_once() {
         );
         assert!(
             store
+                .invitations
                 .accept_invitation(&token, "b", now)
                 .await
                 .unwrap()
@@ -461,18 +493,20 @@ async fn identity_decisions_are_taken_once() {
         );
         let event = format!("evt-{}", rand_suffix());
         assert!(store
+            .payment_events
             .record_event(&event, "payment.failed", now)
             .await
             .unwrap());
         assert!(
             !store
+                .payment_events
                 .record_event(&event, "payment.failed", now)
                 .await
                 .unwrap(),
             "{}",
             b.name
         );
-        assert!(store.event_processed(&event).await.unwrap());
+        assert!(store.payment_events.event_processed(&event).await.unwrap());
 
         // Seats: a fourth member is refused on three seats.
         for i in 0..2 {
@@ -482,7 +516,11 @@ async fn identity_decisions_are_taken_once() {
                 role: Role::Viewer,
                 added_at: now,
             };
-            assert!(store.put_member(&m, Some(3)).await.unwrap(), "{}", b.name);
+            assert!(
+                store.members.put_member(&m, Some(3)).await.unwrap(),
+                "{}",
+                b.name
+            );
         }
         let fourth = Member {
             account_id: account.account_id.clone(),
@@ -491,7 +529,7 @@ async fn identity_decisions_are_taken_once() {
             added_at: now,
         };
         assert!(
-            !store.put_member(&fourth, Some(3)).await.unwrap(),
+            !store.members.put_member(&fourth, Some(3)).await.unwrap(),
             "{}",
             b.name
         );
@@ -508,9 +546,10 @@ async fn identity_decisions_are_taken_once() {
             created_at: now,
             revoked_at: None,
         };
-        store.create_api_key(&key).await.unwrap();
+        store.api_keys.create_api_key(&key).await.unwrap();
         assert!(
             !store
+                .api_keys
                 .revoke_api_key("someone-else", &key.key_id, now)
                 .await
                 .unwrap(),
@@ -519,6 +558,7 @@ async fn identity_decisions_are_taken_once() {
         );
         assert!(
             store
+                .api_keys
                 .revoke_api_key(&account.account_id, &key.key_id, now)
                 .await
                 .unwrap(),
@@ -526,6 +566,7 @@ async fn identity_decisions_are_taken_once() {
             b.name
         );
         assert!(store
+            .api_keys
             .api_key(&key.key_id)
             .await
             .unwrap()
@@ -535,19 +576,33 @@ async fn identity_decisions_are_taken_once() {
 
         // Erasure keeps the money record without the person.
         store
+            .ledger
             .post(vec![Posting {
                 user_id: user.user_id.clone(),
                 ..debit(&account.account_id, "g", 500)
             }])
             .await
             .unwrap();
-        assert!(store.erase_user(&user.user_id).await.unwrap(), "{}", b.name);
         assert!(
-            store.user_by_email(&user.email).await.unwrap().is_none(),
+            store.users.erase_user(&user.user_id).await.unwrap(),
             "{}",
             b.name
         );
-        let ledger = store.ledger(&account.account_id, None, 10).await.unwrap();
+        assert!(
+            store
+                .users
+                .user_by_email(&user.email)
+                .await
+                .unwrap()
+                .is_none(),
+            "{}",
+            b.name
+        );
+        let ledger = store
+            .ledger
+            .ledger(&account.account_id, None, 10)
+            .await
+            .unwrap();
         assert!(
             ledger.iter().all(|e| e.user_id != user.user_id),
             "{}: {ledger:?}",

@@ -341,7 +341,7 @@ async fn a_gap_in_the_bus_is_noticed_and_recovered_from_the_store() {
         text.insert(&mut txn, 0, "<stored but never published>");
         txn.encode_update_v1()
     };
-    use creo::store::DocumentStore;
+    use creo::store::DocumentLog;
     store.append(doc, vec![lost.into()]).await.unwrap();
     let channel = format!("creo:doc:{doc}");
     let origin = Origin { node: 99, actor: 1 };

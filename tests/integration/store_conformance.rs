@@ -1,20 +1,17 @@
-//! The conformance suite every `DocumentStore` backend must pass: always the embedded store;
+//! The conformance suite every backend must pass for documents and their satellites: always the embedded store;
 //! ScyllaDB too when `SCYLLA_URI` is set (`scylla://host:9042/keyspace`), otherwise it prints
 //! that it skipped.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use creo::store::accounts::AccountStore;
 use creo::store::embedded::EmbeddedStore;
-use creo::store::{DocumentStore, Revocation, StoreError, StoredDocument};
+use creo::store::{Revocation, StoreError, StoredDocument, Stores};
 use yrs::{Doc, GetString, Text, Transact};
 
 pub struct Backend {
     pub name: &'static str,
-    pub store: Arc<dyn DocumentStore>,
-    /// The same backend, seen as the account store.
-    pub accounts: Arc<dyn AccountStore>,
+    pub stores: Stores,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -23,8 +20,7 @@ pub async fn backends() -> Vec<Backend> {
     let embedded = Arc::new(EmbeddedStore::open(dir.path(), "normal").unwrap());
     let mut all = vec![Backend {
         name: "embedded",
-        store: embedded.clone(),
-        accounts: embedded,
+        stores: Stores::of(embedded),
         _dir: Some(dir),
     }];
     match std::env::var("SCYLLA_URI") {
@@ -34,8 +30,7 @@ pub async fn backends() -> Vec<Backend> {
                 .expect("connect to SCYLLA_URI");
             all.push(Backend {
                 name: "scylla",
-                store: scylla.clone(),
-                accounts: scylla,
+                stores: Stores::of(scylla),
                 _dir: None,
             })
         }
@@ -95,10 +90,19 @@ fn text_of(stored: &StoredDocument) -> String {
 async fn missing_documents_load_as_none_and_refuse_appends() {
     for b in backends().await {
         let id = doc_id("missing");
-        assert!(b.store.load(&id).await.unwrap().is_none(), "{}", b.name);
-        assert!(b.store.meta(&id).await.unwrap().is_none(), "{}", b.name);
+        assert!(
+            b.stores.documents.load(&id).await.unwrap().is_none(),
+            "{}",
+            b.name
+        );
+        assert!(
+            b.stores.documents.meta(&id).await.unwrap().is_none(),
+            "{}",
+            b.name
+        );
         let err = b
-            .store
+            .stores
+            .documents
             .append(&id, vec![Typist::new().type_text("x")])
             .await;
         assert!(
@@ -113,13 +117,17 @@ async fn missing_documents_load_as_none_and_refuse_appends() {
 async fn the_log_keeps_append_order() {
     for b in backends().await {
         let id = doc_id("order");
-        b.store.claim(&id, "acme").await.unwrap();
+        b.stores.documents.claim(&id, "acme").await.unwrap();
         let t = Typist::new();
         let updates: Vec<Bytes> = (0..50).map(|i| t.type_text(&format!("{i},"))).collect();
         for chunk in updates.chunks(7) {
-            b.store.append(&id, chunk.to_vec()).await.unwrap();
+            b.stores
+                .documents
+                .append(&id, chunk.to_vec())
+                .await
+                .unwrap();
         }
-        let stored = b.store.load(&id).await.unwrap().unwrap();
+        let stored = b.stores.documents.load(&id).await.unwrap().unwrap();
         let got: Vec<&[u8]> = stored.updates.iter().map(Vec::as_slice).collect();
         let want: Vec<&[u8]> = updates.iter().map(|u| u.as_ref()).collect();
         assert_eq!(got, want, "{}: log order", b.name);
@@ -134,14 +142,36 @@ async fn the_log_keeps_append_order() {
 async fn the_first_claim_wins() {
     for b in backends().await {
         let id = doc_id("claim");
-        assert_eq!(b.store.claim(&id, "acme").await.unwrap().account_id, "acme");
         assert_eq!(
-            b.store.claim(&id, "globex").await.unwrap().account_id,
+            b.stores
+                .documents
+                .claim(&id, "acme")
+                .await
+                .unwrap()
+                .account_id,
+            "acme"
+        );
+        assert_eq!(
+            b.stores
+                .documents
+                .claim(&id, "globex")
+                .await
+                .unwrap()
+                .account_id,
             "acme",
             "{}",
             b.name
         );
-        assert_eq!(b.store.meta(&id).await.unwrap().unwrap().account_id, "acme");
+        assert_eq!(
+            b.stores
+                .documents
+                .meta(&id)
+                .await
+                .unwrap()
+                .unwrap()
+                .account_id,
+            "acme"
+        );
     }
 }
 
@@ -149,10 +179,10 @@ async fn the_first_claim_wins() {
 async fn compaction_under_concurrent_appends_loses_nothing() {
     for b in backends().await {
         let id = doc_id("busy");
-        b.store.claim(&id, "acme").await.unwrap();
+        b.stores.documents.claim(&id, "acme").await.unwrap();
         let mut writers = Vec::new();
         for w in 0..4 {
-            let (store, id) = (b.store.clone(), id.clone());
+            let (store, id) = (b.stores.documents.clone(), id.clone());
             writers.push(tokio::spawn(async move {
                 let t = Typist::new();
                 for i in 0..150 {
@@ -168,7 +198,7 @@ async fn compaction_under_concurrent_appends_loses_nothing() {
         }
         let mut compactions = 0;
         while !writers.iter().all(|w| w.is_finished()) {
-            if b.store.compact(&id).await.unwrap().is_some() {
+            if b.stores.documents.compact(&id).await.unwrap().is_some() {
                 compactions += 1;
             }
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
@@ -176,8 +206,8 @@ async fn compaction_under_concurrent_appends_loses_nothing() {
         for w in writers {
             w.await.unwrap();
         }
-        b.store.compact(&id).await.unwrap();
-        let stored = b.store.load(&id).await.unwrap().unwrap();
+        b.stores.documents.compact(&id).await.unwrap();
+        let stored = b.stores.documents.load(&id).await.unwrap().unwrap();
         let text = text_of(&stored);
         for w in 0..4 {
             for i in 0..150 {
@@ -198,23 +228,30 @@ async fn compaction_under_concurrent_appends_loses_nothing() {
 async fn large_documents_are_snapshotted_in_chunks_and_reload_intact() {
     for b in backends().await {
         let id = doc_id("large");
-        b.store.claim(&id, "acme").await.unwrap();
+        b.stores.documents.claim(&id, "acme").await.unwrap();
         let t = Typist::new();
         // 3 MB over 30 updates: the snapshot spans twelve 256 KiB chunks.
         let piece: String = (0..100_000)
             .map(|i| (b'a' + (i % 26) as u8) as char)
             .collect();
         for i in 0..30 {
-            b.store
+            b.stores
+                .documents
                 .append(&id, vec![t.type_text(&format!("{i}:{piece}"))])
                 .await
                 .unwrap();
         }
-        let before = text_of(&b.store.load(&id).await.unwrap().unwrap());
-        let c = b.store.compact(&id).await.unwrap().expect("compacted");
+        let before = text_of(&b.stores.documents.load(&id).await.unwrap().unwrap());
+        let c = b
+            .stores
+            .documents
+            .compact(&id)
+            .await
+            .unwrap()
+            .expect("compacted");
         let chunk = creo::store::SNAPSHOT_CHUNK_BYTES as u64;
         assert!(c.snapshot_bytes > 11 * chunk, "{}: {c:?}", b.name);
-        let stored = b.store.load(&id).await.unwrap().unwrap();
+        let stored = b.stores.documents.load(&id).await.unwrap().unwrap();
         assert!(stored.updates.is_empty());
         assert_eq!(text_of(&stored), before, "{}: snapshot differs", b.name);
         assert_eq!(
@@ -228,20 +265,37 @@ async fn large_documents_are_snapshotted_in_chunks_and_reload_intact() {
 async fn deletion_removes_the_document_its_log_and_snapshots() {
     for b in backends().await {
         let id = doc_id("doomed");
-        b.store.claim(&id, "acme").await.unwrap();
+        b.stores.documents.claim(&id, "acme").await.unwrap();
         let t = Typist::new();
-        b.store.append(&id, vec![t.type_text("one")]).await.unwrap();
-        b.store.compact(&id).await.unwrap();
-        b.store.append(&id, vec![t.type_text("two")]).await.unwrap();
-        assert!(b.store.delete(&id).await.unwrap(), "{}", b.name);
-        assert!(b.store.load(&id).await.unwrap().is_none(), "{}", b.name);
-        assert!(!b.store.delete(&id).await.unwrap(), "{}", b.name);
+        b.stores
+            .documents
+            .append(&id, vec![t.type_text("one")])
+            .await
+            .unwrap();
+        b.stores.documents.compact(&id).await.unwrap();
+        b.stores
+            .documents
+            .append(&id, vec![t.type_text("two")])
+            .await
+            .unwrap();
+        assert!(b.stores.documents.delete(&id).await.unwrap(), "{}", b.name);
+        assert!(
+            b.stores.documents.load(&id).await.unwrap().is_none(),
+            "{}",
+            b.name
+        );
+        assert!(!b.stores.documents.delete(&id).await.unwrap(), "{}", b.name);
         // The id is free again, for anyone, with no leftover content.
         assert_eq!(
-            b.store.claim(&id, "globex").await.unwrap().account_id,
+            b.stores
+                .documents
+                .claim(&id, "globex")
+                .await
+                .unwrap()
+                .account_id,
             "globex"
         );
-        let fresh = b.store.load(&id).await.unwrap().unwrap();
+        let fresh = b.stores.documents.load(&id).await.unwrap().unwrap();
         assert!(
             fresh.snapshot.is_none() && fresh.updates.is_empty(),
             "{}",
@@ -262,7 +316,7 @@ async fn revocations_bar_a_user_until_lifted_and_stay_within_their_account() {
             revoked_by: "boss".into(),
             revoked_at: 1_700_000_000_000,
         };
-        let s = &b.store;
+        let s = &b.stores.revocations;
         assert!(
             !s.is_revoked(&acct, "bob", "d1").await.unwrap(),
             "{}",
@@ -362,23 +416,27 @@ async fn embeddings_are_kept_per_account_and_model_and_replaced_in_place() {
             text_hash: "h".into(),
             updated_at: 1,
         };
-        b.store
+        b.stores
+            .embeddings
             .put_embedding(&put("d1", "m", vec![0.5, -1.25, 3.0]))
             .await
             .unwrap();
-        b.store
+        b.stores
+            .embeddings
             .put_embedding(&put("d2", "m", vec![1.0, 0.0, 0.0]))
             .await
             .unwrap();
-        b.store
+        b.stores
+            .embeddings
             .put_embedding(&put("d1", "other", vec![9.0]))
             .await
             .unwrap();
-        b.store
+        b.stores
+            .embeddings
             .put_embedding(&put("d1", "m", vec![0.0, 1.0, 0.0]))
             .await
             .unwrap();
-        let mut got = b.store.embeddings(&account, "m").await.unwrap();
+        let mut got = b.stores.embeddings.embeddings(&account, "m").await.unwrap();
         got.sort_by(|a, b| a.doc_id.cmp(&b.doc_id));
         assert_eq!(got.len(), 2, "{}", b.name);
         assert_eq!(
@@ -389,7 +447,12 @@ async fn embeddings_are_kept_per_account_and_model_and_replaced_in_place() {
         );
         assert_eq!(got[1].vector, vec![1.0, 0.0, 0.0], "{}", b.name);
         assert!(
-            b.store.embeddings("nobody", "m").await.unwrap().is_empty(),
+            b.stores
+                .embeddings
+                .embeddings("nobody", "m")
+                .await
+                .unwrap()
+                .is_empty(),
             "{}",
             b.name
         );
@@ -418,7 +481,8 @@ async fn workflow_transitions_apply_once_per_version() {
             .apply(Action::Submit, "ed", Role::Editor, 1, None, 10)
             .unwrap();
         assert!(
-            b.store
+            b.stores
+                .workflows
                 .transition(&submitted, &record(&submitted, &start, Action::Submit))
                 .await
                 .unwrap(),
@@ -426,7 +490,8 @@ async fn workflow_transitions_apply_once_per_version() {
             b.name
         );
         assert!(
-            !b.store
+            !b.stores
+                .workflows
                 .transition(&submitted, &record(&submitted, &start, Action::Submit))
                 .await
                 .unwrap(),
@@ -437,7 +502,8 @@ async fn workflow_transitions_apply_once_per_version() {
             .apply(Action::Approve, "boss", Role::Admin, 1, None, 20)
             .unwrap();
         assert!(
-            b.store
+            b.stores
+                .workflows
                 .transition(&approved, &record(&approved, &submitted, Action::Approve))
                 .await
                 .unwrap(),
@@ -445,12 +511,12 @@ async fn workflow_transitions_apply_once_per_version() {
             b.name
         );
         assert_eq!(
-            b.store.workflow(&doc).await.unwrap(),
+            b.stores.workflows.workflow(&doc).await.unwrap(),
             Some(approved.clone()),
             "{}",
             b.name
         );
-        let history = b.store.transitions(&doc).await.unwrap();
+        let history = b.stores.workflows.transitions(&doc).await.unwrap();
         assert_eq!(
             history.iter().map(|t| t.version).collect::<Vec<_>>(),
             vec![1, 2],
@@ -458,14 +524,26 @@ async fn workflow_transitions_apply_once_per_version() {
             b.name
         );
         assert_eq!(
-            b.store.required_approvals(&account).await.unwrap(),
+            b.stores
+                .workflows
+                .required_approvals(&account)
+                .await
+                .unwrap(),
             None,
             "{}",
             b.name
         );
-        b.store.set_required_approvals(&account, 2).await.unwrap();
+        b.stores
+            .workflows
+            .set_required_approvals(&account, 2)
+            .await
+            .unwrap();
         assert_eq!(
-            b.store.required_approvals(&account).await.unwrap(),
+            b.stores
+                .workflows
+                .required_approvals(&account)
+                .await
+                .unwrap(),
             Some(2),
             "{}",
             b.name
@@ -490,12 +568,20 @@ async fn comments_are_kept_in_order_and_replaced_by_id() {
             resolved_at: None,
             resolved_by: None,
         };
-        b.store.put_comment(&comment("c2", 20)).await.unwrap();
-        b.store.put_comment(&comment("c1", 10)).await.unwrap();
+        b.stores
+            .comments
+            .put_comment(&comment("c2", 20))
+            .await
+            .unwrap();
+        b.stores
+            .comments
+            .put_comment(&comment("c1", 10))
+            .await
+            .unwrap();
         let mut resolved = comment("c1", 10);
         resolved.resolved_at = Some(30);
-        b.store.put_comment(&resolved).await.unwrap();
-        let got = b.store.comments(&doc).await.unwrap();
+        b.stores.comments.put_comment(&resolved).await.unwrap();
+        let got = b.stores.comments.comments(&doc).await.unwrap();
         assert_eq!(
             got.iter()
                 .map(|c| c.comment_id.as_str())
@@ -523,9 +609,17 @@ async fn versions_keep_their_state_and_list_without_it() {
             changed_by: vec!["a".into(), "b".into()],
             state: vec![1, 2, 3, at as u8],
         };
-        b.store.put_version(&version("v2", 20)).await.unwrap();
-        b.store.put_version(&version("v1", 10)).await.unwrap();
-        let listed = b.store.versions(&doc).await.unwrap();
+        b.stores
+            .versions
+            .put_version(&version("v2", 20))
+            .await
+            .unwrap();
+        b.stores
+            .versions
+            .put_version(&version("v1", 10))
+            .await
+            .unwrap();
+        let listed = b.stores.versions.versions(&doc).await.unwrap();
         assert_eq!(
             listed
                 .iter()
@@ -541,13 +635,13 @@ async fn versions_keep_their_state_and_list_without_it() {
             b.name
         );
         assert_eq!(
-            b.store.version(&doc, "v2").await.unwrap(),
+            b.stores.versions.version(&doc, "v2").await.unwrap(),
             Some(version("v2", 20)),
             "{}",
             b.name
         );
         assert_eq!(
-            b.store.version(&doc, "nope").await.unwrap(),
+            b.stores.versions.version(&doc, "nope").await.unwrap(),
             None,
             "{}",
             b.name
@@ -569,40 +663,41 @@ async fn queued_jobs_are_claimed_once_and_again_after_their_lease() {
             not_before: 1_000,
             attempt: 0,
         };
-        b.store.put_job(&job).await.unwrap();
+        b.stores.jobs.put_job(&job).await.unwrap();
         let mine = |jobs: Vec<Job>| jobs.into_iter().filter(|j| j.id == id).count();
         assert_eq!(
-            mine(b.store.claim_jobs(999, 500, 100).await.unwrap()),
+            mine(b.stores.jobs.claim_jobs(999, 500, 100).await.unwrap()),
             0,
             "{}: not due yet",
             b.name
         );
         assert_eq!(
-            mine(b.store.claim_jobs(1_000, 500, 100).await.unwrap()),
+            mine(b.stores.jobs.claim_jobs(1_000, 500, 100).await.unwrap()),
             1,
             "{}",
             b.name
         );
         assert_eq!(
-            mine(b.store.claim_jobs(1_200, 500, 100).await.unwrap()),
+            mine(b.stores.jobs.claim_jobs(1_200, 500, 100).await.unwrap()),
             0,
             "{}: leased",
             b.name
         );
         assert_eq!(
-            mine(b.store.claim_jobs(1_500, 500, 100).await.unwrap()),
+            mine(b.stores.jobs.claim_jobs(1_500, 500, 100).await.unwrap()),
             1,
             "{}: lease expired, taken again",
             b.name
         );
-        b.store.end_job(&id, Some("gave up")).await.unwrap();
+        b.stores.jobs.end_job(&id, Some("gave up")).await.unwrap();
         assert_eq!(
-            mine(b.store.claim_jobs(10_000, 500, 100).await.unwrap()),
+            mine(b.stores.jobs.claim_jobs(10_000, 500, 100).await.unwrap()),
             0,
             "{}: dead jobs stay",
             b.name
         );
-        b.store
+        b.stores
+            .jobs
             .put_job(&Job {
                 attempt: 1,
                 not_before: 20_000,
@@ -611,14 +706,14 @@ async fn queued_jobs_are_claimed_once_and_again_after_their_lease() {
             .await
             .unwrap();
         assert_eq!(
-            mine(b.store.claim_jobs(20_000, 500, 100).await.unwrap()),
+            mine(b.stores.jobs.claim_jobs(20_000, 500, 100).await.unwrap()),
             1,
             "{}: re-queued",
             b.name
         );
-        b.store.end_job(&id, None).await.unwrap();
+        b.stores.jobs.end_job(&id, None).await.unwrap();
         assert_eq!(
-            mine(b.store.claim_jobs(99_000, 500, 100).await.unwrap()),
+            mine(b.stores.jobs.claim_jobs(99_000, 500, 100).await.unwrap()),
             0,
             "{}: done",
             b.name
@@ -640,11 +735,19 @@ async fn webhook_endpoints_logs_and_generations_round_trip() {
             created_by: "u".into(),
             created_at: 1,
         };
-        b.store.put_webhook(&endpoint("wh_a")).await.unwrap();
-        b.store.put_webhook(&endpoint("wh_b")).await.unwrap();
+        b.stores
+            .webhooks
+            .put_webhook(&endpoint("wh_a"))
+            .await
+            .unwrap();
+        b.stores
+            .webhooks
+            .put_webhook(&endpoint("wh_b"))
+            .await
+            .unwrap();
         let ids = |all: Vec<Endpoint>| all.into_iter().map(|e| e.endpoint_id).collect::<Vec<_>>();
         assert_eq!(
-            ids(b.store.webhooks(&account).await.unwrap()),
+            ids(b.stores.webhooks.webhooks(&account).await.unwrap()),
             ["wh_a", "wh_b"],
             "{}",
             b.name
@@ -663,37 +766,66 @@ async fn webhook_endpoints_logs_and_generations_round_trip() {
                 error: None,
                 duration_ms: 3,
             };
-            b.store.put_delivery(&d).await.unwrap();
+            b.stores.webhooks.put_delivery(&d).await.unwrap();
         }
-        let log = b.store.deliveries("wh_a", 2).await.unwrap();
+        let log = b.stores.webhooks.deliveries("wh_a", 2).await.unwrap();
         assert_eq!(
             log.iter().map(|d| d.attempt).collect::<Vec<_>>(),
             [2, 1],
             "newest first, limited: {}",
             b.name
         );
-        assert!(b.store.delete_webhook(&account, "wh_a").await.unwrap());
+        assert!(b
+            .stores
+            .webhooks
+            .delete_webhook(&account, "wh_a")
+            .await
+            .unwrap());
         assert!(
-            !b.store.delete_webhook(&account, "wh_a").await.unwrap(),
+            !b.stores
+                .webhooks
+                .delete_webhook(&account, "wh_a")
+                .await
+                .unwrap(),
             "{}",
             b.name
         );
         assert!(
-            b.store.deliveries("wh_a", 10).await.unwrap().is_empty(),
+            b.stores
+                .webhooks
+                .deliveries("wh_a", 10)
+                .await
+                .unwrap()
+                .is_empty(),
             "its log went with it"
         );
-        assert_eq!(ids(b.store.webhooks(&account).await.unwrap()), ["wh_b"]);
+        assert_eq!(
+            ids(b.stores.webhooks.webhooks(&account).await.unwrap()),
+            ["wh_b"]
+        );
 
         let doc = doc_id("gen");
         let mut g =
             creo::jobs::generate::pending(&doc, &account, "u", "post", Some("r_1".into()), 250);
-        b.store.put_generation(&g).await.unwrap();
+        b.stores.generations.put_generation(&g).await.unwrap();
         g.status = creo::generations::Status::Done;
         g.charged_milli = 750;
-        b.store.put_generation(&g).await.unwrap();
-        let got = b.store.generation(&doc, &g.generation_id).await.unwrap();
+        b.stores.generations.put_generation(&g).await.unwrap();
+        let got = b
+            .stores
+            .generations
+            .generation(&doc, &g.generation_id)
+            .await
+            .unwrap();
         assert_eq!(got, Some(g.clone()), "{}", b.name);
-        assert_eq!(b.store.generation(&doc, "gen_missing").await.unwrap(), None);
+        assert_eq!(
+            b.stores
+                .generations
+                .generation(&doc, "gen_missing")
+                .await
+                .unwrap(),
+            None
+        );
     }
 }
 
@@ -702,17 +834,27 @@ async fn an_account_lists_its_own_documents() {
     for b in backends().await {
         let account = format!("lister-{}", doc_id("acct"));
         let (first, second, other) = (doc_id("first"), doc_id("second"), doc_id("other"));
-        b.store.claim(&first, &account).await.unwrap();
-        b.store.claim(&second, &account).await.unwrap();
-        b.store.claim(&other, "someone-else").await.unwrap();
+        b.stores.documents.claim(&first, &account).await.unwrap();
+        b.stores.documents.claim(&second, &account).await.unwrap();
+        b.stores
+            .documents
+            .claim(&other, "someone-else")
+            .await
+            .unwrap();
         // Another account claiming an existing document does not list it.
-        b.store.claim(&first, "someone-else").await.unwrap();
-        b.store
+        b.stores
+            .documents
+            .claim(&first, "someone-else")
+            .await
+            .unwrap();
+        b.stores
+            .documents
             .append(&first, vec![Typist::new().type_text("newer")])
             .await
             .unwrap();
         let mut listed: Vec<String> = b
-            .store
+            .stores
+            .documents
             .documents_of(&account, 10)
             .await
             .unwrap()
@@ -723,9 +865,17 @@ async fn an_account_lists_its_own_documents() {
         let mut want = vec![first.clone(), second.clone()];
         want.sort();
         assert_eq!(listed, want, "{}", b.name);
-        assert_eq!(b.store.documents_of(&account, 1).await.unwrap().len(), 1);
-        b.store.delete(&second).await.unwrap();
-        let listed = b.store.documents_of(&account, 10).await.unwrap();
+        assert_eq!(
+            b.stores
+                .documents
+                .documents_of(&account, 1)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        b.stores.documents.delete(&second).await.unwrap();
+        let listed = b.stores.documents.documents_of(&account, 10).await.unwrap();
         assert_eq!(
             listed.len(),
             1,

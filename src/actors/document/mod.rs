@@ -25,7 +25,7 @@ use crate::bus::{Bus, DocEvent, DocMessage, Membership, NodeId, Origin};
 use crate::config::Config;
 use crate::socket::inflight::Credit;
 use crate::socket::{CloseCode, CloseReason, Outbox};
-use crate::store::{DocumentMeta, DocumentStore, StoreError, StoreHealth, StoredDocument};
+use crate::store::{DocumentLog, DocumentMeta, StoreError, StoreHealth, StoredDocument};
 use crate::sync::awareness::{Presence, SessionId};
 use crate::sync::intake::{Intake, Offer};
 use crate::sync::{self, close, update, ClientUpdate, Inbound, UpdateKind, UpdateShape};
@@ -134,7 +134,7 @@ pub struct DocumentActor {
     peers: HashSet<NodeId>,
     resyncing: bool,
     resync_again: bool,
-    store: Arc<dyn DocumentStore>,
+    store: Arc<dyn DocumentLog>,
     config: Arc<Config>,
     home: Arc<dyn Home>,
     phase: Phase,
@@ -174,7 +174,7 @@ pub struct DocumentActor {
 impl DocumentActor {
     pub fn new(
         id: Arc<str>,
-        store: Arc<dyn DocumentStore>,
+        store: Arc<dyn DocumentLog>,
         config: Arc<Config>,
         health: Arc<StoreHealth>,
         home: Arc<dyn Home>,

@@ -1,41 +1,15 @@
-//! Webhook endpoints, their delivery logs and AI generations on SQLite, each row's details as
-//! JSON (they are read whole, never queried inside).
+//! Webhook endpoints and their delivery logs.
 
-use rusqlite::{params, OptionalExtension};
-
-use super::EmbeddedStore;
-use crate::store::{unavailable, StoreError};
-use creo_core::generations::Generation;
 use creo_core::webhooks::{Delivery, Endpoint, DELIVERY_LOG_DAYS};
+use rusqlite::params;
 
-pub(super) const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS webhook_endpoints (
-    account_id   TEXT NOT NULL,
-    endpoint_id  TEXT NOT NULL,
-    data         TEXT NOT NULL,
-    PRIMARY KEY (account_id, endpoint_id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS webhook_deliveries (
-    endpoint_id  TEXT NOT NULL,
-    at           INTEGER NOT NULL,
-    delivery_id  TEXT NOT NULL,
-    data         TEXT NOT NULL,
-    PRIMARY KEY (endpoint_id, at, delivery_id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS generations (
-    doc_id         TEXT NOT NULL,
-    generation_id  TEXT NOT NULL,
-    data           TEXT NOT NULL,
-    PRIMARY KEY (doc_id, generation_id)
-) WITHOUT ROWID;
-";
+use super::webhook_rows::*;
+use super::*;
+use crate::store::webhooks::*;
 
-fn decode<T: serde::de::DeserializeOwned>(data: &str) -> Result<T, StoreError> {
-    serde_json::from_str(data).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-impl EmbeddedStore {
-    pub(super) async fn write_webhook(&self, e: &Endpoint) -> Result<(), StoreError> {
+#[async_trait]
+impl WebhookStore for EmbeddedStore {
+    async fn put_webhook(&self, e: &Endpoint) -> Result<(), StoreError> {
         let data = serde_json::to_string(e).map_err(unavailable)?;
         let (account, id) = (e.account_id.clone(), e.endpoint_id.clone());
         self.transaction(move |c| {
@@ -49,10 +23,7 @@ impl EmbeddedStore {
         .await
     }
 
-    pub(super) async fn read_webhooks(
-        &self,
-        account_id: &str,
-    ) -> Result<Vec<Endpoint>, StoreError> {
+    async fn webhooks(&self, account_id: &str) -> Result<Vec<Endpoint>, StoreError> {
         let id = account_id.to_string();
         self.read(move |c| {
             let mut stmt = c
@@ -68,7 +39,7 @@ impl EmbeddedStore {
         .await
     }
 
-    pub(super) async fn remove_webhook(
+    async fn delete_webhook(
         &self,
         account_id: &str,
         endpoint_id: &str,
@@ -92,7 +63,7 @@ impl EmbeddedStore {
     }
 
     /// Logs an attempt, and forgets the endpoint's attempts older than the log keeps.
-    pub(super) async fn write_delivery(&self, d: &Delivery) -> Result<(), StoreError> {
+    async fn put_delivery(&self, d: &Delivery) -> Result<(), StoreError> {
         let data = serde_json::to_string(d).map_err(unavailable)?;
         let (endpoint, at, id) = (d.endpoint_id.clone(), d.at, d.delivery_id.clone());
         let horizon = at - DELIVERY_LOG_DAYS * 86_400_000;
@@ -112,7 +83,7 @@ impl EmbeddedStore {
         .await
     }
 
-    pub(super) async fn read_deliveries(
+    async fn deliveries(
         &self,
         endpoint_id: &str,
         limit: usize,
@@ -130,39 +101,5 @@ impl EmbeddedStore {
             rows.map(|r| decode(&r.map_err(unavailable)?)).collect()
         })
         .await
-    }
-
-    pub(super) async fn write_generation(&self, g: &Generation) -> Result<(), StoreError> {
-        let data = serde_json::to_string(g).map_err(unavailable)?;
-        let (doc, id) = (g.doc_id.clone(), g.generation_id.clone());
-        self.transaction(move |c| {
-            c.execute(
-                "INSERT OR REPLACE INTO generations (doc_id, generation_id, data) VALUES (?1, ?2, ?3)",
-                params![doc, id, data],
-            )
-            .map(|_| ())
-            .map_err(unavailable)
-        })
-        .await
-    }
-
-    pub(super) async fn read_generation(
-        &self,
-        doc_id: &str,
-        generation_id: &str,
-    ) -> Result<Option<Generation>, StoreError> {
-        let (doc, id) = (doc_id.to_string(), generation_id.to_string());
-        let data: Option<String> = self
-            .read(move |c| {
-                c.query_row(
-                    "SELECT data FROM generations WHERE doc_id = ?1 AND generation_id = ?2",
-                    params![doc, id],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(unavailable)
-            })
-            .await?;
-        data.map(|d| decode(&d)).transpose()
     }
 }

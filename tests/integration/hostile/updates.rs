@@ -132,7 +132,7 @@ async fn a_deeply_nested_update_on_the_bus_does_not_crash_a_node() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deeply_nested_update_already_in_the_store_is_left_out_on_load() {
     use creo::store::embedded::EmbeddedStore;
-    use creo::store::DocumentStore;
+    use creo::store::DocumentLog;
     let mut server = server(&[]);
     document_with(&server, "stored-bomb", "kept;").await;
     server.terminate();

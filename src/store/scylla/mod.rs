@@ -10,12 +10,31 @@
 //! - a request timeout, the default retry policy (which retries only what is safe), and
 //!   speculative execution for idempotent reads, so one slow replica does not stall a load.
 //!
-//! The data model is `schema.cql`; its comments explain the epoch protocol. Accounts and money
-//! are in `accounts.rs`.
+//! The data model is `schema.cql`; its comments explain the epoch protocol. Each aggregate's
+//! queries are in the file named after it (`documents.rs`, `ledger.rs` for accounts' money).
+
+mod account_rows;
+mod webhook_rows;
+mod workflow_rows;
 
 mod accounts;
+mod api_keys;
+mod audit;
+mod comments;
+mod documents;
+mod embeddings;
+mod generations;
+mod invitations;
+mod jobs;
+mod ledger;
+mod login_sessions;
+mod members;
+mod payment_events;
+mod revocations;
+mod users;
+mod versions;
 mod webhooks;
-mod workflow;
+mod workflows;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -38,10 +57,7 @@ use scylla::statement::prepared::PreparedStatement;
 use scylla::statement::{Consistency, SerialConsistency};
 use scylla::value::{CqlTimestamp, CqlValue, Row};
 
-use super::{
-    now_ms, revocation_scope, unavailable, Appended, Compaction, DocumentEmbedding, DocumentMeta,
-    DocumentStore, Revocation, StoreError, StoredDocument, SNAPSHOT_CHUNK_BYTES, WHOLE_ACCOUNT,
-};
+use crate::store::{documents::*, now_ms, unavailable, StoreError};
 
 /// Tuning for the ScyllaDB backend (from `Config`).
 #[derive(Debug, Clone)]
@@ -121,9 +137,9 @@ async fn prepare(
 pub struct ScyllaStore {
     session: Session,
     st: Statements,
-    accounts: accounts::Statements,
-    workflow: workflow::Statements,
-    webhooks: webhooks::Statements,
+    accounts: account_rows::Statements,
+    workflow: workflow_rows::Statements,
+    webhooks: webhook_rows::Statements,
     write_consistency: Consistency,
     next_seq: AtomicU64,
 }
@@ -162,7 +178,7 @@ pub fn parse_uri(uri: &str) -> Result<(Vec<String>, String), StoreError> {
 
 /// The statements of `schema.cql`, for `keyspace` and `replication`.
 pub fn schema_statements(keyspace: &str, replication: &str) -> Vec<String> {
-    let cql: String = include_str!("../../schema.cql")
+    let cql: String = include_str!("../../../schema.cql")
         .lines()
         .filter(|l| !l.trim_start().starts_with("--"))
         .collect::<Vec<_>>()
@@ -358,9 +374,9 @@ impl ScyllaStore {
             )
             .await?,
         };
-        let accounts = accounts::Statements::prepare(&session, r, w).await?;
-        let workflow = workflow::Statements::prepare(&session, r, w).await?;
-        let webhooks = webhooks::Statements::prepare(&session, r, w).await?;
+        let accounts = account_rows::Statements::prepare(&session, r, w).await?;
+        let workflow = workflow_rows::Statements::prepare(&session, r, w).await?;
+        let webhooks = webhook_rows::Statements::prepare(&session, r, w).await?;
         Ok(Arc::new(ScyllaStore {
             session,
             st,
@@ -442,40 +458,6 @@ impl ScyllaStore {
             .map_err(unavailable)
     }
 
-    /// Snapshot of the current epoch plus the logs of the previous and current epochs (see
-    /// `schema.cql` for why the previous one).
-    async fn read_document(&self, doc_id: &str) -> Result<Option<StoredDocument>, StoreError> {
-        let Some((meta, snapshot_id)) = self.read_meta(doc_id, &self.st.meta).await? else {
-            return Ok(None);
-        };
-        let chunks: Vec<(i32, Vec<u8>)> = self
-            .all_rows(&self.st.snapshot, (doc_id, meta.epoch, snapshot_id))
-            .await?;
-        if meta.epoch > 0 && chunks.is_empty() {
-            // The row points at a snapshot we cannot see: never load as if empty.
-            return Err(StoreError::Corrupt(format!(
-                "{doc_id}: snapshot of epoch {} missing",
-                meta.epoch
-            )));
-        }
-        for (i, (chunk, _)) in chunks.iter().enumerate() {
-            if *chunk != i as i32 {
-                return Err(StoreError::Corrupt(format!(
-                    "{doc_id}: snapshot chunk {i} missing"
-                )));
-            }
-        }
-        let snapshot =
-            (!chunks.is_empty()).then(|| chunks.into_iter().flat_map(|(_, data)| data).collect());
-        let mut updates = self.read_log(doc_id, meta.epoch - 1).await?;
-        updates.extend(self.read_log(doc_id, meta.epoch).await?);
-        Ok(Some(StoredDocument {
-            meta,
-            snapshot,
-            updates,
-        }))
-    }
-
     /// The `[applied]` column of a lightweight transaction's answer (followed by the current
     /// values when it did not apply).
     fn applied(result: scylla::response::query_result::QueryResult) -> Result<bool, StoreError> {
@@ -488,419 +470,6 @@ impl ScyllaStore {
             row.columns.first(),
             Some(Some(CqlValue::Boolean(true)))
         ))
-    }
-}
-
-#[async_trait]
-impl DocumentStore for ScyllaStore {
-    async fn load(&self, doc_id: &str) -> Result<Option<StoredDocument>, StoreError> {
-        self.read_document(doc_id).await
-    }
-
-    async fn meta(&self, doc_id: &str) -> Result<Option<DocumentMeta>, StoreError> {
-        Ok(self.read_meta(doc_id, &self.st.meta).await?.map(|(m, _)| m))
-    }
-
-    async fn claim(&self, doc_id: &str, account_id: &str) -> Result<DocumentMeta, StoreError> {
-        let now = CqlTimestamp(now_ms());
-        self.session
-            .execute_unpaged(&self.st.claim, (doc_id, account_id, now, now))
-            .await
-            .map_err(unavailable)?;
-        // Whoever won, a SERIAL read returns the owner every node agrees on.
-        let meta = self
-            .read_meta(doc_id, &self.st.meta_serial)
-            .await?
-            .map(|(m, _)| m)
-            .ok_or_else(|| StoreError::NotFound(doc_id.to_string()))?;
-        // Listed under the agreed owner only; the same row again is harmless.
-        self.session
-            .execute_unpaged(
-                &self.st.list_document,
-                (&meta.account_id, doc_id, CqlTimestamp(meta.created_at_ms)),
-            )
-            .await
-            .map_err(unavailable)?;
-        Ok(meta)
-    }
-
-    async fn set_title(&self, doc_id: &str, title: &str) -> Result<bool, StoreError> {
-        self.lwt(&self.st.set_title, (title, doc_id)).await
-    }
-
-    async fn documents_of(
-        &self,
-        account_id: &str,
-        limit: usize,
-    ) -> Result<Vec<DocumentMeta>, StoreError> {
-        let rows = self
-            .session
-            .execute_unpaged(&self.st.documents_of, (account_id,))
-            .await
-            .map_err(unavailable)?
-            .into_rows_result()
-            .map_err(unavailable)?;
-        let ids: Vec<String> = rows
-            .rows::<(String,)>()
-            .map_err(unavailable)?
-            .map(|r| r.map(|(id,)| id).map_err(unavailable))
-            .collect::<Result<_, _>>()?;
-        let metas = futures_util::future::try_join_all(
-            ids.iter().map(|id| self.read_meta(id, &self.st.meta)),
-        )
-        .await?;
-        let mut out: Vec<DocumentMeta> = metas.into_iter().flatten().map(|(m, _)| m).collect();
-        out.sort_by_key(|m| std::cmp::Reverse(m.updated_at_ms));
-        out.truncate(limit);
-        Ok(out)
-    }
-
-    async fn append(&self, doc_id: &str, updates: Vec<Bytes>) -> Result<Appended, StoreError> {
-        let (meta, _) = self
-            .read_meta(doc_id, &self.st.meta)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(doc_id.to_string()))?;
-        // One partition, one unlogged batch: applied atomically by its replicas.
-        let mut batch = Batch::new(BatchType::Unlogged);
-        batch.set_consistency(self.write_consistency);
-        batch.set_is_idempotent(true);
-        let mut values = Vec::with_capacity(updates.len());
-        for update in &updates {
-            batch.append_statement(self.st.append.clone());
-            values.push((doc_id, meta.epoch, self.next_seq(), update.as_ref()));
-        }
-        self.session
-            .batch(&batch, values)
-            .await
-            .map_err(unavailable)?;
-        Ok(Appended { epoch: meta.epoch })
-    }
-
-    async fn compact(&self, doc_id: &str) -> Result<Option<Compaction>, StoreError> {
-        let Some(doc) = self.read_document(doc_id).await? else {
-            return Ok(None);
-        };
-        if doc.updates.is_empty() {
-            return Ok(None);
-        }
-        let folded_updates = doc.updates.len() as u64;
-        let epoch = doc.meta.epoch;
-        let state = tokio::task::spawn_blocking(move || doc.fold())
-            .await
-            .map_err(unavailable)??;
-        let next = epoch + 1;
-        let snapshot_id = rand::random::<i64>() & i64::MAX;
-        for (i, chunk) in state.chunks(SNAPSHOT_CHUNK_BYTES).enumerate() {
-            self.session
-                .execute_unpaged(
-                    &self.st.put_chunk,
-                    (doc_id, next, snapshot_id, i as i32, chunk),
-                )
-                .await
-                .map_err(unavailable)?;
-        }
-        let result = self
-            .session
-            .execute_unpaged(
-                &self.st.switch_epoch,
-                (next, snapshot_id, CqlTimestamp(now_ms()), doc_id, epoch),
-            )
-            .await
-            .map_err(unavailable)?;
-        if !Self::applied(result)? {
-            // Another node compacted first; our chunks are never read. Drop what is ours only.
-            let _ = self
-                .session
-                .query_unpaged(
-                    "DELETE FROM document_snapshots WHERE doc_id = ? AND epoch = ? AND snapshot_id = ?",
-                    (doc_id, next, snapshot_id),
-                )
-                .await;
-            return Ok(None);
-        }
-        // One epoch behind: the log of epoch-1 and the snapshot of epoch are read only by loads
-        // that started before this switch, and written only by appends that read the epoch
-        // before the previous switch.
-        for (statement, e) in [
-            (&self.st.drop_log, epoch - 1),
-            (&self.st.drop_snapshots, epoch),
-        ] {
-            if e >= 0 {
-                if let Err(err) = self.session.execute_unpaged(statement, (doc_id, e)).await {
-                    tracing::warn!(doc = doc_id, epoch = e, error = %err, "could not drop an old epoch");
-                }
-            }
-        }
-        Ok(Some(Compaction {
-            epoch: next,
-            snapshot_bytes: state.len() as u64,
-            folded_updates,
-        }))
-    }
-
-    async fn delete(&self, doc_id: &str) -> Result<bool, StoreError> {
-        let Some((meta, _)) = self.read_meta(doc_id, &self.st.meta_serial).await? else {
-            return Ok(false);
-        };
-        for e in (meta.epoch - 1).max(0)..=meta.epoch {
-            self.session
-                .execute_unpaged(&self.st.drop_log, (doc_id, e))
-                .await
-                .map_err(unavailable)?;
-            self.session
-                .execute_unpaged(&self.st.drop_snapshots, (doc_id, e))
-                .await
-                .map_err(unavailable)?;
-        }
-        self.session
-            .execute_unpaged(&self.st.unlist_document, (&meta.account_id, doc_id))
-            .await
-            .map_err(unavailable)?;
-        let result = self
-            .session
-            .execute_unpaged(&self.st.drop_document, (doc_id,))
-            .await
-            .map_err(unavailable)?;
-        Self::applied(result)
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.session
-            .query_unpaged("SELECT now() FROM system.local", &[])
-            .await
-            .map(|_| ())
-            .map_err(unavailable)
-    }
-
-    async fn revoke(&self, r: &Revocation) -> Result<(), StoreError> {
-        let scope = revocation_scope(r.doc_id.as_deref());
-        self.session
-            .execute_unpaged(
-                &self.st.revoke,
-                (
-                    &r.account_id,
-                    &r.user_id,
-                    scope,
-                    &r.revoked_by,
-                    CqlTimestamp(r.revoked_at),
-                ),
-            )
-            .await
-            .map(|_| ())
-            .map_err(unavailable)
-    }
-
-    async fn lift_revocation(
-        &self,
-        account_id: &str,
-        user_id: &str,
-        doc_id: Option<&str>,
-    ) -> Result<bool, StoreError> {
-        let result = self
-            .session
-            .execute_unpaged(
-                &self.st.lift_revocation,
-                (account_id, user_id, revocation_scope(doc_id)),
-            )
-            .await
-            .map_err(unavailable)?;
-        Self::applied(result)
-    }
-
-    async fn revocations(&self, account_id: &str) -> Result<Vec<Revocation>, StoreError> {
-        let rows: Vec<(String, String, String, CqlTimestamp)> =
-            self.all_rows(&self.st.revocations, (account_id,)).await?;
-        Ok(rows
-            .into_iter()
-            .map(|(user_id, scope, revoked_by, at)| Revocation {
-                account_id: account_id.to_string(),
-                user_id,
-                doc_id: (scope != WHOLE_ACCOUNT).then_some(scope),
-                revoked_by,
-                revoked_at: at.0,
-            })
-            .collect())
-    }
-
-    async fn put_embedding(&self, e: &DocumentEmbedding) -> Result<(), StoreError> {
-        self.session
-            .execute_unpaged(
-                &self.st.put_embedding,
-                (
-                    &e.account_id,
-                    &e.model,
-                    &e.doc_id,
-                    e.vector_bytes(),
-                    &e.text_hash,
-                    CqlTimestamp(e.updated_at),
-                ),
-            )
-            .await
-            .map(|_| ())
-            .map_err(unavailable)
-    }
-
-    async fn embeddings(
-        &self,
-        account_id: &str,
-        model: &str,
-    ) -> Result<Vec<DocumentEmbedding>, StoreError> {
-        let rows: Vec<(String, Vec<u8>, String, CqlTimestamp)> = self
-            .all_rows(&self.st.embeddings, (account_id, model))
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(doc_id, vector, text_hash, at)| DocumentEmbedding {
-                account_id: account_id.to_string(),
-                doc_id,
-                model: model.to_string(),
-                vector: DocumentEmbedding::vector_from_bytes(&vector),
-                text_hash,
-                updated_at: at.0,
-            })
-            .collect())
-    }
-
-    async fn put_job(&self, job: &creo_core::jobs::Job) -> Result<(), StoreError> {
-        self.write_job(job).await
-    }
-
-    async fn claim_jobs(
-        &self,
-        now: i64,
-        lease_ms: i64,
-        limit: usize,
-    ) -> Result<Vec<creo_core::jobs::Job>, StoreError> {
-        self.take_jobs(now, lease_ms, limit).await
-    }
-
-    async fn end_job(&self, id: &str, dead: Option<&str>) -> Result<(), StoreError> {
-        self.finish_job(id, dead).await
-    }
-
-    async fn put_version(&self, v: &creo_core::versions::Version) -> Result<(), StoreError> {
-        self.write_version(v).await
-    }
-
-    async fn delete_version(&self, doc_id: &str, version_id: &str) -> Result<(), StoreError> {
-        self.drop_version(doc_id, version_id).await
-    }
-
-    async fn versions(
-        &self,
-        doc_id: &str,
-    ) -> Result<Vec<creo_core::versions::Version>, StoreError> {
-        self.read_versions(doc_id, None).await
-    }
-
-    async fn version(
-        &self,
-        doc_id: &str,
-        version_id: &str,
-    ) -> Result<Option<creo_core::versions::Version>, StoreError> {
-        Ok(self.read_versions(doc_id, Some(version_id)).await?.pop())
-    }
-
-    async fn put_comment(&self, c: &creo_core::comments::Comment) -> Result<(), StoreError> {
-        self.write_comment(c).await
-    }
-
-    async fn comments(
-        &self,
-        doc_id: &str,
-    ) -> Result<Vec<creo_core::comments::Comment>, StoreError> {
-        self.read_comments(doc_id).await
-    }
-
-    async fn workflow(
-        &self,
-        doc_id: &str,
-    ) -> Result<Option<creo_core::workflow::Workflow>, StoreError> {
-        self.read_workflow(doc_id).await
-    }
-
-    async fn transition(
-        &self,
-        next: &creo_core::workflow::Workflow,
-        record: &creo_core::workflow::Transition,
-    ) -> Result<bool, StoreError> {
-        self.write_transition(next, record).await
-    }
-
-    async fn transitions(
-        &self,
-        doc_id: &str,
-    ) -> Result<Vec<creo_core::workflow::Transition>, StoreError> {
-        self.read_transitions(doc_id).await
-    }
-
-    async fn required_approvals(&self, account_id: &str) -> Result<Option<u32>, StoreError> {
-        self.read_required_approvals(account_id).await
-    }
-
-    async fn set_required_approvals(&self, account_id: &str, n: u32) -> Result<(), StoreError> {
-        self.write_required_approvals(account_id, n).await
-    }
-
-    async fn put_webhook(&self, e: &creo_core::webhooks::Endpoint) -> Result<(), StoreError> {
-        self.write_webhook(e).await
-    }
-
-    async fn webhooks(
-        &self,
-        account_id: &str,
-    ) -> Result<Vec<creo_core::webhooks::Endpoint>, StoreError> {
-        self.read_webhooks(account_id).await
-    }
-
-    async fn delete_webhook(
-        &self,
-        account_id: &str,
-        endpoint_id: &str,
-    ) -> Result<bool, StoreError> {
-        self.remove_webhook(account_id, endpoint_id).await
-    }
-
-    async fn put_delivery(&self, d: &creo_core::webhooks::Delivery) -> Result<(), StoreError> {
-        self.write_delivery(d).await
-    }
-
-    async fn deliveries(
-        &self,
-        endpoint_id: &str,
-        limit: usize,
-    ) -> Result<Vec<creo_core::webhooks::Delivery>, StoreError> {
-        self.read_deliveries(endpoint_id, limit).await
-    }
-
-    async fn put_generation(
-        &self,
-        g: &creo_core::generations::Generation,
-    ) -> Result<(), StoreError> {
-        self.write_generation(g).await
-    }
-
-    async fn generation(
-        &self,
-        doc_id: &str,
-        generation_id: &str,
-    ) -> Result<Option<creo_core::generations::Generation>, StoreError> {
-        self.read_generation(doc_id, generation_id).await
-    }
-
-    async fn is_revoked(
-        &self,
-        account_id: &str,
-        user_id: &str,
-        doc_id: &str,
-    ) -> Result<bool, StoreError> {
-        let rows: Vec<(String,)> = self
-            .all_rows(
-                &self.st.is_revoked,
-                (account_id, user_id, doc_id, WHOLE_ACCOUNT),
-            )
-            .await?;
-        Ok(!rows.is_empty())
     }
 }
 

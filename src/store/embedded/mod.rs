@@ -4,11 +4,31 @@
 //!
 //! Writes go through one writer thread that drains every queued request into one transaction:
 //! a group commit across all documents, one fsync per batch however many editors are typing.
-//! Account and ledger writes (`accounts.rs`) ride the same writer, each in its own savepoint.
+//! Every other write (accounts, the ledger, workflows...) rides the same writer, each in its own
+//! savepoint. Each aggregate's queries are in the file named after it (`ledger.rs`, `versions.rs`).
+
+mod account_rows;
+mod webhook_rows;
+mod workflow_rows;
 
 mod accounts;
+mod api_keys;
+mod audit;
+mod comments;
+mod documents;
+mod embeddings;
+mod generations;
+mod invitations;
+mod jobs;
+mod ledger;
+mod login_sessions;
+mod members;
+mod payment_events;
+mod revocations;
+mod users;
+mod versions;
 mod webhooks;
-mod workflow;
+mod workflows;
 
 use std::any::Any;
 use std::path::{Path, PathBuf};
@@ -20,54 +40,7 @@ use bytes::Bytes;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use tokio::sync::oneshot;
 
-use super::{
-    now_ms, revocation_scope, unavailable, Appended, Compaction, DocumentEmbedding, DocumentMeta,
-    DocumentStore, Revocation, StoreError, StoredDocument, SNAPSHOT_CHUNK_BYTES, WHOLE_ACCOUNT,
-};
-
-/// The embedded schema: the same tables and keys as `schema.cql`.
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS documents (
-    doc_id      TEXT PRIMARY KEY,
-    account_id  TEXT NOT NULL,
-    epoch       INTEGER NOT NULL DEFAULT 0,
-    created_at  INTEGER NOT NULL,
-    updated_at  INTEGER NOT NULL
-);
--- An account's documents, for its document list (schema.cql: documents_by_account).
-CREATE INDEX IF NOT EXISTS documents_by_account ON documents (account_id, updated_at);
-CREATE TABLE IF NOT EXISTS document_updates (
-    doc_id      TEXT NOT NULL,
-    epoch       INTEGER NOT NULL,
-    seq         INTEGER NOT NULL,
-    data        BLOB NOT NULL,
-    PRIMARY KEY (doc_id, epoch, seq)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS document_snapshots (
-    doc_id      TEXT NOT NULL,
-    epoch       INTEGER NOT NULL,
-    chunk       INTEGER NOT NULL,
-    data        BLOB NOT NULL,
-    PRIMARY KEY (doc_id, epoch, chunk)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS document_embeddings (
-    account_id  TEXT NOT NULL,
-    model       TEXT NOT NULL,
-    doc_id      TEXT NOT NULL,
-    vector      BLOB NOT NULL,
-    text_hash   TEXT NOT NULL,
-    updated_at  INTEGER NOT NULL,
-    PRIMARY KEY (account_id, model, doc_id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS access_revocations (
-    account_id  TEXT NOT NULL,
-    user_id     TEXT NOT NULL,
-    scope       TEXT NOT NULL,
-    revoked_by  TEXT NOT NULL,
-    revoked_at  INTEGER NOT NULL,
-    PRIMARY KEY (account_id, user_id, scope)
-) WITHOUT ROWID;
-";
+use crate::store::{documents::*, now_ms, revocations::*, unavailable, StoreError};
 
 /// Most requests folded into one transaction.
 const MAX_OPS_PER_COMMIT: usize = 512;
@@ -233,11 +206,19 @@ impl EmbeddedStore {
 }
 
 /// Creates the tables if missing. Idempotent: `creo migrate` and every start run it.
+/// The embedded schema, one file per area: the same tables and keys as `schema.cql`. Each
+/// statement is `IF NOT EXISTS`, so applying it to an existing store is a no-op.
+const SCHEMA: [&str; 4] = [
+    include_str!("schema/documents.sql"),
+    include_str!("schema/accounts.sql"),
+    include_str!("schema/workflow.sql"),
+    include_str!("schema/webhooks.sql"),
+];
+
 pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
-    conn.execute_batch(SCHEMA).map_err(unavailable)?;
-    conn.execute_batch(accounts::SCHEMA).map_err(unavailable)?;
-    conn.execute_batch(workflow::SCHEMA).map_err(unavailable)?;
-    conn.execute_batch(webhooks::SCHEMA).map_err(unavailable)?;
+    for schema in SCHEMA {
+        conn.execute_batch(schema).map_err(unavailable)?;
+    }
     // Columns added after a table first shipped (SQLite has no ADD COLUMN IF NOT EXISTS).
     add_column(
         conn,
@@ -352,355 +333,6 @@ fn read_document(
         },
         last_seq,
     )))
-}
-
-#[async_trait]
-impl DocumentStore for EmbeddedStore {
-    async fn load(&self, doc_id: &str) -> Result<Option<StoredDocument>, StoreError> {
-        let doc_id = doc_id.to_string();
-        self.read(move |conn| Ok(read_document(conn, &doc_id)?.map(|(d, _)| d)))
-            .await
-    }
-
-    async fn meta(&self, doc_id: &str) -> Result<Option<DocumentMeta>, StoreError> {
-        let doc_id = doc_id.to_string();
-        self.read(move |conn| read_meta(conn, &doc_id)).await
-    }
-
-    async fn claim(&self, doc_id: &str, account_id: &str) -> Result<DocumentMeta, StoreError> {
-        let (doc_id, account_id) = (doc_id.to_string(), account_id.to_string());
-        self.write(|reply| WriteOp::Claim {
-            doc_id,
-            account_id,
-            reply,
-        })
-        .await
-    }
-
-    async fn set_title(&self, doc_id: &str, title: &str) -> Result<bool, StoreError> {
-        let (doc_id, title) = (doc_id.to_string(), title.to_string());
-        self.transaction(move |c| {
-            c.execute(
-                "UPDATE documents SET title = ?2 WHERE doc_id = ?1",
-                params![doc_id, title],
-            )
-            .map(|changed| changed > 0)
-            .map_err(unavailable)
-        })
-        .await
-    }
-
-    async fn documents_of(
-        &self,
-        account_id: &str,
-        limit: usize,
-    ) -> Result<Vec<DocumentMeta>, StoreError> {
-        let account_id = account_id.to_string();
-        self.read(move |conn| {
-            let mut statement = conn
-                .prepare_cached(
-                    "SELECT doc_id, epoch, created_at, updated_at, title FROM documents \
-                     WHERE account_id = ?1 ORDER BY updated_at DESC LIMIT ?2",
-                )
-                .map_err(unavailable)?;
-            let rows = statement
-                .query_map(params![account_id, limit as i64], |r| {
-                    Ok(DocumentMeta {
-                        doc_id: r.get(0)?,
-                        account_id: account_id.clone(),
-                        epoch: r.get(1)?,
-                        created_at_ms: r.get(2)?,
-                        updated_at_ms: r.get(3)?,
-                        title: r.get(4)?,
-                    })
-                })
-                .map_err(unavailable)?;
-            rows.collect::<Result<_, _>>().map_err(unavailable)
-        })
-        .await
-    }
-
-    async fn append(&self, doc_id: &str, updates: Vec<Bytes>) -> Result<Appended, StoreError> {
-        let doc_id = doc_id.to_string();
-        self.write(|reply| WriteOp::Append {
-            doc_id,
-            updates,
-            reply,
-        })
-        .await
-    }
-
-    async fn compact(&self, doc_id: &str) -> Result<Option<Compaction>, StoreError> {
-        // Fold outside the write transaction (it can take a while for a big document); the
-        // write step then folds in whatever was appended meanwhile and switches epochs.
-        let id = doc_id.to_string();
-        let read = self
-            .read(move |conn| {
-                let Some((doc, last_seq)) = read_document(conn, &id)? else {
-                    return Ok(None);
-                };
-                let folded = doc.updates.len() as u64;
-                Ok(Some((doc.meta.epoch, last_seq, folded, doc.fold()?)))
-            })
-            .await?;
-        let Some((epoch, through_seq, folded_updates, state)) = read else {
-            return Ok(None);
-        };
-        let doc_id = doc_id.to_string();
-        self.write(|reply| WriteOp::Compact {
-            doc_id,
-            epoch,
-            through_seq,
-            folded_updates,
-            state,
-            reply,
-        })
-        .await
-    }
-
-    async fn delete(&self, doc_id: &str) -> Result<bool, StoreError> {
-        let doc_id = doc_id.to_string();
-        self.write(|reply| WriteOp::Delete { doc_id, reply }).await
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.read(|conn| {
-            conn.query_row("SELECT 1", [], |_| Ok(()))
-                .map_err(unavailable)
-        })
-        .await
-    }
-
-    async fn revoke(&self, revocation: &Revocation) -> Result<(), StoreError> {
-        let revocation = revocation.clone();
-        self.write(|reply| WriteOp::Revoke { revocation, reply })
-            .await
-    }
-
-    async fn lift_revocation(
-        &self,
-        account_id: &str,
-        user_id: &str,
-        doc_id: Option<&str>,
-    ) -> Result<bool, StoreError> {
-        let (account_id, user_id) = (account_id.to_string(), user_id.to_string());
-        let scope = revocation_scope(doc_id).to_string();
-        self.write(|reply| WriteOp::Lift {
-            account_id,
-            user_id,
-            scope,
-            reply,
-        })
-        .await
-    }
-
-    async fn revocations(&self, account_id: &str) -> Result<Vec<Revocation>, StoreError> {
-        let account_id = account_id.to_string();
-        self.read(move |conn| read_revocations(conn, &account_id))
-            .await
-    }
-
-    async fn put_embedding(&self, e: &DocumentEmbedding) -> Result<(), StoreError> {
-        let e = e.clone();
-        self.transaction(move |conn| {
-            conn.prepare_cached(
-                "INSERT OR REPLACE INTO document_embeddings
-                 (account_id, model, doc_id, vector, text_hash, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    e.account_id,
-                    e.model,
-                    e.doc_id,
-                    e.vector_bytes(),
-                    e.text_hash,
-                    e.updated_at
-                ])
-            })
-            .map(|_| ())
-            .map_err(unavailable)
-        })
-        .await
-    }
-
-    async fn embeddings(
-        &self,
-        account_id: &str,
-        model: &str,
-    ) -> Result<Vec<DocumentEmbedding>, StoreError> {
-        let (a, m) = (account_id.to_string(), model.to_string());
-        self.read(move |conn| {
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT doc_id, vector, text_hash, updated_at FROM document_embeddings
-                     WHERE account_id = ?1 AND model = ?2",
-                )
-                .map_err(unavailable)?;
-            let rows = stmt
-                .query_map(params![a, m], |r| {
-                    Ok(DocumentEmbedding {
-                        account_id: a.clone(),
-                        doc_id: r.get(0)?,
-                        model: m.clone(),
-                        vector: DocumentEmbedding::vector_from_bytes(&r.get::<_, Vec<u8>>(1)?),
-                        text_hash: r.get(2)?,
-                        updated_at: r.get(3)?,
-                    })
-                })
-                .map_err(unavailable)?;
-            rows.collect::<Result<_, _>>().map_err(unavailable)
-        })
-        .await
-    }
-
-    async fn put_job(&self, job: &creo_core::jobs::Job) -> Result<(), StoreError> {
-        self.write_job(job).await
-    }
-
-    async fn claim_jobs(
-        &self,
-        now: i64,
-        lease_ms: i64,
-        limit: usize,
-    ) -> Result<Vec<creo_core::jobs::Job>, StoreError> {
-        self.take_jobs(now, lease_ms, limit).await
-    }
-
-    async fn end_job(&self, id: &str, dead: Option<&str>) -> Result<(), StoreError> {
-        self.finish_job(id, dead).await
-    }
-
-    async fn put_version(&self, v: &creo_core::versions::Version) -> Result<(), StoreError> {
-        self.write_version(v).await
-    }
-
-    async fn delete_version(&self, doc_id: &str, version_id: &str) -> Result<(), StoreError> {
-        self.drop_version(doc_id, version_id).await
-    }
-
-    async fn versions(
-        &self,
-        doc_id: &str,
-    ) -> Result<Vec<creo_core::versions::Version>, StoreError> {
-        self.read_versions(doc_id, None).await
-    }
-
-    async fn version(
-        &self,
-        doc_id: &str,
-        version_id: &str,
-    ) -> Result<Option<creo_core::versions::Version>, StoreError> {
-        Ok(self.read_versions(doc_id, Some(version_id)).await?.pop())
-    }
-
-    async fn put_comment(&self, c: &creo_core::comments::Comment) -> Result<(), StoreError> {
-        self.write_comment(c).await
-    }
-
-    async fn comments(
-        &self,
-        doc_id: &str,
-    ) -> Result<Vec<creo_core::comments::Comment>, StoreError> {
-        self.read_comments(doc_id).await
-    }
-
-    async fn workflow(
-        &self,
-        doc_id: &str,
-    ) -> Result<Option<creo_core::workflow::Workflow>, StoreError> {
-        self.read_workflow(doc_id).await
-    }
-
-    async fn transition(
-        &self,
-        next: &creo_core::workflow::Workflow,
-        record: &creo_core::workflow::Transition,
-    ) -> Result<bool, StoreError> {
-        self.write_transition(next, record).await
-    }
-
-    async fn transitions(
-        &self,
-        doc_id: &str,
-    ) -> Result<Vec<creo_core::workflow::Transition>, StoreError> {
-        self.read_transitions(doc_id).await
-    }
-
-    async fn required_approvals(&self, account_id: &str) -> Result<Option<u32>, StoreError> {
-        self.read_required_approvals(account_id).await
-    }
-
-    async fn set_required_approvals(&self, account_id: &str, n: u32) -> Result<(), StoreError> {
-        self.write_required_approvals(account_id, n).await
-    }
-
-    async fn put_webhook(&self, e: &creo_core::webhooks::Endpoint) -> Result<(), StoreError> {
-        self.write_webhook(e).await
-    }
-
-    async fn webhooks(
-        &self,
-        account_id: &str,
-    ) -> Result<Vec<creo_core::webhooks::Endpoint>, StoreError> {
-        self.read_webhooks(account_id).await
-    }
-
-    async fn delete_webhook(
-        &self,
-        account_id: &str,
-        endpoint_id: &str,
-    ) -> Result<bool, StoreError> {
-        self.remove_webhook(account_id, endpoint_id).await
-    }
-
-    async fn put_delivery(&self, d: &creo_core::webhooks::Delivery) -> Result<(), StoreError> {
-        self.write_delivery(d).await
-    }
-
-    async fn deliveries(
-        &self,
-        endpoint_id: &str,
-        limit: usize,
-    ) -> Result<Vec<creo_core::webhooks::Delivery>, StoreError> {
-        self.read_deliveries(endpoint_id, limit).await
-    }
-
-    async fn put_generation(
-        &self,
-        g: &creo_core::generations::Generation,
-    ) -> Result<(), StoreError> {
-        self.write_generation(g).await
-    }
-
-    async fn generation(
-        &self,
-        doc_id: &str,
-        generation_id: &str,
-    ) -> Result<Option<creo_core::generations::Generation>, StoreError> {
-        self.read_generation(doc_id, generation_id).await
-    }
-
-    async fn is_revoked(
-        &self,
-        account_id: &str,
-        user_id: &str,
-        doc_id: &str,
-    ) -> Result<bool, StoreError> {
-        let (a, u, d) = (
-            account_id.to_string(),
-            user_id.to_string(),
-            doc_id.to_string(),
-        );
-        self.read(move |conn| {
-            conn.prepare_cached(
-                "SELECT 1 FROM access_revocations
-                 WHERE account_id = ?1 AND user_id = ?2 AND scope IN (?3, ?4) LIMIT 1",
-            )
-            .and_then(|mut s| s.exists(params![a, u, d, WHOLE_ACCOUNT]))
-            .map_err(unavailable)
-        })
-        .await
-    }
 }
 
 /// Copies committed WAL pages into the database beside the writer (PASSIVE never blocks it),
