@@ -1,25 +1,12 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react'
-import { api, ApiError, logout, nameOf, post, refresh, type Role, type Session } from './api'
+import { api, ApiError, logout, nameOf, post, refresh, type Session } from './api'
 import { documentLink } from './App'
 import { when } from './format'
 import { MembersPanel } from './MembersPanel'
 import { CreditsPanel } from './panels/CreditsPanel'
 import { useTitle } from './title'
 import { Alert } from './Alert'
-
-interface Account {
-  account_id: string
-  name: string
-  tier: string
-  role: Role
-}
-
-interface Listed {
-  doc_id: string
-  title: string
-  updated_at_ms: number
-  workflow_state: string
-}
+import type { AccountWithRole as Account, Listed } from './apiTypes'
 
 export const STATE_LABELS: Record<string, string> = {
   draft: 'Draft',

@@ -4,15 +4,7 @@ import { AuthScreen } from './AuthScreen'
 import { reloadDirectory } from './directory'
 import { useTitle } from './title'
 import { Alert } from './Alert'
-
-interface Preview {
-  account_id: string
-  account_name: string
-  inviter_name: string
-  role: Role
-  email: string
-  expires_at: number
-}
+import type { InvitationPreview as Preview } from './apiTypes'
 
 /** What each role may do, in the words an invitation uses. */
 export const ROLE_WORDS: Record<Role, string> = {

@@ -2,7 +2,9 @@
 // authorised with its access token, which is refreshed before it expires and once more when the
 // server says it has.
 
-export type Role = 'owner' | 'admin' | 'editor' | 'commenter' | 'viewer'
+import type { Role, Tokens } from './apiTypes'
+
+export type { Role }
 
 export interface Session {
   accessToken: string
@@ -14,15 +16,6 @@ export interface Session {
   /** The name given at sign-up, what everyone else sees (absent in sessions kept before names). */
   name?: string
   accountId: string
-  role: Role
-}
-
-interface Tokens {
-  access_token: string
-  expires_in: number
-  refresh_token: string
-  user_id: string
-  account_id: string
   role: Role
 }
 

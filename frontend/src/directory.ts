@@ -3,16 +3,10 @@
 // even when they are not in the document right now. Never an id on screen.
 
 import { useCallback, useEffect, useState } from 'react'
-import { api, session, type Role } from './api'
+import { api, session } from './api'
+import type { Member } from './apiTypes'
 
-export interface Member {
-  user_id: string
-  role: Role
-  name: string
-  /** Shown to owners and admins, and to the member themself. */
-  email: string | null
-  added_at: number
-}
+export type { Member }
 
 const cache = new Map<string, Promise<Member[]>>()
 const listeners = new Set<() => void>()

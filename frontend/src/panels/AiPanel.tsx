@@ -4,44 +4,13 @@ import { ySyncPluginKey, yUndoPluginKey } from '@tiptap/y-tiptap'
 import * as Y from 'yjs'
 import { api, ApiError, credits, post, postForBytes } from '../api'
 import type { Collab } from '../editor/collab'
-
-interface Hit {
-  doc_id: string
-  score: number
-}
-
-interface Variation {
-  index: number
-  style: string
-  text: string
-  similarity: number | null
-  error: string | null
-}
-
-interface Generation {
-  generation_id: string
-  status: 'pending' | 'done' | 'failed'
-  charged_milli: number
-  variations: Variation[]
-  selected: number | null
-}
-
-interface Quote {
-  variations: number
-  price_milli_each: number
-  total_milli: number
-}
+import type { Generation, Hit, Quote, SuggestionResult as Suggestion } from '../apiTypes'
 
 const STYLES: Record<string, string> = {
   lead: 'Strongest sentence first',
   short: 'Short',
   hashtags: 'With hashtags',
   short_hashtags: 'Short, with hashtags',
-}
-
-interface Suggestion {
-  suggestion_id: string
-  inserted: string
 }
 
 /** Hashtag suggestions, similar posts, and four variations priced before they run. */
@@ -193,7 +162,7 @@ export function AiPanel({
             {generation.variations.map((v) => (
               <li key={v.index}>
                 <strong>{STYLES[v.style] ?? v.style}</strong>
-                {v.similarity !== null && <span className="hint"> · {Math.round(v.similarity * 100)}% faithful</span>}
+                {v.similarity != null && <span className="hint"> · {Math.round(v.similarity * 100)}% faithful</span>}
                 <p className="variation-text">{v.error ?? v.text}</p>
                 {canWrite && !v.error && (
                   <button

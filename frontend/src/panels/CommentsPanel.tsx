@@ -6,6 +6,7 @@ import type { Collab } from '../editor/collab'
 import { showHighlights } from '../editor/commentMarks'
 import { when } from '../format'
 import { Alert } from '../Alert'
+import type { Thread } from '../apiTypes'
 
 /** What the editor hands over when someone comments on a selection. */
 export interface NewAnchor {
@@ -13,21 +14,6 @@ export interface NewAnchor {
   index: number
   length: number
   quoted: string
-}
-
-interface Comment {
-  comment_id: string
-  author: string
-  body: string
-  created_at: number
-  anchor: { field: string; quoted: string } | null
-}
-
-interface Thread {
-  thread_id: string
-  resolved: boolean
-  /** Each comment with where its anchor is now (`null` when its words were deleted). */
-  comments: (Comment & { span: { index: number; length: number } | null })[]
 }
 
 export function CommentsPanel({

@@ -1,20 +1,6 @@
 import { useEffect, useState } from 'react'
 import { api, ApiError, credits } from '../api'
-
-interface Billing {
-  tier: string
-  balance_milli: number
-  reserved_milli: number
-  available_milli: number
-  month: { generations: number; generations_limit: number | null; spent_milli: number }
-}
-
-interface UsageRow {
-  day: string
-  action: string
-  count: number
-  spent_milli: number
-}
+import type { Billing, UsageRow } from '../apiTypes'
 
 const DAYS = 14
 

@@ -4,15 +4,7 @@ import { useConfirm } from '../Confirm'
 import { useDirectory } from '../directory'
 import { when } from '../format'
 import { Alert } from '../Alert'
-
-interface Version {
-  version_id: string
-  name: string
-  automatic: boolean
-  created_by: string
-  created_at: number
-  changed_by: string[]
-}
+import type { Version } from '../apiTypes'
 
 /** Named and automatic snapshots; restoring one is a new edit everyone sees, history stays. */
 export function VersionsPanel({

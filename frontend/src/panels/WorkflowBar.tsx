@@ -4,21 +4,7 @@ import { STATE_LABELS } from '../DocumentsPage'
 import type { Collab } from '../editor/collab'
 import { useDirectory } from '../directory'
 import { Alert } from '../Alert'
-
-interface Transition {
-  from: string
-  to: string
-  action: string
-  actor: string
-  at: number
-  note: string
-}
-
-interface WorkflowView {
-  workflow: { state: string; approvals: string[]; scheduled_at: number | null; timezone: string | null }
-  required_approvals: number
-  transitions: Transition[]
-}
+import type { Transition, WorkflowView } from '../apiTypes'
 
 /** Platforms, their formats, and why one cannot be chosen yet (both need an image or video). */
 const PLATFORMS: [string, string, string[], string?][] = [

@@ -1,0 +1,27 @@
+// The API's types as the editor names them. Every one is generated from the server's OpenAPI
+// document (generated/openapi.d.ts, by openapi-typescript; tests/integration/openapi.rs fails
+// when it no longer matches what the server serves), so a change to the API shows up here as a
+// type error instead of a surprise at run time.
+
+import type { components } from './generated/openapi'
+
+type Schemas = components['schemas']
+
+export type Role = Schemas['Role']
+export type Tokens = Schemas['Tokens']
+export type Member = Schemas['MemberView']
+export type AccountWithRole = Schemas['AccountWithRole']
+export type Listed = Schemas['Listed']
+export type InvitationPreview = Schemas['InvitationPreview']
+export type Thread = Schemas['Thread']
+export type PlacedComment = Schemas['PlacedComment']
+export type Billing = Schemas['Billing']
+export type UsageRow = Schemas['UsageRow']
+export type Version = Schemas['Version']
+export type Transition = Schemas['Transition']
+export type WorkflowView = Schemas['WorkflowView']
+export type Hit = Schemas['Hit']
+export type Variation = Schemas['Variation']
+export type Generation = Schemas['Generation']
+export type Quote = Schemas['Quote']
+export type SuggestionResult = Schemas['SuggestionResult']
