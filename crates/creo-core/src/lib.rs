@@ -7,6 +7,8 @@
 //!   (`sync::awareness`).
 //! - `envelope`: what nodes say to each other on the bus, and its wire format.
 //! - `role`: who may do what in an account.
+//! - `live`: `LiveDoc`, one live document's rules (admit, intake, batch, commit outcome,
+//!   compaction, resync, presence, access change), which the server's document actor wraps.
 //! - `snapshot`, `fields`, `text`: a document's whole state as a `Doc`, its named fields
 //!   (formatted text, plain text) and the text the AI features read.
 //! - The domain: `workflow` (states, transitions, approvals, the system's `Publish` step),
@@ -23,6 +25,7 @@ pub mod envelope;
 pub mod fields;
 pub mod generations;
 pub mod jobs;
+pub mod live;
 pub mod platforms;
 pub mod role;
 pub mod snapshot;

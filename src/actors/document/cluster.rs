@@ -10,7 +10,8 @@ impl DocumentActor {
     }
 
     pub(super) fn local_presence(&self) -> Option<Bytes> {
-        self.presence
+        self.live
+            .presence()
             .local_snapshot()
             .map(|p| Bytes::from(p.encode_v1()))
     }
@@ -25,7 +26,7 @@ impl DocumentActor {
         };
         match sync::decode_awareness(raw, &limits) {
             Ok(update) => {
-                if let Some(relay) = self.presence.apply_remote(node, update) {
+                if let Some(relay) = self.live.presence_mut().apply_remote(node, update) {
                     self.broadcast(&sync::encode_awareness(relay), None);
                 }
             }
@@ -56,33 +57,17 @@ impl DocumentActor {
         }
         match message {
             DocMessage::Updates(updates) => {
-                let mut applied = Vec::with_capacity(updates.len());
-                let mut invalid = false;
-                {
-                    self.encoded = None;
-                    let mut txn = self.doc.transact_mut();
-                    let limits = self.config.update_limits().trusted();
-                    for raw in updates {
-                        // Another node validated it, but a node is not trusted to the point of
-                        // letting a bad message on the bus take this one down.
-                        match update::decode_checked(&raw, &limits) {
-                            Ok((shape, update)) => {
-                                if let Err(e) = txn.apply_update(update) {
-                                    tracing::warn!(parent: &self.span, error = %e, "update from the bus did not apply");
-                                }
-                                self.intake.learn_shape(&shape);
-                                self.approx_bytes += raw.len() as u64;
-                                applied.push(raw);
-                            }
-                            Err(e) => {
-                                metrics::counter!("creo_bus_dropped_total", "reason" => "invalid_update")
-                                    .increment(1);
-                                tracing::warn!(parent: &self.span, error = %e, "invalid update from the bus; resyncing");
-                                invalid = true;
-                            }
-                        }
-                    }
+                let limits = self.config.update_limits().trusted();
+                let remote = self.live.apply_remote(updates, &limits);
+                for e in &remote.apply_errors {
+                    tracing::warn!(parent: &self.span, error = %e, "update from the bus did not apply");
                 }
+                for e in &remote.invalid {
+                    metrics::counter!("creo_bus_dropped_total", "reason" => "invalid_update")
+                        .increment(1);
+                    tracing::warn!(parent: &self.span, error = %e, "invalid update from the bus; resyncing");
+                }
+                let (applied, invalid) = (remote.applied, !remote.invalid.is_empty());
                 let deliveries = self.deliver_batch(&applied, &vec![None; applied.len()]);
                 metrics::counter!("creo_bus_updates_applied_total").increment(applied.len() as u64);
                 metrics::counter!("creo_updates_out_total").increment(deliveries);
@@ -157,28 +142,19 @@ impl DocumentActor {
 
     pub(super) fn merge_stored(&mut self, state: &[u8]) {
         let limits = self.config.update_limits().trusted();
-        let update = match update::decode_checked(state, &limits) {
-            Ok((_, u)) => u,
+        let merged = match self.live.merge_stored(state, &limits) {
+            Ok(merged) => merged,
             Err(e) => {
                 tracing::error!(parent: &self.span, error = %e, "stored state does not decode");
                 return;
             }
         };
-        self.encoded = None;
-        let news = {
-            let mut txn = self.doc.transact_mut();
-            if let Err(e) = txn.apply_update(update) {
-                tracing::warn!(parent: &self.span, error = %e, "stored state did not apply");
-            }
-            let news = txn.encode_update_v1();
-            self.intake.learn(&txn.state_vector());
-            news
-        };
-        // An update that changes nothing encodes as two zero bytes (no structs, no deletions).
-        if news.len() > 2 {
+        if let Some(e) = merged.apply_error {
+            tracing::warn!(parent: &self.span, error = %e, "stored state did not apply");
+        }
+        if let Some(news) = merged.news {
             metrics::counter!("creo_bus_resync_recovered_total").increment(1);
             tracing::info!(parent: &self.span, bytes = news.len(), "resync recovered updates the bus had lost");
-            self.approx_bytes += news.len() as u64;
             let deliveries = self.broadcast(&sync::encode_update(&news), None);
             metrics::counter!("creo_updates_out_total").increment(deliveries);
         }

@@ -6,13 +6,13 @@ impl DocumentActor {
     /// Starts a group commit unless one is in flight: updates arriving meanwhile form the next
     /// batch, so under load each store write carries many updates.
     pub(super) fn commit(&mut self, ctx: &mut Context<Self>) {
-        if self.in_flight || self.backing_off || self.pending.is_empty() {
+        if self.backing_off {
             return;
         }
-        let n = self.pending.len().min(self.config.commit_max_updates);
-        let batch: Vec<Pending> = self.pending.drain(..n).collect();
+        let Some(batch) = self.live.start_commit() else {
+            return;
+        };
         let raws: Vec<Bytes> = batch.iter().map(|p| p.raw.clone()).collect();
-        self.in_flight = true;
         let store = self.store.clone();
         let id = self.id.clone();
         let started = Instant::now();
@@ -36,11 +36,10 @@ impl DocumentActor {
 
     pub(super) fn committed(
         &mut self,
-        batch: Vec<Pending>,
+        batch: Vec<Pending<Writer>>,
         result: Result<crate::store::Appended, StoreError>,
         ctx: &mut Context<Self>,
     ) {
-        self.in_flight = false;
         let appended = match result {
             Ok(a) => a,
             Err(e) => {
@@ -52,7 +51,7 @@ impl DocumentActor {
                     self.health.write_failed();
                 }
                 tracing::warn!(parent: &self.span, error = %e, retry_in = ?self.retry_delay, "store write failed");
-                self.pending.splice(0..0, batch);
+                self.live.commit_failed(batch);
                 let delay = self.retry_delay;
                 self.retry_delay = (self.retry_delay * 2).min(Duration::from_secs(5));
                 self.backing_off = true;
@@ -70,37 +69,18 @@ impl DocumentActor {
             tracing::info!(parent: &self.span, "store writes recovered");
         }
         metrics::histogram!("creo_commit_batch_updates").record(batch.len() as f64);
-        if appended.epoch > self.epoch {
-            // Compacted meanwhile (here or by another node): the new epoch's log starts now.
-            self.epoch = appended.epoch;
-            self.log_len = 0;
-            self.log_bytes = 0;
-        }
-        if appended.epoch == self.epoch {
-            self.log_len += batch.len() as u64;
-        }
-        let mut durable = Vec::with_capacity(batch.len());
-        self.encoded = None;
-        {
-            let mut txn = self.doc.transact_mut();
-            for p in batch {
-                self.log_bytes += p.raw.len() as u64;
-                self.changed_by.insert(p.author);
-                if let Err(e) = txn.apply_update(p.update) {
-                    // Decoding validated it; yrs keeps updates with missing dependencies pending.
-                    tracing::warn!(parent: &self.span, error = %e, "stored update did not apply");
-                }
-                durable.push((p.raw, p.writer));
-            }
+        let durable = self.live.committed(batch, appended.epoch);
+        for e in &durable.apply_errors {
+            // Decoding validated it; yrs keeps updates with missing dependencies pending.
+            tracing::warn!(parent: &self.span, error = %e, "stored update did not apply");
         }
         let mut acks: HashMap<SessionId, u64> = HashMap::new();
-        let raws: Vec<Bytes> = durable.iter().map(|(raw, _)| raw.clone()).collect();
+        let raws = durable.raws;
         if self.membership.as_ref().is_some_and(|m| m.clustered()) {
             self.publish(DocMessage::Updates(raws.clone()));
         }
-        let mut authors: Vec<Option<SessionId>> = Vec::with_capacity(durable.len());
-        for (raw, writer) in durable {
-            self.pending_bytes -= raw.len();
+        let mut authors: Vec<Option<SessionId>> = Vec::with_capacity(raws.len());
+        for writer in durable.writers {
             match writer {
                 Writer::Session(sid) => {
                     *acks.entry(sid).or_default() += 1;
@@ -130,7 +110,7 @@ impl DocumentActor {
             }
         }
         self.compact_if_long(ctx);
-        if self.pending.is_empty() {
+        if !self.live.has_pending() {
             for w in self.flushed_waiters.drain(..) {
                 let _ = w.send(());
             }
@@ -140,9 +120,7 @@ impl DocumentActor {
     }
 
     pub(super) fn compact_if_long(&mut self, ctx: &mut Context<Self>) {
-        if self.log_len >= self.config.compact_after_updates
-            || self.log_bytes >= self.config.compact_after_bytes
-        {
+        if self.live.wants_compaction() {
             self.compact(ctx);
         }
     }
@@ -165,13 +143,7 @@ impl DocumentActor {
                         Ok(Some(c)) => {
                             metrics::counter!("creo_compactions_total").increment(1);
                             tracing::debug!(parent: &act.span, epoch = c.epoch, bytes = c.snapshot_bytes, folded = c.folded_updates, "compacted");
-                            act.approx_bytes = c.snapshot_bytes + act.pending_bytes as u64;
-                            // Appends that already landed in the new epoch reported its length.
-                            if c.epoch > act.epoch {
-                                act.epoch = c.epoch;
-                                act.log_len = 0;
-                                act.log_bytes = 0;
-                            }
+                            act.live.compacted(c.epoch, c.snapshot_bytes);
                             // The log may have grown past the threshold while this ran.
                             act.compact_if_long(ctx);
                         }
@@ -200,7 +172,7 @@ impl DocumentActor {
         if !self.sessions.is_empty() || self.phase != Phase::Live {
             return;
         }
-        if self.in_flight || self.backing_off || self.compacting || !self.pending.is_empty() {
+        if !self.live.flushed() || self.backing_off || self.compacting {
             // Let the running write finish (its completion needs this actor's context).
             self.idle_timer =
                 Some(ctx.run_later(Duration::from_millis(20), |act, ctx| act.unload(ctx)));
@@ -209,7 +181,7 @@ impl DocumentActor {
         self.phase = Phase::Closing;
         let store = self.store.clone();
         let id = self.id.clone();
-        let compact = self.log_len >= 64;
+        let compact = self.live.log_len() >= 64;
         ctx.wait(
             async move {
                 if compact {

@@ -86,12 +86,12 @@ impl DocumentActor {
     /// A session leaves the document; its parked updates were never acknowledged (its client
     /// still has them and sends them again in its next SyncStep2).
     pub(super) fn remove_member(&mut self, session: SessionId) -> Option<Member> {
-        self.intake.leave(session);
+        self.live.leave(session);
         self.sessions.remove(&session)
     }
 
     pub(super) fn announce_departure(&mut self, session: SessionId) {
-        if let Some(removal) = self.presence.remove_session(session) {
+        if let Some(removal) = self.live.presence_mut().remove_session(session) {
             self.publish(DocMessage::Awareness(removal.encode_v1().into()));
             self.broadcast(&sync::encode_awareness(removal), None);
         }

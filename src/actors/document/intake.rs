@@ -20,7 +20,7 @@ impl DocumentActor {
                     metrics::counter!("creo_sync_answers_coalesced_total").increment(1);
                     return;
                 }
-                let diff = self.doc.transact().encode_diff_v1(&sv);
+                let diff = self.live.diff(&sv);
                 if let Err(full) = member.outbox.push_answer(sync::encode_sync_step2(diff)) {
                     self.fell_behind(session, full);
                 }
@@ -29,12 +29,7 @@ impl DocumentActor {
                 // A SyncStep2 that brings nothing new (a reconnect echo) is neither refused nor
                 // stored again; a live update always carries new operations.
                 if update.kind == UpdateKind::SyncStep2
-                    && !sync::update_changes(
-                        &self.doc,
-                        self.intake.known(),
-                        &update.shape,
-                        &update.update,
-                    )
+                    && !self.live.changes(&update.shape, &update.update)
                 {
                     return;
                 }
@@ -44,7 +39,10 @@ impl DocumentActor {
             Inbound::ReadOnlyUpdate(_) => {}
             Inbound::Awareness(update) => {
                 let (user, role) = (member.principal.user.clone(), member.principal.role);
-                let applied = self.presence.apply(session, &user, role.as_str(), update);
+                let applied = self
+                    .live
+                    .presence_mut()
+                    .apply(session, &user, role.as_str(), update);
                 for (_, refusal) in &applied.refused {
                     metrics::counter!("creo_refused_messages_total", "reason" => refusal.metric_reason())
                         .increment(1);
@@ -57,7 +55,7 @@ impl DocumentActor {
                 }
             }
             Inbound::QueryAwareness => {
-                if let Some(all) = self.presence.snapshot() {
+                if let Some(all) = self.live.presence().snapshot() {
                     self.send_to(session, sync::encode_awareness(all));
                 }
             }
@@ -89,7 +87,7 @@ impl DocumentActor {
             }
             Err(_) => return self.evict(session, close::TRY_AGAIN_LATER, "store_backlog"),
         }
-        match self.intake.offer(session, update, Instant::now()) {
+        match self.live.offer(session, update, Instant::now()) {
             Offer::Taken => self.take_ready(ctx),
             Offer::Parked => metrics::counter!("creo_updates_parked_total").increment(1),
             Offer::Resync => {
@@ -102,7 +100,7 @@ impl DocumentActor {
 
     /// Queues for the store whatever the intake took, in the order it took it.
     pub(super) fn take_ready(&mut self, ctx: &mut Context<Self>) {
-        for (session, update) in self.intake.ready() {
+        for (session, update) in self.live.ready() {
             let author = match self.sessions.get_mut(&session) {
                 Some(m) => {
                     m.accepted += 1;
@@ -122,26 +120,13 @@ impl DocumentActor {
         }
     }
 
-    /// The write rules shared by sockets and REST.
+    /// The write rules shared by sockets and REST (`LiveDoc::admit`), each refusal counted.
     pub(super) fn admit(&self, principal: &Principal, raw: &[u8]) -> Result<(), DocError> {
-        if !principal.role.can_write() {
-            metrics::counter!("creo_refused_messages_total", "reason" => "read_only").increment(1);
-            return Err(DocError::ReadOnly);
-        }
-        if self.approx_bytes + raw.len() as u64 > self.config.max_document_bytes {
-            metrics::counter!("creo_refused_messages_total", "reason" => "document_too_large")
+        self.live.admit(principal.role, raw.len()).map_err(|refusal| {
+            metrics::counter!("creo_refused_messages_total", "reason" => refusal.metric_reason())
                 .increment(1);
-            return Err(DocError::TooLarge);
-        }
-        // Refused only when something is already waiting: a single update (at most
-        // max_message_bytes) always gets through, or a large resync could never be admitted.
-        if self.pending_bytes > 0 && self.pending_bytes + raw.len() > self.config.max_pending_bytes
-        {
-            metrics::counter!("creo_refused_messages_total", "reason" => "store_backlog")
-                .increment(1);
-            return Err(DocError::Backlogged);
-        }
-        Ok(())
+            DocError::from(refusal)
+        })
     }
 
     pub(super) fn enqueue(
@@ -154,14 +139,7 @@ impl DocumentActor {
     ) {
         metrics::counter!("creo_updates_in_total").increment(1);
         metrics::counter!("creo_bytes_in_total").increment(raw.len() as u64);
-        self.pending_bytes += raw.len();
-        self.approx_bytes += raw.len() as u64;
-        self.pending.push(Pending {
-            raw,
-            update,
-            writer,
-            author,
-        });
+        self.live.enqueue(raw, update, writer, author);
         self.commit(ctx);
     }
 }

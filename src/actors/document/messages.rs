@@ -72,11 +72,7 @@ impl Handler<ChangeRole> for DocumentActor {
                 continue;
             };
             let old = member.principal.role;
-            let new = if member.principal.session.is_some() || role.rank() < old.rank() {
-                role
-            } else {
-                old
-            };
+            let new = role_after_change(member.principal.session.is_some(), old, role);
             if new != old {
                 let mut principal = (*member.principal).clone();
                 principal.role = new;
@@ -135,9 +131,10 @@ impl Handler<Participant> for DocumentActor {
             self.announce_departure(msg.session);
             return;
         };
-        let applied = self
-            .presence
-            .apply(msg.session, &msg.user, Role::Editor.as_str(), update);
+        let applied =
+            self.live
+                .presence_mut()
+                .apply(msg.session, &msg.user, Role::Editor.as_str(), update);
         if let Some(relay) = applied.relay {
             self.publish(DocMessage::Awareness(relay.encode_v1().into()));
             self.broadcast(&sync::encode_awareness(relay), None);
@@ -159,7 +156,9 @@ impl Handler<TakeVersion> for DocumentActor {
         self.ready()?;
         self.check_owner(&msg.principal)?;
         let state = self.encoded_state().to_vec();
-        let changed_by = std::mem::take(&mut self.changed_by)
+        let changed_by = self
+            .live
+            .take_changed_by()
             .into_iter()
             .map(|u| u.to_string())
             .collect();
@@ -223,9 +222,9 @@ impl Handler<Join> for DocumentActor {
         }
         // The server's SyncStep1 pulls in whatever the client holds that we lack (offline
         // edits); current presence follows so the newcomer sees who is here.
-        let sv = self.doc.transact().state_vector();
+        let sv = self.live.state_vector();
         let mut initial = vec![sync::encode_sync_step1(&sv)];
-        if let Some(all) = self.presence.snapshot() {
+        if let Some(all) = self.live.presence().snapshot() {
             initial.push(sync::encode_awareness(all));
         }
         for frame in initial {
@@ -355,11 +354,11 @@ impl Handler<ApplyUpdate> for DocumentActor {
         self.check_owner(&msg.principal)?;
         self.admit(&msg.principal, &msg.raw)?;
         let (tx, rx) = oneshot::channel();
-        if !sync::update_changes(&self.doc, self.intake.known(), &msg.shape, &msg.update) {
+        if !self.live.changes(&msg.shape, &msg.update) {
             let _ = tx.send(Ok(()));
             return Ok(rx);
         }
-        self.intake
+        self.live
             .take_now(&msg.shape)
             .map_err(|e| DocError::Unresolved(e.to_string()))?;
         self.enqueue(
@@ -406,9 +405,9 @@ impl Handler<GetInfo> for DocumentActor {
         Ok(DocInfo {
             meta,
             live_sessions: self.sessions.len(),
-            presence_states: self.presence.live_states(),
-            approx_bytes: self.approx_bytes,
-            log_len: self.log_len,
+            presence_states: self.live.presence().live_states(),
+            approx_bytes: self.live.approx_bytes(),
+            log_len: self.live.log_len(),
         })
     }
 }
@@ -430,7 +429,7 @@ impl Handler<Shutdown> for DocumentActor {
         if let Some(h) = self.idle_timer.take() {
             ctx.cancel_future(h);
         }
-        if self.pending.is_empty() && !self.in_flight {
+        if self.live.flushed() {
             return Box::pin(async {});
         }
         let (tx, rx) = oneshot::channel();

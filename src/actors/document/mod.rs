@@ -1,5 +1,7 @@
-//! `DocumentActor`: one per live document on this node. Owns the `yrs::Doc`, the presence table,
-//! the sessions subscribed to it and the batch of updates waiting for the store.
+//! `DocumentActor`: one per live document on this node. It wraps the document's `LiveDoc`
+//! (`creo_core::live`: the CRDT, presence, intake and the batch waiting for the store, with the
+//! rules that decide what happens to each update) and does what the rules cannot: it holds the
+//! sessions' sockets, writes the store, talks to the bus, and keeps the timers.
 //!
 //! An update is applied and broadcast only after the store has it (group commit): no client ever
 //! sees an edit that a crash could lose, and the sender's acknowledgement is truthful.
@@ -16,9 +18,10 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use bytes::Bytes;
+use creo_core::live::{role_after_change, LiveDoc, Pending, Refusal, StoredSize};
 use tokio::sync::oneshot;
 use yrs::updates::encoder::Encode;
-use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
+use yrs::{Doc, Update};
 
 use crate::auth::{Principal, Role};
 use crate::bus::{Bus, DocEvent, DocMessage, Membership, NodeId, Origin};
@@ -26,9 +29,9 @@ use crate::config::Config;
 use crate::socket::inflight::Credit;
 use crate::socket::{CloseCode, CloseReason, Outbox};
 use crate::store::{DocumentLog, DocumentMeta, StoreError, StoreHealth, StoredDocument};
-use crate::sync::awareness::{Presence, SessionId};
-use crate::sync::intake::{Intake, Offer};
-use crate::sync::{self, close, update, ClientUpdate, Inbound, UpdateKind, UpdateShape};
+use crate::sync::awareness::SessionId;
+use crate::sync::intake::Offer;
+use crate::sync::{self, close, ClientUpdate, Inbound, UpdateKind, UpdateShape};
 
 mod cluster;
 mod durability;
@@ -73,18 +76,20 @@ pub enum DocError {
     Store(#[from] StoreError),
 }
 
+impl From<Refusal> for DocError {
+    fn from(r: Refusal) -> DocError {
+        match r {
+            Refusal::ReadOnly => DocError::ReadOnly,
+            Refusal::TooLarge => DocError::TooLarge,
+            Refusal::Backlogged => DocError::Backlogged,
+        }
+    }
+}
+
 /// Who gets told when an update is durable.
 enum Writer {
     Session(SessionId),
     Rest(oneshot::Sender<Result<(), DocError>>),
-}
-
-struct Pending {
-    raw: Bytes,
-    update: Update,
-    writer: Writer,
-    /// Who wrote it, for the next version's "changed by".
-    author: Arc<str>,
 }
 
 struct Member {
@@ -139,34 +144,19 @@ pub struct DocumentActor {
     home: Arc<dyn Home>,
     phase: Phase,
     load_error: Option<String>,
-    doc: Doc,
+    /// The document and its rules.
+    live: LiveDoc<Writer>,
     meta: Option<DocumentMeta>,
     sessions: HashMap<SessionId, Member>,
-    presence: Presence,
-    /// The order updates are taken in: each once what it builds on is here (`Intake`).
-    intake: Intake<SessionId, ClientUpdate>,
-    /// The whole state encoded, kept until the document changes: REST reads (state, comments,
-    /// versions) then cost one encode per change, not one per request.
-    encoded: Option<Bytes>,
-    pending: Vec<Pending>,
-    pending_bytes: usize,
-    in_flight: bool,
     /// This document's writes are failing (counted in `StoreHealth` for `/readyz`).
     write_failing: bool,
     health: Arc<StoreHealth>,
     /// After a failed write, no new write starts until the backoff delay has passed.
     backing_off: bool,
     retry_delay: Duration,
-    approx_bytes: u64,
-    /// Current epoch of the update log, and how much of it there is: the compaction trigger.
-    epoch: i64,
-    log_len: u64,
-    log_bytes: u64,
     compacting: bool,
     idle_timer: Option<SpawnHandle>,
     flushed_waiters: Vec<oneshot::Sender<()>>,
-    /// Users whose updates became durable here since the last version was taken.
-    changed_by: std::collections::BTreeSet<Arc<str>>,
     /// Every event this actor logs carries the document id through this span.
     span: tracing::Span,
 }
@@ -180,10 +170,17 @@ impl DocumentActor {
         home: Arc<dyn Home>,
         bus: Arc<Bus>,
     ) -> Self {
-        let presence = Presence::new(
-            config.awareness_clients_per_session,
-            config.awareness_timeout(),
-        );
+        let live = LiveDoc::new(creo_core::live::Limits {
+            max_document_bytes: config.max_document_bytes,
+            max_pending_bytes: config.max_pending_bytes,
+            commit_max_updates: config.commit_max_updates,
+            compact_after_updates: config.compact_after_updates,
+            compact_after_bytes: config.compact_after_bytes,
+            max_parked_bytes: config.max_parked_bytes,
+            parked_timeout: config.parked_timeout(),
+            awareness_clients_per_session: config.awareness_clients_per_session,
+            awareness_timeout: config.awareness_timeout(),
+        });
         let span = tracing::info_span!("document", doc = %id);
         DocumentActor {
             span,
@@ -198,45 +195,24 @@ impl DocumentActor {
             home,
             phase: Phase::Loading,
             load_error: None,
-            doc: Doc::new(),
+            live,
             meta: None,
             sessions: HashMap::new(),
-            presence,
-            intake: Intake::new(
-                StateVector::default(),
-                config.max_parked_bytes,
-                config.parked_timeout(),
-            ),
-            encoded: None,
             config,
-            pending: Vec::new(),
-            pending_bytes: 0,
-            in_flight: false,
             write_failing: false,
             health,
             backing_off: false,
             retry_delay: Duration::from_millis(50),
-            approx_bytes: 0,
-            epoch: 0,
-            log_len: 0,
-            log_bytes: 0,
             compacting: false,
             idle_timer: None,
             flushed_waiters: Vec::new(),
-            changed_by: std::collections::BTreeSet::new(),
         }
     }
 
-    /// The whole durable state as one update (cached until the document changes).
+    /// The whole durable state as one update (cached until the document changes): REST reads
+    /// (state, comments, versions) cost one encode per change, not one per request.
     fn encoded_state(&mut self) -> Bytes {
-        self.encoded
-            .get_or_insert_with(|| {
-                self.doc
-                    .transact()
-                    .encode_state_as_update_v1(&StateVector::default())
-                    .into()
-            })
-            .clone()
+        self.live.encoded_state()
     }
 
     /// Refuses work unless the document is loaded and not closing.
@@ -296,20 +272,17 @@ impl Actor for DocumentActor {
                 match result {
                     Ok(loaded) => {
                         if let Some((doc, stored)) = loaded {
-                            act.approx_bytes = stored.stored_bytes();
-                            act.log_len = stored.updates.len() as u64;
-                            act.log_bytes = stored.updates.iter().map(|u| u.len() as u64).sum();
-                            act.epoch = stored.meta.epoch;
+                            let size = StoredSize {
+                                bytes: stored.stored_bytes(),
+                                epoch: stored.meta.epoch,
+                                log_len: stored.updates.len() as u64,
+                                log_bytes: stored.updates.iter().map(|u| u.len() as u64).sum(),
+                            };
+                            act.live.loaded(doc, size);
                             act.meta = Some(stored.meta);
-                            act.intake = Intake::new(
-                                doc.transact().state_vector(),
-                                act.config.max_parked_bytes,
-                                act.config.parked_timeout(),
-                            );
-                            act.doc = doc;
                         }
                         act.phase = Phase::Live;
-                        tracing::debug!(parent: &act.span, bytes = act.approx_bytes, log = act.log_len, "document loaded");
+                        tracing::debug!(parent: &act.span, bytes = act.live.approx_bytes(), log = act.live.log_len(), "document loaded");
                         act.membership = Some(membership);
                         if let Some(events) = events {
                             ctx.add_stream(tokio_stream::wrappers::ReceiverStream::new(events));
@@ -317,7 +290,7 @@ impl Actor for DocumentActor {
                             act.publish(DocMessage::Hello { presence: None });
                             let timeout = act.config.awareness_timeout();
                             ctx.run_interval(timeout / 4, move |act, _| {
-                                if let Some(gone) = act.presence.expire_remote(timeout) {
+                                if let Some(gone) = act.live.presence_mut().expire_remote(timeout) {
                                     act.broadcast(&sync::encode_awareness(gone), None);
                                 }
                             });
@@ -346,8 +319,8 @@ impl Actor for DocumentActor {
         if self.write_failing {
             self.health.write_recovered();
         }
-        for p in self.pending.drain(..) {
-            if let Writer::Rest(reply) = p.writer {
+        for writer in self.live.abandon() {
+            if let Writer::Rest(reply) = writer {
                 let _ = reply.send(Err(DocError::Unloading));
             }
         }
@@ -372,7 +345,7 @@ impl StreamHandler<DocEvent> for DocumentActor {
                 self.publish(DocMessage::Hello { presence });
             }
             DocEvent::NodeGone(node) => {
-                if let Some(gone) = self.presence.remove_node(node) {
+                if let Some(gone) = self.live.presence_mut().remove_node(node) {
                     self.broadcast(&sync::encode_awareness(gone), None);
                 }
                 self.heard.retain(|origin, _| origin.node != node);
