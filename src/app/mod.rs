@@ -2,6 +2,7 @@
 //! Handlers in `http/` take it from actix's app data; nothing here knows about HTTP routes.
 
 pub mod proxies;
+pub mod workflow;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;

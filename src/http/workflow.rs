@@ -8,11 +8,10 @@ use chrono::TimeZone;
 use serde::{Deserialize, Serialize};
 
 use super::{admit_to_document, for_account, for_manager, ApiError};
+use crate::app::workflow::MoveError;
 use crate::app::AppState;
 use crate::http::Code;
-use crate::jobs::{Job, JobKind};
-use crate::store::now_ms;
-use crate::workflow::{Action, Refusal, State, Transition, Workflow};
+use crate::workflow::{Action, Refusal, Transition, Workflow};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct Move {
@@ -163,81 +162,40 @@ pub async fn transition(
         .await
         .map_err(|problems| ApiError::new(Code::PlatformChecks, problems))?;
     }
-    let required = required(&state, &account).await?;
-    let actor = principal.actor();
-    // Re-read and re-decide when someone else moved the document in between.
-    for _ in 0..5 {
-        let current = state
-            .stores
-            .workflows
-            .workflow(&doc_id)
-            .await?
-            .unwrap_or_else(|| Workflow::new(&doc_id, &account, 0));
-        let now = now_ms();
-        let mut next = current
-            .apply(
-                body.action,
-                &actor,
-                principal.role,
-                required,
-                schedule.clone(),
-                now,
-            )
-            .map_err(|refusal| match refusal {
-                Refusal::Role(_) => ApiError::forbidden(Code::Forbidden, refusal.to_string()),
-                Refusal::NeedsTime => ApiError::bad_request(Code::InvalidTime, refusal.to_string()),
-                _ => ApiError::new(Code::InvalidTransition, refusal.to_string()),
-            })?;
-        if body.action == Action::Schedule {
-            next.targets = body.targets.clone();
-        }
-        let record = Transition {
-            doc_id: doc_id.clone(),
-            version: next.version,
-            from: current.state,
-            to: next.state,
-            action: body.action,
-            actor: actor.clone(),
-            at: now,
-            note: body.note.chars().take(1_000).collect(),
-        };
-        if state.stores.workflows.transition(&next, &record).await? {
-            metrics::counter!("creo_workflow_transitions_total", "to" => next.state.as_str())
-                .increment(1);
-            if let (State::Scheduled, Some(at)) = (next.state, next.scheduled_at) {
-                let job = Job {
-                    id: format!("publish-{doc_id}-{}", next.version),
-                    kind: JobKind::Publish {
-                        doc_id: doc_id.clone(),
-                        version: next.version,
-                    },
-                    not_before: at,
-                    attempt: 0,
-                };
-                if let Err(e) = state.jobs.enqueue(&job).await {
-                    tracing::error!(doc = %doc_id, error = %e, "a scheduled document could not be queued for publishing");
-                    return Err(ApiError::new(Code::NotQueued, "scheduled, but the job queue did not take it: unschedule and schedule again",
-                    ));
+    let request = crate::app::workflow::Request {
+        doc_id: &doc_id,
+        account_id: &account,
+        actor: &principal.actor(),
+        role: principal.role,
+        action: body.action,
+        note: &body.note,
+        schedule,
+        targets: body.targets.clone(),
+        required_approvals: required(&state, &account).await?,
+    };
+    let (next, record) =
+        crate::app::workflow::transition(&*state.stores.workflows, &state.jobs, request)
+            .await
+            .map_err(|e| match e {
+                MoveError::Refused(refusal @ Refusal::Role(_)) => {
+                    ApiError::forbidden(Code::Forbidden, refusal.to_string())
                 }
-            }
-            // Every state change keeps the content it was decided on.
-            let name = body.action.version_name(next.state);
-            let by = std::sync::Arc::new(principal.clone());
-            super::versions::take(&state, &doc_id, &by, name, true).await?;
-            let event =
-                serde_json::json!({ "type": "workflow", "workflow": next, "transition": record });
-            state.events.to_editors(&doc_id, &event);
-            state
-                .events
-                .to_webhooks(&account, Some(&doc_id), "workflow.transitioned", event)
-                .await;
-            return Ok(HttpResponse::Ok().json(view(&state, &doc_id, &account).await?));
-        }
-    }
-    Err(ApiError::new(
-        Code::DocumentBusy,
-        "the document kept moving; try again",
-    ))
+                MoveError::Refused(refusal @ Refusal::NeedsTime) => {
+                    ApiError::bad_request(Code::InvalidTime, refusal.to_string())
+                }
+                MoveError::Refused(refusal) => {
+                    ApiError::new(Code::InvalidTransition, refusal.to_string())
+                }
+                MoveError::NotQueued => ApiError::new(Code::NotQueued, e.to_string()),
+                MoveError::Busy => ApiError::new(Code::DocumentBusy, e.to_string()),
+                MoveError::Store(e) => e.into(),
+            })?;
+    // Every state change keeps the content it was decided on.
+    let name = body.action.version_name(next.state);
+    let by = std::sync::Arc::new(principal.clone());
+    super::versions::take(&state, &doc_id, &by, name, true).await?;
+    crate::app::workflow::announce(&state.events, &next, &record).await;
+    Ok(HttpResponse::Ok().json(view(&state, &doc_id, &account).await?))
 }
 
 /// How many approvals the account requires (any member may read it).

@@ -15,8 +15,8 @@ use super::{Job, JobKind, Outcome};
 use crate::config::Config;
 use crate::events::Events;
 use crate::outbound::Outbound;
-use crate::store::{now_ms, Stores};
-use crate::workflow::{Action, State, Transition, Workflow};
+use crate::store::Stores;
+use crate::workflow::{State, Workflow};
 
 pub struct Publisher {
     stores: Stores,
@@ -125,7 +125,7 @@ impl Publisher {
     }
 
     /// Records the end state, unless someone moved the document meanwhile, and tells the
-    /// editors and the webhooks.
+    /// editors and the webhooks (`app::workflow::finish_publishing`), then that the job ended.
     async fn finish(
         &self,
         from: &Workflow,
@@ -133,39 +133,19 @@ impl Publisher {
         note: &str,
         job: &Job,
     ) -> Result<(), String> {
-        let now = now_ms();
-        let next = Workflow {
-            state: to,
-            version: from.version + 1,
-            updated_at: now,
-            ..from.clone()
-        };
-        let record = Transition {
-            doc_id: from.doc_id.clone(),
-            version: next.version,
-            from: from.state,
+        let moved = crate::app::workflow::finish_publishing(
+            &*self.stores.workflows,
+            &self.events,
+            from,
             to,
-            action: Action::Publish,
-            actor: "system".into(),
-            at: now,
-            note: note.to_string(),
-        };
-        let moved = self
-            .stores
-            .workflows
-            .transition(&next, &record)
-            .await
-            .map_err(|e| e.to_string())?;
+            note,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
         if !moved {
             return Ok(()); // someone else moved it: their transition is the news
         }
-        let event =
-            serde_json::json!({ "type": "workflow", "workflow": next, "transition": record });
-        self.events.to_editors(&from.doc_id, &event);
         let (account, doc) = (&from.account_id, Some(from.doc_id.as_str()));
-        self.events
-            .to_webhooks(account, doc, "workflow.transitioned", event)
-            .await;
         let completed = serde_json::json!({
             "job_id": job.id,
             "kind": "publish",

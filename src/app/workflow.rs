@@ -1,0 +1,170 @@
+//! Moving a document through its workflow: the one place a transition is decided, recorded and
+//! announced, for people (REST) and for the system (the publish job's `Publish` step). The
+//! rules are `creo_core::workflow`; this adds the conditional write, the retry when someone
+//! moved the document in between, the publish job a schedule queues, and the events.
+
+use creo_core::jobs::{Job, JobKind};
+use creo_core::role::Role;
+use creo_core::workflow::{Action, Refusal, State, Transition, Workflow};
+
+use crate::events::Events;
+use crate::queue::JobQueue;
+use crate::store::{now_ms, StoreError, WorkflowStore};
+
+/// What a person asks for.
+pub struct Request<'a> {
+    pub doc_id: &'a str,
+    pub account_id: &'a str,
+    /// Who, as recorded (`Principal::actor`), and with which role.
+    pub actor: &'a str,
+    pub role: Role,
+    pub action: Action,
+    pub note: &'a str,
+    /// For `schedule`: when (ms since the epoch) and in which time zone.
+    pub schedule: Option<(i64, String)>,
+    pub targets: Vec<creo_core::platforms::Target>,
+    pub required_approvals: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MoveError {
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error("scheduled, but the job queue did not take it: unschedule and schedule again")]
+    NotQueued,
+    #[error("the document kept moving; try again")]
+    Busy,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Decides and records a person's transition, re-reading and re-deciding when someone else
+/// moved the document in between (a few times, then `Busy`). A schedule queues its publish job.
+/// The caller announces it (`announce`) once it has kept what it needs (a version).
+pub async fn transition(
+    workflows: &dyn WorkflowStore,
+    jobs: &JobQueue,
+    request: Request<'_>,
+) -> Result<(Workflow, Transition), MoveError> {
+    let Request {
+        doc_id,
+        account_id,
+        actor,
+        role,
+        action,
+        note,
+        schedule,
+        targets,
+        required_approvals,
+    } = request;
+    for _ in 0..5 {
+        let current = workflows
+            .workflow(doc_id)
+            .await?
+            .unwrap_or_else(|| Workflow::new(doc_id, account_id, 0));
+        let now = now_ms();
+        let mut next = current.apply(
+            action,
+            actor,
+            role,
+            required_approvals,
+            schedule.clone(),
+            now,
+        )?;
+        if action == Action::Schedule {
+            next.targets = targets.clone();
+        }
+        let record = Transition {
+            doc_id: doc_id.to_string(),
+            version: next.version,
+            from: current.state,
+            to: next.state,
+            action,
+            actor: actor.to_string(),
+            at: now,
+            note: note.chars().take(1_000).collect(),
+        };
+        if !record_transition(workflows, &next, &record).await? {
+            continue;
+        }
+        if let (State::Scheduled, Some(at)) = (next.state, next.scheduled_at) {
+            let job = Job {
+                id: format!("publish-{doc_id}-{}", next.version),
+                kind: JobKind::Publish {
+                    doc_id: doc_id.to_string(),
+                    version: next.version,
+                },
+                not_before: at,
+                attempt: 0,
+            };
+            if let Err(e) = jobs.enqueue(&job).await {
+                tracing::error!(doc = %doc_id, error = %e, "a scheduled document could not be queued for publishing");
+                return Err(MoveError::NotQueued);
+            }
+        }
+        return Ok((next, record));
+    }
+    Err(MoveError::Busy)
+}
+
+/// The system's last step of a scheduled post: published, or failed with the reason. `false`
+/// when someone moved the document meanwhile (their transition is the news).
+pub async fn finish_publishing(
+    workflows: &dyn WorkflowStore,
+    events: &Events,
+    from: &Workflow,
+    to: State,
+    note: &str,
+) -> Result<bool, StoreError> {
+    let now = now_ms();
+    let next = Workflow {
+        state: to,
+        version: from.version + 1,
+        updated_at: now,
+        ..from.clone()
+    };
+    let record = Transition {
+        doc_id: from.doc_id.clone(),
+        version: next.version,
+        from: from.state,
+        to,
+        action: Action::Publish,
+        actor: "system".into(),
+        at: now,
+        note: note.to_string(),
+    };
+    if !record_transition(workflows, &next, &record).await? {
+        return Ok(false);
+    }
+    announce(events, &next, &record).await;
+    Ok(true)
+}
+
+/// Writes `next` if the workflow is still at the version before it. `false`: someone else
+/// moved it first.
+async fn record_transition(
+    workflows: &dyn WorkflowStore,
+    next: &Workflow,
+    record: &Transition,
+) -> Result<bool, StoreError> {
+    let moved = workflows.transition(next, record).await?;
+    if moved {
+        metrics::counter!("creo_workflow_transitions_total", "to" => next.state.as_str())
+            .increment(1);
+    }
+    Ok(moved)
+}
+
+/// Tells the document's editors (every node) and the account's webhooks about a transition.
+pub async fn announce(events: &Events, next: &Workflow, record: &Transition) {
+    let event = serde_json::json!({ "type": "workflow", "workflow": next, "transition": record });
+    events.to_editors(&next.doc_id, &event);
+    events
+        .to_webhooks(
+            &next.account_id,
+            Some(&next.doc_id),
+            "workflow.transitioned",
+            event,
+        )
+        .await;
+}
