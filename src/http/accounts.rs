@@ -5,8 +5,9 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
+use super::extract::{AccountCaller, Manager};
 use super::identity::owner;
-use super::{audit, authenticate, for_account, for_manager, require_login, ApiError};
+use super::{audit, authenticate, require_login, ApiError};
 use crate::app::AppState;
 use crate::auth::{secret, Principal, Role};
 use crate::billing::Tier;
@@ -132,12 +133,9 @@ pub async fn create(
     responses((status = 200, description = "the account", body = Account),
               (status = 403, description = "another account")))]
 pub async fn get(
-    req: HttpRequest,
-    path: web::Path<String>,
+    AccountCaller { account_id, .. }: AccountCaller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let account_id = path.into_inner();
-    for_account(&req, &state, &account_id).await?;
     let account = state
         .stores
         .accounts
@@ -162,12 +160,12 @@ pub struct MemberView {
 #[utoipa::path(get, operation_id = "accounts_members", path = "/api/v1/accounts/{account_id}/members", params(("account_id" = String, Path, description = "the account (workspace) id")),
     responses((status = 200, description = "members", body = Vec<MemberView>)))]
 pub async fn members(
-    req: HttpRequest,
-    path: web::Path<String>,
+    AccountCaller {
+        principal,
+        account_id,
+    }: AccountCaller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let account_id = path.into_inner();
-    let principal = for_account(&req, &state, &account_id).await?;
     let manager = matches!(principal.role, Role::Owner | Role::Admin);
     let members = state.stores.members.members(&account_id).await?;
     let users = futures_util::future::try_join_all(
@@ -298,13 +296,16 @@ async fn member(state: &AppState, account_id: &str, user_id: &str) -> Result<Mem
               (status = 403, description = "not an owner or admin"),
               (status = 409, description = "would leave no owner")))]
 pub async fn change_role(
-    req: HttpRequest,
+    Manager {
+        principal: by,
+        account_id,
+        ..
+    }: Manager,
     path: web::Path<(String, String)>,
     body: web::Json<RoleChange>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account_id, user_id) = path.into_inner();
-    let by = for_manager(&req, &state, &account_id, None).await?;
+    let (_, user_id) = path.into_inner();
     let mut m = member(&state, &account_id, &user_id).await?;
     check_change(&state, &by, &account_id, m.role, Some(body.role)).await?;
     let from = m.role;
@@ -335,12 +336,15 @@ pub async fn change_role(
 #[utoipa::path(delete, operation_id = "accounts_remove_member", path = "/api/v1/accounts/{account_id}/members/{user_id}", params(("account_id" = String, Path, description = "the account (workspace) id"), ("user_id" = String, Path, description = "a user's id")),
     responses((status = 204, description = "removed"), (status = 404, description = "not a member")))]
 pub async fn remove_member(
-    req: HttpRequest,
+    Manager {
+        principal: by,
+        account_id,
+        ..
+    }: Manager,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account_id, user_id) = path.into_inner();
-    let by = for_manager(&req, &state, &account_id, None).await?;
+    let (_, user_id) = path.into_inner();
     let m = member(&state, &account_id, &user_id).await?;
     check_change(&state, &by, &account_id, m.role, None).await?;
     state
@@ -372,13 +376,14 @@ pub async fn remove_member(
 #[utoipa::path(post, operation_id = "accounts_invite", path = "/api/v1/accounts/{account_id}/invitations", params(("account_id" = String, Path, description = "the account (workspace) id")), request_body = NewInvitation,
     responses((status = 201, description = "invited", body = CreatedInvitation)))]
 pub async fn invite(
-    req: HttpRequest,
-    path: web::Path<String>,
+    Manager {
+        principal: by,
+        account_id,
+        ..
+    }: Manager,
     body: web::Json<NewInvitation>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let account_id = path.into_inner();
-    let by = for_manager(&req, &state, &account_id, None).await?;
     require_login(&by)?;
     if body.role == Role::Owner && by.role != Role::Owner {
         return Err(ApiError::forbidden(
@@ -419,12 +424,9 @@ pub async fn invite(
 #[utoipa::path(get, operation_id = "accounts_invitations", path = "/api/v1/accounts/{account_id}/invitations", params(("account_id" = String, Path, description = "the account (workspace) id")),
     responses((status = 200, description = "invitations", body = Vec<Invitation>)))]
 pub async fn invitations(
-    req: HttpRequest,
-    path: web::Path<String>,
+    Manager { account_id, .. }: Manager,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let account_id = path.into_inner();
-    for_manager(&req, &state, &account_id, None).await?;
     Ok(HttpResponse::Ok().json(state.stores.invitations.invitations(&account_id).await?))
 }
 
@@ -515,13 +517,10 @@ pub async fn accept(
 #[utoipa::path(get, operation_id = "accounts_audit_log", path = "/api/v1/accounts/{account_id}/audit", params(("account_id" = String, Path, description = "the account (workspace) id"), Page),
     responses((status = 200, description = "events", body = Vec<AuditEvent>)))]
 pub async fn audit_log(
-    req: HttpRequest,
-    path: web::Path<String>,
+    Manager { account_id, .. }: Manager,
     page: web::Query<Page>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let account_id = path.into_inner();
-    for_manager(&req, &state, &account_id, None).await?;
     let events = state
         .stores
         .audit

@@ -6,7 +6,8 @@ use std::time::Duration;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use super::{audit, authenticate, for_manager, require_login, ApiError};
+use super::extract::Manager;
+use super::{audit, authenticate, require_login, ApiError};
 use crate::app::AppState;
 use crate::auth::{secret, Role, SCOPES};
 use crate::http::Code;
@@ -53,13 +54,14 @@ pub struct MintedToken {
     responses((status = 201, description = "created; the secret is in the answer only", body = CreatedApiKey),
               (status = 400, description = "unknown scope")))]
 pub async fn create(
-    req: HttpRequest,
-    path: web::Path<String>,
+    Manager {
+        principal: by,
+        account_id,
+        ..
+    }: Manager,
     body: web::Json<NewApiKey>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let account_id = path.into_inner();
-    let by = for_manager(&req, &state, &account_id, None).await?;
     require_login(&by)?;
     let body = body.into_inner();
     if let Some(bad) = body.scopes.iter().find(|s| !SCOPES.contains(&s.as_str())) {
@@ -98,12 +100,9 @@ pub async fn create(
 #[utoipa::path(get, operation_id = "api_keys_list", path = "/api/v1/accounts/{account_id}/api-keys", params(("account_id" = String, Path, description = "the account (workspace) id")),
     responses((status = 200, description = "keys", body = Vec<ApiKey>)))]
 pub async fn list(
-    req: HttpRequest,
-    path: web::Path<String>,
+    Manager { account_id, .. }: Manager,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let account_id = path.into_inner();
-    for_manager(&req, &state, &account_id, None).await?;
     Ok(HttpResponse::Ok().json(state.stores.api_keys.api_keys(&account_id).await?))
 }
 
@@ -111,12 +110,15 @@ pub async fn list(
 #[utoipa::path(delete, operation_id = "api_keys_revoke", path = "/api/v1/accounts/{account_id}/api-keys/{key_id}", params(("account_id" = String, Path, description = "the account (workspace) id"), ("key_id" = String, Path, description = "the API key's id")),
     responses((status = 204, description = "revoked"), (status = 404, description = "no such active key")))]
 pub async fn revoke(
-    req: HttpRequest,
+    Manager {
+        principal: by,
+        account_id,
+        ..
+    }: Manager,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account_id, key_id) = path.into_inner();
-    let by = for_manager(&req, &state, &account_id, None).await?;
+    let (_, key_id) = path.into_inner();
     if !state
         .stores
         .api_keys

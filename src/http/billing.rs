@@ -10,7 +10,8 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::accounts::Page;
-use super::{audit, for_account, for_manager, ApiError};
+use super::extract::{BillingRead, Manager};
+use super::{audit, for_account, ApiError};
 use crate::actors::account::{Post, Reserve, Settle};
 use crate::app::AppState;
 use crate::auth::Principal;
@@ -181,12 +182,9 @@ fn quantity(q: i64) -> Result<i64, ApiError> {
 #[utoipa::path(get, operation_id = "billing_summary", path = "/api/v1/accounts/{account_id}/billing", params(("account_id" = String, Path, description = "the account (workspace) id")),
     responses((status = 200, description = "billing summary", body = Billing)))]
 pub async fn summary(
-    req: HttpRequest,
-    path: web::Path<String>,
+    Manager { account_id, .. }: Manager<BillingRead>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let account_id = path.into_inner();
-    for_manager(&req, &state, &account_id, Some("billing:read")).await?;
     let view = state
         .accounts
         .lookup(&account_id, None)
@@ -225,13 +223,10 @@ pub async fn summary(
 #[utoipa::path(get, operation_id = "billing_ledger", path = "/api/v1/accounts/{account_id}/ledger", params(("account_id" = String, Path, description = "the account (workspace) id"), Page),
     responses((status = 200, description = "a page of the ledger", body = LedgerPage)))]
 pub async fn ledger(
-    req: HttpRequest,
-    path: web::Path<String>,
+    Manager { account_id, .. }: Manager<BillingRead>,
     page: web::Query<Page>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let account_id = path.into_inner();
-    for_manager(&req, &state, &account_id, Some("billing:read")).await?;
     let limit = page.limit();
     let entries = state
         .stores
@@ -251,13 +246,10 @@ pub async fn ledger(
 #[utoipa::path(get, operation_id = "billing_ledger_csv", path = "/api/v1/accounts/{account_id}/ledger.csv", params(("account_id" = String, Path, description = "the account (workspace) id"), Since),
     responses((status = 200, description = "CSV", content_type = "text/csv", body = String)))]
 pub async fn ledger_csv(
-    req: HttpRequest,
-    path: web::Path<String>,
+    Manager { account_id, .. }: Manager<BillingRead>,
     since: web::Query<Since>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let account_id = path.into_inner();
-    for_manager(&req, &state, &account_id, Some("billing:read")).await?;
     let entries = state
         .stores
         .ledger
@@ -312,13 +304,10 @@ pub async fn ledger_csv(
 #[utoipa::path(get, operation_id = "billing_usage", path = "/api/v1/accounts/{account_id}/usage", params(("account_id" = String, Path, description = "the account (workspace) id"), Since),
     responses((status = 200, description = "usage rows, by day then action", body = Vec<UsageRow>)))]
 pub async fn usage(
-    req: HttpRequest,
-    path: web::Path<String>,
+    Manager { account_id, .. }: Manager<BillingRead>,
     since: web::Query<Since>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let account_id = path.into_inner();
-    for_manager(&req, &state, &account_id, Some("billing:read")).await?;
     let mut rows: BTreeMap<(String, &'static str), (i64, Milli)> = BTreeMap::new();
     for e in state
         .stores

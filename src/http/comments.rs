@@ -5,10 +5,11 @@
 
 use std::sync::Arc;
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use super::{admit_to_document, ApiError};
+use super::extract::DocumentCaller;
+use super::ApiError;
 use crate::actors::document::GetState;
 use crate::app::AppState;
 use crate::auth::{Principal, Role};
@@ -57,15 +58,6 @@ pub struct Thread {
     pub comments: Vec<PlacedComment>,
 }
 
-async fn admitted(
-    req: &HttpRequest,
-    state: &AppState,
-    doc_id: &str,
-) -> Result<Arc<Principal>, ApiError> {
-    let principal = Arc::new(admit_to_document(req, state, None, doc_id).await?);
-    Ok(principal)
-}
-
 fn may_comment(p: &Principal) -> Result<(), ApiError> {
     if p.role == Role::Viewer {
         Err(ApiError::forbidden(
@@ -107,12 +99,12 @@ async fn announce(state: &AppState, account: &str, doc_id: &str, action: &str, c
 #[utoipa::path(get, operation_id = "comments_list", path = "/api/v1/documents/{doc_id}/comments", params(("doc_id" = String, Path, description = "the document's id")),
     responses((status = 200, description = "threads", body = Vec<Thread>)))]
 pub async fn list(
-    req: HttpRequest,
-    path: web::Path<String>,
+    DocumentCaller {
+        principal: p,
+        doc_id,
+    }: DocumentCaller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let doc_id = path.into_inner();
-    let p = admitted(&req, &state, &doc_id).await?;
     let current = current_state(&state, &doc_id, &p).await?;
     let all = state.stores.comments.comments(&doc_id).await?;
     // One decode for the whole list, in the blocking pool; each field laid out once.
@@ -151,13 +143,13 @@ pub async fn list(
     responses((status = 201, description = "created", body = PlacedComment),
               (status = 403, description = "viewers do not comment")))]
 pub async fn create(
-    req: HttpRequest,
-    path: web::Path<String>,
+    DocumentCaller {
+        principal: p,
+        doc_id,
+    }: DocumentCaller,
     body: web::Json<NewComment>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let doc_id = path.into_inner();
-    let p = admitted(&req, &state, &doc_id).await?;
     may_comment(&p)?;
     let body = body.into_inner();
     let text = body.body.trim();
@@ -239,13 +231,14 @@ pub async fn create(
 }
 
 async fn set_resolved(
-    req: HttpRequest,
-    doc_id: String,
+    DocumentCaller {
+        principal: p,
+        doc_id,
+    }: DocumentCaller,
     thread_id: String,
     resolved: bool,
     state: &AppState,
 ) -> Result<HttpResponse, ApiError> {
-    let p = admitted(&req, state, &doc_id).await?;
     may_comment(&p)?;
     let mut first = state
         .stores
@@ -272,22 +265,22 @@ async fn set_resolved(
 #[utoipa::path(post, operation_id = "comments_resolve", path = "/api/v1/documents/{doc_id}/comments/{thread_id}/resolve", params(("doc_id" = String, Path, description = "the document's id"), ("thread_id" = String, Path, description = "the comment thread's id")),
     responses((status = 200, description = "resolved", body = Comment)))]
 pub async fn resolve(
-    req: HttpRequest,
+    caller: DocumentCaller,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (doc_id, thread_id) = path.into_inner();
-    set_resolved(req, doc_id, thread_id, true, &state).await
+    let (_, thread_id) = path.into_inner();
+    set_resolved(caller, thread_id, true, &state).await
 }
 
 /// Reopens a resolved thread.
 #[utoipa::path(post, operation_id = "comments_reopen", path = "/api/v1/documents/{doc_id}/comments/{thread_id}/reopen", params(("doc_id" = String, Path, description = "the document's id"), ("thread_id" = String, Path, description = "the comment thread's id")),
     responses((status = 200, description = "reopened", body = Comment)))]
 pub async fn reopen(
-    req: HttpRequest,
+    caller: DocumentCaller,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (doc_id, thread_id) = path.into_inner();
-    set_resolved(req, doc_id, thread_id, false, &state).await
+    let (_, thread_id) = path.into_inner();
+    set_resolved(caller, thread_id, false, &state).await
 }

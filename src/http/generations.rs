@@ -3,13 +3,12 @@
 //! on the editors' sockets as a `generation` event), read a generation, and select one of its
 //! variations into the document as a live edit.
 
-use std::sync::Arc;
-
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::ai::ai_user;
-use super::{admit_to_document, ApiError};
+use super::extract::DocumentCaller;
+use super::ApiError;
 use crate::actors::account::Settle;
 use crate::app::AppState;
 use crate::billing::Action;
@@ -58,11 +57,9 @@ fn quote(state: &AppState) -> Quote {
 #[utoipa::path(get, operation_id = "generations_price", path = "/api/v1/documents/{doc_id}/generations/quote", params(("doc_id" = String, Path, description = "the document's id")),
     responses((status = 200, description = "the price", body = Quote)))]
 pub async fn price(
-    req: HttpRequest,
-    path: web::Path<String>,
+    _: DocumentCaller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    admit_to_document(&req, &state, None, &path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(quote(&state)))
 }
 
@@ -73,12 +70,10 @@ pub async fn price(
               (status = 402, description = "not enough credits, or the month's generations are used up")))]
 pub async fn create(
     req: HttpRequest,
-    path: web::Path<String>,
+    DocumentCaller { principal, doc_id }: DocumentCaller,
     body: web::Json<GenerationRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let doc_id = path.into_inner();
-    let principal = admit_to_document(&req, &state, None, &doc_id).await?;
     ai_user(&req, &state).await?;
     let account = super::owned_document(&state, &doc_id, &principal.account)
         .await?
@@ -155,12 +150,11 @@ async fn load(state: &AppState, doc_id: &str, generation_id: &str) -> Result<Gen
 #[utoipa::path(get, operation_id = "generations_get", path = "/api/v1/documents/{doc_id}/generations/{generation_id}", params(("doc_id" = String, Path, description = "the document's id"), ("generation_id" = String, Path, description = "the generation's id")),
     responses((status = 200, description = "the generation", body = Generation)))]
 pub async fn get(
-    req: HttpRequest,
+    DocumentCaller { doc_id, .. }: DocumentCaller,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (doc_id, generation_id) = path.into_inner();
-    admit_to_document(&req, &state, None, &doc_id).await?;
+    let (_, generation_id) = path.into_inner();
     Ok(HttpResponse::Ok().json(load(&state, &doc_id, &generation_id).await?))
 }
 
@@ -170,13 +164,12 @@ pub async fn get(
     responses((status = 200, description = "written into the document (or, with client_applies, the edit as a Yjs update)", body = Generation),
               (status = 409, description = "the generation has no such successful variation")))]
 pub async fn select(
-    req: HttpRequest,
+    DocumentCaller { principal, doc_id }: DocumentCaller,
     path: web::Path<(String, String)>,
     body: web::Json<Selection>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (doc_id, generation_id) = path.into_inner();
-    let principal = Arc::new(admit_to_document(&req, &state, None, &doc_id).await?);
+    let (_, generation_id) = path.into_inner();
     if !principal.role.can_write() {
         return Err(ApiError::forbidden(
             Code::ReadOnly,

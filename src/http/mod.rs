@@ -8,6 +8,7 @@ pub mod billing;
 pub mod codes;
 pub mod comments;
 pub mod documents;
+pub mod extract;
 pub mod frontend;
 pub mod generations;
 pub mod identity;

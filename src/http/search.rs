@@ -7,7 +7,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::ai::{ai_user, metered, timeout};
-use super::{admit_to_document, authenticate, for_manager, ApiError};
+use super::extract::{BillingCharge, DocumentCaller, Manager};
+use super::{authenticate, ApiError};
 use crate::actors::document::GetState;
 use crate::ai::index::{dot, Hit};
 use crate::app::AppState;
@@ -143,13 +144,12 @@ async fn document_vector(
 #[utoipa::path(get, operation_id = "search_similar", path = "/api/v1/documents/{doc_id}/similar", params(("doc_id" = String, Path, description = "the document's id"), Limit),
     responses((status = 200, description = "best first", body = Vec<Hit>)))]
 pub async fn similar(
-    req: HttpRequest,
-    path: web::Path<String>,
+    DocumentCaller { principal, doc_id }: DocumentCaller,
     query: web::Query<Limit>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let doc_id = path.into_inner();
-    let (principal, vector) = document_and_vector(&req, &state, &doc_id).await?;
+    super::owned_document(&state, &doc_id, &principal.account).await?;
+    let vector = document_vector(&state, &principal, &doc_id, None).await?;
     let index = state.search.account(&principal.account).await?;
     let hits = index
         .read()
@@ -158,29 +158,14 @@ pub async fn similar(
     Ok(HttpResponse::Ok().json(hits))
 }
 
-/// The caller, admitted to a document of their account, and the document's vector.
-async fn document_and_vector(
-    req: &HttpRequest,
-    state: &AppState,
-    doc_id: &str,
-) -> Result<(Arc<Principal>, Vec<f32>), ApiError> {
-    let principal = Arc::new(admit_to_document(req, state, None, doc_id).await?);
-    super::owned_document(state, doc_id, &principal.account).await?;
-    let vector = document_vector(state, &principal, doc_id, None).await?;
-    Ok((principal, vector))
-}
-
 /// Hashtags whose meaning is closest to the document's text (from a vocabulary embedded once).
 #[utoipa::path(get, operation_id = "search_hashtags", path = "/api/v1/documents/{doc_id}/hashtags", params(("doc_id" = String, Path, description = "the document's id"), Limit),
     responses((status = 200, description = "best first", body = Vec<Hit>)))]
 pub async fn hashtags(
-    req: HttpRequest,
-    path: web::Path<String>,
+    DocumentCaller { principal, doc_id }: DocumentCaller,
     query: web::Query<Limit>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let doc_id = path.into_inner();
-    let principal = Arc::new(admit_to_document(&req, &state, None, &doc_id).await?);
     super::owned_document(&state, &doc_id, &principal.account).await?;
     let text = document_text(&state, &principal, &doc_id).await?;
     let vector = document_vector(&state, &principal, &doc_id, Some(&text)).await?;
@@ -237,13 +222,14 @@ fn voice_key(state: &AppState) -> String {
 #[utoipa::path(put, operation_id = "search_set_brand_voice", path = "/api/v1/accounts/{account_id}/brand-voice", params(("account_id" = String, Path, description = "the account (workspace) id")), request_body = BrandVoice,
     responses((status = 204, description = "stored")))]
 pub async fn set_brand_voice(
-    req: HttpRequest,
-    path: web::Path<String>,
+    Manager {
+        principal,
+        account_id,
+        ..
+    }: Manager<BillingCharge>,
     body: web::Json<BrandVoice>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let account_id = path.into_inner();
-    let principal = for_manager(&req, &state, &account_id, Some("billing:charge")).await?;
     let examples = body.into_inner().examples;
     if examples.is_empty() || examples.len() > 50 {
         return Err(ApiError::bad_request(

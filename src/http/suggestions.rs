@@ -11,8 +11,9 @@ use yrs::sync::awareness::AwarenessUpdateEntry;
 use yrs::sync::AwarenessUpdate;
 
 use super::ai::ai_user;
+use super::extract::DocumentCaller;
 use super::search::suggest_hashtags;
-use super::{admit_to_document, ApiError};
+use super::ApiError;
 use crate::actors::document::{GetState, Participant};
 use crate::ai::collaborator::{self, Suggestion};
 use crate::app::AppState;
@@ -99,12 +100,10 @@ pub(super) async fn write(
               (status = 503, description = "AI unavailable or busy")))]
 pub async fn suggest(
     req: HttpRequest,
-    path: web::Path<String>,
+    DocumentCaller { principal, doc_id }: DocumentCaller,
     body: web::Json<SuggestionRequest>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let doc_id = path.into_inner();
-    let principal = Arc::new(admit_to_document(&req, &state, None, &doc_id).await?);
     ai_user(&req, &state).await?;
     if !principal.role.can_write() {
         return Err(ApiError::forbidden(
@@ -194,12 +193,11 @@ pub async fn suggest(
 #[utoipa::path(post, operation_id = "suggestions_undo", path = "/api/v1/documents/{doc_id}/ai/suggestions/{suggestion_id}/undo", params(("doc_id" = String, Path, description = "the document's id"), ("suggestion_id" = String, Path, description = "the AI suggestion's id")),
     responses((status = 200, description = "undone"), (status = 400, description = "not a suggestion id")))]
 pub async fn undo(
-    req: HttpRequest,
+    DocumentCaller { principal, doc_id }: DocumentCaller,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (doc_id, id) = path.into_inner();
-    let principal = Arc::new(admit_to_document(&req, &state, None, &doc_id).await?);
+    let (_, id) = path.into_inner();
     if !principal.role.can_write() {
         return Err(ApiError::forbidden(
             Code::ReadOnly,

@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use super::{admit_to_document, ApiError};
+use super::extract::DocumentCaller;
+use super::ApiError;
 use crate::actors::document::TakeVersion;
 use crate::app::AppState;
 use crate::auth::Principal;
@@ -123,13 +124,13 @@ async fn make_room(
 #[utoipa::path(post, operation_id = "versions_create", path = "/api/v1/documents/{doc_id}/versions", params(("doc_id" = String, Path, description = "the document's id")), request_body = NewVersion,
     responses((status = 201, description = "taken", body = Version)))]
 pub async fn create(
-    req: HttpRequest,
-    path: web::Path<String>,
+    DocumentCaller {
+        principal: p,
+        doc_id,
+    }: DocumentCaller,
     body: web::Json<NewVersion>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let doc_id = path.into_inner();
-    let p = Arc::new(admit_to_document(&req, &state, None, &doc_id).await?);
     writer(&p)?;
     let name = body.name.trim();
     if name.is_empty() {
@@ -143,12 +144,12 @@ pub async fn create(
 #[utoipa::path(get, operation_id = "versions_list", path = "/api/v1/documents/{doc_id}/versions", params(("doc_id" = String, Path, description = "the document's id")),
     responses((status = 200, description = "versions", body = Vec<Version>)))]
 pub async fn list(
-    req: HttpRequest,
-    path: web::Path<String>,
+    DocumentCaller {
+        principal: p,
+        doc_id,
+    }: DocumentCaller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let doc_id = path.into_inner();
-    let p = admit_to_document(&req, &state, None, &doc_id).await?;
     super::owned_document(&state, &doc_id, &p.account).await?;
     Ok(HttpResponse::Ok().json(state.stores.versions.versions(&doc_id).await?))
 }
@@ -166,13 +167,13 @@ async fn load(state: &AppState, doc_id: &str, id: &str) -> Result<Version, ApiEr
 #[utoipa::path(get, operation_id = "versions_compare", path = "/api/v1/documents/{doc_id}/versions/compare", params(("doc_id" = String, Path, description = "the document's id"), CompareQuery),
     responses((status = 200, description = "the differences", body = Comparison)))]
 pub async fn compare(
-    req: HttpRequest,
-    path: web::Path<String>,
+    DocumentCaller {
+        principal: p,
+        doc_id,
+    }: DocumentCaller,
     query: web::Query<CompareQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let doc_id = path.into_inner();
-    let p = admit_to_document(&req, &state, None, &doc_id).await?;
     super::owned_document(&state, &doc_id, &p.account).await?;
     let (from, to) = (
         load(&state, &doc_id, &query.from).await?,
@@ -211,12 +212,14 @@ pub async fn compare(
 #[utoipa::path(post, operation_id = "versions_restore", path = "/api/v1/documents/{doc_id}/versions/{version_id}/restore", params(("doc_id" = String, Path, description = "the document's id"), ("version_id" = String, Path, description = "the version's id")),
     responses((status = 200, description = "restored; the version taken just before is returned", body = Version)))]
 pub async fn restore(
-    req: HttpRequest,
+    DocumentCaller {
+        principal: p,
+        doc_id,
+    }: DocumentCaller,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (doc_id, version_id) = path.into_inner();
-    let p = Arc::new(admit_to_document(&req, &state, None, &doc_id).await?);
+    let (_, version_id) = path.into_inner();
     writer(&p)?;
     let target = load(&state, &doc_id, &version_id).await?;
     // What is there now is kept as a version of its own first: a restore never loses anything.

@@ -1,10 +1,11 @@
 //! An account's webhook endpoints (owners and admins): register one for chosen events (its
 //! signing secret is shown once), list, delete, and read an endpoint's delivery log.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use super::{for_manager, ApiError};
+use super::extract::Manager;
+use super::ApiError;
 use crate::app::AppState;
 use crate::http::Code;
 use crate::store::now_ms;
@@ -58,13 +59,14 @@ pub struct LogQuery {
     responses((status = 201, description = "registered; the secret is shown this once", body = EndpointView),
               (status = 400, description = "bad URL or unknown event")))]
 pub async fn create(
-    req: HttpRequest,
-    path: web::Path<String>,
+    Manager {
+        principal: by,
+        account_id,
+        ..
+    }: Manager,
     body: web::Json<NewEndpoint>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let account_id = path.into_inner();
-    let by = for_manager(&req, &state, &account_id, None).await?;
     let body = body.into_inner();
     validate_url(&body.url, state.outbound.policy())
         .map_err(|e| ApiError::bad_request(Code::InvalidUrl, e))?;
@@ -110,12 +112,9 @@ pub async fn create(
 #[utoipa::path(get, operation_id = "webhooks_list", path = "/api/v1/accounts/{account_id}/webhooks", params(("account_id" = String, Path, description = "the account (workspace) id")),
     responses((status = 200, description = "endpoints", body = Vec<EndpointView>)))]
 pub async fn list(
-    req: HttpRequest,
-    path: web::Path<String>,
+    Manager { account_id, .. }: Manager,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let account_id = path.into_inner();
-    for_manager(&req, &state, &account_id, None).await?;
     let all: Vec<EndpointView> = state
         .stores
         .webhooks
@@ -131,12 +130,15 @@ pub async fn list(
 #[utoipa::path(delete, operation_id = "webhooks_delete", path = "/api/v1/accounts/{account_id}/webhooks/{endpoint_id}", params(("account_id" = String, Path, description = "the account (workspace) id"), ("endpoint_id" = String, Path, description = "the webhook endpoint's id")),
     responses((status = 204, description = "deleted"), (status = 404, description = "no such endpoint")))]
 pub async fn delete(
-    req: HttpRequest,
+    Manager {
+        principal: by,
+        account_id,
+        ..
+    }: Manager,
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account_id, endpoint_id) = path.into_inner();
-    let by = for_manager(&req, &state, &account_id, None).await?;
+    let (_, endpoint_id) = path.into_inner();
     if !state
         .stores
         .webhooks
@@ -163,13 +165,12 @@ pub async fn delete(
     responses((status = 200, description = "attempts, newest first", body = Vec<Delivery>),
               (status = 404, description = "no such endpoint")))]
 pub async fn deliveries(
-    req: HttpRequest,
+    Manager { account_id, .. }: Manager,
     path: web::Path<(String, String)>,
     query: web::Query<LogQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (account_id, endpoint_id) = path.into_inner();
-    for_manager(&req, &state, &account_id, None).await?;
+    let (_, endpoint_id) = path.into_inner();
     let known = state
         .stores
         .webhooks

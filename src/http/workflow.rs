@@ -3,11 +3,12 @@
 //! conditional write in the store, recorded with who and when, and sent live to the document's
 //! editors that listen for events (`?events=1`, message type 101).
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use chrono::TimeZone;
 use serde::{Deserialize, Serialize};
 
-use super::{admit_to_document, for_account, for_manager, ApiError};
+use super::extract::{AccountCaller, DocumentCaller, Manager};
+use super::ApiError;
 use crate::app::workflow::MoveError;
 use crate::app::AppState;
 use crate::http::Code;
@@ -100,12 +101,9 @@ async fn view(state: &AppState, doc_id: &str, account_id: &str) -> Result<Workfl
 #[utoipa::path(get, operation_id = "workflow_get", path = "/api/v1/documents/{doc_id}/workflow", params(("doc_id" = String, Path, description = "the document's id")),
     responses((status = 200, description = "the workflow", body = WorkflowView)))]
 pub async fn get(
-    req: HttpRequest,
-    path: web::Path<String>,
+    DocumentCaller { principal, doc_id }: DocumentCaller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let doc_id = path.into_inner();
-    let principal = admit_to_document(&req, &state, None, &doc_id).await?;
     let meta = super::owned_document(&state, &doc_id, &principal.account)
         .await?
         .account_id;
@@ -118,13 +116,10 @@ pub async fn get(
               (status = 403, description = "your role may not do this"),
               (status = 409, description = "not possible in the document's state")))]
 pub async fn transition(
-    req: HttpRequest,
-    path: web::Path<String>,
+    DocumentCaller { principal, doc_id }: DocumentCaller,
     body: web::Json<Move>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let doc_id = path.into_inner();
-    let principal = admit_to_document(&req, &state, None, &doc_id).await?;
     let account = super::owned_document(&state, &doc_id, &principal.account)
         .await?
         .account_id;
@@ -143,7 +138,7 @@ pub async fn transition(
         crate::platforms::validate(&body.targets)
             .map_err(|e| ApiError::bad_request(Code::InvalidTargets, e))?;
         // The post as it is now must fit (it is checked again when it goes out).
-        let by = std::sync::Arc::new(principal.clone());
+        let by = principal.clone();
         let state_now = state
             .registry
             .ask(&doc_id, || crate::actors::document::GetState {
@@ -192,8 +187,7 @@ pub async fn transition(
             })?;
     // Every state change keeps the content it was decided on.
     let name = body.action.version_name(next.state);
-    let by = std::sync::Arc::new(principal.clone());
-    super::versions::take(&state, &doc_id, &by, name, true).await?;
+    super::versions::take(&state, &doc_id, &principal, name, true).await?;
     crate::app::workflow::announce(&state.events, &next, &record).await;
     Ok(HttpResponse::Ok().json(view(&state, &doc_id, &account).await?))
 }
@@ -202,12 +196,9 @@ pub async fn transition(
 #[utoipa::path(get, operation_id = "workflow_settings", path = "/api/v1/accounts/{account_id}/workflow-settings", params(("account_id" = String, Path, description = "the account (workspace) id")),
     responses((status = 200, description = "settings", body = WorkflowSettings)))]
 pub async fn settings(
-    req: HttpRequest,
-    path: web::Path<String>,
+    AccountCaller { account_id, .. }: AccountCaller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let account_id = path.into_inner();
-    for_account(&req, &state, &account_id).await?;
     Ok(HttpResponse::Ok().json(WorkflowSettings {
         required_approvals: required(&state, &account_id).await?,
     }))
@@ -217,13 +208,14 @@ pub async fn settings(
 #[utoipa::path(put, operation_id = "workflow_set_settings", path = "/api/v1/accounts/{account_id}/workflow-settings", params(("account_id" = String, Path, description = "the account (workspace) id")), request_body = WorkflowSettings,
     responses((status = 200, description = "stored", body = WorkflowSettings)))]
 pub async fn set_settings(
-    req: HttpRequest,
-    path: web::Path<String>,
+    Manager {
+        principal: by,
+        account_id,
+        ..
+    }: Manager,
     body: web::Json<WorkflowSettings>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let account_id = path.into_inner();
-    let by = for_manager(&req, &state, &account_id, None).await?;
     if !(1..=10).contains(&body.required_approvals) {
         return Err(ApiError::bad_request(
             Code::InvalidSettings,
