@@ -236,7 +236,7 @@ pub async fn serve_on(
     let jobs = Arc::new(job_queue(&config, &stores.jobs).await?);
     let pool = start_inference(&config);
     let request_limits = Arc::new(RequestLimiter::new(limits.clone()));
-    let sessions = Arc::new(crate::auth::sessions::SessionGate::new(
+    let logins = Arc::new(crate::auth::sessions::SessionGate::new(
         stores.logins.clone(),
         std::time::Duration::from_millis(config.session_check_ms),
         std::time::Duration::from_secs(config.access_token_ttl_secs),
@@ -292,7 +292,7 @@ pub async fn serve_on(
         };
         start_job_consumers(&config, deps);
     }
-    let (documents, directory, gate) = (registry.clone(), accounts.clone(), sessions.clone());
+    let (documents, directory, gate) = (registry.clone(), accounts.clone(), logins.clone());
     actix_rt::spawn(async move {
         while let Some(change) = access_changes.recv().await {
             match change {
@@ -334,7 +334,7 @@ pub async fn serve_on(
         bus: bus.clone(),
         limits,
         accounts,
-        sessions,
+        logins,
         request_limits,
         pool,
         jobs,

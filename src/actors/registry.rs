@@ -13,8 +13,9 @@ use super::document::{
     Access, ChangeRole, CloseSession, DocError, DocumentActor, Home, Revoke, Shutdown,
 };
 use crate::auth::Principal;
-use crate::bus::{Bus, Revocation};
+use crate::bus::Bus;
 use crate::config::Config;
+use crate::store::Revocation;
 use crate::store::{DocumentLog, DocumentMeta, StoreHealth};
 
 /// How often a request is retried while the document it targets is unloading.
@@ -156,14 +157,14 @@ impl DocumentRegistry {
     /// Closes the revoked user's sessions in the live documents of this node.
     pub fn revoke(&self, r: &Revocation) {
         let live = self.live.lock().expect("registry lock");
-        let targets: Vec<&Addr<DocumentActor>> = match &r.doc {
+        let targets: Vec<&Addr<DocumentActor>> = match &r.doc_id {
             Some(doc) => live.get(doc.as_str()).into_iter().collect(),
             None => live.values().collect(),
         };
         for addr in targets {
             addr.do_send(Revoke {
-                account: r.account.clone(),
-                user: r.user.clone(),
+                account: r.account_id.clone(),
+                user: r.user_id.clone(),
             });
         }
     }

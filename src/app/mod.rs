@@ -32,7 +32,8 @@ pub struct AppState {
     pub bus: Arc<Bus>,
     pub limits: Arc<SharedLimits>,
     pub accounts: Arc<Accounts>,
-    pub sessions: Arc<crate::auth::sessions::SessionGate>,
+    /// Whether a login session is still live (checked on every request made with its token).
+    pub logins: Arc<crate::auth::sessions::SessionGate>,
     pub request_limits: Arc<RequestLimiter>,
     /// The inference pool (its supervisor runs on the main thread).
     pub pool: crate::gpu::Pool,

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, Semaphore, SemaphorePermit};
 
-pub use envelope::{AccessChange, DocMessage, NodeId, Origin, Revocation};
+pub use envelope::{AccessChange, DocMessage, NodeId, Origin};
 
 use crate::config::Config;
 

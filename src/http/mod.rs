@@ -328,7 +328,7 @@ pub async fn authenticate(
         None => state.keys.verify(token)?,
     };
     if let Some(session) = &principal.session {
-        if !state.sessions.is_live(&principal.user, session).await? {
+        if !state.logins.is_live(&principal.user, session).await? {
             metrics::counter!("creo_auth_failures_total", "reason" => "session_revoked")
                 .increment(1);
             return Err(ApiError::new(
@@ -539,7 +539,7 @@ pub async fn owned_document(
 pub fn announce(state: &AppState, change: crate::bus::AccessChange) {
     use crate::bus::AccessChange;
     match &change {
-        AccessChange::Session { session } => state.sessions.revoked(session),
+        AccessChange::Session { session } => state.logins.revoked(session),
         AccessChange::Role { account, .. } | AccessChange::Account { account } => {
             state.accounts.refresh(account)
         }

@@ -71,11 +71,7 @@ async fn revoke(
     .await;
     state
         .bus
-        .announce(bus::AccessChange::Revoke(bus::Revocation {
-            account: revocation.account_id.clone(),
-            user: revocation.user_id.clone(),
-            doc: revocation.doc_id.clone(),
-        }));
+        .announce(bus::AccessChange::Revoke(revocation.clone()));
     Ok(HttpResponse::Ok().json(revocation))
 }
 

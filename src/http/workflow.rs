@@ -151,7 +151,7 @@ pub async fn transition(
             state.config.publish_max_hashtags,
         );
         crate::snapshot::off_executor(move || {
-            let doc = crate::versions::load(&state_now)?;
+            let doc = crate::snapshot::decode(&state_now, yrs::OffsetKind::Bytes)?;
             crate::platforms::posts(&doc, &targets, chars, hashtags).map(|_| ())
         })
         .await

@@ -4,18 +4,7 @@ use async_trait::async_trait;
 
 use super::StoreError;
 
-/// A user's access to an account's documents (or to one of them) taken away by an owner or
-/// admin. It stands until lifted: tokens issued before or after it are refused alike.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-pub struct Revocation {
-    pub account_id: String,
-    pub user_id: String,
-    /// `None`: the whole account.
-    pub doc_id: Option<String>,
-    pub revoked_by: String,
-    /// Milliseconds since the Unix epoch.
-    pub revoked_at: i64,
-}
+pub use creo_core::access::Revocation;
 
 /// How a revocation's scope is keyed in the store: a document id, or `*` for the account.
 pub(crate) const WHOLE_ACCOUNT: &str = "*";

@@ -20,19 +20,13 @@ pub struct Origin {
     pub actor: u64,
 }
 
-/// A user's access was revoked: close their sessions (in one document, or in the whole account).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Revocation {
-    pub account: String,
-    pub user: String,
-    pub doc: Option<String>,
-}
-
 /// A change to who may do what, applied on every node at once: sockets close or lose write
 /// access within the second, and cached account state is reloaded.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum AccessChange {
-    Revoke(Revocation),
+    /// A user's access was revoked: close their sessions (in one document, or in the whole
+    /// account).
+    Revoke(crate::access::Revocation),
     /// `user`'s role in `account` changed; `None`: no longer a member.
     Role {
         account: String,
@@ -40,14 +34,10 @@ pub enum AccessChange {
         role: Option<crate::role::Role>,
     },
     /// The account's tier, payment state or members changed: reload its cached copy.
-    Account {
-        account: String,
-    },
+    Account { account: String },
     /// A login session was revoked (logout, revoked by its user, refresh-token reuse): its
     /// access tokens stop working and its sockets close.
-    Session {
-        session: String,
-    },
+    Session { session: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

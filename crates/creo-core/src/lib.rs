@@ -6,7 +6,7 @@
 //!   encoded once per broadcast; close codes; presence with the authenticated identity
 //!   (`sync::awareness`).
 //! - `envelope`: what nodes say to each other on the bus, and its wire format.
-//! - `role`: who may do what in an account.
+//! - `role`: who may do what in an account; `access`: revocations.
 //! - `live`: `LiveDoc`, one live document's rules (admit, intake, batch, commit outcome,
 //!   compaction, resync, presence, access change), which the server's document actor wraps.
 //! - `snapshot`, `fields`, `text`: a document's whole state as a `Doc`, its named fields
@@ -19,6 +19,7 @@
 //! The server crate (`src/`) runs these inside its actors, handlers and jobs, and stores them;
 //! see `docs/architecture.md`.
 
+pub mod access;
 pub mod billing;
 pub mod comments;
 pub mod envelope;

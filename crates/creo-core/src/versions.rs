@@ -30,9 +30,9 @@ pub struct Version {
     pub state: Vec<u8>,
 }
 
-/// A version's (or the document's) state decoded. Whole-document work: call it off the async
-/// executor (`snapshot::off_executor`).
-pub fn load(state: &[u8]) -> Result<Doc, String> {
+/// A version's (or the document's) state decoded, offsets in bytes. Whole-document work: the
+/// server calls what uses it off its async executor.
+fn load(state: &[u8]) -> Result<Doc, String> {
     crate::snapshot::decode(state, yrs::OffsetKind::Bytes)
 }
 

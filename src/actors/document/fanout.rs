@@ -72,7 +72,7 @@ impl DocumentActor {
     /// Closes a session's socket at once (its outbox stops taking frames and sends the close
     /// next, even while the session actor waits on something) and stops the session.
     pub(super) fn evict(&mut self, session: SessionId, code: u16, reason: &'static str) {
-        if let Some(m) = self.remove_member(session) {
+        if let Some(m) = self.remove_subscriber(session) {
             metrics::counter!("creo_disconnects_total", "reason" => reason).increment(1);
             m.outbox.close(Some(CloseReason {
                 code: CloseCode::from(code),
@@ -85,7 +85,7 @@ impl DocumentActor {
 
     /// A session leaves the document; its parked updates were never acknowledged (its client
     /// still has them and sends them again in its next SyncStep2).
-    pub(super) fn remove_member(&mut self, session: SessionId) -> Option<Member> {
+    pub(super) fn remove_subscriber(&mut self, session: SessionId) -> Option<Subscriber> {
         self.live.leave(session);
         self.sessions.remove(&session)
     }

@@ -234,7 +234,7 @@ impl Handler<Join> for DocumentActor {
         }
         self.sessions.insert(
             msg.session,
-            Member {
+            Subscriber {
                 principal: msg.principal,
                 outbox: msg.outbox,
                 can_write: msg.can_write,
@@ -258,7 +258,7 @@ impl Handler<Leave> for DocumentActor {
     type Result = ();
 
     fn handle(&mut self, msg: Leave, ctx: &mut Context<Self>) {
-        if let Some(m) = self.remove_member(msg.session) {
+        if let Some(m) = self.remove_subscriber(msg.session) {
             if m.accepted > m.durable {
                 tracing::debug!(parent: &self.span, session = msg.session, waiting = m.accepted - m.durable, "session left with writes in flight; they are still committed");
             }

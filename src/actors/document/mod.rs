@@ -92,7 +92,8 @@ enum Writer {
     Rest(oneshot::Sender<Result<(), DocError>>),
 }
 
-struct Member {
+/// A session subscribed to this document: its socket's outbox and what the document knows of it.
+struct Subscriber {
     principal: Arc<Principal>,
     outbox: Arc<Outbox>,
     /// Shared with the session, which reads it before decoding an update.
@@ -147,7 +148,7 @@ pub struct DocumentActor {
     /// The document and its rules.
     live: LiveDoc<Writer>,
     meta: Option<DocumentMeta>,
-    sessions: HashMap<SessionId, Member>,
+    sessions: HashMap<SessionId, Subscriber>,
     /// This document's writes are failing (counted in `StoreHealth` for `/readyz`).
     write_failing: bool,
     health: Arc<StoreHealth>,
