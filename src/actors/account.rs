@@ -8,12 +8,13 @@
 //! after `account_idle_ms` without messages.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
+use super::keyed::Keyed;
 use crate::auth::Role;
 use crate::billing::{month_start_ms, Action, Milli, TierLimits};
 use crate::config::Config;
@@ -492,7 +493,7 @@ fn refusal(e: &AccountError) -> &'static str {
 
 /// The node's account actors.
 pub struct Accounts {
-    live: Mutex<HashMap<Arc<str>, Addr<AccountActor>>>,
+    live: Keyed<AccountActor>,
     stores: Stores,
     config: Arc<Config>,
 }
@@ -500,22 +501,19 @@ pub struct Accounts {
 impl Accounts {
     pub fn new(stores: Stores, config: Arc<Config>) -> Arc<Accounts> {
         Arc::new(Accounts {
-            live: Mutex::new(HashMap::new()),
+            live: Keyed::default(),
             stores,
             config,
         })
     }
 
     fn get_or_start(self: &Arc<Self>, account: &str) -> Addr<AccountActor> {
-        let mut live = self.live.lock().expect("accounts lock");
-        if let Some(addr) = live.get(account) {
-            if addr.connected() {
-                return addr.clone();
-            }
-        }
-        let id: Arc<str> = Arc::from(account);
-        let actor = AccountActor {
-            id: id.clone(),
+        self.live.get_or_start(account, |id| self.start(id))
+    }
+
+    fn start(self: &Arc<Self>, id: Arc<str>) -> Addr<AccountActor> {
+        AccountActor {
+            id,
             stores: self.stores.clone(),
             config: self.config.clone(),
             directory: self.clone(),
@@ -524,17 +522,12 @@ impl Accounts {
             queue: VecDeque::new(),
             busy: false,
             last_used: Instant::now(),
-        };
-        let addr = actor.start();
-        live.insert(id, addr.clone());
-        addr
+        }
+        .start()
     }
 
     fn remove_if(&self, account: &str, addr: &Addr<AccountActor>) {
-        let mut live = self.live.lock().expect("accounts lock");
-        if live.get(account) == Some(addr) {
-            live.remove(account);
-        }
+        self.live.forget(account, addr);
     }
 
     /// Sends a message to the account's actor, starting one if needed (and again if the one
@@ -567,7 +560,7 @@ impl Accounts {
 
     /// Reloads the account's cached copy on this node, if it has one.
     pub fn refresh(&self, account: &str) {
-        if let Some(addr) = self.live.lock().expect("accounts lock").get(account) {
+        if let Some(addr) = self.live.get(account) {
             addr.do_send(Refresh);
         }
     }

@@ -3,5 +3,6 @@
 
 pub mod account;
 pub mod document;
+pub mod keyed;
 pub mod registry;
 pub mod session;

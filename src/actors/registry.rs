@@ -1,7 +1,6 @@
 //! Finds or starts the `DocumentActor` of a document, and retries requests that reach an actor
 //! in the middle of unloading so that nobody ever talks to a stale or dead actor.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,6 +11,7 @@ use actix::prelude::*;
 use super::document::{
     Access, ChangeRole, CloseSession, DocError, DocumentActor, Home, Revoke, Shutdown,
 };
+use super::keyed::Keyed;
 use crate::auth::Principal;
 use crate::bus::Bus;
 use crate::config::Config;
@@ -23,7 +23,7 @@ const MAX_ATTEMPTS: usize = 200;
 const RETRY_DELAY: Duration = Duration::from_millis(5);
 
 pub struct DocumentRegistry {
-    live: Mutex<HashMap<Arc<str>, Addr<DocumentActor>>>,
+    live: Keyed<DocumentActor>,
     store: Arc<dyn DocumentLog>,
     config: Arc<Config>,
     health: Arc<StoreHealth>,
@@ -45,7 +45,7 @@ impl DocumentRegistry {
         arbiters: Vec<ArbiterHandle>,
     ) -> Arc<Self> {
         Arc::new(DocumentRegistry {
-            live: Mutex::new(HashMap::new()),
+            live: Keyed::default(),
             store,
             config,
             health,
@@ -57,13 +57,10 @@ impl DocumentRegistry {
     }
 
     fn get_or_start(self: &Arc<Self>, doc_id: &str) -> Addr<DocumentActor> {
-        let mut live = self.live.lock().expect("registry lock");
-        if let Some(addr) = live.get(doc_id) {
-            if addr.connected() {
-                return addr.clone();
-            }
-        }
-        let id: Arc<str> = Arc::from(doc_id);
+        self.live.get_or_start(doc_id, |id| self.start(id))
+    }
+
+    fn start(self: &Arc<Self>, id: Arc<str>) -> Addr<DocumentActor> {
         let arbiter = if self.arbiters.is_empty() {
             Arbiter::current()
         } else {
@@ -76,19 +73,9 @@ impl DocumentRegistry {
             self.clone(),
             self.bus.clone(),
         );
-        let actor_id = id.clone();
-        let addr = DocumentActor::start_in_arbiter(&arbiter, move |_| {
-            DocumentActor::new(
-                actor_id,
-                store,
-                config,
-                health,
-                registry as Arc<dyn Home>,
-                bus,
-            )
-        });
-        live.insert(id, addr.clone());
-        addr
+        DocumentActor::start_in_arbiter(&arbiter, move |_| {
+            DocumentActor::new(id, store, config, health, registry as Arc<dyn Home>, bus)
+        })
     }
 
     /// Sends a message to the document's live actor, starting one if needed. An actor that is
@@ -156,10 +143,9 @@ impl DocumentRegistry {
 
     /// Closes the revoked user's sessions in the live documents of this node.
     pub fn revoke(&self, r: &Revocation) {
-        let live = self.live.lock().expect("registry lock");
-        let targets: Vec<&Addr<DocumentActor>> = match &r.doc_id {
-            Some(doc) => live.get(doc.as_str()).into_iter().collect(),
-            None => live.values().collect(),
+        let targets = match &r.doc_id {
+            Some(doc) => self.live.get(doc).into_iter().collect(),
+            None => self.live.all(),
         };
         for addr in targets {
             addr.do_send(Revoke {
@@ -171,8 +157,7 @@ impl DocumentRegistry {
 
     /// Gives `user`'s open sessions in `account` their new role (closing them when `None`).
     pub fn change_role(&self, account: &str, user: &str, role: Option<crate::auth::Role>) {
-        let live = self.live.lock().expect("registry lock");
-        for addr in live.values() {
+        for addr in self.live.all() {
             addr.do_send(ChangeRole {
                 account: account.to_string(),
                 user: user.to_string(),
@@ -183,8 +168,7 @@ impl DocumentRegistry {
 
     /// Closes the sockets opened with a revoked login session's tokens.
     pub fn close_session(&self, session: &str) {
-        let live = self.live.lock().expect("registry lock");
-        for addr in live.values() {
+        for addr in self.live.all() {
             addr.do_send(CloseSession {
                 session: session.to_string(),
             });
@@ -198,7 +182,7 @@ impl DocumentRegistry {
         DocumentActor: Handler<M>,
         <DocumentActor as Actor>::Context: ToEnvelope<DocumentActor, M>,
     {
-        if let Some(addr) = self.live.lock().expect("registry lock").get(doc_id) {
+        if let Some(addr) = self.live.get(doc_id) {
             addr.do_send(msg);
         }
     }
@@ -210,18 +194,12 @@ impl DocumentRegistry {
     }
 
     pub fn live_documents(&self) -> usize {
-        self.live.lock().expect("registry lock").len()
+        self.live.len()
     }
 
     /// Closes every socket with "going away" and waits until every document is flushed.
     pub async fn shutdown(&self, timeout: Duration) {
-        let addrs: Vec<_> = self
-            .live
-            .lock()
-            .expect("registry lock")
-            .values()
-            .cloned()
-            .collect();
+        let addrs = self.live.all();
         let flushes = addrs.iter().map(|a| a.send(Shutdown));
         if actix_rt::time::timeout(timeout, futures_util::future::join_all(flushes))
             .await
@@ -243,9 +221,6 @@ impl Home for DocumentRegistry {
     }
 
     fn stopped(&self, doc_id: &str, addr: &Addr<DocumentActor>) {
-        let mut live = self.live.lock().expect("registry lock");
-        if live.get(doc_id) == Some(addr) {
-            live.remove(doc_id);
-        }
+        self.live.forget(doc_id, addr);
     }
 }
