@@ -1,6 +1,22 @@
-//! creo: a real-time collaboration server for AI-assisted content creation. See docs/architecture.md for
-//! the map; the path of an edit is `http/ws.rs` → `actors/session.rs` → `actors/document/` →
-//! `store/`.
+//! creo: a real-time collaboration server for AI-assisted content creation.
+//!
+//! The modules, from the top layer down; each imports only from layers below it, and the rules
+//! without I/O live in the `creo-core` crate (`crates/creo-core`). `docs/architecture.md` has
+//! the whole map and the path of one edit.
+//!
+//! - `server`: wiring, `serve`/`serve_on`, graceful shutdown.
+//! - `http`: thin handlers (REST, the socket upgrade, the built editor); `http::extract` says
+//!   who is asking, `http::codes` is the table of error codes.
+//! - `app`: `AppState`, and the use cases REST and jobs share (`app::workflow`).
+//! - `jobs`: handlers of queued work (publishing, webhook delivery, generation).
+//! - `events`: events to editors (every node) and webhooks; `queue`: where jobs wait.
+//! - `actors`: a `DocumentActor` per live document (wrapping `creo_core::live::LiveDoc`), a
+//!   `SessionActor` per socket, an `AccountActor` per account in use, and their registries.
+//! - `ai` (search, hashtags, the AI collaborator) over `gpu` (the supervised inference pool).
+//! - `bus` (Redis fan-out), `auth` (tokens, passwords, login sessions), `billing` (request
+//!   limits, payment webhooks), `socket` (the WebSocket after the upgrade), `snapshot`,
+//!   `outbound`, `webhooks`, `telemetry`.
+//! - `store`: one trait per aggregate and the embedded (SQLite) and ScyllaDB backends; `config`.
 
 pub mod actors;
 pub mod ai;

@@ -3,6 +3,7 @@
 //! handler that takes `Manager` cannot forget the owner-or-admin check; one that takes
 //! `DocumentCaller` was admitted to the document (scope, token scope, revocations).
 
+use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -14,10 +15,17 @@ use super::{admit_to_document, for_account, for_manager, ApiError};
 use crate::app::AppState;
 use crate::auth::Principal;
 
-fn app_state(req: &HttpRequest) -> web::Data<AppState> {
-    req.app_data::<web::Data<AppState>>()
+/// Runs `check` on the request and the app's state, as an extractor's future.
+fn authorise<T, F, Fut>(req: &HttpRequest, check: F) -> LocalBoxFuture<'static, Result<T, ApiError>>
+where
+    F: FnOnce(HttpRequest, web::Data<AppState>) -> Fut + 'static,
+    Fut: Future<Output = Result<T, ApiError>> + 'static,
+{
+    let state = req
+        .app_data::<web::Data<AppState>>()
         .expect("AppState is registered")
-        .clone()
+        .clone();
+    Box::pin(check(req.clone(), state))
 }
 
 /// A path parameter the route declares (the router matched it, so it is there).
@@ -36,8 +44,7 @@ impl FromRequest for AccountCaller {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let (req, state) = (req.clone(), app_state(req));
-        Box::pin(async move {
+        authorise(req, |req, state| async move {
             let account_id = path_param(&req, "account_id");
             let principal = for_account(&req, &state, &account_id).await?;
             Ok(AccountCaller {
@@ -88,8 +95,7 @@ impl<S: KeyScope + 'static> FromRequest for Manager<S> {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let (req, state) = (req.clone(), app_state(req));
-        Box::pin(async move {
+        authorise(req, |req, state| async move {
             let account_id = path_param(&req, "account_id");
             let principal = for_manager(&req, &state, &account_id, S::SCOPE).await?;
             Ok(Manager {
@@ -113,8 +119,7 @@ impl FromRequest for DocumentCaller {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let (req, state) = (req.clone(), app_state(req));
-        Box::pin(async move {
+        authorise(req, |req, state| async move {
             let doc_id = path_param(&req, "doc_id");
             let principal = admit_to_document(&req, &state, None, &doc_id).await?;
             Ok(DocumentCaller {
