@@ -16,7 +16,8 @@
 //! - `bus` (Redis fan-out), `auth` (tokens, passwords, login sessions), `billing` (request
 //!   limits, payment webhooks), `socket` (the WebSocket after the upgrade), `snapshot`,
 //!   `outbound`, `webhooks`, `telemetry`.
-//! - `store`: one trait per aggregate and the embedded (SQLite) and ScyllaDB backends; `config`.
+//! - `store`: the `creo-store` crates seen from here (one trait per aggregate; the embedded
+//!   SQLite and the ScyllaDB backends); `config`.
 
 pub mod actors;
 pub mod ai;
@@ -31,7 +32,7 @@ pub mod gpu;
 pub mod http;
 pub mod jobs;
 pub mod outbound;
-pub mod private_files;
+pub use creo_store::private_files;
 pub mod queue;
 pub mod server;
 pub mod snapshot;

@@ -1,8 +1,0 @@
-//! Webhook endpoints, their delivery logs and AI generations on SQLite, each row's details as
-//! JSON (they are read whole, never queried inside).
-
-use crate::store::StoreError;
-
-pub(super) fn decode<T: serde::de::DeserializeOwned>(data: &str) -> Result<T, StoreError> {
-    serde_json::from_str(data).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
