@@ -2,7 +2,7 @@
 //! about the account (tier and limits, payment state, members' roles, generations used this
 //! month) and serialises the account's money movements: charges queue here and go to the store
 //! in batches, one batch in flight at a time. Correctness across nodes does not depend on the
-//! actor: every movement is a conditional write in the store (see `store::accounts`).
+//! actor: every movement is a conditional write in the store (see `creo_store::ledger`).
 //!
 //! `Accounts` is the node's directory of these actors: it starts them on first use, and they stop
 //! after `account_idle_ms` without messages.
@@ -363,7 +363,7 @@ impl Actor for AccountActor {
 
     fn stopped(&mut self, ctx: &mut Context<Self>) {
         metrics::gauge!("creo_account_actors").decrement(1.0);
-        self.directory.remove_if(&self.id, &ctx.address());
+        self.directory.live.forget(&self.id, &ctx.address());
     }
 }
 
@@ -526,10 +526,6 @@ impl Accounts {
         .start()
     }
 
-    fn remove_if(&self, account: &str, addr: &Addr<AccountActor>) {
-        self.live.forget(account, addr);
-    }
-
     /// Sends a message to the account's actor, starting one if needed (and again if the one
     /// found stopped for idleness in between).
     pub async fn ask<M, R>(self: &Arc<Self>, account: &str, msg: M) -> Result<R, AccountError>
@@ -542,7 +538,7 @@ impl Accounts {
             let addr = self.get_or_start(account);
             match addr.send(msg.clone()).await {
                 Ok(result) => return result,
-                Err(_) => self.remove_if(account, &addr),
+                Err(_) => self.live.forget(account, &addr),
             }
         }
         Err(AccountError::Store(StoreError::Unavailable(
