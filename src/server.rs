@@ -7,7 +7,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use actix::Arbiter;
-use actix_web::{web, App, HttpServer};
+use std::time::Duration;
+
+use actix_http::{HttpService, KeepAlive};
+use actix_service::{fn_service, map_config, IntoServiceFactory, ServiceFactoryExt};
+use actix_web::dev::AppConfig;
+use actix_web::{web, App};
 use anyhow::Context;
 
 use crate::actors::account::Accounts;
@@ -352,25 +357,39 @@ pub async fn serve_on(
     });
 
     let addr = listener.local_addr()?;
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(state.clone())
-            .app_data(web::PayloadConfig::new(state.config.max_message_bytes * 2))
-            .app_data(web::JsonConfig::default().limit(64 * 1024))
-            .configure(crate::http::routes)
-            .configure(|cfg| crate::http::frontend::routes(cfg, &state.config.frontend))
-    })
-    .workers(workers)
-    .disable_signals()
-    .shutdown_timeout(5)
-    .on_connect(|conn, _| {
-        // Small frames must not wait for Nagle: one peer without this had a 4x worse p99.
-        if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
-            let _ = tcp.set_nodelay(true);
-        }
-    })
-    .listen(listener)?
-    .run();
+    // actix-web's `HttpServer`, but for the upgrade service: a WebSocket upgrade takes its
+    // connection out of the HTTP dispatcher (`http::ws::upgraded`) instead of being served
+    // through it, so an open socket keeps none of the dispatcher's buffers.
+    let server = actix_server::Server::build()
+        .workers(workers)
+        .disable_signals()
+        .shutdown_timeout(5)
+        .listen("creo-http", listener, move || {
+            let app = App::new()
+                .app_data(state.clone())
+                .app_data(web::PayloadConfig::new(state.config.max_message_bytes * 2))
+                .app_data(web::JsonConfig::default().limit(64 * 1024))
+                .configure(crate::http::routes)
+                .configure(|cfg| crate::http::frontend::routes(cfg, &state.config.frontend))
+                .into_factory()
+                .map_err(|e: actix_web::Error| e.error_response());
+            let upgrade_state = state.clone();
+            HttpService::build()
+                .keep_alive(KeepAlive::default())
+                .client_request_timeout(Duration::from_secs(5))
+                .client_disconnect_timeout(Duration::from_secs(1))
+                // Small frames must not wait for Nagle: one peer without this had a 4x worse p99.
+                .tcp_nodelay(true)
+                .local_addr(addr)
+                .upgrade(fn_service(move |(req, framed)| {
+                    crate::http::ws::upgraded(upgrade_state.clone(), req, framed)
+                }))
+                // The host and address an app config carries are only fallbacks for requests
+                // without a Host header and for URL generation; creo reads neither.
+                .finish(map_config(app, |_| AppConfig::default()))
+                .tcp()
+        })?
+        .run();
     tracing::info!(data = %config.data.display(), store = %config.store, "creo listening on http://{addr}");
     if config.frontend.join("index.html").is_file() {
         tracing::info!(dir = %config.frontend.display(), "browser editor at http://{addr}/");
@@ -386,6 +405,12 @@ pub async fn serve_on(
         shutting_down.store(true, Ordering::SeqCst);
         handle.pause().await;
         registry.shutdown(shutdown_timeout).await;
+        // Sockets are closing: let their writers put the close frames on the wire.
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while crate::socket::writer::open_connections() > 0 && std::time::Instant::now() < deadline
+        {
+            actix_rt::time::sleep(Duration::from_millis(10)).await;
+        }
         bus.shutdown().await;
         handle.stop(true).await;
     });

@@ -407,7 +407,7 @@ impl StreamHandler<Result<Incoming, ReadError>> for SessionActor {
             ),
             Ok(Incoming::Ping(payload)) => {
                 // Pings count against the rate like any message: a ping flood is paced too.
-                self.outbox.pong(payload);
+                self.outbox.pong(&payload);
                 self.pace(1, ctx);
             }
             Ok(Incoming::Pong) => {}

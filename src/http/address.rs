@@ -9,22 +9,21 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
-use actix_web::HttpRequest;
-
-use super::ApiError;
+use super::{ApiError, Head};
 use crate::app::proxies::Proxies;
 use crate::app::AppState;
 use crate::http::Code;
 
 /// The client address of `req`.
-pub fn client_address(req: &HttpRequest, proxies: &Proxies) -> IpAddr {
-    let peer = req
-        .peer_addr()
+pub fn client_address(req: &impl Head, proxies: &Proxies) -> IpAddr {
+    let head = req.request_head();
+    let peer = head
+        .peer_addr
         .map_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |a| a.ip());
     if proxies.header().is_empty() {
         return peer;
     }
-    let forwarded: Vec<&str> = req
+    let forwarded: Vec<&str> = head
         .headers()
         .get_all(proxies.header())
         .filter_map(|v| v.to_str().ok())
@@ -70,7 +69,7 @@ impl Class {
 
 /// Counts one request of `class` from the client's address; 429 with `Retry-After` over the
 /// limit. Returns the address.
-pub async fn limit(req: &HttpRequest, state: &AppState, class: Class) -> Result<IpAddr, ApiError> {
+pub async fn limit(req: &impl Head, state: &AppState, class: Class) -> Result<IpAddr, ApiError> {
     let ip = client_address(req, &state.proxies);
     let c = &state.config;
     let (allowance, window_secs, window) = match class {

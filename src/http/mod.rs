@@ -132,7 +132,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::scope("/api/v1")$(.route($path, web::$method().to($handler)))*
         };
     }
-    cfg.route("/ws/{doc_id}", web::get().to(ws::connect))
+    cfg.route("/ws/{doc_id}", web::get().to(ws::not_upgraded))
         .route("/healthz", web::get().to(ops::healthz))
         .route("/readyz", web::get().to(ops::readyz))
         .route("/metrics", web::get().to(ops::metrics))
@@ -275,12 +275,6 @@ impl From<AccountError> for ApiError {
     }
 }
 
-impl From<actix_web::Error> for ApiError {
-    fn from(e: actix_web::Error) -> Self {
-        ApiError::new(Code::WebsocketHandshake, e.to_string())
-    }
-}
-
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         metrics::counter!("creo_auth_failures_total", "reason" => e.metric_reason()).increment(1);
@@ -302,9 +296,28 @@ pub async fn account_limits(
         .unwrap_or_else(|| state.config.tiers.free.clone()))
 }
 
+/// What the request-level checks (credentials, client address) read: the request head. Both a
+/// routed request and an upgrade handed over before routing (`ws.rs`) have one.
+pub trait Head {
+    fn request_head(&self) -> &actix_web::dev::RequestHead;
+}
+
+impl Head for HttpRequest {
+    fn request_head(&self) -> &actix_web::dev::RequestHead {
+        self.head()
+    }
+}
+
+impl Head for actix_web::dev::RequestHead {
+    fn request_head(&self) -> &actix_web::dev::RequestHead {
+        self
+    }
+}
+
 /// The bearer credential from `Authorization: Bearer` or, for browsers' WebSockets, `?token=`.
-pub fn bearer<'a>(req: &'a HttpRequest, query_token: Option<&'a str>) -> Option<&'a str> {
-    req.headers()
+pub fn bearer<'a>(req: &'a impl Head, query_token: Option<&'a str>) -> Option<&'a str> {
+    req.request_head()
+        .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
@@ -318,7 +331,7 @@ pub fn bearer<'a>(req: &'a HttpRequest, query_token: Option<&'a str>) -> Option<
 /// against the account's tier rate limits (429 with Retry-After when exhausted). Accounts
 /// nobody registered (tokens from `creo token`) are neither billed nor tier-limited.
 pub async fn authenticate(
-    req: &HttpRequest,
+    req: &impl Head,
     state: &AppState,
     query_token: Option<&str>,
 ) -> Result<Principal, ApiError> {
@@ -491,7 +504,7 @@ pub fn document_id(raw: &str, principal: &Principal) -> Result<(), ApiError> {
 /// Authenticates a request for one document: a valid token, scoped to it if scoped at all, for a
 /// user whose access to it (or to its account) has not been revoked.
 pub async fn admit_to_document(
-    req: &HttpRequest,
+    req: &impl Head,
     state: &AppState,
     query_token: Option<&str>,
     doc_id: &str,

@@ -1,12 +1,15 @@
-//! The WebSocket after the upgrade, on actix-http's frame codec: a reader that yields whole
-//! messages (continuations joined, up to `max_message_bytes`), and the outbound queue the
-//! response body drains (`outbox`). Owning both ends, rather than going through a session
-//! helper with its own channels, keeps every byte the server holds for a connection in one
-//! counted place and lets a session stop reading when it must (TCP then pushes back on the
-//! client).
+//! The WebSocket after the upgrade, owned outright: the HTTP dispatcher hands the TCP stream
+//! over (`http::ws`) and keeps nothing of the connection. A reader yields whole messages
+//! (actix-http's frame codec, continuations joined, up to `max_message_bytes`); a writer task
+//! flushes the outbound queue (`outbox`) with one vectored write per wake-up. Owning both ends
+//! keeps every byte the server holds for a connection in one counted place, lets a session stop
+//! reading when it must (TCP then pushes back on the client), and lets an idle connection hold
+//! no buffer at all.
 
 pub mod inflight;
 pub mod outbox;
+pub mod wire;
+pub mod writer;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -14,12 +17,13 @@ use std::task::{Context, Poll};
 
 use actix_codec::Decoder;
 use actix_http::ws::{Codec, Frame, Item, ProtocolError};
-use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::{Bytes, BytesMut};
 use futures_util::{Future, Stream};
+use tokio::net::TcpStream;
 
 pub use actix_http::ws::{CloseCode, CloseReason};
-pub use outbox::{Full, Outbox, OutboxBody};
+pub use outbox::{Full, Outbox};
+pub use wire::WireFrame;
 
 /// One whole message from the client.
 #[derive(Debug, PartialEq, Eq)]
@@ -42,16 +46,16 @@ pub enum ReadError {
     Connection(String),
 }
 
-/// Reads frames from the request's payload. Nothing is read from the socket while nobody polls
-/// this stream.
+/// Reads frames from the socket. Nothing is read while nobody polls this stream.
 pub struct FrameReader {
-    payload: web::Payload,
+    io: Arc<TcpStream>,
+    /// What arrived and is not a whole frame yet; no allocation at all while idle.
     buf: BytesMut,
     codec: Codec,
     max_message: usize,
     /// A message arriving in continuation frames: whether it is text, and what came so far.
     partial: Option<(bool, BytesMut)>,
-    /// Resolves (or fails) once the response body is dropped: the connection is gone.
+    /// Fails once the writer has ended: the connection is gone.
     gone: tokio::sync::oneshot::Receiver<()>,
     done: bool,
 }
@@ -97,8 +101,8 @@ impl FrameReader {
     }
 }
 
-/// Keep at most this much read buffer while idle (a large message leaves a large buffer).
-const IDLE_READ_BUFFER: usize = 8 * 1024;
+/// Read this much at a time (a larger message grows the buffer as it arrives).
+const READ_CHUNK: usize = 4 * 1024;
 
 impl Stream for FrameReader {
     type Item = Result<Incoming, ReadError>;
@@ -114,12 +118,7 @@ impl Stream for FrameReader {
             }
             match this.codec.decode(&mut this.buf) {
                 Ok(Some(frame)) => match this.frame(frame) {
-                    Ok(Some(msg)) => {
-                        if this.buf.is_empty() && this.buf.capacity() > IDLE_READ_BUFFER {
-                            this.buf = BytesMut::new();
-                        }
-                        return Poll::Ready(Some(Ok(msg)));
-                    }
+                    Ok(Some(msg)) => return Poll::Ready(Some(Ok(msg))),
                     Ok(None) => continue,
                     Err(e) => {
                         this.done = true;
@@ -136,43 +135,56 @@ impl Stream for FrameReader {
                     return Poll::Ready(Some(Err(ReadError::Protocol(e))));
                 }
             }
-            match Pin::new(&mut this.payload).poll_next(cx) {
-                Poll::Ready(Some(Ok(bytes))) => this.buf.extend_from_slice(&bytes),
-                Poll::Ready(Some(Err(e))) => {
+            if this.buf.is_empty() {
+                // Idle: give the buffer back rather than keep 4 KiB per quiet connection.
+                this.buf = BytesMut::new();
+            }
+            match this.io.poll_read_ready(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => {
                     this.done = true;
                     return Poll::Ready(Some(Err(ReadError::Connection(e.to_string()))));
                 }
-                Poll::Ready(None) => {
+                Poll::Pending => return Poll::Pending,
+            }
+            this.buf.reserve(READ_CHUNK);
+            match this.io.try_read_buf(&mut this.buf) {
+                Ok(0) => {
                     this.done = true;
                     return Poll::Ready(None);
                 }
-                Poll::Pending => return Poll::Pending,
+                Ok(_) => {}
+                // Readiness was stale; polling it again registers for the next.
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => {
+                    this.done = true;
+                    return Poll::Ready(Some(Err(ReadError::Connection(e.to_string()))));
+                }
             }
         }
     }
 }
 
-/// Answers the upgrade: the 101 response whose body drains `outbox`, and the reader of what
-/// the client sends.
-pub fn upgrade(
-    req: &HttpRequest,
-    payload: web::Payload,
+/// Takes over an upgraded connection: starts its writer on this thread and returns the reader
+/// of what the client sends. `received` is what the HTTP layer read past the upgrade request
+/// (a client may send its first frames without waiting for the 101).
+pub fn take_over(
+    io: TcpStream,
+    received: BytesMut,
     outbox: Arc<Outbox>,
     max_message: usize,
-) -> Result<(HttpResponse, FrameReader), actix_web::Error> {
+) -> FrameReader {
+    let io = Arc::new(io);
     let (gone_tx, gone) = tokio::sync::oneshot::channel();
-    let body = OutboxBody::new(outbox, Some(gone_tx));
-    let response = actix_http::ws::handshake(req.head())
-        .map_err(|e| actix_web::error::ErrorBadRequest(e.to_string()))?
-        .message_body(actix_web::body::BodyStream::new(body))?;
-    let reader = FrameReader {
-        payload,
-        buf: BytesMut::new(),
+    actix_rt::spawn(writer::run(io.clone(), outbox, gone_tx));
+    FrameReader {
+        io,
+        // Copied out of the HTTP layer's larger read buffer, which is then freed.
+        buf: BytesMut::from(&received[..]),
         codec: Codec::new().max_size(max_message),
         max_message,
         partial: None,
         gone,
         done: false,
-    };
-    Ok((HttpResponse::from(response).map_into_boxed_body(), reader))
+    }
 }

@@ -98,15 +98,11 @@ impl DocumentActor {
             self.home.changed(&self.id, &meta.account_id);
         }
         for (sid, n) in acks {
-            let frame = match self.sessions.get_mut(&sid) {
-                Some(m) => {
-                    m.durable += n;
-                    m.extensions.ack.then(|| sync::encode_ack(m.durable))
+            if let Some(m) = self.sessions.get_mut(&sid) {
+                m.durable += n;
+                if m.extensions.ack {
+                    m.outbox.ack(sync::encode_ack(m.durable));
                 }
-                None => None,
-            };
-            if let Some(frame) = frame {
-                self.send_to(sid, frame);
             }
         }
         self.compact_if_long(ctx);

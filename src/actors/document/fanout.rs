@@ -1,6 +1,7 @@
 //! Delivery to this node's sessions: one frame to one, to all, a merged batch to each reader; evicting a session that fell behind.
 
 use super::*;
+use crate::socket::WireFrame;
 
 impl DocumentActor {
     pub(super) fn send_to(&mut self, session: SessionId, frame: Bytes) {
@@ -30,11 +31,13 @@ impl DocumentActor {
     pub(super) fn broadcast_where(&mut self, frame: &Bytes, to: impl Fn(SessionId) -> bool) -> u64 {
         let mut lagging = Vec::new();
         let mut delivered = 0;
+        // Encoded once, shared by every receiver's queue.
+        let wire = WireFrame::binary(frame);
         for (id, m) in &self.sessions {
             if !to(*id) {
                 continue;
             }
-            match m.outbox.push(frame.clone()) {
+            match m.outbox.push(wire.clone()) {
                 Ok(()) => delivered += 1,
                 Err(full) => lagging.push((*id, full)),
             }
