@@ -80,6 +80,51 @@ async fn offline_edits_merge_on_reconnect() {
     assert_eq!(a2.text(), b.text());
 }
 
+/// A cursor dragged fast: the other editor hears a bounded number of presence messages, the
+/// last one carrying the final position, and the sender is not sent its own moves back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_is_relayed_at_a_bounded_rate_and_the_last_state_always_arrives() {
+    let server = Server::start();
+    let mut alice =
+        YClient::connect(&server.ws("drag", &token("acme", "alice", Role::Editor))).await;
+    let bob = YClient::connect(&server.ws("drag", &token("acme", "bob", Role::Editor))).await;
+    assert!(alice.synced().await && bob.synced().await);
+    let a_id = alice.client_id();
+    // Whatever presence the join brought is counted before the drag starts.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let (bob_before, alice_before) = (
+        bob.seen.lock().unwrap().awareness_messages,
+        alice.seen.lock().unwrap().awareness_messages,
+    );
+    for x in 1..=60 {
+        alice.set_awareness(
+            a_id,
+            &format!(r#"{{"user":{{"name":"Alice"}},"cursor":{x}}}"#),
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(
+        bob.wait(5, |c| c
+            .seen
+            .lock()
+            .unwrap()
+            .awareness
+            .get(&a_id)
+            .is_some_and(|s| s["cursor"] == 60))
+            .await,
+        "the last position arrives"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let relayed = bob.seen.lock().unwrap().awareness_messages - bob_before;
+    // 60 moves over about 300 ms (more on a loaded machine) at one relay per 50 ms.
+    assert!(relayed < 30, "{relayed} of 60 moves relayed");
+    assert_eq!(
+        alice.seen.lock().unwrap().awareness_messages,
+        alice_before,
+        "nothing echoed to a sender that heard from the server lately"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn awareness_is_relayed_tagged_and_removed_on_disconnect() {
     let server = Server::start();
@@ -109,10 +154,19 @@ async fn awareness_is_relayed_tagged_and_removed_on_disconnect() {
     // Bob cannot publish presence for Alice's client id.
     bob.set_awareness(a_id, r#"{"user":{"name":"Fake Alice"}}"#);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Nobody is shown the forgery: Bob still sees Alice's own state, and Alice is not told of a
+    // state for her client id that she did not set.
     assert_eq!(
-        alice.seen.lock().unwrap().awareness[&a_id]["user"]["name"],
+        bob.seen.lock().unwrap().awareness[&a_id]["user"]["name"],
         "Alice"
     );
+    assert!(alice
+        .seen
+        .lock()
+        .unwrap()
+        .awareness
+        .get(&a_id)
+        .is_none_or(|state| state["user"]["name"] == "Alice"));
     assert!(
         server
             .metric("creo_refused_messages_total{reason=\"awareness_foreign_client\"}")

@@ -253,6 +253,8 @@ pub struct Seen {
     pub synced: bool,
     pub closed: Option<(u16, String)>,
     pub awareness: HashMap<u64, serde_json::Value>,
+    /// Awareness messages received.
+    pub awareness_messages: u64,
     pub acked: u64,
     pub denied: Vec<String>,
     pub updates: u64,
@@ -452,6 +454,7 @@ fn handle_frame(
         }
         Message::Awareness(update) => {
             let mut seen = seen.lock().unwrap();
+            seen.awareness_messages += 1;
             for (client, e) in update.clients {
                 if &*e.json == "null" {
                     seen.awareness.remove(&client.get());

@@ -242,6 +242,8 @@ impl Handler<Join> for DocumentActor {
                 extensions: msg.extensions,
                 accepted: 0,
                 durable: 0,
+                presence_relayed: None,
+                presence_held: None,
             },
         );
         Ok(())

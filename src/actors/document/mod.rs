@@ -103,6 +103,10 @@ struct Subscriber {
     /// Updates accepted from this session, and how many of them are durable.
     accepted: u64,
     durable: u64,
+    /// When this session's presence was last relayed, and what waits for its next turn (see
+    /// `intake::PRESENCE_RELAY_INTERVAL`).
+    presence_relayed: Option<Instant>,
+    presence_held: Option<yrs::sync::AwarenessUpdate>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
