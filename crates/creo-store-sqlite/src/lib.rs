@@ -363,7 +363,38 @@ fn checkpoint_loop(conn: Connection, stop: mpsc::Receiver<()>) {
     }
 }
 
+/// What the writer remembers of the documents it appends to: each one's epoch and last sequence
+/// number, so that an append is its inserts alone (no lookups). Trusted only while no other
+/// connection has written the database: `PRAGMA data_version` changes when one has (another
+/// creo process sharing the file), and it is read under the write lock at every batch.
+#[derive(Default)]
+struct Tails {
+    data_version: i64,
+    docs: std::collections::HashMap<String, Tail>,
+}
+
+#[derive(Clone, Copy)]
+struct Tail {
+    epoch: i64,
+    seq: i64,
+}
+
+impl Tails {
+    /// At the start of a batch, with the write lock held.
+    fn validate(&mut self, conn: &Connection) -> Result<(), StoreError> {
+        let version: i64 = conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))
+            .map_err(unavailable)?;
+        if version != self.data_version {
+            self.docs.clear();
+            self.data_version = version;
+        }
+        Ok(())
+    }
+}
+
 fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<WriteOp>) {
+    let mut tails = Tails::default();
     while let Ok(first) = rx.recv() {
         let mut ops = vec![first];
         while ops.len() < MAX_OPS_PER_COMMIT {
@@ -374,7 +405,7 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<WriteOp>) {
         }
         let started = Instant::now();
         let n = ops.len();
-        commit(&mut conn, ops);
+        commit(&mut conn, &mut tails, ops);
         metrics::histogram!("creo_store_commit_seconds").record(started.elapsed().as_secs_f64());
         metrics::histogram!("creo_store_commit_requests").record(n as f64);
     }
@@ -383,7 +414,7 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<WriteOp>) {
 /// Executes a batch of requests in one transaction, each under its own savepoint so one failing
 /// request does not fail the others. Replies only after COMMIT returned: nothing is reported
 /// durable before it is.
-fn commit(conn: &mut Connection, ops: Vec<WriteOp>) {
+fn commit(conn: &mut Connection, tails: &mut Tails, ops: Vec<WriteOp>) {
     let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
@@ -392,14 +423,20 @@ fn commit(conn: &mut Connection, ops: Vec<WriteOp>) {
             return;
         }
     };
+    if let Err(err) = tails.validate(&tx) {
+        ops.into_iter().for_each(|op| op.fail(err.clone()));
+        return;
+    }
     let mut done: Vec<Box<dyn FnOnce(Option<StoreError>)>> = Vec::with_capacity(ops.len());
     let mut tx = tx;
     for op in ops {
-        done.push(execute(&mut tx, op));
+        done.push(execute(&mut tx, tails, op));
     }
     match tx.commit() {
         Ok(()) => done.into_iter().for_each(|reply| reply(None)),
         Err(e) => {
+            // Nothing of the batch landed: what the tails learnt from it is void.
+            tails.docs.clear();
             let err = unavailable(e);
             done.into_iter().for_each(|reply| reply(Some(err.clone())));
         }
@@ -422,7 +459,11 @@ impl WriteOp {
 
 /// Runs one request under a savepoint and returns how to answer it once the transaction's fate
 /// is known (a commit failure turns every answer into that error).
-fn execute(tx: &mut Transaction<'_>, op: WriteOp) -> Box<dyn FnOnce(Option<StoreError>)> {
+fn execute(
+    tx: &mut Transaction<'_>,
+    tails: &mut Tails,
+    op: WriteOp,
+) -> Box<dyn FnOnce(Option<StoreError>)> {
     fn finish<T: Send + 'static>(
         sp: rusqlite::Savepoint<'_>,
         result: Result<T, StoreError>,
@@ -460,10 +501,24 @@ fn execute(tx: &mut Transaction<'_>, op: WriteOp) -> Box<dyn FnOnce(Option<Store
             updates,
             reply,
         } => {
-            let r = append(&sp, &doc_id, &updates);
-            finish(sp, r, reply)
+            let tail = tails.docs.remove(&doc_id);
+            let r = append(&sp, tail, &doc_id, &updates);
+            let r = match r {
+                Ok((appended, tail)) => sp.commit().map_err(unavailable).map(|()| {
+                    tails.docs.insert(doc_id, tail);
+                    appended
+                }),
+                Err(e) => Err(e),
+            };
+            Box::new(move |commit_err| {
+                let _ = reply.send(match commit_err {
+                    Some(e) => Err(e),
+                    None => r,
+                });
+            })
         }
         WriteOp::Delete { doc_id, reply } => {
+            tails.docs.remove(&doc_id);
             let r = delete(&sp, &doc_id);
             finish(sp, r, reply)
         }
@@ -488,6 +543,8 @@ fn execute(tx: &mut Transaction<'_>, op: WriteOp) -> Box<dyn FnOnce(Option<Store
             finish(sp, r, reply)
         }
         WriteOp::Run { job, reply } => {
+            // Any write at all: nothing the tails hold can be trusted after it.
+            tails.docs.clear();
             let r = job(&sp);
             finish(sp, r, reply)
         }
@@ -499,6 +556,7 @@ fn execute(tx: &mut Transaction<'_>, op: WriteOp) -> Box<dyn FnOnce(Option<Store
             state,
             reply,
         } => {
+            tails.docs.remove(&doc_id);
             let r = switch_epoch(&sp, &doc_id, epoch, through_seq, folded_updates, state);
             finish(sp, r, reply)
         }
@@ -516,24 +574,34 @@ fn claim(conn: &Connection, doc_id: &str, account_id: &str) -> Result<DocumentMe
     read_meta(conn, doc_id)?.ok_or_else(|| StoreError::NotFound(doc_id.to_string()))
 }
 
-fn append(conn: &Connection, doc_id: &str, updates: &[Bytes]) -> Result<Appended, StoreError> {
-    // The epoch is read inside the transaction: an append can never land in an epoch that a
-    // concurrent compaction (here or in another process) has already folded and dropped.
-    let epoch: i64 = conn
-        .query_row(
-            "SELECT epoch FROM documents WHERE doc_id = ?1",
-            params![doc_id],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(unavailable)?
-        .ok_or_else(|| StoreError::NotFound(doc_id.to_string()))?;
-    let mut seq: i64 = conn
-        .prepare_cached(
-            "SELECT COALESCE(MAX(seq), 0) FROM document_updates WHERE doc_id = ?1 AND epoch = ?2",
-        )
-        .and_then(|mut s| s.query_row(params![doc_id, epoch], |r| r.get(0)))
-        .map_err(unavailable)?;
+/// Appends `updates` after the document's last one. `tail` is what the writer knows of the
+/// document (see `Tails`); without it, the epoch and the last seq are read here.
+fn append(
+    conn: &Connection,
+    tail: Option<Tail>,
+    doc_id: &str,
+    updates: &[Bytes],
+) -> Result<(Appended, Tail), StoreError> {
+    let Tail { epoch, mut seq } = match tail {
+        Some(tail) => tail,
+        None => {
+            // Read inside the transaction: an append can never land in an epoch that a
+            // compaction (here or in another process) has already folded and dropped.
+            let epoch: i64 = conn
+                .prepare_cached("SELECT epoch FROM documents WHERE doc_id = ?1")
+                .and_then(|mut s| s.query_row(params![doc_id], |r| r.get(0)).optional())
+                .map_err(unavailable)?
+                .ok_or_else(|| StoreError::NotFound(doc_id.to_string()))?;
+            let seq: i64 = conn
+                .prepare_cached(
+                    "SELECT COALESCE(MAX(seq), 0) FROM document_updates \
+                     WHERE doc_id = ?1 AND epoch = ?2",
+                )
+                .and_then(|mut s| s.query_row(params![doc_id, epoch], |r| r.get(0)))
+                .map_err(unavailable)?;
+            Tail { epoch, seq }
+        }
+    };
     let mut insert = conn
         .prepare_cached(
             "INSERT INTO document_updates (doc_id, epoch, seq, data) VALUES (?1, ?2, ?3, ?4)",
@@ -545,10 +613,11 @@ fn append(conn: &Connection, doc_id: &str, updates: &[Bytes]) -> Result<Appended
             .execute(params![doc_id, epoch, seq, update.as_ref()])
             .map_err(unavailable)?;
     }
+    // Lists of documents sort by it; the same cached statement, one row by key.
     conn.prepare_cached("UPDATE documents SET updated_at = ?2 WHERE doc_id = ?1")
         .and_then(|mut s| s.execute(params![doc_id, now_ms()]))
         .map_err(unavailable)?;
-    Ok(Appended { epoch })
+    Ok((Appended { epoch }, Tail { epoch, seq }))
 }
 
 fn revoke(conn: &Connection, r: &Revocation) -> Result<(), StoreError> {
