@@ -5,6 +5,7 @@
 #
 #   load/bench.sh            all scenarios against the reference server, then C1 and C2
 #   load/bench.sh S1 S3      some of them
+#   load/bench.sh S1T        S1 against creo alone with its data on tmpfs (no disk fsync)
 #   load/bench.sh C1 C2      the cluster scenarios only (creo on one node vs two nodes and Redis)
 #   load/bench.sh I1         the inference pool against raw ONNX Runtime, and search at 100k docs
 #   load/bench.sh B1         the charge path (creo-charges: charges/s and p99 against an
@@ -40,9 +41,10 @@ REF_PORT=11234
 SERVER_PID=
 SERVER_KIND=
 
-start_creo() { # [keep]: reuse the data directory
-  [ "${1:-}" = keep ] || rm -rf "$OUT/creo-data"
-  CREO_ADDR=127.0.0.1:$CREO_PORT CREO_DATA=$OUT/creo-data CREO_LOG=warn \
+start_creo() { # [keep]: reuse the data directory (BENCH_DATA, default target/bench/creo-data)
+  local data=${BENCH_DATA:-$OUT/creo-data}
+  [ "${1:-}" = keep ] || rm -rf "$data"
+  CREO_ADDR=127.0.0.1:$CREO_PORT CREO_DATA=$data CREO_LOG=warn \
     "$ROOT/target/release/creo" serve >>"$OUT/creo.log" 2>&1 &
   SERVER_PID=$!
   SERVER_KIND=creo
@@ -146,6 +148,12 @@ for s in "${SCENARIOS[@]}"; do
     stop_server ;;
   S1) # 50 editors on one document, 2 edits/s each.
     both S1 --docs 1 --editors 50 --rate 2 --awareness-rate 1 --duration 30s --ramp-up 2s ;;
+  S1T) # S1 with creo's data on tmpfs: the same commit path, without the disk's fsync, so the
+    # disk's share of S1's latency shows (the reference keeps nothing on disk either way).
+    BENCH_DATA=/dev/shm/creo-bench-data start_creo
+    load S1T --docs 1 --editors 50 --rate 2 --awareness-rate 1 --duration 30s --ramp-up 2s
+    stop_server
+    rm -rf /dev/shm/creo-bench-data ;;
   S2) # 100 documents x 4 editors, 2 edits/s each.
     both S2 --docs 100 --editors 4 --rate 2 --awareness-rate 1 --duration 30s --ramp-up 4s ;;
   S3) # Idle memory: 10,000 connections on 10,000 documents.

@@ -52,6 +52,32 @@ for s, label in [("S1", "S1 50 editors, 1 doc"), ("S2", "S2 100 docs x 4 editors
     row(label, "server RSS per editor (KiB)", get(c, "server", "rss_per_connection_kib"),
         get(r, "server", "rss_per_connection_kib"))
 
+def bucket_p99_ms(r, histogram):
+    """The upper bound of the bucket holding the 99th percentile, over the measured window."""
+    counts = get(r, "server_counters") or {}
+    buckets = sorted(
+        (float(k.split('le="')[1].rstrip('"}')), v)
+        for k, v in counts.items()
+        if k.startswith(histogram + "_bucket") and 'le="+Inf"' not in k
+    )
+    total = counts.get(histogram + "_count")
+    if not total:
+        return None
+    for le, n in buckets:
+        if n >= 0.99 * total:
+            return f"<= {le * 1000:g}"
+    return "> 5000"
+
+
+# The durable commit's share: S1 on the same disk as the table above, and with creo's data on
+# tmpfs (S1T), where the fsync costs next to nothing.
+for name, label in [("S1", "S1 on disk"), ("S1T", "S1 on tmpfs")]:
+    c = report(f"{name}-creo")
+    if c:
+        row(label, "latency p99 (ms)", get(c, "latency_ms", "p99"), get(report("S1-ref"), "latency_ms", "p99"),
+            "<= 5 ms" if name == "S1T" else "")
+        row(label, "store commit incl. fsync, p99 (ms)", bucket_p99_ms(c, "creo_store_commit_seconds"), None)
+
 c, r = report("S3-creo"), report("S3-ref")
 if c or r:
     row("S3 10,000 idle editors", "server RSS per connection (KiB)",

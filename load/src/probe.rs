@@ -47,14 +47,26 @@ fn parse_metrics(body: &str) -> BTreeMap<String, f64> {
         .collect()
 }
 
-/// How each counter (`*_total`) moved between two scrapes, leaving out those that did not.
+/// Histograms whose buckets are kept in the report, so a percentile over the measured window can
+/// be read from them: the store's group commit, fsync included (creo's durable write).
+const WINDOW_HISTOGRAMS: [&str; 1] = ["creo_store_commit_seconds"];
+
+/// How each counter (`*_total`, and the buckets of `WINDOW_HISTOGRAMS`) moved between two
+/// scrapes, leaving out those that did not.
 pub fn counter_deltas(
     before: &BTreeMap<String, f64>,
     after: &BTreeMap<String, f64>,
 ) -> BTreeMap<String, f64> {
+    let kept = |name: &str| {
+        name.ends_with("_total")
+            || WINDOW_HISTOGRAMS.iter().any(|h| {
+                name.strip_prefix(h)
+                    .is_some_and(|s| s == "_bucket" || s == "_count")
+            })
+    };
     after
         .iter()
-        .filter(|(k, _)| k.split('{').next().is_some_and(|n| n.ends_with("_total")))
+        .filter(|(k, _)| k.split('{').next().is_some_and(kept))
         .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0.0)))
         .filter(|(_, d)| *d != 0.0)
         .collect()
