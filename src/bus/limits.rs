@@ -140,10 +140,26 @@ pub struct SharedLimits {
     /// Failures per key (count, last) for `Backoff`, on this node.
     local_failures: Mutex<HashMap<String, (u32, std::time::Instant)>>,
     rate: Option<(u64, u64)>,
+    /// Message tokens this node took from the shared rate ahead of use, per user (see
+    /// `message_wait`).
+    allowances: Mutex<HashMap<Arc<str>, Allowance>>,
+    /// How many tokens one trip to Redis takes.
+    allowance_tokens: u32,
     lease_ms: u64,
     next: AtomicU64,
     node: u64,
 }
+
+/// Tokens already counted in Redis and not yet spent by this node. Unspent ones lapse: the
+/// shared count then holds more than was sent, never less, so the cluster-wide rate is never
+/// exceeded.
+struct Allowance {
+    tokens: u32,
+    until: std::time::Instant,
+}
+
+/// How long taken tokens may wait to be spent.
+const ALLOWANCE_LIFETIME: Duration = Duration::from_secs(1);
 
 /// A connection's place in the shared counts; released when dropped.
 pub struct Lease {
@@ -215,6 +231,9 @@ impl SharedLimits {
             local_user_rate,
             local_failures: Mutex::default(),
             rate,
+            allowances: Mutex::default(),
+            // A small share of the burst, so one node cannot hold much of it idle.
+            allowance_tokens: (config.user_message_burst / 8).clamp(1, 32),
             lease_ms: config.connection_lease_ms,
             next: AtomicU64::new(1),
             node,
@@ -235,6 +254,12 @@ impl SharedLimits {
                     .lock()
                     .expect("failures lock")
                     .retain(|_, (_, last)| last.elapsed() < Duration::from_secs(24 * 3600));
+                let now = std::time::Instant::now();
+                limits
+                    .allowances
+                    .lock()
+                    .expect("allowances lock")
+                    .retain(|_, a| a.until > now);
             }
         });
         Ok(limits)
@@ -300,9 +325,21 @@ impl SharedLimits {
             return Some(Duration::ZERO);
         }
         if self.shared.is_some() {
-            return None;
+            return self.spend_allowance(user, n).then_some(Duration::ZERO);
         }
         Some(self.local_wait(user, n))
+    }
+
+    /// Spends `n` of the tokens this node holds for `user`, if it holds that many.
+    fn spend_allowance(&self, user: &Arc<str>, n: u32) -> bool {
+        let mut allowances = self.allowances.lock().expect("allowances lock");
+        match allowances.get_mut(user) {
+            Some(a) if a.tokens >= n && a.until > std::time::Instant::now() => {
+                a.tokens -= n;
+                true
+            }
+            _ => false,
+        }
     }
 
     fn local_wait(&self, user: &Arc<str>, n: u32) -> Duration {
@@ -328,10 +365,31 @@ impl SharedLimits {
         let Some((interval, tolerance)) = self.rate else {
             return Duration::ZERO;
         };
-        match self
-            .shared_rate_n(&format!("rate:user:{user}"), interval, tolerance, n)
-            .await
-        {
+        // One trip to Redis takes several tokens, and the next messages spend them here: a
+        // socket's frames do not each wait for a round trip. When the rate has no room for the
+        // extra tokens, ask for exactly `n`.
+        let key = format!("rate:user:{user}");
+        let extra = self.allowance_tokens.saturating_sub(1);
+        if extra > 0 {
+            match self
+                .shared_rate_n(&key, interval, tolerance, n + extra)
+                .await
+            {
+                Some(wait) if wait.is_zero() => {
+                    self.allowances.lock().expect("allowances lock").insert(
+                        user.clone(),
+                        Allowance {
+                            tokens: extra,
+                            until: std::time::Instant::now() + ALLOWANCE_LIFETIME,
+                        },
+                    );
+                    return Duration::ZERO;
+                }
+                Some(_) => {}
+                None => return self.local_wait(user, n),
+            }
+        }
+        match self.shared_rate_n(&key, interval, tolerance, n).await {
             Some(wait) => wait,
             None => self.local_wait(user, n),
         }
@@ -419,6 +477,7 @@ impl SharedLimits {
     ) -> Option<Duration> {
         let shared = self.shared.as_ref()?;
         let mut conn = shared.conn.clone();
+        metrics::counter!("creo_shared_rate_requests_total").increment(1);
         let result: ::redis::RedisResult<u64> = shared
             .rate
             .key(format!("{}:{key}", shared.prefix))

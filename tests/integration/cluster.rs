@@ -144,6 +144,33 @@ fn user_of(v: &serde_json::Value) -> Option<&str> {
     v["creo"]["userId"].as_str()
 }
 
+/// The shared message rate costs a trip to Redis per batch of tokens, not per frame: an editor
+/// typing 200 edits on one node is counted cluster-wide in a handful of round trips, and the
+/// other node's editor still converges with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_shared_message_rate_is_counted_in_batches_of_tokens() {
+    let redis = Redis::start();
+    let nodes = cluster(2, &redis, &[]);
+    let doc = "cluster-tokens";
+    let writer = YClient::connect(&nodes[0].ws(doc, &token("acme", "w", Role::Editor))).await;
+    let reader = YClient::connect(&nodes[1].ws(doc, &token("acme", "r", Role::Editor))).await;
+    assert!(writer.synced().await && reader.synced().await);
+    let before = nodes[0].metric("creo_shared_rate_requests_total").await;
+    let mut markers = vec![];
+    for i in 0..200 {
+        let m = format!("<{i}>");
+        writer.append(&m);
+        markers.push(m);
+        if i % 20 == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    assert!(converged(&[&writer, &reader], &markers, 20).await);
+    let trips = nodes[0].metric("creo_shared_rate_requests_total").await - before;
+    // 32 tokens a trip by default: about 7 trips, a few more when tokens lapse between frames.
+    assert!(trips <= 40.0, "{trips} trips to Redis for 200 frames");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn editors_on_three_nodes_converge_and_see_each_others_presence() {
     let redis = Redis::start();
