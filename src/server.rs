@@ -297,11 +297,24 @@ pub async fn serve_on(
         };
         start_job_consumers(&config, deps);
     }
-    let (documents, directory, gate) = (registry.clone(), accounts.clone(), logins.clone());
+    let revocations = Arc::new(crate::app::revocations::RevocationCache::new(
+        stores.revocations.clone(),
+        bus.clone(),
+    ));
+    let (documents, directory, gate, revoked) = (
+        registry.clone(),
+        accounts.clone(),
+        logins.clone(),
+        revocations.clone(),
+    );
     actix_rt::spawn(async move {
         while let Some(change) = access_changes.recv().await {
             match change {
-                AccessChange::Revoke(r) => documents.revoke(&r),
+                AccessChange::Revoke(r) => {
+                    revoked.forget(&r.account_id);
+                    documents.revoke(&r)
+                }
+                AccessChange::Lift { account, .. } => revoked.forget(&account),
                 AccessChange::Role {
                     account,
                     user,
@@ -331,6 +344,7 @@ pub async fn serve_on(
         config: config.clone(),
         keys,
         stores,
+        revocations,
         registry: registry.clone(),
         slots: Arc::new(ConnectionSlots::default()),
         metrics,

@@ -2,6 +2,7 @@
 //! Handlers in `http/` take it from actix's app data; nothing here knows about HTTP routes.
 
 pub mod proxies;
+pub mod revocations;
 pub mod workflow;
 
 use std::sync::atomic::AtomicBool;
@@ -24,6 +25,8 @@ pub struct AppState {
     pub keys: Arc<TokenKeys>,
     /// One handle per stored aggregate.
     pub stores: Stores,
+    /// Revocations as this node knows them (read on every connect and document request).
+    pub revocations: Arc<revocations::RevocationCache>,
     pub registry: Arc<DocumentRegistry>,
     pub slots: Arc<ConnectionSlots>,
     pub metrics: PrometheusHandle,

@@ -104,6 +104,16 @@ impl Bus {
         (membership, events)
     }
 
+    /// What a cache kept fresh by bus messages may be checked against: it changes when the bus
+    /// reconnects (a message may have been lost), and is `None` while the bus is down (do not
+    /// trust such a cache). Always `Some(0)` on a single node.
+    pub fn generation(&self) -> Option<u64> {
+        match &self.redis {
+            None => Some(0),
+            Some(r) => r.subscription(),
+        }
+    }
+
     /// Applies an access change on every node (this one at once, the others through Redis).
     pub fn announce(&self, change: AccessChange) {
         if let Some(r) = &self.redis {

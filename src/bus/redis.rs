@@ -78,6 +78,9 @@ pub struct RedisBus {
     /// Documents that lost an outgoing message; they get a `Resync` notice once Redis answers.
     lost: Mutex<HashSet<Arc<str>>>,
     subscribed: AtomicBool,
+    /// How many times the subscriber has (re)subscribed: what a cache built on bus messages
+    /// checks (a message may have been lost between two subscriptions).
+    subscriptions: AtomicU64,
     publishing: AtomicBool,
     next_route: AtomicU64,
     queue_per_document: usize,
@@ -104,6 +107,7 @@ impl RedisBus {
             outgoing,
             lost: Mutex::new(HashSet::new()),
             subscribed: AtomicBool::new(false),
+            subscriptions: AtomicU64::new(0),
             publishing: AtomicBool::new(true),
             next_route: AtomicU64::new(1),
             queue_per_document: config.bus_queue_per_document.max(16),
@@ -122,6 +126,14 @@ impl RedisBus {
         actix_rt::spawn(bus.clone().heartbeat_loop(heartbeat));
         tracing::info!(node = format_args!("{node:016x}"), prefix = %config.bus_prefix, "cluster bus on Redis");
         Ok(bus)
+    }
+
+    /// The current subscription's number while subscribed; `None` while not (messages may be
+    /// getting lost).
+    pub fn subscription(&self) -> Option<u64> {
+        self.subscribed
+            .load(Ordering::Acquire)
+            .then(|| self.subscriptions.load(Ordering::Acquire))
     }
 
     /// Both directions work: this node hears the others and can be heard.
@@ -299,7 +311,8 @@ impl RedisBus {
                 tracing::warn!(error = %e, "bus resubscription failed");
                 continue;
             }
-            self.subscribed.store(true, Ordering::Relaxed);
+            self.subscriptions.fetch_add(1, Ordering::AcqRel);
+            self.subscribed.store(true, Ordering::Release);
             metrics::gauge!("creo_bus_connected").set(1.0);
             if !first {
                 metrics::counter!("creo_bus_reconnects_total").increment(1);

@@ -518,7 +518,6 @@ pub async fn admit_to_document(
     }
     document_id(doc_id, &principal)?;
     let revoked = state
-        .stores
         .revocations
         .is_revoked(&principal.account, &principal.user, doc_id)
         .await?;
@@ -556,7 +555,8 @@ pub fn announce(state: &AppState, change: crate::bus::AccessChange) {
         AccessChange::Role { account, .. } | AccessChange::Account { account } => {
             state.accounts.refresh(account)
         }
-        AccessChange::Revoke(_) => {}
+        AccessChange::Revoke(r) => state.revocations.forget(&r.account_id),
+        AccessChange::Lift { account, .. } => state.revocations.forget(account),
     }
     state.bus.announce(change);
 }

@@ -87,6 +87,13 @@ async fn lift(
         .lift_revocation(&admin.account, user_id, doc_id)
         .await?;
     if lifted {
+        super::announce(
+            state,
+            crate::bus::AccessChange::Lift {
+                account: admin.account.to_string(),
+                user: user_id.to_string(),
+            },
+        );
         let scope = doc_id.unwrap_or("account");
         super::audit(
             state,

@@ -33,6 +33,9 @@ pub enum AccessChange {
         user: String,
         role: Option<crate::role::Role>,
     },
+    /// A revocation of `user` in `account` was lifted: nodes read the account's revocations
+    /// again (the user may open what they were barred from).
+    Lift { account: String, user: String },
     /// The account's tier, payment state or members changed: reload its cached copy.
     Account { account: String },
     /// A login session was revoked (logout, revoked by its user, refresh-token reuse): its
