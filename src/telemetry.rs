@@ -58,6 +58,10 @@ fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram};
     describe_gauge!("creo_live_documents", "Document actors loaded on this node");
     describe_gauge!("creo_live_sessions", "Open WebSocket sessions on this node");
+    describe_gauge!(
+        "creo_ws_connections",
+        "WebSocket connections whose writer is running on this node"
+    );
     describe_counter!(
         "creo_updates_in_total",
         "Document updates accepted from clients"

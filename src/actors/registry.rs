@@ -9,7 +9,8 @@ use actix::dev::ToEnvelope;
 use actix::prelude::*;
 
 use super::document::{
-    Access, ChangeRole, CloseSession, DocError, DocumentActor, Home, Revoke, Shutdown,
+    Access, ChangeRole, CloseSession, DocError, DocumentActor, Home, Placement, Revoke, Shutdown,
+    WhereDoYouRun,
 };
 use super::keyed::Keyed;
 use crate::auth::Principal;
@@ -108,6 +109,11 @@ impl DocumentRegistry {
             create,
         })
         .await
+    }
+
+    /// Where the document runs (see `WhereDoYouRun`); `None` if it could not say.
+    pub async fn placement(self: &Arc<Self>, doc_id: &str) -> Option<Placement> {
+        self.ask(doc_id, || WhereDoYouRun).await.ok()
     }
 
     /// `ask`, also returning the actor that answered (a session keeps talking to it).

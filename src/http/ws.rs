@@ -14,10 +14,12 @@ use actix_http::body::BodySize;
 use actix_http::{h1, ConnectionType, Request, Response};
 use actix_web::dev::RequestHead;
 use actix_web::{web, HttpRequest, ResponseError};
+use bytes::BytesMut;
 use futures_util::SinkExt;
 use tokio::net::TcpStream;
 
 use super::{admit_to_document, ApiError};
+use crate::actors::document::Placement;
 use crate::actors::session::{ConnectionSlot, SessionActor, SessionSetup};
 use crate::app::AppState;
 use crate::auth::Principal;
@@ -68,14 +70,33 @@ pub async fn upgraded(
     let switching = actix_http::ws::handshake_response(head).message_body(())?;
     framed.send((switching, BodySize::None).into()).await?;
     let parts = framed.into_parts();
+    let (io, received) = (parts.io, parts.read_buf);
+    let state = state.into_inner();
+    // The session runs on its document's thread: moved there if the connection arrived on
+    // another worker (the stream leaves this thread's reactor and joins that one's).
+    match admitted.placement.clone() {
+        Some(home) if home.thread != std::thread::current().id() => {
+            metrics::counter!("creo_sessions_moved_total").increment(1);
+            let io = io.into_std()?;
+            home.arbiter.spawn(async move {
+                match TcpStream::from_std(io) {
+                    Ok(io) => start_session(&state, admitted, io, received),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "moving a socket to its document's thread")
+                    }
+                }
+            });
+        }
+        _ => start_session(&state, admitted, io, received),
+    }
+    Ok(())
+}
+
+/// Takes over the connection and starts its session on this thread.
+fn start_session(state: &AppState, admitted: Admitted, io: TcpStream, received: BytesMut) {
     let config = &state.config;
     let outbox = Outbox::new(config.outbound_queue_frames, config.outbound_queue_bytes);
-    let reader = crate::socket::take_over(
-        parts.io,
-        parts.read_buf,
-        outbox.clone(),
-        config.max_message_bytes,
-    );
+    let reader = crate::socket::take_over(io, received, outbox.clone(), config.max_message_bytes);
     SessionActor::spawn(SessionSetup {
         doc_id: admitted.doc_id,
         principal: admitted.principal,
@@ -87,7 +108,6 @@ pub async fn upgraded(
         extensions: admitted.extensions,
         slot: admitted.slot,
     });
-    Ok(())
 }
 
 /// A session about to start: who, on what, and its place in the connection limits.
@@ -96,6 +116,7 @@ struct Admitted {
     principal: Arc<Principal>,
     extensions: crate::sync::Extensions,
     slot: ConnectionSlot,
+    placement: Option<Placement>,
 }
 
 /// Every check before a socket opens, cheapest first: the route and the handshake, the
@@ -156,6 +177,7 @@ async fn admit(state: &AppState, head: &RequestHead) -> Result<Admitted, ApiErro
     let create =
         principal.role.can_write() && !matches!(query.create.as_deref(), Some("0" | "false"));
     state.registry.access(&doc_id, &principal, create).await?;
+    let placement = state.registry.placement(&doc_id).await;
     let on = |flag: &Option<String>| matches!(flag.as_deref(), Some("1" | "true"));
     Ok(Admitted {
         doc_id: Arc::from(&*doc_id),
@@ -165,6 +187,7 @@ async fn admit(state: &AppState, head: &RequestHead) -> Result<Admitted, ApiErro
             events: on(&query.events),
         },
         slot,
+        placement,
     })
 }
 

@@ -80,6 +80,34 @@ async fn offline_edits_merge_on_reconnect() {
     assert_eq!(a2.text(), b.text());
 }
 
+/// A document's sessions run on its thread: editors whose connections the kernel handed to the
+/// other HTTP worker are moved there, and they edit and converge like the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_move_to_their_documents_thread_and_converge() {
+    let server = Server::start_with(&[("CREO_WORKERS", "2")]);
+    let mut editors = vec![];
+    for i in 0..6 {
+        let c =
+            YClient::connect(&server.ws("placed", &token("acme", &format!("e{i}"), Role::Editor)))
+                .await;
+        assert!(c.synced().await);
+        editors.push(c);
+    }
+    for (i, c) in editors.iter().enumerate() {
+        c.append(&format!("<{i}>"));
+    }
+    for c in &editors {
+        assert!(
+            c.wait(10, |c| (0..6).all(|i| c.text().contains(&format!("<{i}>"))))
+                .await,
+            "{}",
+            c.text()
+        );
+    }
+    // Connections are accepted by the two workers in turn: some arrived on the other one.
+    assert!(server.metric("creo_sessions_moved_total").await >= 1.0);
+}
+
 /// A cursor dragged fast: the other editor hears a bounded number of presence messages, the
 /// last one carrying the final position, and the sender is not sent its own moves back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

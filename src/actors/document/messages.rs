@@ -292,6 +292,30 @@ impl Handler<FromClient> for DocumentActor {
     }
 }
 
+/// The thread the document runs on. A new session moves there (`http::ws`), so a document and
+/// its sessions share a thread: a broadcast then wakes no other thread.
+#[derive(Message)]
+#[rtype(result = "Result<Placement, DocError>")]
+pub struct WhereDoYouRun;
+
+#[derive(Clone)]
+pub struct Placement {
+    pub arbiter: ArbiterHandle,
+    pub thread: std::thread::ThreadId,
+}
+
+impl Handler<WhereDoYouRun> for DocumentActor {
+    type Result = Result<Placement, DocError>;
+
+    fn handle(&mut self, _: WhereDoYouRun, _: &mut Context<Self>) -> Self::Result {
+        self.ready()?;
+        Ok(Placement {
+            arbiter: Arbiter::current(),
+            thread: std::thread::current().id(),
+        })
+    }
+}
+
 /// Access check for a principal, creating the document for its account when `create` is set and
 /// the document does not exist yet (a document belongs to the account that first opened it).
 #[derive(Message)]
