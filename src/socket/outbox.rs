@@ -380,6 +380,15 @@ mod tests {
         room: usize,
     }
 
+    impl Socket {
+        fn with_room(room: usize) -> Socket {
+            Socket {
+                written: Vec::new(),
+                room,
+            }
+        }
+    }
+
     impl VectoredWrite for Socket {
         fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
             if self.room == 0 {
@@ -427,10 +436,7 @@ mod tests {
         out.push(Bytes::from_static(b"a")).unwrap();
         out.push_answer(Bytes::from_static(b"bb")).unwrap();
         out.pong(b"p");
-        let mut socket = Socket {
-            written: Vec::new(),
-            room: 1 << 20,
-        };
+        let mut socket = Socket::with_room(1 << 20);
         assert_eq!(out.flush(&mut socket).unwrap(), Flushed::Empty);
         // Pong first (control frames overtake data), then "a" and the answer.
         assert_eq!(
@@ -457,10 +463,7 @@ mod tests {
         let out = Outbox::new(8, 1 << 20);
         out.push(frame(10)).unwrap();
         out.push(frame(10)).unwrap();
-        let mut socket = Socket {
-            written: Vec::new(),
-            room: 5,
-        };
+        let mut socket = Socket::with_room(5);
         assert_eq!(out.flush(&mut socket).unwrap(), Flushed::Blocked);
         out.pong(b"p");
         out.close(None);
@@ -478,10 +481,7 @@ mod tests {
         for n in 1..=100u8 {
             out.ack(Bytes::from(vec![n]));
         }
-        let mut socket = Socket {
-            written: Vec::new(),
-            room: 1 << 20,
-        };
+        let mut socket = Socket::with_room(1 << 20);
         assert_eq!(out.flush(&mut socket).unwrap(), Flushed::Empty);
         assert_eq!(socket.written, [0x82, 1, 100]);
     }
@@ -492,10 +492,7 @@ mod tests {
         for i in 0..10_000u32 {
             out.pong(&i.to_be_bytes());
         }
-        let mut socket = Socket {
-            written: Vec::new(),
-            room: 1 << 20,
-        };
+        let mut socket = Socket::with_room(1 << 20);
         assert_eq!(out.flush(&mut socket).unwrap(), Flushed::Empty);
         assert_eq!(
             socket.written,
