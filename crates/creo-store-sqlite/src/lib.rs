@@ -464,21 +464,34 @@ fn execute(
     tails: &mut Tails,
     op: WriteOp,
 ) -> Box<dyn FnOnce(Option<StoreError>)> {
-    fn finish<T: Send + 'static>(
+    /// Keeps the request's writes (releases its savepoint) if it succeeded.
+    fn settle<T>(
         sp: rusqlite::Savepoint<'_>,
+        result: Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match result {
+            Ok(v) => sp.commit().map(|_| v).map_err(unavailable),
+            Err(e) => Err(e), // dropping the savepoint rolls it back
+        }
+    }
+    /// The answer, sent once the transaction's fate is known.
+    fn answer<T: Send + 'static>(
         result: Result<T, StoreError>,
         reply: Reply<T>,
     ) -> Box<dyn FnOnce(Option<StoreError>)> {
-        let result = match result {
-            Ok(v) => sp.commit().map(|_| v).map_err(unavailable),
-            Err(e) => Err(e), // dropping the savepoint rolls it back
-        };
         Box::new(move |commit_err| {
             let _ = reply.send(match commit_err {
                 Some(e) => Err(e),
                 None => result,
             });
         })
+    }
+    fn finish<T: Send + 'static>(
+        sp: rusqlite::Savepoint<'_>,
+        result: Result<T, StoreError>,
+        reply: Reply<T>,
+    ) -> Box<dyn FnOnce(Option<StoreError>)> {
+        answer(settle(sp, result), reply)
     }
     let sp = match tx.savepoint() {
         Ok(sp) => sp,
@@ -502,20 +515,12 @@ fn execute(
             reply,
         } => {
             let tail = tails.docs.remove(&doc_id);
-            let r = append(&sp, tail, &doc_id, &updates);
-            let r = match r {
-                Ok((appended, tail)) => sp.commit().map_err(unavailable).map(|()| {
-                    tails.docs.insert(doc_id, tail);
-                    appended
-                }),
-                Err(e) => Err(e),
-            };
-            Box::new(move |commit_err| {
-                let _ = reply.send(match commit_err {
-                    Some(e) => Err(e),
-                    None => r,
-                });
-            })
+            let appended = append(&sp, tail, &doc_id, &updates);
+            let r = settle(sp, appended).map(|(appended, tail)| {
+                tails.docs.insert(doc_id, tail);
+                appended
+            });
+            answer(r, reply)
         }
         WriteOp::Delete { doc_id, reply } => {
             tails.docs.remove(&doc_id);
