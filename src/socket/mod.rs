@@ -135,17 +135,20 @@ impl Stream for FrameReader {
                     return Poll::Ready(Some(Err(ReadError::Protocol(e))));
                 }
             }
-            if this.buf.is_empty() {
-                // Idle: give the buffer back rather than keep 4 KiB per quiet connection.
-                this.buf = BytesMut::new();
-            }
             match this.io.poll_read_ready(cx) {
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(e)) => {
                     this.done = true;
                     return Poll::Ready(Some(Err(ReadError::Connection(e.to_string()))));
                 }
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    if this.buf.is_empty() {
+                        // Going idle: give the buffer back rather than keep 4 KiB per quiet
+                        // connection.
+                        this.buf = BytesMut::new();
+                    }
+                    return Poll::Pending;
+                }
             }
             this.buf.reserve(READ_CHUNK);
             match this.io.try_read_buf(&mut this.buf) {
