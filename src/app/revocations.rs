@@ -28,9 +28,11 @@ pub struct RevocationCache {
     forgotten: AtomicU64,
 }
 
+/// Each revoked user's scopes (a document id, or the whole account).
+type Revoked = HashMap<String, HashSet<String>>;
+
 struct Copy {
-    /// (user, scope) pairs; a scope is a document id or the whole account.
-    revoked: Arc<HashSet<(String, String)>>,
+    revoked: Arc<Revoked>,
     read_at: Instant,
     bus_generation: u64,
 }
@@ -56,8 +58,9 @@ impl RevocationCache {
             Some(revoked) => revoked,
             None => self.read(account_id).await?,
         };
-        let barred = |scope: &str| revoked.contains(&(user_id.to_string(), scope.to_string()));
-        Ok(barred(doc_id) || barred(revocation_scope(None)))
+        Ok(revoked.get(user_id).is_some_and(|scopes| {
+            scopes.contains(doc_id) || scopes.contains(revocation_scope(None))
+        }))
     }
 
     /// An account's revocations changed: read them again next time.
@@ -69,7 +72,7 @@ impl RevocationCache {
             .remove(account_id);
     }
 
-    fn cached(&self, account_id: &str) -> Option<Arc<HashSet<(String, String)>>> {
+    fn cached(&self, account_id: &str) -> Option<Arc<Revoked>> {
         let generation = self.bus.generation()?;
         let accounts = self.accounts.lock().expect("revocations lock");
         let copy = accounts.get(account_id)?;
@@ -77,20 +80,15 @@ impl RevocationCache {
             .then(|| copy.revoked.clone())
     }
 
-    async fn read(&self, account_id: &str) -> Result<Arc<HashSet<(String, String)>>, StoreError> {
+    async fn read(&self, account_id: &str) -> Result<Arc<Revoked>, StoreError> {
         let forgotten = self.forgotten.load(Ordering::Acquire);
         let generation = self.bus.generation();
-        let revoked: Arc<HashSet<(String, String)>> = Arc::new(
-            self.store
-                .revocations(account_id)
-                .await?
-                .into_iter()
-                .map(|r| {
-                    let scope = revocation_scope(r.doc_id.as_deref()).to_string();
-                    (r.user_id, scope)
-                })
-                .collect(),
-        );
+        let mut revoked = Revoked::new();
+        for r in self.store.revocations(account_id).await? {
+            let scope = revocation_scope(r.doc_id.as_deref()).to_string();
+            revoked.entry(r.user_id).or_default().insert(scope);
+        }
+        let revoked = Arc::new(revoked);
         // Kept only if nothing was forgotten meanwhile and the bus was, and still is, connected.
         if let Some(generation) = generation {
             if self.forgotten.load(Ordering::Acquire) == forgotten
