@@ -58,6 +58,13 @@ pub enum Envelope {
     Bye { node: NodeId },
     /// On the node channel: an access change every node applies (see `AccessChange`).
     Access { node: NodeId, change: AccessChange },
+    /// On the node channel: a message for one person's live inbox streams, wherever they are
+    /// open (JSON).
+    Inbox {
+        node: NodeId,
+        user: String,
+        event: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -31,6 +31,31 @@ pub enum JobKind {
         account_id: String,
         event: crate::webhooks::WebhookEvent,
     },
+    /// Email one person.
+    Mail { user_id: String, mail: Mail },
+}
+
+/// Which email a mail job sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "mail", rename_all = "snake_case")]
+pub enum Mail {
+    /// One notification, as it happened.
+    Notification { notification_id: String },
+    /// Everything emailed to the person made in `[from, to)`, in one message.
+    Digest { from: i64, to: i64 },
+    /// A link to choose a new password; the token sealed with the server's secrets key, so the
+    /// queue never holds it in the clear.
+    PasswordReset { sealed_token: String },
+}
+
+impl Mail {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Mail::Notification { .. } => "notification",
+            Mail::Digest { .. } => "digest",
+            Mail::PasswordReset { .. } => "password_reset",
+        }
+    }
 }
 
 /// How a try ended.

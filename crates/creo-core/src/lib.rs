@@ -14,7 +14,8 @@
 //! - The domain: `workflow` (states, transitions, approvals, the system's `Publish` step),
 //!   `versions`, `comments` (anchored with Yjs relative positions), `platforms` (each network's
 //!   limits and the post it gets), `generations`, `billing` (tiers, prices, ledger entries),
-//!   `webhooks` (events and deliveries as data) and `jobs` (work to do later, as data).
+//!   `webhooks` (events and deliveries as data), `jobs` (work to do later, as data) and
+//!   `notifications` (kinds, settings, who hears about a comment, digests).
 //!
 //! The server crate (`src/`) runs these inside its actors, handlers and jobs, and stores them;
 //! see `docs/architecture.md`.
@@ -27,6 +28,7 @@ pub mod fields;
 pub mod generations;
 pub mod jobs;
 pub mod live;
+pub mod notifications;
 pub mod platforms;
 pub mod role;
 pub mod snapshot;

@@ -49,6 +49,8 @@ macro_rules! statements {
         }
     };
 }
+// Other aggregates' statement lists (`notification_rows.rs`) are declared the same way.
+pub(super) use statements;
 
 statements! {
     claim_email: "w" false "INSERT INTO users_by_email (email, user_id) VALUES (?, ?) IF NOT EXISTS";
@@ -56,6 +58,7 @@ statements! {
     drop_email: "w" true "DELETE FROM users_by_email WHERE email = ?";
     insert_user: "w" true "INSERT INTO users (user_id, email, name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)";
     user: "r" true "SELECT user_id, email, name, password_hash, created_at FROM users WHERE user_id = ?";
+    set_password: "w" false "UPDATE users SET password_hash = ? WHERE user_id = ? IF EXISTS";
     blank_user: "w" true "UPDATE users SET email = null, name = '', password_hash = '' WHERE user_id = ?";
     insert_account: "w" true "INSERT INTO accounts (account_id, name, tier, payment_failed, custom_limits, created_at) VALUES (?, ?, ?, ?, ?, ?)";
     account: "r" true "SELECT account_id, name, tier, payment_failed, custom_limits, created_at FROM accounts WHERE account_id = ?";

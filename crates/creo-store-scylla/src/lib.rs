@@ -14,6 +14,7 @@
 //! queries are in the file named after it (`documents.rs`, `ledger.rs` for accounts' money).
 
 mod account_rows;
+mod notification_rows;
 mod webhook_rows;
 mod workflow_rows;
 
@@ -29,6 +30,8 @@ mod jobs;
 mod ledger;
 mod login_sessions;
 mod members;
+mod notifications;
+mod one_time_tokens;
 mod payment_events;
 mod revocations;
 mod users;
@@ -140,6 +143,7 @@ pub struct ScyllaStore {
     accounts: account_rows::Statements,
     workflow: workflow_rows::Statements,
     webhooks: webhook_rows::Statements,
+    notes: notification_rows::Statements,
     write_consistency: Consistency,
     next_seq: AtomicU64,
 }
@@ -377,12 +381,14 @@ impl ScyllaStore {
         let accounts = account_rows::Statements::prepare(&session, r, w).await?;
         let workflow = workflow_rows::Statements::prepare(&session, r, w).await?;
         let webhooks = webhook_rows::Statements::prepare(&session, r, w).await?;
+        let notes = notification_rows::Statements::prepare(&session, r, w).await?;
         Ok(Arc::new(ScyllaStore {
             session,
             st,
             accounts,
             workflow,
             webhooks,
+            notes,
             write_consistency: w,
             next_seq: AtomicU64::new(0),
         }))
@@ -494,7 +500,7 @@ mod tests {
             "ks1",
             "{'class': 'SimpleStrategy', 'replication_factor': 1}",
         );
-        assert_eq!(st.len(), 31);
+        assert_eq!(st.len(), 35);
         assert!(st[0].starts_with(
             "CREATE KEYSPACE IF NOT EXISTS ks1 WITH replication = {'class': 'SimpleStrategy'"
         ));

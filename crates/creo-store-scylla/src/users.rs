@@ -60,11 +60,22 @@ impl UserStore for ScyllaStore {
         }
     }
 
+    async fn set_password_hash(&self, user_id: &str, hash: &str) -> Result<bool, StoreError> {
+        match self.user(user_id).await? {
+            Some(u) if !u.email.is_empty() => {
+                self.lwt(&self.acct().set_password, (hash, user_id)).await
+            }
+            _ => Ok(false),
+        }
+    }
+
     async fn erase_user(&self, user_id: &str) -> Result<bool, StoreError> {
         let st = self.acct();
         let Some(u) = self.user(user_id).await? else {
             return Ok(false);
         };
+        self.exec(&self.notes.drop_inbox, (user_id,)).await?;
+        self.exec(&self.notes.drop_settings, (user_id,)).await?;
         self.exec(&st.drop_email, (&u.email,)).await?;
         self.exec(&st.blank_user, (user_id,)).await?;
         self.exec(&st.drop_sessions, (user_id,)).await?;

@@ -23,6 +23,8 @@ mod jobs;
 mod ledger;
 mod login_sessions;
 mod members;
+mod notifications;
+mod one_time_tokens;
 mod payment_events;
 mod revocations;
 mod users;
@@ -208,11 +210,12 @@ impl EmbeddedStore {
 /// Creates the tables if missing. Idempotent: `creo migrate` and every start run it.
 /// The embedded schema, one file per area: the same tables and keys as `schema.cql`. Each
 /// statement is `IF NOT EXISTS`, so applying it to an existing store is a no-op.
-const SCHEMA: [&str; 4] = [
+const SCHEMA: [&str; 5] = [
     include_str!("schema/documents.sql"),
     include_str!("schema/accounts.sql"),
     include_str!("schema/workflow.sql"),
     include_str!("schema/webhooks.sql"),
+    include_str!("schema/notifications.sql"),
 ];
 
 pub fn migrate(conn: &Connection) -> Result<(), StoreError> {

@@ -87,9 +87,28 @@ impl UserStore for EmbeddedStore {
         .await
     }
 
+    async fn set_password_hash(&self, user_id: &str, hash: &str) -> Result<bool, StoreError> {
+        let (id, h) = (user_id.to_string(), hash.to_string());
+        self.transaction(move |c| {
+            exec(
+                c,
+                "UPDATE users SET password_hash = ?2 WHERE user_id = ?1 AND email IS NOT NULL",
+                params![id, h],
+            )
+            .map(|n| n > 0)
+        })
+        .await
+    }
+
     async fn erase_user(&self, user_id: &str) -> Result<bool, StoreError> {
         let id = user_id.to_string();
         self.transaction(move |c| {
+            exec(c, "DELETE FROM notifications WHERE user_id = ?1", params![id])?;
+            exec(
+                c,
+                "DELETE FROM notification_settings WHERE user_id = ?1",
+                params![id],
+            )?;
             let n = exec(
                 c,
                 "UPDATE users SET email = NULL, name = '', password_hash = '' WHERE user_id = ?1 AND email IS NOT NULL",

@@ -24,6 +24,8 @@ pub mod jobs;
 pub mod ledger;
 pub mod login_sessions;
 pub mod members;
+pub mod notifications;
+pub mod one_time_tokens;
 pub mod payment_events;
 pub mod private_files;
 pub mod revocations;
@@ -46,6 +48,8 @@ pub use jobs::*;
 pub use ledger::*;
 pub use login_sessions::*;
 pub use members::*;
+pub use notifications::*;
+pub use one_time_tokens::*;
 pub use payment_events::*;
 pub use revocations::*;
 pub use users::*;
@@ -98,6 +102,8 @@ pub struct Stores {
     pub ledger: Arc<dyn LedgerStore>,
     pub payment_events: Arc<dyn PaymentEventStore>,
     pub audit: Arc<dyn AuditStore>,
+    pub notifications: Arc<dyn NotificationStore>,
+    pub one_time_tokens: Arc<dyn OneTimeTokenStore>,
 }
 
 impl Stores {
@@ -121,7 +127,9 @@ impl Stores {
             + ApiKeyStore
             + LedgerStore
             + PaymentEventStore
-            + AuditStore,
+            + AuditStore
+            + NotificationStore
+            + OneTimeTokenStore,
     {
         Stores {
             documents: backend.clone(),
@@ -141,7 +149,9 @@ impl Stores {
             api_keys: backend.clone(),
             ledger: backend.clone(),
             payment_events: backend.clone(),
-            audit: backend,
+            audit: backend.clone(),
+            notifications: backend.clone(),
+            one_time_tokens: backend,
         }
     }
 }

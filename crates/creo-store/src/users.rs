@@ -32,6 +32,8 @@ pub trait UserStore: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
     async fn user(&self, user_id: &str) -> Result<Option<User>, StoreError>;
     async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError>;
+    /// Replaces the user's password hash (a password reset). `false` for an unknown user.
+    async fn set_password_hash(&self, user_id: &str, hash: &str) -> Result<bool, StoreError>;
     /// Erases a user's personal data: profile, email, sessions, memberships; their ledger
     /// entries stay, attributed to `deleted-user`.
     async fn erase_user(&self, user_id: &str) -> Result<bool, StoreError>;
