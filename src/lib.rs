@@ -8,14 +8,15 @@
 //! - `http`: thin handlers (REST, the socket upgrade, the built editor); `http::extract` says
 //!   who is asking, `http::codes` is the table of error codes.
 //! - `app`: `AppState`, and the use cases REST and jobs share (`app::workflow`).
-//! - `jobs`: handlers of queued work (publishing, webhook delivery, generation).
-//! - `events`: events to editors (every node) and webhooks; `queue`: where jobs wait.
+//! - `jobs`: handlers of queued work (publishing, webhook delivery, generation, mail).
+//! - `events`: events to editors (every node), webhooks and people; `notify`: who hears about
+//!   what (inbox, live streams, email jobs); `queue`: where jobs wait.
 //! - `actors`: a `DocumentActor` per live document (wrapping `creo_core::live::LiveDoc`), a
 //!   `SessionActor` per socket, an `AccountActor` per account in use, and their registries.
 //! - `ai` (search, hashtags, the AI collaborator) over `gpu` (the supervised inference pool).
 //! - `bus` (Redis fan-out), `auth` (tokens, passwords, login sessions), `billing` (request
 //!   limits, payment webhooks), `socket` (the WebSocket after the upgrade), `snapshot`,
-//!   `outbound`, `webhooks`, `telemetry`.
+//!   `outbound`, `mail` (SMTP and what emails say), `webhooks`, `telemetry`.
 //! - `store`: the `creo-store` crates seen from here (one trait per aggregate; the embedded
 //!   SQLite and the ScyllaDB backends); `config`.
 
@@ -31,6 +32,8 @@ pub mod events;
 pub mod gpu;
 pub mod http;
 pub mod jobs;
+pub mod mail;
+pub mod notify;
 pub mod outbound;
 pub use creo_store::private_files;
 pub mod queue;

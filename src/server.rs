@@ -65,6 +65,8 @@ struct JobDeps {
     outbound: crate::outbound::Outbound,
     sealer: Arc<crate::auth::sealed::SecretBox>,
     hashtags: Arc<crate::ai::vocabulary::Vocabulary>,
+    /// `None` when email is off.
+    mailer: Option<Arc<crate::mail::Mailer>>,
 }
 
 /// Starts the job consumers on this runtime: on RabbitMQ when configured (they reconnect by
@@ -78,6 +80,7 @@ fn start_job_consumers(config: &Arc<Config>, deps: JobDeps) {
         outbound,
         sealer,
         hashtags,
+        mailer,
     } = deps;
     let breakers = Arc::new(crate::jobs::breaker::Breakers::new(
         config.breaker_failures,
@@ -104,10 +107,18 @@ fn start_job_consumers(config: &Arc<Config>, deps: JobDeps) {
         deliverer: crate::jobs::deliver::Deliverer::new(
             stores.webhooks.clone(),
             outbound,
-            sealer,
-            breakers,
+            sealer.clone(),
+            breakers.clone(),
             config.job_max_attempts,
         ),
+        mailer: crate::jobs::mail::MailSender {
+            stores: stores.clone(),
+            mailer,
+            breakers,
+            sealer,
+            public_url: config.public_url(),
+            reset_ttl_minutes: config.password_reset_ttl_secs.div_ceil(60),
+        },
     });
     let run = move |job| {
         let handlers = handlers.clone();
@@ -145,8 +156,15 @@ pub async fn work(config: Config) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let jobs = Arc::new(job_queue(&config, &stores.jobs).await?);
     let pool = start_inference(&config);
-    let events = crate::events::Events::new(None, bus.clone(), stores.clone(), jobs);
+    let events = crate::events::Events::new(
+        None,
+        bus.clone(),
+        stores.clone(),
+        jobs,
+        mail_policy(&config),
+    );
     let deps = JobDeps {
+        mailer: crate::mail::Mailer::from_config(&config)?.map(Arc::new),
         accounts: Accounts::new(stores.clone(), config.clone()),
         stores,
         pool,
@@ -160,6 +178,15 @@ pub async fn work(config: Config) -> anyhow::Result<()> {
     wait_for_signal().await;
     bus.shutdown().await;
     Ok(())
+}
+
+/// Whether email is on, and its digest windows.
+fn mail_policy(config: &Config) -> crate::notify::MailPolicy {
+    crate::notify::MailPolicy {
+        enabled: config.smtp_url.is_some(),
+        hour_ms: config.digest_hour_ms.max(1) as i64,
+        day_ms: config.digest_day_ms.max(1) as i64,
+    }
 }
 
 /// RabbitMQ when `amqp_url` is set, the store otherwise.
@@ -201,11 +228,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 /// Serves on `listener` until `shutdown` completes, then shuts down as on a signal: sockets
 /// closed with "going away", every document flushed. Tests run the server in process with it.
 pub async fn serve_on(
-    config: Config,
+    mut config: Config,
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + 'static,
 ) -> anyhow::Result<()> {
     let metrics = crate::telemetry::init_metrics()?;
+    if config.public_url.is_none() {
+        // The address actually bound (`addr` may name port 0).
+        config.public_url = Some(format!("http://{}", listener.local_addr()?));
+    }
     // Every socket is a file descriptor; Debian's default soft limit (1024) would cap editors.
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(limit) => tracing::debug!(limit, "open file limit"),
@@ -214,6 +245,8 @@ pub async fn serve_on(
     let keys = Arc::new(TokenKeys::from_config(&config)?);
     let outbound = config.outbound()?;
     let sealer = Arc::new(crate::auth::sealed::SecretBox::from_config(&config)?);
+    // Checked at start: a wrong `smtp_url` or `mail_from` stops the server instead of every mail.
+    let mailer = crate::mail::Mailer::from_config(&config)?.map(Arc::new);
     let proxies =
         crate::app::proxies::Proxies::parse(&config.trusted_proxies, &config.client_ip_header)
             .map_err(|e| anyhow::anyhow!(e))?;
@@ -276,6 +309,7 @@ pub async fn serve_on(
         bus.clone(),
         stores.clone(),
         jobs.clone(),
+        mail_policy(&config),
     );
     let debouncer = crate::events::debounce::UpdateDebouncer::new(
         events.clone(),
@@ -294,6 +328,7 @@ pub async fn serve_on(
             outbound: outbound.clone(),
             sealer: sealer.clone(),
             hashtags: hashtags.clone(),
+            mailer: mailer.clone(),
         };
         start_job_consumers(&config, deps);
     }

@@ -155,10 +155,12 @@ async fn record_transition(
     Ok(moved)
 }
 
-/// Tells the document's editors (every node) and the account's webhooks about a transition.
+/// Tells the document's editors (every node), the people it concerns (approvers of a
+/// submission, the author of an outcome) and the account's webhooks about a transition.
 pub async fn announce(events: &Events, next: &Workflow, record: &Transition) {
     let event = serde_json::json!({ "type": "workflow", "workflow": next, "transition": record });
     events.to_editors(&next.doc_id, &event);
+    events.people().workflow_moved(next, record).await;
     events
         .to_webhooks(
             &next.account_id,

@@ -10,6 +10,7 @@
 //! the document from the store (where everything published was durable first).
 
 pub use creo_core::envelope;
+pub mod inbox;
 pub mod limits;
 pub mod redis;
 
@@ -40,6 +41,8 @@ pub enum DocEvent {
 
 pub struct Bus {
     node: NodeId,
+    /// This node's live inbox streams.
+    inboxes: Arc<inbox::Inboxes>,
     redis: Option<Arc<redis::RedisBus>>,
     access: mpsc::UnboundedSender<AccessChange>,
     /// Bounds how many documents reload from the store at once after a reconnect.
@@ -54,12 +57,20 @@ impl Bus {
     ) -> anyhow::Result<(Arc<Bus>, mpsc::UnboundedReceiver<AccessChange>)> {
         let node = rand::random::<u64>() | 1;
         let (access, rx) = mpsc::unbounded_channel();
+        let inboxes = Arc::new(inbox::Inboxes::default());
         let redis = match &config.redis_url {
-            Some(url) => Some(redis::RedisBus::start(node, url, config, access.clone())?),
+            Some(url) => Some(redis::RedisBus::start(
+                node,
+                url,
+                config,
+                access.clone(),
+                inboxes.clone(),
+            )?),
             None => None,
         };
         let bus = Arc::new(Bus {
             node,
+            inboxes,
             redis,
             access,
             resyncs: Semaphore::new(config.bus_resync_concurrency.max(1)),
@@ -131,6 +142,19 @@ impl Bus {
             };
             r.publish_doc(&doc.into(), origin, 0, DocMessage::Event(json.to_string()));
         }
+    }
+
+    /// Sends a message to `user`'s live inbox streams on every node.
+    pub fn to_person(&self, user: &str, json: String) {
+        if let Some(r) = &self.redis {
+            r.publish_inbox(user, &json);
+        }
+        self.inboxes.deliver(user, &Arc::from(json));
+    }
+
+    /// Opens a live inbox stream for `user` on this node (`None`: they have `max` open).
+    pub fn listen_as(&self, user: &str, max: usize) -> Option<inbox::Feed> {
+        self.inboxes.subscribe(user, max)
     }
 
     pub async fn resync_permit(&self) -> SemaphorePermit<'_> {

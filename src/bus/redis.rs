@@ -1,5 +1,6 @@
 //! The Redis bus: one pub/sub channel per document (`{prefix}:doc:{id}`) and one for the nodes
-//! (`{prefix}:nodes`: heartbeats, goodbyes, access changes).
+//! (`{prefix}:nodes`: heartbeats, goodbyes, access changes, messages to one person's inbox
+//! streams).
 //!
 //! Three tasks per node, none of which ever waits on a document:
 //! - the subscriber reads the node's pub/sub connection and hands each message to its
@@ -24,6 +25,7 @@ use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 
 use super::envelope::{DocMessage, Envelope, NodeId, Origin};
+use super::inbox::Inboxes;
 use super::{AccessChange, DocEvent};
 use crate::config::Config;
 
@@ -85,6 +87,8 @@ pub struct RedisBus {
     next_route: AtomicU64,
     queue_per_document: usize,
     timeout: Duration,
+    /// This node's live inbox streams, for messages other nodes publish to a person.
+    inboxes: Arc<Inboxes>,
 }
 
 impl RedisBus {
@@ -93,6 +97,7 @@ impl RedisBus {
         url: &str,
         config: &Config,
         access: mpsc::UnboundedSender<AccessChange>,
+        inboxes: Arc<Inboxes>,
     ) -> anyhow::Result<Arc<RedisBus>> {
         let client = Client::open(url)?;
         let timeout = Duration::from_millis(config.redis_timeout_ms);
@@ -112,6 +117,7 @@ impl RedisBus {
             next_route: AtomicU64::new(1),
             queue_per_document: config.bus_queue_per_document.max(16),
             timeout,
+            inboxes,
         });
         let heartbeat = Duration::from_millis(config.bus_heartbeat_ms.max(10));
         let node_timeout = Duration::from_millis(config.bus_node_timeout_ms.max(30));
@@ -204,6 +210,21 @@ impl RedisBus {
         let payload = Envelope::Access {
             node: self.node,
             change: change.clone(),
+        }
+        .encode();
+        self.enqueue(Outgoing {
+            channel: self.node_channel(),
+            payload,
+            doc: None,
+        });
+    }
+
+    /// Publishes a message for one person's inbox streams on the other nodes.
+    pub fn publish_inbox(&self, user: &str, event: &str) {
+        let payload = Envelope::Inbox {
+            node: self.node,
+            user: user.to_string(),
+            event: event.to_string(),
         }
         .encode();
         self.enqueue(Outgoing {
@@ -501,6 +522,11 @@ impl RedisBus {
             Envelope::Access { node, change } => {
                 if node != self.node {
                     let _ = access.send(change);
+                }
+            }
+            Envelope::Inbox { node, user, event } => {
+                if node != self.node {
+                    self.inboxes.deliver(&user, &Arc::from(event));
                 }
             }
         }

@@ -1,7 +1,8 @@
 //! Events about documents (workflow transitions, comments, finished jobs, settled edits), sent
-//! two ways from one place: to the document's editors over their sockets (on this node through
-//! its document actor, on the others through the bus), and to the account's webhook endpoints
-//! that subscribed, as one delivery job per endpoint.
+//! three ways from one place: to the document's editors over their sockets (on this node through
+//! its document actor, on the others through the bus), to the account's webhook endpoints
+//! that subscribed, as one delivery job per endpoint, and to the people they concern as
+//! notifications (`people()`, `notify/`).
 //!
 //! A `creo worker` process has no documents open: its events reach editors only through the bus
 //! (so a separate worker needs `redis_url`, like a second node does).
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use crate::actors::document::Event;
 use crate::actors::registry::DocumentRegistry;
 use crate::bus::Bus;
+use crate::notify::{MailPolicy, Notifier};
 use crate::queue::JobQueue;
 use crate::store::{now_ms, Stores};
 use crate::webhooks::{Endpoint, WebhookEvent};
@@ -24,6 +26,8 @@ pub struct Events {
     bus: Arc<Bus>,
     stores: Stores,
     jobs: Arc<JobQueue>,
+    /// The people an event concerns: their inboxes, streams and email.
+    people: Notifier,
 }
 
 impl Events {
@@ -32,13 +36,21 @@ impl Events {
         bus: Arc<Bus>,
         stores: Stores,
         jobs: Arc<JobQueue>,
+        mail: MailPolicy,
     ) -> Arc<Events> {
+        let people = Notifier::new(stores.clone(), jobs.clone(), bus.clone(), mail);
         Arc::new(Events {
             registry,
             bus,
             stores,
             jobs,
+            people,
         })
+    }
+
+    /// Notifications to the people an event concerns.
+    pub fn people(&self) -> &Notifier {
+        &self.people
     }
 
     /// Sends `socket` (a JSON event, type 101 frame) to the document's listening sessions on

@@ -329,6 +329,13 @@ pub async fn change_role(
         &detail,
     )
     .await;
+    if from != m.role {
+        state
+            .events
+            .people()
+            .role_changed(&account_id, &user_id, m.role, &by.actor())
+            .await;
+    }
     Ok(HttpResponse::Ok().json(m))
 }
 
@@ -418,6 +425,11 @@ pub async fn invite(
         body.role.as_str(),
     )
     .await;
+    state
+        .events
+        .people()
+        .invited(&account_id, &invitation.email, body.role, &by.actor())
+        .await;
     Ok(HttpResponse::Created().json(CreatedInvitation { invitation, token }))
 }
 

@@ -365,6 +365,13 @@ pub async fn charge(
         user_id: by.actor(),
     };
     let result = state.accounts.ask(&account_id, Post(posting)).await?;
+    if !result.replayed {
+        state
+            .events
+            .people()
+            .charged(&result.entry, state.config.low_credits_milli)
+            .await;
+    }
     let watermarked = body.action == Action::HiresExport
         && state
             .accounts

@@ -40,6 +40,7 @@ error_codes! {
     DeadlineExceeded = "deadline_exceeded", GATEWAY_TIMEOUT;
     DocumentBusy = "document_busy", CONFLICT;
     DocumentTooLarge = "document_too_large", PAYLOAD_TOO_LARGE;
+    EmailOff = "email_off", SERVICE_UNAVAILABLE;
     EmptyDocument = "empty_document", BAD_REQUEST;
     Exists = "exists", CONFLICT;
     Forbidden = "forbidden", FORBIDDEN;
@@ -62,6 +63,7 @@ error_codes! {
     InvalidQuantity = "invalid_quantity", BAD_REQUEST;
     InvalidQuery = "invalid_query", BAD_REQUEST;
     InvalidRefreshToken = "invalid_refresh_token", UNAUTHORIZED;
+    InvalidResetToken = "invalid_reset_token", BAD_REQUEST;
     InvalidSettings = "invalid_settings", BAD_REQUEST;
     InvalidSignature = "invalid_signature", BAD_REQUEST;
     InvalidSuggestion = "invalid_suggestion", BAD_REQUEST;

@@ -1,5 +1,6 @@
 //! Comments and threads anchored to the document's text (`creo_core::comments`): create, reply, mention,
-//! resolve, reopen. Commenters and up may comment (they still cannot edit the text); every role
+//! resolve, reopen. A new comment notifies the members it mentions and the thread's earlier
+//! participants (`notify::recipients`). Commenters and up may comment (they still cannot edit the text); every role
 //! may read. Anchors are resolved against the current durable text on every read, and each
 //! change is sent live to the editors listening for events.
 
@@ -177,9 +178,9 @@ pub async fn create(
     let comment_id = format!("c_{}", uuid::Uuid::now_v7().simple());
     let thread_id = match &body.reply_to {
         Some(parent) => existing
-            .into_iter()
+            .iter()
             .find(|c| &c.comment_id == parent)
-            .map(|c| c.thread_id)
+            .map(|c| c.thread_id.clone())
             .ok_or_else(|| ApiError::not_found("no such comment in this document"))?,
         None => comment_id.clone(),
     };
@@ -227,6 +228,11 @@ pub async fn create(
     };
     state.stores.comments.put_comment(&comment).await?;
     announce(&state, &p.account, &doc_id, "added", &comment).await;
+    state
+        .events
+        .people()
+        .comment_added(&p.account, &comment, &existing)
+        .await;
     Ok(HttpResponse::Created().json(PlacedComment { comment, span }))
 }
 

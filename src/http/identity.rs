@@ -61,8 +61,8 @@ pub struct Tokens {
     pub role: Role,
 }
 
-const MIN_PASSWORD: usize = 10;
-const MAX_PASSWORD: usize = 256;
+pub(super) const MIN_PASSWORD: usize = 10;
+pub(super) const MAX_PASSWORD: usize = 256;
 
 fn invalid_email() -> ApiError {
     ApiError::bad_request(Code::InvalidEmail, "a valid email address is required")
@@ -70,7 +70,7 @@ fn invalid_email() -> ApiError {
 
 /// An email as sign-in looks it up: trimmed and lowercased (older accounts may hold addresses
 /// `validate_email` would refuse today; they can still sign in).
-fn normalise_email(raw: &str) -> Result<String, ApiError> {
+pub(super) fn normalise_email(raw: &str) -> Result<String, ApiError> {
     let email = raw.trim().to_lowercase();
     if email.is_empty() || email.len() > 254 || !email.contains('@') {
         return Err(invalid_email());
@@ -112,7 +112,7 @@ pub(super) fn validate_email(raw: &str) -> Result<String, ApiError> {
     }
 }
 
-async fn hash_password(state: &AppState, password: String) -> Result<String, ApiError> {
+pub(super) async fn hash_password(state: &AppState, password: String) -> Result<String, ApiError> {
     let _permit = state
         .password_hashing
         .acquire()

@@ -12,7 +12,9 @@ pub mod extract;
 pub mod frontend;
 pub mod generations;
 pub mod identity;
+pub mod notifications;
 pub mod ops;
+pub mod password_reset;
 pub mod revocations;
 pub mod search;
 pub mod suggestions;
@@ -43,9 +45,20 @@ macro_rules! api_routes {
             post "/auth/logout" => identity::logout,
             get "/auth/sessions" => identity::sessions,
             delete "/auth/sessions/{session_id}" => identity::revoke_session,
+            post "/auth/password/forgot" => password_reset::forgot,
+            post "/auth/password/reset" => password_reset::reset,
             get "/users/me" => users::me,
             get "/users/me/export" => users::export,
             delete "/users/me" => users::erase,
+            get "/users/me/notifications" => notifications::list,
+            get "/users/me/notifications/unread-count" => notifications::unread_count,
+            get "/users/me/notifications/stream" => notifications::stream,
+            post "/users/me/notifications/read-all" => notifications::read_all,
+            post "/users/me/notifications/{notification_id}/read" => notifications::read,
+            post "/users/me/notifications/{notification_id}/unread" => notifications::mark_unread,
+            delete "/users/me/notifications/{notification_id}" => notifications::delete,
+            get "/users/me/notification-settings" => notifications::settings,
+            put "/users/me/notification-settings" => notifications::set_settings,
             get "/accounts" => accounts::mine,
             post "/accounts" => accounts::create,
             get "/accounts/{account_id}" => accounts::get,

@@ -104,6 +104,7 @@ impl Generator {
             .increment(1);
         let event = serde_json::json!({ "type": "generation", "generation": g });
         self.events.to_editors(doc_id, &event);
+        self.events.people().generation_ended(&g, succeeded).await;
         let completed = serde_json::json!({
             "job_id": job.id,
             "kind": "generation",

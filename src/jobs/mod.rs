@@ -1,4 +1,5 @@
-//! Running jobs: each kind has its handler (`publish.rs`, `generate.rs`, `deliver.rs`), and
+//! Running jobs: each kind has its handler (`publish.rs`, `generate.rs`, `deliver.rs`,
+//! `mail.rs`), and
 //! destinations that keep failing are held back by a circuit breaker (`breaker.rs`). A job is a
 //! small JSON message naming what to do (`creo_core::jobs`), carried by `queue/`; its effects
 //! are idempotent (a redelivered job finds its work done and does nothing twice).
@@ -6,6 +7,7 @@
 pub mod breaker;
 pub mod deliver;
 pub mod generate;
+pub mod mail;
 pub mod publish;
 
 pub use creo_core::jobs::{Job, JobKind, Outcome};
@@ -15,6 +17,7 @@ pub struct Handlers {
     pub publisher: publish::Publisher,
     pub generator: generate::Generator,
     pub deliverer: deliver::Deliverer,
+    pub mailer: mail::MailSender,
 }
 
 impl Handlers {
@@ -24,11 +27,13 @@ impl Handlers {
             JobKind::Publish { .. } => "publish",
             JobKind::Generate { .. } => "generate",
             JobKind::Deliver { .. } => "deliver",
+            JobKind::Mail { .. } => "mail",
         };
         let outcome = match &job.kind {
             JobKind::Publish { .. } => self.publisher.run(&job).await,
             JobKind::Generate { .. } => self.generator.run(&job).await,
             JobKind::Deliver { .. } => self.deliverer.run(&job).await,
+            JobKind::Mail { .. } => self.mailer.run(&job).await,
         };
         metrics::histogram!("creo_job_seconds", "kind" => kind)
             .record(started.elapsed().as_secs_f64());

@@ -540,6 +540,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/password/forgot": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mails a password-reset link if the email has an account. The same answer either way. */
+        post: operations["identity_forgot_password"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/password/reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Spends a reset token: sets the new password and ends every session of the person. */
+        post: operations["identity_reset_password"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/refresh": {
         parameters: {
             query?: never;
@@ -1146,6 +1180,146 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/users/me/notification-settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's notification settings, every kind listed. */
+        get: operations["notifications_settings"];
+        /** Replaces the caller's notification settings (kinds left out keep their defaults). */
+        put: operations["notifications_set_settings"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's notifications, newest first. */
+        get: operations["notifications_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/notifications/read-all": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Marks every notification read. */
+        post: operations["notifications_read_all"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/notifications/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's inbox as it changes: Server-Sent Events (`notification`, `changed`) until the
+         *     access token may have expired.
+         */
+        get: operations["notifications_stream"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/notifications/unread-count": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** How many of the caller's notifications are unread. */
+        get: operations["notifications_unread"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/notifications/{notification_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Deletes one notification. */
+        delete: operations["notifications_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/notifications/{notification_id}/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Marks one notification read. */
+        post: operations["notifications_read"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/notifications/{notification_id}/unread": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Marks one notification unread. */
+        post: operations["notifications_unread_one"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1258,6 +1432,11 @@ export interface components {
             inserted: string;
             removed: string;
         };
+        /** @description Where one kind reaches a person. */
+        Channels: {
+            email: boolean;
+            in_app: boolean;
+        };
         Charged: {
             entry: components["schemas"]["LedgerEntry"];
             /** @description Exports on this tier carry a watermark. */
@@ -1267,7 +1446,7 @@ export interface components {
          * @description An error's `code` field in `{"error": {"code", "message"}}`.
          * @enum {string}
          */
-        Code: "access_revoked" | "ai_unavailable" | "already_settled" | "bad_title" | "busy" | "comment_quota_exceeded" | "deadline_exceeded" | "document_busy" | "document_too_large" | "empty_document" | "exists" | "forbidden" | "idempotency_key_required" | "idempotency_key_reused" | "insufficient_credits" | "internal" | "invalid_anchor" | "invalid_comment" | "invalid_credentials" | "invalid_document" | "invalid_document_id" | "invalid_email" | "invalid_event" | "invalid_events" | "invalid_examples" | "invalid_field" | "invalid_input" | "invalid_name" | "invalid_quantity" | "invalid_query" | "invalid_refresh_token" | "invalid_settings" | "invalid_signature" | "invalid_suggestion" | "invalid_targets" | "invalid_time" | "invalid_timezone" | "invalid_transition" | "invalid_update" | "invalid_url" | "invalid_user" | "invalid_version" | "last_owner" | "login_required" | "missing_scope" | "monthly_quota_exceeded" | "no_such_account" | "no_suggestion" | "not_a_member" | "not_found" | "not_queued" | "not_selectable" | "payment_failed" | "platform_checks" | "rate_limited" | "read_only" | "refresh_token_reused" | "seat_limit_reached" | "session_revoked" | "shutting_down" | "sole_owner" | "store_unavailable" | "too_large" | "too_many_attempts" | "too_many_connections" | "too_many_endpoints" | "too_many_requests" | "try_again" | "unauthorized" | "unknown_account" | "unknown_kind" | "unknown_scope" | "unresolved_update" | "version_quota_exceeded" | "weak_password" | "websocket_handshake" | "worker_restarted" | "wrong_account" | "wrong_document" | "wrong_invitee";
+        Code: "access_revoked" | "ai_unavailable" | "already_settled" | "bad_title" | "busy" | "comment_quota_exceeded" | "deadline_exceeded" | "document_busy" | "document_too_large" | "email_off" | "empty_document" | "exists" | "forbidden" | "idempotency_key_required" | "idempotency_key_reused" | "insufficient_credits" | "internal" | "invalid_anchor" | "invalid_comment" | "invalid_credentials" | "invalid_document" | "invalid_document_id" | "invalid_email" | "invalid_event" | "invalid_events" | "invalid_examples" | "invalid_field" | "invalid_input" | "invalid_name" | "invalid_quantity" | "invalid_query" | "invalid_refresh_token" | "invalid_reset_token" | "invalid_settings" | "invalid_signature" | "invalid_suggestion" | "invalid_targets" | "invalid_time" | "invalid_timezone" | "invalid_transition" | "invalid_update" | "invalid_url" | "invalid_user" | "invalid_version" | "last_owner" | "login_required" | "missing_scope" | "monthly_quota_exceeded" | "no_such_account" | "no_suggestion" | "not_a_member" | "not_found" | "not_queued" | "not_selectable" | "payment_failed" | "platform_checks" | "rate_limited" | "read_only" | "refresh_token_reused" | "seat_limit_reached" | "session_revoked" | "shutting_down" | "sole_owner" | "store_unavailable" | "too_large" | "too_many_attempts" | "too_many_connections" | "too_many_endpoints" | "too_many_requests" | "try_again" | "unauthorized" | "unknown_account" | "unknown_kind" | "unknown_scope" | "unresolved_update" | "version_quota_exceeded" | "weak_password" | "websocket_handshake" | "worker_restarted" | "wrong_account" | "wrong_document" | "wrong_invitee";
         Comment: {
             anchor?: null | components["schemas"]["Anchor"];
             author: string;
@@ -1342,6 +1521,11 @@ export interface components {
              */
             status?: number | null;
         };
+        /**
+         * @description How a person's email notifications are sent.
+         * @enum {string}
+         */
+        Digest: "immediately" | "hourly" | "daily" | "never";
         DocumentList: {
             documents: components["schemas"]["Listed"][];
         };
@@ -1390,6 +1574,9 @@ export interface components {
             credits_milli?: null | components["schemas"]["i64"];
             tier?: null | components["schemas"]["Tier"];
         };
+        Forgot: {
+            email: string;
+        };
         Generation: {
             account_id: string;
             /**
@@ -1429,6 +1616,13 @@ export interface components {
             /** Format: float */
             score: number;
         };
+        InboxPage: {
+            items: components["schemas"]["Notification"][];
+            /** @description Pass as `cursor` for the next page; absent on the last. */
+            next_cursor?: string | null;
+            /** Format: int64 */
+            unread: number;
+        };
         InferRequest: {
             /** @description For models that take rows of numbers. */
             rows?: number[][];
@@ -1467,6 +1661,11 @@ export interface components {
             inviter_name: string;
             role: components["schemas"]["Role"];
         };
+        /**
+         * @description What a notification is about.
+         * @enum {string}
+         */
+        Kind: "mention" | "reply" | "review_requested" | "approved" | "changes_requested" | "published" | "publish_failed" | "generation_finished" | "generation_failed" | "invited" | "role_changed" | "low_credits";
         LedgerEntry: {
             account_id: string;
             action?: null | components["schemas"]["Action"];
@@ -1612,6 +1811,33 @@ export interface components {
         NewVersion: {
             name: string;
         };
+        /** @description One notification in one person's inbox. */
+        Notification: {
+            /**
+             * @description The account it happened in: a member removed from it no longer sees it. Empty for the
+             *     person's own news that belongs to no account (an invitation, before they are a member).
+             */
+            account_id: string;
+            /** @description Who did it: a user id, `system`, or `apikey:<id>`. */
+            actor: string;
+            /** @description How to show who did it (the user's name when they have one). */
+            actor_name: string;
+            /** Format: int64 */
+            created_at: number;
+            doc_id?: string | null;
+            /** @description The document's title when it was sent. */
+            doc_title: string;
+            kind: components["schemas"]["Kind"];
+            /** @description Where the editor opens it, relative to the editor's origin. */
+            link: string;
+            /** @description Time-ordered (UUIDv7): the inbox's order and its cursor. */
+            notification_id: string;
+            /** Format: int64 */
+            read_at?: number | null;
+            /** @description What happened, one line (a comment's first words, a failure's reason). */
+            text: string;
+            user_id: string;
+        };
         PlacedComment: components["schemas"]["Comment"] & {
             span?: null | components["schemas"]["Span"];
         };
@@ -1665,6 +1891,11 @@ export interface components {
         };
         /** @enum {string} */
         ReservationStatus: "held" | "captured" | "released";
+        Reset: {
+            password: string;
+            /** @description The token from the emailed link. */
+            token: string;
+        };
         Retitle: {
             /** @description The new title: any Unicode, 1-200 characters. */
             title: string;
@@ -1704,6 +1935,13 @@ export interface components {
             client_applies?: boolean;
             /** @description The variation's index (0-3). */
             index: number;
+        };
+        /** @description A person's notification settings. Kinds they never set keep their defaults. */
+        Settings: {
+            digest?: components["schemas"]["Digest"];
+            kinds?: {
+                [key: string]: components["schemas"]["Channels"];
+            };
         };
         SettledReservation: {
             entry?: null | components["schemas"]["LedgerEntry"];
@@ -1821,6 +2059,10 @@ export interface components {
             to: components["schemas"]["State"];
             /** Format: int64 */
             version: number;
+        };
+        UnreadCount: {
+            /** Format: int64 */
+            unread: number;
         };
         UsageRow: {
             action: string;
@@ -3065,6 +3307,71 @@ export interface operations {
             };
         };
     };
+    identity_forgot_password: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Forgot"];
+            };
+        };
+        responses: {
+            /** @description if the email has an account, a link is on its way */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description too many requests from this address */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description email is off on this server */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    identity_reset_password: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Reset"];
+            };
+        };
+        responses: {
+            /** @description the password is changed; sign in with it */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description unknown, used or expired token, or a weak password */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     identity_refresh: {
         parameters: {
             query?: never;
@@ -4226,6 +4533,239 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["UserExport"];
                 };
+            };
+        };
+    };
+    notifications_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description settings */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Settings"];
+                };
+            };
+        };
+    };
+    notifications_set_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Settings"];
+            };
+        };
+        responses: {
+            /** @description saved */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Settings"];
+                };
+            };
+            /** @description unknown kind or digest */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    notifications_list: {
+        parameters: {
+            query?: {
+                /** @description Only notifications older than this one (the previous page's `next_cursor`). */
+                cursor?: string;
+                /** @description Only unread ones. */
+                unread?: boolean;
+                /** @description Page size, 1-100 (default 30). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of the inbox */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InboxPage"];
+                };
+            };
+        };
+    };
+    notifications_read_all: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description all read */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnreadCount"];
+                };
+            };
+        };
+    };
+    notifications_stream: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description text/event-stream of the inbox's changes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description too many streams open for this person */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    notifications_unread: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the count */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnreadCount"];
+                };
+            };
+        };
+    };
+    notifications_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the notification's id */
+                notification_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description deleted; the new unread count */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnreadCount"];
+                };
+            };
+            /** @description not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    notifications_read: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the notification's id */
+                notification_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description read; the new unread count */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnreadCount"];
+                };
+            };
+            /** @description not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    notifications_unread_one: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the notification's id */
+                notification_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description unread; the new unread count */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnreadCount"];
+                };
+            };
+            /** @description not yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
