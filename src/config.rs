@@ -262,6 +262,9 @@ pub struct Config {
     pub password_reset_ttl_secs: u64,
     /// Open live inbox streams one person may hold (tabs, devices) on one node.
     pub inbox_streams_per_user: usize,
+    /// A comment on an idle inbox stream this often, so proxies keep it open and a client that
+    /// went away is noticed (its stream slot freed) within this long.
+    pub inbox_heartbeat_ms: u64,
     /// Owners hear when a charge takes the available credits below this (milli-credits).
     pub low_credits_milli: i64,
     pub tiers: creo_core::billing::Tiers,
@@ -393,6 +396,7 @@ impl Default for Config {
             digest_day_ms: 86_400_000,
             password_reset_ttl_secs: 3_600,
             inbox_streams_per_user: 8,
+            inbox_heartbeat_ms: 20_000,
             low_credits_milli: 5_000,
             tiers: creo_core::billing::Tiers::default(),
             prices: creo_core::billing::Prices::default(),

@@ -453,6 +453,8 @@ pub async fn serve_on(
         tracing::info!("shutting down: closing sockets and flushing documents");
         shutting_down.store(true, Ordering::SeqCst);
         handle.pause().await;
+        // Inbox streams end now (editors reconnect to another node), not at the stop timeout.
+        bus.close_inboxes();
         registry.shutdown(shutdown_timeout).await;
         // Sockets are closing: let their writers put the close frames on the wire.
         let deadline = std::time::Instant::now() + Duration::from_secs(2);

@@ -3,12 +3,13 @@ import { api, onSession, refresh, session, sessionEndedBecause, type Session } f
 import { AuthScreen } from './AuthScreen'
 import { DocumentsPage } from './DocumentsPage'
 import { InvitePage } from './InvitePage'
+import { ResetPassword } from './PasswordReset'
 
 // The editor (Tiptap, ProseMirror, Yjs) is most of the code: it loads only when a document opens,
 // so the login form and the documents list paint first.
 const EditorPage = lazy(() => import('./editor/EditorPage').then((m) => ({ default: m.EditorPage })))
 
-// Addresses live in the hash (#/w/<workspace>/doc/<id>, #/invite/<token>), so the server only
+// Addresses live in the hash (#/w/<workspace>/doc/<id>, #/invite/<token>, #/reset/<token>), so the server only
 // ever has to serve index.html and any address can be bookmarked, shared or reloaded.
 function useHash(): string {
   const [hash, setHash] = useState(location.hash)
@@ -51,6 +52,8 @@ export function App() {
   const hash = useHash()
   const invite = hash.match(/^#\/invite\/(.+)$/)
   if (invite) return <InvitePage token={decodeURIComponent(invite[1])} session={current} />
+  const reset = hash.match(/^#\/reset\/([A-Za-z0-9_]{1,128})$/)
+  if (reset) return <ResetPassword token={reset[1]} />
 
   const doc = parseDocument(hash)
   const shown = current ?? (doc ? ended : null)

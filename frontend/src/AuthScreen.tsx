@@ -2,6 +2,7 @@ import { useState, type FormEvent, type ReactNode } from 'react'
 import { ApiError, login, register, sessionEndedBecause } from './api'
 import { useTitle } from './title'
 import { Alert } from './Alert'
+import { ForgotPassword } from './PasswordReset'
 
 /** Log in or sign up; `intro` says why (an invitation), `email` fills in the address it was for. */
 export function AuthScreen({
@@ -13,10 +14,17 @@ export function AuthScreen({
   email?: string
   initialMode?: 'login' | 'register'
 }) {
-  const [mode, setMode] = useState<'login' | 'register'>(initialMode)
+  const [mode, setMode] = useState<'login' | 'register' | 'forgot'>(initialMode)
   const [error, setError] = useState('')
   const [busy, setBusy] = useState(false)
   useTitle(mode === 'login' ? 'Log in' : 'Sign up')
+  if (mode === 'forgot')
+    return (
+      <main className="auth">
+        <h1 className="brand">creo</h1>
+        <ForgotPassword email={email} onBack={() => setMode('login')} />
+      </main>
+    )
 
   async function submit(e: FormEvent<HTMLFormElement>) {
     e.preventDefault()
@@ -81,6 +89,11 @@ export function AuthScreen({
         >
           {mode === 'login' ? 'New here? Create an account' : 'Have an account? Log in'}
         </button>
+        {mode === 'login' && (
+          <button type="button" className="link" onClick={() => setMode('forgot')}>
+            Forgot your password?
+          </button>
+        )}
       </form>
     </main>
   )

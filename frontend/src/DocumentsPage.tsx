@@ -6,6 +6,7 @@ import { MembersPanel } from './MembersPanel'
 import { CreditsPanel } from './panels/CreditsPanel'
 import { useTitle } from './title'
 import { Alert } from './Alert'
+import { Bell } from './Inbox'
 import type { AccountWithRole as Account, Listed } from './apiTypes'
 
 export const STATE_LABELS: Record<string, string> = {
@@ -25,6 +26,7 @@ export function Header({ session, children }: { session: Session; children?: Rea
         creo
       </a>
       <div className="topbar-middle">{children}</div>
+      <Bell session={session} />
       <span className="who" title={session.email}>
         {nameOf(session)}
       </span>

@@ -86,6 +86,11 @@ impl Inboxes {
             feeds.remove(user);
         }
     }
+
+    /// Ends every stream: their senders go, so each stream reads its end.
+    pub fn close_all(&self) {
+        self.feeds.lock().expect("inbox feeds").clear();
+    }
 }
 
 #[cfg(test)]

@@ -157,6 +157,11 @@ impl Bus {
         self.inboxes.subscribe(user, max)
     }
 
+    /// Ends every inbox stream on this node (it is stopping).
+    pub fn close_inboxes(&self) {
+        self.inboxes.close_all();
+    }
+
     pub async fn resync_permit(&self) -> SemaphorePermit<'_> {
         self.resyncs
             .acquire()

@@ -8,7 +8,7 @@
 //! document socket: the bell must ring on the documents page too, where no document is open,
 //! and one stream per tab is cheaper than a socket per document. It carries `notification`
 //! (a new one) and `changed` (the count moved some other way) events, a comment every
-//! `HEARTBEAT` so proxies keep it open and a dead client is noticed, and it ends when the
+//! `inbox_heartbeat_ms` so proxies keep it open and a dead client is noticed, and it ends when the
 //! access token could have expired, so the editor reconnects with a fresh one.
 
 use std::collections::HashSet;
@@ -28,8 +28,6 @@ use creo_core::notifications::{Notification, Settings};
 
 /// Longest page of an inbox.
 const MAX_PAGE: u32 = 100;
-/// A comment line on an idle stream this often.
-const HEARTBEAT: Duration = Duration::from_secs(20);
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -295,6 +293,7 @@ pub async fn stream(
     };
     let ends = tokio::time::Instant::now()
         + Duration::from_secs(state.config.access_token_ttl_secs.max(1));
+    let heartbeat = Duration::from_millis(state.config.inbox_heartbeat_ms.max(100));
     // The stream owns the subscription: when the client goes, actix drops the stream and the
     // subscription with it. The first event says the stream is live.
     let first = Bytes::from_static(b"event: ready\ndata: {}\n\n");
@@ -303,7 +302,7 @@ pub async fn stream(
         if let Some(first) = first {
             return Some((Ok::<_, actix_web::Error>(first), Some((feed, None))));
         }
-        let wake = ends.min(tokio::time::Instant::now() + HEARTBEAT);
+        let wake = ends.min(tokio::time::Instant::now() + heartbeat);
         let chunk = match tokio::time::timeout_at(wake, feed.messages.recv()).await {
             Ok(Some(json)) => Bytes::from(format!("data: {json}\n\n")),
             // Dropped as too slow, or the node is stopping: the editor reconnects.

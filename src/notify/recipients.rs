@@ -27,7 +27,9 @@ impl Notifier {
             account_id: account_id.to_string(),
             actor: comment.author.clone(),
             doc_id: Some(comment.doc_id.clone()),
-            text: excerpt(&comment.body, TEXT_MAX),
+            text: self
+                .named_mentions(&excerpt(&comment.body, TEXT_MAX), &comment.mentions)
+                .await,
         };
         self.notify(&draft, recipients).await;
     }
@@ -153,6 +155,24 @@ impl Notifier {
             text: format!("{name} has {} credits left", credits(available_milli)),
         };
         self.notify(&draft, owners).await;
+    }
+
+    /// `text` with each `@user_id` of `mentions` it holds written as `@Name`, as people read
+    /// comments in the editor. Only what fits in one excerpt is looked up (a few names).
+    async fn named_mentions(&self, text: &str, mentions: &[String]) -> String {
+        let mut out = text.to_string();
+        let mut seen = std::collections::HashSet::new();
+        let named = mentions
+            .iter()
+            .filter(|m| seen.insert(m.as_str()) && text.contains(&format!("@{m}")));
+        for id in named {
+            if let Ok(Some(user)) = self.stores.users.user(id).await {
+                if !user.name.trim().is_empty() {
+                    out = out.replace(&format!("@{id}"), &format!("@{}", user.name.trim()));
+                }
+            }
+        }
+        out
     }
 
     async fn account_name(&self, account_id: &str) -> String {

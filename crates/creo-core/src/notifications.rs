@@ -145,6 +145,7 @@ pub enum Digest {
 /// A person's notification settings. Kinds they never set keep their defaults.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = NotificationSettings))]
 pub struct Settings {
     #[serde(default)]
     pub digest: Digest,

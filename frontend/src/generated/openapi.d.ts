@@ -1838,6 +1838,13 @@ export interface components {
             text: string;
             user_id: string;
         };
+        /** @description A person's notification settings. Kinds they never set keep their defaults. */
+        NotificationSettings: {
+            digest?: components["schemas"]["Digest"];
+            kinds?: {
+                [key: string]: components["schemas"]["Channels"];
+            };
+        };
         PlacedComment: components["schemas"]["Comment"] & {
             span?: null | components["schemas"]["Span"];
         };
@@ -1935,13 +1942,6 @@ export interface components {
             client_applies?: boolean;
             /** @description The variation's index (0-3). */
             index: number;
-        };
-        /** @description A person's notification settings. Kinds they never set keep their defaults. */
-        Settings: {
-            digest?: components["schemas"]["Digest"];
-            kinds?: {
-                [key: string]: components["schemas"]["Channels"];
-            };
         };
         SettledReservation: {
             entry?: null | components["schemas"]["LedgerEntry"];
@@ -4551,7 +4551,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Settings"];
+                    "application/json": components["schemas"]["NotificationSettings"];
                 };
             };
         };
@@ -4565,7 +4565,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["Settings"];
+                "application/json": components["schemas"]["NotificationSettings"];
             };
         };
         responses: {
@@ -4575,7 +4575,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Settings"];
+                    "application/json": components["schemas"]["NotificationSettings"];
                 };
             };
             /** @description unknown kind or digest */

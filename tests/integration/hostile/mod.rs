@@ -1,6 +1,7 @@
 //! Hostile input, one attack per test, each against the real server: a viewer's deeply nested
 //! update, frames packed with messages, clients that never read, presence floods, updates for
-//! content nobody has, whole-document work per item, SSRF, identity and data-at-rest abuse.
+//! content nobody has, whole-document work per item, SSRF, identity, inbox and data-at-rest
+//! abuse.
 //!
 //! Each test checks what a user would notice afterwards: the process is alive, `/healthz`
 //! answers, a normal editor on the attacked document and on another one gets an edit
@@ -10,6 +11,7 @@
 mod data;
 mod floods;
 mod identity;
+mod inbox;
 mod outbound;
 mod requests;
 mod updates;
