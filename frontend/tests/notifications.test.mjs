@@ -10,9 +10,8 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { after, before, test } from 'node:test'
-import { invite, launch, person, rest, screenshot, signIn, startServer, waitForSaveState } from './harness.mjs'
+import { accessibilityProblems, invite, launch, person, rest, screenshot, signIn, startServer, waitForSaveState } from './harness.mjs'
 
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js')
 const root = resolve(import.meta.dirname, '../..')
 
 let server
@@ -69,13 +68,6 @@ print(json.dumps(out))`
   }
 }
 
-async function accessibilityProblems(page) {
-  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: AXE })
-  const violations = await page.evaluate(async () => (await window.axe.run(document)).violations)
-  return violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)
-}
 
 before(async () => {
   const port = await freePort()

@@ -4,9 +4,9 @@
 // serious on any of them).
 
 import assert from 'node:assert/strict'
-import { createRequire } from 'node:module'
 import { after, before, test } from 'node:test'
 import {
+  accessibilityProblems,
   editorText,
   launch,
   person,
@@ -18,7 +18,6 @@ import {
   waitForText,
 } from './harness.mjs'
 
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js')
 const PHONE = { viewport: { width: 375, height: 812 }, isMobile: true, hasTouch: true }
 
 let server
@@ -47,14 +46,6 @@ async function newDocument(title, device) {
   return { context, page, editor: page.locator('.prose[data-field="post"]') }
 }
 
-/** axe-core's serious and critical findings on the page as it is now. */
-async function accessibilityProblems(page) {
-  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: AXE })
-  const violations = await page.evaluate(async () => (await window.axe.run(document)).violations)
-  return violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)
-}
 
 test('an AI variation and creo AI’s hashtags can be taken back, and one Generate is one generation', async () => {
   const a = await newDocument('AI undo')
