@@ -26,7 +26,7 @@ export function Header({ session, children }: { session: Session; children?: Rea
         creo
       </a>
       <div className="topbar-middle">{children}</div>
-      <Bell session={session} />
+      <Bell />
       <span className="who" title={session.email}>
         {nameOf(session)}
       </span>

@@ -4,7 +4,7 @@
 // and the notification settings.
 
 import { useCallback, useEffect, useRef, useState } from 'react'
-import { accessToken, api, ApiError, type Session } from './api'
+import { accessToken, api, ApiError } from './api'
 import type { Notification, NotificationSettings, InboxPage } from './apiTypes'
 import { when } from './format'
 import { Alert } from './Alert'
@@ -110,7 +110,7 @@ function useInboxStream(onEvent: (e: Live) => void, onOpen: () => void) {
   }, [])
 }
 
-export function Bell({ session }: { session: Session }) {
+export function Bell() {
   const [unread, setUnread] = useState<number | null>(null)
   const [open, setOpen] = useState(false)
   const [fresh, setFresh] = useState<Notification[]>([])
@@ -128,7 +128,8 @@ export function Bell({ session }: { session: Session }) {
     },
     recount,
   )
-  useEffect(recount, [recount, session.accountId])
+  // No count on mount: the stream's `ready` event asks for it, so a page costs one request (the
+  // account's per-second request budget is shared with the editor's own calls).
   const label = unread ? `Notifications, ${unread} unread` : 'Notifications'
   return (
     <div className="bell-wrap">
