@@ -3,21 +3,9 @@
 // email has an account; after a reset every session of the person has ended.
 
 import { useState, type FormEvent } from 'react'
-import { ApiError } from './api'
+import { ApiError, postPublic } from './api'
 import { useTitle } from './title'
 import { Alert } from './Alert'
-
-async function post(path: string, body: unknown): Promise<void> {
-  const response = await fetch(`/api/v1${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  })
-  if (!response.ok) {
-    const error = (await response.json().catch(() => ({})))?.error ?? {}
-    throw new ApiError(response.status, error.code ?? 'error', error.message ?? response.statusText)
-  }
-}
 
 /** Asks for a reset link; `onBack` returns to the log-in form. */
 export function ForgotPassword({ email, onBack }: { email?: string; onBack: () => void }) {
@@ -31,7 +19,7 @@ export function ForgotPassword({ email, onBack }: { email?: string; onBack: () =
     setBusy(true)
     setError('')
     try {
-      await post('/auth/password/forgot', { email: String(new FormData(e.currentTarget).get('email')) })
+      await postPublic('/auth/password/forgot', { email: String(new FormData(e.currentTarget).get('email')) })
       setSent(true)
     } catch (err) {
       setError(err instanceof ApiError ? err.message : 'The server could not be reached')
@@ -81,7 +69,7 @@ export function ResetPassword({ token }: { token: string }) {
     setBusy(true)
     setError('')
     try {
-      await post('/auth/password/reset', { token, password })
+      await postPublic('/auth/password/reset', { token, password })
       setDone(true)
     } catch (err) {
       setError(err instanceof ApiError ? err.message : 'The server could not be reached')

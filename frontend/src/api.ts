@@ -102,6 +102,11 @@ async function parse<T>(response: Response): Promise<T> {
   return body as T
 }
 
+/** A JSON POST that needs no session (password reset), with the API's errors as `ApiError`. */
+export async function postPublic(path: string, body: unknown): Promise<void> {
+  await parse<unknown>(await send(path, { method: 'POST', body: JSON.stringify(body) }))
+}
+
 /** Signs up, then in: sign-up answers the same whether or not the email had an account. */
 export async function register(email: string, password: string, name: string): Promise<void> {
   await parse<unknown>(

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::{authenticate, ApiError};
@@ -66,19 +67,8 @@ async fn person(req: &HttpRequest, state: &AppState) -> Result<Principal, ApiErr
     Ok(principal)
 }
 
-/// The accounts whose notifications the person may see now, and `""` (notifications of no
-/// account: invitations).
 async fn visible_accounts(state: &AppState, user: &str) -> Result<HashSet<String>, ApiError> {
-    let mut accounts: HashSet<String> = state
-        .stores
-        .members
-        .memberships(user)
-        .await?
-        .into_iter()
-        .map(|m| m.account_id)
-        .collect();
-    accounts.insert(String::new());
-    Ok(accounts)
+    Ok(crate::notify::visible_accounts(&state.stores, user).await?)
 }
 
 async fn unread(state: &AppState, user: &str, accounts: &HashSet<String>) -> Result<u64, ApiError> {
@@ -242,14 +232,7 @@ pub async fn settings(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let p = person(&req, &state).await?;
-    let stored = state
-        .stores
-        .notifications
-        .notification_settings(&[p.user.to_string()])
-        .await?
-        .pop()
-        .map(|(_, s)| s)
-        .unwrap_or_default();
+    let stored = crate::notify::settings_of(&state.stores, &p.user).await?;
     Ok(HttpResponse::Ok().json(stored.complete()))
 }
 
@@ -296,12 +279,8 @@ pub async fn stream(
     let heartbeat = Duration::from_millis(state.config.inbox_heartbeat_ms.max(100));
     // The stream owns the subscription: when the client goes, actix drops the stream and the
     // subscription with it. The first event says the stream is live.
-    let first = Bytes::from_static(b"event: ready\ndata: {}\n\n");
-    let body = futures_util::stream::unfold(Some((feed, Some(first))), move |open| async move {
-        let (mut feed, first) = open?;
-        if let Some(first) = first {
-            return Some((Ok::<_, actix_web::Error>(first), Some((feed, None))));
-        }
+    let ready = Bytes::from_static(b"event: ready\ndata: {}\n\n");
+    let events = futures_util::stream::unfold(feed, move |mut feed| async move {
         let wake = ends.min(tokio::time::Instant::now() + heartbeat);
         let chunk = match tokio::time::timeout_at(wake, feed.messages.recv()).await {
             Ok(Some(json)) => Bytes::from(format!("data: {json}\n\n")),
@@ -310,8 +289,11 @@ pub async fn stream(
             Err(_) if tokio::time::Instant::now() >= ends => return None,
             Err(_) => Bytes::from_static(b": keep-alive\n\n"),
         };
-        Some((Ok(chunk), Some((feed, None))))
+        Some((chunk, feed))
     });
+    let body = futures_util::stream::once(async { ready })
+        .chain(events)
+        .map(Ok::<_, actix_web::Error>);
     Ok(HttpResponse::Ok()
         .insert_header(("Content-Type", "text/event-stream"))
         .insert_header(("Cache-Control", "no-store"))

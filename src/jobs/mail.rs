@@ -9,7 +9,6 @@
 //! backoff, its circuit breaker holds every mail job back (without spending tries) while the
 //! server is down, and a job that runs out of tries is kept as a dead letter.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::breaker::Breakers;
@@ -119,15 +118,9 @@ impl MailSender {
                     .digest_between(user_id, *from, *to)
                     .await
                     .map_err(|e| e.to_string())?;
-                let settings = self
-                    .stores
-                    .notifications
-                    .notification_settings(&[user_id.to_string()])
+                let settings = crate::notify::settings_of(&self.stores, user_id)
                     .await
-                    .map_err(|e| e.to_string())?
-                    .pop()
-                    .map(|(_, s)| s)
-                    .unwrap_or_default();
+                    .map_err(|e| e.to_string())?;
                 let wanted: Vec<Notification> = items
                     .into_iter()
                     .filter(|n| settings.emails(n.kind))
@@ -151,25 +144,18 @@ impl MailSender {
         }
     }
 
-    /// Drops what a person may no longer see: notifications of accounts they left
-    /// (invitations belong to no account and stay).
+    /// Drops what a person may no longer see: notifications of accounts they left.
     async fn still_visible(
         &self,
         user_id: &str,
         items: Vec<Notification>,
     ) -> Result<Vec<Notification>, String> {
-        let accounts: HashSet<String> = self
-            .stores
-            .members
-            .memberships(user_id)
+        let accounts = crate::notify::visible_accounts(&self.stores, user_id)
             .await
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .map(|m| m.account_id)
-            .collect();
+            .map_err(|e| e.to_string())?;
         Ok(items
             .into_iter()
-            .filter(|n| n.account_id.is_empty() || accounts.contains(&n.account_id))
+            .filter(|n| accounts.contains(&n.account_id))
             .collect())
     }
 }

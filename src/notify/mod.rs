@@ -17,6 +17,37 @@ use crate::bus::Bus;
 use crate::queue::JobQueue;
 use crate::store::{now_ms, Stores};
 
+/// The accounts whose notifications `user` may see now: those they are a member of, and `""`
+/// (notifications of no account: invitations). The inbox and the mail jobs both read it.
+pub async fn visible_accounts(
+    stores: &Stores,
+    user: &str,
+) -> Result<HashSet<String>, crate::store::StoreError> {
+    let mut accounts: HashSet<String> = stores
+        .members
+        .memberships(user)
+        .await?
+        .into_iter()
+        .map(|m| m.account_id)
+        .collect();
+    accounts.insert(String::new());
+    Ok(accounts)
+}
+
+/// `user`'s notification settings (the defaults when they set none).
+pub async fn settings_of(
+    stores: &Stores,
+    user: &str,
+) -> Result<Settings, crate::store::StoreError> {
+    Ok(stores
+        .notifications
+        .notification_settings(&[user.to_string()])
+        .await?
+        .pop()
+        .map(|(_, s)| s)
+        .unwrap_or_default())
+}
+
 /// How email notifications are batched, and whether there is email at all.
 #[derive(Debug, Clone)]
 pub struct MailPolicy {
