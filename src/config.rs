@@ -34,6 +34,9 @@ pub struct Config {
     /// SQLite `synchronous` pragma: `full` (fsync every group commit) or `normal` (survives a
     /// process crash, not a power cut).
     pub sqlite_synchronous: String,
+    /// Most group commits (each an fsync) the embedded store makes a second once a short burst
+    /// is spent; requests arriving faster share commits. 0: commit whenever a request waits.
+    pub sqlite_commits_per_second: u32,
     /// HTTP worker threads; 0 means one per core.
     pub workers: usize,
     /// Threads dedicated to document actors. 0 (the default) runs each document on the worker
@@ -284,6 +287,7 @@ impl Default for Config {
             scylla_write_consistency: "quorum".into(),
             scylla_read_consistency: "quorum".into(),
             sqlite_synchronous: "full".into(),
+            sqlite_commits_per_second: 250,
             workers: 0,
             document_threads: 0,
             log: "info".into(),

@@ -33,7 +33,11 @@ use actix::Actor;
 pub async fn open_store(config: &Config) -> anyhow::Result<Stores> {
     if config.store == "embedded" {
         let store = Arc::new(
-            EmbeddedStore::open(&config.data, &config.sqlite_synchronous)
+            EmbeddedStore::open_paced(
+                &config.data,
+                &config.sqlite_synchronous,
+                config.sqlite_commits_per_second,
+            )
                 .context("opening the embedded store")?,
         );
         return Ok(Stores::of(store));

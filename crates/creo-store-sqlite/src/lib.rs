@@ -25,6 +25,7 @@ mod login_sessions;
 mod members;
 mod notifications;
 mod one_time_tokens;
+mod pacing;
 mod payment_events;
 mod revocations;
 mod users;
@@ -120,8 +121,19 @@ fn open(path: &Path, synchronous: &str) -> Result<Connection, StoreError> {
 }
 
 impl EmbeddedStore {
-    /// Opens (and migrates) `DATA/creo.db`, and starts the writer thread.
+    /// Opens (and migrates) `DATA/creo.db`, and starts the writer thread, which commits whenever
+    /// a request waits.
     pub fn open(data_dir: &Path, synchronous: &str) -> Result<EmbeddedStore, StoreError> {
+        EmbeddedStore::open_paced(data_dir, synchronous, 0)
+    }
+
+    /// As `open`, with at most `commits_per_second` commits (fsyncs) a second once a burst is
+    /// spent; 0 for no limit (see `pacing`).
+    pub fn open_paced(
+        data_dir: &Path,
+        synchronous: &str,
+        commits_per_second: u32,
+    ) -> Result<EmbeddedStore, StoreError> {
         if !matches!(synchronous, "full" | "normal") {
             return Err(StoreError::Unavailable(format!(
                 "sqlite_synchronous must be full or normal, not {synchronous}"
@@ -145,7 +157,7 @@ impl EmbeddedStore {
         let (tx, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("creo-store-writer".into())
-            .spawn(move || writer_loop(conn, rx))
+            .spawn(move || writer_loop(conn, rx, commits_per_second))
             .map_err(unavailable)?;
         let (checkpoints, stop) = mpsc::channel();
         std::thread::Builder::new()
@@ -397,9 +409,18 @@ impl Tails {
     }
 }
 
-fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<WriteOp>) {
+fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<WriteOp>, commits_per_second: u32) {
     let mut tails = Tails::default();
+    let mut pacer = pacing::CommitPacer::new(commits_per_second, Instant::now());
     while let Ok(first) = rx.recv() {
+        if let Some(pacer) = pacer.as_mut() {
+            let wait = pacer.next_slot(Instant::now());
+            if !wait.is_zero() {
+                // Whatever arrives meanwhile joins this commit.
+                metrics::counter!("creo_store_commits_paced_total").increment(1);
+                std::thread::sleep(wait);
+            }
+        }
         let mut ops = vec![first];
         while ops.len() < MAX_OPS_PER_COMMIT {
             match rx.try_recv() {
