@@ -17,7 +17,12 @@ impl DocumentActor {
     }
 
     /// Shows presence relayed by another node to this node's sessions.
-    pub(super) fn apply_remote_presence(&mut self, node: NodeId, raw: &[u8]) {
+    pub(super) fn apply_remote_presence(
+        &mut self,
+        node: NodeId,
+        raw: &[u8],
+        ctx: &mut Context<Self>,
+    ) {
         // Another node's snapshot may hold every state of its sessions: no count limit beyond
         // the bytes, but the same bound on each state.
         let limits = sync::FrameLimits {
@@ -27,7 +32,7 @@ impl DocumentActor {
         match sync::decode_awareness(raw, &limits) {
             Ok(update) => {
                 if let Some(relay) = self.live.presence_mut().apply_remote(node, update) {
-                    self.broadcast(&sync::encode_awareness(relay), None);
+                    self.show_presence(Source::Remote, relay, ctx);
                 }
             }
             Err(e) => {
@@ -76,17 +81,17 @@ impl DocumentActor {
                     self.resync(ctx);
                 }
             }
-            DocMessage::Awareness(raw) => self.apply_remote_presence(origin.node, &raw),
+            DocMessage::Awareness(raw) => self.apply_remote_presence(origin.node, &raw, ctx),
             DocMessage::Hello { presence } => {
                 if let Some(raw) = presence {
-                    self.apply_remote_presence(origin.node, &raw);
+                    self.apply_remote_presence(origin.node, &raw, ctx);
                 }
                 let presence = self.local_presence();
                 self.publish(DocMessage::Here { presence });
             }
             DocMessage::Here { presence } => {
                 if let Some(raw) = presence {
-                    self.apply_remote_presence(origin.node, &raw);
+                    self.apply_remote_presence(origin.node, &raw, ctx);
                 }
             }
             DocMessage::Resync => self.resync(ctx),

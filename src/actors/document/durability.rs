@@ -94,6 +94,7 @@ impl DocumentActor {
         }
         let deliveries = self.deliver_batch(&raws, &authors);
         metrics::counter!("creo_updates_out_total").increment(deliveries);
+        self.presence_rides();
         if let Some(meta) = &self.meta {
             self.home.changed(&self.id, &meta.account_id);
         }

@@ -95,8 +95,7 @@ impl DocumentActor {
 
     pub(super) fn announce_departure(&mut self, session: SessionId) {
         if let Some(removal) = self.live.presence_mut().remove_session(session) {
-            self.publish(DocMessage::Awareness(removal.encode_v1().into()));
-            self.broadcast(&sync::encode_awareness(removal), None);
+            self.show_presence_now(Source::Node, removal);
         }
     }
 }

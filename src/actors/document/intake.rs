@@ -2,14 +2,6 @@
 
 use super::*;
 
-/// How long a client may go without any message before its own presence is echoed to it.
-const PRESENCE_ECHO_AFTER: Duration = Duration::from_secs(10);
-
-/// A client's presence goes out at most this often (a cursor dragged at 60 Hz costs every
-/// other editor 20 frames a second, not 60). What arrives in between is held, the latest state
-/// of each client id winning, and goes out at the end of the interval: never lost.
-const PRESENCE_RELAY_INTERVAL: Duration = Duration::from_millis(50);
-
 impl DocumentActor {
     pub(super) fn handle_client(
         &mut self,
@@ -56,7 +48,7 @@ impl DocumentActor {
                         .increment(1);
                 }
                 if let Some(relay) = applied.relay {
-                    self.relay_presence(session, relay, ctx);
+                    self.show_presence(Source::Session(session), relay, ctx);
                 }
             }
             Inbound::QueryAwareness => {
@@ -66,59 +58,6 @@ impl DocumentActor {
             }
             Inbound::Auth => {}
         }
-    }
-
-    /// Relays a session's presence change now, or holds it for the session's next turn.
-    fn relay_presence(
-        &mut self,
-        session: SessionId,
-        relay: yrs::sync::AwarenessUpdate,
-        ctx: &mut Context<Self>,
-    ) {
-        let Some(member) = self.sessions.get_mut(&session) else {
-            return;
-        };
-        let since = member.presence_relayed.map(|at| at.elapsed());
-        match since {
-            Some(since) if since < PRESENCE_RELAY_INTERVAL => {
-                metrics::counter!("creo_presence_held_total").increment(1);
-                match &mut member.presence_held {
-                    Some(held) => held.clients.extend(relay.clients),
-                    None => {
-                        member.presence_held = Some(relay);
-                        ctx.run_later(PRESENCE_RELAY_INTERVAL - since, move |act, _| {
-                            act.release_presence(session)
-                        });
-                    }
-                }
-            }
-            _ => {
-                member.presence_relayed = Some(Instant::now());
-                self.send_presence(session, relay);
-            }
-        }
-    }
-
-    fn release_presence(&mut self, session: SessionId) {
-        let Some(member) = self.sessions.get_mut(&session) else {
-            return; // gone: its departure removed its presence for everyone
-        };
-        if let Some(held) = member.presence_held.take() {
-            member.presence_relayed = Some(Instant::now());
-            self.send_presence(session, held);
-        }
-    }
-
-    /// To the other nodes and to this node's sessions. The sender knows its own state; it gets
-    /// it back only when it has heard nothing else for a while, because the official client
-    /// treats a socket silent for 30 s as dead (its own state renews every 15 s).
-    fn send_presence(&mut self, session: SessionId, relay: yrs::sync::AwarenessUpdate) {
-        let echo = self
-            .sessions
-            .get(&session)
-            .is_some_and(|m| m.outbox.quiet_for(PRESENCE_ECHO_AFTER));
-        self.publish(DocMessage::Awareness(relay.encode_v1().into()));
-        self.broadcast(&sync::encode_awareness(relay), (!echo).then_some(session));
     }
 
     /// Offers a session's update to the intake once the write rules admit it: taken when what

@@ -126,7 +126,7 @@ pub struct Participant {
 impl Handler<Participant> for DocumentActor {
     type Result = ();
 
-    fn handle(&mut self, msg: Participant, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: Participant, ctx: &mut Context<Self>) {
         let Some(update) = msg.update else {
             self.announce_departure(msg.session);
             return;
@@ -136,8 +136,7 @@ impl Handler<Participant> for DocumentActor {
                 .presence_mut()
                 .apply(msg.session, &msg.user, Role::Editor.as_str(), update);
         if let Some(relay) = applied.relay {
-            self.publish(DocMessage::Awareness(relay.encode_v1().into()));
-            self.broadcast(&sync::encode_awareness(relay), None);
+            self.show_presence(Source::Node, relay, ctx);
         }
     }
 }
@@ -242,8 +241,6 @@ impl Handler<Join> for DocumentActor {
                 extensions: msg.extensions,
                 accepted: 0,
                 durable: 0,
-                presence_relayed: None,
-                presence_held: None,
             },
         );
         Ok(())

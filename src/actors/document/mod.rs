@@ -8,8 +8,8 @@
 //!
 //! This file holds the actor's state and lifecycle; its work is split by concern:
 //! `intake` (a session's messages, checked and queued), `durability` (group commit, its
-//! outcome, compaction, unloading), `fanout` (delivery to this node's sessions), `cluster` (the
-//! bus and resync) and `messages` (what the registry, sessions and REST ask of it).
+//! outcome, compaction, unloading), `fanout` (delivery to this node's sessions), `presence`
+//! (presence going out, paced and riding with updates), `cluster` (the bus and resync) and `messages` (what the registry, sessions and REST ask of it).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -31,6 +31,7 @@ use crate::socket::{CloseCode, CloseReason, Outbox};
 use crate::store::{DocumentLog, DocumentMeta, StoreError, StoreHealth, StoredDocument};
 use crate::sync::awareness::SessionId;
 use crate::sync::intake::Offer;
+use crate::sync::relay::{PresenceRelay, Source};
 use crate::sync::{self, close, ClientUpdate, Inbound, UpdateKind, UpdateShape};
 
 mod cluster;
@@ -38,6 +39,7 @@ mod durability;
 mod fanout;
 mod intake;
 mod messages;
+mod presence;
 
 pub use messages::*;
 
@@ -103,10 +105,6 @@ struct Subscriber {
     /// Updates accepted from this session, and how many of them are durable.
     accepted: u64,
     durable: u64,
-    /// When this session's presence was last relayed, and what waits for its next turn (see
-    /// `intake::PRESENCE_RELAY_INTERVAL`).
-    presence_relayed: Option<Instant>,
-    presence_held: Option<yrs::sync::AwarenessUpdate>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,6 +151,8 @@ pub struct DocumentActor {
     live: LiveDoc<Writer>,
     meta: Option<DocumentMeta>,
     sessions: HashMap<SessionId, Subscriber>,
+    /// Presence changes waiting for the document's next relay.
+    presence_out: PresenceRelay,
     /// This document's writes are failing (counted in `StoreHealth` for `/readyz`).
     write_failing: bool,
     health: Arc<StoreHealth>,
@@ -203,6 +203,7 @@ impl DocumentActor {
             live,
             meta: None,
             sessions: HashMap::new(),
+            presence_out: PresenceRelay::new(presence::PRESENCE_INTERVAL, presence::PRESENCE_LINGER),
             config,
             write_failing: false,
             health,
@@ -296,7 +297,7 @@ impl Actor for DocumentActor {
                             let timeout = act.config.awareness_timeout();
                             ctx.run_interval(timeout / 4, move |act, _| {
                                 if let Some(gone) = act.live.presence_mut().expire_remote(timeout) {
-                                    act.broadcast(&sync::encode_awareness(gone), None);
+                                    act.show_presence_now(Source::Remote, gone);
                                 }
                             });
                         }
@@ -351,7 +352,7 @@ impl StreamHandler<DocEvent> for DocumentActor {
             }
             DocEvent::NodeGone(node) => {
                 if let Some(gone) = self.live.presence_mut().remove_node(node) {
-                    self.broadcast(&sync::encode_awareness(gone), None);
+                    self.show_presence_now(Source::Remote, gone);
                 }
                 self.heard.retain(|origin, _| origin.node != node);
                 if self.peers.remove(&node) {

@@ -4,6 +4,7 @@
 
 pub mod awareness;
 pub mod intake;
+pub mod relay;
 pub mod update;
 
 pub use update::{UpdateError, UpdateLimits, UpdateShape};
