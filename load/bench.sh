@@ -5,6 +5,8 @@
 #
 #   load/bench.sh            all scenarios against the reference server, then C1 and C2
 #   load/bench.sh S1 S3      some of them
+#   load/bench.sh F          the machine's floor (creo-floor): CPU of one loopback write to
+#                            another process and of one fdatasync, to hold the CPU targets against
 #   load/bench.sh S1T        S1 against creo alone with its data on tmpfs (no disk fsync)
 #   load/bench.sh C1 C2      the cluster scenarios only (creo on one node vs two nodes and Redis)
 #   load/bench.sh I1         the inference pool against raw ONNX Runtime, and search at 100k docs
@@ -17,15 +19,18 @@
 #                            and through the store queue against direct POSTs, and request ->
 #                            socket latency of comments and of four-variation generations
 #
+# CREO_BIN=path runs that creo binary instead of the one just built (an A/B against an older
+# commit's build, in the same hour on the same machine).
+#
 # Reports land in target/bench/: one creo-load JSON report per scenario and server, and
 # summary.md, the table BENCHMARKS.md quotes (creo's figures as ratios to the reference's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-OUT=$ROOT/target/bench
+OUT=${BENCH_OUT:-$ROOT/target/bench} # BENCH_OUT: where the reports go
 mkdir -p "$OUT"
 SCENARIOS=("$@")
-[ ${#SCENARIOS[@]} -eq 0 ] && SCENARIOS=(T S1 S2 S3 S4 S5 W1 C1 C2 B1 I1 J1)
+[ ${#SCENARIOS[@]} -eq 0 ] && SCENARIOS=(F T S1 S2 S3 S4 S5 W1 C1 C2 B1 I1 J1)
 
 cargo build --release -p creo -p creo-load
 (cd load/reference && npm ci --no-audit --no-fund --loglevel=error)
@@ -36,6 +41,7 @@ export CREO_JWT_SECRET=bench-secret-0123456789abcdef
 # per-address limits meant for the internet would stop the load tool, not measure creo.
 export CREO_UPGRADES_PER_MINUTE=0 CREO_SIGNUPS_PER_HOUR=0 CREO_AUTH_REQUESTS_PER_MINUTE=0
 LOAD=$ROOT/target/release/creo-load
+CREO=${CREO_BIN:-$ROOT/target/release/creo}
 CREO_PORT=18080
 REF_PORT=11234
 SERVER_PID=
@@ -45,7 +51,7 @@ start_creo() { # [keep]: reuse the data directory (BENCH_DATA, default target/be
   local data=${BENCH_DATA:-$OUT/creo-data}
   [ "${1:-}" = keep ] || rm -rf "$data"
   CREO_ADDR=127.0.0.1:$CREO_PORT CREO_DATA=$data CREO_LOG=warn \
-    "$ROOT/target/release/creo" serve >>"$OUT/creo.log" 2>&1 &
+    "$CREO" serve >>"$OUT/creo.log" 2>&1 &
   SERVER_PID=$!
   SERVER_KIND=creo
   wait_port $CREO_PORT
@@ -91,7 +97,7 @@ start_cluster() {
   SERVER_PID=
   for port in 18080 18081; do
     CREO_ADDR=127.0.0.1:$port CREO_DATA=$OUT/creo-data CREO_LOG=warn \
-      CREO_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/ "$ROOT/target/release/creo" serve >>"$OUT/creo.log" 2>&1 &
+      CREO_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/ "$CREO" serve >>"$OUT/creo.log" 2>&1 &
     SERVER_PID="$SERVER_PID $!"
     wait_port $port
   done
@@ -141,6 +147,9 @@ both() {
 
 for s in "${SCENARIOS[@]}"; do
   case $s in
+  F) # The floor: what one delivery (a small write to a loopback socket read by another
+    # process) and one group commit (4 KiB + fdatasync on the data's disk) cost this machine.
+    "$ROOT/target/release/creo-floor" --dir "$OUT" --json "$OUT/F.json" | tee -a "$OUT/runs.txt" ;;
   T) # The load tool's own capacity: one thread driving 50 editors at 40 edits/s each
     # (98,000 deliveries/s asked for), against creo.
     start_creo

@@ -129,6 +129,17 @@ if c5[0] or r5[0] or c5[2] or r5[2]:
     row("S5 most editors at p99 <= 50 ms", "editors held", c5[0], r5[0], ">= 10,000")
     row("S5 most editors at p99 <= 50 ms", "p99 at that level (ms)", c5[1], r5[1])
 
+f = report("F")
+if f:
+    s1_ref = get(report("S1-ref"), "server", "cpu_us_per_delivery")
+    line = (f"Floor (F): one small write to a loopback socket read by another process costs "
+            f"{f['loopback_write_cpu_us']:.2f} µs of CPU; one 4 KiB write + fdatasync "
+            f"{f['fdatasync_cpu_us']:.0f} µs (p50 {f['fdatasync_ms']['p50']:.2f} ms).")
+    if s1_ref:
+        line += (f" A third of the reference's S1 CPU per delivery is {s1_ref / 3:.2f} µs: "
+                 f"{s1_ref / 3 / f['loopback_write_cpu_us']:.2f}x the floor of one write per delivery.")
+    print(line + "\n")
+
 t = report("T-creo")
 if t:
     tool = t["tool"]
