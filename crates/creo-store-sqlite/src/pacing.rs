@@ -62,7 +62,10 @@ mod tests {
         let mut p = CommitPacer::new(250, t).unwrap();
         // 100 commits a second, well under 250: none waits.
         for i in 0..1000 {
-            assert_eq!(p.next_slot(t + Duration::from_millis(10 * i)), Duration::ZERO);
+            assert_eq!(
+                p.next_slot(t + Duration::from_millis(10 * i)),
+                Duration::ZERO
+            );
         }
     }
 

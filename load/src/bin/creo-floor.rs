@@ -85,7 +85,12 @@ fn cpu_seconds() -> f64 {
         .rsplit_once(')')
         .map(|(_, rest)| rest.split_whitespace().collect())
         .unwrap_or_default();
-    let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    let tick = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     (tick(11) + tick(12)) as f64 / 100.0
 }
 
@@ -110,7 +115,12 @@ fn loopback_write(args: &Args) -> anyhow::Result<f64> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let port = listener.local_addr()?.port();
     let mut child = std::process::Command::new(std::env::current_exe()?)
-        .args(["--reader-of", &port.to_string(), "--sockets", &args.sockets.to_string()])
+        .args([
+            "--reader-of",
+            &port.to_string(),
+            "--sockets",
+            &args.sockets.to_string(),
+        ])
         .spawn()
         .context("starting the reading process")?;
     let mut sockets = Vec::with_capacity(args.sockets);
@@ -144,7 +154,9 @@ fn loopback_write(args: &Args) -> anyhow::Result<f64> {
 fn fdatasync(args: &Args) -> anyhow::Result<(f64, f64, f64)> {
     const PAGE: usize = 4096;
     const PAGES: u64 = 256;
-    let path = args.dir.join(format!("creo-floor-{}.dat", std::process::id()));
+    let path = args
+        .dir
+        .join(format!("creo-floor-{}.dat", std::process::id()));
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(true)

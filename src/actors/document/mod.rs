@@ -203,7 +203,10 @@ impl DocumentActor {
             live,
             meta: None,
             sessions: HashMap::new(),
-            presence_out: PresenceRelay::new(presence::PRESENCE_INTERVAL, presence::PRESENCE_LINGER),
+            presence_out: PresenceRelay::new(
+                presence::PRESENCE_INTERVAL,
+                presence::PRESENCE_LINGER,
+            ),
             config,
             write_failing: false,
             health,

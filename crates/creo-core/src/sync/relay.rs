@@ -216,7 +216,10 @@ mod tests {
             Next::WakeIn(INTERVAL + LINGER - Duration::from_millis(5))
         );
         for clock in 3..60 {
-            assert_eq!(r.hold(Source::Session(1), change(10, clock), t1), Next::Nothing);
+            assert_eq!(
+                r.hold(Source::Session(1), change(10, clock), t1),
+                Next::Nothing
+            );
         }
         assert_eq!(r.hold(Source::Session(2), change(20, 7), t1), Next::Nothing);
         // The timer fires: one relay carries the last state of both clients.
@@ -226,7 +229,10 @@ mod tests {
         assert_eq!(relay.update.clients.len(), 2);
         assert_eq!(clock_of(&relay, 10), 59);
         assert_eq!(clock_of(&relay, 20), 7);
-        assert_eq!(relay.only_from, None, "two sessions' changes go to everyone");
+        assert_eq!(
+            relay.only_from, None,
+            "two sessions' changes go to everyone"
+        );
         assert_eq!(r.waiting(), 0);
     }
 
@@ -236,7 +242,11 @@ mod tests {
         let t = Instant::now();
         r.hold(Source::Session(1), change(10, 1), t);
         r.take(t);
-        r.hold(Source::Session(2), change(20, 1), t + Duration::from_millis(10));
+        r.hold(
+            Source::Session(2),
+            change(20, 1),
+            t + Duration::from_millis(10),
+        );
         // Too early: the document relayed less than an interval ago.
         assert!(r.ride(t + Duration::from_millis(30)).is_none());
         // Past the slot, an update carries it, before the timer.
@@ -252,10 +262,18 @@ mod tests {
         let t = Instant::now();
         r.hold(Source::Session(1), change(10, 1), t);
         r.take(t);
-        r.hold(Source::Session(1), change(10, 2), t + Duration::from_millis(1));
+        r.hold(
+            Source::Session(1),
+            change(10, 2),
+            t + Duration::from_millis(1),
+        );
         let rode = t + INTERVAL;
         r.ride(rode).unwrap();
-        r.hold(Source::Session(1), change(10, 3), rode + Duration::from_millis(1));
+        r.hold(
+            Source::Session(1),
+            change(10, 3),
+            rode + Duration::from_millis(1),
+        );
         // The first timer fires within the new interval: it is set again, not sent.
         let fired = t + INTERVAL + LINGER;
         assert_eq!(r.due(fired), Next::WakeIn(rode + INTERVAL + LINGER - fired));
@@ -270,7 +288,10 @@ mod tests {
         r.hold(Source::Session(1), change(10, 1), t);
         r.take(t);
         let t1 = t + Duration::from_millis(1);
-        assert!(matches!(r.hold(Source::Session(2), change(20, 4), t1), Next::WakeIn(_)));
+        assert!(matches!(
+            r.hold(Source::Session(2), change(20, 4), t1),
+            Next::WakeIn(_)
+        ));
         let relay = r.send_with(Source::Node, change(10, 2), t1);
         assert_eq!((clock_of(&relay, 10), clock_of(&relay, 20)), (2, 4));
         assert_eq!(relay.publish.unwrap().clients.len(), 2);
