@@ -413,12 +413,14 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<WriteOp>, commits_per_se
     let mut tails = Tails::default();
     let mut pacer = pacing::CommitPacer::new(commits_per_second, Instant::now());
     while let Ok(first) = rx.recv() {
+        let mut paced = false;
         if let Some(pacer) = pacer.as_mut() {
             let wait = pacer.next_slot(Instant::now());
             if !wait.is_zero() {
                 // Whatever arrives meanwhile joins this commit.
                 metrics::counter!("creo_store_commits_paced_total").increment(1);
                 std::thread::sleep(wait);
+                paced = true;
             }
         }
         let mut ops = vec![first];
@@ -427,6 +429,9 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<WriteOp>, commits_per_se
                 Ok(op) => ops.push(op),
                 Err(_) => break,
             }
+        }
+        if let (true, Some(pacer)) = (paced, pacer.as_mut()) {
+            pacer.gathered(ops.len(), Instant::now());
         }
         let started = Instant::now();
         let n = ops.len();
