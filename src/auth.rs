@@ -6,6 +6,7 @@ pub mod password;
 pub mod sealed;
 pub mod secret;
 pub mod sessions;
+pub mod totp;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -263,6 +263,17 @@ pub struct Config {
     pub digest_day_ms: u64,
     /// How long a password-reset link works.
     pub password_reset_ttl_secs: u64,
+    /// How long an email verification or email change link works (at most a day: the ScyllaDB
+    /// table keeps tokens that long).
+    pub email_verification_ttl_secs: u64,
+    /// What a person whose email is unverified may spend of an account, in milli-credits, while
+    /// email is on (with email off nothing can be verified, and nobody is held to it).
+    pub unverified_allowance_milli: i64,
+    /// How long the second step of a sign-in with a second factor may wait for its code.
+    pub mfa_challenge_ttl_secs: u64,
+    /// Wrong second-factor codes a person may give for free; after the next one, each further
+    /// try waits, doubling from a second up to `login_backoff_max_ms` (as `login_free_failures`).
+    pub mfa_free_failures: u32,
     /// Open live inbox streams one person may hold (tabs, devices) on one node.
     pub inbox_streams_per_user: usize,
     /// A comment on an idle inbox stream this often, so proxies keep it open and a client that
@@ -399,6 +410,10 @@ impl Default for Config {
             digest_hour_ms: 3_600_000,
             digest_day_ms: 86_400_000,
             password_reset_ttl_secs: 3_600,
+            email_verification_ttl_secs: 86_400,
+            unverified_allowance_milli: 2_000,
+            mfa_challenge_ttl_secs: 300,
+            mfa_free_failures: 5,
             inbox_streams_per_user: 8,
             inbox_heartbeat_ms: 20_000,
             low_credits_milli: 5_000,

@@ -38,7 +38,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Stores> {
                 &config.sqlite_synchronous,
                 config.sqlite_commits_per_second,
             )
-                .context("opening the embedded store")?,
+            .context("opening the embedded store")?,
         );
         return Ok(Stores::of(store));
     }
@@ -122,6 +122,7 @@ fn start_job_consumers(config: &Arc<Config>, deps: JobDeps) {
             sealer,
             public_url: config.public_url(),
             reset_ttl_minutes: config.password_reset_ttl_secs.div_ceil(60),
+            verify_ttl_hours: config.email_verification_ttl_secs.div_ceil(3600),
         },
     });
     let run = move |job| {

@@ -14,13 +14,15 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
+use super::allowance::{Allowances, Spender};
 use super::keyed::Keyed;
 use crate::auth::Role;
 use crate::billing::{month_start_ms, Action, Milli, TierLimits};
 use crate::config::Config;
 use crate::store::{now_ms, StoreError};
 use crate::store::{
-    Account, LedgerEntry, Posted, Posting, Reservation, Reserved, Settled, Settlement, Stores,
+    Account, LedgerEntry, Posted, Posting, Reservation, ReservationStatus, Reserved, Settled,
+    Settlement, Stores,
 };
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -39,6 +41,8 @@ pub enum AccountError {
     ReservationNotFound,
     #[error("the reservation was already settled differently")]
     AlreadySettled,
+    #[error("verify your email address to spend more: {left} milli-credits of the unverified allowance are left")]
+    Unverified { left: Milli },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -92,6 +96,8 @@ pub struct AccountActor {
     queue: VecDeque<MoneyOp>,
     busy: bool,
     last_used: Instant,
+    /// What people with an unverified email have spent here (see `allowance`).
+    allowances: Allowances,
 }
 
 impl AccountActor {
@@ -189,6 +195,40 @@ impl AccountActor {
         }
     }
 
+    /// Reads what `user` spent here from the ledger, the first time an unverified person spends.
+    fn learn_spent(
+        &self,
+        user: Option<String>,
+    ) -> impl ActorFuture<Self, Output = Result<(), AccountError>> {
+        let todo = user.filter(|u| !self.allowances.knows(u));
+        let (store, account) = (self.stores.ledger.clone(), self.id.clone());
+        async move {
+            match todo {
+                Some(u) => store.spent_by(&account, &u).await.map(|s| Some((u, s))),
+                None => Ok(None),
+            }
+        }
+        .into_actor(self)
+        .map(|learnt, act, _| {
+            if let Some((user, spent)) = learnt? {
+                act.allowances.learn(&user, spent);
+            }
+            Ok(())
+        })
+    }
+
+    /// Counts an unverified person's debit or hold against their allowance.
+    fn admit(&mut self, spender: Spender, user: &str, amount: Milli) -> Result<(), AccountError> {
+        if spender != Spender::Unverified || amount <= 0 {
+            return Ok(());
+        }
+        self.allowances.admit(user, amount).map_err(|left| {
+            metrics::counter!("creo_charges_refused_total", "reason" => "email_unverified")
+                .increment(1);
+            AccountError::Unverified { left }
+        })
+    }
+
     /// Starts the next store round trip: every queued posting at the head of the queue as one
     /// batch, or one reservation or settlement.
     fn pump(&mut self, ctx: &mut Context<Self>) {
@@ -215,9 +255,13 @@ impl AccountActor {
             }
             MoneyOp::Reserve(r, reply) => {
                 let store = self.stores.ledger.clone();
+                let (payer, held) = (r.user_id.clone(), r.amount_milli);
                 async move { store.reserve(&r).await }
                     .into_actor(self)
                     .map(move |result, act, ctx| {
+                        if !matches!(result, Ok(Reserved::Held(_))) {
+                            act.allowances.give_back(&payer, held);
+                        }
                         let answer = match result {
                             Ok(Reserved::Held(r)) => Ok((r, false)),
                             Ok(Reserved::Replayed(r)) => Ok((r, true)),
@@ -245,6 +289,9 @@ impl AccountActor {
                                 if let Some(e) = &e {
                                     act.count_generations(e.action);
                                 }
+                                if r.status == ReservationStatus::Released {
+                                    act.allowances.give_back(&r.user_id, r.amount_milli);
+                                }
                                 Ok((r, e, false))
                             }
                             Ok(Settled::Replayed(r, e)) => Ok((r, e, true)),
@@ -268,13 +315,17 @@ impl AccountActor {
         metrics::histogram!("creo_charge_batch_size").record(batch.len() as f64);
         let (postings, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
         let prices: Vec<Milli> = postings.iter().map(|p| -p.amount_milli).collect();
+        let payers: Vec<String> = postings.iter().map(|p| p.user_id.clone()).collect();
         let store = self.stores.ledger.clone();
         async move { store.post(postings).await }
             .into_actor(self)
             .map(move |result, act, ctx| {
                 match result {
                     Ok(outcomes) => {
-                        for ((outcome, reply), price) in outcomes.into_iter().zip(replies).zip(prices) {
+                        for (((outcome, reply), price), payer) in outcomes.into_iter().zip(replies).zip(prices).zip(&payers) {
+                            if !matches!(outcome, Posted::Applied(_)) && price > 0 {
+                                act.allowances.give_back(payer, price);
+                            }
                             let answer = match outcome {
                                 Posted::Applied(entry) => {
                                     act.count_generations(entry.action);
@@ -292,7 +343,10 @@ impl AccountActor {
                         }
                     }
                     Err(e) => {
-                        for reply in replies {
+                        for ((reply, price), payer) in replies.into_iter().zip(prices).zip(&payers) {
+                            if price > 0 {
+                                act.allowances.give_back(payer, price);
+                            }
                             let _ = reply.send(Err(e.clone().into()));
                         }
                     }
@@ -396,64 +450,80 @@ impl Handler<Refresh> for AccountActor {
     }
 }
 
-/// Post a ledger movement. Debits are checked against payment state, quota and balance.
+/// Post a ledger movement. Debits are checked against payment state, quota, the allowance of an
+/// unverified payer, and balance.
 #[derive(Message, Clone)]
 #[rtype(result = "Result<ChargeResult, AccountError>")]
-pub struct Post(pub Posting);
+pub struct Post(pub Posting, pub Spender);
 
 impl Handler<Post> for AccountActor {
-    type Result = ResponseFuture<Result<ChargeResult, AccountError>>;
+    type Result = ResponseActFuture<Self, Result<ChargeResult, AccountError>>;
 
-    fn handle(&mut self, msg: Post, ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: Post, _: &mut Context<Self>) -> Self::Result {
         self.last_used = Instant::now();
-        let p = msg.0;
+        let Post(p, spender) = msg;
         if p.amount_milli < 0 {
             if let Err(e) = self.precheck(p.action, self.queued_generations()) {
                 metrics::counter!("creo_charges_refused_total", "reason" => refusal(&e))
                     .increment(1);
-                return Box::pin(async move { Err(e) });
+                return Box::pin(fut::ready(Err(e)));
             }
         }
-        let (reply, rx) = oneshot::channel();
-        self.enqueue(MoneyOp::Post(p, reply), ctx);
-        Box::pin(async move {
-            rx.await
-                .unwrap_or(Err(AccountError::Store(StoreError::Unavailable(
-                    "account actor stopped".into(),
-                ))))
-        })
+        let watched =
+            (spender == Spender::Unverified && p.amount_milli < 0).then(|| p.user_id.clone());
+        Box::pin(self.learn_spent(watched).then(move |learnt, act, ctx| {
+            let admitted = learnt.and_then(|()| act.admit(spender, &p.user_id, -p.amount_milli));
+            let rx = admitted.map(|()| {
+                let (reply, rx) = oneshot::channel();
+                act.enqueue(MoneyOp::Post(p, reply), ctx);
+                rx
+            });
+            fut::wrap_future(async move {
+                rx?.await
+                    .unwrap_or(Err(AccountError::Store(StoreError::Unavailable(
+                        "account actor stopped".into(),
+                    ))))
+            })
+        }))
     }
 }
 
-/// Hold credits for a long operation.
+/// Hold credits for a long operation (checked as a debit of the whole hold).
 #[derive(Message, Clone)]
 #[rtype(result = "Result<(Reservation, bool), AccountError>")]
-pub struct Reserve(pub Reservation);
+pub struct Reserve(pub Reservation, pub Spender);
 
 impl Handler<Reserve> for AccountActor {
-    type Result = ResponseFuture<Result<(Reservation, bool), AccountError>>;
+    type Result = ResponseActFuture<Self, Result<(Reservation, bool), AccountError>>;
 
-    fn handle(&mut self, msg: Reserve, ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: Reserve, _: &mut Context<Self>) -> Self::Result {
         self.last_used = Instant::now();
-        let r = msg.0;
+        let Reserve(r, spender) = msg;
         if let Err(e) = self.precheck(Some(r.action), self.queued_generations()) {
             metrics::counter!("creo_charges_refused_total", "reason" => refusal(&e)).increment(1);
-            return Box::pin(async move { Err(e) });
+            return Box::pin(fut::ready(Err(e)));
         }
         let price = r.amount_milli;
-        let (reply, rx) = oneshot::channel();
-        self.enqueue(MoneyOp::Reserve(r, reply), ctx);
-        Box::pin(async move {
-            match rx.await {
-                Ok(Err(AccountError::Insufficient { available, .. })) => {
-                    Err(AccountError::Insufficient { available, price })
+        let watched = (spender == Spender::Unverified).then(|| r.user_id.clone());
+        Box::pin(self.learn_spent(watched).then(move |learnt, act, ctx| {
+            let admitted = learnt.and_then(|()| act.admit(spender, &r.user_id, price));
+            let rx = admitted.map(|()| {
+                let (reply, rx) = oneshot::channel();
+                act.enqueue(MoneyOp::Reserve(r, reply), ctx);
+                rx
+            });
+            fut::wrap_future(async move {
+                match rx?.await {
+                    Ok(Err(AccountError::Insufficient { available, .. })) => {
+                        Err(AccountError::Insufficient { available, price })
+                    }
+                    Ok(other) => other,
+                    Err(_) => Err(AccountError::Store(StoreError::Unavailable(
+                        "account actor stopped".into(),
+                    ))),
                 }
-                Ok(other) => other,
-                Err(_) => Err(AccountError::Store(StoreError::Unavailable(
-                    "account actor stopped".into(),
-                ))),
-            }
-        })
+            })
+        }))
     }
 }
 
@@ -487,6 +557,7 @@ fn refusal(e: &AccountError) -> &'static str {
         AccountError::PaymentFailed => "payment_failed",
         AccountError::QuotaExceeded { .. } => "quota",
         AccountError::NotFound => "no_account",
+        AccountError::Unverified { .. } => "email_unverified",
         _ => "other",
     }
 }
@@ -522,6 +593,7 @@ impl Accounts {
             queue: VecDeque::new(),
             busy: false,
             last_used: Instant::now(),
+            allowances: Allowances::new(self.config.unverified_allowance_milli),
         }
         .start()
     }

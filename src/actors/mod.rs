@@ -2,6 +2,7 @@
 //! one `AccountActor` per billing account in use, and the registries that find or start them.
 
 pub mod account;
+pub mod allowance;
 pub mod document;
 pub mod keyed;
 pub mod registry;

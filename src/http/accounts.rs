@@ -14,7 +14,7 @@ use crate::billing::Tier;
 use crate::bus::AccessChange;
 use crate::http::Code;
 use crate::store::now_ms;
-use crate::store::{Account, AuditEvent, Invitation, Member};
+use crate::store::{Account, AuditEvent, Invitation, Member, User};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewAccount {
@@ -110,6 +110,7 @@ pub async fn create(
         payment_failed: false,
         custom_limits: None,
         created_at: now,
+        require_mfa: false,
     };
     state
         .stores
@@ -392,6 +393,7 @@ pub async fn invite(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     require_login(&by)?;
+    super::email::require_verified(&state, &by).await?;
     if body.role == Role::Owner && by.role != Role::Owner {
         return Err(ApiError::forbidden(
             Code::Forbidden,
@@ -453,15 +455,20 @@ pub async fn accept(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     super::address::limit(&req, &state, super::address::Class::Auth).await?;
-    let principal = authenticate(&req, &state, None).await?;
-    require_login(&principal)?;
-    let user = state
-        .stores
-        .users
-        .user(&principal.user)
-        .await?
-        .ok_or_else(|| ApiError::not_found("no such user"))?;
+    let (_, user) = signed_in(&req, &state).await?;
     let (inv, hash) = pending_invitation(&state, &body.token).await?;
+    let m = join(&state, &user, &inv, &hash).await?;
+    Ok(HttpResponse::Ok().json(m))
+}
+
+/// Makes `user` a member as `inv` says, if the account has a seat and nobody accepted the
+/// invitation first.
+async fn join(
+    state: &AppState,
+    user: &User,
+    inv: &Invitation,
+    hash: &str,
+) -> Result<Member, ApiError> {
     if inv.email != user.email {
         return Err(ApiError::forbidden(
             Code::WrongInvitee,
@@ -493,7 +500,7 @@ pub async fn accept(
     if state
         .stores
         .invitations
-        .accept_invitation(&hash, &user.user_id, now_ms())
+        .accept_invitation(hash, &user.user_id, now_ms())
         .await?
         .is_none()
     {
@@ -508,13 +515,13 @@ pub async fn accept(
         ));
     }
     super::announce(
-        &state,
+        state,
         AccessChange::Account {
             account: m.account_id.clone(),
         },
     );
     audit(
-        &state,
+        state,
         &m.account_id,
         &user.user_id,
         "invitation_accepted",
@@ -522,7 +529,101 @@ pub async fn accept(
         m.role.as_str(),
     )
     .await;
+    Ok(m)
+}
+
+/// An invitation addressed to the signed-in person, as their own list shows it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MyInvitation {
+    pub invitation_id: String,
+    #[serde(flatten)]
+    pub preview: InvitationPreview,
+}
+
+/// The invitations addressed to the signed-in person's email that wait for them, newest first.
+/// Where the inbox's invitation notices lead.
+#[utoipa::path(get, operation_id = "users_invitations", path = "/api/v1/users/me/invitations",
+    responses((status = 200, description = "pending invitations", body = Vec<MyInvitation>)))]
+pub async fn my_invitations(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (_, user) = signed_in(&req, &state).await?;
+    let mut out = Vec::new();
+    for (inv, _) in state
+        .stores
+        .invitations
+        .invitations_for(&user.email, now_ms())
+        .await?
+    {
+        let Some(account) = state.stores.accounts.account(&inv.account_id).await? else {
+            continue;
+        };
+        let inviter = state.stores.users.user(&inv.invited_by).await?;
+        out.push(MyInvitation {
+            invitation_id: inv.invitation_id,
+            preview: InvitationPreview {
+                account_id: inv.account_id,
+                account_name: account.name,
+                inviter_name: inviter.map(|u| u.name).unwrap_or_default(),
+                role: inv.role,
+                email: inv.email,
+                expires_at: inv.expires_at,
+            },
+        });
+    }
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// Accepts one of the signed-in person's own invitations. Only a verified address proves the
+/// invitation is theirs here (there is no token from a link), so an unverified one is refused.
+#[utoipa::path(post, operation_id = "users_accept_invitation", path = "/api/v1/users/me/invitations/{invitation_id}/accept", params(("invitation_id" = String, Path, description = "the invitation id")),
+    responses((status = 200, description = "joined", body = Member),
+              (status = 402, description = "the account's tier has no seat left"),
+              (status = 403, description = "the email address is not verified"),
+              (status = 404, description = "no such pending invitation for this address")))]
+pub async fn accept_mine(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (_, user) = signed_in(&req, &state).await?;
+    if user.email_verified_at.is_none() {
+        // With email off nobody can verify; the link from the inviter still works then.
+        let why = if super::email::verification_required(&state) {
+            "confirm your email address first: follow the link we mailed you"
+        } else {
+            "this server cannot verify addresses (email is off): use the link you were sent"
+        };
+        return Err(ApiError::forbidden(Code::EmailUnverified, why));
+    }
+    let id = path.into_inner();
+    let pending = state
+        .stores
+        .invitations
+        .invitations_for(&user.email, now_ms())
+        .await?
+        .into_iter()
+        .find(|(inv, _)| inv.invitation_id == id);
+    let Some((inv, hash)) = pending else {
+        return Err(ApiError::not_found(
+            "no such pending invitation for your address",
+        ));
+    };
+    let m = join(&state, &user, &inv, &hash).await?;
     Ok(HttpResponse::Ok().json(m))
+}
+
+async fn signed_in(req: &HttpRequest, state: &AppState) -> Result<(Principal, User), ApiError> {
+    let principal = authenticate(req, state, None).await?;
+    require_login(&principal)?;
+    let user = state
+        .stores
+        .users
+        .user(&principal.user)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such user"))?;
+    Ok((principal, user))
 }
 
 /// Security events, newest first (owners and admins).

@@ -104,7 +104,11 @@ pub async fn hold(
         expires_at: now + state.config.reservation_ttl_ms as i64,
         entry_seq: None,
     };
-    let (held, _) = state.accounts.ask(account, Reserve(reservation)).await?;
+    let payer = super::email::spender(state, principal).await?;
+    let (held, _) = state
+        .accounts
+        .ask(account, Reserve(reservation, payer))
+        .await?;
     Ok(Some(held))
 }
 

@@ -63,6 +63,8 @@ pub async fn create(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     require_login(&by)?;
+    // A key spends as nobody's allowance: only a verified manager may make one.
+    super::email::require_verified(&state, &by).await?;
     let body = body.into_inner();
     if let Some(bad) = body.scopes.iter().find(|s| !SCOPES.contains(&s.as_str())) {
         return Err(ApiError::bad_request(

@@ -13,6 +13,7 @@ use super::accounts::Page;
 use super::extract::{BillingRead, Manager};
 use super::{audit, for_account, ApiError};
 use crate::actors::account::{Post, Reserve, Settle};
+use crate::actors::allowance::Spender;
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::billing::webhook::{self, Effect, Event};
@@ -364,7 +365,11 @@ pub async fn charge(
         amount_milli: -state.config.prices.of(body.action) * q,
         user_id: by.actor(),
     };
-    let result = state.accounts.ask(&account_id, Post(posting)).await?;
+    let payer = super::email::spender(&state, &by).await?;
+    let result = state
+        .accounts
+        .ask(&account_id, Post(posting, payer))
+        .await?;
     if !result.replayed {
         state
             .events
@@ -401,6 +406,7 @@ pub async fn reserve(
 ) -> Result<HttpResponse, ApiError> {
     let account_id = path.into_inner();
     let by = spender(&req, &state, &account_id).await?;
+    let payer = super::email::spender(&state, &by).await?;
     let key = idempotency_key(&req)?;
     let q = quantity(body.quantity)?;
     let now = now_ms();
@@ -419,7 +425,7 @@ pub async fn reserve(
     };
     let (r, replayed) = state
         .accounts
-        .ask(&account_id, Reserve(reservation))
+        .ask(&account_id, Reserve(reservation, payer))
         .await?;
     Ok(created_or_replayed(replayed, r))
 }
@@ -572,7 +578,10 @@ pub async fn webhook(
                 amount_milli: *milli,
                 user_id: "system".into(),
             };
-            state.accounts.ask(account, Post(posting)).await?;
+            state
+                .accounts
+                .ask(account, Post(posting, Spender::Trusted))
+                .await?;
         }
         Effect::SetTier(tier) => {
             state.stores.accounts.set_tier(account, *tier).await?;

@@ -41,6 +41,7 @@ error_codes! {
     DocumentBusy = "document_busy", CONFLICT;
     DocumentTooLarge = "document_too_large", PAYLOAD_TOO_LARGE;
     EmailOff = "email_off", SERVICE_UNAVAILABLE;
+    EmailUnverified = "email_unverified", FORBIDDEN;
     EmptyDocument = "empty_document", BAD_REQUEST;
     Exists = "exists", CONFLICT;
     Forbidden = "forbidden", FORBIDDEN;
@@ -59,6 +60,9 @@ error_codes! {
     InvalidExamples = "invalid_examples", BAD_REQUEST;
     InvalidField = "invalid_field", BAD_REQUEST;
     InvalidInput = "invalid_input", BAD_REQUEST;
+    InvalidLinkToken = "invalid_link_token", BAD_REQUEST;
+    InvalidMfaCode = "invalid_mfa_code", UNAUTHORIZED;
+    InvalidMfaChallenge = "invalid_mfa_challenge", UNAUTHORIZED;
     InvalidName = "invalid_name", BAD_REQUEST;
     InvalidQuantity = "invalid_quantity", BAD_REQUEST;
     InvalidQuery = "invalid_query", BAD_REQUEST;
@@ -77,6 +81,9 @@ error_codes! {
     InvalidVersion = "invalid_version", BAD_REQUEST;
     LastOwner = "last_owner", CONFLICT;
     LoginRequired = "login_required", FORBIDDEN;
+    MfaAlreadyEnabled = "mfa_already_enabled", CONFLICT;
+    MfaEnrolmentRequired = "mfa_enrolment_required", FORBIDDEN;
+    MfaNotEnabled = "mfa_not_enabled", CONFLICT;
     MissingScope = "missing_scope", FORBIDDEN;
     MonthlyQuotaExceeded = "monthly_quota_exceeded", PAYMENT_REQUIRED;
     NoSuchAccount = "no_such_account", FORBIDDEN;

@@ -125,7 +125,7 @@ pub(super) async fn hash_password(state: &AppState, password: String) -> Result<
         .map_err(|e| ApiError::new(Code::Internal, e.to_string()))
 }
 
-async fn verify_password(state: &AppState, password: String, stored: String) -> bool {
+pub(super) async fn verify_password(state: &AppState, password: String, stored: String) -> bool {
     let _permit = state
         .password_hashing
         .acquire()
@@ -147,7 +147,7 @@ fn user_agent(req: &HttpRequest) -> String {
 }
 
 /// A new session for `user` acting in `account` as `role`.
-async fn open_session(
+pub(super) async fn open_session(
     state: &AppState,
     req: &HttpRequest,
     user: &User,
@@ -214,7 +214,7 @@ fn issue(
 }
 
 /// The user's role in `account_id` (default: their first account).
-async fn choose_account(
+pub(super) async fn choose_account(
     state: &AppState,
     user_id: &str,
     account_id: Option<&str>,
@@ -227,6 +227,31 @@ async fn choose_account(
     chosen.map(|m| (m.account_id, m.role)).ok_or_else(|| {
         ApiError::forbidden(Code::NotAMember, "you are not a member of that account")
     })
+}
+
+/// Ends every session of the person but `keep`, on every node.
+pub(super) async fn end_sessions(
+    state: &AppState,
+    user_id: &str,
+    keep: Option<&str>,
+) -> Result<(), ApiError> {
+    for session in state.stores.logins.sessions(user_id).await? {
+        if session.revoked || Some(session.session_id.as_str()) == keep {
+            continue;
+        }
+        state
+            .stores
+            .logins
+            .revoke_session(user_id, &session.session_id)
+            .await?;
+        super::announce(
+            state,
+            AccessChange::Session {
+                session: session.session_id,
+            },
+        );
+    }
+    Ok(())
 }
 
 /// Creates a user with a personal account they own (and the sign-up credit grant), if the email
@@ -258,6 +283,7 @@ pub async fn register(
         name: body.name.trim().chars().take(200).collect(),
         password_hash: hash_password(&state, body.password).await?,
         created_at: now,
+        email_verified_at: None,
     };
     let account = Account {
         account_id: format!("a_{}", secret::id()),
@@ -279,6 +305,7 @@ pub async fn register(
         payment_failed: false,
         custom_limits: None,
         created_at: now,
+        require_mfa: false,
     };
     let grant = (state.config.signup_credits_milli > 0).then(|| Posting {
         account_id: account.account_id.clone(),
@@ -302,6 +329,11 @@ pub async fn register(
             "",
         )
         .await;
+        if super::email::verification_required(&state) {
+            if let Err(e) = super::email::send_verification(&state, &user).await {
+                tracing::warn!(error = %e, "the verification link was not sent; the person can ask again");
+            }
+        }
     }
     Ok(HttpResponse::Accepted().json(serde_json::json!({
         "status": "accepted",
@@ -309,10 +341,12 @@ pub async fn register(
     })))
 }
 
-/// Email and password for a token pair. Failures are audited in the user's accounts, and
-/// attempts per email are rate-limited.
+/// Email and password for a token pair, or, for a person with a second factor, a challenge to
+/// answer with a code at `/api/v1/auth/login/mfa`. Failures are audited in the user's accounts,
+/// and attempts per email are rate-limited.
 #[utoipa::path(post, operation_id = "identity_login", path = "/api/v1/auth/login", request_body = Login,
     responses((status = 200, description = "logged in", body = Tokens),
+              (status = 202, description = "the password is right; a second factor is needed", body = super::mfa::MfaChallenge),
               (status = 401, description = "wrong email or password"),
               (status = 429, description = "too many attempts")))]
 pub async fn login(
@@ -371,8 +405,12 @@ pub async fn login(
     };
     let (account_id, role) =
         choose_account(&state, &user.user_id, body.account_id.as_deref()).await?;
-    metrics::counter!("creo_logins_total", "result" => "ok").increment(1);
     state.limits.backoff_clear(&pair, &pair_policy).await;
+    if let Some(challenge) = super::mfa::challenge_for(&state, &user, &account_id).await? {
+        metrics::counter!("creo_logins_total", "result" => "second_factor").increment(1);
+        return Ok(HttpResponse::Accepted().json(challenge));
+    }
+    metrics::counter!("creo_logins_total", "result" => "ok").increment(1);
     let tokens = open_session(&state, &req, &user, &account_id, role).await?;
     audit(
         &state,

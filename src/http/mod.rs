@@ -8,10 +8,12 @@ pub mod billing;
 pub mod codes;
 pub mod comments;
 pub mod documents;
+pub mod email;
 pub mod extract;
 pub mod frontend;
 pub mod generations;
 pub mod identity;
+pub mod mfa;
 pub mod notifications;
 pub mod ops;
 pub mod password_reset;
@@ -41,15 +43,27 @@ macro_rules! api_routes {
             get "/openapi.json" => ops::openapi,
             post "/auth/register" => identity::register,
             post "/auth/login" => identity::login,
+            post "/auth/login/mfa" => mfa::second_step,
             post "/auth/refresh" => identity::refresh,
             post "/auth/logout" => identity::logout,
             get "/auth/sessions" => identity::sessions,
             delete "/auth/sessions/{session_id}" => identity::revoke_session,
             post "/auth/password/forgot" => password_reset::forgot,
             post "/auth/password/reset" => password_reset::reset,
+            post "/auth/email/verify" => email::verify,
+            post "/auth/email/change" => email::confirm_change,
             get "/users/me" => users::me,
             get "/users/me/export" => users::export,
             delete "/users/me" => users::erase,
+            post "/users/me/email/verification" => email::resend,
+            put "/users/me/email" => email::change,
+            get "/users/me/mfa" => mfa::status,
+            delete "/users/me/mfa" => mfa::disable,
+            post "/users/me/mfa/enrolment" => mfa::enrol,
+            post "/users/me/mfa/enrolment/confirm" => mfa::confirm,
+            post "/users/me/mfa/recovery-codes" => mfa::new_recovery_codes,
+            get "/users/me/invitations" => accounts::my_invitations,
+            post "/users/me/invitations/{invitation_id}/accept" => accounts::accept_mine,
             get "/users/me/notifications" => notifications::list,
             get "/users/me/notifications/unread-count" => notifications::unread_count,
             get "/users/me/notifications/stream" => notifications::stream,
@@ -70,6 +84,8 @@ macro_rules! api_routes {
             post "/invitations/accept" => accounts::accept,
             get "/invitations/{token}" => accounts::preview,
             get "/accounts/{account_id}/audit" => accounts::audit_log,
+            get "/accounts/{account_id}/security-settings" => mfa::security_settings,
+            put "/accounts/{account_id}/security-settings" => mfa::set_security_settings,
             post "/accounts/{account_id}/api-keys" => api_keys::create,
             get "/accounts/{account_id}/api-keys" => api_keys::list,
             delete "/accounts/{account_id}/api-keys/{key_id}" => api_keys::revoke,
@@ -283,6 +299,8 @@ impl From<AccountError> for ApiError {
             AccountError::KeyConflict => ApiError::new(Code::IdempotencyKeyReused, msg),
             AccountError::ReservationNotFound => ApiError::not_found(msg),
             AccountError::AlreadySettled => ApiError::new(Code::AlreadySettled, msg),
+            AccountError::Unverified { left } => ApiError::new(Code::EmailUnverified, msg)
+                .with_details(serde_json::json!({ "allowance_left_milli": left })),
             AccountError::Store(e) => e.into(),
         }
     }
@@ -377,6 +395,17 @@ pub async fn authenticate(
                         "you are no longer a member of this account",
                     )
                 })?;
+                if view.account.require_mfa
+                    && !mfa::open_without_factor(req.request_head().uri.path())
+                    && !mfa::enrolled(state, &principal.user).await?
+                {
+                    metrics::counter!("creo_auth_failures_total", "reason" => "mfa_enrolment_required")
+                        .increment(1);
+                    return Err(ApiError::forbidden(
+                        Code::MfaEnrolmentRequired,
+                        "this workspace requires a second factor: set one up under your account's security",
+                    ));
+                }
             }
             if let Err(limited) = state
                 .request_limits
@@ -597,6 +626,22 @@ pub async fn audit(
     if let Err(e) = state.stores.audit.audit(&event).await {
         metrics::counter!("creo_audit_failures_total").increment(1);
         tracing::error!(error = %e, account = account_id, action, "recording an audit event failed");
+    }
+}
+
+/// Records an event about a person (their own sign-in, second factor, address) in the audit log
+/// of every account they belong to, with them as actor and target.
+pub async fn audit_person(state: &AppState, user_id: &str, action: &str, detail: &str) {
+    match state.stores.members.memberships(user_id).await {
+        Ok(memberships) => {
+            for m in memberships {
+                audit(state, &m.account_id, user_id, action, user_id, detail).await;
+            }
+        }
+        Err(e) => {
+            metrics::counter!("creo_audit_failures_total").increment(1);
+            tracing::error!(error = %e, action, "recording an audit event failed");
+        }
     }
 }
 

@@ -10,11 +10,10 @@ use serde::Deserialize;
 
 use super::address::{self, Class};
 use super::identity::{hash_password, normalise_email, MAX_PASSWORD, MIN_PASSWORD};
-use super::{audit, ApiError};
+use super::{audit_person, ApiError};
 use crate::app::AppState;
 use crate::auth::secret;
 use crate::bus::limits::Backoff;
-use crate::bus::AccessChange;
 use crate::http::Code;
 use crate::jobs::mail::RESET_TOKEN_CONTEXT;
 use crate::store::{now_ms, OneTimeToken, Purpose};
@@ -95,6 +94,7 @@ async fn send_link(state: &AppState, email: &str) -> Result<(), crate::store::St
                 purpose: Purpose::PasswordReset,
                 created_at: now,
                 expires_at: now + ttl_ms,
+                payload: None,
             },
             &secret::digest(&token),
         )
@@ -160,33 +160,8 @@ pub async fn reset(
     {
         return Err(invalid_token());
     }
-    for session in state.stores.logins.sessions(&user_id).await? {
-        if session.revoked {
-            continue;
-        }
-        state
-            .stores
-            .logins
-            .revoke_session(&user_id, &session.session_id)
-            .await?;
-        super::announce(
-            &state,
-            AccessChange::Session {
-                session: session.session_id,
-            },
-        );
-    }
-    for m in state.stores.members.memberships(&user_id).await? {
-        audit(
-            &state,
-            &m.account_id,
-            &user_id,
-            "password_reset",
-            &user_id,
-            "",
-        )
-        .await;
-    }
+    super::identity::end_sessions(&state, &user_id, None).await?;
+    audit_person(&state, &user_id, "password_reset", "").await;
     metrics::counter!("creo_password_resets_total", "result" => "reset").increment(1);
     Ok(HttpResponse::NoContent().finish())
 }

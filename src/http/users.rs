@@ -22,12 +22,16 @@ pub struct UserExport {
     pub audit_events: Vec<AuditEvent>,
 }
 
-/// Who is signed in: the name shown to others, and the email.
+/// Who is signed in: the name shown to others, the email, and where their identity stands.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Me {
     pub user_id: String,
     pub email: String,
     pub name: String,
+    pub email_verified: bool,
+    /// Whether this server holds unverified addresses to limits (it does while email is on).
+    pub verification_required: bool,
+    pub mfa_enabled: bool,
 }
 
 #[utoipa::path(get, operation_id = "users_me", path = "/api/v1/users/me",
@@ -41,10 +45,14 @@ pub async fn me(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
         .user(&p.user)
         .await?
         .ok_or_else(|| ApiError::not_found("no such user"))?;
+    let mfa_enabled = super::mfa::enrolled(&state, &user.user_id).await?;
     Ok(HttpResponse::Ok().json(Me {
         user_id: user.user_id,
         email: user.email,
         name: user.name,
+        email_verified: user.email_verified_at.is_some(),
+        verification_required: super::email::verification_required(&state),
+        mfa_enabled,
     }))
 }
 

@@ -1,4 +1,5 @@
-//! Mail jobs: one notification's email, a digest window's email, a password-reset email. Each
+//! Mail jobs: one notification's email, a digest window's email, the password-reset, email
+//! verification and email change emails. Each
 //! job's id is its idempotency key: a job whose key is recorded as sent does nothing, and the
 //! key is recorded right after the SMTP server accepts the message, so a redelivered job (a
 //! worker that crashed before acknowledging it) does not mail twice. The one window left is a
@@ -21,6 +22,10 @@ use creo_core::notifications::Notification;
 
 /// What the sealed token of a password-reset job is bound to.
 pub const RESET_TOKEN_CONTEXT: &str = "password-reset";
+/// ... of an email verification job.
+pub const VERIFY_TOKEN_CONTEXT: &str = "email-verification";
+/// ... of an email change job.
+pub const CHANGE_TOKEN_CONTEXT: &str = "email-change";
 
 pub struct MailSender {
     pub stores: Stores,
@@ -31,6 +36,7 @@ pub struct MailSender {
     /// Where links in emails point (the editor's public origin).
     pub public_url: String,
     pub reset_ttl_minutes: u64,
+    pub verify_ttl_hours: u64,
 }
 
 impl MailSender {
@@ -64,7 +70,13 @@ impl MailSender {
             );
         }
         let label = mail.label();
-        match mailer.send(&user.email, &rendered, &job.id).await {
+        // A change of address is confirmed from the new one; everything else goes to the
+        // person's address.
+        let to = match mail {
+            Mail::EmailChange { to, .. } => to,
+            _ => &user.email,
+        };
+        match mailer.send(to, &rendered, &job.id).await {
             Ok(()) => {
                 self.breakers.record(mailer.destination(), true);
                 metrics::counter!("creo_mail_sent_total", "kind" => label).increment(1);
@@ -129,19 +141,40 @@ impl MailSender {
                 Ok((!visible.is_empty()).then(|| templates::digest(&visible, &self.public_url)))
             }
             Mail::PasswordReset { sealed_token } => {
-                let token = self
-                    .sealer
-                    .open(sealed_token, RESET_TOKEN_CONTEXT)
-                    .map_err(|_| {
-                        "the reset token cannot be opened (was secrets_key changed?)".to_string()
-                    })?;
+                let token = self.open(sealed_token, RESET_TOKEN_CONTEXT)?;
                 let url = format!("{}/#/reset/{token}", self.public_url.trim_end_matches('/'));
                 Ok(Some(templates::password_reset(
                     &url,
                     self.reset_ttl_minutes,
                 )))
             }
+            Mail::EmailVerification { sealed_token } => {
+                let token = self.open(sealed_token, VERIFY_TOKEN_CONTEXT)?;
+                let url = format!("{}/#/verify/{token}", self.public_url.trim_end_matches('/'));
+                Ok(Some(templates::email_verification(
+                    &url,
+                    self.verify_ttl_hours,
+                )))
+            }
+            Mail::EmailChange { sealed_token, to } => {
+                let token = self.open(sealed_token, CHANGE_TOKEN_CONTEXT)?;
+                let url = format!(
+                    "{}/#/email-change/{token}",
+                    self.public_url.trim_end_matches('/')
+                );
+                Ok(Some(templates::email_change(
+                    &url,
+                    to,
+                    self.verify_ttl_hours,
+                )))
+            }
         }
+    }
+
+    fn open(&self, sealed: &str, context: &str) -> Result<String, String> {
+        self.sealer
+            .open(sealed, context)
+            .map_err(|_| "the link's token cannot be opened (was secrets_key changed?)".to_string())
     }
 
     /// Drops what a person may no longer see: notifications of accounts they left.

@@ -163,6 +163,52 @@ pub fn password_reset(url: &str, valid_minutes: u64) -> Rendered {
     }
 }
 
+/// The email that proves an address is the person's; `url` carries the token.
+pub fn email_verification(url: &str, valid_hours: u64) -> Rendered {
+    let subject = "Confirm your email for creo".to_string();
+    Rendered {
+        text: format!(
+            "Welcome to creo. Confirm that this is your email address within {valid_hours} hours: {url}\n\n\
+             Until you do, you can edit but spend only a few credits and invite nobody.\n\
+             If you did not sign up, ignore this email.\n"
+        ),
+        html: page(
+            &subject,
+            &format!(
+                "<p>Welcome to creo.</p>\
+                 <p><a href=\"{}\">Confirm that this is your email address</a> within {valid_hours} hours.</p>\
+                 <p>Until you do, you can edit but spend only a few credits and invite nobody.</p>\
+                 <p>If you did not sign up, ignore this email.</p>",
+                escape(url)
+            ),
+        ),
+        subject,
+    }
+}
+
+/// The email, sent to the new address, that moves an account there; `url` carries the token.
+pub fn email_change(url: &str, to: &str, valid_hours: u64) -> Rendered {
+    let subject = "Confirm your new email for creo".to_string();
+    Rendered {
+        text: format!(
+            "Someone (we hope you) asked to move a creo account to {to}.\n\n\
+             Confirm within {valid_hours} hours: {url}\n\n\
+             If it was not you, ignore this email: nothing changes.\n"
+        ),
+        html: page(
+            &subject,
+            &format!(
+                "<p>Someone (we hope you) asked to move a creo account to {}.</p>\
+                 <p><a href=\"{}\">Confirm the new address</a> within {valid_hours} hours.</p>\
+                 <p>If it was not you, ignore this email: nothing changes.</p>",
+                escape(to),
+                escape(url)
+            ),
+        ),
+        subject,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

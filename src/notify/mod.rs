@@ -64,6 +64,8 @@ pub struct Draft {
     pub actor: String,
     pub doc_id: Option<String>,
     pub text: String,
+    /// Where the notification leads, when not to its document (or the documents page).
+    pub link: Option<String>,
 }
 
 pub struct Notifier {
@@ -161,9 +163,10 @@ impl Notifier {
                 .unwrap_or_default(),
             None => String::new(),
         };
-        let link = match &draft.doc_id {
-            Some(d) => format!("/#/w/{}/doc/{d}", draft.account_id),
-            None => "/#/".to_string(),
+        let link = match (&draft.link, &draft.doc_id) {
+            (Some(link), _) => link.clone(),
+            (None, Some(d)) => format!("/#/w/{}/doc/{d}", draft.account_id),
+            (None, None) => "/#/".to_string(),
         };
         let now = now_ms();
         let default = Settings::default();

@@ -30,6 +30,7 @@ impl Notifier {
             text: self
                 .named_mentions(&excerpt(&comment.body, TEXT_MAX), &comment.mentions)
                 .await,
+            link: None,
         };
         self.notify(&draft, recipients).await;
     }
@@ -72,6 +73,7 @@ impl Notifier {
             actor: t.actor.clone(),
             doc_id: Some(t.doc_id.clone()),
             text: excerpt(&t.note, TEXT_MAX),
+            link: None,
         };
         self.notify(&draft, recipients.into_iter().map(|r| (r, kind)).collect())
             .await;
@@ -93,6 +95,7 @@ impl Notifier {
             actor: "system".into(),
             doc_id: Some(g.doc_id.clone()),
             text,
+            link: None,
         };
         self.notify(&draft, vec![(g.requested_by.clone(), kind)])
             .await;
@@ -106,13 +109,15 @@ impl Notifier {
             actor: by.to_string(),
             doc_id: None,
             text: format!("You are now {} in {name}", an(role)),
+            link: None,
         };
         self.notify(&draft, vec![(user.to_string(), Kind::RoleChanged)])
             .await;
     }
 
-    /// An invitation to an email that already has an account: they hear in their inbox (the
-    /// link to accept comes from whoever invited them; it is never stored here).
+    /// An invitation to an email that already has an account: they hear in their inbox, with a
+    /// link to their own list of invitations, where they accept it once their address is
+    /// verified (the invitation's token is never stored here).
     pub async fn invited(&self, account_id: &str, email: &str, role: Role, by: &str) {
         let Ok(Some(user)) = self.stores.users.user_by_email(email).await else {
             return;
@@ -123,6 +128,7 @@ impl Notifier {
             actor: by.to_string(),
             doc_id: None,
             text: format!("You are invited to {name} as {}", an(role)),
+            link: Some("/#/invitations".to_string()),
         };
         self.notify(&draft, vec![(user.user_id, Kind::Invited)])
             .await;
@@ -153,6 +159,7 @@ impl Notifier {
             actor: "system".into(),
             doc_id: None,
             text: format!("{name} has {} credits left", credits(available_milli)),
+            link: None,
         };
         self.notify(&draft, owners).await;
     }

@@ -25,6 +25,7 @@ async fn registered(store: &Stores, prefix: &str, grant: i64) -> (User, Account)
         name: prefix.into(),
         password_hash: "$argon2id$test".into(),
         created_at: now,
+        email_verified_at: None,
     };
     let account = Account {
         account_id: account_id.clone(),
@@ -33,6 +34,7 @@ async fn registered(store: &Stores, prefix: &str, grant: i64) -> (User, Account)
         payment_failed: false,
         custom_limits: None,
         created_at: now,
+        require_mfa: false,
     };
     let posting = debit(&account_id, "signup", grant);
     assert!(store
@@ -613,5 +615,217 @@ async fn identity_decisions_are_taken_once() {
             "{}",
             b.name
         );
+    }
+}
+
+/// Verification holds only for the address it was mailed to; a change claims the new address
+/// (never one another user holds) and leaves the old one free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_is_verified_and_moved_only_as_asked() {
+    for b in backends().await {
+        let store = b.stores.clone();
+        let (ann, _) = registered(&store, "verify-ann", 0).await;
+        let (bob, _) = registered(&store, "verify-bob", 0).await;
+        let users = &store.users;
+        assert!(
+            !users
+                .set_email_verified(&ann.user_id, "old@example.com", 5)
+                .await
+                .unwrap(),
+            "{}: another address verifies nothing",
+            b.name
+        );
+        assert!(users
+            .set_email_verified(&ann.user_id, &ann.email, 5)
+            .await
+            .unwrap());
+        let verified = users.user(&ann.user_id).await.unwrap().unwrap();
+        assert_eq!(verified.email_verified_at, Some(5), "{}", b.name);
+        // Onto Bob's address: refused, nothing moves.
+        assert_eq!(
+            users
+                .change_email(&ann.user_id, &ann.email, &bob.email, 9)
+                .await
+                .unwrap(),
+            EmailChange::Taken,
+            "{}",
+            b.name
+        );
+        // From an address Ann no longer has: stale.
+        let fresh = format!("ann-{}@example.com", rand_suffix());
+        assert_eq!(
+            users
+                .change_email(&ann.user_id, "gone@example.com", &fresh, 9)
+                .await
+                .unwrap(),
+            EmailChange::Stale,
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            users
+                .change_email(&ann.user_id, &ann.email, &fresh, 9)
+                .await
+                .unwrap(),
+            EmailChange::Changed,
+            "{}",
+            b.name
+        );
+        let moved = users.user(&ann.user_id).await.unwrap().unwrap();
+        assert_eq!(
+            (moved.email.as_str(), moved.email_verified_at),
+            (fresh.as_str(), Some(9))
+        );
+        assert_eq!(
+            users
+                .user_by_email(&fresh)
+                .await
+                .unwrap()
+                .map(|u| u.user_id),
+            Some(ann.user_id.clone()),
+            "{}",
+            b.name
+        );
+        assert!(
+            users.user_by_email(&ann.email).await.unwrap().is_none(),
+            "{}: the old address is free",
+            b.name
+        );
+    }
+}
+
+/// A second factor: pending until its first code, a time step accepted once and only forward,
+/// each recovery code spent once, and gone with `disable`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_factor_accepts_each_code_once() {
+    for b in backends().await {
+        let mfa = &b.stores.mfa;
+        let user = format!("u_mfa_{}", rand_suffix());
+        assert!(mfa.second_factor(&user).await.unwrap().is_none());
+        assert!(mfa.begin_enrolment(&user, "sealed-1", 1).await.unwrap());
+        assert!(
+            mfa.begin_enrolment(&user, "sealed-2", 2).await.unwrap(),
+            "{}: a pending one is replaced",
+            b.name
+        );
+        assert!(
+            !mfa.use_step(&user, 10).await.unwrap(),
+            "{}: no code counts before it is on",
+            b.name
+        );
+        let codes = vec!["d1".to_string(), "d2".to_string()];
+        assert!(
+            !mfa.enable(&user, "sealed-1", 10, &codes, 3).await.unwrap(),
+            "{}: only the secret shown last is enabled",
+            b.name
+        );
+        assert!(mfa.enable(&user, "sealed-2", 10, &codes, 3).await.unwrap());
+        let on = mfa.second_factor(&user).await.unwrap().unwrap();
+        assert_eq!(
+            (on.enabled_at, on.last_step, on.sealed_secret.as_str()),
+            (Some(3), 10, "sealed-2")
+        );
+        assert!(
+            !mfa.begin_enrolment(&user, "sealed-3", 4).await.unwrap(),
+            "{}: on already",
+            b.name
+        );
+        assert!(
+            !mfa.use_step(&user, 10).await.unwrap(),
+            "{}: the step that enabled it",
+            b.name
+        );
+        assert!(mfa.use_step(&user, 11).await.unwrap());
+        assert!(
+            !mfa.use_step(&user, 11).await.unwrap(),
+            "{}: a code replayed",
+            b.name
+        );
+        assert!(
+            !mfa.use_step(&user, 9).await.unwrap(),
+            "{}: an older code",
+            b.name
+        );
+        assert_eq!(mfa.recovery_codes_left(&user).await.unwrap(), 2);
+        assert!(mfa.spend_recovery_code(&user, "d1", 5).await.unwrap());
+        assert!(
+            !mfa.spend_recovery_code(&user, "d1", 6).await.unwrap(),
+            "{}: spent",
+            b.name
+        );
+        assert!(!mfa.spend_recovery_code(&user, "nope", 6).await.unwrap());
+        assert_eq!(mfa.recovery_codes_left(&user).await.unwrap(), 1);
+        mfa.replace_recovery_codes(&user, &["d3".to_string()])
+            .await
+            .unwrap();
+        assert!(
+            !mfa.spend_recovery_code(&user, "d2", 7).await.unwrap(),
+            "{}: replaced",
+            b.name
+        );
+        assert_eq!(mfa.recovery_codes_left(&user).await.unwrap(), 1);
+        assert!(mfa.disable(&user).await.unwrap());
+        assert!(mfa.second_factor(&user).await.unwrap().is_none());
+        assert!(
+            !mfa.spend_recovery_code(&user, "d3", 8).await.unwrap(),
+            "{}: gone with it",
+            b.name
+        );
+        assert!(!mfa.disable(&user).await.unwrap());
+    }
+}
+
+/// Invitations an address waits for: unaccepted and unexpired only, newest first, each with
+/// the hash its acceptance takes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_lists_the_invitations_waiting_for_it() {
+    for b in backends().await {
+        let store = &b.stores.invitations;
+        let email = format!("invitee-{}@example.com", rand_suffix());
+        let invitation = |id: &str, created_at: i64, expires_at: i64| Invitation {
+            invitation_id: format!("{id}-{}", rand_suffix()),
+            account_id: "a_inv".into(),
+            email: email.clone(),
+            role: Role::Editor,
+            invited_by: "u_owner".into(),
+            created_at,
+            expires_at,
+            accepted_by: None,
+        };
+        let (old, new, expired) = (
+            invitation("old", 1, 9_000),
+            invitation("new", 2, 9_000),
+            invitation("expired", 3, 4),
+        );
+        for (i, inv) in [&old, &new, &expired].iter().enumerate() {
+            store
+                .create_invitation(inv, &format!("hash-{i}-{}", inv.invitation_id))
+                .await
+                .unwrap();
+        }
+        let waiting = store.invitations_for(&email, 5).await.unwrap();
+        let ids: Vec<&str> = waiting
+            .iter()
+            .map(|(i, _)| i.invitation_id.as_str())
+            .collect();
+        assert_eq!(
+            ids,
+            [new.invitation_id.as_str(), old.invitation_id.as_str()],
+            "{}",
+            b.name
+        );
+        let (_, hash) = &waiting[1];
+        assert!(store
+            .accept_invitation(hash, "u_invitee", 6)
+            .await
+            .unwrap()
+            .is_some());
+        let left = store.invitations_for(&email, 7).await.unwrap();
+        assert_eq!(left.len(), 1, "{}: accepted ones leave the list", b.name);
+        assert!(store
+            .invitations_for("nobody@example.com", 5)
+            .await
+            .unwrap()
+            .is_empty());
     }
 }

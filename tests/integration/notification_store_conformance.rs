@@ -215,6 +215,7 @@ async fn a_one_time_token_is_spent_once_before_it_expires() {
             purpose: Purpose::PasswordReset,
             created_at: 1_000,
             expires_at: 2_000,
+            payload: Some("carried".into()),
         };
         let (fresh, stale) = (
             format!("h1-{}", rand_suffix()),
@@ -222,6 +223,29 @@ async fn a_one_time_token_is_spent_once_before_it_expires() {
         );
         store.create_token(&token, &fresh).await.unwrap();
         store.create_token(&token, &stale).await.unwrap();
+        // Looked at without spending it, for its purpose only.
+        for _ in 0..2 {
+            assert_eq!(
+                store
+                    .token(&fresh, Purpose::PasswordReset, 1_400)
+                    .await
+                    .unwrap(),
+                Some(token.clone()),
+                "{}",
+                b.name
+            );
+        }
+        assert_eq!(
+            store.token(&fresh, Purpose::MfaLogin, 1_400).await.unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .token(&stale, Purpose::PasswordReset, 2_000)
+                .await
+                .unwrap(),
+            None
+        );
         assert_eq!(
             store
                 .spend_token(&fresh, Purpose::PasswordReset, 1_500)

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::cluster::{cluster, Redis};
 use crate::common::{http, Server};
 use crate::rest::{self, call, get, member, post, register, User};
-use crate::smtp::{free_port, Smtp};
+use crate::smtp::{verified, Smtp};
 
 /// The REST tests' settings with email through `smtp`, and quick retries.
 fn mail_env(smtp: &str, extra: &[(&'static str, &'static str)]) -> Vec<(String, String)> {
@@ -108,7 +108,7 @@ async fn team(server: &Server, owner: &User) {
 async fn a_mention_is_one_inbox_item_and_one_email_and_a_reply_reaches_the_thread() {
     let smtp = Smtp::start();
     let server = start(&mail_env(&smtp.url(), &[]));
-    let alice = register(&server, "alice@example.com").await;
+    let alice = verified(&server, &smtp, "alice@example.com").await;
     let bob = member(&server, &alice, "bob@example.com", "editor").await;
     let doc = new_document(&server, &alice, "Spring launch").await;
 
@@ -231,7 +231,7 @@ async fn a_mention_is_one_inbox_item_and_one_email_and_a_reply_reaches_the_threa
 async fn a_review_request_reaches_approvers_only_and_the_outcome_reaches_the_author() {
     let smtp = Smtp::start();
     let server = start(&mail_env(&smtp.url(), &[]));
-    let owner = register(&server, "owner@example.com").await;
+    let owner = verified(&server, &smtp, "owner@example.com").await;
     team(&server, &owner).await;
     let admin = member(&server, &owner, "admin@example.com", "admin").await;
     let editor = member(&server, &owner, "editor@example.com", "editor").await;
@@ -301,7 +301,7 @@ async fn a_review_request_reaches_approvers_only_and_the_outcome_reaches_the_aut
 async fn a_digest_sends_a_windows_notifications_in_one_email_grouped_by_document() {
     let smtp = Smtp::start();
     let server = start(&mail_env(&smtp.url(), &[("CREO_DIGEST_HOUR_MS", "4000")]));
-    let alice = register(&server, "alice@example.com").await;
+    let alice = verified(&server, &smtp, "alice@example.com").await;
     let bob = member(&server, &alice, "bob@example.com", "editor").await;
     let (s, v, _) = call(
         &server,
@@ -369,10 +369,12 @@ async fn a_digest_sends_a_windows_notifications_in_one_email_grouped_by_document
 
 #[tokio::test]
 async fn mail_waits_while_the_smtp_server_is_down_and_is_delivered_once_it_is_back() {
-    let mut smtp = Smtp::on(free_port());
+    let mut smtp = Smtp::start();
     let server = start(&mail_env(&smtp.url(), &[]));
-    let alice = register(&server, "alice@example.com").await;
+    let alice = verified(&server, &smtp, "alice@example.com").await;
     let bob = member(&server, &alice, "bob@example.com", "editor").await;
+    // The server goes down before anyone is mentioned.
+    smtp.kill();
     let doc = new_document(&server, &alice, "Outage").await;
     comment(
         &server,

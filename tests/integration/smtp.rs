@@ -134,6 +134,26 @@ print(json.dumps(out))
         }
     }
 
+    /// The token of the link (`…#/<route>/<token>`) in the `n`th email to `to` whose subject
+    /// contains `subject`.
+    pub async fn link_token(&self, to: &str, subject: &str, route: &str, n: usize) -> String {
+        let mails = self.wait_for(to, subject, n, 10).await;
+        assert!(
+            mails.len() >= n,
+            "{n} emails {subject:?} to {to}, got {}",
+            mails.len()
+        );
+        let text = &mails[n - 1].text;
+        let marker = format!("#/{route}/");
+        let start = text
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no {marker} link in {text}"));
+        text[start + marker.len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    }
+
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
@@ -146,4 +166,27 @@ impl Drop for Smtp {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Signs up on a server with email on, then follows the verification link mailed to the address:
+/// a person whose address is confirmed (who may invite, and spend beyond the allowance).
+pub async fn verified(
+    server: &crate::common::Server,
+    smtp: &Smtp,
+    email: &str,
+) -> crate::rest::User {
+    let user = crate::rest::register(server, email).await;
+    let token = smtp
+        .link_token(email, "Confirm your email", "verify", 1)
+        .await;
+    let (status, body, _) = crate::rest::call(
+        server,
+        reqwest::Method::POST,
+        "/api/v1/auth/email/verify",
+        None,
+        Some(serde_json::json!({ "token": token })),
+    )
+    .await;
+    assert_eq!(status, 204, "verify {email}: {body}");
+    user
 }

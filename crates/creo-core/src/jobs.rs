@@ -46,6 +46,10 @@ pub enum Mail {
     /// A link to choose a new password; the token sealed with the server's secrets key, so the
     /// queue never holds it in the clear.
     PasswordReset { sealed_token: String },
+    /// A link proving the person receives mail at their address (sealed like the reset's).
+    EmailVerification { sealed_token: String },
+    /// A link moving the person to a new address, sent to that address (`to`), sealed likewise.
+    EmailChange { sealed_token: String, to: String },
 }
 
 impl Mail {
@@ -54,6 +58,8 @@ impl Mail {
             Mail::Notification { .. } => "notification",
             Mail::Digest { .. } => "digest",
             Mail::PasswordReset { .. } => "password_reset",
+            Mail::EmailVerification { .. } => "email_verification",
+            Mail::EmailChange { .. } => "email_change",
         }
     }
 }

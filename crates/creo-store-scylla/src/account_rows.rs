@@ -56,12 +56,15 @@ statements! {
     claim_email: "w" false "INSERT INTO users_by_email (email, user_id) VALUES (?, ?) IF NOT EXISTS";
     user_id_by_email: "r" true "SELECT user_id FROM users_by_email WHERE email = ?";
     drop_email: "w" true "DELETE FROM users_by_email WHERE email = ?";
-    insert_user: "w" true "INSERT INTO users (user_id, email, name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)";
-    user: "r" true "SELECT user_id, email, name, password_hash, created_at FROM users WHERE user_id = ?";
+    insert_user: "w" true "INSERT INTO users (user_id, email, name, password_hash, created_at, email_verified_at) VALUES (?, ?, ?, ?, ?, ?)";
+    user: "r" true "SELECT user_id, email, name, password_hash, created_at, email_verified_at FROM users WHERE user_id = ?";
+    set_email_verified: "w" false "UPDATE users SET email_verified_at = ? WHERE user_id = ? IF email = ?";
+    move_email: "w" false "UPDATE users SET email = ?, email_verified_at = ? WHERE user_id = ? IF email = ?";
     set_password: "w" false "UPDATE users SET password_hash = ? WHERE user_id = ? IF EXISTS";
     blank_user: "w" true "UPDATE users SET email = null, name = '', password_hash = '' WHERE user_id = ?";
-    insert_account: "w" true "INSERT INTO accounts (account_id, name, tier, payment_failed, custom_limits, created_at) VALUES (?, ?, ?, ?, ?, ?)";
-    account: "r" true "SELECT account_id, name, tier, payment_failed, custom_limits, created_at FROM accounts WHERE account_id = ?";
+    insert_account: "w" true "INSERT INTO accounts (account_id, name, tier, payment_failed, custom_limits, created_at, require_mfa) VALUES (?, ?, ?, ?, ?, ?, ?)";
+    account: "r" true "SELECT account_id, name, tier, payment_failed, custom_limits, created_at, require_mfa FROM accounts WHERE account_id = ?";
+    set_require_mfa: "w" false "UPDATE accounts SET require_mfa = ? WHERE account_id = ? IF EXISTS";
     set_tier: "w" false "UPDATE accounts SET tier = ? WHERE account_id = ? IF EXISTS";
     set_payment_failed: "w" false "UPDATE accounts SET payment_failed = ? WHERE account_id = ? IF EXISTS";
     put_member: "w" true "INSERT INTO account_members (account_id, user_id, role, added_at) VALUES (?, ?, ?, ?)";
@@ -72,6 +75,8 @@ statements! {
     drop_membership: "w" true "DELETE FROM memberships_by_user WHERE user_id = ? AND account_id = ?";
     insert_invitation: "w" true "INSERT INTO invitations (token_hash, invitation_id, account_id, email, role, invited_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
     index_invitation: "w" true "INSERT INTO invitations_by_account (account_id, invitation_id, token_hash) VALUES (?, ?, ?)";
+    index_invitation_by_email: "w" true "INSERT INTO invitations_by_email (email, invitation_id, token_hash) VALUES (?, ?, ?)";
+    invitation_hashes_for: "r" true "SELECT token_hash FROM invitations_by_email WHERE email = ?";
     invitation: "s" true "SELECT invitation_id, account_id, email, role, invited_by, created_at, expires_at, accepted_by FROM invitations WHERE token_hash = ?";
     invitation_hashes: "r" true "SELECT token_hash FROM invitations_by_account WHERE account_id = ?";
     accept_invitation: "w" false "UPDATE invitations SET accepted_by = ? WHERE token_hash = ? IF accepted_by = null";
@@ -111,6 +116,17 @@ statements! {
     audit_by_actor: "r" true "SELECT account_id, event_id, at, actor, action, target, detail FROM audit_by_actor WHERE actor = ?";
     anonymise_audit: "w" true "UPDATE audit_events SET actor = ? WHERE account_id = ? AND at = ? AND event_id = ?";
     drop_audit_by_actor: "w" true "DELETE FROM audit_by_actor WHERE actor = ?";
+    second_factor: "s" true "SELECT user_id, sealed_secret, enabled_at, last_step FROM second_factors WHERE user_id = ?";
+    insert_second_factor: "w" false "INSERT INTO second_factors (user_id, sealed_secret, last_step, created_at) VALUES (?, ?, 0, ?) IF NOT EXISTS";
+    repend_second_factor: "w" false "UPDATE second_factors SET sealed_secret = ?, created_at = ? WHERE user_id = ? IF enabled_at = null";
+    enable_second_factor: "w" false "UPDATE second_factors SET enabled_at = ?, last_step = ? WHERE user_id = ? IF sealed_secret = ? AND enabled_at = null";
+    use_step: "w" false "UPDATE second_factors SET last_step = ? WHERE user_id = ? IF last_step < ?";
+    drop_second_factor: "w" true "DELETE FROM second_factors WHERE user_id = ?";
+    insert_recovery_code: "w" true "INSERT INTO recovery_codes (user_id, digest, spent) VALUES (?, ?, false)";
+    recovery_codes: "s" true "SELECT digest, spent FROM recovery_codes WHERE user_id = ?";
+    spend_recovery_code: "w" false "UPDATE recovery_codes SET spent = true, spent_at = ? WHERE user_id = ? AND digest = ? IF spent = false";
+    drop_recovery_code: "w" true "DELETE FROM recovery_codes WHERE user_id = ? AND digest = ?";
+    drop_recovery_codes: "w" true "DELETE FROM recovery_codes WHERE user_id = ?";
 }
 
 pub(super) fn entry_key(seq: i64) -> String {
@@ -135,6 +151,7 @@ pub(super) type UserRow = (
     Option<String>,
     Option<String>,
     CqlTimestamp,
+    Option<CqlTimestamp>,
 );
 pub(super) type AccountRow = (
     String,
@@ -143,6 +160,7 @@ pub(super) type AccountRow = (
     Option<bool>,
     Option<String>,
     CqlTimestamp,
+    Option<bool>,
 );
 pub(super) type MemberRow = (String, String, String, CqlTimestamp);
 pub(super) type InvitationRow = (
@@ -208,6 +226,7 @@ pub(super) fn user(r: UserRow) -> User {
         name: r.2.unwrap_or_default(),
         password_hash: r.3.unwrap_or_default(),
         created_at: r.4 .0,
+        email_verified_at: r.5.map(|t| t.0),
     }
 }
 
@@ -219,6 +238,7 @@ pub(super) fn account(r: AccountRow) -> Result<Account, StoreError> {
         payment_failed: r.3.unwrap_or(false),
         custom_limits: r.4.and_then(|l| serde_json::from_str(&l).ok()),
         created_at: r.5 .0,
+        require_mfa: r.6.unwrap_or(false),
     })
 }
 

@@ -24,6 +24,7 @@ impl AccountStore for ScyllaStore {
                 a.payment_failed,
                 limits,
                 ts(a.created_at),
+                a.require_mfa,
             ),
         )
         .await?;
@@ -43,6 +44,11 @@ impl AccountStore for ScyllaStore {
 
     async fn set_payment_failed(&self, account_id: &str, failed: bool) -> Result<bool, StoreError> {
         self.lwt(&self.acct().set_payment_failed, (failed, account_id))
+            .await
+    }
+
+    async fn set_require_mfa(&self, account_id: &str, require: bool) -> Result<bool, StoreError> {
+        self.lwt(&self.acct().set_require_mfa, (require, account_id))
             .await
     }
 }

@@ -28,7 +28,32 @@ impl InvitationStore for ScyllaStore {
             &st.index_invitation,
             (&i.account_id, &i.invitation_id, token_hash),
         )
+        .await?;
+        self.exec(
+            &st.index_invitation_by_email,
+            (&i.email, &i.invitation_id, token_hash),
+        )
         .await
+    }
+
+    async fn invitations_for(
+        &self,
+        email: &str,
+        now: i64,
+    ) -> Result<Vec<(Invitation, String)>, StoreError> {
+        let hashes: Vec<(String,)> = self
+            .all_rows(&self.acct().invitation_hashes_for, (email,))
+            .await?;
+        let mut out = Vec::new();
+        for (h,) in hashes {
+            if let Some(i) = self.invitation_by_token(&h).await? {
+                if i.accepted_by.is_none() && i.expires_at > now {
+                    out.push((i, h));
+                }
+            }
+        }
+        out.sort_by_key(|(i, _)| std::cmp::Reverse(i.created_at));
+        Ok(out)
     }
 
     async fn invitations(&self, account_id: &str) -> Result<Vec<Invitation>, StoreError> {

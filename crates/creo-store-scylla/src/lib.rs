@@ -30,6 +30,7 @@ mod jobs;
 mod ledger;
 mod login_sessions;
 mod members;
+mod mfa;
 mod notifications;
 mod one_time_tokens;
 mod payment_events;
@@ -500,7 +501,7 @@ mod tests {
             "ks1",
             "{'class': 'SimpleStrategy', 'replication_factor': 1}",
         );
-        assert_eq!(st.len(), 35);
+        assert_eq!(st.len(), 38);
         assert!(st[0].starts_with(
             "CREATE KEYSPACE IF NOT EXISTS ks1 WITH replication = {'class': 'SimpleStrategy'"
         ));

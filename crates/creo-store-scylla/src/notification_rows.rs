@@ -27,8 +27,8 @@ statements! {
     put_settings: "w" true "INSERT INTO notification_settings (user_id, data) VALUES (?, ?)";
     mail_sent: "r" true "SELECT mail_key FROM mail_sent WHERE mail_key = ?";
     record_mail: "w" true "INSERT INTO mail_sent (mail_key, sent_at) VALUES (?, ?)";
-    create_token: "w" true "INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES (?, ?, ?, ?, ?)";
-    token: "s" true "SELECT user_id, purpose, created_at, expires_at, spent_at FROM one_time_tokens WHERE token_hash = ?";
+    create_token: "w" true "INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at, payload) VALUES (?, ?, ?, ?, ?, ?)";
+    token: "s" true "SELECT user_id, purpose, created_at, expires_at, spent_at, payload FROM one_time_tokens WHERE token_hash = ?";
     spend_token: "w" false "UPDATE one_time_tokens SET spent_at = ? WHERE token_hash = ? IF spent_at = null";
 }
 

@@ -18,12 +18,40 @@ impl OneTimeTokenStore for ScyllaStore {
                 token.purpose.as_str(),
                 ts(token.created_at),
                 ts(token.expires_at),
+                &token.payload,
             ),
         )
         .await
     }
 
+    async fn token(
+        &self,
+        hash: &str,
+        purpose: Purpose,
+        now: i64,
+    ) -> Result<Option<OneTimeToken>, StoreError> {
+        self.read_token(hash, purpose, now).await
+    }
+
     async fn spend_token(
+        &self,
+        hash: &str,
+        purpose: Purpose,
+        now: i64,
+    ) -> Result<Option<OneTimeToken>, StoreError> {
+        let Some(token) = self.read_token(hash, purpose, now).await? else {
+            return Ok(None);
+        };
+        if !self.lwt(&self.notes.spend_token, (ts(now), hash)).await? {
+            return Ok(None);
+        }
+        Ok(Some(token))
+    }
+}
+
+impl ScyllaStore {
+    /// The token if it serves `purpose`, is unspent and unexpired at `now`.
+    async fn read_token(
         &self,
         hash: &str,
         purpose: Purpose,
@@ -35,15 +63,13 @@ impl OneTimeTokenStore for ScyllaStore {
             CqlTimestamp,
             CqlTimestamp,
             Option<CqlTimestamp>,
+            Option<String>,
         );
         let row: Option<TokenRow> = self.first(&self.notes.token, (hash,)).await?;
-        let Some((user_id, stored_purpose, created, expires, spent)) = row else {
+        let Some((user_id, stored_purpose, created, expires, spent, payload)) = row else {
             return Ok(None);
         };
         if stored_purpose != purpose.as_str() || spent.is_some() || expires.0 <= now {
-            return Ok(None);
-        }
-        if !self.lwt(&self.notes.spend_token, (ts(now), hash)).await? {
             return Ok(None);
         }
         Ok(Some(OneTimeToken {
@@ -51,6 +77,7 @@ impl OneTimeTokenStore for ScyllaStore {
             purpose,
             created_at: created.0,
             expires_at: expires.0,
+            payload,
         }))
     }
 }

@@ -31,6 +31,7 @@ impl UserStore for ScyllaStore {
                 &u.name,
                 &u.password_hash,
                 ts(u.created_at),
+                u.email_verified_at.map(ts),
             ),
         )
         .await?;
@@ -69,11 +70,59 @@ impl UserStore for ScyllaStore {
         }
     }
 
+    async fn set_email_verified(
+        &self,
+        user_id: &str,
+        email: &str,
+        at: i64,
+    ) -> Result<bool, StoreError> {
+        match self.user(user_id).await? {
+            Some(u) if u.email == email && u.email_verified_at.is_some() => Ok(true),
+            Some(u) if u.email == email => {
+                self.lwt(&self.acct().set_email_verified, (ts(at), user_id, email))
+                    .await
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn change_email(
+        &self,
+        user_id: &str,
+        from: &str,
+        to: &str,
+        at: i64,
+    ) -> Result<EmailChange, StoreError> {
+        let st = self.acct();
+        // Claim the new address first (IF NOT EXISTS), as sign-up does; a claim this user already
+        // holds (a change retried after a failure) is theirs to use.
+        if !self.lwt(&st.claim_email, (to, user_id)).await? {
+            let holder: Option<(String,)> = self.first(&st.user_id_by_email, (to,)).await?;
+            if holder.is_none_or(|(h,)| h != user_id) {
+                return Ok(EmailChange::Taken);
+            }
+        }
+        if !self
+            .lwt(&st.move_email, (to, ts(at), user_id, from))
+            .await?
+        {
+            // The user left `from` meanwhile: give the claim back unless it is their address.
+            if self.user(user_id).await?.is_none_or(|u| u.email != to) {
+                self.exec(&st.drop_email, (to,)).await?;
+            }
+            return Ok(EmailChange::Stale);
+        }
+        self.exec(&st.drop_email, (from,)).await?;
+        Ok(EmailChange::Changed)
+    }
+
     async fn erase_user(&self, user_id: &str) -> Result<bool, StoreError> {
         let st = self.acct();
         let Some(u) = self.user(user_id).await? else {
             return Ok(false);
         };
+        self.exec(&st.drop_second_factor, (user_id,)).await?;
+        self.exec(&st.drop_recovery_codes, (user_id,)).await?;
         self.exec(&self.notes.drop_inbox, (user_id,)).await?;
         self.exec(&self.notes.drop_settings, (user_id,)).await?;
         self.exec(&st.drop_email, (&u.email,)).await?;

@@ -29,7 +29,8 @@ pub(super) fn role(s: String) -> rusqlite::Result<Role> {
     Role::parse(&s).ok_or_else(|| corrupt("role", &s))
 }
 
-pub(super) const USER_COLS: &str = "user_id, email, name, password_hash, created_at";
+pub(super) const USER_COLS: &str =
+    "user_id, email, name, password_hash, created_at, email_verified_at";
 pub(super) fn user_row(r: &Row) -> rusqlite::Result<User> {
     Ok(User {
         user_id: r.get(0)?,
@@ -37,11 +38,12 @@ pub(super) fn user_row(r: &Row) -> rusqlite::Result<User> {
         name: r.get(2)?,
         password_hash: r.get(3)?,
         created_at: r.get(4)?,
+        email_verified_at: r.get(5)?,
     })
 }
 
 pub(super) const ACCOUNT_COLS: &str =
-    "account_id, name, tier, payment_failed, custom_limits, created_at";
+    "account_id, name, tier, payment_failed, custom_limits, created_at, require_mfa";
 pub(super) fn account_row(r: &Row) -> rusqlite::Result<Account> {
     let tier: String = r.get(2)?;
     let limits: Option<String> = r.get(4)?;
@@ -52,6 +54,7 @@ pub(super) fn account_row(r: &Row) -> rusqlite::Result<Account> {
         payment_failed: r.get(3)?,
         custom_limits: limits.and_then(|l| serde_json::from_str(&l).ok()),
         created_at: r.get(5)?,
+        require_mfa: r.get(6)?,
     })
 }
 
@@ -208,14 +211,15 @@ pub(super) fn insert_account(conn: &Connection, a: &Account) -> Result<(), Store
         .map(|l| serde_json::to_string(l).expect("limits serialise"));
     exec(
         conn,
-        &format!("INSERT INTO accounts ({ACCOUNT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+        &format!("INSERT INTO accounts ({ACCOUNT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
         params![
             a.account_id,
             a.name,
             a.tier.as_str(),
             a.payment_failed,
             limits,
-            a.created_at
+            a.created_at,
+            a.require_mfa
         ],
     )
     .map(|_| ())

@@ -58,4 +58,17 @@ impl AccountStore for EmbeddedStore {
         })
         .await
     }
+
+    async fn set_require_mfa(&self, account_id: &str, require: bool) -> Result<bool, StoreError> {
+        let id = account_id.to_string();
+        self.transaction(move |c| {
+            exec(
+                c,
+                "UPDATE accounts SET require_mfa = ?2 WHERE account_id = ?1",
+                params![id, require],
+            )
+            .map(|n| n > 0)
+        })
+        .await
+    }
 }

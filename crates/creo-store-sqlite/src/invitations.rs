@@ -65,6 +65,27 @@ impl InvitationStore for EmbeddedStore {
         .await
     }
 
+    async fn invitations_for(
+        &self,
+        email: &str,
+        now: i64,
+    ) -> Result<Vec<(Invitation, String)>, StoreError> {
+        let email = email.to_string();
+        self.read(move |c| {
+            all(
+                c,
+                &format!(
+                    "SELECT {INVITATION_COLS}, token_hash FROM invitations
+                     WHERE email = ?1 AND accepted_by IS NULL AND expires_at > ?2
+                     ORDER BY created_at DESC"
+                ),
+                params![email, now],
+                |r| Ok((invitation_row(r)?, r.get(8)?)),
+            )
+        })
+        .await
+    }
+
     async fn accept_invitation(
         &self,
         token_hash: &str,

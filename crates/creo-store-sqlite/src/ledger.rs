@@ -137,6 +137,21 @@ impl LedgerStore for EmbeddedStore {
         .await
     }
 
+    async fn spent_by(&self, account_id: &str, user_id: &str) -> Result<Milli, StoreError> {
+        let (id, user) = (account_id.to_string(), user_id.to_string());
+        self.read(move |c| {
+            one(
+                c,
+                "SELECT COALESCE(-SUM(amount), 0) FROM credit_ledger
+                 WHERE account_id = ?1 AND user_id = ?2 AND amount < 0",
+                params![id, user],
+                |r| r.get(0),
+            )
+            .map(|spent| spent.unwrap_or(0))
+        })
+        .await
+    }
+
     async fn spent_since(
         &self,
         account_id: &str,

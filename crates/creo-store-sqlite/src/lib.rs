@@ -23,6 +23,7 @@ mod jobs;
 mod ledger;
 mod login_sessions;
 mod members;
+mod mfa;
 mod notifications;
 mod one_time_tokens;
 mod pacing;
@@ -222,12 +223,13 @@ impl EmbeddedStore {
 /// Creates the tables if missing. Idempotent: `creo migrate` and every start run it.
 /// The embedded schema, one file per area: the same tables and keys as `schema.cql`. Each
 /// statement is `IF NOT EXISTS`, so applying it to an existing store is a no-op.
-const SCHEMA: [&str; 5] = [
+const SCHEMA: [&str; 6] = [
     include_str!("schema/documents.sql"),
     include_str!("schema/accounts.sql"),
     include_str!("schema/workflow.sql"),
     include_str!("schema/webhooks.sql"),
     include_str!("schema/notifications.sql"),
+    include_str!("schema/mfa.sql"),
 ];
 
 pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
@@ -241,7 +243,18 @@ pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
         "targets",
         "TEXT NOT NULL DEFAULT '[]'",
     )?;
-    add_column(conn, "documents", "title", "TEXT NOT NULL DEFAULT ''")
+    add_column(conn, "documents", "title", "TEXT NOT NULL DEFAULT ''")?;
+    add_column(conn, "users", "email_verified_at", "INTEGER")?;
+    add_column(
+        conn,
+        "accounts",
+        "require_mfa",
+        "INTEGER NOT NULL DEFAULT 0",
+    )?;
+    add_column(conn, "one_time_tokens", "payload", "TEXT")?;
+    // After the columns it names exist.
+    conn.execute_batch("CREATE INDEX IF NOT EXISTS invitations_by_email ON invitations (email)")
+        .map_err(unavailable)
 }
 
 fn add_column(conn: &Connection, table: &str, column: &str, decl: &str) -> Result<(), StoreError> {

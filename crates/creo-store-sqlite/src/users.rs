@@ -34,13 +34,14 @@ impl UserStore for EmbeddedStore {
             }
             exec(
                 conn,
-                &format!("INSERT INTO users ({USER_COLS}) VALUES (?1, ?2, ?3, ?4, ?5)"),
+                &format!("INSERT INTO users ({USER_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
                 params![
                     user.user_id,
                     user.email,
                     user.name,
                     user.password_hash,
-                    user.created_at
+                    user.created_at,
+                    user.email_verified_at
                 ],
             )?;
             insert_account(conn, &account)?;
@@ -100,10 +101,64 @@ impl UserStore for EmbeddedStore {
         .await
     }
 
+    async fn set_email_verified(
+        &self,
+        user_id: &str,
+        email: &str,
+        at: i64,
+    ) -> Result<bool, StoreError> {
+        let (id, email) = (user_id.to_string(), email.to_string());
+        self.transaction(move |c| {
+            exec(
+                c,
+                "UPDATE users SET email_verified_at = COALESCE(email_verified_at, ?3)
+                 WHERE user_id = ?1 AND email = ?2",
+                params![id, email, at],
+            )
+            .map(|n| n > 0)
+        })
+        .await
+    }
+
+    async fn change_email(
+        &self,
+        user_id: &str,
+        from: &str,
+        to: &str,
+        at: i64,
+    ) -> Result<EmailChange, StoreError> {
+        let (id, from, to) = (user_id.to_string(), from.to_string(), to.to_string());
+        self.transaction(move |c| {
+            let taken = one(
+                c,
+                "SELECT 1 FROM users WHERE email = ?1 AND user_id <> ?2",
+                params![to, id],
+                |_| Ok(()),
+            )?;
+            if taken.is_some() {
+                return Ok(EmailChange::Taken);
+            }
+            let n = exec(
+                c,
+                "UPDATE users SET email = ?3, email_verified_at = ?4 WHERE user_id = ?1 AND email = ?2",
+                params![id, from, to, at],
+            )?;
+            Ok(if n > 0 {
+                EmailChange::Changed
+            } else {
+                EmailChange::Stale
+            })
+        })
+        .await
+    }
+
     async fn erase_user(&self, user_id: &str) -> Result<bool, StoreError> {
         let id = user_id.to_string();
         self.transaction(move |c| {
             exec(c, "DELETE FROM notifications WHERE user_id = ?1", params![id])?;
+            exec(c, "DELETE FROM second_factors WHERE user_id = ?1", params![id])?;
+            exec(c, "DELETE FROM recovery_codes WHERE user_id = ?1", params![id])?;
+            exec(c, "DELETE FROM one_time_tokens WHERE user_id = ?1", params![id])?;
             exec(
                 c,
                 "DELETE FROM notification_settings WHERE user_id = ?1",

@@ -17,6 +17,9 @@ pub struct Account {
     /// An enterprise account's own limits, replacing its tier's.
     pub custom_limits: Option<TierLimits>,
     pub created_at: i64,
+    /// Set by an owner: every member must sign in with a second factor (members without one
+    /// may only enrol until they have).
+    pub require_mfa: bool,
 }
 
 #[async_trait]
@@ -25,4 +28,5 @@ pub trait AccountStore: Send + Sync + 'static {
     async fn account(&self, account_id: &str) -> Result<Option<Account>, StoreError>;
     async fn set_tier(&self, account_id: &str, tier: Tier) -> Result<bool, StoreError>;
     async fn set_payment_failed(&self, account_id: &str, failed: bool) -> Result<bool, StoreError>;
+    async fn set_require_mfa(&self, account_id: &str, require: bool) -> Result<bool, StoreError>;
 }

@@ -25,6 +25,13 @@ pub trait InvitationStore: Send + Sync + 'static {
     async fn invitations(&self, account_id: &str) -> Result<Vec<Invitation>, StoreError>;
     async fn invitation_by_token(&self, token_hash: &str)
         -> Result<Option<Invitation>, StoreError>;
+    /// Invitations addressed to `email` that nobody accepted yet and that have not expired by
+    /// `now`, each with its token's hash (what `accept_invitation` takes), newest first.
+    async fn invitations_for(
+        &self,
+        email: &str,
+        now: i64,
+    ) -> Result<Vec<(Invitation, String)>, StoreError>;
     /// Marks the invitation accepted by `user_id` (once: `None` if unknown, expired or taken).
     async fn accept_invitation(
         &self,

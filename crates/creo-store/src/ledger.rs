@@ -211,6 +211,19 @@ pub trait LedgerStore: Send + Sync + 'static {
     /// each debit's quantity (four variations asked for at once are one generation). What
     /// quotas and the month's summary need. The default sums `ledger_since`; a backend that
     /// can aggregate where the data is (SQL) overrides it.
+    /// Milli-credits one person's debits (charges, captures) took from the account, ever. What
+    /// the allowance of a person whose email is unverified is counted against. The default sums
+    /// `ledger_since`; SQL overrides it.
+    async fn spent_by(&self, account_id: &str, user_id: &str) -> Result<Milli, StoreError> {
+        Ok(self
+            .ledger_since(account_id, 0)
+            .await?
+            .iter()
+            .filter(|e| e.user_id == user_id && e.amount_milli < 0)
+            .map(|e| -e.amount_milli)
+            .sum())
+    }
+
     async fn spent_since(
         &self,
         account_id: &str,

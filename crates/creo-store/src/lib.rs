@@ -24,6 +24,7 @@ pub mod jobs;
 pub mod ledger;
 pub mod login_sessions;
 pub mod members;
+pub mod mfa;
 pub mod notifications;
 pub mod one_time_tokens;
 pub mod payment_events;
@@ -48,6 +49,7 @@ pub use jobs::*;
 pub use ledger::*;
 pub use login_sessions::*;
 pub use members::*;
+pub use mfa::*;
 pub use notifications::*;
 pub use one_time_tokens::*;
 pub use payment_events::*;
@@ -104,6 +106,7 @@ pub struct Stores {
     pub audit: Arc<dyn AuditStore>,
     pub notifications: Arc<dyn NotificationStore>,
     pub one_time_tokens: Arc<dyn OneTimeTokenStore>,
+    pub mfa: Arc<dyn MfaStore>,
 }
 
 impl Stores {
@@ -129,7 +132,8 @@ impl Stores {
             + PaymentEventStore
             + AuditStore
             + NotificationStore
-            + OneTimeTokenStore,
+            + OneTimeTokenStore
+            + MfaStore,
     {
         Stores {
             documents: backend.clone(),
@@ -151,7 +155,8 @@ impl Stores {
             payment_events: backend.clone(),
             audit: backend.clone(),
             notifications: backend.clone(),
-            one_time_tokens: backend,
+            one_time_tokens: backend.clone(),
+            mfa: backend,
         }
     }
 }

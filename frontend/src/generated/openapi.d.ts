@@ -345,6 +345,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/accounts/{account_id}/security-settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["accounts_security_settings"];
+        /**
+         * Owners only. Requiring a second factor takes the owner's own first, so nobody locks the
+         *     account's owners out; members without one may then only enrol.
+         */
+        put: operations["accounts_set_security_settings"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/accounts/{account_id}/usage": {
         parameters: {
             query?: never;
@@ -503,6 +523,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/email/change": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Follows an email-change link: the person's address becomes the new one, verified. */
+        post: operations["identity_confirm_email_change"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/email/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Follows a verification link: the address it was mailed to is the person's. */
+        post: operations["identity_verify_email"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/login": {
         parameters: {
             query?: never;
@@ -513,10 +567,28 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Email and password for a token pair. Failures are audited in the user's accounts, and
-         *     attempts per email are rate-limited.
+         * Email and password for a token pair, or, for a person with a second factor, a challenge to
+         *     answer with a code at `/api/v1/auth/login/mfa`. Failures are audited in the user's accounts,
+         *     and attempts per email are rate-limited.
          */
         post: operations["identity_login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/login/mfa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The second step of a sign-in: the challenge and a code for the token pair. */
+        post: operations["identity_login_mfa"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1163,6 +1235,44 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/users/me/email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Asks to move the signed-in person to another address: a link goes to the new address, and
+         *     nothing changes until it is followed. The answer is the same whether or not the address is
+         *     free (no mail goes to a taken one), so this does not tell who has an account.
+         */
+        put: operations["users_change_email"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/email/verification": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mails the signed-in person a new verification link (three an hour, then 429). */
+        post: operations["users_resend_verification"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/users/me/export": {
         parameters: {
             query?: never;
@@ -1174,6 +1284,118 @@ export interface paths {
         get: operations["users_export"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The invitations addressed to the signed-in person's email that wait for them, newest first.
+         *     Where the inbox's invitation notices lead.
+         */
+        get: operations["users_invitations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/invitations/{invitation_id}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accepts one of the signed-in person's own invitations. Only a verified address proves the
+         *     invitation is theirs here (there is no token from a link), so an unverified one is refused.
+         */
+        post: operations["users_accept_invitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/mfa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The person's second factor, and which of their accounts require one. */
+        get: operations["users_mfa"];
+        put?: never;
+        post?: never;
+        /** Turns the second factor off (the password and a code). */
+        delete: operations["users_mfa_disable"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/mfa/enrolment": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Starts (or restarts) an enrolment: a new secret, shown once. */
+        post: operations["users_mfa_enrol"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/mfa/enrolment/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Turns the pending secret on with its first code, and answers the recovery codes (once). Every
+         *     other session of the person ends: they were opened without the second factor.
+         */
+        post: operations["users_mfa_confirm"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/mfa/recovery-codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Replaces the recovery codes (the password and a code); the old ones stop working. */
+        post: operations["users_mfa_recovery_codes"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1335,6 +1557,11 @@ export interface components {
             name: string;
             /** @description Set by a failed payment: chargeable actions are refused until a payment succeeds. */
             payment_failed: boolean;
+            /**
+             * @description Set by an owner: every member must sign in with a second factor (members without one
+             *     may only enrol until they have).
+             */
+            require_mfa: boolean;
             tier: components["schemas"]["Tier"];
         };
         AccountWithRole: components["schemas"]["Account"] & {
@@ -1446,7 +1673,10 @@ export interface components {
          * @description An error's `code` field in `{"error": {"code", "message"}}`.
          * @enum {string}
          */
-        Code: "access_revoked" | "ai_unavailable" | "already_settled" | "bad_title" | "busy" | "comment_quota_exceeded" | "deadline_exceeded" | "document_busy" | "document_too_large" | "email_off" | "empty_document" | "exists" | "forbidden" | "idempotency_key_required" | "idempotency_key_reused" | "insufficient_credits" | "internal" | "invalid_anchor" | "invalid_comment" | "invalid_credentials" | "invalid_document" | "invalid_document_id" | "invalid_email" | "invalid_event" | "invalid_events" | "invalid_examples" | "invalid_field" | "invalid_input" | "invalid_name" | "invalid_quantity" | "invalid_query" | "invalid_refresh_token" | "invalid_reset_token" | "invalid_settings" | "invalid_signature" | "invalid_suggestion" | "invalid_targets" | "invalid_time" | "invalid_timezone" | "invalid_transition" | "invalid_update" | "invalid_url" | "invalid_user" | "invalid_version" | "last_owner" | "login_required" | "missing_scope" | "monthly_quota_exceeded" | "no_such_account" | "no_suggestion" | "not_a_member" | "not_found" | "not_queued" | "not_selectable" | "payment_failed" | "platform_checks" | "rate_limited" | "read_only" | "refresh_token_reused" | "seat_limit_reached" | "session_revoked" | "shutting_down" | "sole_owner" | "store_unavailable" | "too_large" | "too_many_attempts" | "too_many_connections" | "too_many_endpoints" | "too_many_requests" | "try_again" | "unauthorized" | "unknown_account" | "unknown_kind" | "unknown_scope" | "unresolved_update" | "version_quota_exceeded" | "weak_password" | "websocket_handshake" | "worker_restarted" | "wrong_account" | "wrong_document" | "wrong_invitee";
+        Code: "access_revoked" | "ai_unavailable" | "already_settled" | "bad_title" | "busy" | "comment_quota_exceeded" | "deadline_exceeded" | "document_busy" | "document_too_large" | "email_off" | "email_unverified" | "empty_document" | "exists" | "forbidden" | "idempotency_key_required" | "idempotency_key_reused" | "insufficient_credits" | "internal" | "invalid_anchor" | "invalid_comment" | "invalid_credentials" | "invalid_document" | "invalid_document_id" | "invalid_email" | "invalid_event" | "invalid_events" | "invalid_examples" | "invalid_field" | "invalid_input" | "invalid_link_token" | "invalid_mfa_code" | "invalid_mfa_challenge" | "invalid_name" | "invalid_quantity" | "invalid_query" | "invalid_refresh_token" | "invalid_reset_token" | "invalid_settings" | "invalid_signature" | "invalid_suggestion" | "invalid_targets" | "invalid_time" | "invalid_timezone" | "invalid_transition" | "invalid_update" | "invalid_url" | "invalid_user" | "invalid_version" | "last_owner" | "login_required" | "mfa_already_enabled" | "mfa_enrolment_required" | "mfa_not_enabled" | "missing_scope" | "monthly_quota_exceeded" | "no_such_account" | "no_suggestion" | "not_a_member" | "not_found" | "not_queued" | "not_selectable" | "payment_failed" | "platform_checks" | "rate_limited" | "read_only" | "refresh_token_reused" | "seat_limit_reached" | "session_revoked" | "shutting_down" | "sole_owner" | "store_unavailable" | "too_large" | "too_many_attempts" | "too_many_connections" | "too_many_endpoints" | "too_many_requests" | "try_again" | "unauthorized" | "unknown_account" | "unknown_kind" | "unknown_scope" | "unresolved_update" | "version_quota_exceeded" | "weak_password" | "websocket_handshake" | "worker_restarted" | "wrong_account" | "wrong_document" | "wrong_invitee";
+        Code6: {
+            code: string;
+        };
         Comment: {
             anchor?: null | components["schemas"]["Anchor"];
             author: string;
@@ -1552,6 +1782,14 @@ export interface components {
             /** @description Only in the answer that created it: verify `Creo-Signature` with it. */
             secret?: string | null;
             url: string;
+        };
+        /** @description Shown once, when an enrolment starts. */
+        Enrolment: {
+            otpauth_uri: string;
+            /** @description The URI as a QR code (an SVG document). */
+            qr_svg: string;
+            /** @description Base32, for typing into an app by hand. */
+            secret: string;
         };
         /**
          * @description Why the ledger moved.
@@ -1695,6 +1933,10 @@ export interface components {
              */
             next_before?: number | null;
         };
+        LinkToken: {
+            /** @description The token from the emailed link. */
+            token: string;
+        };
         /** @description One document of the list, with where it is in its workflow. */
         Listed: {
             /** Format: int64 */
@@ -1711,11 +1953,15 @@ export interface components {
             email: string;
             password: string;
         };
-        /** @description Who is signed in: the name shown to others, and the email. */
+        /** @description Who is signed in: the name shown to others, the email, and where their identity stands. */
         Me: {
             email: string;
+            email_verified: boolean;
+            mfa_enabled: boolean;
             name: string;
             user_id: string;
+            /** @description Whether this server holds unverified addresses to limits (it does while email is on). */
+            verification_required: boolean;
         };
         Member: {
             account_id: string;
@@ -1731,6 +1977,25 @@ export interface components {
         MemberView: components["schemas"]["Member"] & {
             email?: string | null;
             name: string;
+        };
+        /** @description The answer to a right password when a second factor is on. */
+        MfaChallenge: {
+            /** @description Spend it at `/api/v1/auth/login/mfa` with a code. */
+            challenge: string;
+            /**
+             * Format: int64
+             * @description Seconds it stays valid.
+             */
+            expires_in: number;
+            mfa_required: boolean;
+        };
+        MfaStatus: {
+            enabled: boolean;
+            /** @description An enrolment was started and waits for its first code. */
+            pending: boolean;
+            recovery_codes_left: number;
+            /** @description Accounts of the person that require a second factor. */
+            required_by: string[];
         };
         MintToken: {
             /** @description Scope the token to one document (recommended). */
@@ -1773,6 +2038,10 @@ export interface components {
             /** @description ...in this IANA time zone, e.g. `Europe/Paris` (daylight saving applied). */
             timezone?: string | null;
         };
+        /** @description An invitation addressed to the signed-in person, as their own list shows it. */
+        MyInvitation: components["schemas"]["InvitationPreview"] & {
+            invitation_id: string;
+        };
         NewAccount: {
             name: string;
         };
@@ -1797,6 +2066,11 @@ export interface components {
             body: string;
             /** @description Reply in this comment's thread. */
             reply_to?: string | null;
+        };
+        NewEmail: {
+            email: string;
+            /** @description The current password: whoever holds a session alone cannot move the account away. */
+            password: string;
         };
         NewEndpoint: {
             /** @description Any of `document.updated`, `workflow.transitioned`, `comment.added`, `job.completed`. */
@@ -1848,6 +2122,12 @@ export interface components {
         PlacedComment: components["schemas"]["Comment"] & {
             span?: null | components["schemas"]["Span"];
         };
+        /** @description The password and a code (or a recovery code): what turning the factor off takes. */
+        Proof: {
+            code?: string | null;
+            password: string;
+            recovery_code?: string | null;
+        };
         Quote: {
             /**
              * Format: int64
@@ -1860,6 +2140,10 @@ export interface components {
              */
             total_milli: number;
             variations: number;
+        };
+        /** @description Shown once; each works one time in place of a code. */
+        RecoveryCodes: {
+            recovery_codes: string[];
         };
         Refresh: {
             /** @description Switch to another of the user's accounts. */
@@ -1932,6 +2216,16 @@ export interface components {
             hits: components["schemas"]["Hit"][];
             /** @description Documents in the account's index. */
             indexed: number;
+        };
+        /** @description A code from the authenticator app, or one recovery code. */
+        SecondStep: {
+            challenge: string;
+            code?: string | null;
+            recovery_code?: string | null;
+        };
+        SecuritySettings: {
+            /** @description Every member must sign in with a second factor. */
+            require_mfa: boolean;
         };
         Selection: {
             /**
@@ -2075,6 +2369,12 @@ export interface components {
             /** Format: int64 */
             created_at: number;
             email: string;
+            /**
+             * Format: int64
+             * @description When the person proved they receive mail at `email` (a link mailed to it was followed);
+             *     `None` until then, and again after the address changes until the new one is proved.
+             */
+            email_verified_at?: number | null;
             name: string;
             user_id: string;
         };
@@ -2902,6 +3202,70 @@ export interface operations {
             };
         };
     };
+    accounts_security_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the account (workspace) id */
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the settings */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecuritySettings"];
+                };
+            };
+        };
+    };
+    accounts_set_security_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the account (workspace) id */
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SecuritySettings"];
+            };
+        };
+        responses: {
+            /** @description saved */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecuritySettings"];
+                };
+            };
+            /** @description not an owner */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the owner has no second factor yet */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     billing_usage: {
         parameters: {
             query?: {
@@ -3244,6 +3608,71 @@ export interface operations {
             };
         };
     };
+    identity_confirm_email_change: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LinkToken"];
+            };
+        };
+        responses: {
+            /** @description the address is changed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description unknown, used or expired link, or the address changed since */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description someone took the new address meanwhile */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    identity_verify_email: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LinkToken"];
+            };
+        };
+        responses: {
+            /** @description the address is verified */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description unknown, used or expired link, or the address changed since */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     identity_login: {
         parameters: {
             query?: never;
@@ -3266,6 +3695,15 @@ export interface operations {
                     "application/json": components["schemas"]["Tokens"];
                 };
             };
+            /** @description the password is right; a second factor is needed */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MfaChallenge"];
+                };
+            };
             /** @description wrong email or password */
             401: {
                 headers: {
@@ -3274,6 +3712,44 @@ export interface operations {
                 content?: never;
             };
             /** @description too many attempts */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    identity_login_mfa: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SecondStep"];
+            };
+        };
+        responses: {
+            /** @description logged in */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tokens"];
+                };
+            };
+            /** @description wrong code, or an unknown, used or expired challenge */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description too many wrong codes */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4516,6 +4992,88 @@ export interface operations {
             };
         };
     };
+    users_change_email: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewEmail"];
+            };
+        };
+        responses: {
+            /** @description a link is on its way to the new address */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not a valid address */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description wrong password */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description email is off on this server */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    users_resend_verification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a link is on its way */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the address is verified already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description asked too often: wait */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description email is off on this server */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     users_export: {
         parameters: {
             query?: never;
@@ -4533,6 +5091,229 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["UserExport"];
                 };
+            };
+        };
+    };
+    users_invitations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description pending invitations */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MyInvitation"][];
+                };
+            };
+        };
+    };
+    users_accept_invitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the invitation id */
+                invitation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description joined */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Member"];
+                };
+            };
+            /** @description the account's tier has no seat left */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the email address is not verified */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no such pending invitation for this address */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    users_mfa: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the second factor */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MfaStatus"];
+                };
+            };
+        };
+    };
+    users_mfa_disable: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Proof"];
+            };
+        };
+        responses: {
+            /** @description off */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description wrong password or code */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no second factor is on */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    users_mfa_enrol: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description add it to an authenticator app, then confirm with a code */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Enrolment"];
+                };
+            };
+            /** @description a second factor is on already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    users_mfa_confirm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Code6"];
+            };
+        };
+        responses: {
+            /** @description on; keep these codes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryCodes"];
+                };
+            };
+            /** @description wrong code */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no enrolment waits, or it is on already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    users_mfa_recovery_codes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Proof"];
+            };
+        };
+        responses: {
+            /** @description the new codes, shown once */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryCodes"];
+                };
+            };
+            /** @description wrong password or code */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no second factor is on */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

@@ -12,6 +12,7 @@ mod data;
 mod floods;
 mod identity;
 mod inbox;
+mod mfa;
 mod outbound;
 mod requests;
 mod updates;

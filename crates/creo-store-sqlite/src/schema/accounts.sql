@@ -3,7 +3,8 @@ CREATE TABLE IF NOT EXISTS users (
     email          TEXT UNIQUE,
     name           TEXT NOT NULL,
     password_hash  TEXT NOT NULL,
-    created_at     INTEGER NOT NULL
+    created_at     INTEGER NOT NULL,
+    email_verified_at INTEGER
 );
 CREATE TABLE IF NOT EXISTS accounts (
     account_id      TEXT PRIMARY KEY,
@@ -11,7 +12,8 @@ CREATE TABLE IF NOT EXISTS accounts (
     tier            TEXT NOT NULL,
     payment_failed  INTEGER NOT NULL DEFAULT 0,
     custom_limits   TEXT,
-    created_at      INTEGER NOT NULL
+    created_at      INTEGER NOT NULL,
+    require_mfa     INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS account_members (
     account_id  TEXT NOT NULL,

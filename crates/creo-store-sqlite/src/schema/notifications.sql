@@ -32,5 +32,6 @@ CREATE TABLE IF NOT EXISTS one_time_tokens (
     purpose     TEXT NOT NULL,
     created_at  INTEGER NOT NULL,
     expires_at  INTEGER NOT NULL,
-    spent_at    INTEGER
+    spent_at    INTEGER,
+    payload     TEXT
 ) WITHOUT ROWID;

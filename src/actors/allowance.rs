@@ -1,0 +1,80 @@
+//! What people whose email is unverified may spend of one account: at most `limit`
+//! milli-credits, counted as their charges and holds are admitted (so two requests at once
+//! cannot both slip under it), and given back when one is refused, replayed or released. The
+//! account actor owns one, so the count is exact for its account; what a person spent before the
+//! actor started is read from the ledger the first time they spend (`learn`).
+
+use std::collections::HashMap;
+
+use crate::billing::Milli;
+
+/// Whether the person paying has proved their email address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spender {
+    /// Verified, or nobody needs to be (email is off, or an API key or app token pays).
+    Trusted,
+    /// Held to the allowance.
+    Unverified,
+}
+
+#[derive(Debug, Default)]
+pub struct Allowances {
+    limit: Milli,
+    spent: HashMap<String, Milli>,
+}
+
+impl Allowances {
+    pub fn new(limit: Milli) -> Allowances {
+        Allowances {
+            limit,
+            spent: HashMap::new(),
+        }
+    }
+
+    pub fn knows(&self, user: &str) -> bool {
+        self.spent.contains_key(user)
+    }
+
+    /// What the ledger says `user` spent, the first time they spend here.
+    pub fn learn(&mut self, user: &str, spent: Milli) {
+        self.spent.entry(user.to_string()).or_insert(spent);
+    }
+
+    /// Counts `amount` against `user`'s allowance, or says how much of it is left.
+    pub fn admit(&mut self, user: &str, amount: Milli) -> Result<(), Milli> {
+        let spent = self.spent.entry(user.to_string()).or_insert(0);
+        if *spent + amount > self.limit {
+            return Err((self.limit - *spent).max(0));
+        }
+        *spent += amount;
+        Ok(())
+    }
+
+    /// An admitted amount that did not move after all.
+    pub fn give_back(&mut self, user: &str, amount: Milli) {
+        if let Some(spent) = self.spent.get_mut(user) {
+            *spent = (*spent - amount).max(0);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spending_stops_at_the_limit_and_what_did_not_move_comes_back() {
+        let mut a = Allowances::new(2_000);
+        assert!(!a.knows("u"));
+        a.learn("u", 500);
+        assert!(a.knows("u"));
+        assert_eq!(a.admit("u", 1_000), Ok(()));
+        assert_eq!(a.admit("u", 1_000), Err(500), "500 left, 1,000 asked");
+        a.give_back("u", 1_000);
+        assert_eq!(a.admit("u", 1_500), Ok(()));
+        assert_eq!(a.admit("u", 1), Err(0));
+        // Learning again keeps the count the actor made.
+        a.learn("u", 0);
+        assert_eq!(a.admit("u", 1), Err(0));
+    }
+}
