@@ -15,6 +15,9 @@
 #   load/bench.sh W1         a write burst (creo-burst): one writer sends 20,000 small updates as
 #                            fast as it can; the time until an observer has them all, against
 #                            the reference server in the same run
+#   load/bench.sh N1         notifications (creo-notify): a review request fanned out to 1,000
+#                            admins' inboxes against one-recipient mentions, and mention -> live
+#                            stream latency against the comment request's own round trip
 #   load/bench.sh J1         the job path (creo-jobs): webhook delivery jobs/s through RabbitMQ
 #                            and through the store queue against direct POSTs, and request ->
 #                            socket latency of comments and of four-variation generations
@@ -30,7 +33,7 @@ ROOT=$PWD
 OUT=${BENCH_OUT:-$ROOT/target/bench} # BENCH_OUT: where the reports go
 mkdir -p "$OUT"
 SCENARIOS=("$@")
-[ ${#SCENARIOS[@]} -eq 0 ] && SCENARIOS=(F T S1 S2 S3 S4 S5 W1 C1 C2 B1 I1 J1)
+[ ${#SCENARIOS[@]} -eq 0 ] && SCENARIOS=(F T S1 S2 S3 S4 S5 W1 C1 C2 B1 N1 I1 J1)
 
 cargo build --release -p creo -p creo-load
 (cd load/reference && npm ci --no-audit --no-fund --loglevel=error)
@@ -218,6 +221,13 @@ print(int(r['latency_ms']['p99'] <= 50 and not r['errors'] and r['convergence'][
       CREO_TIERS__FREE__MONTHLY_GENERATIONS=100000000 start_creo
     "$ROOT/target/release/creo-charges" --url "http://127.0.0.1:$CREO_PORT" \
       --accounts 16 --concurrency 64 --duration 20s | tee "$OUT/B1.txt"
+    stop_server ;;
+  N1) # Notifications: 1,000 admins of one account (cheap password hashing, no seat or request
+    # limits), a review request to all of them against one-recipient mentions, and the time from
+    # a mention to its event on the recipient's live stream.
+    CREO_ARGON2_MEMORY_KIB=256 CREO_ARGON2_ITERATIONS=1 CREO_TIERS__FREE__SEATS=100000 \
+      CREO_TIERS__FREE__REQUESTS_PER_SECOND=0 CREO_TIERS__FREE__REQUESTS_PER_HOUR=0 start_creo
+    "$ROOT/target/release/creo-notify" --url "http://127.0.0.1:$CREO_PORT" | tee "$OUT/N1.txt"
     stop_server ;;
   J1) # The job path, once through RabbitMQ (127.0.0.1:5672) and once through the store
     # queue: 250 comments x 20 webhook endpoints = 5000 delivery jobs, then 30 latency samples.
