@@ -3,13 +3,17 @@ import { api, onSession, refresh, session, sessionEndedBecause, type Session } f
 import { AuthScreen } from './AuthScreen'
 import { DocumentsPage } from './DocumentsPage'
 import { InvitePage } from './InvitePage'
+import { ConfirmEmailChange, VerifyEmail } from './LinkPages'
+import { MyInvitations } from './MyInvitations'
 import { ResetPassword } from './PasswordReset'
+import { SecurityPage } from './SecurityPage'
 
 // The editor (Tiptap, ProseMirror, Yjs) is most of the code: it loads only when a document opens,
 // so the login form and the documents list paint first.
 const EditorPage = lazy(() => import('./editor/EditorPage').then((m) => ({ default: m.EditorPage })))
 
-// Addresses live in the hash (#/w/<workspace>/doc/<id>, #/invite/<token>, #/reset/<token>), so the server only
+// Addresses live in the hash (#/w/<workspace>/doc/<id>, #/invite/<token>, #/reset/<token>, #/verify/<token>,
+// #/email-change/<token>, #/security, #/invitations), so the server only
 // ever has to serve index.html and any address can be bookmarked, shared or reloaded.
 function useHash(): string {
   const [hash, setHash] = useState(location.hash)
@@ -54,6 +58,10 @@ export function App() {
   if (invite) return <InvitePage token={decodeURIComponent(invite[1])} session={current} />
   const reset = hash.match(/^#\/reset\/([A-Za-z0-9_]{1,128})$/)
   if (reset) return <ResetPassword token={reset[1]} />
+  const verify = hash.match(/^#\/verify\/([A-Za-z0-9_]{1,128})$/)
+  if (verify) return <VerifyEmail token={verify[1]} />
+  const moved = hash.match(/^#\/email-change\/([A-Za-z0-9_]{1,128})$/)
+  if (moved) return <ConfirmEmailChange token={moved[1]} />
 
   const doc = parseDocument(hash)
   const shown = current ?? (doc ? ended : null)
@@ -73,6 +81,8 @@ export function App() {
     )
   }
   if (!current) return <AuthScreen />
+  if (hash === '#/security') return <SecurityPage key={current.accountId} session={current} />
+  if (hash === '#/invitations') return <MyInvitations session={current} />
   return <DocumentsPage key={current.accountId} session={current} />
 }
 

@@ -1,5 +1,5 @@
 import { useState, type FormEvent, type ReactNode } from 'react'
-import { ApiError, login, register, sessionEndedBecause } from './api'
+import { ApiError, login, register, secondStep, sessionEndedBecause } from './api'
 import { useTitle } from './title'
 import { Alert } from './Alert'
 import { ForgotPassword } from './PasswordReset'
@@ -17,7 +17,16 @@ export function AuthScreen({
   const [mode, setMode] = useState<'login' | 'register' | 'forgot'>(initialMode)
   const [error, setError] = useState('')
   const [busy, setBusy] = useState(false)
-  useTitle(mode === 'login' ? 'Log in' : 'Sign up')
+  // The password was right and a second factor is on: the code comes next.
+  const [pending, setPending] = useState<{ email: string; challenge: string } | null>(null)
+  useTitle(pending ? 'Two-step sign-in' : mode === 'login' ? 'Log in' : 'Sign up')
+  if (pending)
+    return (
+      <main className="auth">
+        <h1 className="brand">creo</h1>
+        <SecondStep {...pending} onBack={() => setPending(null)} />
+      </main>
+    )
   if (mode === 'forgot')
     return (
       <main className="auth">
@@ -35,7 +44,10 @@ export function AuthScreen({
     setError('')
     try {
       if (mode === 'register') await register(address, password, String(form.get('name') ?? ''))
-      else await login(address, password)
+      else {
+        const { challenge } = await login(address, password)
+        if (challenge) setPending({ email: address, challenge })
+      }
     } catch (err) {
       setError(err instanceof ApiError ? err.message : 'The server could not be reached')
     } finally {
@@ -96,5 +108,61 @@ export function AuthScreen({
         )}
       </form>
     </main>
+  )
+}
+
+/** The code from the authenticator app (or a recovery code), after a right password. */
+function SecondStep({ email, challenge, onBack }: { email: string; challenge: string; onBack: () => void }) {
+  const [recovery, setRecovery] = useState(false)
+  const [error, setError] = useState('')
+  const [busy, setBusy] = useState(false)
+
+  async function submit(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault()
+    const value = String(new FormData(e.currentTarget).get('code')).trim()
+    setBusy(true)
+    setError('')
+    try {
+      await secondStep(email, challenge, recovery ? { recovery_code: value } : { code: value.replace(/\s/g, '') })
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'invalid_mfa_challenge') onBack()
+      setError(err instanceof ApiError ? err.message : 'The server could not be reached')
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  return (
+    <form onSubmit={submit} className="card stack" aria-labelledby="mfa-title">
+      <h2 id="mfa-title">Two-step sign-in</h2>
+      <p className="hint">
+        {recovery
+          ? 'Type one of the recovery codes you saved when you set up two-step sign-in. Each works once.'
+          : 'Open your authenticator app and type the six-digit code it shows for creo.'}
+      </p>
+      <label>
+        {recovery ? 'Recovery code' : 'Code'}
+        <input
+          key={recovery ? 'recovery' : 'code'}
+          name="code"
+          autoComplete="one-time-code"
+          inputMode={recovery ? 'text' : 'numeric'}
+          pattern={recovery ? undefined : '[0-9 ]{6,7}'}
+          maxLength={recovery ? 32 : 7}
+          autoFocus
+          required
+        />
+      </label>
+      <Alert text={error} />
+      <button type="submit" className="primary" disabled={busy}>
+        Continue
+      </button>
+      <button type="button" className="link" onClick={() => setRecovery(!recovery)}>
+        {recovery ? 'Use a code from the app instead' : 'Lost your phone? Use a recovery code'}
+      </button>
+      <button type="button" className="link" onClick={onBack}>
+        Back to log in
+      </button>
+    </form>
   )
 }

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react'
-import { api, ApiError, logout, nameOf, post, refresh, type Session } from './api'
+import { api, ApiError, logout, markVerified, nameOf, post, refresh, type Session } from './api'
 import { documentLink } from './App'
 import { when } from './format'
 import { MembersPanel } from './MembersPanel'
@@ -7,7 +7,7 @@ import { CreditsPanel } from './panels/CreditsPanel'
 import { useTitle } from './title'
 import { Alert } from './Alert'
 import { Bell } from './Inbox'
-import type { AccountWithRole as Account, Listed } from './apiTypes'
+import type { AccountWithRole as Account, Listed, Me } from './apiTypes'
 
 export const STATE_LABELS: Record<string, string> = {
   draft: 'Draft',
@@ -27,9 +27,9 @@ export function Header({ session, children }: { session: Session; children?: Rea
       </a>
       <div className="topbar-middle">{children}</div>
       <Bell />
-      <span className="who" title={session.email}>
+      <a href="#/security" className="who" title={`${session.email}: email and two-step sign-in`}>
         {nameOf(session)}
-      </span>
+      </a>
       <button type="button" className="ghost" onClick={() => logout()}>
         Log out
       </button>
@@ -86,6 +86,7 @@ export function DocumentsPage({ session }: { session: Session }) {
         </label>
       </Header>
       <main className="documents">
+        {session.unverified && <UnverifiedNotice />}
         <section aria-labelledby="docs-title" className="card">
           <h1 id="docs-title">Documents</h1>
           {canWrite && (
@@ -120,5 +121,43 @@ export function DocumentsPage({ session }: { session: Session }) {
         {manager && <CreditsPanel accountId={session.accountId} />}
       </main>
     </>
+  )
+}
+
+/**
+ * Until the address is confirmed (while this server asks for it), a line that says why it
+ * matters. Shown only for a session that signed in unconfirmed; it asks once whether that is
+ * still so (the link may have been followed since).
+ */
+function UnverifiedNotice() {
+  const [me, setMe] = useState<Me | null>(null)
+  const [sent, setSent] = useState('')
+  useEffect(() => {
+    api<Me>('/users/me')
+      .then((m) => {
+        setMe(m)
+        if (m.email_verified || !m.verification_required) markVerified()
+      })
+      .catch(() => {})
+  }, [])
+  if (!me || me.email_verified || !me.verification_required) return null
+  return (
+    <div className="notice row wrap" role="status" data-testid="unverified">
+      <p className="grow">
+        Confirm your email: we sent a link to <strong>{me.email}</strong>. Until then you can edit, but spend only a few
+        credits and invite nobody.
+      </p>
+      <button
+        type="button"
+        onClick={() =>
+          post('/users/me/email/verification')
+            .then(() => setSent('A new link is on its way.'))
+            .catch((e: ApiError) => setSent(e.message))
+        }
+      >
+        Send the link again
+      </button>
+      {sent && <p className="hint">{sent}</p>}
+    </div>
   )
 }

@@ -50,7 +50,7 @@ export function headline(n: Notification): string {
     case 'generation_failed':
       return `Your generation for ${doc} failed`
     case 'invited':
-      return `${who} added you to a workspace`
+      return `${who} invited you to a workspace`
     case 'role_changed':
       return 'Your role in a workspace changed'
     case 'low_credits':

@@ -2,7 +2,7 @@
 // authorised with its access token, which is refreshed before it expires and once more when the
 // server says it has.
 
-import type { Role, Tokens } from './apiTypes'
+import type { Me, MfaChallenge, Role, Tokens } from './apiTypes'
 
 export type { Role }
 
@@ -17,6 +17,8 @@ export interface Session {
   name?: string
   accountId: string
   role: Role
+  /** At sign-in the address still needed confirming (the documents page then says so). */
+  unverified?: boolean
 }
 
 export class ApiError extends Error {
@@ -67,17 +69,21 @@ addEventListener('storage', (e) => {
   if (changed) listeners.forEach((l) => l(next))
 })
 
-function fromTokens(t: Tokens, email: string, name?: string): Session {
+function fromTokens(t: Tokens, person: Pick<Session, 'email' | 'name' | 'unverified'>): Session {
   return {
     accessToken: t.access_token,
     refreshToken: t.refresh_token,
     expiresAt: Date.now() + t.expires_in * 1000,
     userId: t.user_id,
-    email,
-    name,
     accountId: t.account_id,
     role: t.role,
+    ...person,
   }
+}
+
+/** The address was confirmed since sign-in: the session stops saying otherwise. */
+export function markVerified() {
+  if (current?.unverified) setSession({ ...current, unverified: false })
 }
 
 /** The name a person is shown by: their sign-up name, else the start of their email. */
@@ -97,6 +103,10 @@ async function parse<T>(response: Response): Promise<T> {
   const body = text ? JSON.parse(text) : undefined
   if (!response.ok) {
     const error = body?.error ?? {}
+    // A workspace that requires a second factor answers nothing else until you have one: the
+    // security page is where you set it up.
+    if (error.code === 'mfa_enrolment_required' && !location.hash.startsWith('#/security'))
+      location.hash = '#/security'
     throw new ApiError(response.status, error.code ?? 'error', error.message ?? response.statusText)
   }
   return body as T
@@ -115,15 +125,37 @@ export async function register(email: string, password: string, name: string): P
   await login(email, password)
 }
 
-export async function login(email: string, password: string, accountId?: string): Promise<void> {
-  const tokens = await parse<Tokens>(
-    await send('/auth/login', { method: 'POST', body: JSON.stringify({ email, password, account_id: accountId }) }),
-  )
+/**
+ * Signs in with a password. A person with a second factor gets a challenge back instead of a
+ * session: `secondStep` trades it, with a code, for the session.
+ */
+export async function login(email: string, password: string, accountId?: string): Promise<{ challenge?: string }> {
+  const response = await send('/auth/login', {
+    method: 'POST',
+    body: JSON.stringify({ email, password, account_id: accountId }),
+  })
+  if (response.status === 202) return { challenge: (await parse<MfaChallenge>(response)).challenge }
+  await signedIn(await parse<Tokens>(response), email)
+  return {}
+}
+
+/** The second step of a sign-in: a code from the authenticator app, or one recovery code. */
+export async function secondStep(
+  email: string,
+  challenge: string,
+  proof: { code: string } | { recovery_code: string },
+): Promise<void> {
+  const response = await send('/auth/login/mfa', { method: 'POST', body: JSON.stringify({ challenge, ...proof }) })
+  await signedIn(await parse<Tokens>(response), email)
+}
+
+async function signedIn(tokens: Tokens, email: string): Promise<void> {
   const me = await send('/users/me', {}, tokens.access_token)
-    .then((r) => parse<{ name: string }>(r))
-    .catch(() => ({ name: '' }))
+    .then((r) => parse<Me>(r))
+    .catch(() => null)
   endedBecause = ''
-  setSession(fromTokens(tokens, email, me.name))
+  const unverified = !!me && me.verification_required && !me.email_verified
+  setSession(fromTokens(tokens, { email, name: me?.name ?? '', unverified }))
 }
 
 export async function logout(): Promise<void> {
@@ -165,7 +197,8 @@ export function refresh(accountId?: string): Promise<Session> {
         endedBecause = 'Your session ended (signed out elsewhere, or revoked). Please sign in again.'
         setSession(null)
       }
-      const next = fromTokens(await parse<Tokens>(response), latest.email, latest.name)
+      const { email, name, unverified } = latest
+      const next = fromTokens(await parse<Tokens>(response), { email, name, unverified })
       setSession(next)
       return next
     } finally {

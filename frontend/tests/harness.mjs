@@ -82,16 +82,25 @@ export async function launch() {
   })
 }
 
-/** A JSON call to creo's REST API. */
+/**
+ * A JSON call to creo's REST API. Like the editor, it waits out a 429 (the account's tier allows
+ * ten requests a second, and a test's own calls share them with the pages it drives).
+ */
 export async function rest(base, path, { token, method = 'GET', body } = {}) {
-  const response = await fetch(`${base}/api/v1${path}`, {
-    method,
-    headers: {
-      'content-type': 'application/json',
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  })
+  const send = () =>
+    fetch(`${base}/api/v1${path}`, {
+      method,
+      headers: {
+        'content-type': 'application/json',
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+  let response = await send()
+  for (let tries = 0; response.status === 429 && tries < 3; tries++) {
+    await new Promise((ok) => setTimeout(ok, Math.min(5, Number(response.headers.get('retry-after')) || 1) * 1000))
+    response = await send()
+  }
   const text = await response.text()
   if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`)
   return text ? JSON.parse(text) : undefined

@@ -3,81 +3,27 @@
 // save; and a forgotten password is reset through a real emailed link (aiosmtpd).
 
 import assert from 'node:assert/strict'
-import { spawn, execFileSync } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
-import { createServer } from 'node:net'
-import { createRequire } from 'node:module'
-import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
 import { after, before, test } from 'node:test'
 import { accessibilityProblems, invite, launch, person, rest, screenshot, signIn, startServer, waitForSaveState } from './harness.mjs'
-
-const root = resolve(import.meta.dirname, '../..')
+import { startSmtp, verifyByMail } from './mail.mjs'
 
 let server
 let browser
 let smtp
-let maildir
 let olga // owner
 let bob // editor in Olga's workspace
 const contexts = []
 
-/** A free loopback port. */
-function freePort() {
-  return new Promise((ok) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => ok(port))
-    })
-  })
-}
-
-/** aiosmtpd (installed into target/py-smtp by scripts/install-smtp-server.sh) on `port`. */
-async function startSmtp(port) {
-  maildir = join(mkdtempSync(join(tmpdir(), 'creo-mail-')), 'maildir')
-  smtp = spawn('python3', ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${port}`, '-c', 'aiosmtpd.handlers.Mailbox', maildir], {
-    env: { ...process.env, PYTHONPATH: join(root, 'target/py-smtp') },
-    stdio: 'ignore',
-  })
-  for (let i = 0; i < 100; i++) {
-    const up = await new Promise((ok) => {
-      const c = require('node:net').connect(port, '127.0.0.1', () => (c.end(), ok(true)))
-      c.on('error', () => ok(false))
-    })
-    if (up) return
-    await new Promise((ok) => setTimeout(ok, 100))
-  }
-  throw new Error('aiosmtpd did not start')
-}
-const require = createRequire(import.meta.url)
-
-/** The plain-text bodies of the mail to `to`, read with Python's email parser. */
-function mailTo(to) {
-  const script = `
-import email, email.policy, json, mailbox, sys
-out = []
-for key, raw in mailbox.Maildir(sys.argv[1], create=False).iteritems():
-    m = email.message_from_bytes(raw.as_bytes(), policy=email.policy.default)
-    if sys.argv[2] in str(m["To"]):
-        out.append(m.get_body(preferencelist=('plain',)).get_content())
-print(json.dumps(out))`
-  try {
-    return JSON.parse(execFileSync('python3', ['-c', script, maildir, to]).toString())
-  } catch {
-    return []
-  }
-}
-
-
 before(async () => {
-  const port = await freePort()
-  await startSmtp(port)
+  smtp = await startSmtp()
   server = await startServer({
-    CREO_SMTP_URL: `smtp://127.0.0.1:${port}`,
+    CREO_SMTP_URL: smtp.url,
     CREO_MAIL_FROM: 'creo <noreply@creo.test>',
   })
   browser = await launch()
   olga = await person(server.base, 'olga')
+  // With email on, only a confirmed address invites.
+  await verifyByMail(server.base, smtp, olga)
   bob = await person(server.base, 'bob')
   await invite(server.base, olga, bob, 'editor')
 })
@@ -157,7 +103,7 @@ test('a forgotten password is reset through the emailed link', async () => {
   let mails = []
   for (let i = 0; i < 100 && mails.length === 0; i++) {
     await page.waitForTimeout(100)
-    mails = mailTo(carol.email)
+    mails = smtp.mailTo(carol.email).filter((m) => m.includes("#/reset/"))
   }
   assert.equal(mails.length, 1, 'one reset email')
   const link = mails[0].match(/http:\/\/\S+#\/reset\/pr_[0-9a-f]+/)[0]
