@@ -75,13 +75,25 @@ struct Loaded {
 /// A settled reservation, its capture entry, and whether it was settled before.
 type SettleResult = Result<(Reservation, Option<LedgerEntry>, bool), AccountError>;
 
+/// A queued movement. Posts and reservations carry what was counted against their payer's
+/// allowance when they were admitted (0 for a payer not held to one), to give exactly that back
+/// if nothing moves.
 enum MoneyOp {
-    Post(Posting, oneshot::Sender<Result<ChargeResult, AccountError>>),
+    Post(
+        Posting,
+        Milli,
+        oneshot::Sender<Result<ChargeResult, AccountError>>,
+    ),
     Reserve(
         Reservation,
+        Milli,
         oneshot::Sender<Result<(Reservation, bool), AccountError>>,
     ),
     Settle(String, Settlement, oneshot::Sender<SettleResult>),
+}
+
+fn stopped() -> AccountError {
+    AccountError::Store(StoreError::Unavailable("account actor stopped".into()))
 }
 
 pub struct AccountActor {
@@ -195,38 +207,97 @@ impl AccountActor {
         }
     }
 
-    /// Reads what `user` spent here from the ledger, the first time an unverified person spends.
+    /// Reads what `user` spent and holds here from the ledger, the first time an unverified
+    /// person spends. (Two first requests at once both read it; the first answer is kept.)
     fn learn_spent(
         &self,
-        user: Option<String>,
+        user: String,
     ) -> impl ActorFuture<Self, Output = Result<(), AccountError>> {
-        let todo = user.filter(|u| !self.allowances.knows(u));
         let (store, account) = (self.stores.ledger.clone(), self.id.clone());
-        async move {
-            match todo {
-                Some(u) => store.spent_by(&account, &u).await.map(|s| Some((u, s))),
-                None => Ok(None),
-            }
-        }
-        .into_actor(self)
-        .map(|learnt, act, _| {
-            if let Some((user, spent)) = learnt? {
+        async move { store.spent_by(&account, &user).await.map(|s| (user, s)) }
+            .into_actor(self)
+            .map(|learnt, act, _| {
+                let (user, spent) = learnt?;
                 act.allowances.learn(&user, spent);
-            }
-            Ok(())
-        })
+                Ok(())
+            })
     }
 
-    /// Counts an unverified person's debit or hold against their allowance.
-    fn admit(&mut self, spender: Spender, user: &str, amount: Milli) -> Result<(), AccountError> {
+    /// Whether `spender` must be counted against an allowance not read from the ledger yet.
+    fn must_learn(&self, spender: Spender, user: &str) -> bool {
+        spender == Spender::Unverified && !self.allowances.knows(user)
+    }
+
+    /// The checks a debit or hold of `amount` passes just before it is queued, so that no other
+    /// message runs between them and the queue: payment state and quota from the cache, then the
+    /// allowance of an unverified payer. Answers what was counted against that allowance.
+    fn admit(
+        &mut self,
+        action: Option<Action>,
+        spender: Spender,
+        user: &str,
+        amount: Milli,
+    ) -> Result<Milli, AccountError> {
+        if let Err(e) = self.precheck(action, self.queued_generations()) {
+            metrics::counter!("creo_charges_refused_total", "reason" => refusal(&e)).increment(1);
+            return Err(e);
+        }
         if spender != Spender::Unverified || amount <= 0 {
-            return Ok(());
+            return Ok(0);
         }
         self.allowances.admit(user, amount).map_err(|left| {
             metrics::counter!("creo_charges_refused_total", "reason" => "email_unverified")
                 .increment(1);
             AccountError::Unverified { left }
-        })
+        })?;
+        Ok(amount)
+    }
+
+    /// Admits and queues a posting (credits are not checked), answering its outcome.
+    fn start_post(
+        &mut self,
+        p: Posting,
+        spender: Spender,
+        ctx: &mut Context<Self>,
+    ) -> impl std::future::Future<Output = Result<ChargeResult, AccountError>> + 'static {
+        let admitted = if p.amount_milli < 0 {
+            self.admit(p.action, spender, &p.user_id, -p.amount_milli)
+        } else {
+            Ok(0)
+        };
+        let rx = admitted.map(|admitted| {
+            let (reply, rx) = oneshot::channel();
+            self.enqueue(MoneyOp::Post(p, admitted, reply), ctx);
+            rx
+        });
+        async move { rx?.await.unwrap_or_else(|_| Err(stopped())) }
+    }
+
+    /// Admits and queues a hold, answering its outcome.
+    fn start_reserve(
+        &mut self,
+        r: Reservation,
+        spender: Spender,
+        ctx: &mut Context<Self>,
+    ) -> impl std::future::Future<Output = Result<(Reservation, bool), AccountError>> + 'static
+    {
+        let price = r.amount_milli;
+        let rx = self
+            .admit(Some(r.action), spender, &r.user_id, price)
+            .map(|admitted| {
+                let (reply, rx) = oneshot::channel();
+                self.enqueue(MoneyOp::Reserve(r, admitted, reply), ctx);
+                rx
+            });
+        async move {
+            match rx?.await {
+                Ok(Err(AccountError::Insufficient { available, .. })) => {
+                    Err(AccountError::Insufficient { available, price })
+                }
+                Ok(other) => other,
+                Err(_) => Err(stopped()),
+            }
+        }
     }
 
     /// Starts the next store round trip: every queued posting at the head of the queue as one
@@ -240,27 +311,29 @@ impl AccountActor {
         };
         self.busy = true;
         match op {
-            MoneyOp::Post(first, reply) => {
-                let mut batch = vec![(first, reply)];
+            MoneyOp::Post(first, admitted, reply) => {
+                let mut batch = vec![(first, admitted, reply)];
                 while batch.len() < self.config.charge_batch.max(1) {
                     match self.queue.front() {
                         Some(MoneyOp::Post(..)) => {}
                         _ => break,
                     }
-                    if let Some(MoneyOp::Post(p, r)) = self.queue.pop_front() {
-                        batch.push((p, r));
+                    if let Some(MoneyOp::Post(p, a, r)) = self.queue.pop_front() {
+                        batch.push((p, a, r));
                     }
                 }
                 self.post_batch(batch, ctx);
             }
-            MoneyOp::Reserve(r, reply) => {
+            MoneyOp::Reserve(r, admitted, reply) => {
                 let store = self.stores.ledger.clone();
-                let (payer, held) = (r.user_id.clone(), r.amount_milli);
+                let payer = r.user_id.clone();
                 async move { store.reserve(&r).await }
                     .into_actor(self)
                     .map(move |result, act, ctx| {
-                        if !matches!(result, Ok(Reserved::Held(_))) {
-                            act.allowances.give_back(&payer, held);
+                        // Nothing new is held (a replay, or refused). A store error may hide a
+                        // hold that was made: the count stays.
+                        if matches!(result, Ok(ref r) if !matches!(r, Reserved::Held(_))) {
+                            act.allowances.give_back(&payer, admitted);
                         }
                         let answer = match result {
                             Ok(Reserved::Held(r)) => Ok((r, false)),
@@ -289,8 +362,10 @@ impl AccountActor {
                                 if let Some(e) = &e {
                                     act.count_generations(e.action);
                                 }
-                                if r.status == ReservationStatus::Released {
-                                    act.allowances.give_back(&r.user_id, r.amount_milli);
+                                // What the hold counted and the capture did not take.
+                                let taken = e.as_ref().map_or(0, |e| -e.amount_milli);
+                                if r.status != ReservationStatus::Held {
+                                    act.allowances.give_back(&r.user_id, r.amount_milli - taken);
                                 }
                                 Ok((r, e, false))
                             }
@@ -309,11 +384,22 @@ impl AccountActor {
 
     fn post_batch(
         &mut self,
-        batch: Vec<(Posting, oneshot::Sender<Result<ChargeResult, AccountError>>)>,
+        batch: Vec<(
+            Posting,
+            Milli,
+            oneshot::Sender<Result<ChargeResult, AccountError>>,
+        )>,
         ctx: &mut Context<Self>,
     ) {
         metrics::histogram!("creo_charge_batch_size").record(batch.len() as f64);
-        let (postings, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        let mut postings = Vec::with_capacity(batch.len());
+        let mut admitted = Vec::with_capacity(batch.len());
+        let mut replies = Vec::with_capacity(batch.len());
+        for (p, a, r) in batch {
+            admitted.push(a);
+            replies.push(r);
+            postings.push(p);
+        }
         let prices: Vec<Milli> = postings.iter().map(|p| -p.amount_milli).collect();
         let payers: Vec<String> = postings.iter().map(|p| p.user_id.clone()).collect();
         let store = self.stores.ledger.clone();
@@ -322,9 +408,9 @@ impl AccountActor {
             .map(move |result, act, ctx| {
                 match result {
                     Ok(outcomes) => {
-                        for (((outcome, reply), price), payer) in outcomes.into_iter().zip(replies).zip(prices).zip(&payers) {
-                            if !matches!(outcome, Posted::Applied(_)) && price > 0 {
-                                act.allowances.give_back(payer, price);
+                        for ((((outcome, reply), price), payer), admitted) in outcomes.into_iter().zip(replies).zip(prices).zip(&payers).zip(admitted) {
+                            if !matches!(outcome, Posted::Applied(_)) {
+                                act.allowances.give_back(payer, admitted);
                             }
                             let answer = match outcome {
                                 Posted::Applied(entry) => {
@@ -342,11 +428,9 @@ impl AccountActor {
                             let _ = reply.send(answer);
                         }
                     }
+                    // The batch may have landed before the error: the allowance keeps its count.
                     Err(e) => {
-                        for ((reply, price), payer) in replies.into_iter().zip(prices).zip(&payers) {
-                            if price > 0 {
-                                act.allowances.give_back(payer, price);
-                            }
+                        for reply in replies {
                             let _ = reply.send(Err(e.clone().into()));
                         }
                     }
@@ -371,7 +455,7 @@ impl AccountActor {
         self.queue
             .iter()
             .map(|op| match op {
-                MoneyOp::Post(p, _) if p.action.is_some_and(Action::is_generation) => 1,
+                MoneyOp::Post(p, ..) if p.action.is_some_and(Action::is_generation) => 1,
                 _ => 0,
             })
             .sum()
@@ -459,32 +543,20 @@ pub struct Post(pub Posting, pub Spender);
 impl Handler<Post> for AccountActor {
     type Result = ResponseActFuture<Self, Result<ChargeResult, AccountError>>;
 
-    fn handle(&mut self, msg: Post, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: Post, ctx: &mut Context<Self>) -> Self::Result {
         self.last_used = Instant::now();
         let Post(p, spender) = msg;
-        if p.amount_milli < 0 {
-            if let Err(e) = self.precheck(p.action, self.queued_generations()) {
-                metrics::counter!("creo_charges_refused_total", "reason" => refusal(&e))
-                    .increment(1);
-                return Box::pin(fut::ready(Err(e)));
-            }
+        if p.amount_milli >= 0 || !self.must_learn(spender, &p.user_id) {
+            return Box::pin(fut::wrap_future(self.start_post(p, spender, ctx)));
         }
-        let watched =
-            (spender == Spender::Unverified && p.amount_milli < 0).then(|| p.user_id.clone());
-        Box::pin(self.learn_spent(watched).then(move |learnt, act, ctx| {
-            let admitted = learnt.and_then(|()| act.admit(spender, &p.user_id, -p.amount_milli));
-            let rx = admitted.map(|()| {
-                let (reply, rx) = oneshot::channel();
-                act.enqueue(MoneyOp::Post(p, reply), ctx);
-                rx
-            });
-            fut::wrap_future(async move {
-                rx?.await
-                    .unwrap_or(Err(AccountError::Store(StoreError::Unavailable(
-                        "account actor stopped".into(),
-                    ))))
-            })
-        }))
+        // Other messages run while the ledger is read: the checks wait until it answers.
+        Box::pin(
+            self.learn_spent(p.user_id.clone())
+                .then(move |learnt, act, ctx| {
+                    let started = learnt.map(|()| act.start_post(p, spender, ctx));
+                    fut::wrap_future(async move { started?.await })
+                }),
+        )
     }
 }
 
@@ -496,34 +568,19 @@ pub struct Reserve(pub Reservation, pub Spender);
 impl Handler<Reserve> for AccountActor {
     type Result = ResponseActFuture<Self, Result<(Reservation, bool), AccountError>>;
 
-    fn handle(&mut self, msg: Reserve, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: Reserve, ctx: &mut Context<Self>) -> Self::Result {
         self.last_used = Instant::now();
         let Reserve(r, spender) = msg;
-        if let Err(e) = self.precheck(Some(r.action), self.queued_generations()) {
-            metrics::counter!("creo_charges_refused_total", "reason" => refusal(&e)).increment(1);
-            return Box::pin(fut::ready(Err(e)));
+        if !self.must_learn(spender, &r.user_id) {
+            return Box::pin(fut::wrap_future(self.start_reserve(r, spender, ctx)));
         }
-        let price = r.amount_milli;
-        let watched = (spender == Spender::Unverified).then(|| r.user_id.clone());
-        Box::pin(self.learn_spent(watched).then(move |learnt, act, ctx| {
-            let admitted = learnt.and_then(|()| act.admit(spender, &r.user_id, price));
-            let rx = admitted.map(|()| {
-                let (reply, rx) = oneshot::channel();
-                act.enqueue(MoneyOp::Reserve(r, reply), ctx);
-                rx
-            });
-            fut::wrap_future(async move {
-                match rx?.await {
-                    Ok(Err(AccountError::Insufficient { available, .. })) => {
-                        Err(AccountError::Insufficient { available, price })
-                    }
-                    Ok(other) => other,
-                    Err(_) => Err(AccountError::Store(StoreError::Unavailable(
-                        "account actor stopped".into(),
-                    ))),
-                }
-            })
-        }))
+        Box::pin(
+            self.learn_spent(r.user_id.clone())
+                .then(move |learnt, act, ctx| {
+                    let started = learnt.map(|()| act.start_reserve(r, spender, ctx));
+                    fut::wrap_future(async move { started?.await })
+                }),
+        )
     }
 }
 

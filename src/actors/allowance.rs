@@ -1,8 +1,11 @@
 //! What people whose email is unverified may spend of one account: at most `limit`
 //! milli-credits, counted as their charges and holds are admitted (so two requests at once
-//! cannot both slip under it), and given back when one is refused, replayed or released. The
-//! account actor owns one, so the count is exact for its account; what a person spent before the
-//! actor started is read from the ledger the first time they spend (`learn`).
+//! cannot both slip under it), and given back when nothing moved (refused or replayed) or a hold
+//! is released or captured for less. What a person spent and holds before the actor started is
+//! read from the ledger the first time they spend (`learn`). The account actor owns one, so the
+//! count is exact on one node; with several nodes each counts its own admissions on top of what
+//! the ledger said, so a person spending from every node at once may pass the limit by what is
+//! in flight elsewhere (small, and bounded by the account's balance).
 
 use std::collections::HashMap;
 

@@ -214,6 +214,12 @@ async fn reservations_hold_then_settle_once() {
             "{}",
             b.name
         );
+        assert_eq!(
+            store.ledger.spent_by(&id, "u").await.unwrap(),
+            1_000,
+            "{}: a hold counts as spent by its holder",
+            b.name
+        );
         assert!(
             matches!(
                 store
@@ -243,6 +249,12 @@ async fn reservations_hold_then_settle_once() {
             (done.status, entry.amount_milli),
             (ReservationStatus::Captured, -750),
             "{}",
+            b.name
+        );
+        assert_eq!(
+            store.ledger.spent_by(&id, "u").await.unwrap(),
+            750,
+            "{}: captured, only what was taken counts",
             b.name
         );
         assert!(

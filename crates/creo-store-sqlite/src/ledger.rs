@@ -142,8 +142,10 @@ impl LedgerStore for EmbeddedStore {
         self.read(move |c| {
             one(
                 c,
-                "SELECT COALESCE(-SUM(amount), 0) FROM credit_ledger
-                 WHERE account_id = ?1 AND user_id = ?2 AND amount < 0",
+                "SELECT COALESCE((SELECT -SUM(amount) FROM credit_ledger
+                                  WHERE account_id = ?1 AND user_id = ?2 AND amount < 0), 0)
+                      + COALESCE((SELECT SUM(amount) FROM credit_reservations
+                                  WHERE account_id = ?1 AND user_id = ?2 AND status = 'held'), 0)",
                 params![id, user],
                 |r| r.get(0),
             )

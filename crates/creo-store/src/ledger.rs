@@ -207,22 +207,31 @@ pub trait LedgerStore: Send + Sync + 'static {
         account_id: &str,
         since_ms: i64,
     ) -> Result<Vec<LedgerEntry>, StoreError>;
-    /// Debits per action since `since_ms`: (how many debits, milli-credits spent), whatever
-    /// each debit's quantity (four variations asked for at once are one generation). What
-    /// quotas and the month's summary need. The default sums `ledger_since`; a backend that
-    /// can aggregate where the data is (SQL) overrides it.
-    /// Milli-credits one person's debits (charges, captures) took from the account, ever. What
-    /// the allowance of a person whose email is unverified is counted against. The default sums
-    /// `ledger_since`; SQL overrides it.
+    /// Milli-credits one person's debits (charges, captures) took from the account, ever, and
+    /// what their held reservations still hold. What the allowance of a person whose email is
+    /// unverified is counted against. The default sums `ledger_since` and the held reservations
+    /// (every one expires by `i64::MAX`); SQL overrides it.
     async fn spent_by(&self, account_id: &str, user_id: &str) -> Result<Milli, StoreError> {
-        Ok(self
+        let debits: Milli = self
             .ledger_since(account_id, 0)
             .await?
             .iter()
             .filter(|e| e.user_id == user_id && e.amount_milli < 0)
             .map(|e| -e.amount_milli)
-            .sum())
+            .sum();
+        let held: Milli = self
+            .expired_reservations(account_id, i64::MAX)
+            .await?
+            .iter()
+            .filter(|r| r.user_id == user_id)
+            .map(|r| r.amount_milli)
+            .sum();
+        Ok(debits + held)
     }
+    /// Debits per action since `since_ms`: (how many debits, milli-credits spent), whatever
+    /// each debit's quantity (four variations asked for at once are one generation). What
+    /// quotas and the month's summary need. The default sums `ledger_since`; a backend that
+    /// can aggregate where the data is (SQL) overrides it.
 
     async fn spent_since(
         &self,
