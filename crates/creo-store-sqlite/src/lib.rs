@@ -244,7 +244,12 @@ pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
         "TEXT NOT NULL DEFAULT '[]'",
     )?;
     add_column(conn, "documents", "title", "TEXT NOT NULL DEFAULT ''")?;
-    add_column(conn, "users", "email_verified_at", "INTEGER")?;
+    // People who signed up before addresses were verified keep what they could do: their
+    // address counts as verified from their sign-up.
+    if add_column(conn, "users", "email_verified_at", "INTEGER")? {
+        conn.execute_batch("UPDATE users SET email_verified_at = created_at")
+            .map_err(unavailable)?;
+    }
     add_column(
         conn,
         "accounts",
@@ -257,7 +262,13 @@ pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
         .map_err(unavailable)
 }
 
-fn add_column(conn: &Connection, table: &str, column: &str, decl: &str) -> Result<(), StoreError> {
+/// Adds `column` unless it exists; answers whether it was added now.
+fn add_column(
+    conn: &Connection,
+    table: &str,
+    column: &str,
+    decl: &str,
+) -> Result<bool, StoreError> {
     let exists: bool = conn
         .query_row(
             &format!("SELECT COUNT(*) > 0 FROM pragma_table_info('{table}') WHERE name = ?1"),
@@ -269,7 +280,7 @@ fn add_column(conn: &Connection, table: &str, column: &str, decl: &str) -> Resul
         conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))
             .map_err(unavailable)?;
     }
-    Ok(())
+    Ok(!exists)
 }
 
 fn read_meta(conn: &Connection, doc_id: &str) -> Result<Option<DocumentMeta>, StoreError> {
