@@ -845,4 +845,33 @@ mod tests {
             .unwrap();
         assert_eq!(targets, "[]");
     }
+
+    /// People already there when verification shipped count as verified from their sign-up;
+    /// people signing up afterwards do not, and migrating again changes neither.
+    #[test]
+    fn migrating_marks_people_from_before_verification_verified() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE users (user_id TEXT PRIMARY KEY, email TEXT UNIQUE, name TEXT NOT NULL,
+             password_hash TEXT NOT NULL, created_at INTEGER NOT NULL);
+             INSERT INTO users VALUES ('old', 'old@example.com', 'Old', 'h', 42);",
+        )
+        .unwrap();
+        migrate(&conn).unwrap();
+        conn.execute_batch(
+            "INSERT INTO users (user_id, email, name, password_hash, created_at)
+             VALUES ('new', 'new@example.com', 'New', 'h', 43);",
+        )
+        .unwrap();
+        migrate(&conn).unwrap();
+        let verified = |id: &str| -> Option<i64> {
+            conn.query_row(
+                "SELECT email_verified_at FROM users WHERE user_id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        assert_eq!((verified("old"), verified("new")), (Some(42), None));
+    }
 }
