@@ -122,7 +122,10 @@ fn start_job_consumers(config: &Arc<Config>, deps: JobDeps) {
             sealer,
             public_url: config.public_url(),
             reset_ttl_minutes: config.password_reset_ttl_secs.div_ceil(60),
-            verify_ttl_hours: config.email_verification_ttl_secs.div_ceil(3600),
+            verify_ttl_hours: config
+                .email_verification_ttl_secs
+                .min(86_400)
+                .div_ceil(3600),
         },
     });
     let run = move |job| {

@@ -213,22 +213,28 @@ function TwoStepCard({ status, onChange }: { status: MfaStatus; onChange: () => 
           </button>
         </form>
       ) : (
-        <div className="row wrap">
-          <p className="hint grow">
+        <form
+          className="stack"
+          onSubmit={async (e) => {
+            e.preventDefault()
+            const password = String(new FormData(e.currentTarget).get('password'))
+            const made = await run(() => post<Enrolment>('/users/me/mfa/enrolment', { password }))
+            if (made) setEnrolment(made)
+          }}
+        >
+          <p className="hint">
             Keep your account safe even if your password leaks: sign in with a code from an app on your phone as well.
           </p>
-          <button
-            type="button"
-            className="primary"
-            disabled={busy}
-            onClick={async () => {
-              const made = await run(() => post<Enrolment>('/users/me/mfa/enrolment'))
-              if (made) setEnrolment(made)
-            }}
-          >
-            Set up two-step sign-in
-          </button>
-        </div>
+          <div className="row">
+            <label className="grow">
+              Your password
+              <input name="password" type="password" autoComplete="current-password" required />
+            </label>
+            <button type="submit" className="primary" disabled={busy}>
+              Set up two-step sign-in
+            </button>
+          </div>
+        </form>
       )}
       <Alert text={error} />
     </section>

@@ -72,6 +72,12 @@ test('two-step sign-in is set up from its QR page, then asks for a code or a rec
   contexts.push(context)
   await page.getByRole('link', { name: bo.name }).click()
   await page.getByRole('heading', { name: 'Two-step sign-in' }).waitFor()
+  // The password first: a session alone cannot put its own authenticator on the account.
+  const twoStep = page.getByRole('region', { name: 'Two-step sign-in' })
+  await twoStep.getByLabel('Your password').fill('not my password')
+  await page.getByRole('button', { name: 'Set up two-step sign-in' }).click()
+  await twoStep.getByText('wrong password').waitFor()
+  await twoStep.getByLabel('Your password').fill(bo.password)
   await page.getByRole('button', { name: 'Set up two-step sign-in' }).click()
   const qr = page.getByRole('img', { name: 'QR code to add creo to an authenticator app' })
   await qr.waitFor()
@@ -123,7 +129,11 @@ test('an owner requires two-step sign-in, and a member without it is sent to set
   await invite(server.base, olga, cy, 'editor')
   // Olga turns on her own second factor over REST, then requires it of everyone.
   const owner = { token: olga.tokens.access_token }
-  const { secret } = await rest(server.base, '/users/me/mfa/enrolment', { method: 'POST', ...owner })
+  const { secret } = await rest(server.base, '/users/me/mfa/enrolment', {
+    method: 'POST',
+    ...owner,
+    body: { password: olga.password },
+  })
   await rest(server.base, '/users/me/mfa/enrolment/confirm', {
     method: 'POST',
     ...owner,
@@ -150,6 +160,7 @@ test('an owner requires two-step sign-in, and a member without it is sent to set
   await page.getByText('This workspace requires two-step sign-in').waitFor()
   assert.match(page.url(), /#\/security$/)
   await screenshot(page, 'mfa-required')
+  await page.getByRole('region', { name: 'Two-step sign-in' }).getByLabel('Your password').fill(cy.password)
   await page.getByRole('button', { name: 'Set up two-step sign-in' }).click()
   const key = (await page.getByTestId('totp-secret').innerText()).trim()
   await page.getByLabel('Code from the app').fill(totp(key, stepNow()))

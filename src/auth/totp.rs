@@ -70,12 +70,21 @@ pub fn verify(secret: &str, code: &str, unix_secs: u64) -> Option<i64> {
         .map(|step| step as i64)
 }
 
+/// `verify` at the system clock's time.
+pub fn verify_now(secret: &str, code: &str) -> Option<i64> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    verify(secret, code, now)
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Ten fresh recovery codes, as the person sees them once.
-pub fn recovery_codes() -> Vec<String> {
+fn recovery_codes() -> Vec<String> {
     let mut rng = rand::rng();
     (0..RECOVERY_CODES)
         .map(|_| {
@@ -85,6 +94,13 @@ pub fn recovery_codes() -> Vec<String> {
             format!("{}-{}", &c[..5], &c[5..])
         })
         .collect()
+}
+
+/// Ten fresh recovery codes and the digests the store keeps of them.
+pub fn recovery_codes_with_digests() -> (Vec<String>, Vec<String>) {
+    let codes = recovery_codes();
+    let digests = codes.iter().filter_map(|c| recovery_digest(c)).collect();
+    (codes, digests)
 }
 
 /// What the store keeps of a recovery code: its digest, however it was typed (case, dashes,

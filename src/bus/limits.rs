@@ -68,29 +68,37 @@ return 0
 ";
 
 /// Failures with exponential backoff: one hash per key holding the failure count and the time
-/// of the last one. KEYS: the key. ARGV: op (`check`, `fail` or `clear`), failures free of
-/// backoff, first backoff ms, longest backoff ms, how long failures are remembered (ms).
-/// `check` returns the milliseconds still to wait (0: go ahead).
+/// of the last one. KEYS: the key. ARGV: op, failures free of backoff, first backoff ms, longest
+/// backoff ms, how long failures are remembered (ms). Ops: `check` returns the milliseconds
+/// still to wait (0: go ahead); `attempt` does the same and, when it answers 0, counts a failure
+/// in the same step, so parallel tries cannot all pass one check; `refund` takes one back (the
+/// try succeeded); `fail` counts one; `clear` forgets them all.
 const BACKOFF: &str = r"
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
-if ARGV[1] == 'clear' then
+local op = ARGV[1]
+if op == 'clear' then
   redis.call('DEL', KEYS[1])
   return 0
 end
 local v = redis.call('HMGET', KEYS[1], 'n', 'last')
 local n = tonumber(v[1] or 0)
 local last = tonumber(v[2] or 0)
-if ARGV[1] == 'fail' then
-  redis.call('HSET', KEYS[1], 'n', n + 1, 'last', now)
-  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[5]))
+if op == 'refund' then
+  if n > 1 then redis.call('HSET', KEYS[1], 'n', n - 1) else redis.call('DEL', KEYS[1]) end
   return 0
 end
-local free = tonumber(ARGV[2])
-if n <= free then return 0 end
-local backoff = math.min(tonumber(ARGV[3]) * 2 ^ (n - free - 1), tonumber(ARGV[4]))
-local wait = last + backoff - now
-if wait > 0 then return math.floor(wait) end
+if op ~= 'fail' then
+  local free = tonumber(ARGV[2])
+  if n > free then
+    local backoff = math.min(tonumber(ARGV[3]) * 2 ^ (n - free - 1), tonumber(ARGV[4]))
+    local wait = last + backoff - now
+    if wait > 0 then return math.floor(wait) end
+  end
+  if op == 'check' then return 0 end
+end
+redis.call('HSET', KEYS[1], 'n', n + 1, 'last', now)
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[5]))
 return 0
 ";
 
@@ -414,13 +422,41 @@ impl SharedLimits {
             return;
         }
         let mut failures = self.local_failures.lock().expect("failures lock");
-        let entry = failures
-            .entry(key.to_string())
-            .or_insert((0, std::time::Instant::now()));
-        if entry.1.elapsed() >= policy.memory {
-            entry.0 = 0;
+        count_failure(&mut failures, key, policy);
+    }
+
+    /// A try on `key` that counts as a failure until it is refunded or cleared: the wait it must
+    /// still make (nothing counted then), or zero with the failure counted in the same step.
+    /// What a check of a secret uses, so a hundred parallel guesses cannot all pass one check.
+    pub async fn backoff_attempt(&self, key: &str, policy: &Backoff) -> Duration {
+        if let Some(ms) = self.backoff_shared(key, "attempt", policy).await {
+            return Duration::from_millis(ms);
         }
-        *entry = (entry.0 + 1, std::time::Instant::now());
+        let mut failures = self.local_failures.lock().expect("failures lock");
+        if let Some((n, last)) = failures.get(key) {
+            let wait = policy.wait(*n, last.elapsed());
+            if last.elapsed() < policy.memory && !wait.is_zero() {
+                return wait;
+            }
+        }
+        count_failure(&mut failures, key, policy);
+        Duration::ZERO
+    }
+
+    /// Takes back the failure an attempt on `key` counted: the try succeeded, but earlier
+    /// failures (from parallel tries too) still count.
+    pub async fn backoff_refund(&self, key: &str, policy: &Backoff) {
+        if self.backoff_shared(key, "refund", policy).await.is_some() {
+            return;
+        }
+        let mut failures = self.local_failures.lock().expect("failures lock");
+        if let Some(entry) = failures.get_mut(key) {
+            if entry.0 > 1 {
+                entry.0 -= 1;
+            } else {
+                failures.remove(key);
+            }
+        }
     }
 
     /// Forgets `key`'s failures (a success).
@@ -547,6 +583,21 @@ async fn maintain(
     }
 }
 
+/// Counts one failure on `key`, forgetting failures older than the policy's memory first.
+fn count_failure(
+    failures: &mut HashMap<String, (u32, std::time::Instant)>,
+    key: &str,
+    policy: &Backoff,
+) {
+    let entry = failures
+        .entry(key.to_string())
+        .or_insert((0, std::time::Instant::now()));
+    if entry.1.elapsed() >= policy.memory {
+        entry.0 = 0;
+    }
+    *entry = (entry.0 + 1, std::time::Instant::now());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -564,5 +615,29 @@ mod tests {
         assert_eq!(b.wait(8, Duration::ZERO), Duration::from_secs(4));
         assert_eq!(b.wait(8, Duration::from_secs(3)), Duration::from_secs(1));
         assert_eq!(b.wait(100, Duration::ZERO), Duration::from_secs(60));
+    }
+
+    #[actix_rt::test]
+    async fn an_attempt_is_counted_with_its_check_and_a_success_takes_it_back() {
+        let limits = SharedLimits::start(&Config::default(), 1).unwrap();
+        let b = Backoff {
+            free: 2,
+            first: Duration::from_secs(60),
+            longest: Duration::from_secs(60),
+            memory: Duration::from_secs(3600),
+        };
+        // Three tries pass (two free, one more before the wait); nothing counted then refused.
+        for _ in 0..3 {
+            assert_eq!(limits.backoff_attempt("k", &b).await, Duration::ZERO);
+        }
+        assert!(!limits.backoff_attempt("k", &b).await.is_zero());
+        assert!(!limits.backoff_wait("k", &b).await.is_zero());
+        // A right answer to one of them takes only its own count back.
+        limits.backoff_refund("k", &b).await;
+        assert_eq!(limits.backoff_wait("k", &b).await, Duration::ZERO);
+        assert_eq!(limits.backoff_attempt("k", &b).await, Duration::ZERO);
+        assert!(!limits.backoff_attempt("k", &b).await.is_zero());
+        limits.backoff_clear("k", &b).await;
+        assert_eq!(limits.backoff_attempt("k", &b).await, Duration::ZERO);
     }
 }

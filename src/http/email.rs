@@ -12,8 +12,8 @@ use std::time::Duration;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::identity::{normalise_email, validate_email, verify_password};
-use super::{audit_person, authenticate, require_login, ApiError};
+use super::identity::{normalise_email, reauthenticate, signed_in, validate_email};
+use super::{audit_person, ApiError};
 use crate::actors::allowance::Spender;
 use crate::app::AppState;
 use crate::auth::{secret, Principal};
@@ -21,7 +21,7 @@ use crate::bus::limits::Backoff;
 use crate::http::Code;
 use crate::jobs::mail::{CHANGE_TOKEN_CONTEXT, VERIFY_TOKEN_CONTEXT};
 use crate::store::{now_ms, EmailChange, OneTimeToken, Purpose, StoreError, User};
-use creo_core::jobs::{Job, JobKind, Mail};
+use creo_core::jobs::{Job, JobKind, Mail, SecurityEvent};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct LinkToken {
@@ -92,6 +92,19 @@ pub async fn send_verification(state: &AppState, user: &User) -> Result<(), Stor
     queue(state, user, "verify", mail).await;
     metrics::counter!("creo_email_verifications_total", "result" => "mailed").increment(1);
     Ok(())
+}
+
+/// Mails `user` that how they sign in changed (to `to` instead of their address when given),
+/// while mail is on.
+pub(super) async fn notify_security(
+    state: &AppState,
+    user: &User,
+    event: SecurityEvent,
+    to: Option<String>,
+) {
+    if verification_required(state) {
+        queue(state, user, "security", Mail::SecurityNotice { event, to }).await;
+    }
 }
 
 async fn create_token(
@@ -190,20 +203,13 @@ pub async fn resend(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let p = authenticate(&req, &state, None).await?;
-    require_login(&p)?;
+    let (_, user) = signed_in(&req, &state).await?;
     if !verification_required(&state) {
         return Err(ApiError::new(
             Code::EmailOff,
             "email is off on this server: addresses cannot be verified, and need not be",
         ));
     }
-    let user = state
-        .stores
-        .users
-        .user(&p.user)
-        .await?
-        .ok_or_else(|| ApiError::not_found("no such user"))?;
     if user.email_verified_at.is_some() {
         return Err(ApiError::new(
             Code::Exists,
@@ -212,15 +218,13 @@ pub async fn resend(
     }
     let key = format!("verify:{}", user.user_id);
     let policy = resends();
-    let wait = state.limits.backoff_wait(&key, &policy).await;
+    let wait = state.limits.backoff_attempt(&key, &policy).await;
     if !wait.is_zero() {
-        return Err(ApiError::new(
-            Code::TooManyAttempts,
+        return Err(ApiError::too_many_attempts(
             "a link was sent a moment ago: look for it, or ask again later",
-        )
-        .retry_after(wait.as_secs().clamp(1, 3600) as u32));
+            wait,
+        ));
     }
-    state.limits.backoff_fail(&key, &policy).await;
     send_verification(&state, &user).await?;
     Ok(HttpResponse::Accepted().json(serde_json::json!({
         "status": "accepted",
@@ -241,8 +245,7 @@ pub async fn change(
     body: web::Json<NewEmail>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let p = authenticate(&req, &state, None).await?;
-    require_login(&p)?;
+    let (_, user) = signed_in(&req, &state).await?;
     let body = body.into_inner();
     let to = validate_email(&body.email)?;
     if !verification_required(&state) {
@@ -251,41 +254,47 @@ pub async fn change(
             "email is off on this server, so a new address cannot be confirmed: ask an operator",
         ));
     }
-    let user = state
-        .stores
-        .users
-        .user(&p.user)
-        .await?
-        .ok_or_else(|| ApiError::not_found("no such user"))?;
-    if !verify_password(&state, body.password, user.password_hash.clone()).await {
-        return Err(ApiError::new(Code::InvalidCredentials, "wrong password"));
-    }
+    reauthenticate(&state, &user, body.password).await?;
     let key = format!("email-change:{}", user.user_id);
     let policy = resends();
-    let wait = state.limits.backoff_wait(&key, &policy).await;
+    let wait = state.limits.backoff_attempt(&key, &policy).await;
     if !wait.is_zero() {
-        return Err(ApiError::new(
-            Code::TooManyAttempts,
+        return Err(ApiError::too_many_attempts(
             "several changes were asked for a moment ago: wait before asking again",
-        )
-        .retry_after(wait.as_secs().clamp(1, 3600) as u32));
+            wait,
+        ));
     }
-    state.limits.backoff_fail(&key, &policy).await;
-    if to != user.email && state.stores.users.user_by_email(&to).await?.is_none() {
-        let token = secret::generate("ec_");
-        let payload = serde_json::json!({ "from": user.email, "to": to }).to_string();
-        create_token(&state, &user, Purpose::EmailChange, &payload, &token).await?;
-        let mail = Mail::EmailChange {
-            sealed_token: state.sealer.seal(&token, CHANGE_TOKEN_CONTEXT),
-            to: to.clone(),
-        };
-        queue(&state, &user, "email-change", mail).await;
-        audit_person(&state, &user.user_id, "email_change_requested", "").await;
-    }
+    audit_person(&state, &user.user_id, "email_change_requested", "").await;
+    // Whether the address is free is learnt, and the link made, off the request path: the answer
+    // comes as fast for a taken address as for a free one.
+    let state = state.into_inner();
+    let asked = to.clone();
+    actix_web::rt::spawn(async move {
+        if let Err(e) = mail_change_link(&state, &user, &asked).await {
+            tracing::warn!(error = %e, "the email-change link was not sent; the person can ask again");
+        }
+    });
     Ok(HttpResponse::Accepted().json(serde_json::json!({
         "status": "accepted",
         "message": format!("if {to} is free, a link to confirm it is on its way there"),
     })))
+}
+
+/// Mails `to` a link that moves `user` there, unless it is their address already or someone
+/// else's (then nothing goes out).
+async fn mail_change_link(state: &AppState, user: &User, to: &str) -> Result<(), StoreError> {
+    if to == user.email || state.stores.users.user_by_email(to).await?.is_some() {
+        return Ok(());
+    }
+    let token = secret::generate("ec_");
+    let payload = serde_json::json!({ "from": user.email, "to": to }).to_string();
+    create_token(state, user, Purpose::EmailChange, &payload, &token).await?;
+    let mail = Mail::EmailChange {
+        sealed_token: state.sealer.seal(&token, CHANGE_TOKEN_CONTEXT),
+        to: to.to_string(),
+    };
+    queue(state, user, "email-change", mail).await;
+    Ok(())
 }
 
 /// Follows an email-change link: the person's address becomes the new one, verified.
@@ -322,6 +331,15 @@ pub async fn confirm_change(
     {
         EmailChange::Changed => {
             audit_person(&state, &spent.user_id, "email_changed", "").await;
+            if let Some(user) = state.stores.users.user(&spent.user_id).await? {
+                notify_security(
+                    &state,
+                    &user,
+                    SecurityEvent::EmailChanged,
+                    Some(from.to_string()),
+                )
+                .await;
+            }
             Ok(HttpResponse::NoContent().finish())
         }
         EmailChange::Stale => Err(invalid_link()),

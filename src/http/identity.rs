@@ -136,6 +136,46 @@ pub(super) async fn verify_password(state: &AppState, password: String, stored: 
         .unwrap_or(false)
 }
 
+/// The person behind a login session (not an API key or app token), and their profile.
+pub(super) async fn signed_in(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<(crate::auth::Principal, crate::store::User), ApiError> {
+    let principal = super::authenticate(req, state, None).await?;
+    super::require_login(&principal)?;
+    let user = state
+        .stores
+        .users
+        .user(&principal.user)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such user"))?;
+    Ok((principal, user))
+}
+
+/// Asks the signed-in person for their password again before a change a stolen session must not
+/// make alone (moving the address, turning a second factor on or off). Wrong ones slow the next
+/// try for that person, wherever it comes from, so such a session cannot guess it either.
+pub(super) async fn reauthenticate(
+    state: &AppState,
+    user: &crate::store::User,
+    password: String,
+) -> Result<(), ApiError> {
+    let key = format!("reauth:{}", user.user_id);
+    let (policy, _) = login_backoff(&state.config);
+    let wait = state.limits.backoff_attempt(&key, &policy).await;
+    if !wait.is_zero() {
+        return Err(ApiError::too_many_attempts(
+            "too many wrong passwords: wait before the next try",
+            wait,
+        ));
+    }
+    if !verify_password(state, password, user.password_hash.clone()).await {
+        return Err(ApiError::new(Code::InvalidCredentials, "wrong password"));
+    }
+    state.limits.backoff_clear(&key, &policy).await;
+    Ok(())
+}
+
 fn user_agent(req: &HttpRequest) -> String {
     req.headers()
         .get(header::USER_AGENT)
@@ -330,9 +370,13 @@ pub async fn register(
         )
         .await;
         if super::email::verification_required(&state) {
-            if let Err(e) = super::email::send_verification(&state, &user).await {
-                tracing::warn!(error = %e, "the verification link was not sent; the person can ask again");
-            }
+            // Off the request path: a new address must answer as fast as a taken one.
+            let state = state.clone();
+            actix_web::rt::spawn(async move {
+                if let Err(e) = super::email::send_verification(&state, &user).await {
+                    tracing::warn!(error = %e, "the verification link was not sent; the person can ask again");
+                }
+            });
         }
     }
     Ok(HttpResponse::Accepted().json(serde_json::json!({
@@ -363,18 +407,24 @@ pub async fn login(
     let pair = format!("login:{}:{from}", &secret::digest(&email)[..32]);
     let sprayer = format!("login:address:{from}");
     let (pair_policy, sprayer_policy) = login_backoff(&state.config);
-    let wait = state
-        .limits
-        .backoff_wait(&pair, &pair_policy)
-        .await
-        .max(state.limits.backoff_wait(&sprayer, &sprayer_policy).await);
+    // Each try counts as wrong until the password proves right, so parallel guesses cannot all
+    // pass one wait; a right one takes its count back.
+    let mut wait = state.limits.backoff_attempt(&pair, &pair_policy).await;
+    if wait.is_zero() {
+        wait = state
+            .limits
+            .backoff_attempt(&sprayer, &sprayer_policy)
+            .await;
+        if !wait.is_zero() {
+            state.limits.backoff_refund(&pair, &pair_policy).await;
+        }
+    }
     if !wait.is_zero() {
         metrics::counter!("creo_logins_total", "result" => "throttled").increment(1);
-        return Err(ApiError::new(
-            Code::TooManyAttempts,
+        return Err(ApiError::too_many_attempts(
             "too many wrong passwords from here: try again later",
-        )
-        .retry_after(wait.as_secs().clamp(1, 3600) as u32));
+            wait,
+        ));
     }
     let user = state.stores.users.user_by_email(&email).await?;
     let stored = user
@@ -383,8 +433,6 @@ pub async fn login(
     let valid = verify_password(&state, body.password, stored).await && user.is_some();
     let Some(user) = user.filter(|_| valid) else {
         metrics::counter!("creo_logins_total", "result" => "failed").increment(1);
-        state.limits.backoff_fail(&pair, &pair_policy).await;
-        state.limits.backoff_fail(&sprayer, &sprayer_policy).await;
         if let Some(u) = state.stores.users.user_by_email(&email).await? {
             for m in state.stores.members.memberships(&u.user_id).await? {
                 audit(
@@ -406,6 +454,7 @@ pub async fn login(
     let (account_id, role) =
         choose_account(&state, &user.user_id, body.account_id.as_deref()).await?;
     state.limits.backoff_clear(&pair, &pair_policy).await;
+    state.limits.backoff_refund(&sprayer, &sprayer_policy).await;
     if let Some(challenge) = super::mfa::challenge_for(&state, &user, &account_id).await? {
         metrics::counter!("creo_logins_total", "result" => "second_factor").increment(1);
         return Ok(HttpResponse::Accepted().json(challenge));

@@ -15,15 +15,17 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::address::{self, Class};
+use super::email::notify_security;
 use super::extract::{AccountCaller, Manager};
-use super::identity::{choose_account, end_sessions, open_session, verify_password};
-use super::{audit, audit_person, authenticate, require_login, ApiError};
+use super::identity::{choose_account, end_sessions, open_session, reauthenticate, signed_in};
+use super::{audit, audit_person, require_login, ApiError};
 use crate::app::AppState;
 use crate::auth::{secret, totp, Principal, Role};
 use crate::bus::limits::Backoff;
 use crate::bus::AccessChange;
 use crate::http::Code;
 use crate::store::{now_ms, OneTimeToken, Purpose, SecondFactor, User};
+use creo_core::jobs::SecurityEvent;
 
 /// The answer to a right password when a second factor is on.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -63,6 +65,13 @@ pub struct Enrolment {
     pub otpauth_uri: String,
     /// The URI as a QR code (an SVG document).
     pub qr_svg: String,
+}
+
+/// The current password, asked again before a second factor is set up: whoever holds a session
+/// alone cannot put their own authenticator on the account.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct Password {
+    pub password: String,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -156,7 +165,7 @@ pub(super) async fn challenge_for(
     }
     let token = secret::generate("mfa_");
     let now = now_ms();
-    let ttl = state.config.mfa_challenge_ttl_secs.max(30);
+    let ttl = state.config.mfa_challenge_ttl_secs.clamp(30, 86_400);
     state
         .stores
         .one_time_tokens
@@ -193,11 +202,7 @@ async fn prove(
                 .sealer
                 .open(&factor.sealed_secret, &context(user))
                 .map_err(|_| ApiError::new(Code::Internal, "the second factor cannot be read"))?;
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
-            match totp::verify(&secret, code, now) {
+            match totp::verify_now(&secret, code) {
                 Some(step) if state.stores.mfa.use_step(user, step).await? => Ok(Some("totp")),
                 _ => Ok(None),
             }
@@ -228,14 +233,14 @@ async fn prove_limited(
 ) -> Result<&'static str, ApiError> {
     let key = format!("mfa:{}", factor.user_id);
     let policy = backoff(state);
-    let wait = state.limits.backoff_wait(&key, &policy).await;
+    // Counted as wrong before the check, so parallel guesses cannot all pass one wait.
+    let wait = state.limits.backoff_attempt(&key, &policy).await;
     if !wait.is_zero() {
         metrics::counter!("creo_mfa_checks_total", "result" => "throttled").increment(1);
-        return Err(ApiError::new(
-            Code::TooManyAttempts,
+        return Err(ApiError::too_many_attempts(
             "too many wrong codes: wait before the next try",
-        )
-        .retry_after(wait.as_secs().clamp(1, 3600) as u32));
+            wait,
+        ));
     }
     match prove(state, factor, code, recovery_code).await? {
         Some(how) => {
@@ -244,7 +249,6 @@ async fn prove_limited(
             Ok(how)
         }
         None => {
-            state.limits.backoff_fail(&key, &policy).await;
             metrics::counter!("creo_mfa_checks_total", "result" => "wrong").increment(1);
             audit_person(state, &factor.user_id, "mfa_failed", "").await;
             Err(invalid_code())
@@ -328,18 +332,6 @@ pub async fn second_step(
     Ok(HttpResponse::Ok().json(tokens))
 }
 
-async fn signed_in(req: &HttpRequest, state: &AppState) -> Result<(Principal, User), ApiError> {
-    let p = authenticate(req, state, None).await?;
-    require_login(&p)?;
-    let user = state
-        .stores
-        .users
-        .user(&p.user)
-        .await?
-        .ok_or_else(|| ApiError::not_found("no such user"))?;
-    Ok((p, user))
-}
-
 /// The person's second factor, and which of their accounts require one.
 #[utoipa::path(get, operation_id = "users_mfa", path = "/api/v1/users/me/mfa",
     responses((status = 200, description = "the second factor", body = MfaStatus)))]
@@ -370,12 +362,19 @@ pub async fn status(
     }))
 }
 
-/// Starts (or restarts) an enrolment: a new secret, shown once.
-#[utoipa::path(post, operation_id = "users_mfa_enrol", path = "/api/v1/users/me/mfa/enrolment",
+/// Starts (or restarts) an enrolment, after the password: a new secret, shown once.
+#[utoipa::path(post, operation_id = "users_mfa_enrol", path = "/api/v1/users/me/mfa/enrolment", request_body = Password,
     responses((status = 201, description = "add it to an authenticator app, then confirm with a code", body = Enrolment),
-              (status = 409, description = "a second factor is on already")))]
-pub async fn enrol(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+              (status = 401, description = "wrong password"),
+              (status = 409, description = "a second factor is on already"),
+              (status = 429, description = "too many wrong passwords")))]
+pub async fn enrol(
+    req: HttpRequest,
+    body: web::Json<Password>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let (p, user) = signed_in(&req, &state).await?;
+    reauthenticate(&state, &user, body.into_inner().password).await?;
     let secret = totp::new_secret();
     let sealed = state.sealer.seal(&secret, &context(&p.user));
     if !state
@@ -410,7 +409,7 @@ pub async fn confirm(
     body: web::Json<Code6>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (p, _) = signed_in(&req, &state).await?;
+    let (p, user) = signed_in(&req, &state).await?;
     let Some(pending) = state
         .stores
         .mfa
@@ -427,18 +426,10 @@ pub async fn confirm(
         .sealer
         .open(&pending.sealed_secret, &context(&p.user))
         .map_err(|_| ApiError::new(Code::Internal, "the second factor cannot be read"))?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let Some(step) = totp::verify(&secret, &body.code, now) else {
+    let Some(step) = totp::verify_now(&secret, &body.code) else {
         return Err(invalid_code());
     };
-    let codes = totp::recovery_codes();
-    let digests: Vec<String> = codes
-        .iter()
-        .filter_map(|c| totp::recovery_digest(c))
-        .collect();
+    let (codes, digests) = totp::recovery_codes_with_digests();
     if !state
         .stores
         .mfa
@@ -450,8 +441,12 @@ pub async fn confirm(
             "the enrolment changed meanwhile: start again",
         ));
     }
-    end_sessions(&state, &p.user, p.session.as_deref()).await?;
+    // On already: a failure to end the other sessions must not hide the recovery codes.
+    if let Err(e) = end_sessions(&state, &p.user, p.session.as_deref()).await {
+        tracing::warn!(error = ?e, "second factor on, but other sessions did not end");
+    }
     audit_person(&state, &p.user, "mfa_enabled", "").await;
+    notify_security(&state, &user, SecurityEvent::MfaEnabled, None).await;
     Ok(HttpResponse::Ok().json(RecoveryCodes {
         recovery_codes: codes,
     }))
@@ -467,9 +462,7 @@ async fn proven(
     let Some(factor) = enabled_factor(state, &p.user).await? else {
         return Err(ApiError::new(Code::MfaNotEnabled, "no second factor is on"));
     };
-    if !verify_password(state, proof.password, user.password_hash.clone()).await {
-        return Err(ApiError::new(Code::InvalidCredentials, "wrong password"));
-    }
+    reauthenticate(state, user, proof.password).await?;
     prove_limited(
         state,
         &factor,
@@ -494,6 +487,7 @@ pub async fn disable(
     proven(&state, &p, &user, body.into_inner()).await?;
     state.stores.mfa.disable(&p.user).await?;
     audit_person(&state, &p.user, "mfa_disabled", "").await;
+    notify_security(&state, &user, SecurityEvent::MfaDisabled, None).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -509,17 +503,14 @@ pub async fn new_recovery_codes(
 ) -> Result<HttpResponse, ApiError> {
     let (p, user) = signed_in(&req, &state).await?;
     proven(&state, &p, &user, body.into_inner()).await?;
-    let codes = totp::recovery_codes();
-    let digests: Vec<String> = codes
-        .iter()
-        .filter_map(|c| totp::recovery_digest(c))
-        .collect();
+    let (codes, digests) = totp::recovery_codes_with_digests();
     state
         .stores
         .mfa
         .replace_recovery_codes(&p.user, &digests)
         .await?;
     audit_person(&state, &p.user, "mfa_recovery_codes_replaced", "").await;
+    notify_security(&state, &user, SecurityEvent::RecoveryCodesReplaced, None).await;
     Ok(HttpResponse::Ok().json(RecoveryCodes {
         recovery_codes: codes,
     }))

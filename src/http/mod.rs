@@ -221,6 +221,12 @@ impl ApiError {
         self.retry_after = Some(secs);
         self
     }
+
+    /// 429 `too_many_attempts`: a backoff says to wait `wait` (told in whole seconds, 1 to 3,600).
+    pub fn too_many_attempts(message: impl Into<String>, wait: std::time::Duration) -> Self {
+        ApiError::new(Code::TooManyAttempts, message)
+            .retry_after(wait.as_secs().clamp(1, 3600) as u32)
+    }
 }
 
 impl std::fmt::Display for ApiError {

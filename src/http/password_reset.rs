@@ -77,11 +77,10 @@ async fn send_link(state: &AppState, email: &str) -> Result<(), crate::store::St
     };
     let key = format!("reset:{}", &secret::digest(email)[..32]);
     let policy = per_email();
-    if !state.limits.backoff_wait(&key, &policy).await.is_zero() {
+    if !state.limits.backoff_attempt(&key, &policy).await.is_zero() {
         metrics::counter!("creo_password_resets_total", "result" => "throttled").increment(1);
         return Ok(());
     }
-    state.limits.backoff_fail(&key, &policy).await;
     let token = secret::generate("pr_");
     let now = now_ms();
     let ttl_ms = state.config.password_reset_ttl_secs as i64 * 1000;

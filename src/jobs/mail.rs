@@ -1,5 +1,5 @@
 //! Mail jobs: one notification's email, a digest window's email, the password-reset, email
-//! verification and email change emails. Each
+//! verification and email change emails, and notices of changes to how a person signs in. Each
 //! job's id is its idempotency key: a job whose key is recorded as sent does nothing, and the
 //! key is recorded right after the SMTP server accepts the message, so a redelivered job (a
 //! worker that crashed before acknowledging it) does not mail twice. The one window left is a
@@ -73,7 +73,7 @@ impl MailSender {
         // A change of address is confirmed from the new one; everything else goes to the
         // person's address.
         let to = match mail {
-            Mail::EmailChange { to, .. } => to,
+            Mail::EmailChange { to, .. } | Mail::SecurityNotice { to: Some(to), .. } => to,
             _ => &user.email,
         };
         match mailer.send(to, &rendered, &job.id).await {
@@ -167,6 +167,9 @@ impl MailSender {
                     to,
                     self.verify_ttl_hours,
                 )))
+            }
+            Mail::SecurityNotice { event, .. } => {
+                Ok(Some(templates::security_notice(*event, &self.public_url)))
             }
         }
     }

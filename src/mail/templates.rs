@@ -2,6 +2,7 @@
 //! comments) is escaped before it goes into the HTML part; links are built from the configured
 //! public URL and ids, never from what a person typed.
 
+use creo_core::jobs::SecurityEvent;
 use creo_core::notifications::{group_by_document, Kind, Notification};
 
 /// One email's subject and bodies.
@@ -209,6 +210,46 @@ pub fn email_change(url: &str, to: &str, valid_hours: u64) -> Rendered {
     }
 }
 
+/// "Your sign-in changed": what changed, and what to do if it was not the reader.
+pub fn security_notice(event: SecurityEvent, public_url: &str) -> Rendered {
+    let (subject, what) = match event {
+        SecurityEvent::MfaEnabled => (
+            "Two-step sign-in is on for your creo account",
+            "Two-step sign-in was turned on: signing in now takes a code from your authenticator app.",
+        ),
+        SecurityEvent::MfaDisabled => (
+            "Two-step sign-in is off for your creo account",
+            "Two-step sign-in was turned off: a password alone now signs in to your account.",
+        ),
+        SecurityEvent::RecoveryCodesReplaced => (
+            "New recovery codes for your creo account",
+            "New recovery codes were made for two-step sign-in; the old ones no longer work.",
+        ),
+        SecurityEvent::EmailChanged => (
+            "Your creo account moved to another email address",
+            "Your creo account's email address was changed: mail for it now goes to the new address.",
+        ),
+    };
+    let security = format!("{}/#/security", public_url.trim_end_matches('/'));
+    Rendered {
+        text: format!(
+            "{what}\n\n\
+             If it was you, there is nothing to do. If it was not, reset your password now and \
+             review your sign-in settings: {security}\n"
+        ),
+        html: page(
+            subject,
+            &format!(
+                "<p>{}</p><p>If it was you, there is nothing to do. If it was not, reset your \
+                 password now and <a href=\"{}\">review your sign-in settings</a>.</p>",
+                escape(what),
+                escape(&security)
+            ),
+        ),
+        subject: subject.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,5 +307,19 @@ mod tests {
         assert_eq!(mail.subject, "3 new notifications in creo");
         assert_eq!(mail.text.matches("Launch d1\n").count(), 1);
         assert_eq!(mail.html.matches("<h3>").count(), 2);
+    }
+
+    #[test]
+    fn a_security_notice_says_what_changed_and_where_to_look() {
+        let mail = security_notice(SecurityEvent::MfaDisabled, "https://creo.example/");
+        assert_eq!(
+            mail.subject,
+            "Two-step sign-in is off for your creo account"
+        );
+        assert!(mail.text.contains("https://creo.example/#/security"));
+        assert!(mail
+            .html
+            .contains("href=\"https://creo.example/#/security\""));
+        assert!(mail.text.contains("reset your password"));
     }
 }

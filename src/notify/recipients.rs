@@ -117,11 +117,15 @@ impl Notifier {
 
     /// An invitation to an email that already has an account: they hear in their inbox, with a
     /// link to their own list of invitations, where they accept it once their address is
-    /// verified (the invitation's token is never stored here).
+    /// verified (the invitation's token is never stored here). Someone who signed up with that
+    /// address but never proved it is not told: it may not be theirs.
     pub async fn invited(&self, account_id: &str, email: &str, role: Role, by: &str) {
         let Ok(Some(user)) = self.stores.users.user_by_email(email).await else {
             return;
         };
+        if self.mail_enabled() && user.email_verified_at.is_none() {
+            return;
+        }
         let name = self.account_name(account_id).await;
         let draft = Draft {
             account_id: account_id.to_string(),

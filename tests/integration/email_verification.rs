@@ -238,6 +238,11 @@ async fn a_change_of_address_is_confirmed_from_the_new_one() {
     rest::login(&server, "ann@example.com", None).await;
     let (s, _) = follow(&server, "/api/v1/auth/email/change", &token).await;
     assert_eq!(s, 204);
+    // The old address is told, so someone who moved the account away cannot do it unseen.
+    let told = smtp
+        .wait_for("ann@example.com", "moved to another email address", 1, 10)
+        .await;
+    assert_eq!(told.len(), 1, "a notice to the old address");
     let v = me(&server, &ann).await;
     assert_eq!(
         (v["email"].as_str(), v["email_verified"].as_bool()),
@@ -313,9 +318,35 @@ async fn invitations_wait_in_the_invitees_list_and_a_verified_address_accepts_th
         "accepted: gone from the list"
     );
 
-    // Carol's address is unverified: her list shows it, but only a verified address accepts.
+    // Carol's address is unverified, so it may not be hers: she is not told of the invitation,
+    // her list is empty, and accepting it by id is refused.
     let (_, list) = get(&server, "/api/v1/users/me/invitations", &carol.access).await;
-    let id = list[0]["invitation_id"].as_str().unwrap();
+    assert_eq!(list, json!([]), "nothing shown to an unproved address");
+    let (_, inbox) = get(&server, "/api/v1/users/me/notifications", &carol.access).await;
+    assert!(
+        !inbox["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["kind"] == "invited"),
+        "no notice to an unproved address: {inbox}"
+    );
+    let (_, pending) = get(
+        &server,
+        &format!("/api/v1/accounts/{}/invitations", owner.account_id),
+        &owner.access,
+    )
+    .await;
+    let id = pending
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["email"] == "carol@example.com")
+        .unwrap_or_else(|| panic!("carol's invitation is pending: {pending}"))["invitation_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let id = id.as_str();
     let (s, v) = post(
         &server,
         &format!("/api/v1/users/me/invitations/{id}/accept"),
@@ -332,4 +363,34 @@ async fn invitations_wait_in_the_invitees_list_and_a_verified_address_accepts_th
     )
     .await;
     assert_eq!(s, 404, "not Bob's to take: {v}");
+}
+
+/// Turning two-step sign-in on or off is mailed to the person, so a change they did not make
+/// (someone with their password and a session) does not go unseen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_to_two_step_sign_in_are_mailed_to_the_person() {
+    let smtp = Smtp::start();
+    let server = start(&smtp, &[]);
+    let ann = verified(&server, &smtp, "ann@example.com").await;
+    let (secret, _) = crate::mfa::enrol(&server, &ann).await;
+    let on = smtp
+        .wait_for("ann@example.com", "Two-step sign-in is on", 1, 10)
+        .await;
+    assert_eq!(on.len(), 1, "told it is on");
+    let (s, v, _) = call(
+        &server,
+        Method::DELETE,
+        "/api/v1/users/me/mfa",
+        Some(&ann.access),
+        Some(json!({
+            "password": "correct horse battery",
+            "code": crate::mfa::totp(&secret, crate::mfa::step_now() + 1),
+        })),
+    )
+    .await;
+    assert_eq!(s, 204, "{v}");
+    let off = smtp
+        .wait_for("ann@example.com", "Two-step sign-in is off", 1, 10)
+        .await;
+    assert_eq!(off.len(), 1, "told it is off");
 }

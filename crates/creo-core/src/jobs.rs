@@ -50,6 +50,23 @@ pub enum Mail {
     EmailVerification { sealed_token: String },
     /// A link moving the person to a new address, sent to that address (`to`), sealed likewise.
     EmailChange { sealed_token: String, to: String },
+    /// Tells the person that their sign-in changed, so a change they did not make is noticed.
+    /// An address change is told to the old address (`to`), which the thief does not read.
+    SecurityNotice {
+        event: SecurityEvent,
+        #[serde(default)]
+        to: Option<String>,
+    },
+}
+
+/// A change to how a person signs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecurityEvent {
+    MfaEnabled,
+    MfaDisabled,
+    RecoveryCodesReplaced,
+    EmailChanged,
 }
 
 impl Mail {
@@ -60,6 +77,7 @@ impl Mail {
             Mail::PasswordReset { .. } => "password_reset",
             Mail::EmailVerification { .. } => "email_verification",
             Mail::EmailChange { .. } => "email_change",
+            Mail::SecurityNotice { .. } => "security_notice",
         }
     }
 }

@@ -117,3 +117,96 @@ async fn oversized_codes_and_challenges_are_refused_without_work() {
     )
     .await;
 }
+
+/// Thirty wrong codes sent at once, on one node and on a node whose counts live in Redis (the
+/// Lua script): each guess is counted before it is checked, so no more get through than one
+/// after another would: the five free ones and the one that starts the wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_guesses_are_counted_before_they_are_checked() {
+    let redis = crate::cluster::Redis::start();
+    let url: &'static str = Box::leak(redis.url().into_boxed_str());
+    for extra in [vec![], vec![("CREO_REDIS_URL", url)]] {
+        let mut env = vec![
+            ("CREO_MFA_FREE_FAILURES", "5"),
+            ("CREO_AUTH_REQUESTS_PER_MINUTE", "100000"),
+        ];
+        env.extend(extra.iter().copied());
+        let mut server = server(&env);
+        let before = baseline(&server);
+        let ann = register(&server, "ann@example.com").await;
+        let (secret, _) = enrol(&server, &ann).await;
+        let (s, challenge) = password(&server, "ann@example.com").await;
+        assert_eq!(s, 202);
+        let valid: Vec<String> = (0..3).map(|d| totp(&secret, step_now() + d - 1)).collect();
+        let guesses: Vec<String> = (0..1_000_000u32)
+            .map(|n| format!("{n:06}"))
+            .filter(|g| !valid.contains(g))
+            .take(30)
+            .collect();
+        let answers = futures_util::future::join_all(guesses.iter().map(|g| {
+            answer(
+                &server,
+                json!({ "challenge": challenge["challenge"], "code": g }),
+            )
+        }))
+        .await;
+        let wrong = answers
+            .iter()
+            .filter(|(s, v, _)| *s == 401 && v["error"]["code"] == "invalid_mfa_code")
+            .count();
+        let throttled = answers.iter().filter(|(s, _, _)| *s == 429).count();
+        assert_eq!(
+            (wrong, throttled),
+            (6, 24),
+            "with {extra:?}: {:?}",
+            answers.iter().map(|a| a.0).collect::<Vec<_>>()
+        );
+        still_serving(
+            &mut server,
+            "parallel second-factor guessing",
+            (&acme_editor(), "mfa-parallel"),
+            before,
+            64,
+        )
+        .await;
+    }
+}
+
+/// Someone holding only a session (a laptop left open) cannot put their own authenticator on
+/// the account: enrolment asks for the password, and guessing it is slowed like a sign-in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_without_the_password_cannot_enrol() {
+    let mut server = server(&[("CREO_LOGIN_FREE_FAILURES", "3")]);
+    let before = baseline(&server);
+    let ann = register(&server, "ann@example.com").await;
+    let mut seen = Vec::new();
+    for guess in ["hunter2", "password1", "letmein", "qwerty", "123456"] {
+        let (s, v) = crate::rest::post(
+            &server,
+            "/api/v1/users/me/mfa/enrolment",
+            &ann.access,
+            json!({ "password": guess }),
+        )
+        .await;
+        seen.push((s, v["error"]["code"].as_str().unwrap_or("").to_string()));
+    }
+    assert_eq!(
+        seen.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+        vec![401, 401, 401, 401, 429],
+        "{seen:?}"
+    );
+    let (_, status) = crate::rest::get(&server, "/api/v1/users/me/mfa", &ann.access).await;
+    assert_eq!(
+        (status["enabled"].clone(), status["pending"].clone()),
+        (json!(false), json!(false)),
+        "nothing was started: {status}"
+    );
+    still_serving(
+        &mut server,
+        "enrolment without the password",
+        (&acme_editor(), "mfa-reauth"),
+        before,
+        64,
+    )
+    .await;
+}
