@@ -17,6 +17,7 @@
 //! - `bus` (Redis fan-out), `auth` (tokens, passwords, login sessions), `billing` (request
 //!   limits, payment webhooks), `socket` (the WebSocket after the upgrade), `snapshot`,
 //!   `outbound`, `mail` (SMTP and what emails say), `webhooks`, `telemetry`.
+//! - `operator`: what an operator does from the command line on the store itself.
 //! - `store`: the `creo-store` crates seen from here (one trait per aggregate; the embedded
 //!   SQLite and the ScyllaDB backends); `config`.
 
@@ -34,6 +35,7 @@ pub mod http;
 pub mod jobs;
 pub mod mail;
 pub mod notify;
+pub mod operator;
 pub mod outbound;
 pub use creo_store::private_files;
 pub mod queue;

@@ -47,6 +47,13 @@ enum Command {
     Worker,
     /// Create or update the store's schema (idempotent).
     Migrate,
+    /// Turn off a person's second factor (a lost phone and every recovery code), once you have
+    /// checked by other means who they are. No server needs to be stopped.
+    ResetMfa {
+        /// The address they signed up with.
+        #[arg(long)]
+        email: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -96,6 +103,9 @@ fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             actix_rt::System::new().block_on(creo::server::open_store(&config))?;
             tracing::info!(store = %config.store, "schema is up to date");
             Ok(())
+        }
+        Command::ResetMfa { email } => {
+            actix_rt::System::new().block_on(creo::operator::reset_second_factor(&config, &email))
         }
     }
 }

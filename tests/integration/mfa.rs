@@ -57,7 +57,7 @@ pub async fn enrol(server: &Server, user: &User) -> (String, Vec<String>) {
         server,
         "/api/v1/users/me/mfa/enrolment",
         &user.access,
-        json!({}),
+        json!({ "password": "correct horse battery" }),
     )
     .await;
     assert_eq!(s, 201, "{e}");
@@ -232,7 +232,7 @@ async fn turning_it_off_takes_the_password_and_a_code() {
         &server,
         "/api/v1/users/me/mfa/enrolment",
         &bo.access,
-        json!({}),
+        json!({ "password": "correct horse battery" }),
     )
     .await;
     assert_eq!((s, code(&v)), (409, "mfa_already_enabled"));
@@ -338,4 +338,45 @@ async fn an_owner_requires_a_second_factor_and_members_without_one_may_only_enro
         .unwrap()
         .iter()
         .any(|e| e["action"] == "require_mfa_changed" && e["detail"] == "on"));
+}
+
+/// A lost phone and every recovery code: a password reset leaves the second factor on, and an
+/// operator turns it off with `creo reset-mfa` on the store while the server runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_turns_off_a_lost_second_factor() {
+    let server = rest::start();
+    let cy = register(&server, "cy@example.com").await;
+    enrol(&server, &cy).await;
+    assert_eq!(password(&server, "cy@example.com").await.0, 202);
+    let reset = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_creo"))
+            .args(["reset-mfa", "--email", "CY@example.com"])
+            .env("CREO_DATA", &server.data)
+            .output()
+            .unwrap()
+    };
+    let out = reset();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (s, tokens) = password(&server, "cy@example.com").await;
+    assert_eq!(s, 200, "the password alone signs in again: {tokens}");
+    let (_, log) = get(
+        &server,
+        &format!("/api/v1/accounts/{}/audit", cy.account_id),
+        tokens["access_token"].as_str().unwrap(),
+    )
+    .await;
+    assert!(
+        log.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "mfa_reset_by_operator" && e["actor"] == "operator"),
+        "{log}"
+    );
+    let again = reset();
+    assert!(!again.status.success(), "nothing left to turn off");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("has no second factor"));
 }
