@@ -69,10 +69,9 @@ return 0
 
 /// Failures with exponential backoff: one hash per key holding the failure count and the time
 /// of the last one. KEYS: the key. ARGV: op, failures free of backoff, first backoff ms, longest
-/// backoff ms, how long failures are remembered (ms). Ops: `check` returns the milliseconds
-/// still to wait (0: go ahead); `attempt` does the same and, when it answers 0, counts a failure
-/// in the same step, so parallel tries cannot all pass one check; `refund` takes one back (the
-/// try succeeded); `fail` counts one; `clear` forgets them all.
+/// backoff ms, how long failures are remembered (ms). Ops: `attempt` returns the milliseconds
+/// still to wait, or 0 having counted a failure in the same step, so parallel tries cannot all
+/// pass one check; `refund` takes one back (the try succeeded); `clear` forgets them all.
 const BACKOFF: &str = r"
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
@@ -88,14 +87,11 @@ if op == 'refund' then
   if n > 1 then redis.call('HSET', KEYS[1], 'n', n - 1) else redis.call('DEL', KEYS[1]) end
   return 0
 end
-if op ~= 'fail' then
-  local free = tonumber(ARGV[2])
-  if n > free then
-    local backoff = math.min(tonumber(ARGV[3]) * 2 ^ (n - free - 1), tonumber(ARGV[4]))
-    local wait = last + backoff - now
-    if wait > 0 then return math.floor(wait) end
-  end
-  if op == 'check' then return 0 end
+local free = tonumber(ARGV[2])
+if n > free then
+  local backoff = math.min(tonumber(ARGV[3]) * 2 ^ (n - free - 1), tonumber(ARGV[4]))
+  local wait = last + backoff - now
+  if wait > 0 then return math.floor(wait) end
 end
 redis.call('HSET', KEYS[1], 'n', n + 1, 'last', now)
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[5]))
@@ -403,28 +399,6 @@ impl SharedLimits {
         }
     }
 
-    /// How long a try on `key` must wait after its failures (`Backoff`): cluster-wide with
-    /// Redis, on this node without (or while Redis does not answer).
-    pub async fn backoff_wait(&self, key: &str, policy: &Backoff) -> Duration {
-        if let Some(ms) = self.backoff_shared(key, "check", policy).await {
-            return Duration::from_millis(ms);
-        }
-        let failures = self.local_failures.lock().expect("failures lock");
-        match failures.get(key) {
-            Some((n, last)) if last.elapsed() < policy.memory => policy.wait(*n, last.elapsed()),
-            _ => Duration::ZERO,
-        }
-    }
-
-    /// Records a failure on `key`.
-    pub async fn backoff_fail(&self, key: &str, policy: &Backoff) {
-        if self.backoff_shared(key, "fail", policy).await.is_some() {
-            return;
-        }
-        let mut failures = self.local_failures.lock().expect("failures lock");
-        count_failure(&mut failures, key, policy);
-    }
-
     /// A try on `key` that counts as a failure until it is refunded or cleared: the wait it must
     /// still make (nothing counted then), or zero with the failure counted in the same step.
     /// What a check of a secret uses, so a hundred parallel guesses cannot all pass one check.
@@ -631,10 +605,12 @@ mod tests {
             assert_eq!(limits.backoff_attempt("k", &b).await, Duration::ZERO);
         }
         assert!(!limits.backoff_attempt("k", &b).await.is_zero());
-        assert!(!limits.backoff_wait("k", &b).await.is_zero());
+        assert!(
+            !limits.backoff_attempt("k", &b).await.is_zero(),
+            "a refused try counts nothing"
+        );
         // A right answer to one of them takes only its own count back.
         limits.backoff_refund("k", &b).await;
-        assert_eq!(limits.backoff_wait("k", &b).await, Duration::ZERO);
         assert_eq!(limits.backoff_attempt("k", &b).await, Duration::ZERO);
         assert!(!limits.backoff_attempt("k", &b).await.is_zero());
         limits.backoff_clear("k", &b).await;
