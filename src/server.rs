@@ -367,6 +367,10 @@ pub async fn serve_on(
                     directory.refresh(&account);
                 }
                 AccessChange::Account { account } => directory.refresh(&account),
+                AccessChange::SecondFactorRequired { account, users } => {
+                    directory.refresh(&account);
+                    documents.require_second_factor(&account, users);
+                }
                 AccessChange::Session { session } => {
                     gate.revoked(&session);
                     documents.close_session(&session);

@@ -9,8 +9,8 @@ use actix::dev::ToEnvelope;
 use actix::prelude::*;
 
 use super::document::{
-    Access, ChangeRole, CloseSession, DocError, DocumentActor, Home, Placement, Revoke, Shutdown,
-    WhereDoYouRun,
+    Access, ChangeRole, CloseSession, CloseUnenrolled, DocError, DocumentActor, Home, Placement,
+    Revoke, Shutdown, WhereDoYouRun,
 };
 use super::keyed::Keyed;
 use crate::auth::Principal;
@@ -168,6 +168,18 @@ impl DocumentRegistry {
                 account: account.to_string(),
                 user: user.to_string(),
                 role,
+            });
+        }
+    }
+
+    /// Closes the sockets `users` opened in `account` with a login session: the account now
+    /// requires a second factor they do not have.
+    pub fn require_second_factor(&self, account: &str, users: Vec<String>) {
+        let users: Arc<[String]> = users.into();
+        for addr in self.live.all() {
+            addr.do_send(CloseUnenrolled {
+                account: account.to_string(),
+                users: users.clone(),
             });
         }
     }

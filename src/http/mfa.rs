@@ -575,6 +575,24 @@ pub async fn set_security_settings(
             account: account_id.clone(),
         },
     );
+    if body.require_mfa {
+        // Sockets opened before are not asked again: close those of members without a factor.
+        let mut users = Vec::new();
+        for m in state.stores.members.members(&account_id).await? {
+            if !enrolled(&state, &m.user_id).await? {
+                users.push(m.user_id);
+            }
+        }
+        if !users.is_empty() {
+            super::announce(
+                &state,
+                AccessChange::SecondFactorRequired {
+                    account: account_id.clone(),
+                    users,
+                },
+            );
+        }
+    }
     audit(
         &state,
         &account_id,

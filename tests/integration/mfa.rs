@@ -306,8 +306,15 @@ async fn an_owner_requires_a_second_factor_and_members_without_one_may_only_enro
         "the owner's own first: {v}"
     );
     enrol(&server, &owner).await;
+    let open = YClient::connect(&server.ws("plan", &editor.access)).await;
+    assert!(open.synced().await);
     let (s, v, _) = require(&owner, true).await;
     assert_eq!((s, v["require_mfa"].as_bool()), (200, Some(true)), "{v}");
+    assert_eq!(
+        open.closed_with(5).await,
+        Some(4403),
+        "the editor's open socket closes: it was opened without a second factor"
+    );
 
     // The editor may still see who they are and enrol; nothing else, REST or socket.
     let (s, v) = get(&server, "/api/v1/documents", &editor.access).await;

@@ -41,6 +41,9 @@ pub enum AccessChange {
     /// A login session was revoked (logout, revoked by its user, refresh-token reuse): its
     /// access tokens stop working and its sockets close.
     Session { session: String },
+    /// `account` now requires a second factor and these members have none: the sockets they
+    /// opened in it with a login session close (app tokens and API keys are not people).
+    SecondFactorRequired { account: String, users: Vec<String> },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -113,6 +113,35 @@ impl Handler<CloseSession> for DocumentActor {
     }
 }
 
+/// The account now requires a second factor that these people lack: close the sockets they
+/// opened in it with a login session (4403; reconnecting is refused until they enrol).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CloseUnenrolled {
+    pub account: String,
+    pub users: Arc<[String]>,
+}
+
+impl Handler<CloseUnenrolled> for DocumentActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: CloseUnenrolled, _: &mut Context<Self>) {
+        let closing: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, m)| {
+                m.principal.session.is_some()
+                    && *m.principal.account == *msg.account
+                    && msg.users.iter().any(|u| *u == *m.principal.user)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in closing {
+            self.evict(id, close::ACCESS_REVOKED, "mfa_enrolment_required");
+        }
+    }
+}
+
 /// A participant the server plays (the AI) shows or updates its presence here, as if from a
 /// session of its own; `None` removes it.
 #[derive(Message)]
