@@ -23,10 +23,10 @@ use clap::Parser;
 #[command(about = "Measures the CPU floor of one loopback delivery and of one fdatasync")]
 struct Args {
     /// Receiving sockets, each written once per round (a broadcast to this many editors).
-    #[arg(long, default_value_t = 49)]
-    sockets: usize,
+    #[arg(long, default_value_t = 49, value_parser = clap::value_parser!(u32).range(1..))]
+    sockets: u32,
     /// Broadcast rounds per second (S1: 100 edits a second on one document).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
     rounds: u32,
     /// Bytes per write (a typed character's update frame is about 40).
     #[arg(long, default_value_t = 40)]
@@ -38,7 +38,7 @@ struct Args {
     #[arg(long, default_value = ".")]
     dir: std::path::PathBuf,
     /// fdatasyncs per second (S1's group commits: about 100).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
     syncs: u32,
     /// Write the figures as JSON here.
     #[arg(long)]
@@ -53,6 +53,10 @@ fn main() -> anyhow::Result<()> {
     if let Some(port) = args.reader_of {
         return read_everything(port, args.sockets);
     }
+    anyhow::ensure!(
+        args.duration >= Duration::from_millis(100),
+        "--duration must be at least 100ms to measure anything"
+    );
     let write_us = loopback_write(&args)?;
     println!(
         "loopback write: {write_us:.2} µs CPU per {}-byte write to another process ({} sockets, {} rounds/s)",
@@ -79,7 +83,8 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn cpu_seconds() -> f64 {
-    // utime + stime of this process, in USER_HZ (100) ticks.
+    // utime + stime of this process, in USER_HZ ticks: 100 a second whatever the kernel's own
+    // HZ (the /proc ABI fixes it on x86 and arm64).
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let fields: Vec<&str> = stat
         .rsplit_once(')')
@@ -95,7 +100,7 @@ fn cpu_seconds() -> f64 {
 }
 
 /// The receiving process: one thread per socket, reading until the writer goes away.
-fn read_everything(port: u16, sockets: usize) -> anyhow::Result<()> {
+fn read_everything(port: u16, sockets: u32) -> anyhow::Result<()> {
     let mut readers = Vec::new();
     for _ in 0..sockets {
         let mut s = TcpStream::connect(("127.0.0.1", port))?;
@@ -123,7 +128,7 @@ fn loopback_write(args: &Args) -> anyhow::Result<f64> {
         ])
         .spawn()
         .context("starting the reading process")?;
-    let mut sockets = Vec::with_capacity(args.sockets);
+    let mut sockets = Vec::with_capacity(args.sockets as usize);
     for _ in 0..args.sockets {
         let (s, _) = listener.accept()?;
         s.set_nodelay(true)?;
@@ -148,6 +153,7 @@ fn loopback_write(args: &Args) -> anyhow::Result<f64> {
     let cpu = cpu_seconds() - cpu0;
     drop(sockets);
     let _ = child.wait();
+    anyhow::ensure!(writes > 0, "no write went out in --duration");
     Ok(cpu / writes as f64 * 1e6)
 }
 
@@ -188,6 +194,7 @@ fn fdatasync(args: &Args) -> anyhow::Result<(f64, f64, f64)> {
     }
     let cpu = cpu_seconds() - cpu0;
     let _ = std::fs::remove_file(&path);
+    anyhow::ensure!(!latencies.is_empty(), "no fdatasync finished in --duration");
     latencies.sort_by(f64::total_cmp);
     let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
     Ok((cpu / i as f64 * 1e6, at(0.5), at(0.99)))
