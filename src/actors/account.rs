@@ -110,6 +110,13 @@ pub struct AccountActor {
     last_used: Instant,
     /// What people with an unverified email have spent here (see `allowance`).
     allowances: Allowances,
+    /// Holds this actor counted against an allowance: reservation id -> (payer, amount), to
+    /// give back what a settlement does not take. Holds counted elsewhere (learnt from the
+    /// ledger, or made through another node) stay counted here: the safe side.
+    counted_holds: HashMap<String, (String, Milli)>,
+    /// Generations in the batch the store is writing now, counted against the quota with the
+    /// queued ones.
+    in_flight_generations: i64,
 }
 
 impl AccountActor {
@@ -122,6 +129,7 @@ impl AccountActor {
 
     fn reload(&mut self, ctx: &mut Context<Self>, blocking: bool) {
         let (stores, id) = (self.stores.clone(), self.id.clone());
+        let spenders = self.allowances.people();
         let load = async move {
             let Some(account) = stores.accounts.account(&id).await? else {
                 return Ok(None);
@@ -136,15 +144,30 @@ impl AccountActor {
                 .filter(|(action, _)| action.is_generation())
                 .map(|(_, (count, _))| count)
                 .sum();
-            Ok::<_, StoreError>(Some(Loaded {
-                account,
-                members: members.into_iter().map(|m| (m.user_id, m.role)).collect(),
-                month_start,
-                generations,
-            }))
+            // What other nodes let the account's unverified spenders spend meanwhile.
+            let mut spent = Vec::with_capacity(spenders.len());
+            for user in spenders {
+                let s = stores.ledger.spent_by(&id, &user).await?;
+                spent.push((user, s));
+            }
+            Ok::<_, StoreError>(Some((
+                Loaded {
+                    account,
+                    members: members.into_iter().map(|m| (m.user_id, m.role)).collect(),
+                    month_start,
+                    generations,
+                },
+                spent,
+            )))
         };
         let apply = load.into_actor(self).map(|result, act, _| match result {
             Ok(loaded) => {
+                let loaded = loaded.map(|(loaded, spent)| {
+                    for (user, s) in spent {
+                        act.allowances.at_least(&user, s);
+                    }
+                    loaded
+                });
                 act.loaded = loaded;
                 act.load_error = None;
             }
@@ -332,8 +355,13 @@ impl AccountActor {
                     .map(move |result, act, ctx| {
                         // Nothing new is held (a replay, or refused). A store error may hide a
                         // hold that was made: the count stays.
-                        if matches!(result, Ok(ref r) if !matches!(r, Reserved::Held(_))) {
-                            act.allowances.give_back(&payer, admitted);
+                        match &result {
+                            Ok(Reserved::Held(r)) if admitted > 0 => {
+                                act.counted_holds
+                                    .insert(r.reservation_id.clone(), (payer, admitted));
+                            }
+                            Ok(Reserved::Held(_)) | Err(_) => {}
+                            Ok(_) => act.allowances.give_back(&payer, admitted),
                         }
                         let answer = match result {
                             Ok(Reserved::Held(r)) => Ok((r, false)),
@@ -362,10 +390,15 @@ impl AccountActor {
                                 if let Some(e) = &e {
                                     act.count_generations(e.action);
                                 }
-                                // What the hold counted and the capture did not take.
-                                let taken = e.as_ref().map_or(0, |e| -e.amount_milli);
+                                // What this actor counted for the hold and the capture did not take.
                                 if r.status != ReservationStatus::Held {
-                                    act.allowances.give_back(&r.user_id, r.amount_milli - taken);
+                                    if let Some((payer, counted)) =
+                                        act.counted_holds.remove(&r.reservation_id)
+                                    {
+                                        let taken = e.as_ref().map_or(0, |e| -e.amount_milli);
+                                        act.allowances
+                                            .give_back(&payer, counted - taken.min(counted));
+                                    }
                                 }
                                 Ok((r, e, false))
                             }
@@ -402,10 +435,15 @@ impl AccountActor {
         }
         let prices: Vec<Milli> = postings.iter().map(|p| -p.amount_milli).collect();
         let payers: Vec<String> = postings.iter().map(|p| p.user_id.clone()).collect();
+        self.in_flight_generations = postings
+            .iter()
+            .filter(|p| p.amount_milli < 0 && p.action.is_some_and(Action::is_generation))
+            .count() as i64;
         let store = self.stores.ledger.clone();
         async move { store.post(postings).await }
             .into_actor(self)
             .map(move |result, act, ctx| {
+                act.in_flight_generations = 0;
                 match result {
                     Ok(outcomes) => {
                         for ((((outcome, reply), price), payer), admitted) in outcomes.into_iter().zip(replies).zip(prices).zip(&payers).zip(admitted) {
@@ -450,15 +488,17 @@ impl AccountActor {
         self.pump(ctx);
     }
 
-    /// Generations waiting in the queue, counted against the quota before they land.
+    /// Generations queued or being written, counted against the quota before they land.
     fn queued_generations(&self) -> i64 {
-        self.queue
+        let queued: i64 = self
+            .queue
             .iter()
             .map(|op| match op {
                 MoneyOp::Post(p, ..) if p.action.is_some_and(Action::is_generation) => 1,
                 _ => 0,
             })
-            .sum()
+            .sum();
+        self.in_flight_generations + queued
     }
 
     /// Releases reservations whose holder never settled them (a crashed job).
@@ -600,12 +640,7 @@ impl Handler<Settle> for AccountActor {
         self.last_used = Instant::now();
         let (reply, rx) = oneshot::channel();
         self.enqueue(MoneyOp::Settle(msg.reservation_id, msg.how, reply), ctx);
-        Box::pin(async move {
-            rx.await
-                .unwrap_or(Err(AccountError::Store(StoreError::Unavailable(
-                    "account actor stopped".into(),
-                ))))
-        })
+        Box::pin(async move { rx.await.unwrap_or_else(|_| Err(stopped())) })
     }
 }
 
@@ -651,6 +686,8 @@ impl Accounts {
             busy: false,
             last_used: Instant::now(),
             allowances: Allowances::new(self.config.unverified_allowance_milli),
+            counted_holds: HashMap::new(),
+            in_flight_generations: 0,
         }
         .start()
     }

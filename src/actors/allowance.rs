@@ -1,11 +1,12 @@
 //! What people whose email is unverified may spend of one account: at most `limit`
 //! milli-credits, counted as their charges and holds are admitted (so two requests at once
 //! cannot both slip under it), and given back when nothing moved (refused or replayed) or a hold
-//! is released or captured for less. What a person spent and holds before the actor started is
-//! read from the ledger the first time they spend (`learn`). The account actor owns one, so the
-//! count is exact on one node; with several nodes each counts its own admissions on top of what
-//! the ledger said, so a person spending from every node at once may pass the limit by what is
-//! in flight elsewhere (small, and bounded by the account's balance).
+//! this actor counted is released or captured for less. What a person spent and holds before the
+//! actor started is read from the ledger the first time they spend (`learn`). The account actor
+//! owns one, so the count is exact on one node. With several nodes each counts its own
+//! admissions and reads the ledger again at every account refresh (`at_least`), so a person
+//! spending through every node at once can pass the limit by what the other nodes admitted
+//! since the last refresh (`account_refresh_ms`).
 
 use std::collections::HashMap;
 
@@ -43,6 +44,18 @@ impl Allowances {
         self.spent.entry(user.to_string()).or_insert(spent);
     }
 
+    /// The people counted here, to read again from the ledger now and then.
+    pub fn people(&self) -> Vec<String> {
+        self.spent.keys().cloned().collect()
+    }
+
+    /// What the ledger says now, when it is more than this count (spent through other nodes).
+    pub fn at_least(&mut self, user: &str, spent: Milli) {
+        if let Some(count) = self.spent.get_mut(user) {
+            *count = (*count).max(spent);
+        }
+    }
+
     /// Counts `amount` against `user`'s allowance, or says how much of it is left.
     pub fn admit(&mut self, user: &str, amount: Milli) -> Result<(), Milli> {
         let spent = self.spent.entry(user.to_string()).or_insert(0);
@@ -76,8 +89,15 @@ mod tests {
         a.give_back("u", 1_000);
         assert_eq!(a.admit("u", 1_500), Ok(()));
         assert_eq!(a.admit("u", 1), Err(0));
-        // Learning again keeps the count the actor made.
+        // Learning again keeps the count the actor made; the ledger only ever raises it.
         a.learn("u", 0);
         assert_eq!(a.admit("u", 1), Err(0));
+        a.give_back("u", 1_000);
+        a.at_least("u", 500);
+        assert_eq!(a.admit("u", 1_001), Err(1_000), "still 1,000 counted here");
+        a.at_least("u", 1_800);
+        assert_eq!(a.admit("u", 201), Err(200), "the ledger knows more");
+        a.at_least("nobody", 5);
+        assert!(!a.knows("nobody"));
     }
 }

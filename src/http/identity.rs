@@ -360,24 +360,24 @@ pub async fn register(
     let result = if created { "created" } else { "email_taken" };
     metrics::counter!("creo_registrations_total", "result" => result).increment(1);
     if created {
-        audit(
-            &state,
-            &account.account_id,
-            &user.user_id,
-            "registered",
-            &user.user_id,
-            "",
-        )
-        .await;
-        if super::email::verification_required(&state) {
-            // Off the request path: a new address must answer as fast as a taken one.
-            let state = state.clone();
-            actix_web::rt::spawn(async move {
+        // Off the request path: a new address must answer as fast as a taken one.
+        let state = state.clone();
+        actix_web::rt::spawn(async move {
+            audit(
+                &state,
+                &account.account_id,
+                &user.user_id,
+                "registered",
+                &user.user_id,
+                "",
+            )
+            .await;
+            if super::email::verification_required(&state) {
                 if let Err(e) = super::email::send_verification(&state, &user).await {
                     tracing::warn!(error = %e, "the verification link was not sent; the person can ask again");
                 }
-            });
-        }
+            }
+        });
     }
     Ok(HttpResponse::Accepted().json(serde_json::json!({
         "status": "accepted",
@@ -451,10 +451,11 @@ pub async fn login(
             "wrong email or password",
         ));
     };
-    let (account_id, role) =
-        choose_account(&state, &user.user_id, body.account_id.as_deref()).await?;
+    // The password was right, whatever happens next.
     state.limits.backoff_clear(&pair, &pair_policy).await;
     state.limits.backoff_refund(&sprayer, &sprayer_policy).await;
+    let (account_id, role) =
+        choose_account(&state, &user.user_id, body.account_id.as_deref()).await?;
     if let Some(challenge) = super::mfa::challenge_for(&state, &user, &account_id).await? {
         metrics::counter!("creo_logins_total", "result" => "second_factor").increment(1);
         return Ok(HttpResponse::Accepted().json(challenge));
