@@ -10,7 +10,8 @@ use crate::store::{now_ms, AuditEvent};
 /// phone and every recovery code, once the operator has checked by other means who they are (a
 /// password reset alone never does this, so a mailbox alone cannot undo two-step sign-in). The
 /// person then signs in with their password and may enrol again. Recorded in the audit log of
-/// each of their accounts as `mfa_reset_by_operator`.
+/// each of their accounts as `mfa_reset_by_operator`; no mail goes out (the operator has just
+/// spoken with them).
 pub async fn reset_second_factor(config: &Config, email: &str) -> anyhow::Result<()> {
     let stores = crate::server::open_store(config).await?;
     let email = email.trim().to_lowercase();
@@ -19,9 +20,15 @@ pub async fn reset_second_factor(config: &Config, email: &str) -> anyhow::Result
         .user_by_email(&email)
         .await?
         .with_context(|| format!("nobody signed up as {email}"))?;
-    if !stores.mfa.disable(&user.user_id).await? {
+    let on = stores
+        .mfa
+        .second_factor(&user.user_id)
+        .await?
+        .is_some_and(|f| f.enabled_at.is_some());
+    if !on {
         anyhow::bail!("{email} has no second factor");
     }
+    stores.mfa.disable(&user.user_id).await?;
     for m in stores.members.memberships(&user.user_id).await? {
         let event = AuditEvent {
             account_id: m.account_id,

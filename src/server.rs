@@ -368,8 +368,7 @@ pub async fn serve_on(
                 }
                 AccessChange::Account { account } => directory.refresh(&account),
                 AccessChange::SecondFactorRequired { account, users } => {
-                    directory.refresh(&account);
-                    documents.require_second_factor(&account, users);
+                    documents.require_second_factor(&account, users)
                 }
                 AccessChange::Session { session } => {
                     gate.revoked(&session);

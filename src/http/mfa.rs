@@ -426,9 +426,21 @@ pub async fn confirm(
         .sealer
         .open(&pending.sealed_secret, &context(&p.user))
         .map_err(|_| ApiError::new(Code::Internal, "the second factor cannot be read"))?;
+    // The same count as sign-in's codes: a session alone must not guess its way through a
+    // pending enrolment.
+    let key = format!("mfa:{}", p.user);
+    let policy = backoff(&state);
+    let wait = state.limits.backoff_attempt(&key, &policy).await;
+    if !wait.is_zero() {
+        return Err(ApiError::too_many_attempts(
+            "too many wrong codes: wait before the next try",
+            wait,
+        ));
+    }
     let Some(step) = totp::verify_now(&secret, &body.code) else {
         return Err(invalid_code());
     };
+    state.limits.backoff_clear(&key, &policy).await;
     let (codes, digests) = totp::recovery_codes_with_digests();
     if !state
         .stores
@@ -575,24 +587,6 @@ pub async fn set_security_settings(
             account: account_id.clone(),
         },
     );
-    if body.require_mfa {
-        // Sockets opened before are not asked again: close those of members without a factor.
-        let mut users = Vec::new();
-        for m in state.stores.members.members(&account_id).await? {
-            if !enrolled(&state, &m.user_id).await? {
-                users.push(m.user_id);
-            }
-        }
-        if !users.is_empty() {
-            super::announce(
-                &state,
-                AccessChange::SecondFactorRequired {
-                    account: account_id.clone(),
-                    users,
-                },
-            );
-        }
-    }
     audit(
         &state,
         &account_id,
@@ -602,7 +596,34 @@ pub async fn set_security_settings(
         if body.require_mfa { "on" } else { "off" },
     )
     .await;
+    if body.require_mfa {
+        // Sockets opened before are not asked again: close those of members without a factor.
+        // The setting is saved already; a failure here is logged, not answered.
+        match unenrolled_members(&state, &account_id).await {
+            Ok(users) if !users.is_empty() => super::announce(
+                &state,
+                AccessChange::SecondFactorRequired {
+                    account: account_id.clone(),
+                    users,
+                },
+            ),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(account = %account_id, error = ?e, "open sockets of members without a second factor were not closed")
+            }
+        }
+    }
     Ok(HttpResponse::Ok().json(SecuritySettings {
         require_mfa: body.require_mfa,
     }))
+}
+
+async fn unenrolled_members(state: &AppState, account_id: &str) -> Result<Vec<String>, ApiError> {
+    let mut users = Vec::new();
+    for m in state.stores.members.members(account_id).await? {
+        if !enrolled(state, &m.user_id).await? {
+            users.push(m.user_id);
+        }
+    }
+    Ok(users)
 }

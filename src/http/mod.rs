@@ -600,9 +600,11 @@ pub fn announce(state: &AppState, change: crate::bus::AccessChange) {
     use crate::bus::AccessChange;
     match &change {
         AccessChange::Session { session } => state.logins.revoked(session),
-        AccessChange::Role { account, .. }
-        | AccessChange::Account { account }
-        | AccessChange::SecondFactorRequired { account, .. } => state.accounts.refresh(account),
+        AccessChange::Role { account, .. } | AccessChange::Account { account } => {
+            state.accounts.refresh(account)
+        }
+        // Sent after `Account`, which reloads the account.
+        AccessChange::SecondFactorRequired { .. } => {}
         AccessChange::Revoke(r) => state.revocations.forget(&r.account_id),
         AccessChange::Lift { account, .. } => state.revocations.forget(account),
     }

@@ -245,10 +245,16 @@ pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
     )?;
     add_column(conn, "documents", "title", "TEXT NOT NULL DEFAULT ''")?;
     // People who signed up before addresses were verified keep what they could do: their
-    // address counts as verified from their sign-up.
-    if add_column(conn, "users", "email_verified_at", "INTEGER")? {
-        conn.execute_batch("UPDATE users SET email_verified_at = created_at")
-            .map_err(unavailable)?;
+    // address counts as verified from their sign-up. In one transaction with the new column,
+    // so a crash between the two cannot leave them unverified for good.
+    if !has_column(conn, "users", "email_verified_at")? {
+        conn.execute_batch(
+            "BEGIN;
+             ALTER TABLE users ADD COLUMN email_verified_at INTEGER;
+             UPDATE users SET email_verified_at = created_at;
+             COMMIT;",
+        )
+        .map_err(unavailable)?;
     }
     add_column(
         conn,
@@ -262,25 +268,21 @@ pub fn migrate(conn: &Connection) -> Result<(), StoreError> {
         .map_err(unavailable)
 }
 
-/// Adds `column` unless it exists; answers whether it was added now.
-fn add_column(
-    conn: &Connection,
-    table: &str,
-    column: &str,
-    decl: &str,
-) -> Result<bool, StoreError> {
-    let exists: bool = conn
-        .query_row(
-            &format!("SELECT COUNT(*) > 0 FROM pragma_table_info('{table}') WHERE name = ?1"),
-            params![column],
-            |r| r.get(0),
-        )
-        .map_err(unavailable)?;
-    if !exists {
+fn has_column(conn: &Connection, table: &str, column: &str) -> Result<bool, StoreError> {
+    conn.query_row(
+        &format!("SELECT COUNT(*) > 0 FROM pragma_table_info('{table}') WHERE name = ?1"),
+        params![column],
+        |r| r.get(0),
+    )
+    .map_err(unavailable)
+}
+
+fn add_column(conn: &Connection, table: &str, column: &str, decl: &str) -> Result<(), StoreError> {
+    if !has_column(conn, table, column)? {
         conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))
             .map_err(unavailable)?;
     }
-    Ok(!exists)
+    Ok(())
 }
 
 fn read_meta(conn: &Connection, doc_id: &str) -> Result<Option<DocumentMeta>, StoreError> {
