@@ -218,17 +218,29 @@ export async function accessToken(): Promise<string> {
 
 const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms))
 
+/** Refusals of what the person typed (a password, a code), not of the token or the rate: sending
+ * the same answer again would only count it wrong twice. */
+const typedWrong = new Set(['invalid_credentials', 'invalid_mfa_code', 'too_many_attempts'])
+
+const errorCode = (response: Response): Promise<string | undefined> =>
+  response
+    .clone()
+    .json()
+    .then((body) => body?.error?.code, () => undefined)
+
 /**
  * A JSON call to `/api/v1{path}`. A 401 refreshes the token and tries once more; a 429 (the
- * account's request rate) waits as long as `Retry-After` says, up to three times.
+ * account's request rate) waits as long as `Retry-After` says, up to three times. Neither is
+ * retried when it refuses what the person typed.
  */
 export async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
   let response = await send(path, init, await accessToken())
   for (let tries = 0; response.status === 429 && tries < 3; tries++) {
+    if (typedWrong.has((await errorCode(response)) ?? '')) break
     await sleep(Math.min(5, Number(response.headers.get('retry-after')) || 1) * 1000)
     response = await send(path, init, await accessToken())
   }
-  if (response.status === 401 && current) {
+  if (response.status === 401 && current && !typedWrong.has((await errorCode(response)) ?? '')) {
     response = await send(path, init, (await refresh()).accessToken)
   }
   return parse<T>(response)

@@ -25,6 +25,8 @@ before(async () => {
   // With email on, only a confirmed address invites.
   await verifyByMail(server.base, smtp, olga)
   bob = await person(server.base, 'bob')
+  // Confirmed too: an unconfirmed address hears of no invitation (it may not be his).
+  await verifyByMail(server.base, smtp, bob)
   await invite(server.base, olga, bob, 'editor')
 })
 

@@ -109,7 +109,9 @@ async fn a_mention_is_one_inbox_item_and_one_email_and_a_reply_reaches_the_threa
     let smtp = Smtp::start();
     let server = start(&mail_env(&smtp.url(), &[]));
     let alice = verified(&server, &smtp, "alice@example.com").await;
-    let bob = member(&server, &alice, "bob@example.com", "editor").await;
+    // Verified before he is invited: an unproved address hears of no invitation.
+    let bob = verified(&server, &smtp, "bob@example.com").await;
+    let bob = rest::join(&server, &alice, &bob, "editor").await;
     let doc = new_document(&server, &alice, "Spring launch").await;
 
     let first = comment(

@@ -1357,7 +1357,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Starts (or restarts) an enrolment: a new secret, shown once. */
+        /** Starts (or restarts) an enrolment, after the password: a new secret, shown once. */
         post: operations["users_mfa_enrol"];
         delete?: never;
         options?: never;
@@ -2118,6 +2118,13 @@ export interface components {
             kinds?: {
                 [key: string]: components["schemas"]["Channels"];
             };
+        };
+        /**
+         * @description The current password, asked again before a second factor is set up: whoever holds a session
+         *     alone cannot put their own authenticator on the account.
+         */
+        Password: {
+            password: string;
         };
         PlacedComment: components["schemas"]["Comment"] & {
             span?: null | components["schemas"]["Span"];
@@ -5221,7 +5228,11 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Password"];
+            };
+        };
         responses: {
             /** @description add it to an authenticator app, then confirm with a code */
             201: {
@@ -5232,8 +5243,22 @@ export interface operations {
                     "application/json": components["schemas"]["Enrolment"];
                 };
             };
+            /** @description wrong password */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description a second factor is on already */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description too many wrong passwords */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
