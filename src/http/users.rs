@@ -37,14 +37,7 @@ pub struct Me {
 #[utoipa::path(get, operation_id = "users_me", path = "/api/v1/users/me",
     responses((status = 200, description = "the signed-in user", body = Me)))]
 pub async fn me(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let p = authenticate(&req, &state, None).await?;
-    require_login(&p)?;
-    let user = state
-        .stores
-        .users
-        .user(&p.user)
-        .await?
-        .ok_or_else(|| ApiError::not_found("no such user"))?;
+    let (_, user) = super::identity::signed_in(&req, &state).await?;
     let mfa_enabled = super::mfa::enrolled(&state, &user.user_id).await?;
     Ok(HttpResponse::Ok().json(Me {
         user_id: user.user_id,
@@ -63,14 +56,8 @@ pub async fn export(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let p = authenticate(&req, &state, None).await?;
-    require_login(&p)?;
+    let (p, user) = super::identity::signed_in(&req, &state).await?;
     let store = &state.stores;
-    let user = store
-        .users
-        .user(&p.user)
-        .await?
-        .ok_or_else(|| ApiError::not_found("no such user"))?;
     let memberships = store.members.memberships(&p.user).await?;
     let mut api_keys_created = Vec::new();
     let mut ledger_entries = Vec::new();
