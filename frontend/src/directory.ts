@@ -32,6 +32,8 @@ export function reloadDirectory(accountId: string) {
 /** Names that are not people in the workspace. */
 function special(userId: string): string | null {
   if (userId === 'creo-ai') return 'creo AI'
+  // The publishing job's moves (published, failed).
+  if (userId === 'system') return 'creo'
   if (userId.startsWith('app:')) return 'An app'
   return null
 }

@@ -4,6 +4,7 @@
 // serious on any of them).
 
 import assert from 'node:assert/strict'
+import { createServer } from 'node:http'
 import { after, before, test } from 'node:test'
 import {
   accessibilityProblems,
@@ -24,9 +25,24 @@ let server
 let browser
 let ava
 const contexts = []
+// The publishing destination: a real HTTP server on the loopback, keeping what it was sent.
+let destination
+const published = []
 
 before(async () => {
-  server = await startServer()
+  destination = createServer((req, res) => {
+    let body = ''
+    req.on('data', (chunk) => (body += chunk))
+    req.on('end', () => {
+      published.push(JSON.parse(body))
+      res.end('ok')
+    })
+  })
+  await new Promise((ok) => destination.listen(0, '127.0.0.1', ok))
+  server = await startServer({
+    CREO_PUBLISH_WEBHOOK_URL: `http://127.0.0.1:${destination.address().port}/publish`,
+    CREO_OUTBOUND_ALLOW: '127.0.0.0/8',
+  })
   browser = await launch()
   ava = await person(server.base, 'ava')
 })
@@ -35,6 +51,7 @@ after(async () => {
   for (const c of contexts) await c.close().catch(() => {})
   await browser?.close()
   server?.stop()
+  destination?.close()
 })
 
 async function newDocument(title, device) {
@@ -110,6 +127,28 @@ test('scheduling offers only what can be published, with real time zones, and co
   assert.ok((await zone.locator('option').count()) > 100, 'a list of time zones, not a text box')
   await zone.selectOption('Asia/Tokyo')
   await screenshot(a.page, 'schedule-form')
+})
+
+test('publish now sends an approved post to the places chosen at once, and the bar says so', async () => {
+  const a = await newDocument('Right now')
+  await a.editor.click()
+  await a.page.keyboard.type('Doors open at nine.')
+  await waitForSaveState(a.page, 'All changes saved')
+  await a.page.getByRole('button', { name: 'Submit for review' }).click()
+  await a.page.getByRole('button', { name: 'Approve' }).click()
+  await a.page.getByRole('button', { name: 'Schedule…' }).click()
+  await a.page.getByRole('checkbox', { name: 'LinkedIn' }).check()
+  await a.page.getByRole('button', { name: 'Publish now' }).click()
+  await a.page.getByTestId('workflow-state').filter({ hasText: 'Published' }).waitFor()
+  // The publishing job reads as creo, not as someone who left.
+  await a.page.getByText('creo: Scheduled → Published').waitFor()
+  await screenshot(a.page, 'published-now')
+  const sent = published.filter((p) => p.text === 'Doors open at nine.')
+  assert.equal(sent.length, 1, 'sent once')
+  assert.deepEqual(
+    sent[0].posts.map((p) => p.platform),
+    ['linkedin'],
+  )
 })
 
 test('panels that failed while the server was down recover by themselves when it is back', async () => {

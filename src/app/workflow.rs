@@ -71,7 +71,7 @@ pub async fn transition(
             schedule.clone(),
             now,
         )?;
-        if action == Action::Schedule {
+        if matches!(action, Action::Schedule | Action::PublishNow) {
             next.targets = targets.clone();
         }
         let record = Transition {

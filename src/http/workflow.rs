@@ -25,7 +25,7 @@ pub struct Move {
     /// ...in this IANA time zone, e.g. `Europe/Paris` (daylight saving applied).
     #[serde(default)]
     pub timezone: Option<String>,
-    /// For `schedule`: the platforms (and formats) it goes out to; their limits are checked now
+    /// For `schedule` and `publish_now`: the platforms (and formats) it goes out to; their limits are checked now
     /// and again at publishing time. None: the destination's generic limits.
     #[serde(default)]
     pub targets: Vec<crate::platforms::Target>,
@@ -110,7 +110,8 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(view(&state, &doc_id, &meta).await?))
 }
 
-/// Moves the document: submit, approve, request_changes, schedule, unschedule, reopen.
+/// Moves the document: submit, approve, request_changes, schedule, publish_now, unschedule,
+/// reopen.
 #[utoipa::path(post, operation_id = "workflow_transition", path = "/api/v1/documents/{doc_id}/workflow", params(("doc_id" = String, Path, description = "the document's id")), request_body = Move,
     responses((status = 200, description = "moved", body = WorkflowView),
               (status = 403, description = "your role may not do this"),
@@ -134,7 +135,7 @@ pub async fn transition(
         }
         _ => None,
     };
-    if body.action == Action::Schedule {
+    if matches!(body.action, Action::Schedule | Action::PublishNow) {
         crate::platforms::validate(&body.targets)
             .map_err(|e| ApiError::bad_request(Code::InvalidTargets, e))?;
         // The post as it is now must fit (it is checked again when it goes out).

@@ -256,6 +256,73 @@ async fn a_scheduled_post_is_published_within_a_second_of_its_time() {
     clean_up(&p).await;
 }
 
+/// "Publish now" skips the wait: an approved post goes out at once, to the targets asked for,
+/// and ends published, with the person's move and the system's both in the history.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_published_now_goes_out_at_once() {
+    let dest = receiver(|_| (200, Duration::ZERO)).await;
+    let p = prefix();
+    let server = Server::start_with(&env(&p, &dest.url, &[]));
+    let owner = register(&server, "owner@example.com").await;
+    let (s, _) = post(
+        &server,
+        "/api/v1/documents",
+        &owner.access,
+        json!({ "id": "launch" }),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let c = YClient::connect(&server.ws("launch", &owner.access)).await;
+    assert!(c.synced().await);
+    c.append("Out the door now #launch");
+    assert!(c.wait(5, |_| true).await);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let act = |body: Value| {
+        post(
+            &server,
+            "/api/v1/documents/launch/workflow",
+            &owner.access,
+            body,
+        )
+    };
+    let (s, v) = act(json!({ "action": "publish_now" })).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (409, Some("invalid_transition")),
+        "a draft: {v}"
+    );
+    for action in ["submit", "approve"] {
+        assert_eq!(act(json!({ "action": action })).await.0, 200);
+    }
+    let asked = Instant::now();
+    let (s, v) =
+        act(json!({ "action": "publish_now", "targets": [{ "platform": "x", "format": "feed" }] }))
+            .await;
+    assert_eq!(s, 200, "{v}");
+    first_delivery(&dest).await;
+    let took = asked.elapsed();
+    let got = dest.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "sent once");
+    let body: Value = serde_json::from_slice(&got[0].body).unwrap();
+    assert_eq!(body["text"], "Out the door now #launch");
+    assert_eq!(body["posts"][0]["platform"], "x", "{body}");
+    assert!(took < Duration::from_secs(5), "went out at once: {took:?}");
+    let published = wait_for_state(&server, &owner.access, "published").await;
+    let actions: Vec<&str> = published["transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["submit", "approve", "publish_now", "publish"],
+        "{published}"
+    );
+    drop(server);
+    clean_up(&p).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_destination_that_keeps_failing_dead_letters_the_job_with_the_reason() {
     let dest = receiver(|_| (503, Duration::ZERO)).await;

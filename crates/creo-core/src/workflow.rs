@@ -61,6 +61,9 @@ pub enum Action {
     RequestChanges,
     /// approved → scheduled, with a time (editors).
     Schedule,
+    /// approved → scheduled for now: the publishing job takes it at once, skipping any wait
+    /// (editors).
+    PublishNow,
     /// scheduled → approved (editors).
     Unschedule,
     /// any state → draft (owners and admins), approvals cleared.
@@ -76,6 +79,7 @@ impl Action {
             Action::Approve => "approve",
             Action::RequestChanges => "request_changes",
             Action::Schedule => "schedule",
+            Action::PublishNow => "publish_now",
             Action::Unschedule => "unschedule",
             Action::Reopen => "reopen",
             Action::Publish => "publish",
@@ -90,6 +94,7 @@ impl Action {
             Action::Approve => "Approval given",
             Action::RequestChanges => "Changes requested",
             Action::Schedule => "Scheduled",
+            Action::PublishNow => "Sent to publish",
             Action::Unschedule => "Unscheduled",
             Action::Reopen => "Reopened as draft",
             Action::Publish => "Published",
@@ -208,6 +213,17 @@ impl Workflow {
                 next.scheduled_at = Some(at);
                 next.timezone = Some(zone);
             }
+            Action::PublishNow => {
+                if !role.can_write() {
+                    return Err(Refusal::Role("publish"));
+                }
+                if self.state != State::Approved {
+                    return Err(wrong_state());
+                }
+                next.state = State::Scheduled;
+                next.scheduled_at = Some(now);
+                next.timezone = Some(schedule.map_or_else(|| "UTC".to_string(), |(_, zone)| zone));
+            }
             Action::Unschedule => {
                 if !role.can_write() {
                     return Err(Refusal::Role("unschedule"));
@@ -311,6 +327,35 @@ mod tests {
             w.version, 4,
             "one version per transition, none for refusals"
         );
+    }
+
+    #[test]
+    fn publish_now_schedules_an_approved_post_for_this_instant_only() {
+        let draft = Workflow::new("d", "a", 0);
+        assert!(matches!(
+            draft.apply(Action::PublishNow, "ed", Role::Editor, 1, None, NOW),
+            Err(Refusal::State { .. })
+        ));
+        let approved = draft
+            .apply(Action::Submit, "ed", Role::Editor, 1, None, NOW)
+            .unwrap()
+            .apply(Action::Approve, "boss", Role::Admin, 1, None, NOW)
+            .unwrap();
+        assert_eq!(
+            approved.apply(Action::PublishNow, "c", Role::Commenter, 1, None, NOW),
+            Err(Refusal::Role("publish"))
+        );
+        let now = approved
+            .apply(Action::PublishNow, "ed", Role::Editor, 1, None, NOW)
+            .unwrap();
+        assert_eq!(
+            (now.state, now.scheduled_at, now.timezone.as_deref()),
+            (State::Scheduled, Some(NOW), Some("UTC"))
+        );
+        assert!(matches!(
+            now.apply(Action::PublishNow, "ed", Role::Editor, 1, None, NOW),
+            Err(Refusal::State { .. })
+        ));
     }
 
     #[test]

@@ -1117,7 +1117,10 @@ export interface paths {
         /** The document's state, its approvals, and every transition so far. */
         get: operations["workflow_get"];
         put?: never;
-        /** Moves the document: submit, approve, request_changes, schedule, unschedule, reopen. */
+        /**
+         * Moves the document: submit, approve, request_changes, schedule, publish_now, unschedule,
+         *     reopen.
+         */
         post: operations["workflow_transition"];
         delete?: never;
         options?: never;
@@ -1571,7 +1574,7 @@ export interface components {
          * @description What a person asks for.
          * @enum {string}
          */
-        Action: "submit" | "approve" | "request_changes" | "schedule" | "unschedule" | "reopen" | "publish";
+        Action: "submit" | "approve" | "request_changes" | "schedule" | "publish_now" | "unschedule" | "reopen" | "publish";
         Anchor: {
             end: string;
             /** @description The text field of the document. */
@@ -2031,7 +2034,7 @@ export interface components {
             at?: string | null;
             note?: string;
             /**
-             * @description For `schedule`: the platforms (and formats) it goes out to; their limits are checked now
+             * @description For `schedule` and `publish_now`: the platforms (and formats) it goes out to; their limits are checked now
              *     and again at publishing time. None: the destination's generic limits.
              */
             targets?: components["schemas"]["Target"][];

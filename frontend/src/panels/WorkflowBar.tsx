@@ -76,14 +76,16 @@ export function WorkflowBar({
     }
   }
 
-  function schedule(e: FormEvent<HTMLFormElement>) {
-    e.preventDefault()
-    const form = new FormData(e.currentTarget)
-    const targets = PLATFORMS.filter(([p]) => form.get(`on-${p}`)).map(([p]) => ({
+  const targetsOf = (form: FormData) =>
+    PLATFORMS.filter(([p]) => form.get(`on-${p}`)).map(([p]) => ({
       platform: p,
       format: String(form.get(`format-${p}`)),
     }))
-    move('schedule', { at: `${form.get('at')}:00`, timezone: form.get('timezone'), targets })
+
+  function schedule(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault()
+    const form = new FormData(e.currentTarget)
+    move('schedule', { at: `${form.get('at')}:00`, timezone: form.get('timezone'), targets: targetsOf(form) })
   }
 
   if (!view) return <div className="workflow">{error || 'Loading workflow…'}</div>
@@ -176,9 +178,18 @@ export function WorkflowBar({
               </div>
             ))}
           </fieldset>
-          <button type="submit" className="primary">
-            Schedule
-          </button>
+          <div className="row wrap">
+            <button type="submit" className="primary">
+              Schedule
+            </button>
+            {/* The same places, skipping the wait: no time needed. */}
+            <button
+              type="button"
+              onClick={(e) => e.currentTarget.form && move('publish_now', { targets: targetsOf(new FormData(e.currentTarget.form)) })}
+            >
+              Publish now
+            </button>
+          </div>
         </form>
       )}
     </section>
