@@ -154,6 +154,21 @@ test('titles are any Unicode, may repeat, and a rename reaches the other person 
   await screenshot(o.page, 'documents-with-titles')
 })
 
+test('a post is duplicated into a new draft that opens with its text and title', async () => {
+  const o = await signedIn(olga)
+  const original = await create(o.page, 'Weekend market')
+  await o.page.locator('.prose[data-field="post"]').click()
+  await o.page.keyboard.type('Stalls open at eight.')
+  await waitForSaveState(o.page, 'All changes saved')
+  await o.page.getByRole('button', { name: 'Duplicate' }).click()
+  await o.page.waitForFunction((id) => !location.hash.endsWith(`/doc/${id}`), original)
+  await waitForSaveState(o.page, 'All changes saved')
+  await readsAs(o.page, 'Stalls open at eight.')
+  assert.equal(await o.page.getByLabel('Document title').inputValue(), 'Copy of Weekend market')
+  await o.page.waitForFunction(() => document.title === 'Copy of Weekend market · creo')
+  await screenshot(o.page, 'duplicated')
+})
+
 test('people are named, never by id: comments, versions, presence and the header', async () => {
   const o = await signedIn(olga)
   await create(o.page, 'Names')

@@ -96,6 +96,74 @@ pub async fn create(
     Ok(HttpResponse::Created().json(meta))
 }
 
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+pub struct Duplicate {
+    /// The copy's title ("Copy of …" the original's when absent).
+    #[serde(default)]
+    pub title: Option<String>,
+}
+
+/// Makes a new document in the same account holding this one's content as it is now (text,
+/// formatting, platform variants). Comments, versions and the workflow stay with the original:
+/// the copy starts as a draft.
+#[utoipa::path(post, operation_id = "documents_duplicate", path = "/api/v1/documents/{doc_id}/duplicate", params(("doc_id" = String, Path, description = "the document to copy")), request_body = Duplicate,
+    responses((status = 201, description = "the copy, with its id and title"), (status = 400, description = "bad title"),
+              (status = 403, description = "read-only role, or a token for one document"), (status = 404, description = "no such document")))]
+pub async fn duplicate(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<Duplicate>,
+    query: web::Query<TokenQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let source = path.into_inner();
+    let principal = principal_for(&req, &state, &query, &source).await?;
+    // The owner check (another account's document is a 404) comes before the role check.
+    state.registry.access(&source, &principal, false).await?;
+    if !principal.role.can_write() {
+        return Err(DocError::ReadOnly.into());
+    }
+    if principal.doc.is_some() {
+        return Err(ApiError::forbidden(
+            Code::Forbidden,
+            "a token for one document cannot make another",
+        ));
+    }
+    let title = match &body.title {
+        Some(t) => valid_title(t)?,
+        None => {
+            let original = state
+                .stores
+                .documents
+                .meta(&source)
+                .await?
+                .map(|m| m.title)
+                .unwrap_or_default();
+            let copy: String = format!("Copy of {original}").chars().take(200).collect();
+            valid_title(&copy)?
+        }
+    };
+    let content = state
+        .registry
+        .ask(&source, || GetState {
+            principal: principal.clone(),
+        })
+        .await?;
+    let copy_id = format!("d_{}", crate::auth::secret::id());
+    let mut copy = state.registry.access(&copy_id, &principal, true).await?;
+    state.stores.documents.set_title(&copy_id, &title).await?;
+    // The whole document is decoded in the blocking pool, never on an HTTP worker.
+    let limits = state.config.update_limits().trusted();
+    let raw = content.clone();
+    let (shape, decoded) =
+        crate::snapshot::off_executor(move || update::decode_checked(&raw, &limits))
+            .await
+            .map_err(|e| ApiError::new(Code::Internal, e.to_string()))?;
+    write_checked(&state, &copy_id, &principal, content, shape, decoded).await?;
+    copy.title = title;
+    Ok(HttpResponse::Created().json(copy))
+}
+
 /// Renames a document; its open editors hear the new title at once (event `title`).
 #[utoipa::path(put, operation_id = "documents_retitle", path = "/api/v1/documents/{doc_id}/title", params(("doc_id" = String, Path, description = "the document's id")), request_body = Retitle,
     responses((status = 200, description = "renamed"), (status = 400, description = "bad title"),

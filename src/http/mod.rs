@@ -134,6 +134,7 @@ macro_rules! api_routes {
             get "/documents" => documents::list,
             get "/documents/{doc_id}" => documents::info,
             put "/documents/{doc_id}/title" => documents::retitle,
+            post "/documents/{doc_id}/duplicate" => documents::duplicate,
             get "/documents/{doc_id}/state" => documents::state,
             post "/documents/{doc_id}/updates" => documents::apply_update,
             put "/documents/{doc_id}/revocations/{user_id}" => revocations::revoke_document,

@@ -203,6 +203,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         super::documents::list,
         super::documents::info,
         super::documents::retitle,
+        super::documents::duplicate,
         super::documents::state,
         super::documents::apply_update,
         super::revocations::revoke_document,

@@ -244,3 +244,113 @@ async fn the_editor_is_served_compressed_cached_and_without_fallbacks_for_missin
     assert_eq!(fetch(&server, "/healthz", "").await.status(), 200);
     assert_eq!(fetch(&server, "/ws/launch-post", "").await.status(), 401);
 }
+
+/// Duplicating a post: a new document in the same account with the text as it is now, its own
+/// id, "Copy of …" as title, and no comments or workflow of the original's. A viewer may not,
+/// nor a token for one document, nor anyone outside the account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_is_duplicated_into_a_new_draft_with_its_text() {
+    let server = rest::start();
+    let owner = register(&server, "dup@example.com").await;
+    let viewer = member(&server, &owner, "dup-viewer@example.com", "viewer").await;
+    let stranger = register(&server, "dup-stranger@example.com").await;
+    let (s, v) = post(
+        &server,
+        "/api/v1/documents",
+        &owner.access,
+        json!({ "id": "dup-src", "title": "Spring launch" }),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let c = crate::common::YClient::connect(&server.ws("dup-src", &owner.access)).await;
+    assert!(c.synced().await);
+    c.append("Fresh flowers, every Friday");
+    assert!(c.wait(5, |_| true).await);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let (s, _) = post(
+        &server,
+        "/api/v1/documents/dup-src/workflow",
+        &owner.access,
+        json!({ "action": "submit" }),
+    )
+    .await;
+    assert_eq!(s, 200);
+
+    let (s, copy) = post(
+        &server,
+        "/api/v1/documents/dup-src/duplicate",
+        &owner.access,
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 201, "{copy}");
+    let id = copy["doc_id"].as_str().unwrap().to_string();
+    assert_ne!(id, "dup-src");
+    assert_eq!(copy["title"], "Copy of Spring launch");
+    let reader = crate::common::YClient::connect(&server.ws(&id, &owner.access)).await;
+    assert!(reader.synced().await);
+    assert!(
+        reader
+            .wait(5, |_| reader.text() == "Fresh flowers, every Friday")
+            .await,
+        "the copy holds the text: {:?}",
+        reader.text()
+    );
+    let (_, workflow) = get(
+        &server,
+        &format!("/api/v1/documents/{id}/workflow"),
+        &owner.access,
+    )
+    .await;
+    assert_eq!(
+        workflow["workflow"]["state"], "draft",
+        "the copy starts as a draft"
+    );
+    // Editing the copy leaves the original alone.
+    reader.append(" (copy)");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(c.text(), "Fresh flowers, every Friday");
+
+    let (s, v) = post(
+        &server,
+        "/api/v1/documents/dup-src/duplicate",
+        &owner.access,
+        json!({ "title": "Autumn launch" }),
+    )
+    .await;
+    assert_eq!(
+        (s, v["title"].as_str()),
+        (201, Some("Autumn launch")),
+        "{v}"
+    );
+    let (s, _) = post(
+        &server,
+        "/api/v1/documents/dup-src/duplicate",
+        &viewer.access,
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 403, "a viewer makes no copies");
+    let (s, _) = post(
+        &server,
+        "/api/v1/documents/dup-src/duplicate",
+        &stranger.access,
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 404, "another account's document is not there");
+    let scoped = crate::common::doc_token(
+        &owner.account_id,
+        &owner.user_id,
+        creo::auth::Role::Editor,
+        "dup-src",
+    );
+    let (s, v) = post(
+        &server,
+        "/api/v1/documents/dup-src/duplicate",
+        &scoped,
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 403, "a token for one document makes no other: {v}");
+}

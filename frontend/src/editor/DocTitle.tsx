@@ -77,3 +77,43 @@ export function CopyLink({ link }: { link: string }) {
     </button>
   )
 }
+
+/**
+ * Makes a copy of the post (its content as it is now, as a new draft) and opens it. Wide screens
+ * only: on a phone the header keeps to what the text needs above it.
+ */
+export function DuplicateButton({ docId, onMade }: { docId: string; onMade: (copyId: string) => void }) {
+  const [busy, setBusy] = useState(false)
+  const [error, setError] = useState('')
+  return (
+    <>
+      <button
+        type="button"
+        className="ghost wide-only"
+        disabled={busy}
+        onClick={async () => {
+          setBusy(true)
+          try {
+            const made = await api<{ doc_id: string }>(`/documents/${docId}/duplicate`, {
+              method: 'POST',
+              body: JSON.stringify({}),
+            })
+            setError('')
+            onMade(made.doc_id)
+          } catch (err) {
+            setError((err as ApiError).message)
+          } finally {
+            setBusy(false)
+          }
+        }}
+      >
+        Duplicate
+      </button>
+      {error && (
+        <span role="alert" className="error">
+          {error}
+        </span>
+      )}
+    </>
+  )
+}

@@ -15,7 +15,7 @@ import { WorkflowBar } from '../panels/WorkflowBar'
 import { colourOf, useCollab, type Collab, type SaveState } from './collab'
 import { CommentMarks } from './commentMarks'
 import { Counter } from './Counter'
-import { CopyLink, DocTitle } from './DocTitle'
+import { CopyLink, DocTitle, DuplicateButton } from './DocTitle'
 import { FIELDS } from './fields'
 import { Presence } from './Presence'
 import { Toolbar } from './Toolbar'
@@ -97,6 +97,9 @@ function LiveDocument({
       <Header session={session}>
         <DocTitle docId={docId} title={title} onTitle={onTitle} canWrite={canWrite} collab={collab} />
         <CopyLink link={`${location.origin}${location.pathname}${documentLink(session.accountId, docId)}`} />
+        {canWrite && (
+          <DuplicateButton docId={docId} onMade={(copy) => (location.hash = documentLink(session.accountId, copy))} />
+        )}
         {collab && <Presence collab={collab} />}
         <span className={`save save-${save}`} role="status" aria-live="polite" data-testid="save-state">
           {SAVE_LABELS[save]}

@@ -872,6 +872,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/documents/{doc_id}/duplicate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Makes a new document in the same account holding this one's content as it is now (text,
+         *     formatting, platform variants). Comments, versions and the workflow stay with the original:
+         *     the copy starts as a draft.
+         */
+        post: operations["documents_duplicate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/documents/{doc_id}/generations": {
         parameters: {
             query?: never;
@@ -1764,6 +1785,10 @@ export interface components {
         };
         Draft: {
             text: string;
+        };
+        Duplicate: {
+            /** @description The copy's title ("Copy of …" the original's when absent). */
+            title?: string | null;
         };
         EmbedRequest: {
             texts: string[];
@@ -4295,6 +4320,52 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Comment"];
                 };
+            };
+        };
+    };
+    documents_duplicate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the document to copy */
+                doc_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Duplicate"];
+            };
+        };
+        responses: {
+            /** @description the copy, with its id and title */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description bad title */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description read-only role, or a token for one document */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no such document */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
