@@ -86,6 +86,24 @@ impl DocumentActor {
         }
     }
 
+    /// Closes with 4403 every session whose principal `lost_access` picks (a revocation, an
+    /// ended login session, a factor now required).
+    pub(super) fn revoke_where(
+        &mut self,
+        lost_access: impl Fn(&crate::auth::Principal) -> bool,
+        reason: &'static str,
+    ) {
+        let closing: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, m)| lost_access(&m.principal))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in closing {
+            self.evict(id, close::ACCESS_REVOKED, reason);
+        }
+    }
+
     /// A session leaves the document; its parked updates were never acknowledged (its client
     /// still has them and sends them again in its next SyncStep2).
     pub(super) fn remove_subscriber(&mut self, session: SessionId) -> Option<Subscriber> {

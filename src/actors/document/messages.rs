@@ -29,15 +29,10 @@ impl Handler<Revoke> for DocumentActor {
         {
             return;
         }
-        let revoked: Vec<SessionId> = self
-            .sessions
-            .iter()
-            .filter(|(_, m)| *m.principal.user == *msg.user && *m.principal.account == *msg.account)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in revoked {
-            self.evict(id, close::ACCESS_REVOKED, "access_revoked");
-        }
+        self.revoke_where(
+            |p| *p.user == *msg.user && *p.account == *msg.account,
+            "access_revoked",
+        );
     }
 }
 
@@ -101,15 +96,10 @@ impl Handler<CloseSession> for DocumentActor {
     type Result = ();
 
     fn handle(&mut self, msg: CloseSession, _: &mut Context<Self>) {
-        let closing: Vec<SessionId> = self
-            .sessions
-            .iter()
-            .filter(|(_, m)| m.principal.session.as_deref() == Some(msg.session.as_str()))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in closing {
-            self.evict(id, close::ACCESS_REVOKED, "session_revoked");
-        }
+        self.revoke_where(
+            |p| p.session.as_deref() == Some(msg.session.as_str()),
+            "session_revoked",
+        );
     }
 }
 
@@ -126,19 +116,14 @@ impl Handler<CloseUnenrolled> for DocumentActor {
     type Result = ();
 
     fn handle(&mut self, msg: CloseUnenrolled, _: &mut Context<Self>) {
-        let closing: Vec<SessionId> = self
-            .sessions
-            .iter()
-            .filter(|(_, m)| {
-                m.principal.session.is_some()
-                    && *m.principal.account == *msg.account
-                    && msg.users.iter().any(|u| *u == *m.principal.user)
-            })
-            .map(|(id, _)| *id)
-            .collect();
-        for id in closing {
-            self.evict(id, close::ACCESS_REVOKED, "mfa_enrolment_required");
-        }
+        self.revoke_where(
+            |p| {
+                p.session.is_some()
+                    && *p.account == *msg.account
+                    && msg.users.iter().any(|u| *u == *p.user)
+            },
+            "mfa_enrolment_required",
+        );
     }
 }
 
