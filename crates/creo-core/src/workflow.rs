@@ -199,30 +199,27 @@ impl Workflow {
                     }
                 }
             }
-            Action::Schedule => {
+            Action::Schedule | Action::PublishNow => {
+                let now_only = action == Action::PublishNow;
                 if !role.can_write() {
-                    return Err(Refusal::Role("schedule"));
+                    return Err(Refusal::Role(if now_only { "publish" } else { "schedule" }));
                 }
                 if self.state != State::Approved {
                     return Err(wrong_state());
                 }
-                let Some((at, zone)) = schedule.filter(|(at, _)| *at > now) else {
-                    return Err(Refusal::NeedsTime);
+                let (at, zone) = if now_only {
+                    (
+                        now,
+                        schedule.map_or_else(|| "UTC".to_string(), |(_, zone)| zone),
+                    )
+                } else {
+                    schedule
+                        .filter(|(at, _)| *at > now)
+                        .ok_or(Refusal::NeedsTime)?
                 };
                 next.state = State::Scheduled;
                 next.scheduled_at = Some(at);
                 next.timezone = Some(zone);
-            }
-            Action::PublishNow => {
-                if !role.can_write() {
-                    return Err(Refusal::Role("publish"));
-                }
-                if self.state != State::Approved {
-                    return Err(wrong_state());
-                }
-                next.state = State::Scheduled;
-                next.scheduled_at = Some(now);
-                next.timezone = Some(schedule.map_or_else(|| "UTC".to_string(), |(_, zone)| zone));
             }
             Action::Unschedule => {
                 if !role.can_write() {
