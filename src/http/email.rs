@@ -218,13 +218,13 @@ pub async fn resend(
     }
     let key = format!("verify:{}", user.user_id);
     let policy = resends();
-    let wait = state.limits.backoff_attempt(&key, &policy).await;
-    if !wait.is_zero() {
-        return Err(ApiError::too_many_attempts(
-            "a link was sent a moment ago: look for it, or ask again later",
-            wait,
-        ));
-    }
+    super::attempt(
+        &state,
+        &key,
+        &policy,
+        "a link was sent a moment ago: look for it, or ask again later",
+    )
+    .await?;
     send_verification(&state, &user).await?;
     Ok(HttpResponse::Accepted().json(serde_json::json!({
         "status": "accepted",
@@ -257,13 +257,13 @@ pub async fn change(
     reauthenticate(&state, &user, body.password).await?;
     let key = format!("email-change:{}", user.user_id);
     let policy = resends();
-    let wait = state.limits.backoff_attempt(&key, &policy).await;
-    if !wait.is_zero() {
-        return Err(ApiError::too_many_attempts(
-            "several changes were asked for a moment ago: wait before asking again",
-            wait,
-        ));
-    }
+    super::attempt(
+        &state,
+        &key,
+        &policy,
+        "several changes were asked for a moment ago: wait before asking again",
+    )
+    .await?;
     audit_person(&state, &user.user_id, "email_change_requested", "").await;
     // Whether the address is free is learnt, and the link made, off the request path: the answer
     // comes as fast for a taken address as for a free one.

@@ -162,13 +162,13 @@ pub(super) async fn reauthenticate(
 ) -> Result<(), ApiError> {
     let key = format!("reauth:{}", user.user_id);
     let (policy, _) = login_backoff(&state.config);
-    let wait = state.limits.backoff_attempt(&key, &policy).await;
-    if !wait.is_zero() {
-        return Err(ApiError::too_many_attempts(
-            "too many wrong passwords: wait before the next try",
-            wait,
-        ));
-    }
+    super::attempt(
+        state,
+        &key,
+        &policy,
+        "too many wrong passwords: wait before the next try",
+    )
+    .await?;
     if !verify_password(state, password, user.password_hash.clone()).await {
         return Err(ApiError::new(Code::InvalidCredentials, "wrong password"));
     }

@@ -223,6 +223,25 @@ async fn prove(
     }
 }
 
+/// One code tried by `user` (at sign-in or to confirm an enrolment), counted as wrong before it
+/// is checked, so parallel guesses cannot all pass one wait. Answers the key and policy that a
+/// right code clears.
+async fn count_code_try(state: &AppState, user: &str) -> Result<(String, Backoff), ApiError> {
+    let key = format!("mfa:{user}");
+    let policy = backoff(state);
+    super::attempt(
+        state,
+        &key,
+        &policy,
+        "too many wrong codes: wait before the next try",
+    )
+    .await
+    .inspect_err(|_| {
+        metrics::counter!("creo_mfa_checks_total", "result" => "throttled").increment(1);
+    })?;
+    Ok((key, policy))
+}
+
 /// Runs `prove` behind the person's backoff: a wrong code is counted, and once the free tries are
 /// spent each further one waits (429).
 async fn prove_limited(
@@ -231,17 +250,7 @@ async fn prove_limited(
     code: Option<&str>,
     recovery_code: Option<&str>,
 ) -> Result<&'static str, ApiError> {
-    let key = format!("mfa:{}", factor.user_id);
-    let policy = backoff(state);
-    // Counted as wrong before the check, so parallel guesses cannot all pass one wait.
-    let wait = state.limits.backoff_attempt(&key, &policy).await;
-    if !wait.is_zero() {
-        metrics::counter!("creo_mfa_checks_total", "result" => "throttled").increment(1);
-        return Err(ApiError::too_many_attempts(
-            "too many wrong codes: wait before the next try",
-            wait,
-        ));
-    }
+    let (key, policy) = count_code_try(state, &factor.user_id).await?;
     match prove(state, factor, code, recovery_code).await? {
         Some(how) => {
             state.limits.backoff_clear(&key, &policy).await;
@@ -428,15 +437,7 @@ pub async fn confirm(
         .map_err(|_| ApiError::new(Code::Internal, "the second factor cannot be read"))?;
     // The same count as sign-in's codes: a session alone must not guess its way through a
     // pending enrolment.
-    let key = format!("mfa:{}", p.user);
-    let policy = backoff(&state);
-    let wait = state.limits.backoff_attempt(&key, &policy).await;
-    if !wait.is_zero() {
-        return Err(ApiError::too_many_attempts(
-            "too many wrong codes: wait before the next try",
-            wait,
-        ));
-    }
+    let (key, policy) = count_code_try(&state, &p.user).await?;
     let Some(step) = totp::verify_now(&secret, &body.code) else {
         return Err(invalid_code());
     };

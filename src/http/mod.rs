@@ -612,6 +612,23 @@ pub fn announce(state: &AppState, change: crate::bus::AccessChange) {
     state.bus.announce(change);
 }
 
+/// One try at `key` behind `policy`'s backoff, counted as a failure before the caller checks
+/// anything (`SharedLimits::backoff_attempt`); 429 `too_many_attempts` saying `message` while
+/// it must wait.
+pub async fn attempt(
+    state: &AppState,
+    key: &str,
+    policy: &crate::bus::limits::Backoff,
+    message: &str,
+) -> Result<(), ApiError> {
+    let wait = state.limits.backoff_attempt(key, policy).await;
+    if wait.is_zero() {
+        Ok(())
+    } else {
+        Err(ApiError::too_many_attempts(message.to_string(), wait))
+    }
+}
+
 /// Records a security event in the account's audit log. A failure to record is logged and
 /// counted, not turned into a failure of the action it describes.
 pub async fn audit(
