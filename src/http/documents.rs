@@ -152,14 +152,7 @@ pub async fn duplicate(
     let copy_id = format!("d_{}", crate::auth::secret::id());
     let mut copy = state.registry.access(&copy_id, &principal, true).await?;
     state.stores.documents.set_title(&copy_id, &title).await?;
-    // The whole document is decoded in the blocking pool, never on an HTTP worker.
-    let limits = state.config.update_limits().trusted();
-    let raw = content.clone();
-    let (shape, decoded) =
-        crate::snapshot::off_executor(move || update::decode_checked(&raw, &limits))
-            .await
-            .map_err(|e| ApiError::new(Code::Internal, e.to_string()))?;
-    write_checked(&state, &copy_id, &principal, content, shape, decoded).await?;
+    write_trusted(&state, &copy_id, &principal, content).await?;
     copy.title = title;
     Ok(HttpResponse::Created().json(copy))
 }
@@ -347,6 +340,26 @@ pub async fn apply_update(
     state.registry.access(&doc_id, &principal, true).await?;
     write_checked(&state, &doc_id, &principal, body, shape, decoded).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "durable": true })))
+}
+
+/// Applies `made` (an update the server made from a document: a suggestion, a restore, a copy) as
+/// `by`, and returns once it is durable. It may be a whole document, so it is decoded in the
+/// blocking pool, never on an HTTP worker.
+pub(super) async fn write_trusted(
+    state: &AppState,
+    doc_id: &str,
+    by: &Arc<crate::auth::Principal>,
+    made: impl Into<Bytes>,
+) -> Result<(), ApiError> {
+    let raw: Bytes = made.into();
+    let limits = state.config.update_limits().trusted();
+    let (shape, decoded) = crate::snapshot::off_executor({
+        let raw = raw.clone();
+        move || update::decode_checked(&raw, &limits)
+    })
+    .await
+    .map_err(|e| ApiError::new(Code::Internal, e.to_string()))?;
+    write_checked(state, doc_id, by, raw, shape, decoded).await
 }
 
 /// Writes an update already validated and decoded (`update::decode_checked`) as `principal`,

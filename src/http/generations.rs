@@ -209,7 +209,7 @@ pub async fn select(
     .await
     .map_err(|e| ApiError::bad_request(Code::InvalidDocument, e))?;
     if !body.client_applies {
-        super::suggestions::write(&state, &doc_id, &principal, update.clone()).await?;
+        super::documents::write_trusted(&state, &doc_id, &principal, update.clone()).await?;
     }
     generation.selected = Some(body.index);
     state.stores.generations.put_generation(&generation).await?;

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use yrs::sync::awareness::AwarenessUpdateEntry;
 use yrs::sync::AwarenessUpdate;
@@ -76,20 +75,6 @@ fn presence(client: u64, status: &str) -> AwarenessUpdate {
         .into_iter()
         .collect(),
     }
-}
-
-/// Applies `update` (made by the server from the document itself) as `by`, and returns once
-/// it is durable.
-pub(super) async fn write(
-    state: &AppState,
-    doc_id: &str,
-    by: &Arc<Principal>,
-    update: Vec<u8>,
-) -> Result<(), ApiError> {
-    let limits = state.config.update_limits().trusted();
-    let (shape, decoded) = crate::sync::update::decode_checked(&update, &limits)
-        .map_err(|e| ApiError::new(Code::Internal, e.to_string()))?;
-    super::documents::write_checked(state, doc_id, by, Bytes::from(update), shape, decoded).await
 }
 
 /// Runs a suggestion job: the AI joins the document (its presence is visible), writes its
@@ -168,7 +153,7 @@ pub async fn suggest(
             collaborator::append(&doc, &before, &field, &text)
         })
         .await;
-        write(&state, &doc_id, &ai, update).await?;
+        super::documents::write_trusted(&state, &doc_id, &ai, update).await?;
         Ok::<_, ApiError>((suggestion, inserted))
     }
     .await;
@@ -206,6 +191,7 @@ pub async fn undo(
     }
     let suggestion = Suggestion::parse(&id)
         .ok_or_else(|| ApiError::bad_request(Code::InvalidSuggestion, "not a suggestion id"))?;
-    write(&state, &doc_id, &principal, collaborator::undo(suggestion)).await?;
+    super::documents::write_trusted(&state, &doc_id, &principal, collaborator::undo(suggestion))
+        .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "undone": id })))
 }
