@@ -281,8 +281,31 @@ pub struct Config {
     pub inbox_heartbeat_ms: u64,
     /// Owners hear when a charge takes the available credits below this (milli-credits).
     pub low_credits_milli: i64,
+    /// The OAuth apps channels connect through, by platform (`x`, `linkedin`):
+    /// `CREO_PLATFORMS__X__CLIENT_ID=…`. A platform without one cannot be connected.
+    pub platforms: std::collections::BTreeMap<String, PlatformApp>,
     pub tiers: creo_core::billing::Tiers,
     pub prices: creo_core::billing::Prices,
+}
+
+/// An operator's OAuth 2.0 app on one platform. The endpoints default to the platform's
+/// published ones (`channels::apps`); tests and proxies set their own.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PlatformApp {
+    pub client_id: String,
+    /// Confidential clients only; public clients rely on PKCE alone.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    #[serde(default)]
+    pub auth_url: Option<String>,
+    #[serde(default)]
+    pub token_url: Option<String>,
+    /// Where its publishing API is (`https://api.x.com`).
+    #[serde(default)]
+    pub api_url: Option<String>,
+    /// Space-separated; default: what publishing needs.
+    #[serde(default)]
+    pub scopes: Option<String>,
 }
 
 impl Default for Config {
@@ -417,6 +440,7 @@ impl Default for Config {
             inbox_streams_per_user: 8,
             inbox_heartbeat_ms: 20_000,
             low_credits_milli: 5_000,
+            platforms: Default::default(),
             tiers: creo_core::billing::Tiers::default(),
             prices: creo_core::billing::Prices::default(),
         }

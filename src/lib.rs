@@ -26,6 +26,7 @@ pub mod ai;
 pub mod app;
 pub mod auth;
 pub mod billing;
+pub mod channels;
 pub use creo_core::{comments, fields, generations, platforms, sync, text, versions, workflow};
 pub mod bus;
 pub mod config;

@@ -216,11 +216,39 @@ impl Outbound {
 
     /// A POST to `url`, checked against the policy first (the resolver checks named hosts).
     pub fn post(&self, url: &str) -> Result<reqwest::RequestBuilder, Refused> {
+        self.request(reqwest::Method::POST, url)
+    }
+
+    /// A request to `url`, checked against the policy first.
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+    ) -> Result<reqwest::RequestBuilder, Refused> {
         let url = self.policy.check_url(url).inspect_err(|e| {
             metrics::counter!("creo_outbound_refused_total", "reason" => e.metric_reason())
                 .increment(1);
         })?;
-        Ok(self.http.post(url))
+        Ok(self.http.request(method, url))
+    }
+
+    /// The body of `response`, refused past `limit` bytes: what a remote service answers is
+    /// read only as far as we would use it.
+    pub async fn bounded_body(
+        mut response: reqwest::Response,
+        limit: usize,
+    ) -> Result<Vec<u8>, String> {
+        if response.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(format!("the answer is larger than {limit} bytes"));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| e.to_string())? {
+            if body.len() + chunk.len() > limit {
+                return Err(format!("the answer is larger than {limit} bytes"));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 }
 

@@ -97,6 +97,12 @@ fn start_job_consumers(config: &Arc<Config>, deps: JobDeps) {
             outbound.clone(),
             breakers.clone(),
             events.clone(),
+            Arc::new(crate::channels::tokens::Credentials::new(
+                stores.channels.clone(),
+                sealer.clone(),
+                outbound.clone(),
+                config.clone(),
+            )),
         ),
         generator: crate::jobs::generate::Generator {
             stores: stores.clone(),

@@ -24,6 +24,7 @@ const KIND_LABELS: Record<Kind, string> = {
   invited: 'Invitations',
   role_changed: 'Your role changing',
   low_credits: 'Credits running low',
+  channel_needs_reconnect: 'Publishing channels needing reconnection',
 }
 
 /** What happened, in one line: "Olga mentioned you in “Launch”". */
@@ -55,6 +56,8 @@ export function headline(n: Notification): string {
       return 'Your role in a workspace changed'
     case 'low_credits':
       return 'Your workspace is running low on credits'
+    case 'channel_needs_reconnect':
+      return 'A publishing channel needs reconnecting'
   }
 }
 

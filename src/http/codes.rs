@@ -35,6 +35,7 @@ error_codes! {
     AiUnavailable = "ai_unavailable", SERVICE_UNAVAILABLE;
     AlreadySettled = "already_settled", CONFLICT;
     BadTitle = "bad_title", BAD_REQUEST;
+    ChannelUnavailable = "channel_unavailable", CONFLICT;
     Busy = "busy", SERVICE_UNAVAILABLE;
     CommentQuotaExceeded = "comment_quota_exceeded", PAYMENT_REQUIRED;
     DeadlineExceeded = "deadline_exceeded", GATEWAY_TIMEOUT;
@@ -94,6 +95,7 @@ error_codes! {
     NotSelectable = "not_selectable", CONFLICT;
     PaymentFailed = "payment_failed", PAYMENT_REQUIRED;
     PlatformChecks = "platform_checks", UNPROCESSABLE_ENTITY;
+    PlatformUnavailable = "platform_unavailable", BAD_REQUEST;
     RateLimited = "rate_limited", TOO_MANY_REQUESTS;
     ReadOnly = "read_only", FORBIDDEN;
     RefreshTokenReused = "refresh_token_reused", UNAUTHORIZED;
@@ -104,6 +106,7 @@ error_codes! {
     StoreUnavailable = "store_unavailable", SERVICE_UNAVAILABLE;
     TooLarge = "too_large", PAYLOAD_TOO_LARGE;
     TooManyAttempts = "too_many_attempts", TOO_MANY_REQUESTS;
+    TooManyChannels = "too_many_channels", BAD_REQUEST;
     TooManyConnections = "too_many_connections", TOO_MANY_REQUESTS;
     TooManyEndpoints = "too_many_endpoints", BAD_REQUEST;
     TooManyRequests = "too_many_requests", TOO_MANY_REQUESTS;
@@ -111,6 +114,7 @@ error_codes! {
     Unauthorized = "unauthorized", UNAUTHORIZED;
     UnknownAccount = "unknown_account", BAD_REQUEST;
     UnknownKind = "unknown_kind", BAD_REQUEST;
+    UnknownPlatform = "unknown_platform", BAD_REQUEST;
     UnknownScope = "unknown_scope", BAD_REQUEST;
     UnresolvedUpdate = "unresolved_update", UNPROCESSABLE_ENTITY;
     VersionQuotaExceeded = "version_quota_exceeded", PAYMENT_REQUIRED;

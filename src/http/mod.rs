@@ -5,6 +5,7 @@ pub mod address;
 pub mod ai;
 pub mod api_keys;
 pub mod billing;
+pub mod channels;
 pub mod codes;
 pub mod comments;
 pub mod documents;
@@ -128,6 +129,11 @@ macro_rules! api_routes {
             get "/accounts/{account_id}/webhooks" => webhooks::list,
             delete "/accounts/{account_id}/webhooks/{endpoint_id}" => webhooks::delete,
             get "/accounts/{account_id}/webhooks/{endpoint_id}/deliveries" => webhooks::deliveries,
+            get "/accounts/{account_id}/channels" => channels::list,
+            post "/accounts/{account_id}/channels" => channels::create_webhook,
+            post "/accounts/{account_id}/channels/connect" => channels::connect,
+            delete "/accounts/{account_id}/channels/{channel_id}" => channels::delete,
+            get "/channels/oauth/callback" => channels::callback,
             post "/documents/{doc_id}/ai/suggestions" => suggestions::suggest,
             post "/documents/{doc_id}/ai/suggestions/{suggestion_id}/undo" => suggestions::undo,
             post "/documents" => documents::create,

@@ -36,6 +36,9 @@ pub struct WorkflowView {
     pub workflow: Workflow,
     pub required_approvals: u32,
     pub transitions: Vec<Transition>,
+    /// Where each channel target of the current scheduling stands (empty before it is
+    /// scheduled, or when it goes to the server-wide destination).
+    pub deliveries: Vec<crate::channels::TargetDelivery>,
 }
 
 #[derive(Deserialize, Serialize, utoipa::ToSchema)]
@@ -83,6 +86,47 @@ fn schedule_time(at: &str, timezone: &str) -> Result<i64, ApiError> {
         })
 }
 
+/// `targets` with each channel target's platform taken from its channel, after checking that
+/// every channel is the account's and can publish; all targets name a channel, or none does.
+async fn on_channels(
+    state: &AppState,
+    account_id: &str,
+    mut targets: Vec<crate::platforms::Target>,
+) -> Result<Vec<crate::platforms::Target>, ApiError> {
+    let on_channels = targets.iter().filter(|t| t.channel_id.is_some()).count();
+    if on_channels == 0 {
+        return Ok(targets);
+    }
+    if on_channels != targets.len() {
+        return Err(ApiError::bad_request(
+            Code::InvalidTargets,
+            "a post goes to channels or to the server's destination, not both: give every target a channel_id",
+        ));
+    }
+    let channels = state.stores.channels.channels(account_id).await?;
+    for target in &mut targets {
+        let id = target.channel_id.as_deref().unwrap_or_default();
+        let Some(channel) = channels.iter().find(|c| c.channel_id == id) else {
+            return Err(ApiError::bad_request(
+                Code::InvalidTargets,
+                format!("no channel {id} in this account"),
+            ));
+        };
+        if channel.status == crate::channels::ChannelStatus::NeedsReconnect {
+            return Err(ApiError::new(
+                Code::ChannelUnavailable,
+                format!("{} needs reconnecting before it can publish", channel.name),
+            ));
+        }
+        if channel.platform != "webhook" {
+            target.platform = channel.platform.clone();
+        } else if target.platform.is_empty() {
+            target.platform = "generic".into();
+        }
+    }
+    Ok(targets)
+}
+
 async fn view(state: &AppState, doc_id: &str, account_id: &str) -> Result<WorkflowView, ApiError> {
     let workflow = state
         .stores
@@ -90,10 +134,17 @@ async fn view(state: &AppState, doc_id: &str, account_id: &str) -> Result<Workfl
         .workflow(doc_id)
         .await?
         .unwrap_or_else(|| Workflow::new(doc_id, account_id, 0));
+    let mut deliveries = state.stores.channels.targets(doc_id).await?;
+    deliveries.retain(|d| {
+        d.version == workflow.version
+            || (workflow.state != crate::workflow::State::Scheduled
+                && d.version + 1 == workflow.version)
+    });
     Ok(WorkflowView {
         workflow,
         required_approvals: required(state, account_id).await?,
         transitions: state.stores.workflows.transitions(doc_id).await?,
+        deliveries,
     })
 }
 
@@ -135,7 +186,9 @@ pub async fn transition(
         }
         _ => None,
     };
+    let mut body = body;
     if matches!(body.action, Action::Schedule | Action::PublishNow) {
+        body.targets = on_channels(&state, &account, body.targets).await?;
         crate::platforms::validate(&body.targets)
             .map_err(|e| ApiError::bad_request(Code::InvalidTargets, e))?;
         // The post as it is now must fit (it is checked again when it goes out).

@@ -65,6 +65,7 @@ pub fn headline(n: &Notification) -> String {
         Kind::Invited => format!("{who} added you to a workspace"),
         Kind::RoleChanged => "Your role in a workspace changed".to_string(),
         Kind::LowCredits => "Your workspace is running low on credits".to_string(),
+        Kind::ChannelNeedsReconnect => "A publishing channel needs reconnecting".to_string(),
     }
 }
 

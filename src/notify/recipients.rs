@@ -168,6 +168,33 @@ impl Notifier {
         self.notify(&draft, owners).await;
     }
 
+    /// A channel's tokens stopped working: its account's owners and admins hear, since only
+    /// they can connect it again.
+    pub async fn channel_needs_reconnect(&self, channel: &crate::channels::Channel, reason: &str) {
+        let managers: Vec<(String, Kind)> =
+            match self.stores.members.members(&channel.account_id).await {
+                Ok(members) => members
+                    .into_iter()
+                    .filter(|m| m.role.can_manage())
+                    .map(|m| (m.user_id, Kind::ChannelNeedsReconnect))
+                    .collect(),
+                Err(_) => return,
+            };
+        let draft = Draft {
+            account_id: channel.account_id.clone(),
+            actor: "system".into(),
+            doc_id: None,
+            text: format!(
+                "{} ({}) needs reconnecting: {}",
+                channel.name,
+                channel.platform,
+                reason.chars().take(200).collect::<String>()
+            ),
+            link: None,
+        };
+        self.notify(&draft, managers).await;
+    }
+
     /// `text` with each `@user_id` of `mentions` it holds written as `@Name`, as people read
     /// comments in the editor. Only what fits in one excerpt is looked up (a few names).
     async fn named_mentions(&self, text: &str, mentions: &[String]) -> String {

@@ -830,6 +830,105 @@ async fn webhook_endpoints_logs_and_generations_round_trip() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_stay_in_their_account_and_targets_are_replaced_per_channel() {
+    use creo::channels::{Channel, ChannelStatus, TargetDelivery, TargetState};
+    for b in backends().await {
+        let (ours, theirs) = (doc_id("chan-a"), doc_id("chan-b"));
+        let channel = |account: &str, id: &str| Channel {
+            channel_id: id.into(),
+            account_id: account.into(),
+            platform: "x".into(),
+            name: "@creo".into(),
+            status: ChannelStatus::Active,
+            status_reason: None,
+            url: None,
+            external_id: Some("42".into()),
+            sealed_secret: "sealed:v1:00".into(),
+            sealed_refresh: Some("sealed:v1:01".into()),
+            token_expires_at: Some(5),
+            created_by: "u".into(),
+            created_at: 1,
+            updated_at: 1,
+        };
+        let c = &b.stores.channels;
+        c.put_channel(&channel(&ours, "ch_a")).await.unwrap();
+        c.put_channel(&channel(&ours, "ch_b")).await.unwrap();
+        c.put_channel(&channel(&theirs, "ch_c")).await.unwrap();
+        let ids = |all: Vec<Channel>| all.into_iter().map(|c| c.channel_id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(c.channels(&ours).await.unwrap()),
+            ["ch_a", "ch_b"],
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            c.channel(&theirs, "ch_a").await.unwrap(),
+            None,
+            "{}: another account's",
+            b.name
+        );
+        let mut changed = channel(&ours, "ch_a");
+        changed.status = ChannelStatus::NeedsReconnect;
+        changed.status_reason = Some("refresh refused".into());
+        c.put_channel(&changed).await.unwrap();
+        assert_eq!(
+            c.channel(&ours, "ch_a").await.unwrap(),
+            Some(changed),
+            "{}",
+            b.name
+        );
+        assert!(c.delete_channel(&ours, "ch_a").await.unwrap());
+        assert!(
+            !c.delete_channel(&ours, "ch_a").await.unwrap(),
+            "{}",
+            b.name
+        );
+        assert_eq!(ids(c.channels(&ours).await.unwrap()), ["ch_b"]);
+
+        let doc = doc_id("targets");
+        let target = |channel: &str, version: i64, state: TargetState| TargetDelivery {
+            doc_id: doc.clone(),
+            version,
+            channel_id: channel.into(),
+            platform: "x".into(),
+            state,
+            attempts: 1,
+            updated_at: 2,
+        };
+        c.put_target(&target("ch_a", 3, TargetState::Queued))
+            .await
+            .unwrap();
+        c.put_target(&target(
+            "ch_b",
+            3,
+            TargetState::Failed {
+                reason: "no".into(),
+            },
+        ))
+        .await
+        .unwrap();
+        let published = target(
+            "ch_a",
+            5,
+            TargetState::Published {
+                post_id: "9".into(),
+                permalink: Some("https://x.com/i/web/status/9".into()),
+            },
+        );
+        c.put_target(&published).await.unwrap();
+        let got = c.targets(&doc).await.unwrap();
+        assert_eq!(got.len(), 2, "{}: one row per channel", b.name);
+        assert_eq!(
+            got[0], published,
+            "{}: the later scheduling replaced it",
+            b.name
+        );
+        assert_eq!(got[1].state.name(), "failed");
+        assert!(c.targets(&doc_id("none")).await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_account_lists_its_own_documents() {
     for b in backends().await {
         let account = format!("lister-{}", doc_id("acct"));

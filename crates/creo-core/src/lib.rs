@@ -22,6 +22,7 @@
 
 pub mod access;
 pub mod billing;
+pub mod channels;
 pub mod comments;
 pub mod envelope;
 pub mod fields;

@@ -36,10 +36,12 @@ pub enum Kind {
     RoleChanged,
     /// The account you own runs low on credits.
     LowCredits,
+    /// A publishing channel of an account you manage must be connected again.
+    ChannelNeedsReconnect,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 13] = [
         Kind::Mention,
         Kind::Reply,
         Kind::ReviewRequested,
@@ -52,6 +54,7 @@ impl Kind {
         Kind::Invited,
         Kind::RoleChanged,
         Kind::LowCredits,
+        Kind::ChannelNeedsReconnect,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -68,6 +71,7 @@ impl Kind {
             Kind::Invited => "invited",
             Kind::RoleChanged => "role_changed",
             Kind::LowCredits => "low_credits",
+            Kind::ChannelNeedsReconnect => "channel_needs_reconnect",
         }
     }
 

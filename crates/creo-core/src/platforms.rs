@@ -14,13 +14,20 @@ use yrs::{Array, Map};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Target {
-    /// `instagram`, `x`, `linkedin`, `facebook`, `tiktok`, or `generic` (the destination's own
-    /// limits: `publish_max_chars`, `publish_max_hashtags`).
+    /// `instagram`, `x`, `linkedin`, `facebook`, `tiktok`, `pinterest`, `youtube`, or `generic`
+    /// (the destination's own limits: `publish_max_chars`, `publish_max_hashtags`). A target on
+    /// a platform channel takes the channel's platform; one on a webhook channel keeps the one
+    /// given (whose limits apply), `generic` when none is.
+    #[serde(default)]
     pub platform: String,
     /// One of the platform's formats (`feed`, `story`, `reel`, `video`, `post`); default `feed`,
     /// or the platform's only format.
     #[serde(default)]
     pub format: Option<String>,
+    /// One of the account's channels (`/accounts/{id}/channels`): the post goes out there, with
+    /// the channel's platform. None: the server-wide destination (`publish_webhook_url`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_id: Option<String>,
 }
 
 /// A platform's limits.
@@ -121,6 +128,38 @@ pub const PLATFORMS: &[Rules] = &[
             needs_media: true,
         }],
     },
+    Rules {
+        name: "pinterest",
+        // A pin's description; a pin is an image.
+        max_chars: 500,
+        max_hashtags: 20,
+        formats: &[Format {
+            name: "pin",
+            min_ratio: 1.0 / 2.1,
+            max_ratio: 1.91,
+            needs_media: true,
+        }],
+    },
+    Rules {
+        name: "youtube",
+        // The description (YouTube drops every hashtag past 60; it shows 3 above the title).
+        max_chars: 5_000,
+        max_hashtags: 15,
+        formats: &[
+            Format {
+                name: "video",
+                min_ratio: VERTICAL,
+                max_ratio: 16.0 / 9.0,
+                needs_media: true,
+            },
+            Format {
+                name: "short",
+                min_ratio: VERTICAL,
+                max_ratio: 1.0,
+                needs_media: true,
+            },
+        ],
+    },
 ];
 
 /// Ratios within 1% of a format's range pass (a 1080x1920 frame is 9:16; so is 720x1281).
@@ -144,10 +183,21 @@ pub struct Media {
     pub url: Option<String>,
 }
 
+/// Most targets one post has.
+pub const MAX_TARGETS: usize = 20;
+
 /// Checks targets before they are stored: known platforms and formats.
 pub fn validate(targets: &[Target]) -> Result<(), String> {
-    if targets.len() > PLATFORMS.len() + 1 {
-        return Err(format!("at most {} targets", PLATFORMS.len() + 1));
+    if targets.len() > MAX_TARGETS {
+        return Err(format!("at most {MAX_TARGETS} targets"));
+    }
+    let mut channels: Vec<&str> = targets
+        .iter()
+        .filter_map(|t| t.channel_id.as_deref())
+        .collect();
+    channels.sort_unstable();
+    if channels.windows(2).any(|w| w[0] == w[1]) {
+        return Err("a channel is named twice".into());
     }
     for t in targets {
         if t.platform != "generic" {
@@ -208,6 +258,7 @@ pub fn posts(
     let generic = [Target {
         platform: "generic".into(),
         format: None,
+        channel_id: None,
     }];
     let targets = if targets.is_empty() {
         &generic[..]
@@ -359,6 +410,7 @@ mod tests {
         Target {
             platform: platform.into(),
             format: format.map(str::to_string),
+            channel_id: None,
         }
     }
 

@@ -14,6 +14,7 @@
 //! queries are in the file named after it (`documents.rs`, `ledger.rs` for accounts' money).
 
 mod account_rows;
+mod channel_rows;
 mod notification_rows;
 mod webhook_rows;
 mod workflow_rows;
@@ -21,6 +22,7 @@ mod workflow_rows;
 mod accounts;
 mod api_keys;
 mod audit;
+mod channels;
 mod comments;
 mod documents;
 mod embeddings;
@@ -144,6 +146,7 @@ pub struct ScyllaStore {
     accounts: account_rows::Statements,
     workflow: workflow_rows::Statements,
     webhooks: webhook_rows::Statements,
+    channels: channel_rows::Statements,
     notes: notification_rows::Statements,
     write_consistency: Consistency,
     next_seq: AtomicU64,
@@ -382,6 +385,7 @@ impl ScyllaStore {
         let accounts = account_rows::Statements::prepare(&session, r, w).await?;
         let workflow = workflow_rows::Statements::prepare(&session, r, w).await?;
         let webhooks = webhook_rows::Statements::prepare(&session, r, w).await?;
+        let channels = channel_rows::Statements::prepare(&session, r, w).await?;
         let notes = notification_rows::Statements::prepare(&session, r, w).await?;
         Ok(Arc::new(ScyllaStore {
             session,
@@ -389,6 +393,7 @@ impl ScyllaStore {
             accounts,
             workflow,
             webhooks,
+            channels,
             notes,
             write_consistency: w,
             next_seq: AtomicU64::new(0),
@@ -501,7 +506,7 @@ mod tests {
             "ks1",
             "{'class': 'SimpleStrategy', 'replication_factor': 1}",
         );
-        assert_eq!(st.len(), 38);
+        assert_eq!(st.len(), 40);
         assert!(st[0].starts_with(
             "CREATE KEYSPACE IF NOT EXISTS ks1 WITH replication = {'class': 'SimpleStrategy'"
         ));

@@ -14,6 +14,7 @@ mod workflow_rows;
 mod accounts;
 mod api_keys;
 mod audit;
+mod channels;
 mod comments;
 mod documents;
 mod embeddings;

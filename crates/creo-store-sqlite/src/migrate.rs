@@ -7,11 +7,12 @@ use creo_store::{unavailable, StoreError};
 
 /// The embedded schema, one file per area: the same tables and keys as `schema.cql`. Each
 /// statement is `IF NOT EXISTS`, so applying it to an existing store is a no-op.
-const SCHEMA: [&str; 6] = [
+const SCHEMA: [&str; 7] = [
     include_str!("schema/documents.sql"),
     include_str!("schema/accounts.sql"),
     include_str!("schema/workflow.sql"),
     include_str!("schema/webhooks.sql"),
+    include_str!("schema/channels.sql"),
     include_str!("schema/notifications.sql"),
     include_str!("schema/mfa.sql"),
 ];

@@ -14,6 +14,7 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod audit;
+pub mod channels;
 pub mod comments;
 pub mod documents;
 pub mod embeddings;
@@ -40,6 +41,7 @@ use std::sync::Arc;
 pub use accounts::*;
 pub use api_keys::*;
 pub use audit::*;
+pub use channels::*;
 pub use comments::*;
 pub use documents::*;
 pub use embeddings::*;
@@ -94,6 +96,7 @@ pub struct Stores {
     pub comments: Arc<dyn CommentStore>,
     pub workflows: Arc<dyn WorkflowStore>,
     pub webhooks: Arc<dyn WebhookStore>,
+    pub channels: Arc<dyn ChannelStore>,
     pub generations: Arc<dyn GenerationStore>,
     pub users: Arc<dyn UserStore>,
     pub logins: Arc<dyn LoginSessionStore>,
@@ -121,6 +124,7 @@ impl Stores {
             + CommentStore
             + WorkflowStore
             + WebhookStore
+            + ChannelStore
             + GenerationStore
             + UserStore
             + LoginSessionStore
@@ -144,6 +148,7 @@ impl Stores {
             comments: backend.clone(),
             workflows: backend.clone(),
             webhooks: backend.clone(),
+            channels: backend.clone(),
             generations: backend.clone(),
             users: backend.clone(),
             logins: backend.clone(),

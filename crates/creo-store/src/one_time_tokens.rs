@@ -16,6 +16,9 @@ pub enum Purpose {
     EmailChange,
     /// The second step of a sign-in: the password was right; `payload` is the account chosen.
     MfaLogin,
+    /// The `state` of an OAuth connection of a channel under way; `payload` says to which
+    /// account and platform, with the PKCE verifier sealed.
+    ChannelConnect,
 }
 
 impl Purpose {
@@ -25,6 +28,7 @@ impl Purpose {
             Purpose::EmailVerification => "email_verification",
             Purpose::EmailChange => "email_change",
             Purpose::MfaLogin => "mfa_login",
+            Purpose::ChannelConnect => "channel_connect",
         }
     }
 }

@@ -125,6 +125,58 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/accounts/{account_id}/channels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The account's channels, for choosing where a post goes. */
+        get: operations["channels_list"];
+        put?: never;
+        /** Adds a webhook channel: posts scheduled to it are POSTed to its URL, signed. */
+        post: operations["channels_create_webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/accounts/{account_id}/channels/connect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Starts connecting (or reconnecting) a platform channel: where to send the person. */
+        post: operations["channels_connect"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/accounts/{account_id}/channels/{channel_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Removes a channel. Posts scheduled to it fail with that reason when their time comes. */
+        delete: operations["channels_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/accounts/{account_id}/charges": {
         parameters: {
             query?: never;
@@ -736,6 +788,26 @@ export interface paths {
          *     "<t>.<body>">`. Bad or stale signatures are refused; each event id takes effect once.
          */
         post: operations["billing_webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/channels/oauth/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The platform sends the person back here. Answers with a redirect to the editor:
+         *     `/?channel_connected=<id>`, or `/?channel_error=<why>`.
+         */
+        get: operations["channels_callback"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1653,6 +1725,10 @@ export interface components {
             user_agent: string;
             user_id: string;
         };
+        Authorization: {
+            /** @description Send the person here; the platform brings them back to creo. */
+            authorize_url: string;
+        };
         Balance: {
             balance_milli: components["schemas"]["i64"];
             /** @description Held by open reservations. */
@@ -1683,6 +1759,28 @@ export interface components {
             inserted: string;
             removed: string;
         };
+        /** @enum {string} */
+        ChannelStatus: "active" | "needs_reconnect";
+        /** @description A channel as people see it: never its secrets. */
+        ChannelView: {
+            channel_id: string;
+            /** Format: int64 */
+            created_at: number;
+            created_by: string;
+            /** @description The platform's id of the connected account. */
+            external_id?: string | null;
+            name: string;
+            /** @description `webhook`, `x`, `linkedin`. */
+            platform: string;
+            /** @description Only in the answer that created a webhook channel: verify `Creo-Signature` with it. */
+            secret?: string | null;
+            status: components["schemas"]["ChannelStatus"];
+            status_reason?: string | null;
+            /** Format: int64 */
+            token_expires_at?: number | null;
+            /** @description A webhook channel's URL. */
+            url?: string | null;
+        };
         /** @description Where one kind reaches a person. */
         Channels: {
             email: boolean;
@@ -1697,7 +1795,7 @@ export interface components {
          * @description An error's `code` field in `{"error": {"code", "message"}}`.
          * @enum {string}
          */
-        Code: "access_revoked" | "ai_unavailable" | "already_settled" | "bad_title" | "busy" | "comment_quota_exceeded" | "deadline_exceeded" | "document_busy" | "document_too_large" | "email_off" | "email_unverified" | "empty_document" | "exists" | "forbidden" | "idempotency_key_required" | "idempotency_key_reused" | "insufficient_credits" | "internal" | "invalid_anchor" | "invalid_comment" | "invalid_credentials" | "invalid_document" | "invalid_document_id" | "invalid_email" | "invalid_event" | "invalid_events" | "invalid_examples" | "invalid_field" | "invalid_input" | "invalid_link_token" | "invalid_mfa_code" | "invalid_mfa_challenge" | "invalid_name" | "invalid_quantity" | "invalid_query" | "invalid_refresh_token" | "invalid_reset_token" | "invalid_settings" | "invalid_signature" | "invalid_suggestion" | "invalid_targets" | "invalid_time" | "invalid_timezone" | "invalid_transition" | "invalid_update" | "invalid_url" | "invalid_user" | "invalid_version" | "last_owner" | "login_required" | "mfa_already_enabled" | "mfa_enrolment_required" | "mfa_not_enabled" | "missing_scope" | "monthly_quota_exceeded" | "no_such_account" | "no_suggestion" | "not_a_member" | "not_found" | "not_queued" | "not_selectable" | "payment_failed" | "platform_checks" | "rate_limited" | "read_only" | "refresh_token_reused" | "seat_limit_reached" | "session_revoked" | "shutting_down" | "sole_owner" | "store_unavailable" | "too_large" | "too_many_attempts" | "too_many_connections" | "too_many_endpoints" | "too_many_requests" | "try_again" | "unauthorized" | "unknown_account" | "unknown_kind" | "unknown_scope" | "unresolved_update" | "version_quota_exceeded" | "weak_password" | "websocket_handshake" | "worker_restarted" | "wrong_account" | "wrong_document" | "wrong_invitee";
+        Code: "access_revoked" | "ai_unavailable" | "already_settled" | "bad_title" | "channel_unavailable" | "busy" | "comment_quota_exceeded" | "deadline_exceeded" | "document_busy" | "document_too_large" | "email_off" | "email_unverified" | "empty_document" | "exists" | "forbidden" | "idempotency_key_required" | "idempotency_key_reused" | "insufficient_credits" | "internal" | "invalid_anchor" | "invalid_comment" | "invalid_credentials" | "invalid_document" | "invalid_document_id" | "invalid_email" | "invalid_event" | "invalid_events" | "invalid_examples" | "invalid_field" | "invalid_input" | "invalid_link_token" | "invalid_mfa_code" | "invalid_mfa_challenge" | "invalid_name" | "invalid_quantity" | "invalid_query" | "invalid_refresh_token" | "invalid_reset_token" | "invalid_settings" | "invalid_signature" | "invalid_suggestion" | "invalid_targets" | "invalid_time" | "invalid_timezone" | "invalid_transition" | "invalid_update" | "invalid_url" | "invalid_user" | "invalid_version" | "last_owner" | "login_required" | "mfa_already_enabled" | "mfa_enrolment_required" | "mfa_not_enabled" | "missing_scope" | "monthly_quota_exceeded" | "no_such_account" | "no_suggestion" | "not_a_member" | "not_found" | "not_queued" | "not_selectable" | "payment_failed" | "platform_checks" | "platform_unavailable" | "rate_limited" | "read_only" | "refresh_token_reused" | "seat_limit_reached" | "session_revoked" | "shutting_down" | "sole_owner" | "store_unavailable" | "too_large" | "too_many_attempts" | "too_many_channels" | "too_many_connections" | "too_many_endpoints" | "too_many_requests" | "try_again" | "unauthorized" | "unknown_account" | "unknown_kind" | "unknown_platform" | "unknown_scope" | "unresolved_update" | "version_quota_exceeded" | "weak_password" | "websocket_handshake" | "worker_restarted" | "wrong_account" | "wrong_document" | "wrong_invitee";
         Code6: {
             code: string;
         };
@@ -1727,6 +1825,12 @@ export interface components {
             changes: components["schemas"]["Change"][];
             from: string;
             to: string;
+        };
+        Connect: {
+            /** @description To reconnect an existing channel (one that needs it, or to renew its grant). */
+            channel_id?: string | null;
+            /** @description `x` or `linkedin`. */
+            platform: string;
         };
         CreateDocument: {
             /**
@@ -1931,7 +2035,7 @@ export interface components {
          * @description What a notification is about.
          * @enum {string}
          */
-        Kind: "mention" | "reply" | "review_requested" | "approved" | "changes_requested" | "published" | "publish_failed" | "generation_finished" | "generation_failed" | "invited" | "role_changed" | "low_credits";
+        Kind: "mention" | "reply" | "review_requested" | "approved" | "changes_requested" | "published" | "publish_failed" | "generation_finished" | "generation_failed" | "invited" | "role_changed" | "low_credits" | "channel_needs_reconnect";
         LedgerEntry: {
             account_id: string;
             action?: null | components["schemas"]["Action"];
@@ -2112,6 +2216,12 @@ export interface components {
         };
         NewVersion: {
             name: string;
+        };
+        NewWebhookChannel: {
+            /** @description What people call it (1-100 characters). */
+            name: string;
+            /** @description `http://` or `https://`; each post is POSTed here, signed (`Creo-Signature`). */
+            url: string;
         };
         /** @description One notification in one person's inbox. */
         Notification: {
@@ -2308,15 +2418,61 @@ export interface components {
         /** @description Where and how a scheduled document goes out. */
         Target: {
             /**
+             * @description One of the account's channels (`/accounts/{id}/channels`): the post goes out there, with
+             *     the channel's platform. None: the server-wide destination (`publish_webhook_url`).
+             */
+            channel_id?: string | null;
+            /**
              * @description One of the platform's formats (`feed`, `story`, `reel`, `video`, `post`); default `feed`,
              *     or the platform's only format.
              */
             format?: string | null;
             /**
-             * @description `instagram`, `x`, `linkedin`, `facebook`, `tiktok`, or `generic` (the destination's own
-             *     limits: `publish_max_chars`, `publish_max_hashtags`).
+             * @description `instagram`, `x`, `linkedin`, `facebook`, `tiktok`, `pinterest`, `youtube`, or `generic`
+             *     (the destination's own limits: `publish_max_chars`, `publish_max_hashtags`). A target on
+             *     a platform channel takes the channel's platform; one on a webhook channel keeps the one
+             *     given (whose limits apply), `generic` when none is.
              */
+            platform?: string;
+        };
+        /**
+         * @description One channel target of one scheduling of a document (`version` is the workflow version the
+         *     schedule made; a new schedule starts every target again at `Queued`).
+         */
+        TargetDelivery: components["schemas"]["TargetState"] & {
+            /**
+             * Format: int32
+             * @description Requests made for it so far.
+             */
+            attempts: number;
+            channel_id: string;
+            doc_id: string;
             platform: string;
+            /** Format: int64 */
+            updated_at: number;
+            /** Format: int64 */
+            version: number;
+        };
+        /** @description Where one target of a scheduled post stands. */
+        TargetState: {
+            /** @enum {string} */
+            state: "queued";
+        } | {
+            /** @enum {string} */
+            state: "publishing";
+        } | {
+            permalink?: string | null;
+            post_id: string;
+            /** @enum {string} */
+            state: "published";
+        } | {
+            reason: string;
+            /** @enum {string} */
+            state: "retrying";
+        } | {
+            reason: string;
+            /** @enum {string} */
+            state: "failed";
         };
         Thread: {
             comments: components["schemas"]["PlacedComment"][];
@@ -2493,6 +2649,11 @@ export interface components {
             required_approvals: number;
         };
         WorkflowView: {
+            /**
+             * @description Where each channel target of the current scheduling stands (empty before it is
+             *     scheduled, or when it goes to the server-wide destination).
+             */
+            deliveries: components["schemas"]["TargetDelivery"][];
             /** Format: int32 */
             required_approvals: number;
             transitions: components["schemas"]["Transition"][];
@@ -2739,6 +2900,134 @@ export interface operations {
         responses: {
             /** @description stored */
             204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    channels_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the account (workspace) id */
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description channels */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelView"][];
+                };
+            };
+        };
+    };
+    channels_create_webhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the account (workspace) id */
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewWebhookChannel"];
+            };
+        };
+        responses: {
+            /** @description added; the secret is shown this once */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelView"];
+                };
+            };
+            /** @description bad name or URL, or too many channels */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    channels_connect: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the account (workspace) id */
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Connect"];
+            };
+        };
+        responses: {
+            /** @description the platform's authorization URL */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Authorization"];
+                };
+            };
+            /** @description a platform this server cannot connect */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no such channel to reconnect */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    channels_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the account (workspace) id */
+                account_id: string;
+                /** @description the channel's id */
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no such channel */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4030,6 +4319,36 @@ export interface operations {
             };
             /** @description webhook not configured */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    channels_callback: {
+        parameters: {
+            query: {
+                state: string;
+                code?: string;
+                /** @description Set by the platform when the person declined. */
+                error?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description on to the editor, with the new channel or why not */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description an unknown, used or expired state */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };

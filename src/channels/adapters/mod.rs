@@ -1,0 +1,154 @@
+//! One adapter per platform: the publish request its API documents, built from a post (its
+//! variant's text and its media), and what its answer means (published with an id and a
+//! permalink, worth another try, refused, or a token it no longer takes). Each also says who a
+//! new connection is (`identify`), for the channel's name and the id posts are made as.
+
+pub mod linkedin;
+pub mod webhook;
+pub mod x;
+
+use std::time::Duration;
+
+use crate::outbound::Outbound;
+use crate::platforms::Post;
+
+/// The OAuth platforms creo can publish to.
+pub const PUBLISHES: [&str; 2] = ["x", "linkedin"];
+
+/// The most of a platform's answer that is read.
+const MAX_ANSWER: usize = 256 * 1024;
+
+/// What a platform said to one publish request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    Published {
+        post_id: String,
+        permalink: Option<String>,
+    },
+    /// Worth another try (a 5xx, a rate limit, no answer), not before `wait` when the platform
+    /// said how long.
+    Retry {
+        reason: String,
+        wait: Option<Duration>,
+    },
+    /// Refused for good: the post as it is will never go out there.
+    Refused(String),
+    /// The token was refused: refresh it, or the channel needs reconnecting.
+    Unauthorized(String),
+}
+
+/// One post to send through one channel.
+pub struct Publish<'a> {
+    pub outbound: &'a Outbound,
+    /// Where the platform's API is (the app's `api_url`), or the webhook's URL.
+    pub api_url: &'a str,
+    /// The access token, or the webhook's signing secret.
+    pub token: &'a str,
+    /// The platform's id of the account posts are made as.
+    pub external_id: Option<&'a str>,
+    pub post: &'a Post,
+    /// The same on every retry of this target (webhooks send it as `Idempotency-Key`).
+    pub idempotency_key: &'a str,
+    /// What a webhook channel's body carries besides the post.
+    pub context: &'a serde_json::Value,
+}
+
+pub async fn publish(platform: &str, p: Publish<'_>) -> Answer {
+    match platform {
+        "webhook" => webhook::publish(p).await,
+        "x" => x::publish(p).await,
+        "linkedin" => linkedin::publish(p).await,
+        other => Answer::Refused(format!("creo cannot publish to {other} yet")),
+    }
+}
+
+/// Who a new connection is: the platform's id for it and a name people recognise.
+pub async fn identify(
+    platform: &str,
+    outbound: &Outbound,
+    api_url: &str,
+    token: &str,
+) -> Result<(String, String), String> {
+    match platform {
+        "x" => x::identify(outbound, api_url, token).await,
+        "linkedin" => linkedin::identify(outbound, api_url, token).await,
+        other => Err(format!("creo cannot connect {other} yet")),
+    }
+}
+
+/// A sent request's answer: its status, headers and JSON body (`Null` when it had none or
+/// it was not JSON), or the `Answer` for no answer at all.
+struct Reply {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: serde_json::Value,
+}
+
+async fn send(
+    request: Result<reqwest::RequestBuilder, crate::outbound::Refused>,
+) -> Result<Reply, Answer> {
+    let request = request
+        .map_err(|e| Answer::Refused(format!("the platform's address is not allowed: {e}")))?;
+    let response = request.send().await.map_err(|e| Answer::Retry {
+        reason: if e.is_timeout() {
+            "the platform did not answer in time".into()
+        } else {
+            "the platform could not be reached".into()
+        },
+        wait: None,
+    })?;
+    let (status, headers) = (response.status().as_u16(), response.headers().clone());
+    let body = match Outbound::bounded_body(response, MAX_ANSWER).await {
+        Ok(body) => serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+        Err(e) => {
+            return Err(Answer::Retry {
+                reason: format!("the platform's answer could not be read: {e}"),
+                wait: None,
+            })
+        }
+    };
+    Ok(Reply {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// What a failed answer means, the same on every platform: 401 is the token, 408/429/5xx are
+/// worth waiting for (as long as `Retry-After` or the platform's own reset header says), other
+/// 4xx are the post, refused with the platform's own words.
+fn failure(
+    platform: &str,
+    reply: &Reply,
+    message: Option<&str>,
+    reset: Option<Duration>,
+) -> Answer {
+    let said = message
+        .map(|m| format!(": {}", m.chars().take(300).collect::<String>()))
+        .unwrap_or_default();
+    let reason = format!("{platform} answered {}{said}", reply.status);
+    match reply.status {
+        401 => Answer::Unauthorized(reason),
+        408 | 429 | 500..=599 => Answer::Retry {
+            reason,
+            wait: retry_after(&reply.headers).or(reset),
+        },
+        _ => Answer::Refused(reason),
+    }
+}
+
+/// `Retry-After` in seconds (the form platforms use), at most an hour.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let secs: u64 = headers
+        .get("retry-after")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(secs.min(3600)))
+}
+
+fn header<'a>(reply: &'a Reply, name: &str) -> Option<&'a str> {
+    reply.headers.get(name).and_then(|v| v.to_str().ok())
+}

@@ -1,0 +1,72 @@
+//! X (API v2). Publishing is `POST /2/tweets` with `{"text": …}` and the user's OAuth 2.0
+//! token (scope `tweet.write`); the answer is `201 {"data": {"id", "text"}}`. Rate limits come
+//! back as 429 with `x-rate-limit-reset` (Unix seconds). Errors carry `detail` or `title`.
+//! Who the token is: `GET /2/users/me` → `{"data": {"id", "username"}}`.
+//!
+//! Media go to X through its own upload endpoint first; creo does not upload yet, so a post
+//! with media is refused here rather than published without them.
+
+use std::time::Duration;
+
+use super::{failure, header, send, Answer, Publish};
+use crate::outbound::Outbound;
+
+pub async fn publish(p: Publish<'_>) -> Answer {
+    if !p.post.media.is_empty() {
+        return Answer::Refused(
+            "creo does not upload media to x yet: post it without media".into(),
+        );
+    }
+    let request = p
+        .outbound
+        .post(&format!("{}/2/tweets", p.api_url))
+        .map(|r| {
+            r.bearer_auth(p.token)
+                .json(&serde_json::json!({ "text": p.post.text }))
+        });
+    let reply = match send(request).await {
+        Ok(reply) => reply,
+        Err(answer) => return answer,
+    };
+    if reply.status == 201 || reply.status == 200 {
+        return match reply.body["data"]["id"].as_str() {
+            Some(id) => Answer::Published {
+                post_id: id.to_string(),
+                permalink: Some(format!("https://x.com/i/web/status/{id}")),
+            },
+            None => Answer::Retry {
+                reason: "x answered without a post id".into(),
+                wait: None,
+            },
+        };
+    }
+    let message = reply.body["detail"]
+        .as_str()
+        .or_else(|| reply.body["title"].as_str());
+    failure("x", &reply, message, reset(&reply))
+}
+
+/// `x-rate-limit-reset`: when the window opens again, as a wait from now.
+fn reset(reply: &super::Reply) -> Option<Duration> {
+    let at: i64 = header(reply, "x-rate-limit-reset")?.trim().parse().ok()?;
+    let wait = at - crate::store::now_ms() / 1000;
+    Some(Duration::from_secs(wait.clamp(1, 3600) as u64))
+}
+
+pub async fn identify(
+    outbound: &Outbound,
+    api_url: &str,
+    token: &str,
+) -> Result<(String, String), String> {
+    let request = outbound
+        .request(reqwest::Method::GET, &format!("{api_url}/2/users/me"))
+        .map(|r| r.bearer_auth(token));
+    let reply = send(request)
+        .await
+        .map_err(|_| "x could not be asked who this is".to_string())?;
+    let data = &reply.body["data"];
+    match (data["id"].as_str(), data["username"].as_str()) {
+        (Some(id), Some(name)) if reply.status == 200 => Ok((id.to_string(), format!("@{name}"))),
+        _ => Err(format!("x answered {} to who this is", reply.status)),
+    }
+}

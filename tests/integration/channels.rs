@@ -1,0 +1,495 @@
+//! Publishing to an account's own channels, against the local platform (`platform.rs`): OAuth
+//! 2.0 connection with PKCE, a post to three channels where one fails, a rate limit waited
+//! out, tokens refreshed before they expire, a revoked refresh marking the channel for
+//! reconnection (and telling its managers), and accounts that never see each other's channels.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::common::{Server, YClient};
+use crate::platform::{Canned, Platform, CLIENT_ID, CLIENT_SECRET};
+use crate::receiver::receiver;
+use crate::rest::{self, call, get, post, register, User};
+
+fn env(platform: &Platform) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = rest::billing_env()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    for (name, auth, token) in [
+        ("X", "/x/i/oauth2/authorize", "/x/oauth2/token"),
+        (
+            "LINKEDIN",
+            "/linkedin/oauth/v2/authorization",
+            "/linkedin/oauth/v2/accessToken",
+        ),
+    ] {
+        let base = format!("CREO_PLATFORMS__{name}__");
+        let api = format!("{}/{}", platform.url, name.to_lowercase());
+        env.extend([
+            (format!("{base}CLIENT_ID"), CLIENT_ID.to_string()),
+            (format!("{base}CLIENT_SECRET"), CLIENT_SECRET.to_string()),
+            (format!("{base}AUTH_URL"), format!("{}{auth}", platform.url)),
+            (
+                format!("{base}TOKEN_URL"),
+                format!("{}{token}", platform.url),
+            ),
+            (format!("{base}API_URL"), api),
+        ]);
+    }
+    env.extend([
+        ("CREO_JOB_RETRY_BASE_MS".into(), "100".into()),
+        ("CREO_JOB_MAX_ATTEMPTS".into(), "3".into()),
+    ]);
+    env
+}
+
+fn start(platform: &Platform) -> Server {
+    let env = env(platform);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    Server::start_with(&env)
+}
+
+/// A client that shows redirects instead of following them.
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Starts connecting `platform`; the authorization URL's query.
+async fn authorize(server: &Server, owner: &User, body: Value) -> Vec<(String, String)> {
+    let (s, v) = post(
+        server,
+        &format!("/api/v1/accounts/{}/channels/connect", owner.account_id),
+        &owner.access,
+        body,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let url = reqwest::Url::parse(v["authorize_url"].as_str().unwrap()).unwrap();
+    url.query_pairs().into_owned().collect()
+}
+
+fn param<'a>(query: &'a [(String, String)], name: &str) -> &'a str {
+    query
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("{name} missing from {query:?}"))
+}
+
+/// The platform's answer to the person: back to creo's callback; where creo sends them on.
+async fn come_back(server: &Server, query: &str) -> (u16, String) {
+    let r = no_redirects()
+        .get(server.url(&format!("/api/v1/channels/oauth/callback?{query}")))
+        .send()
+        .await
+        .unwrap();
+    let location = r
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (r.status().as_u16(), location)
+}
+
+/// Connects `platform` all the way: the new (or reconnected) channel's id.
+async fn connect(server: &Server, owner: &User, platform: &Platform, body: Value) -> String {
+    let query = authorize(server, owner, body).await;
+    assert_eq!(param(&query, "response_type"), "code");
+    assert_eq!(param(&query, "client_id"), CLIENT_ID);
+    assert_eq!(param(&query, "code_challenge_method"), "S256");
+    assert!(param(&query, "redirect_uri").ends_with("/api/v1/channels/oauth/callback"));
+    let code = platform.approve(param(&query, "code_challenge"));
+    let state = param(&query, "state");
+    let (status, location) = come_back(server, &format!("state={state}&code={code}")).await;
+    assert_eq!(status, 303, "{location}");
+    let id = location
+        .split("channel_connected=")
+        .nth(1)
+        .unwrap_or_else(|| panic!("not connected: {location}"));
+    // The state is spent.
+    let (again, _) = come_back(server, &format!("state={state}&code={code}")).await;
+    assert_eq!(again, 400, "a state works once");
+    id.to_string()
+}
+
+async fn channels(server: &Server, user: &User) -> Vec<Value> {
+    let (s, v) = get(
+        server,
+        &format!("/api/v1/accounts/{}/channels", user.account_id),
+        &user.access,
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    v.as_array().unwrap().clone()
+}
+
+/// An approved document `id` with `text`.
+async fn approved(server: &Server, owner: &User, id: &str, text: &str) {
+    let (s, v) = post(
+        server,
+        "/api/v1/documents",
+        &owner.access,
+        json!({ "id": id }),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let c = YClient::connect(&server.ws(id, &owner.access)).await;
+    assert!(c.synced().await);
+    c.append(text);
+    assert!(c.wait(5, |_| true).await);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for action in ["submit", "approve"] {
+        let (s, v) = post(
+            server,
+            &format!("/api/v1/documents/{id}/workflow"),
+            &owner.access,
+            json!({ "action": action }),
+        )
+        .await;
+        assert_eq!(s, 200, "{action}: {v}");
+    }
+}
+
+async fn publish_now(server: &Server, owner: &User, id: &str, channels: &[&str]) -> (u16, Value) {
+    let targets: Vec<Value> = channels
+        .iter()
+        .map(|c| json!({ "channel_id": c }))
+        .collect();
+    post(
+        server,
+        &format!("/api/v1/documents/{id}/workflow"),
+        &owner.access,
+        json!({ "action": "publish_now", "targets": targets }),
+    )
+    .await
+}
+
+/// The workflow once it left `scheduled` (or after 15 s).
+async fn settled(server: &Server, owner: &User, id: &str) -> Value {
+    let mut v = Value::Null;
+    for _ in 0..300 {
+        v = get(
+            server,
+            &format!("/api/v1/documents/{id}/workflow"),
+            &owner.access,
+        )
+        .await
+        .1;
+        if v["workflow"]["state"] != "scheduled" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    v
+}
+
+fn delivery<'a>(workflow: &'a Value, channel: &str) -> &'a Value {
+    workflow["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["channel_id"] == channel)
+        .unwrap_or_else(|| panic!("no delivery to {channel}: {workflow}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_to_three_channels_where_one_refuses_is_published_on_the_other_two() {
+    let platform = Platform::start();
+    let server = start(&platform);
+    let owner = register(&server, "owner@example.com").await;
+    let x = connect(&server, &owner, &platform, json!({ "platform": "x" })).await;
+    let linkedin = connect(
+        &server,
+        &owner,
+        &platform,
+        json!({ "platform": "linkedin" }),
+    )
+    .await;
+    let refusing = receiver(|_| (422, Duration::ZERO)).await;
+    let (s, hook) = post(
+        &server,
+        &format!("/api/v1/accounts/{}/channels", owner.account_id),
+        &owner.access,
+        json!({ "name": "Our CMS", "url": refusing.url }),
+    )
+    .await;
+    assert_eq!(s, 201, "{hook}");
+    assert!(hook["secret"].as_str().unwrap().starts_with("whsec_"));
+    let webhook = hook["channel_id"].as_str().unwrap().to_string();
+
+    let listed = channels(&server, &owner).await;
+    let names: Vec<&str> = listed.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(listed.len(), 3);
+    assert!(
+        names.contains(&"@creo_team") && names.contains(&"Ada Lovelace"),
+        "{names:?}"
+    );
+    let shown = serde_json::to_string(&listed).unwrap();
+    assert!(
+        !shown.contains("at_") && !shown.contains("rt_") && !shown.contains("whsec_"),
+        "tokens and secrets are never shown: {shown}"
+    );
+
+    approved(&server, &owner, "launch", "Launch (today) #news").await;
+    let (s, v) = publish_now(&server, &owner, "launch", &[&x, &linkedin, &webhook]).await;
+    assert_eq!(s, 200, "{v}");
+    let done = settled(&server, &owner, "launch").await;
+    assert_eq!(
+        done["workflow"]["state"], "published",
+        "two of three went out: {done}"
+    );
+
+    let on_x = delivery(&done, &x);
+    assert_eq!(on_x["state"], "published", "{on_x}");
+    let id = on_x["post_id"].as_str().unwrap();
+    assert_eq!(
+        on_x["permalink"],
+        format!("https://x.com/i/web/status/{id}")
+    );
+    let tweets = platform.requests("/x/2/tweets");
+    assert_eq!(tweets.len(), 1);
+    assert_eq!(tweets[0].json(), json!({ "text": "Launch (today) #news" }));
+    assert!(tweets[0].headers["authorization"].starts_with("Bearer at_"));
+
+    let on_linkedin = delivery(&done, &linkedin);
+    assert_eq!(on_linkedin["state"], "published", "{on_linkedin}");
+    assert!(on_linkedin["post_id"]
+        .as_str()
+        .unwrap()
+        .starts_with("urn:li:share:"));
+    let shares = platform.requests("/linkedin/rest/posts");
+    assert_eq!(
+        shares[0].json()["commentary"],
+        "Launch \\(today\\) {hashtag|\\#|news}",
+        "little text format"
+    );
+
+    let on_webhook = delivery(&done, &webhook);
+    assert_eq!(on_webhook["state"], "failed");
+    assert!(
+        on_webhook["reason"].as_str().unwrap().contains("422"),
+        "{on_webhook}"
+    );
+    assert_eq!(
+        refusing.got.lock().unwrap().len(),
+        1,
+        "a refusal is not retried"
+    );
+    let note = done["transitions"].as_array().unwrap().last().unwrap()["note"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        note.contains("published as") && note.contains("422"),
+        "{note}"
+    );
+
+    // Another account sees none of it, and cannot post to it.
+    let other = register(&server, "other@example.com").await;
+    assert!(channels(&server, &other).await.is_empty());
+    let (s, _) = get(
+        &server,
+        &format!("/api/v1/accounts/{}/channels", owner.account_id),
+        &other.access,
+    )
+    .await;
+    assert_eq!(s, 403);
+    approved(&server, &other, "theirs", "Not yours").await;
+    let (s, v) = publish_now(&server, &other, "theirs", &[&x]).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (400, Some("invalid_targets")),
+        "{v}"
+    );
+    assert_eq!(
+        platform.requests("/x/2/tweets").len(),
+        1,
+        "nothing went out for them"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_is_waited_out_and_a_server_error_retried_until_the_post_is_out() {
+    let platform = Platform::start();
+    let server = start(&platform);
+    let owner = register(&server, "owner@example.com").await;
+    let x = connect(&server, &owner, &platform, json!({ "platform": "x" })).await;
+    let reset = chrono::Utc::now().timestamp() + 1;
+    platform.queue(Canned {
+        status: 429,
+        headers: vec![("x-rate-limit-reset", reset.to_string())],
+        body: json!({ "title": "Too Many Requests", "detail": "Too Many Requests" }),
+    });
+    platform.queue(Canned {
+        status: 503,
+        headers: vec![],
+        body: json!({ "title": "Service Unavailable" }),
+    });
+    approved(&server, &owner, "launch", "Third time lucky").await;
+    let (s, v) = publish_now(&server, &owner, "launch", &[&x]).await;
+    assert_eq!(s, 200, "{v}");
+    let done = settled(&server, &owner, "launch").await;
+    assert_eq!(done["workflow"]["state"], "published", "{done}");
+    let on_x = delivery(&done, &x);
+    assert_eq!(
+        (on_x["state"].as_str(), on_x["attempts"].as_u64()),
+        (Some("published"), Some(3))
+    );
+    let tweets = platform.requests("/x/2/tweets");
+    assert_eq!(tweets.len(), 3, "429, 503, then the post");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_are_refreshed_before_they_expire_and_a_revoked_refresh_asks_for_reconnection() {
+    let platform = Platform::start();
+    // Tokens that expire within creo's refresh margin: refreshed before every use.
+    platform.state.lock().unwrap().expires_in = 60;
+    let server = start(&platform);
+    let owner = register(&server, "owner@example.com").await;
+    let x = connect(&server, &owner, &platform, json!({ "platform": "x" })).await;
+    approved(&server, &owner, "first", "Fresh token").await;
+    assert_eq!(publish_now(&server, &owner, "first", &[&x]).await.0, 200);
+    let done = settled(&server, &owner, "first").await;
+    assert_eq!(done["workflow"]["state"], "published", "{done}");
+    let refreshes: Vec<_> = platform
+        .requests("/x/oauth2/token")
+        .into_iter()
+        .filter(|r| String::from_utf8_lossy(&r.body).contains("grant_type=refresh_token"))
+        .collect();
+    assert_eq!(refreshes.len(), 1, "refreshed once, before publishing");
+    let tweet = platform.requests("/x/2/tweets").pop().unwrap();
+    assert_ne!(
+        tweet.headers["authorization"], "Bearer at_2",
+        "published with the refreshed token"
+    );
+
+    // The person revokes creo at X: tokens and refresh both refused.
+    platform.expire_access_tokens();
+    platform.state.lock().unwrap().refresh_refused = true;
+    approved(&server, &owner, "second", "After revocation").await;
+    assert_eq!(publish_now(&server, &owner, "second", &[&x]).await.0, 200);
+    let failed = settled(&server, &owner, "second").await;
+    assert_eq!(failed["workflow"]["state"], "failed", "{failed}");
+    let reason = delivery(&failed, &x)["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(reason.contains("reconnect"), "{reason}");
+    let channel = channels(&server, &owner).await.pop().unwrap();
+    assert_eq!(channel["status"], "needs_reconnect", "{channel}");
+    let (_, inbox) = get(&server, "/api/v1/users/me/notifications", &owner.access).await;
+    let kinds: Vec<&str> = inbox["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"channel_needs_reconnect"), "{inbox}");
+
+    // Nothing more is scheduled to it until it is reconnected.
+    approved(&server, &owner, "third", "After reconnecting").await;
+    let (s, v) = publish_now(&server, &owner, "third", &[&x]).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (409, Some("channel_unavailable")),
+        "{v}"
+    );
+    platform.state.lock().unwrap().refresh_refused = false;
+    let again = connect(
+        &server,
+        &owner,
+        &platform,
+        json!({ "platform": "x", "channel_id": x }),
+    )
+    .await;
+    assert_eq!(again, x, "the same channel, reconnected");
+    assert_eq!(channels(&server, &owner).await[0]["status"], "active");
+    assert_eq!(publish_now(&server, &owner, "third", &[&x]).await.0, 200);
+    assert_eq!(
+        settled(&server, &owner, "third").await["workflow"]["state"],
+        "published"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_managers_connect_and_a_bad_or_declined_callback_connects_nothing() {
+    let platform = Platform::start();
+    let server = start(&platform);
+    let owner = register(&server, "owner@example.com").await;
+    let editor = rest::member(&server, &owner, "editor@example.com", "editor").await;
+    let (s, _) = post(
+        &server,
+        &format!("/api/v1/accounts/{}/channels/connect", owner.account_id),
+        &editor.access,
+        json!({ "platform": "x" }),
+    )
+    .await;
+    assert_eq!(s, 403, "editors pick channels, they do not connect them");
+    let (s, _) = post(
+        &server,
+        &format!("/api/v1/accounts/{}/channels", owner.account_id),
+        &editor.access,
+        json!({ "name": "CMS", "url": "http://127.0.0.1:9/x" }),
+    )
+    .await;
+    assert_eq!(s, 403);
+    let (s, v) = post(
+        &server,
+        &format!("/api/v1/accounts/{}/channels/connect", owner.account_id),
+        &owner.access,
+        json!({ "platform": "tiktok" }),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (400, Some("platform_unavailable")),
+        "{v}"
+    );
+
+    let (s, _) = come_back(&server, "state=oauth_forged&code=code_1").await;
+    assert_eq!(s, 400, "an unknown state");
+    let query = authorize(&server, &owner, json!({ "platform": "x" })).await;
+    let state = param(&query, "state").to_string();
+    let (s, location) = come_back(&server, &format!("state={state}&error=access_denied")).await;
+    assert_eq!(s, 303);
+    assert!(location.contains("channel_error="), "{location}");
+    // A code the platform never issued (or one for another PKCE challenge) connects nothing.
+    let query = authorize(&server, &owner, json!({ "platform": "x" })).await;
+    let other = platform.approve("not-this-challenge");
+    let (s, location) = come_back(
+        &server,
+        &format!("state={}&code={other}", param(&query, "state")),
+    )
+    .await;
+    assert_eq!(s, 303);
+    assert!(location.contains("channel_error="), "{location}");
+    assert!(
+        channels(&server, &editor).await.is_empty(),
+        "nothing was connected"
+    );
+
+    // The editor sees the channels the owner connects, without their secrets.
+    connect(&server, &owner, &platform, json!({ "platform": "x" })).await;
+    let seen = channels(&server, &editor).await;
+    assert_eq!(seen.len(), 1);
+    assert!(seen[0].get("sealed_secret").is_none());
+    let (s, _, _) = call(
+        &server,
+        Method::DELETE,
+        &format!(
+            "/api/v1/accounts/{}/channels/{}",
+            owner.account_id,
+            seen[0]["channel_id"].as_str().unwrap()
+        ),
+        Some(&editor.access),
+        None,
+    )
+    .await;
+    assert_eq!(s, 403, "only managers remove channels");
+}

@@ -1,0 +1,304 @@
+//! A local stand-in for X's and LinkedIn's APIs and their OAuth 2.0 authorization server, for
+//! the channel tests. It checks what their documentation asks of a client (PKCE S256, the
+//! client's credentials where each platform wants them, bearer tokens, the publish request's
+//! path, headers and body shape) and answers as they do, including their errors and rate
+//! limits when a test queues those. Nothing here reaches a real network.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use base64::Engine;
+use serde_json::{json, Value};
+use sha2::Digest;
+
+pub const CLIENT_ID: &str = "creo-test-client";
+pub const CLIENT_SECRET: &str = "creo-test-client-secret";
+
+/// One request the platform got.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+impl Seen {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+/// An answer a test queues for the next publish request.
+pub struct Canned {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Value,
+}
+
+#[derive(Default)]
+pub struct State {
+    pub seen: Vec<Seen>,
+    /// Codes the person "approved", with the PKCE challenge they were issued for.
+    codes: HashMap<String, String>,
+    access: HashSet<String>,
+    refresh: HashSet<String>,
+    issued: u32,
+    /// Seconds the access tokens it issues last.
+    pub expires_in: i64,
+    /// Answers for the next publish requests (`POST /2/tweets`, `POST /rest/posts`) before the
+    /// normal one.
+    pub next_publish: VecDeque<Canned>,
+    pub refresh_refused: bool,
+}
+
+#[derive(Clone)]
+pub struct Platform {
+    pub url: String,
+    pub state: Arc<Mutex<State>>,
+}
+
+impl Platform {
+    pub fn start() -> Platform {
+        let state = Arc::new(Mutex::new(State {
+            expires_in: 7200,
+            ..State::default()
+        }));
+        let shared = state.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .app_data(web::Data::new(shared.clone()))
+                        .app_data(web::PayloadConfig::new(1 << 20))
+                        .default_service(web::to(answer))
+                })
+                .workers(1)
+                .bind("127.0.0.1:0")
+                .unwrap();
+                tx.send(server.addrs()[0]).unwrap();
+                server.run().await.unwrap();
+            })
+        });
+        let addr = rx.recv().unwrap();
+        Platform {
+            url: format!("http://{addr}"),
+            state,
+        }
+    }
+
+    /// The person approves at the authorization page that `challenge` came from: the code the
+    /// platform sends them back with.
+    pub fn approve(&self, challenge: &str) -> String {
+        let mut s = self.state.lock().unwrap();
+        s.issued += 1;
+        let code = format!("code_{}", s.issued);
+        s.codes.insert(code.clone(), challenge.to_string());
+        code
+    }
+
+    /// The platform forgets every access token (as when the person revokes the app): a
+    /// refresh still works unless `refresh_refused`.
+    pub fn expire_access_tokens(&self) {
+        self.state.lock().unwrap().access.clear();
+    }
+
+    pub fn queue(&self, canned: Canned) {
+        self.state.lock().unwrap().next_publish.push_back(canned);
+    }
+
+    pub fn requests(&self, path: &str) -> Vec<Seen> {
+        let s = self.state.lock().unwrap();
+        s.seen.iter().filter(|r| r.path == path).cloned().collect()
+    }
+}
+
+fn error(status: u16, body: Value) -> HttpResponse {
+    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).json(body)
+}
+
+async fn answer(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<Arc<Mutex<State>>>,
+) -> HttpResponse {
+    let headers: HashMap<String, String> = req
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_lowercase(),
+                v.to_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let seen = Seen {
+        method: req.method().to_string(),
+        path: req.path().to_string(),
+        headers: headers.clone(),
+        body: body.to_vec(),
+    };
+    let mut s = state.lock().unwrap();
+    s.seen.push(seen.clone());
+    let bearer = headers
+        .get("authorization")
+        .and_then(|a| a.strip_prefix("Bearer "))
+        .map(str::to_string);
+    let authorized = bearer.as_ref().is_some_and(|t| s.access.contains(t));
+    match (seen.method.as_str(), seen.path.as_str()) {
+        ("POST", "/x/oauth2/token") => token(&mut s, &headers, &body, true),
+        ("POST", "/linkedin/oauth/v2/accessToken") => token(&mut s, &headers, &body, false),
+        _ if !authorized => error(
+            401,
+            json!({ "title": "Unauthorized", "status": 401, "detail": "Unauthorized" }),
+        ),
+        ("GET", "/x/2/users/me") => HttpResponse::Ok().json(
+            json!({ "data": { "id": "2244994945", "name": "Creo", "username": "creo_team" } }),
+        ),
+        ("GET", "/linkedin/v2/userinfo") => {
+            HttpResponse::Ok().json(json!({ "sub": "782bbtaQ", "name": "Ada Lovelace" }))
+        }
+        ("POST", "/x/2/tweets") => {
+            if let Some(canned) = s.next_publish.pop_front() {
+                return canned_answer(canned);
+            }
+            let text = seen.json()["text"].as_str().map(str::to_string);
+            match text {
+                Some(text)
+                    if !text.is_empty()
+                        && headers
+                            .get("content-type")
+                            .is_some_and(|c| c.starts_with("application/json")) =>
+                {
+                    s.issued += 1;
+                    HttpResponse::Created().json(json!({ "data": { "id": format!("17{:08}", s.issued), "text": text, "edit_history_tweet_ids": [] } }))
+                }
+                _ => error(
+                    400,
+                    json!({ "title": "Invalid Request", "detail": "text is required" }),
+                ),
+            }
+        }
+        ("POST", "/linkedin/rest/posts") => {
+            let post = seen.json();
+            let versioned = headers
+                .get("linkedin-version")
+                .is_some_and(|v| v.len() == 6 && v.chars().all(|c| c.is_ascii_digit()));
+            let restli =
+                headers.get("x-restli-protocol-version").map(String::as_str) == Some("2.0.0");
+            if !versioned || !restli {
+                return error(
+                    426,
+                    json!({ "status": 426, "message": "A valid LinkedIn-Version and X-Restli-Protocol-Version are required" }),
+                );
+            }
+            if let Some(canned) = s.next_publish.pop_front() {
+                return canned_answer(canned);
+            }
+            let well_formed = post["author"] == "urn:li:person:782bbtaQ"
+                && post["commentary"].is_string()
+                && post["visibility"] == "PUBLIC"
+                && post["distribution"]["feedDistribution"] == "MAIN_FEED"
+                && post["lifecycleState"] == "PUBLISHED";
+            if !well_formed {
+                return error(
+                    422,
+                    json!({ "status": 422, "message": format!("malformed post {post}") }),
+                );
+            }
+            s.issued += 1;
+            HttpResponse::Created()
+                .insert_header(("x-restli-id", format!("urn:li:share:70{:08}", s.issued)))
+                .finish()
+        }
+        _ => error(404, json!({ "message": "no such endpoint" })),
+    }
+}
+
+fn canned_answer(c: Canned) -> HttpResponse {
+    let mut r = HttpResponse::build(actix_web::http::StatusCode::from_u16(c.status).unwrap());
+    for (k, v) in c.headers {
+        r.insert_header((k, v));
+    }
+    r.json(c.body)
+}
+
+/// The token endpoint (RFC 6749 §4.1.3 and §6, RFC 7636 §4.6). X authenticates the client with
+/// HTTP Basic; LinkedIn with `client_id` and `client_secret` in the form.
+fn token(
+    s: &mut State,
+    headers: &HashMap<String, String>,
+    body: &[u8],
+    basic: bool,
+) -> HttpResponse {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
+    let client_ok = if basic {
+        let expected = base64::engine::general_purpose::STANDARD
+            .encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"));
+        headers.get("authorization").map(String::as_str) == Some(&format!("Basic {expected}"))
+    } else {
+        form.get("client_id").map(String::as_str) == Some(CLIENT_ID)
+            && form.get("client_secret").map(String::as_str) == Some(CLIENT_SECRET)
+    };
+    if !client_ok {
+        return error(401, json!({ "error": "invalid_client" }));
+    }
+    match form.get("grant_type").map(String::as_str) {
+        Some("authorization_code") => {
+            let (Some(code), Some(verifier)) = (form.get("code"), form.get("code_verifier")) else {
+                return error(400, json!({ "error": "invalid_request" }));
+            };
+            let Some(challenge) = s.codes.remove(code) else {
+                return error(
+                    400,
+                    json!({ "error": "invalid_grant", "error_description": "code used or unknown" }),
+                );
+            };
+            let digest = sha2::Sha256::digest(verifier.as_bytes());
+            if base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest) != challenge {
+                return error(
+                    400,
+                    json!({ "error": "invalid_grant", "error_description": "PKCE verification failed" }),
+                );
+            }
+            if !form
+                .get("redirect_uri")
+                .is_some_and(|r| r.ends_with("/api/v1/channels/oauth/callback"))
+            {
+                return error(
+                    400,
+                    json!({ "error": "invalid_grant", "error_description": "redirect_uri mismatch" }),
+                );
+            }
+            issue(s)
+        }
+        Some("refresh_token") => {
+            let presented = form.get("refresh_token").cloned().unwrap_or_default();
+            if s.refresh_refused || !s.refresh.remove(&presented) {
+                return error(
+                    400,
+                    json!({ "error": "invalid_grant", "error_description": "refresh token revoked" }),
+                );
+            }
+            issue(s)
+        }
+        _ => error(400, json!({ "error": "unsupported_grant_type" })),
+    }
+}
+
+/// New tokens; refresh tokens rotate (each is taken once), as X's do.
+fn issue(s: &mut State) -> HttpResponse {
+    s.issued += 1;
+    let (access, refresh) = (format!("at_{}", s.issued), format!("rt_{}", s.issued));
+    s.access.insert(access.clone());
+    s.refresh.insert(refresh.clone());
+    HttpResponse::Ok().json(json!({
+        "token_type": "bearer",
+        "access_token": access,
+        "refresh_token": refresh,
+        "expires_in": s.expires_in,
+        "scope": "tweet.read tweet.write users.read offline.access",
+    }))
+}
