@@ -3,6 +3,7 @@ import { api, ApiError, logout, markVerified, nameOf, post, refresh, type Sessio
 import { documentLink } from './App'
 import { when } from './format'
 import { MembersPanel } from './MembersPanel'
+import { ChannelsPanel } from './ChannelsPanel'
 import { CreditsPanel } from './panels/CreditsPanel'
 import { useTitle } from './title'
 import { Alert } from './Alert'
@@ -118,6 +119,7 @@ export function DocumentsPage({ session }: { session: Session }) {
           )}
         </section>
         <MembersPanel session={session} />
+        <ChannelsPanel session={session} />
         {manager && <CreditsPanel accountId={session.accountId} />}
       </main>
     </>

@@ -135,7 +135,11 @@ pub fn outcome(targets: &[TargetDelivery]) -> Option<Result<String, String>> {
         return None;
     }
     let summary = |t: &TargetDelivery| match &t.state {
-        TargetState::Published { post_id, .. } => format!("{}: published as {post_id}", t.platform),
+        TargetState::Published {
+            permalink: Some(link),
+            ..
+        } => format!("{}: published at {link}", t.platform),
+        TargetState::Published { .. } => format!("{}: published", t.platform),
         TargetState::Failed { reason } => format!("{}: {reason}", t.platform),
         _ => unreachable!("all done"),
     };
@@ -184,7 +188,7 @@ mod tests {
         );
         assert!(matches!(
             outcome(&[target("a", published), target("b", failed.clone())]),
-            Some(Ok(note)) if note.contains("refused") && note.contains("published as 1")
+            Some(Ok(note)) if note.contains("refused") && note.contains("x: published")
         ));
         assert!(matches!(
             outcome(&[target("a", failed.clone()), target("b", failed)]),

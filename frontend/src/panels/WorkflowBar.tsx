@@ -4,7 +4,8 @@ import { STATE_LABELS } from '../DocumentsPage'
 import type { Collab } from '../editor/collab'
 import { useDirectory } from '../directory'
 import { Alert } from '../Alert'
-import type { Transition, WorkflowView } from '../apiTypes'
+import type { TargetDelivery, Transition, WorkflowView } from '../apiTypes'
+import { PLATFORM_NAMES, useChannels } from '../ChannelsPanel'
 
 /** Platforms, their formats, and why one cannot be chosen yet (both need an image or video). */
 const PLATFORMS: [string, string, string[], string?][] = [
@@ -43,6 +44,7 @@ export function WorkflowBar({
   const [flash, setFlash] = useState('')
   const [note, setNote] = useState('')
   const { nameOf } = useDirectory(session.accountId)
+  const { channels } = useChannels(session.accountId)
   const manager = canAct && (session.role === 'owner' || session.role === 'admin')
   const writer = canAct && (manager || session.role === 'editor')
 
@@ -57,6 +59,7 @@ export function WorkflowBar({
   useEffect(() => {
     load()
     return collab.onEvent((e) => {
+      if (e.type === 'publish_target') return load()
       if (e.type !== 'workflow') return
       const t = e.transition as Transition | undefined
       if (t) setFlash(`${nameOf(t.actor)}: ${STATE_LABELS[t.from]} → ${STATE_LABELS[t.to]}${t.note ? ` (${t.note})` : ''}`)
@@ -76,11 +79,23 @@ export function WorkflowBar({
     }
   }
 
+  // With channels, a post goes to the ones ticked; without, to the server's destination,
+  // checked against the platforms ticked.
+  const onChannels = !!channels?.length
   const targetsOf = (form: FormData) =>
-    PLATFORMS.filter(([p]) => form.get(`on-${p}`)).map(([p]) => ({
-      platform: p,
-      format: String(form.get(`format-${p}`)),
-    }))
+    onChannels
+      ? channels!.filter((c) => form.get(`channel-${c.channel_id}`)).map((c) => ({ channel_id: c.channel_id }))
+      : PLATFORMS.filter(([p]) => form.get(`on-${p}`)).map(([p]) => ({
+          platform: p,
+          format: String(form.get(`format-${p}`)),
+        }))
+  // A removed channel still has its line, named by the platform it went to.
+  const channelOf = (d: TargetDelivery) => channels?.find((c) => c.channel_id === d.channel_id)
+  const channelName = (d: TargetDelivery) => channelOf(d)?.name ?? d.platform
+  const channelPlatform = (d: TargetDelivery) => {
+    const platform = channelOf(d)?.platform ?? d.platform
+    return PLATFORM_NAMES[platform] ?? platform
+  }
 
   function schedule(e: FormEvent<HTMLFormElement>) {
     e.preventDefault()
@@ -114,7 +129,26 @@ export function WorkflowBar({
           goes out {new Date(view.workflow.scheduled_at).toLocaleString()} ({view.workflow.timezone})
         </span>
       )}
-      {last?.note && state !== 'scheduled' && <span className="hint">“{last.note}”</span>}
+      {last?.note && state !== 'scheduled' && view.deliveries.length === 0 && <span className="hint">“{last.note}”</span>}
+      {view.deliveries.length > 0 && (
+        <ul className="deliveries" aria-label="Where it goes">
+          {view.deliveries.map((d) => (
+            <li key={d.channel_id} data-testid="delivery">
+              <strong>{channelName(d)}</strong> <span className="hint">{channelPlatform(d)}</span>{' '}
+              <span className={`badge delivery-${d.state}`}>{d.state}</span>
+              {d.state === 'published' && d.permalink && (
+                <>
+                  {' '}
+                  <a href={d.permalink} target="_blank" rel="noreferrer">
+                    view post
+                  </a>
+                </>
+              )}
+              {(d.state === 'failed' || d.state === 'retrying') && <span className="hint"> {d.reason}</span>}
+            </li>
+          ))}
+        </ul>
+      )}
       <div className="row wrap">
         {actions.some(([, , allowed]) => allowed) && (
           <label className="inline">
@@ -153,6 +187,21 @@ export function WorkflowBar({
               ))}
             </select>
           </label>
+          {onChannels ? (
+            <fieldset>
+              <legend>Channels</legend>
+              {channels!.map((c) => (
+                <label key={c.channel_id} className="inline">
+                  <input
+                    type="checkbox"
+                    name={`channel-${c.channel_id}`}
+                    disabled={c.status === 'needs_reconnect'}
+                  />{' '}
+                  {c.name} ({PLATFORM_NAMES[c.platform] ?? c.platform}){c.status === 'needs_reconnect' && ' — needs reconnecting'}
+                </label>
+              ))}
+            </fieldset>
+          ) : (
           <fieldset>
             <legend>Where</legend>
             {PLATFORMS.map(([p, label, formats, unavailable]) => (
@@ -178,6 +227,7 @@ export function WorkflowBar({
               </div>
             ))}
           </fieldset>
+          )}
           <div className="row wrap">
             <button type="submit" className="primary">
               Schedule
