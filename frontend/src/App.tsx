@@ -5,6 +5,7 @@ import { DocumentsPage } from './DocumentsPage'
 import { InvitePage } from './InvitePage'
 import { ConfirmEmailChange, VerifyEmail } from './LinkPages'
 import { MyInvitations } from './MyInvitations'
+import { CalendarPage } from './CalendarPage'
 import { ResetPassword } from './PasswordReset'
 import { SecurityPage } from './SecurityPage'
 
@@ -13,7 +14,7 @@ import { SecurityPage } from './SecurityPage'
 const EditorPage = lazy(() => import('./editor/EditorPage').then((m) => ({ default: m.EditorPage })))
 
 // Addresses live in the hash (#/w/<workspace>/doc/<id>, #/invite/<token>, #/reset/<token>, #/verify/<token>,
-// #/email-change/<token>, #/security, #/invitations), so the server only
+// #/email-change/<token>, #/security, #/invitations, #/calendar), so the server only
 // ever has to serve index.html and any address can be bookmarked, shared or reloaded.
 function useHash(): string {
   const [hash, setHash] = useState(location.hash)
@@ -83,6 +84,7 @@ export function App() {
   if (!current) return <AuthScreen />
   if (hash === '#/security') return <SecurityPage key={current.accountId} session={current} />
   if (hash === '#/invitations') return <MyInvitations session={current} />
+  if (hash === '#/calendar') return <CalendarPage key={current.accountId} session={current} />
   return <DocumentsPage key={current.accountId} session={current} />
 }
 

@@ -89,7 +89,12 @@ export function DocumentsPage({ session }: { session: Session }) {
       <main className="documents">
         {session.unverified && <UnverifiedNotice />}
         <section aria-labelledby="docs-title" className="card">
-          <h1 id="docs-title">Documents</h1>
+          <div className="row wrap">
+            <h1 id="docs-title" className="grow">
+              Documents
+            </h1>
+            <a href="#/calendar">Calendar</a>
+          </div>
           {canWrite && (
             <form onSubmit={create} className="row">
               <label className="grow">

@@ -5,6 +5,7 @@ pub mod address;
 pub mod ai;
 pub mod api_keys;
 pub mod billing;
+pub mod calendar;
 pub mod channels;
 pub mod codes;
 pub mod comments;
@@ -130,6 +131,7 @@ macro_rules! api_routes {
             delete "/accounts/{account_id}/webhooks/{endpoint_id}" => webhooks::delete,
             get "/accounts/{account_id}/webhooks/{endpoint_id}/deliveries" => webhooks::deliveries,
             get "/accounts/{account_id}/channels" => channels::list,
+            get "/accounts/{account_id}/calendar" => calendar::get,
             post "/accounts/{account_id}/channels" => channels::create_webhook,
             post "/accounts/{account_id}/channels/connect" => channels::connect,
             delete "/accounts/{account_id}/channels/{channel_id}" => channels::delete,

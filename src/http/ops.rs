@@ -198,6 +198,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         super::webhooks::delete,
         super::webhooks::deliveries,
         super::channels::list,
+        super::calendar::get,
         super::channels::create_webhook,
         super::channels::connect,
         super::channels::delete,

@@ -19,7 +19,7 @@ pub struct Move {
     pub action: Action,
     #[serde(default)]
     pub note: String,
-    /// For `schedule`: local date and time, e.g. `2026-12-01T09:00:00`...
+    /// For `schedule` and `reschedule`: local date and time, e.g. `2026-12-01T09:00:00`...
     #[serde(default)]
     pub at: Option<String>,
     /// ...in this IANA time zone, e.g. `Europe/Paris` (daylight saving applied).
@@ -161,8 +161,8 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(view(&state, &doc_id, &meta).await?))
 }
 
-/// Moves the document: submit, approve, request_changes, schedule, publish_now, unschedule,
-/// reopen.
+/// Moves the document: submit, approve, request_changes, schedule, publish_now, reschedule,
+/// unschedule, reopen.
 #[utoipa::path(post, operation_id = "workflow_transition", path = "/api/v1/documents/{doc_id}/workflow", params(("doc_id" = String, Path, description = "the document's id")), request_body = Move,
     responses((status = 200, description = "moved", body = WorkflowView),
               (status = 403, description = "your role may not do this"),

@@ -286,7 +286,7 @@ async fn a_post_to_three_channels_where_one_refuses_is_published_on_the_other_tw
         .unwrap()
         .to_string();
     assert!(
-        note.contains("published as") && note.contains("422"),
+        note.contains("x: published at https://x.com/") && note.contains("422"),
         "{note}"
     );
 

@@ -5,6 +5,7 @@ mod access;
 mod account_store_conformance;
 mod bad_input;
 mod billing;
+mod calendar;
 mod channels;
 mod cluster;
 mod collaboration;

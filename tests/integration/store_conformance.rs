@@ -552,6 +552,109 @@ async fn workflow_transitions_apply_once_per_version() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_calendar_follows_schedules_across_months_and_stays_in_its_account() {
+    use creo::auth::Role;
+    use creo::workflow::{Action, Transition, Workflow};
+    const DAY: i64 = 86_400_000;
+    const DEC_1: i64 = 1_796_083_200_000; // 2026-12-01T00:00:00Z
+    for b in backends().await {
+        let account = format!("cal-{}", rand_suffix());
+        let w = &b.stores.workflows;
+        let moved = |from: &Workflow, action: Action, at: Option<i64>| {
+            let next = from
+                .apply(
+                    action,
+                    "ed",
+                    Role::Owner,
+                    1,
+                    at.map(|t| (t, "UTC".to_string())),
+                    DEC_1 - 10 * DAY,
+                )
+                .unwrap();
+            let record = Transition {
+                doc_id: next.doc_id.clone(),
+                version: next.version,
+                from: from.state,
+                to: next.state,
+                action,
+                actor: "ed".into(),
+                at: next.updated_at,
+                note: String::new(),
+            };
+            (next, record)
+        };
+        let mut docs = Vec::new();
+        for (name, at) in [
+            ("b", DEC_1 + 9 * DAY),
+            ("a", DEC_1 + 2 * DAY),
+            ("c", DEC_1 + 40 * DAY),
+        ] {
+            let mut doc = Workflow::new(&doc_id(name), &account, 0);
+            for (action, at) in [
+                (Action::Submit, None),
+                (Action::Approve, None),
+                (Action::Schedule, Some(at)),
+            ] {
+                let (next, record) = moved(&doc, action, at);
+                assert!(w.transition(&next, &record).await.unwrap());
+                doc = next;
+            }
+            docs.push(doc);
+        }
+        let in_december =
+            |all: Vec<Workflow>| all.into_iter().map(|w| w.doc_id).collect::<Vec<_>>();
+        let december = w
+            .calendar(&account, DEC_1, DEC_1 + 31 * DAY, 100)
+            .await
+            .unwrap();
+        assert_eq!(
+            in_december(december),
+            [docs[1].doc_id.clone(), docs[0].doc_id.clone()],
+            "{}: by time, January's not in it",
+            b.name
+        );
+        // b moves to January; c is unscheduled.
+        let (b_moved, record) = moved(&docs[0], Action::Reschedule, Some(DEC_1 + 45 * DAY));
+        assert!(w.transition(&b_moved, &record).await.unwrap());
+        let (c_off, record) = moved(&docs[2], Action::Unschedule, None);
+        assert!(w.transition(&c_off, &record).await.unwrap());
+        assert_eq!(
+            in_december(
+                w.calendar(&account, DEC_1, DEC_1 + 31 * DAY, 100)
+                    .await
+                    .unwrap()
+            ),
+            [docs[1].doc_id.clone()],
+            "{}: b left December",
+            b.name
+        );
+        let january = w
+            .calendar(&account, DEC_1 + 31 * DAY, DEC_1 + 62 * DAY, 100)
+            .await
+            .unwrap();
+        assert_eq!(january.len(), 1, "{}: c left, b arrived", b.name);
+        assert_eq!(january[0], b_moved, "{}", b.name);
+        assert_eq!(
+            w.calendar(&account, DEC_1, DEC_1 + 62 * DAY, 1)
+                .await
+                .unwrap()
+                .len(),
+            1,
+            "{}: the limit holds",
+            b.name
+        );
+        assert!(
+            w.calendar(&format!("other-{account}"), DEC_1, DEC_1 + 62 * DAY, 100)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{}: another account's calendar",
+            b.name
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn comments_are_kept_in_order_and_replaced_by_id() {
     use creo::comments::Comment;
     for b in backends().await {

@@ -64,6 +64,9 @@ pub enum Action {
     /// approved → scheduled for now: the publishing job takes it at once, skipping any wait
     /// (editors).
     PublishNow,
+    /// scheduled → scheduled at another time, to the same targets (editors): the earlier
+    /// publishing job does nothing when its time comes (the version moved on).
+    Reschedule,
     /// scheduled → approved (editors).
     Unschedule,
     /// any state → draft (owners and admins), approvals cleared.
@@ -80,6 +83,7 @@ impl Action {
             Action::RequestChanges => "request_changes",
             Action::Schedule => "schedule",
             Action::PublishNow => "publish_now",
+            Action::Reschedule => "reschedule",
             Action::Unschedule => "unschedule",
             Action::Reopen => "reopen",
             Action::Publish => "publish",
@@ -95,6 +99,7 @@ impl Action {
             Action::RequestChanges => "Changes requested",
             Action::Schedule => "Scheduled",
             Action::PublishNow => "Sent to publish",
+            Action::Reschedule => "Rescheduled",
             Action::Unschedule => "Unscheduled",
             Action::Reopen => "Reopened as draft",
             Action::Publish => "Published",
@@ -118,7 +123,7 @@ pub enum Refusal {
 }
 
 /// The workflow side of a document.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Workflow {
     pub doc_id: String,
@@ -218,6 +223,19 @@ impl Workflow {
                         .ok_or(Refusal::NeedsTime)?
                 };
                 next.state = State::Scheduled;
+                next.scheduled_at = Some(at);
+                next.timezone = Some(zone);
+            }
+            Action::Reschedule => {
+                if !role.can_write() {
+                    return Err(Refusal::Role("reschedule"));
+                }
+                if self.state != State::Scheduled {
+                    return Err(wrong_state());
+                }
+                let (at, zone) = schedule
+                    .filter(|(at, _)| *at > now)
+                    .ok_or(Refusal::NeedsTime)?;
                 next.scheduled_at = Some(at);
                 next.timezone = Some(zone);
             }
@@ -351,6 +369,79 @@ mod tests {
         );
         assert!(matches!(
             now.apply(Action::PublishNow, "ed", Role::Editor, 1, None, NOW),
+            Err(Refusal::State { .. })
+        ));
+    }
+
+    #[test]
+    fn a_scheduled_post_moves_to_another_time_with_its_targets_and_only_forward() {
+        let scheduled = Workflow::new("d", "a", 0)
+            .apply(Action::Submit, "ed", Role::Editor, 1, None, NOW)
+            .unwrap()
+            .apply(Action::Approve, "boss", Role::Admin, 1, None, NOW)
+            .unwrap()
+            .apply(
+                Action::Schedule,
+                "ed",
+                Role::Editor,
+                1,
+                Some((NOW + 60, "UTC".into())),
+                NOW,
+            )
+            .unwrap();
+        let moved = scheduled
+            .apply(
+                Action::Reschedule,
+                "ed",
+                Role::Editor,
+                1,
+                Some((NOW + 600, "Europe/Paris".into())),
+                NOW,
+            )
+            .unwrap();
+        assert_eq!(
+            (moved.state, moved.scheduled_at, moved.timezone.as_deref()),
+            (State::Scheduled, Some(NOW + 600), Some("Europe/Paris"))
+        );
+        assert_eq!(
+            moved.version,
+            scheduled.version + 1,
+            "the old job's version is stale"
+        );
+        assert_eq!(
+            scheduled.apply(
+                Action::Reschedule,
+                "ed",
+                Role::Editor,
+                1,
+                Some((NOW - 1, "UTC".into())),
+                NOW
+            ),
+            Err(Refusal::NeedsTime)
+        );
+        assert_eq!(
+            scheduled.apply(
+                Action::Reschedule,
+                "v",
+                Role::Viewer,
+                1,
+                Some((NOW + 9, "UTC".into())),
+                NOW
+            ),
+            Err(Refusal::Role("reschedule"))
+        );
+        let approved = scheduled
+            .apply(Action::Unschedule, "ed", Role::Editor, 1, None, NOW)
+            .unwrap();
+        assert!(matches!(
+            approved.apply(
+                Action::Reschedule,
+                "ed",
+                Role::Editor,
+                1,
+                Some((NOW + 9, "UTC".into())),
+                NOW
+            ),
             Err(Refusal::State { .. })
         ));
     }

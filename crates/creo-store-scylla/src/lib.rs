@@ -506,7 +506,7 @@ mod tests {
             "ks1",
             "{'class': 'SimpleStrategy', 'replication_factor': 1}",
         );
-        assert_eq!(st.len(), 40);
+        assert_eq!(st.len(), 41);
         assert!(st[0].starts_with(
             "CREATE KEYSPACE IF NOT EXISTS ks1 WITH replication = {'class': 'SimpleStrategy'"
         ));

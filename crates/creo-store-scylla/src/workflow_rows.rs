@@ -29,6 +29,9 @@ pub(super) struct Statements {
     pub(super) put_comment: PreparedStatement,
     pub(super) comments: PreparedStatement,
     pub(super) set_settings: PreparedStatement,
+    pub(super) put_calendar: PreparedStatement,
+    pub(super) drop_calendar: PreparedStatement,
+    pub(super) calendar_month: PreparedStatement,
 }
 
 impl Statements {
@@ -65,6 +68,24 @@ impl Statements {
                 "INSERT INTO workflow_transitions (doc_id, version, from_state, to_state, action, actor, at, note) \
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 write,
+                true,
+            )
+            .await?,
+            put_calendar: prepare(
+                "INSERT INTO calendar (account_id, month, doc_id, data) VALUES (?, ?, ?, ?)",
+                write,
+                true,
+            )
+            .await?,
+            drop_calendar: prepare(
+                "DELETE FROM calendar WHERE account_id = ? AND month = ? AND doc_id = ?",
+                write,
+                true,
+            )
+            .await?,
+            calendar_month: prepare(
+                "SELECT data FROM calendar WHERE account_id = ? AND month = ?",
+                read,
                 true,
             )
             .await?,
@@ -190,3 +211,47 @@ pub(super) type VersionRow = (
     Option<Vec<String>>,
     Vec<u8>,
 );
+
+/// The calendar partition of an instant: its UTC month, `YYYY-MM`.
+pub(super) fn month_of(at_ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(at_ms)
+        .map(|t| t.format("%Y-%m").to_string())
+        .unwrap_or_else(|| "0000-00".into())
+}
+
+/// Every month partition `[from, to)` touches, first to last.
+pub(super) fn months_between(from: i64, to: i64) -> Vec<String> {
+    use chrono::Datelike;
+    let (Some(start), Some(end)) = (
+        chrono::DateTime::from_timestamp_millis(from),
+        chrono::DateTime::from_timestamp_millis(to.max(from + 1) - 1),
+    ) else {
+        return Vec::new();
+    };
+    let (mut y, mut m) = (start.year(), start.month());
+    let mut months = Vec::new();
+    while (y, m) <= (end.year(), end.month()) {
+        months.push(format!("{y:04}-{m:02}"));
+        (y, m) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+    }
+    months
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_range_reads_every_month_it_touches_and_no_other() {
+        let day = 86_400_000;
+        let dec_1 = 1_796_083_200_000; // 2026-12-01T00:00:00Z
+        assert_eq!(month_of(dec_1), "2026-12");
+        assert_eq!(month_of(dec_1 - 1), "2026-11");
+        assert_eq!(months_between(dec_1, dec_1 + 31 * day), ["2026-12"]);
+        assert_eq!(
+            months_between(dec_1 - day, dec_1 + 40 * day),
+            ["2026-11", "2026-12", "2027-01"]
+        );
+        assert!(months_between(dec_1, dec_1).len() <= 1);
+    }
+}

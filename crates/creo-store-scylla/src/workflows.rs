@@ -1,6 +1,6 @@
 //! A document's review workflow, its transitions, and an account's approval rule.
 
-use creo_core::workflow::{Action, Transition, Workflow};
+use creo_core::workflow::{Action, State, Transition, Workflow};
 use scylla::value::CqlTimestamp;
 
 use super::workflow_rows::*;
@@ -40,6 +40,11 @@ impl WorkflowStore for ScyllaStore {
 
     async fn transition(&self, w: &Workflow, t: &Transition) -> Result<bool, StoreError> {
         let st = &self.workflow;
+        // Where the calendar has it now, to move it from there.
+        let before = match w.version {
+            1 => None,
+            _ => self.workflow(&w.doc_id).await?.and_then(|p| p.scheduled_at),
+        };
         let scheduled = w.scheduled_at.map(CqlTimestamp);
         let targets = serde_json::to_string(&w.targets).map_err(unavailable)?;
         let result = if w.version == 1 {
@@ -97,7 +102,38 @@ impl WorkflowStore for ScyllaStore {
             )
             .await
             .map_err(unavailable)?;
+        self.place_on_calendar(w, before).await?;
         Ok(true)
+    }
+
+    async fn calendar(
+        &self,
+        account_id: &str,
+        from: i64,
+        to: i64,
+        limit: usize,
+    ) -> Result<Vec<Workflow>, StoreError> {
+        let mut all: Vec<Workflow> = Vec::new();
+        for month in months_between(from, to) {
+            let rows: Vec<(String,)> = self
+                .all_rows(&self.workflow.calendar_month, (account_id, &month))
+                .await?;
+            for (data,) in rows {
+                let w: Workflow =
+                    serde_json::from_str(&data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                all.push(w);
+            }
+        }
+        // A row left in an old month by a move that raced another keeps its older version.
+        all.sort_by(|a, b| a.doc_id.cmp(&b.doc_id).then(b.version.cmp(&a.version)));
+        all.dedup_by(|later, kept| later.doc_id == kept.doc_id);
+        all.retain(|w| {
+            w.scheduled_at.is_some_and(|at| at >= from && at < to)
+                && matches!(w.state, State::Scheduled | State::Published | State::Failed)
+        });
+        all.sort_by_key(|w| (w.scheduled_at, w.doc_id.clone()));
+        all.truncate(limit);
+        Ok(all)
     }
 
     async fn transitions(&self, doc_id: &str) -> Result<Vec<Transition>, StoreError> {
@@ -134,5 +170,28 @@ impl WorkflowStore for ScyllaStore {
             .await
             .map(|_| ())
             .map_err(unavailable)
+    }
+}
+
+impl ScyllaStore {
+    /// Keeps the calendar row of `w` in the month of its time (none without one), and takes it
+    /// out of the month it was in `before`.
+    async fn place_on_calendar(&self, w: &Workflow, before: Option<i64>) -> Result<(), StoreError> {
+        let st = &self.workflow;
+        let now = w.scheduled_at.map(month_of);
+        if let Some(old) = before.map(month_of).filter(|old| Some(old) != now.as_ref()) {
+            self.session
+                .execute_unpaged(&st.drop_calendar, (&w.account_id, &old, &w.doc_id))
+                .await
+                .map_err(unavailable)?;
+        }
+        if let Some(month) = now {
+            let data = serde_json::to_string(w).map_err(unavailable)?;
+            self.session
+                .execute_unpaged(&st.put_calendar, (&w.account_id, &month, &w.doc_id, data))
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(())
     }
 }

@@ -93,6 +93,32 @@ impl WorkflowStore for EmbeddedStore {
         .await
     }
 
+    async fn calendar(
+        &self,
+        account_id: &str,
+        from: i64,
+        to: i64,
+        limit: usize,
+    ) -> Result<Vec<Workflow>, StoreError> {
+        let id = account_id.to_string();
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT doc_id, account_id, state, approvals, scheduled_at, timezone, version, updated_at, targets
+                     FROM document_workflow
+                     WHERE account_id = ?1 AND scheduled_at >= ?2 AND scheduled_at < ?3
+                       AND state IN ('scheduled', 'published', 'failed')
+                     ORDER BY scheduled_at, doc_id LIMIT ?4",
+                )
+                .map_err(unavailable)?;
+            let rows = stmt
+                .query_map(params![id, from, to, limit as i64], workflow_row)
+                .map_err(unavailable)?;
+            rows.collect::<Result<_, _>>().map_err(unavailable)
+        })
+        .await
+    }
+
     async fn required_approvals(&self, account_id: &str) -> Result<Option<u32>, StoreError> {
         let id = account_id.to_string();
         self.read(move |c| {

@@ -23,6 +23,15 @@ pub trait WorkflowStore: Send + Sync + 'static {
         &self,
         doc_id: &str,
     ) -> Result<Vec<creo_core::workflow::Transition>, StoreError>;
+    /// The account's posts with a time in `[from, to)` (scheduled, published or failed), by
+    /// time, at most `limit`: its calendar.
+    async fn calendar(
+        &self,
+        account_id: &str,
+        from: i64,
+        to: i64,
+        limit: usize,
+    ) -> Result<Vec<creo_core::workflow::Workflow>, StoreError>;
     /// Approvals an account requires before a document is approved (`None`: the default).
     async fn required_approvals(&self, account_id: &str) -> Result<Option<u32>, StoreError>;
     async fn set_required_approvals(&self, account_id: &str, n: u32) -> Result<(), StoreError>;

@@ -125,6 +125,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/accounts/{account_id}/calendar": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The account's posts with a time in the window, by time. */
+        get: operations["calendar_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/accounts/{account_id}/channels": {
         parameters: {
             query?: never;
@@ -1211,8 +1228,8 @@ export interface paths {
         get: operations["workflow_get"];
         put?: never;
         /**
-         * Moves the document: submit, approve, request_changes, schedule, publish_now, unschedule,
-         *     reopen.
+         * Moves the document: submit, approve, request_changes, schedule, publish_now, reschedule,
+         *     unschedule, reopen.
          */
         post: operations["workflow_transition"];
         delete?: never;
@@ -1667,7 +1684,7 @@ export interface components {
          * @description What a person asks for.
          * @enum {string}
          */
-        Action: "submit" | "approve" | "request_changes" | "schedule" | "publish_now" | "unschedule" | "reopen" | "publish";
+        Action: "submit" | "approve" | "request_changes" | "schedule" | "publish_now" | "reschedule" | "unschedule" | "reopen" | "publish";
         Anchor: {
             end: string;
             /** @description The text field of the document. */
@@ -1745,6 +1762,23 @@ export interface components {
         BrandVoice: {
             /** @description Reference posts in the account's voice (1-50). */
             examples: string[];
+        };
+        Calendar: {
+            entries: components["schemas"]["CalendarEntry"][];
+            /** @description More posts fall in the window than one answer lists: ask for a narrower one. */
+            truncated: boolean;
+        };
+        CalendarEntry: {
+            doc_id: string;
+            /**
+             * Format: int64
+             * @description Milliseconds since the epoch, and the zone it was scheduled in.
+             */
+            scheduled_at: number;
+            state: components["schemas"]["State"];
+            targets: components["schemas"]["Target"][];
+            timezone?: string | null;
+            title: string;
         };
         Capture: {
             /**
@@ -2159,7 +2193,7 @@ export interface components {
         };
         Move: {
             action: components["schemas"]["Action"];
-            /** @description For `schedule`: local date and time, e.g. `2026-12-01T09:00:00`... */
+            /** @description For `schedule` and `reschedule`: local date and time, e.g. `2026-12-01T09:00:00`... */
             at?: string | null;
             note?: string;
             /**
@@ -2900,6 +2934,43 @@ export interface operations {
         responses: {
             /** @description stored */
             204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    calendar_get: {
+        parameters: {
+            query: {
+                /** @description The window's start, RFC 3339 (`2026-12-01T00:00:00+01:00`), inclusive. */
+                from: string;
+                /** @description Its end, RFC 3339, exclusive; at most 92 days after `from`. */
+                to: string;
+                /** @description Only posts with a target on this channel. */
+                channel?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the account (workspace) id */
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the posts in the window */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Calendar"];
+                };
+            };
+            /** @description a bad or too wide window */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -9,6 +9,9 @@ CREATE TABLE IF NOT EXISTS document_workflow (
     updated_at    INTEGER NOT NULL,
     targets       TEXT NOT NULL DEFAULT '[]'
 ) WITHOUT ROWID;
+-- An account's calendar: its posts by scheduled time.
+CREATE INDEX IF NOT EXISTS document_workflow_calendar
+    ON document_workflow (account_id, scheduled_at) WHERE scheduled_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS workflow_transitions (
     doc_id      TEXT NOT NULL,
     version     INTEGER NOT NULL,
