@@ -7,7 +7,6 @@ import { Alert } from './Alert'
 import { useTitle } from './title'
 import type { CalendarEntry, Listed } from './apiTypes'
 
-const DAY_MS = 86_400_000
 const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun']
 /** Where a post dropped from "Ready to schedule" goes out, on the day it was dropped on. */
 const DEFAULT_TIME = '09:00'
@@ -102,7 +101,6 @@ export function CalendarPage({ session }: { session: Session }) {
     mode === 'month'
       ? anchor.toLocaleDateString(undefined, { month: 'long', year: 'numeric' })
       : `Week of ${first.toLocaleDateString()}`
-  const titleOf = (docId: string) => ready.find((d) => d.doc_id === docId)?.title
 
   return (
     <>
@@ -184,7 +182,7 @@ export function CalendarPage({ session }: { session: Session }) {
                 const what = { docId: d.doc_id, title: d.title || d.doc_id }
                 return (
                   <li key={d.doc_id} draggable={writer} onDragStart={writer ? dragStart(what) : undefined} data-testid="ready-post">
-                    <a href={documentLink(session.accountId, d.doc_id)}>{titleOf(d.doc_id) || d.doc_id}</a>
+                    <a href={documentLink(session.accountId, d.doc_id)}>{what.title}</a>
                     {writer && (
                       <label className="inline">
                         <span className="visually-hidden">Schedule {what.title} on</span>
