@@ -27,7 +27,9 @@ pub mod app;
 pub mod auth;
 pub mod billing;
 pub mod channels;
-pub use creo_core::{comments, fields, generations, platforms, sync, text, versions, workflow};
+pub use creo_core::{
+    comments, fields, generations, platforms, slots, sync, text, versions, workflow,
+};
 pub mod bus;
 pub mod config;
 pub mod events;

@@ -69,6 +69,8 @@ pub struct ChannelView {
     /// The platform's id of the connected account.
     pub external_id: Option<String>,
     pub token_expires_at: Option<i64>,
+    /// Its posting schedule (weekly slots), when it has one.
+    pub queue: Option<crate::slots::QueueSchedule>,
     pub created_by: String,
     pub created_at: i64,
     /// Only in the answer that created a webhook channel: verify `Creo-Signature` with it.
@@ -87,6 +89,7 @@ impl ChannelView {
             url: c.url,
             external_id: c.external_id,
             token_expires_at: c.token_expires_at,
+            queue: c.queue,
             created_by: c.created_by,
             created_at: c.created_at,
             secret,
@@ -171,6 +174,7 @@ pub async fn create_webhook(
         external_id: None,
         sealed_refresh: None,
         token_expires_at: None,
+        queue: None,
         created_by: by.actor(),
         created_at: now,
         updated_at: now,
@@ -417,6 +421,7 @@ async fn finish(
         sealed_secret: String::new(),
         sealed_refresh: None,
         token_expires_at: None,
+        queue: None,
         created_by: user_id.to_string(),
         created_at: now,
         updated_at: now,

@@ -87,6 +87,7 @@ error_codes! {
     MfaNotEnabled = "mfa_not_enabled", CONFLICT;
     MissingScope = "missing_scope", FORBIDDEN;
     MonthlyQuotaExceeded = "monthly_quota_exceeded", PAYMENT_REQUIRED;
+    NoQueue = "no_queue", BAD_REQUEST;
     NoSuchAccount = "no_such_account", FORBIDDEN;
     NoSuggestion = "no_suggestion", UNPROCESSABLE_ENTITY;
     NotAMember = "not_a_member", FORBIDDEN;
@@ -96,6 +97,7 @@ error_codes! {
     PaymentFailed = "payment_failed", PAYMENT_REQUIRED;
     PlatformChecks = "platform_checks", UNPROCESSABLE_ENTITY;
     PlatformUnavailable = "platform_unavailable", BAD_REQUEST;
+    QueueFull = "queue_full", CONFLICT;
     RateLimited = "rate_limited", TOO_MANY_REQUESTS;
     ReadOnly = "read_only", FORBIDDEN;
     RefreshTokenReused = "refresh_token_reused", UNAUTHORIZED;

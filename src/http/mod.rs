@@ -19,6 +19,7 @@ pub mod mfa;
 pub mod notifications;
 pub mod ops;
 pub mod password_reset;
+pub mod queue;
 pub mod revocations;
 pub mod search;
 pub mod suggestions;
@@ -135,6 +136,9 @@ macro_rules! api_routes {
             post "/accounts/{account_id}/channels" => channels::create_webhook,
             post "/accounts/{account_id}/channels/connect" => channels::connect,
             delete "/accounts/{account_id}/channels/{channel_id}" => channels::delete,
+            get "/accounts/{account_id}/channels/{channel_id}/queue" => queue::get,
+            put "/accounts/{account_id}/channels/{channel_id}/queue" => queue::reorder,
+            put "/accounts/{account_id}/channels/{channel_id}/queue-schedule" => queue::set_schedule,
             get "/channels/oauth/callback" => channels::callback,
             post "/documents/{doc_id}/ai/suggestions" => suggestions::suggest,
             post "/documents/{doc_id}/ai/suggestions/{suggestion_id}/undo" => suggestions::undo,

@@ -19,6 +19,10 @@ pub struct Move {
     pub action: Action,
     #[serde(default)]
     pub note: String,
+    /// For `schedule`, in place of `at` and `timezone`: the next free slot of this channel's
+    /// queue (the post goes to that channel, and to `targets` if given, which must name it).
+    #[serde(default)]
+    pub queue: Option<String>,
     /// For `schedule` and `reschedule`: local date and time, e.g. `2026-12-01T09:00:00`...
     #[serde(default)]
     pub at: Option<String>,
@@ -175,10 +179,57 @@ pub async fn transition(
     let account = super::owned_document(&state, &doc_id, &principal.account)
         .await?
         .account_id;
-    let body = body.into_inner();
-    let schedule = match (&body.at, &body.timezone) {
-        (Some(at), Some(zone)) => Some((schedule_time(at, zone)?, zone.clone())),
-        (Some(_), None) => {
+    let view = apply_move(&state, &principal, &doc_id, &account, body.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// One person's move of one document of `account`, checked, recorded, kept as a version and
+/// announced: the transition endpoint's work, and each step of reordering a queue.
+pub(super) async fn apply_move(
+    state: &AppState,
+    principal: &std::sync::Arc<crate::auth::Principal>,
+    doc_id: &str,
+    account: &str,
+    body: Move,
+) -> Result<WorkflowView, ApiError> {
+    let (state, doc_id, account) = (state, doc_id.to_string(), account.to_string());
+    let mut body = body;
+    let schedule = match (&body.queue, &body.at, &body.timezone) {
+        (Some(channel), None, None) if body.action == Action::Schedule => {
+            if !principal.role.can_write() {
+                return Err(ApiError::forbidden(
+                    Code::Forbidden,
+                    "your role may not schedule documents",
+                ));
+            }
+            let (slot, zone) = super::queue::next_free_slot(state, &account, channel).await?;
+            if body.targets.is_empty() {
+                body.targets = vec![crate::platforms::Target {
+                    platform: String::new(),
+                    format: None,
+                    channel_id: Some(channel.clone()),
+                }];
+            }
+            if !body
+                .targets
+                .iter()
+                .any(|t| t.channel_id.as_ref() == Some(channel))
+            {
+                return Err(ApiError::bad_request(
+                    Code::InvalidTargets,
+                    "a post added to a channel's queue goes to that channel",
+                ));
+            }
+            Some((slot, zone))
+        }
+        (Some(_), _, _) => {
+            return Err(ApiError::bad_request(
+                Code::InvalidTime,
+                "queue is for schedule, in place of at and timezone",
+            ))
+        }
+        (None, Some(at), Some(zone)) => Some((schedule_time(at, zone)?, zone.clone())),
+        (None, Some(_), None) => {
             return Err(ApiError::bad_request(
                 Code::InvalidTimezone,
                 "at needs a timezone",
@@ -186,7 +237,6 @@ pub async fn transition(
         }
         _ => None,
     };
-    let mut body = body;
     if matches!(body.action, Action::Schedule | Action::PublishNow) {
         body.targets = on_channels(&state, &account, body.targets).await?;
         crate::platforms::validate(&body.targets)
@@ -241,9 +291,9 @@ pub async fn transition(
             })?;
     // Every state change keeps the content it was decided on.
     let name = body.action.version_name(next.state);
-    super::versions::take(&state, &doc_id, &principal, name, true).await?;
+    super::versions::take(state, &doc_id, principal, name, true).await?;
     crate::app::workflow::announce(&state.events, &next, &record).await;
-    Ok(HttpResponse::Ok().json(view(&state, &doc_id, &account).await?))
+    view(state, &doc_id, &account).await
 }
 
 /// How many approvals the account requires (any member may read it).

@@ -26,6 +26,7 @@ mod notifications;
 mod openapi;
 mod password_reset;
 mod platform;
+mod queue;
 mod receiver;
 mod rest;
 mod smtp;

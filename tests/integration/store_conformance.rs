@@ -949,6 +949,7 @@ async fn channels_stay_in_their_account_and_targets_are_replaced_per_channel() {
             sealed_secret: "sealed:v1:00".into(),
             sealed_refresh: Some("sealed:v1:01".into()),
             token_expires_at: Some(5),
+            queue: None,
             created_by: "u".into(),
             created_at: 1,
             updated_at: 1,

@@ -63,6 +63,9 @@ pub struct Channel {
     /// When the access token expires (ms since the epoch); `None`: the platform did not say.
     #[serde(default)]
     pub token_expires_at: Option<i64>,
+    /// Its posting schedule, when it has one: "add to queue" takes the next free slot.
+    #[serde(default)]
+    pub queue: Option<crate::slots::QueueSchedule>,
     pub created_by: String,
     pub created_at: i64,
     pub updated_at: i64,

@@ -32,6 +32,7 @@ pub mod live;
 pub mod notifications;
 pub mod platforms;
 pub mod role;
+pub mod slots;
 pub mod snapshot;
 pub mod sync;
 pub mod text;

@@ -194,6 +194,44 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/accounts/{account_id}/channels/{channel_id}/queue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The upcoming slots and the posts holding them. */
+        get: operations["queue_get"];
+        /**
+         * Reorders the queue: the posts in it take its upcoming slots in the order given (editors and
+         *     up; each move is a `reschedule`, recorded and announced like any).
+         */
+        put: operations["queue_reorder"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/accounts/{account_id}/channels/{channel_id}/queue-schedule": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Sets the channel's weekly slots (owners and admins). Posts already scheduled keep their times. */
+        put: operations["queue_set_schedule"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/accounts/{account_id}/charges": {
         parameters: {
             query?: never;
@@ -1806,6 +1844,7 @@ export interface components {
             name: string;
             /** @description `webhook`, `x`, `linkedin`. */
             platform: string;
+            queue?: null | components["schemas"]["QueueSchedule"];
             /** @description Only in the answer that created a webhook channel: verify `Creo-Signature` with it. */
             secret?: string | null;
             status: components["schemas"]["ChannelStatus"];
@@ -1829,7 +1868,7 @@ export interface components {
          * @description An error's `code` field in `{"error": {"code", "message"}}`.
          * @enum {string}
          */
-        Code: "access_revoked" | "ai_unavailable" | "already_settled" | "bad_title" | "channel_unavailable" | "busy" | "comment_quota_exceeded" | "deadline_exceeded" | "document_busy" | "document_too_large" | "email_off" | "email_unverified" | "empty_document" | "exists" | "forbidden" | "idempotency_key_required" | "idempotency_key_reused" | "insufficient_credits" | "internal" | "invalid_anchor" | "invalid_comment" | "invalid_credentials" | "invalid_document" | "invalid_document_id" | "invalid_email" | "invalid_event" | "invalid_events" | "invalid_examples" | "invalid_field" | "invalid_input" | "invalid_link_token" | "invalid_mfa_code" | "invalid_mfa_challenge" | "invalid_name" | "invalid_quantity" | "invalid_query" | "invalid_refresh_token" | "invalid_reset_token" | "invalid_settings" | "invalid_signature" | "invalid_suggestion" | "invalid_targets" | "invalid_time" | "invalid_timezone" | "invalid_transition" | "invalid_update" | "invalid_url" | "invalid_user" | "invalid_version" | "last_owner" | "login_required" | "mfa_already_enabled" | "mfa_enrolment_required" | "mfa_not_enabled" | "missing_scope" | "monthly_quota_exceeded" | "no_such_account" | "no_suggestion" | "not_a_member" | "not_found" | "not_queued" | "not_selectable" | "payment_failed" | "platform_checks" | "platform_unavailable" | "rate_limited" | "read_only" | "refresh_token_reused" | "seat_limit_reached" | "session_revoked" | "shutting_down" | "sole_owner" | "store_unavailable" | "too_large" | "too_many_attempts" | "too_many_channels" | "too_many_connections" | "too_many_endpoints" | "too_many_requests" | "try_again" | "unauthorized" | "unknown_account" | "unknown_kind" | "unknown_platform" | "unknown_scope" | "unresolved_update" | "version_quota_exceeded" | "weak_password" | "websocket_handshake" | "worker_restarted" | "wrong_account" | "wrong_document" | "wrong_invitee";
+        Code: "access_revoked" | "ai_unavailable" | "already_settled" | "bad_title" | "channel_unavailable" | "busy" | "comment_quota_exceeded" | "deadline_exceeded" | "document_busy" | "document_too_large" | "email_off" | "email_unverified" | "empty_document" | "exists" | "forbidden" | "idempotency_key_required" | "idempotency_key_reused" | "insufficient_credits" | "internal" | "invalid_anchor" | "invalid_comment" | "invalid_credentials" | "invalid_document" | "invalid_document_id" | "invalid_email" | "invalid_event" | "invalid_events" | "invalid_examples" | "invalid_field" | "invalid_input" | "invalid_link_token" | "invalid_mfa_code" | "invalid_mfa_challenge" | "invalid_name" | "invalid_quantity" | "invalid_query" | "invalid_refresh_token" | "invalid_reset_token" | "invalid_settings" | "invalid_signature" | "invalid_suggestion" | "invalid_targets" | "invalid_time" | "invalid_timezone" | "invalid_transition" | "invalid_update" | "invalid_url" | "invalid_user" | "invalid_version" | "last_owner" | "login_required" | "mfa_already_enabled" | "mfa_enrolment_required" | "mfa_not_enabled" | "missing_scope" | "monthly_quota_exceeded" | "no_queue" | "no_such_account" | "no_suggestion" | "not_a_member" | "not_found" | "not_queued" | "not_selectable" | "payment_failed" | "platform_checks" | "platform_unavailable" | "queue_full" | "rate_limited" | "read_only" | "refresh_token_reused" | "seat_limit_reached" | "session_revoked" | "shutting_down" | "sole_owner" | "store_unavailable" | "too_large" | "too_many_attempts" | "too_many_channels" | "too_many_connections" | "too_many_endpoints" | "too_many_requests" | "try_again" | "unauthorized" | "unknown_account" | "unknown_kind" | "unknown_platform" | "unknown_scope" | "unresolved_update" | "version_quota_exceeded" | "weak_password" | "websocket_handshake" | "worker_restarted" | "wrong_account" | "wrong_document" | "wrong_invitee";
         Code6: {
             code: string;
         };
@@ -2197,6 +2236,11 @@ export interface components {
             at?: string | null;
             note?: string;
             /**
+             * @description For `schedule`, in place of `at` and `timezone`: the next free slot of this channel's
+             *     queue (the post goes to that channel, and to `targets` if given, which must name it).
+             */
+            queue?: string | null;
+            /**
              * @description For `schedule` and `publish_now`: the platforms (and formats) it goes out to; their limits are checked now
              *     and again at publishing time. None: the destination's generic limits.
              */
@@ -2306,6 +2350,28 @@ export interface components {
             code?: string | null;
             password: string;
             recovery_code?: string | null;
+        };
+        QueueOrder: {
+            /** @description Every post now in the queue, in the order they should go out. */
+            doc_ids: string[];
+        };
+        QueueSchedule: {
+            slots: components["schemas"]["Slot"][];
+            /** @description IANA time zone the slots are in, e.g. `Europe/Paris`. */
+            timezone: string;
+        };
+        QueueSlot: {
+            /**
+             * Format: int64
+             * @description Milliseconds since the epoch.
+             */
+            at: number;
+            doc_id?: string | null;
+        };
+        QueueView: {
+            schedule?: null | components["schemas"]["QueueSchedule"];
+            /** @description The next slots, earliest first, each with the post holding it. */
+            slots: components["schemas"]["QueueSlot"][];
         };
         Quote: {
             /**
@@ -2419,6 +2485,12 @@ export interface components {
         SettledReservation: {
             entry?: null | components["schemas"]["LedgerEntry"];
             reservation: components["schemas"]["Reservation"];
+        };
+        Slot: {
+            /** @description `mon` … `sun`. */
+            day: string;
+            /** @description `HH:MM`, 24-hour. */
+            time: string;
         };
         /** @description Where an anchor is now: its index and length in the field's current text. */
         Span: {
@@ -3092,6 +3164,124 @@ export interface operations {
         responses: {
             /** @description removed */
             204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no such channel */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    queue_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the account (workspace) id */
+                account_id: string;
+                /** @description the channel's id */
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the queue */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueueView"];
+                };
+            };
+            /** @description no such channel */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    queue_reorder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the account (workspace) id */
+                account_id: string;
+                /** @description the channel's id */
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["QueueOrder"];
+            };
+        };
+        responses: {
+            /** @description the queue in its new order */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueueView"];
+                };
+            };
+            /** @description not exactly the posts in the queue */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description your role may not move posts */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    queue_set_schedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the account (workspace) id */
+                account_id: string;
+                /** @description the channel's id */
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["QueueSchedule"];
+            };
+        };
+        responses: {
+            /** @description stored; the queue as it is now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueueView"];
+                };
+            };
+            /** @description a bad zone, day or time */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
