@@ -21,6 +21,8 @@
 #   load/bench.sh J1         the job path (creo-jobs): webhook delivery jobs/s through RabbitMQ
 #                            and through the store queue against direct POSTs, and request ->
 #                            socket latency of comments and of four-variation generations
+#   load/bench.sh P1         publishing (creo-publish): posts/s to 100 channels and lateness
+#                            against the scheduled instant, through RabbitMQ and the store queue
 #
 # CREO_BIN=path runs that creo binary instead of the one just built (an A/B against an older
 # commit's build, in the same hour on the same machine).
@@ -245,6 +247,21 @@ print(int(r['latency_ms']['p99'] <= 50 and not r['errors'] and r['convergence'][
       start_creo
       echo "== $queue" | tee -a "$OUT/J1.txt"
       "$ROOT/target/release/creo-jobs" --url "http://127.0.0.1:$CREO_PORT" | tee -a "$OUT/J1.txt"
+      stop_server
+    done ;;
+  P1) # Publishing to channels, once through RabbitMQ and once through the store queue: 500
+    # approved posts on 100 webhook channels (two accounts of 50), all due at one instant.
+    export CREO_OUTBOUND_ALLOW=127.0.0.0/8 CREO_TIERS__FREE__REQUESTS_PER_SECOND=0 \
+      CREO_TIERS__FREE__REQUESTS_PER_HOUR=0
+    for queue in rabbitmq store; do
+      if [ $queue = rabbitmq ]; then
+        export CREO_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/%2f CREO_AMQP_PREFIX=creo-bench
+      else
+        unset CREO_AMQP_URL CREO_AMQP_PREFIX
+      fi
+      start_creo
+      echo "== $queue" | tee -a "$OUT/P1.txt"
+      "$ROOT/target/release/creo-publish" --url "http://127.0.0.1:$CREO_PORT" | tee -a "$OUT/P1.txt"
       stop_server
     done ;;
   I1) # The inference pool: in one process, raw ORT at batch 1-64, the pool under 64 concurrent

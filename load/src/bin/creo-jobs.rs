@@ -20,8 +20,10 @@ use clap::Parser;
 use futures_util::StreamExt;
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
+
+#[path = "../receiver.rs"]
+mod receiver;
 
 #[derive(Parser, Debug)]
 #[command(about = "Measures creo's job throughput and request-to-socket latency")]
@@ -41,51 +43,6 @@ struct Args {
     /// Latency samples per kind (0 skips generations).
     #[arg(long, default_value_t = 30)]
     samples: usize,
-}
-
-/// A keep-alive HTTP/1.1 receiver that answers 200 to everything and counts arrivals.
-async fn receiver(arrivals: Arc<Mutex<Vec<Instant>>>) -> anyhow::Result<String> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}/hook", listener.local_addr()?);
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let arrivals = arrivals.clone();
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 16 * 1024];
-                loop {
-                    let head_end = loop {
-                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                            break i + 4;
-                        }
-                        match socket.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
-                    };
-                    let head = String::from_utf8_lossy(&buf[..head_end]).to_lowercase();
-                    let length: usize = head
-                        .lines()
-                        .find_map(|l| l.strip_prefix("content-length:"))
-                        .and_then(|v| v.trim().parse().ok())
-                        .unwrap_or(0);
-                    while buf.len() < head_end + length {
-                        match socket.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
-                    }
-                    buf.drain(..head_end + length);
-                    arrivals.lock().expect("arrivals").push(Instant::now());
-                    let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
-                    if socket.write_all(ok).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    Ok(url)
 }
 
 struct Api {
@@ -293,7 +250,10 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let client = reqwest::Client::builder().tcp_nodelay(true).build()?;
     let arrivals: Arc<Mutex<Vec<Instant>>> = Arc::default();
-    let hook = receiver(arrivals.clone()).await?;
+    let hook = {
+        let arrivals = arrivals.clone();
+        receiver::receiver(move |_| arrivals.lock().expect("arrivals").push(Instant::now())).await?
+    };
     let jobs = args.comments * args.endpoints;
 
     let baseline = direct(&client, &hook, jobs, args.concurrency).await;
