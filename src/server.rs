@@ -380,6 +380,7 @@ pub async fn serve_on(
                     gate.revoked(&session);
                     documents.close_session(&session);
                 }
+                AccessChange::DocumentDeleted { doc } => documents.deleted(&doc),
             }
         }
     });

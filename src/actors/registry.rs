@@ -184,6 +184,11 @@ impl DocumentRegistry {
         }
     }
 
+    /// A deleted document closes its sockets here and leaves memory.
+    pub fn deleted(&self, doc_id: &str) {
+        self.notify(doc_id, crate::actors::document::Deleted);
+    }
+
     /// Closes the sockets opened with a revoked login session's tokens.
     pub fn close_session(&self, session: &str) {
         for addr in self.live.all() {

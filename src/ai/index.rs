@@ -98,6 +98,25 @@ impl AccountIndex {
         }
     }
 
+    /// Takes a document out (the last row moves into its place).
+    pub fn remove(&mut self, doc_id: &str) {
+        let Some(i) = self.position.remove(doc_id) else {
+            return;
+        };
+        let last = self.ids.len() - 1;
+        if i != last {
+            let moved = self.ids[last].clone();
+            self.vectors
+                .copy_within(last * self.dims..(last + 1) * self.dims, i * self.dims);
+            self.ids.swap(i, last);
+            self.hashes.swap(i, last);
+            self.position.insert(moved, i);
+        }
+        self.ids.pop();
+        self.hashes.pop();
+        self.vectors.truncate(last * self.dims);
+    }
+
     pub fn vector(&self, doc_id: &str) -> Option<&[f32]> {
         let i = *self.position.get(doc_id)?;
         Some(&self.vectors[i * self.dims..(i + 1) * self.dims])
@@ -188,6 +207,15 @@ impl SearchIndex {
         Ok(index)
     }
 
+    /// Forgets a deleted document: its stored embedding and its place in the account's index.
+    pub async fn forget(&self, account_id: &str, doc_id: &str) -> Result<(), StoreError> {
+        self.store
+            .delete_embedding(account_id, &self.model, doc_id)
+            .await?;
+        self.account(account_id).await?.write().await.remove(doc_id);
+        Ok(())
+    }
+
     /// Stores and indexes a document's new embedding.
     pub async fn put(&self, embedding: DocumentEmbedding) -> Result<(), StoreError> {
         self.store.put_embedding(&embedding).await?;
@@ -207,6 +235,21 @@ mod tests {
     fn unit(v: &[f32]) -> Vec<f32> {
         let n = dot(v, v).sqrt();
         v.iter().map(|x| x / n).collect()
+    }
+
+    #[test]
+    fn a_removed_document_is_never_found_and_the_others_keep_their_vectors() {
+        let mut index = AccountIndex::default();
+        index.upsert("a", &unit(&[1.0, 0.0, 0.0]), "ha");
+        index.upsert("b", &unit(&[0.0, 1.0, 0.0]), "hb");
+        index.upsert("c", &unit(&[0.0, 0.0, 1.0]), "hc");
+        index.remove("a");
+        index.remove("nothing");
+        assert_eq!(index.len(), 2);
+        let hits = index.search(&unit(&[1.0, 0.1, 0.0]), 3, None);
+        assert!(hits.iter().all(|h| h.doc_id != "a"));
+        assert_eq!(index.vector("c"), Some(&unit(&[0.0, 0.0, 1.0])[..]));
+        assert_eq!(index.text_hash("b"), Some("hb"));
     }
 
     #[test]

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use yrs::updates::decoder::Decode;
 use yrs::Update;
 
+use super::extract::DocumentCaller;
 use super::{admit_to_document, authenticate, ApiError, TokenQuery};
 use crate::actors::document::{ApplyUpdate, DocError, GetInfo, GetState};
 use crate::app::AppState;
@@ -155,6 +156,48 @@ pub async fn duplicate(
     write_trusted(&state, &copy_id, &principal, content).await?;
     copy.title = title;
     Ok(HttpResponse::Created().json(copy))
+}
+
+/// Deletes the document everywhere (owners and admins): its content, comments, versions,
+/// workflow and history, calendar entry, generations, publishing targets and embedding, in
+/// the store; its open sockets close with 4404 on every node. A publishing job still queued
+/// for it finds no workflow and does nothing.
+#[utoipa::path(delete, operation_id = "documents_delete", path = "/api/v1/documents/{doc_id}", params(("doc_id" = String, Path, description = "the document's id")),
+    responses((status = 204, description = "deleted"), (status = 403, description = "only owners and admins delete documents"),
+              (status = 404, description = "no such document")))]
+pub async fn delete(
+    DocumentCaller { principal, doc_id }: DocumentCaller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let meta = super::owned_document(&state, &doc_id, &principal.account).await?;
+    if !principal.role.can_manage() {
+        return Err(ApiError::forbidden(
+            Code::Forbidden,
+            "only owners and admins delete documents",
+        ));
+    }
+    let gone = || crate::bus::AccessChange::DocumentDeleted {
+        doc: doc_id.clone(),
+    };
+    // Closed first, so nothing is written to it while it goes; and again after, for an editor
+    // who opened it in between.
+    super::announce(&state, gone());
+    if !state.stores.documents.delete(&doc_id).await? {
+        return Err(ApiError::not_found("no such document"));
+    }
+    super::announce(&state, gone());
+    state.search.forget(&meta.account_id, &doc_id).await?;
+    metrics::counter!("creo_documents_deleted_total").increment(1);
+    super::audit(
+        &state,
+        &meta.account_id,
+        &principal.actor(),
+        "document_deleted",
+        &doc_id,
+        &meta.title,
+    )
+    .await;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// Renames a document; its open editors hear the new title at once (event `title`).

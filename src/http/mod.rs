@@ -145,6 +145,7 @@ macro_rules! api_routes {
             post "/documents" => documents::create,
             get "/documents" => documents::list,
             get "/documents/{doc_id}" => documents::info,
+            delete "/documents/{doc_id}" => documents::delete,
             put "/documents/{doc_id}/title" => documents::retitle,
             post "/documents/{doc_id}/duplicate" => documents::duplicate,
             get "/documents/{doc_id}/state" => documents::state,
@@ -618,6 +619,7 @@ pub fn announce(state: &AppState, change: crate::bus::AccessChange) {
         }
         // Sent after `Account`, which reloads the account.
         AccessChange::SecondFactorRequired { .. } => {}
+        AccessChange::DocumentDeleted { doc } => state.registry.deleted(doc),
         AccessChange::Revoke(r) => state.revocations.forget(&r.account_id),
         AccessChange::Lift { account, .. } => state.revocations.forget(account),
     }

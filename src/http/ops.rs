@@ -211,6 +211,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         super::documents::create,
         super::documents::list,
         super::documents::info,
+        super::documents::delete,
         super::documents::retitle,
         super::documents::duplicate,
         super::documents::state,

@@ -354,3 +354,127 @@ async fn a_post_is_duplicated_into_a_new_draft_with_its_text() {
     .await;
     assert_eq!(s, 403, "a token for one document makes no other: {v}");
 }
+
+/// Deleting a post: only owners and admins may; its open editors are closed (4404, final), it
+/// is gone from every list and endpoint, its scheduled publication never goes out, and its id
+/// can be used again from scratch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_post_is_gone_everywhere_and_its_schedule_never_fires() {
+    use crate::rest::{call, get, post, register};
+    let dest = crate::receiver::receiver(|_| (200, std::time::Duration::ZERO)).await;
+    let mut env = crate::rest::billing_env();
+    env.push(("CREO_PUBLISH_WEBHOOK_URL", &dest.url));
+    let server = crate::common::Server::start_with(&env);
+    let owner = register(&server, "owner@example.com").await;
+    let editor = crate::rest::member(&server, &owner, "editor@example.com", "editor").await;
+    let (s, _) = post(
+        &server,
+        "/api/v1/documents",
+        &owner.access,
+        serde_json::json!({ "id": "doomed", "title": "Doomed" }),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let open = crate::common::YClient::connect(&server.ws("doomed", &editor.access)).await;
+    assert!(open.synced().await);
+    open.append("Going out in three seconds");
+    assert!(open.wait(5, |_| true).await);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let (s, _) = post(
+        &server,
+        "/api/v1/documents/doomed/comments",
+        &editor.access,
+        serde_json::json!({ "body": "Looks good" }),
+    )
+    .await;
+    assert_eq!(s, 201);
+    for action in ["submit", "approve"] {
+        assert_eq!(
+            post(
+                &server,
+                "/api/v1/documents/doomed/workflow",
+                &owner.access,
+                serde_json::json!({ "action": action })
+            )
+            .await
+            .0,
+            200
+        );
+    }
+    let at = (chrono::Utc::now() + chrono::Duration::seconds(3))
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string();
+    let (s, v) = post(
+        &server,
+        "/api/v1/documents/doomed/workflow",
+        &owner.access,
+        serde_json::json!({ "action": "schedule", "at": at, "timezone": "UTC" }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+
+    let (s, _, _) = call(
+        &server,
+        reqwest::Method::DELETE,
+        "/api/v1/documents/doomed",
+        Some(&editor.access),
+        None,
+    )
+    .await;
+    assert_eq!(s, 403, "editors do not delete");
+    let (s, _, _) = call(
+        &server,
+        reqwest::Method::DELETE,
+        "/api/v1/documents/doomed",
+        Some(&owner.access),
+        None,
+    )
+    .await;
+    assert_eq!(s, 204);
+    assert_eq!(
+        open.closed_with(5).await,
+        Some(4404),
+        "its editor is told it is gone"
+    );
+    for path in [
+        "/api/v1/documents/doomed",
+        "/api/v1/documents/doomed/comments",
+        "/api/v1/documents/doomed/workflow",
+        "/api/v1/documents/doomed/versions",
+    ] {
+        assert_eq!(get(&server, path, &owner.access).await.0, 404, "{path}");
+    }
+    let (_, list) = get(&server, "/api/v1/documents", &owner.access).await;
+    assert!(list["documents"].as_array().unwrap().is_empty(), "{list}");
+    let (s, _, _) = call(
+        &server,
+        reqwest::Method::DELETE,
+        "/api/v1/documents/doomed",
+        Some(&owner.access),
+        None,
+    )
+    .await;
+    assert_eq!(s, 404, "once");
+
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    assert!(
+        dest.got.lock().unwrap().is_empty(),
+        "its schedule never fired"
+    );
+    let (s, _) = post(
+        &server,
+        "/api/v1/documents",
+        &owner.access,
+        serde_json::json!({ "id": "doomed" }),
+    )
+    .await;
+    assert_eq!(s, 201, "the id is free again");
+    let (_, comments) = get(&server, "/api/v1/documents/doomed/comments", &owner.access).await;
+    assert_eq!(
+        comments.as_array().expect("a list of threads").len(),
+        0,
+        "{comments}"
+    );
+    let (_, w) = get(&server, "/api/v1/documents/doomed/workflow", &owner.access).await;
+    assert_eq!(w["workflow"]["state"], "draft", "{w}");
+}

@@ -304,6 +304,177 @@ async fn deletion_removes_the_document_its_log_and_snapshots() {
     }
 }
 
+/// `DELETE /documents/{id}` leaves nothing of the document in the store: what hangs off it goes
+/// with it, and only its.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_document_removes_everything_kept_under_it_and_nothing_else() {
+    use creo::auth::Role;
+    use creo::channels::{TargetDelivery, TargetState};
+    use creo::comments::Comment;
+    use creo::versions::Version;
+    use creo::workflow::{Action, Transition, Workflow};
+    for b in backends().await {
+        let account = format!("del-{}", rand_suffix());
+        let (doomed, kept) = (doc_id("doomed-all"), doc_id("kept"));
+        let mut generations = Vec::new();
+        for doc in [&doomed, &kept] {
+            b.stores.documents.claim(doc, &account).await.unwrap();
+            b.stores
+                .comments
+                .put_comment(&Comment {
+                    comment_id: "c1".into(),
+                    doc_id: doc.clone(),
+                    thread_id: "c1".into(),
+                    author: "u".into(),
+                    body: "hello".into(),
+                    mentions: vec![],
+                    anchor: None,
+                    created_at: 1,
+                    resolved_at: None,
+                    resolved_by: None,
+                })
+                .await
+                .unwrap();
+            b.stores
+                .versions
+                .put_version(&Version {
+                    version_id: "v1".into(),
+                    doc_id: doc.clone(),
+                    name: "v".into(),
+                    automatic: false,
+                    created_by: "u".into(),
+                    created_at: 1,
+                    changed_by: vec![],
+                    state: vec![0],
+                })
+                .await
+                .unwrap();
+            let mut w = Workflow::new(doc, &account, 0);
+            for (action, at) in [
+                (Action::Submit, None),
+                (Action::Approve, None),
+                (
+                    Action::Schedule,
+                    Some((4_102_444_800_000, "UTC".to_string())),
+                ),
+            ] {
+                let next = w.apply(action, "u", Role::Owner, 1, at, 10).unwrap();
+                let record = Transition {
+                    doc_id: doc.clone(),
+                    version: next.version,
+                    from: w.state,
+                    to: next.state,
+                    action,
+                    actor: "u".into(),
+                    at: 10,
+                    note: String::new(),
+                };
+                assert!(b.stores.workflows.transition(&next, &record).await.unwrap());
+                w = next;
+            }
+            b.stores
+                .channels
+                .put_target(&TargetDelivery {
+                    doc_id: doc.clone(),
+                    version: w.version,
+                    channel_id: "ch_1".into(),
+                    platform: "x".into(),
+                    state: TargetState::Queued,
+                    attempts: 0,
+                    updated_at: 1,
+                })
+                .await
+                .unwrap();
+            let g = creo::jobs::generate::pending(doc, &account, "u", "post", None, 250);
+            b.stores.generations.put_generation(&g).await.unwrap();
+            generations.push(g.generation_id);
+        }
+        assert!(
+            b.stores.documents.delete(&doomed).await.unwrap(),
+            "{}",
+            b.name
+        );
+        let s = &b.stores;
+        assert!(
+            s.documents.meta(&doomed).await.unwrap().is_none(),
+            "{}",
+            b.name
+        );
+        assert!(
+            s.comments.comments(&doomed).await.unwrap().is_empty(),
+            "{}: comments",
+            b.name
+        );
+        assert!(
+            s.versions.versions(&doomed).await.unwrap().is_empty(),
+            "{}: versions",
+            b.name
+        );
+        assert!(
+            s.workflows.workflow(&doomed).await.unwrap().is_none(),
+            "{}: workflow",
+            b.name
+        );
+        assert!(
+            s.workflows.transitions(&doomed).await.unwrap().is_empty(),
+            "{}: history",
+            b.name
+        );
+        assert!(
+            s.channels.targets(&doomed).await.unwrap().is_empty(),
+            "{}: targets",
+            b.name
+        );
+        assert!(
+            s.generations
+                .generation(&doomed, &generations[0])
+                .await
+                .unwrap()
+                .is_none(),
+            "{}: generations",
+            b.name
+        );
+        assert!(s
+            .generations
+            .generation(&kept, &generations[1])
+            .await
+            .unwrap()
+            .is_some());
+        let calendar = s
+            .workflows
+            .calendar(&account, 4_102_444_000_000, 4_102_445_000_000, 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            calendar
+                .iter()
+                .map(|w| w.doc_id.as_str())
+                .collect::<Vec<_>>(),
+            [kept.as_str()],
+            "{}: off the calendar, the other one still on it",
+            b.name
+        );
+        assert_eq!(
+            s.comments.comments(&kept).await.unwrap().len(),
+            1,
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            s.versions.versions(&kept).await.unwrap().len(),
+            1,
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            s.channels.targets(&kept).await.unwrap().len(),
+            1,
+            "{}",
+            b.name
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revocations_bar_a_user_until_lifted_and_stay_within_their_account() {
     for b in backends().await {

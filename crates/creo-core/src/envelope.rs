@@ -44,6 +44,8 @@ pub enum AccessChange {
     /// `account` now requires a second factor and these members have none: the sockets they
     /// opened in it with a login session close (app tokens and API keys are not people).
     SecondFactorRequired { account: String, users: Vec<String> },
+    /// The document was deleted: its sockets close (4404) and its actor stops, on every node.
+    DocumentDeleted { doc: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -14,6 +14,7 @@ pub(super) struct Statements {
     pub(super) drop_channel: PreparedStatement,
     pub(super) put_target: PreparedStatement,
     pub(super) targets: PreparedStatement,
+    pub(super) drop_targets: PreparedStatement,
 }
 
 impl Statements {
@@ -56,6 +57,8 @@ impl Statements {
                 true,
             )
             .await?,
+            drop_targets: prepare("DELETE FROM publish_targets WHERE doc_id = ?", write, true)
+                .await?,
         })
     }
 }

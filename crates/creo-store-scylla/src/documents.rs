@@ -156,6 +156,34 @@ impl DocumentLog for ScyllaStore {
         let Some((meta, _)) = self.read_meta(doc_id, &self.st.meta_serial).await? else {
             return Ok(false);
         };
+        // What hangs off the document first, so a failure half-way leaves the document to
+        // delete again rather than satellites nobody can reach.
+        if let Some(at) = creo_store::WorkflowStore::workflow(self, doc_id)
+            .await?
+            .and_then(|w| w.scheduled_at)
+        {
+            let month = super::workflow_rows::month_of(at);
+            self.session
+                .execute_unpaged(
+                    &self.workflow.drop_calendar,
+                    (&meta.account_id, &month, doc_id),
+                )
+                .await
+                .map_err(unavailable)?;
+        }
+        for statement in [
+            &self.workflow.drop_workflow,
+            &self.workflow.drop_history,
+            &self.workflow.drop_comments,
+            &self.workflow.drop_versions,
+            &self.webhooks.drop_generations,
+            &self.channels.drop_targets,
+        ] {
+            self.session
+                .execute_unpaged(statement, (doc_id,))
+                .await
+                .map_err(unavailable)?;
+        }
         for e in (meta.epoch - 1).max(0)..=meta.epoch {
             self.session
                 .execute_unpaged(&self.st.drop_log, (doc_id, e))

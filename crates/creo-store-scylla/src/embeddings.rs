@@ -23,6 +23,19 @@ impl EmbeddingStore for ScyllaStore {
             .map_err(unavailable)
     }
 
+    async fn delete_embedding(
+        &self,
+        account_id: &str,
+        model: &str,
+        doc_id: &str,
+    ) -> Result<(), StoreError> {
+        self.session
+            .execute_unpaged(&self.st.drop_embedding, (account_id, model, doc_id))
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+
     async fn embeddings(
         &self,
         account_id: &str,

@@ -123,6 +123,7 @@ struct Statements {
     revocations: PreparedStatement,
     is_revoked: PreparedStatement,
     put_embedding: PreparedStatement,
+    drop_embedding: PreparedStatement,
     embeddings: PreparedStatement,
 }
 
@@ -371,6 +372,12 @@ impl ScyllaStore {
             put_embedding: prepare(
                 "INSERT INTO document_embeddings (account_id, model, doc_id, vector, text_hash, updated_at) \
                  VALUES (?, ?, ?, ?, ?, ?)",
+                w,
+                true,
+            )
+            .await?,
+            drop_embedding: prepare(
+                "DELETE FROM document_embeddings WHERE account_id = ? AND model = ? AND doc_id = ?",
                 w,
                 true,
             )

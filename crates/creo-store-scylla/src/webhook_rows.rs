@@ -17,6 +17,7 @@ pub(super) struct Statements {
     pub(super) deliveries: PreparedStatement,
     pub(super) put_generation: PreparedStatement,
     pub(super) generation: PreparedStatement,
+    pub(super) drop_generations: PreparedStatement,
 }
 
 impl Statements {
@@ -76,6 +77,8 @@ impl Statements {
                 true,
             )
             .await?,
+            drop_generations: prepare("DELETE FROM generations WHERE doc_id = ?", write, true)
+                .await?,
         })
     }
 }

@@ -29,6 +29,10 @@ pub(super) struct Statements {
     pub(super) put_comment: PreparedStatement,
     pub(super) comments: PreparedStatement,
     pub(super) set_settings: PreparedStatement,
+    pub(super) drop_workflow: PreparedStatement,
+    pub(super) drop_history: PreparedStatement,
+    pub(super) drop_comments: PreparedStatement,
+    pub(super) drop_versions: PreparedStatement,
     pub(super) put_calendar: PreparedStatement,
     pub(super) drop_calendar: PreparedStatement,
     pub(super) calendar_month: PreparedStatement,
@@ -71,6 +75,10 @@ impl Statements {
                 true,
             )
             .await?,
+            drop_workflow: prepare("DELETE FROM document_workflow WHERE doc_id = ?", write, true).await?,
+            drop_history: prepare("DELETE FROM workflow_transitions WHERE doc_id = ?", write, true).await?,
+            drop_comments: prepare("DELETE FROM document_comments WHERE doc_id = ?", write, true).await?,
+            drop_versions: prepare("DELETE FROM document_versions WHERE doc_id = ?", write, true).await?,
             put_calendar: prepare(
                 "INSERT INTO calendar (account_id, month, doc_id, data) VALUES (?, ?, ?, ?)",
                 write,

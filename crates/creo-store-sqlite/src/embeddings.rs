@@ -28,6 +28,28 @@ impl EmbeddingStore for EmbeddedStore {
         .await
     }
 
+    async fn delete_embedding(
+        &self,
+        account_id: &str,
+        model: &str,
+        doc_id: &str,
+    ) -> Result<(), StoreError> {
+        let (a, m, d) = (
+            account_id.to_string(),
+            model.to_string(),
+            doc_id.to_string(),
+        );
+        self.transaction(move |conn| {
+            conn.execute(
+                "DELETE FROM document_embeddings WHERE account_id = ?1 AND model = ?2 AND doc_id = ?3",
+                params![a, m, d],
+            )
+            .map(|_| ())
+            .map_err(unavailable)
+        })
+        .await
+    }
+
     async fn embeddings(
         &self,
         account_id: &str,

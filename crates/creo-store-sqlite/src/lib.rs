@@ -670,9 +670,11 @@ fn delete(conn: &Connection, doc_id: &str) -> Result<bool, StoreError> {
     }
     for table in [
         "document_comments",
+        "document_versions",
         "document_workflow",
         "workflow_transitions",
         "generations",
+        "publish_targets",
     ] {
         conn.execute(
             &format!("DELETE FROM {table} WHERE doc_id = ?1"),

@@ -129,7 +129,10 @@ pub trait DocumentLog: Send + Sync + 'static {
     async fn append(&self, doc_id: &str, updates: Vec<Bytes>) -> Result<Appended, StoreError>;
     /// Folds the current epoch into a snapshot of the next one. Safe under concurrent appends.
     async fn compact(&self, doc_id: &str) -> Result<Option<Compaction>, StoreError>;
-    /// Removes the document, its log and its snapshots. `false` if it did not exist.
+    /// Removes the document, its log and its snapshots, and everything kept under it: comments,
+    /// versions, workflow and its history (and calendar entry), generations, publishing
+    /// targets. `false` if it did not exist. Embeddings are the account's search index's
+    /// (`EmbeddingStore::delete_embedding`).
     async fn delete(&self, doc_id: &str) -> Result<bool, StoreError>;
     async fn ping(&self) -> Result<(), StoreError>;
 }

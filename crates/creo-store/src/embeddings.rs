@@ -34,6 +34,13 @@ impl DocumentEmbedding {
 pub trait EmbeddingStore: Send + Sync + 'static {
     /// Stores a document's embedding (what semantic search ranks by), replacing the previous one.
     async fn put_embedding(&self, embedding: &DocumentEmbedding) -> Result<(), StoreError>;
+    /// Forgets a document's embedding by `model`.
+    async fn delete_embedding(
+        &self,
+        account_id: &str,
+        model: &str,
+        doc_id: &str,
+    ) -> Result<(), StoreError>;
     /// Every stored embedding of an account's documents made by `model`.
     async fn embeddings(
         &self,

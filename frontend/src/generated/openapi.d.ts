@@ -904,7 +904,13 @@ export interface paths {
         get: operations["documents_info"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Deletes the document everywhere (owners and admins): its content, comments, versions,
+         *     workflow and history, calendar entry, generations, publishing targets and embedding, in
+         *     the store; its open sockets close with 4404 on every node. A publishing job still queued
+         *     for it finds no workflow and does nothing.
+         */
+        delete: operations["documents_delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -4711,6 +4717,41 @@ export interface operations {
         responses: {
             /** @description metadata */
             200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no such document */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    documents_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the document's id */
+                doc_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description only owners and admins delete documents */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

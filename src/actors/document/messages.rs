@@ -127,6 +127,25 @@ impl Handler<CloseUnenrolled> for DocumentActor {
     }
 }
 
+/// The document was deleted: every session closes with 4404 (it no longer exists) and the
+/// actor stops without writing anything more (appends to a deleted document are refused).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Deleted;
+
+impl Handler<Deleted> for DocumentActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Deleted, ctx: &mut Context<Self>) {
+        let all: Vec<SessionId> = self.sessions.keys().copied().collect();
+        for id in all {
+            self.evict(id, close::NOT_FOUND, "document_deleted");
+        }
+        self.home.stopped(&self.id, &ctx.address());
+        ctx.stop();
+    }
+}
+
 /// A participant the server plays (the AI) shows or updates its presence here, as if from a
 /// session of its own; `None` removes it.
 #[derive(Message)]
