@@ -284,6 +284,9 @@ pub struct Config {
     /// The OAuth apps channels connect through, by platform (`x`, `linkedin`):
     /// `CREO_PLATFORMS__X__CLIENT_ID=…`. A platform without one cannot be connected.
     pub platforms: std::collections::BTreeMap<String, PlatformApp>,
+    /// The first metrics poll of a published post comes this long after it went out; later
+    /// ones at 6, 24, 72 and 168 times this (`jobs/collect.rs`).
+    pub metrics_poll_first_ms: u64,
     pub tiers: creo_core::billing::Tiers,
     pub prices: creo_core::billing::Prices,
 }
@@ -441,6 +444,7 @@ impl Default for Config {
             inbox_heartbeat_ms: 20_000,
             low_credits_milli: 5_000,
             platforms: Default::default(),
+            metrics_poll_first_ms: 3_600_000,
             tiers: creo_core::billing::Tiers::default(),
             prices: creo_core::billing::Prices::default(),
         }

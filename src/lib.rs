@@ -28,7 +28,7 @@ pub mod auth;
 pub mod billing;
 pub mod channels;
 pub use creo_core::{
-    comments, fields, generations, platforms, slots, sync, text, versions, workflow,
+    analytics, comments, fields, generations, platforms, slots, sync, text, versions, workflow,
 };
 pub mod bus;
 pub mod config;

@@ -71,6 +71,8 @@ struct JobDeps {
     hashtags: Arc<crate::ai::vocabulary::Vocabulary>,
     /// `None` when email is off.
     mailer: Option<Arc<crate::mail::Mailer>>,
+    /// Where handlers queue follow-up jobs.
+    jobs: Arc<crate::queue::JobQueue>,
 }
 
 /// Starts the job consumers on this runtime: on RabbitMQ when configured (they reconnect by
@@ -85,7 +87,14 @@ fn start_job_consumers(config: &Arc<Config>, deps: JobDeps) {
         sealer,
         hashtags,
         mailer,
+        jobs,
     } = deps;
+    let credentials = Arc::new(crate::channels::tokens::Credentials::new(
+        stores.channels.clone(),
+        sealer.clone(),
+        outbound.clone(),
+        config.clone(),
+    ));
     let breakers = Arc::new(crate::jobs::breaker::Breakers::new(
         config.breaker_failures,
         std::time::Duration::from_millis(config.breaker_open_ms),
@@ -97,13 +106,16 @@ fn start_job_consumers(config: &Arc<Config>, deps: JobDeps) {
             outbound.clone(),
             breakers.clone(),
             events.clone(),
-            Arc::new(crate::channels::tokens::Credentials::new(
-                stores.channels.clone(),
-                sealer.clone(),
-                outbound.clone(),
-                config.clone(),
-            )),
+            credentials.clone(),
+            jobs.clone(),
         ),
+        collector: crate::jobs::collect::Collector {
+            stores: stores.clone(),
+            jobs,
+            credentials,
+            outbound: outbound.clone(),
+            first_ms: config.metrics_poll_first_ms.max(1) as i64,
+        },
         generator: crate::jobs::generate::Generator {
             stores: stores.clone(),
             pool,
@@ -174,10 +186,11 @@ pub async fn work(config: Config) -> anyhow::Result<()> {
         None,
         bus.clone(),
         stores.clone(),
-        jobs,
+        jobs.clone(),
         mail_policy(&config),
     );
     let deps = JobDeps {
+        jobs,
         mailer: crate::mail::Mailer::from_config(&config)?.map(Arc::new),
         accounts: Accounts::new(stores.clone(), config.clone()),
         stores,
@@ -343,6 +356,7 @@ pub async fn serve_on(
             sealer: sealer.clone(),
             hashtags: hashtags.clone(),
             mailer: mailer.clone(),
+            jobs: jobs.clone(),
         };
         start_job_consumers(&config, deps);
     }

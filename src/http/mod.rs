@@ -3,6 +3,7 @@
 mod accounts;
 pub mod address;
 pub mod ai;
+pub mod analytics;
 pub mod api_keys;
 pub mod billing;
 pub mod calendar;
@@ -133,6 +134,10 @@ macro_rules! api_routes {
             get "/accounts/{account_id}/webhooks/{endpoint_id}/deliveries" => webhooks::deliveries,
             get "/accounts/{account_id}/channels" => channels::list,
             get "/accounts/{account_id}/calendar" => calendar::get,
+            get "/accounts/{account_id}/analytics" => analytics::account,
+            get "/accounts/{account_id}/best-times" => analytics::best_times,
+            post "/accounts/{account_id}/channels/{channel_id}/metrics" => analytics::report,
+            get "/documents/{doc_id}/analytics" => analytics::document,
             post "/accounts/{account_id}/channels" => channels::create_webhook,
             post "/accounts/{account_id}/channels/connect" => channels::connect,
             delete "/accounts/{account_id}/channels/{channel_id}" => channels::delete,

@@ -1,10 +1,11 @@
 //! Running jobs: each kind has its handler (`publish.rs`, `generate.rs`, `deliver.rs`,
-//! `mail.rs`), and
+//! `mail.rs`, `collect.rs`), and
 //! destinations that keep failing are held back by a circuit breaker (`breaker.rs`). A job is a
 //! small JSON message naming what to do (`creo_core::jobs`), carried by `queue/`; its effects
 //! are idempotent (a redelivered job finds its work done and does nothing twice).
 
 pub mod breaker;
+pub mod collect;
 pub mod deliver;
 pub mod generate;
 pub mod mail;
@@ -18,6 +19,7 @@ pub struct Handlers {
     pub generator: generate::Generator,
     pub deliverer: deliver::Deliverer,
     pub mailer: mail::MailSender,
+    pub collector: collect::Collector,
 }
 
 impl Handlers {
@@ -28,12 +30,14 @@ impl Handlers {
             JobKind::Generate { .. } => "generate",
             JobKind::Deliver { .. } => "deliver",
             JobKind::Mail { .. } => "mail",
+            JobKind::CollectMetrics { .. } => "metrics",
         };
         let outcome = match &job.kind {
             JobKind::Publish { .. } => self.publisher.run(&job).await,
             JobKind::Generate { .. } => self.generator.run(&job).await,
             JobKind::Deliver { .. } => self.deliverer.run(&job).await,
             JobKind::Mail { .. } => self.mailer.run(&job).await,
+            JobKind::CollectMetrics { .. } => self.collector.run(&job).await,
         };
         metrics::histogram!("creo_job_seconds", "kind" => kind)
             .record(started.elapsed().as_secs_f64());

@@ -34,6 +34,7 @@ pub struct Publisher {
     breakers: Arc<Breakers>,
     events: Arc<Events>,
     credentials: Arc<Credentials>,
+    jobs: Arc<crate::queue::JobQueue>,
 }
 
 impl Publisher {
@@ -44,6 +45,7 @@ impl Publisher {
         breakers: Arc<Breakers>,
         events: Arc<Events>,
         credentials: Arc<Credentials>,
+        jobs: Arc<crate::queue::JobQueue>,
     ) -> Publisher {
         Publisher {
             stores,
@@ -52,6 +54,7 @@ impl Publisher {
             breakers,
             events,
             credentials,
+            jobs,
         }
     }
 
@@ -283,6 +286,9 @@ impl Publisher {
                 TargetState::Retrying { reason }
             }
         };
+        if matches!(record.state, TargetState::Published { .. }) {
+            self.collect_metrics_later(workflow, &record).await;
+        }
         let name = record.state.name();
         metrics::counter!("creo_publish_targets_total", "platform" => record.platform.clone(), "state" => name)
             .increment(1);
@@ -374,6 +380,26 @@ impl Publisher {
             }
         }
         unreachable!("the second pass returns")
+    }
+
+    /// Queues the first metrics poll of a post just published on a platform creo reads.
+    async fn collect_metrics_later(&self, workflow: &Workflow, record: &TargetDelivery) {
+        if !adapters::READS_METRICS.contains(&record.platform.as_str()) {
+            return;
+        }
+        let first = super::collect::round(
+            &workflow.account_id,
+            &record.doc_id,
+            &record.channel_id,
+            now_ms(),
+            0,
+            self.config.metrics_poll_first_ms as i64,
+        );
+        if let Some(job) = first {
+            if let Err(e) = self.jobs.enqueue(&job).await {
+                tracing::warn!(job = %job.id, error = %e, "a metrics poll could not be queued");
+            }
+        }
     }
 
     /// Stores where a target stands, and tells the document's editors.

@@ -493,3 +493,239 @@ async fn only_managers_connect_and_a_bad_or_declined_callback_connects_nothing()
     .await;
     assert_eq!(s, 403, "only managers remove channels");
 }
+
+/// A post's metrics: X's counters polled after it went out, a webhook channel's reported by
+/// the team's service (signed), both in the post's and the account's analytics; best times
+/// from the account's own history.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_polled_from_x_and_reported_by_webhook_and_add_up_per_account() {
+    let platform = Platform::start();
+    let mut env = env(&platform);
+    env.push(("CREO_METRICS_POLL_FIRST_MS".into(), "200".into()));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let server = Server::start_with(&env);
+    let owner = register(&server, "owner@example.com").await;
+    let x = connect(&server, &owner, &platform, json!({ "platform": "x" })).await;
+    let site = receiver(|_| (200, Duration::ZERO)).await;
+    let (_, hook) = post(
+        &server,
+        &format!("/api/v1/accounts/{}/channels", owner.account_id),
+        &owner.access,
+        json!({ "name": "Site", "url": site.url }),
+    )
+    .await;
+    let (webhook, secret) = (
+        hook["channel_id"].as_str().unwrap().to_string(),
+        hook["secret"].as_str().unwrap().to_string(),
+    );
+    approved(&server, &owner, "launch", "Measured launch").await;
+    assert_eq!(
+        publish_now(&server, &owner, "launch", &[&x, &webhook])
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        settled(&server, &owner, "launch").await["workflow"]["state"],
+        "published"
+    );
+
+    // X is polled by itself (here 200 ms after publication, then 1.2 s…).
+    let mut analytics = Value::Null;
+    for _ in 0..100 {
+        analytics = get(&server, "/api/v1/documents/launch/analytics", &owner.access)
+            .await
+            .1;
+        let on_x = analytics["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["channel_id"] == x.as_str())
+            .cloned();
+        if on_x.is_some_and(|c| !c["metrics"].is_null()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let on_x = analytics["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["channel_id"] == x.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(on_x["metrics"]["impressions"], 1000, "{analytics}");
+    assert_eq!(
+        on_x["metrics"]["engagements"],
+        1 + 1 + 10 + 2,
+        "likes, reposts, replies, bookmarks"
+    );
+    let polled = platform
+        .state
+        .lock()
+        .unwrap()
+        .seen
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.starts_with("/x/2/tweets/"))
+        .count();
+    assert!(polled >= 1);
+
+    // The site reports its own numbers, signed with the channel's secret.
+    let report = serde_json::to_vec(&json!({ "doc_id": "launch", "metrics": { "impressions": 500, "engagements": 50, "clicks": 20 } })).unwrap();
+    let path = format!(
+        "/api/v1/accounts/{}/channels/{webhook}/metrics",
+        owner.account_id
+    );
+    let send = |signature: String| {
+        crate::common::http()
+            .post(server.url(&path))
+            .header("Creo-Signature", signature)
+            .header("Content-Type", "application/json")
+            .body(report.clone())
+            .send()
+    };
+    let now = chrono::Utc::now().timestamp();
+    let forged = send(creo::billing::webhook::sign(
+        b"not-the-secret",
+        now,
+        &report,
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        forged.status(),
+        400,
+        "a report not signed with the channel's secret"
+    );
+    let signed = send(creo::billing::webhook::sign(
+        secret.as_bytes(),
+        now,
+        &report,
+    ))
+    .await
+    .unwrap();
+    assert_eq!(signed.status(), 202);
+    let (_, analytics) = get(&server, "/api/v1/documents/launch/analytics", &owner.access).await;
+    let on_site = analytics["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["channel_id"] == webhook.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(on_site["metrics"]["clicks"], 20, "{analytics}");
+    assert!(analytics["series"].as_array().unwrap().len() >= 2);
+
+    let today = chrono::Utc::now();
+    let window = format!(
+        "from={}&to={}",
+        (today - chrono::Duration::days(1)).format("%Y-%m-%dT%H:%M:%SZ"),
+        (today + chrono::Duration::days(1)).format("%Y-%m-%dT%H:%M:%SZ")
+    );
+    let (s, account) = get(
+        &server,
+        &format!("/api/v1/accounts/{}/analytics?{window}", owner.account_id),
+        &owner.access,
+    )
+    .await;
+    assert_eq!(s, 200, "{account}");
+    assert_eq!(account["posts"], 1, "one post, on two channels");
+    let impressions = account["totals"]["impressions"].as_u64().unwrap();
+    assert!(impressions >= 1500, "X's and the site's: {account}");
+    assert_eq!(account["by_channel"].as_array().unwrap().len(), 2);
+    let (_, only_site) = get(
+        &server,
+        &format!(
+            "/api/v1/accounts/{}/analytics?{window}&channel={webhook}",
+            owner.account_id
+        ),
+        &owner.access,
+    )
+    .await;
+    assert_eq!(only_site["totals"]["impressions"], 500);
+    let other = register(&server, "other@example.com").await;
+    let (_, theirs) = get(
+        &server,
+        &format!("/api/v1/accounts/{}/analytics?{window}", other.account_id),
+        &other.access,
+    )
+    .await;
+    assert_eq!(
+        theirs["posts"], 0,
+        "another account's analytics hold none of it"
+    );
+    assert_eq!(
+        get(&server, "/api/v1/documents/launch/analytics", &other.access)
+            .await
+            .0,
+        404
+    );
+
+    // Best times: the account's own history, seeded in its store (three Tuesdays at 09:00
+    // Paris doing well, three Fridays at 17:00 doing badly).
+    let store = creo::store::embedded::EmbeddedStore::open(&server.data, "normal").unwrap();
+    use creo::store::MetricsStore;
+    for (i, (at, engagements)) in [
+        ("2026-11-10T08:00:00Z", 90),
+        ("2026-11-17T08:10:00Z", 80),
+        ("2026-11-24T08:20:00Z", 85),
+        ("2026-11-13T16:00:00Z", 10),
+        ("2026-11-20T16:00:00Z", 12),
+        ("2026-11-27T16:00:00Z", 8),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let published_at = chrono::DateTime::parse_from_rfc3339(at)
+            .unwrap()
+            .timestamp_millis();
+        store
+            .put_sample(&creo::analytics::Sample {
+                doc_id: format!("old-{i}"),
+                account_id: owner.account_id.clone(),
+                channel_id: webhook.clone(),
+                platform: "webhook".into(),
+                published_at,
+                at: published_at + 86_400_000,
+                metrics: creo::analytics::Metrics {
+                    impressions: 1000,
+                    engagements,
+                    ..Default::default()
+                },
+                source: "webhook".into(),
+            })
+            .await
+            .unwrap();
+    }
+    let (s, best) = get(
+        &server,
+        &format!(
+            "/api/v1/accounts/{}/best-times?timezone=Europe/Paris",
+            owner.account_id
+        ),
+        &owner.access,
+    )
+    .await;
+    assert_eq!(s, 200, "{best}");
+    let times = best["times"].as_array().unwrap();
+    assert_eq!(times.len(), 1, "{best}");
+    assert_eq!(
+        (times[0]["day"].as_str(), times[0]["hour"].as_u64()),
+        (Some("tue"), Some(9))
+    );
+    assert_eq!(times[0]["confidence"], "low", "three posts");
+    assert!(best["method"]
+        .as_str()
+        .unwrap()
+        .contains("engagements per impression"));
+    let (s, _) = get(
+        &server,
+        &format!(
+            "/api/v1/accounts/{}/best-times?timezone=Mars/Base",
+            owner.account_id
+        ),
+        &owner.access,
+    )
+    .await;
+    assert_eq!(s, 400);
+}

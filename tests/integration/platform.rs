@@ -51,6 +51,8 @@ pub struct State {
     /// normal one.
     pub next_publish: VecDeque<Canned>,
     pub refresh_refused: bool,
+    /// Metrics reads answered so far (each answers bigger counters, as a post's grow).
+    pub metrics_reads: u32,
 }
 
 #[derive(Clone)]
@@ -154,6 +156,21 @@ async fn answer(
             401,
             json!({ "title": "Unauthorized", "status": 401, "detail": "Unauthorized" }),
         ),
+        ("GET", path) if path.starts_with("/x/2/tweets/") => {
+            let fields = req.query_string();
+            if fields != "tweet.fields=public_metrics" {
+                return error(
+                    400,
+                    json!({ "title": "Invalid Request", "detail": format!("asked for {fields}") }),
+                );
+            }
+            let id = path.trim_start_matches("/x/2/tweets/");
+            s.metrics_reads += 1;
+            let n = s.metrics_reads as u64;
+            HttpResponse::Ok().json(json!({ "data": { "id": id, "text": "…", "public_metrics": {
+                "retweet_count": n, "reply_count": 1, "like_count": 10 * n, "quote_count": 0,
+                "bookmark_count": 2, "impression_count": 1000 * n } } }))
+        }
         ("GET", "/x/2/users/me") => HttpResponse::Ok().json(
             json!({ "data": { "id": "2244994945", "name": "Creo", "username": "creo_team" } }),
         ),

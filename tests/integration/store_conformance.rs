@@ -1204,6 +1204,86 @@ async fn channels_stay_in_their_account_and_targets_are_replaced_per_channel() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_keep_every_reading_and_each_posts_newest_per_channel() {
+    use creo::analytics::{Metrics, Sample};
+    const DEC_1: i64 = 1_796_083_200_000;
+    for b in backends().await {
+        let (account, other) = (
+            format!("m-{}", rand_suffix()),
+            format!("m2-{}", rand_suffix()),
+        );
+        let doc = doc_id("measured");
+        let sample = |account: &str, channel: &str, at: i64, impressions: u64| Sample {
+            doc_id: doc.clone(),
+            account_id: account.to_string(),
+            channel_id: channel.into(),
+            platform: "x".into(),
+            published_at: DEC_1,
+            at,
+            metrics: Metrics {
+                impressions,
+                ..Metrics::default()
+            },
+            source: "poll".into(),
+        };
+        let m = &b.stores.metrics;
+        m.put_sample(&sample(&account, "ch_a", DEC_1 + 2_000, 200))
+            .await
+            .unwrap();
+        m.put_sample(&sample(&account, "ch_a", DEC_1 + 1_000, 100))
+            .await
+            .unwrap(); // late, older
+        m.put_sample(&sample(&account, "ch_b", DEC_1 + 1_500, 50))
+            .await
+            .unwrap();
+        m.put_sample(&sample(&other, "ch_c", DEC_1 + 1_500, 7))
+            .await
+            .unwrap();
+        let series = m.samples(&doc, 100).await.unwrap();
+        assert_eq!(
+            series
+                .iter()
+                .map(|s| s.metrics.impressions)
+                .collect::<Vec<_>>(),
+            [100, 50, 7, 200],
+            "{}: every reading, oldest first",
+            b.name
+        );
+        let mut latest = m.latest(&account, DEC_1, DEC_1 + 1, 100).await.unwrap();
+        latest.sort_by(|a, b| a.channel_id.cmp(&b.channel_id));
+        assert_eq!(
+            latest
+                .iter()
+                .map(|s| (s.channel_id.as_str(), s.metrics.impressions))
+                .collect::<Vec<_>>(),
+            [("ch_a", 200), ("ch_b", 50)],
+            "{}: the newest per channel, whatever order they came in; only this account's",
+            b.name
+        );
+        assert!(m
+            .latest(&account, DEC_1 + 1, DEC_1 + 86_400_000, 100)
+            .await
+            .unwrap()
+            .is_empty());
+        b.stores.documents.claim(&doc, &account).await.unwrap();
+        assert!(b.stores.documents.delete(&doc).await.unwrap());
+        assert!(
+            m.samples(&doc, 100).await.unwrap().is_empty(),
+            "{}: deleted with the post",
+            b.name
+        );
+        assert!(
+            m.latest(&account, DEC_1, DEC_1 + 1, 100)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{}",
+            b.name
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_account_lists_its_own_documents() {
     for b in backends().await {
         let account = format!("lister-{}", doc_id("acct"));

@@ -33,6 +33,14 @@ pub enum JobKind {
     },
     /// Email one person.
     Mail { user_id: String, mail: Mail },
+    /// Read a published post's counters from its channel's platform (round `round` of the
+    /// polling schedule; each round queues the next).
+    CollectMetrics {
+        account_id: String,
+        doc_id: String,
+        channel_id: String,
+        round: u32,
+    },
 }
 
 /// Which email a mail job sends.

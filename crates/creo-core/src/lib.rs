@@ -21,6 +21,7 @@
 //! see `docs/architecture.md`.
 
 pub mod access;
+pub mod analytics;
 pub mod billing;
 pub mod channels;
 pub mod comments;

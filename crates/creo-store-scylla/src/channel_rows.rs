@@ -15,6 +15,12 @@ pub(super) struct Statements {
     pub(super) put_target: PreparedStatement,
     pub(super) targets: PreparedStatement,
     pub(super) drop_targets: PreparedStatement,
+    pub(super) put_sample: PreparedStatement,
+    pub(super) put_latest: PreparedStatement,
+    pub(super) samples: PreparedStatement,
+    pub(super) latest_month: PreparedStatement,
+    pub(super) drop_samples: PreparedStatement,
+    pub(super) drop_latest: PreparedStatement,
 }
 
 impl Statements {
@@ -59,6 +65,40 @@ impl Statements {
             .await?,
             drop_targets: prepare("DELETE FROM publish_targets WHERE doc_id = ?", write, true)
                 .await?,
+            put_sample: prepare(
+                "INSERT INTO post_metrics (doc_id, channel_id, at, data) VALUES (?, ?, ?, ?)",
+                write,
+                true,
+            )
+            .await?,
+            put_latest: prepare(
+                "INSERT INTO post_metrics_latest (account_id, month, published_at, doc_id, channel_id, data) \
+                 VALUES (?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
+                write,
+                true,
+            )
+            .await?,
+            samples: prepare(
+                "SELECT data FROM post_metrics WHERE doc_id = ? LIMIT ?",
+                read,
+                true,
+            )
+            .await?,
+            latest_month: prepare(
+                "SELECT data FROM post_metrics_latest WHERE account_id = ? AND month = ? \
+                 AND published_at >= ? AND published_at < ?",
+                read,
+                true,
+            )
+            .await?,
+            drop_samples: prepare("DELETE FROM post_metrics WHERE doc_id = ?", write, true).await?,
+            drop_latest: prepare(
+                "DELETE FROM post_metrics_latest WHERE account_id = ? AND month = ? \
+                 AND published_at = ? AND doc_id = ? AND channel_id = ?",
+                write,
+                true,
+            )
+            .await?,
         })
     }
 }

@@ -171,6 +171,7 @@ impl DocumentLog for ScyllaStore {
                 .await
                 .map_err(unavailable)?;
         }
+        self.drop_metrics(doc_id).await?;
         for statement in [
             &self.workflow.drop_workflow,
             &self.workflow.drop_history,

@@ -20,6 +20,7 @@ mod webhook_rows;
 mod workflow_rows;
 
 mod accounts;
+mod analytics;
 mod api_keys;
 mod audit;
 mod channels;
@@ -513,7 +514,7 @@ mod tests {
             "ks1",
             "{'class': 'SimpleStrategy', 'replication_factor': 1}",
         );
-        assert_eq!(st.len(), 41);
+        assert_eq!(st.len(), 43);
         assert!(st[0].starts_with(
             "CREATE KEYSPACE IF NOT EXISTS ks1 WITH replication = {'class': 'SimpleStrategy'"
         ));

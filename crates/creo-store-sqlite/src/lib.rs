@@ -12,6 +12,7 @@ mod webhook_rows;
 mod workflow_rows;
 
 mod accounts;
+mod analytics;
 mod api_keys;
 mod audit;
 mod channels;
@@ -675,6 +676,7 @@ fn delete(conn: &Connection, doc_id: &str) -> Result<bool, StoreError> {
         "workflow_transitions",
         "generations",
         "publish_targets",
+        "post_metrics",
     ] {
         conn.execute(
             &format!("DELETE FROM {table} WHERE doc_id = ?1"),
@@ -682,11 +684,13 @@ fn delete(conn: &Connection, doc_id: &str) -> Result<bool, StoreError> {
         )
         .map_err(unavailable)?;
     }
-    conn.execute(
-        "DELETE FROM document_embeddings WHERE doc_id = ?1",
-        params![doc_id],
-    )
-    .map_err(unavailable)?;
+    for table in ["document_embeddings", "post_metrics_latest"] {
+        conn.execute(
+            &format!("DELETE FROM {table} WHERE doc_id = ?1"),
+            params![doc_id],
+        )
+        .map_err(unavailable)?;
+    }
     let n = conn
         .execute("DELETE FROM documents WHERE doc_id = ?1", params![doc_id])
         .map_err(unavailable)?;

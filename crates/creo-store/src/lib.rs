@@ -12,6 +12,7 @@
 //! nodes never double-spend) and the audit log.
 
 pub mod accounts;
+pub mod analytics;
 pub mod api_keys;
 pub mod audit;
 pub mod channels;
@@ -39,6 +40,7 @@ pub mod workflows;
 use std::sync::Arc;
 
 pub use accounts::*;
+pub use analytics::*;
 pub use api_keys::*;
 pub use audit::*;
 pub use channels::*;
@@ -97,6 +99,7 @@ pub struct Stores {
     pub workflows: Arc<dyn WorkflowStore>,
     pub webhooks: Arc<dyn WebhookStore>,
     pub channels: Arc<dyn ChannelStore>,
+    pub metrics: Arc<dyn MetricsStore>,
     pub generations: Arc<dyn GenerationStore>,
     pub users: Arc<dyn UserStore>,
     pub logins: Arc<dyn LoginSessionStore>,
@@ -125,6 +128,7 @@ impl Stores {
             + WorkflowStore
             + WebhookStore
             + ChannelStore
+            + MetricsStore
             + GenerationStore
             + UserStore
             + LoginSessionStore
@@ -149,6 +153,7 @@ impl Stores {
             workflows: backend.clone(),
             webhooks: backend.clone(),
             channels: backend.clone(),
+            metrics: backend.clone(),
             generations: backend.clone(),
             users: backend.clone(),
             logins: backend.clone(),

@@ -39,6 +39,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/accounts/{account_id}/analytics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The account's posts published in a window: totals, per channel, and the best of them. */
+        get: operations["analytics_account"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/accounts/{account_id}/api-keys": {
         parameters: {
             query?: never;
@@ -83,6 +100,23 @@ export interface paths {
         };
         /** Security events, newest first (owners and admins). */
         get: operations["accounts_audit_log"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/accounts/{account_id}/best-times": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The weekly times the account's own last 90 days of posts did best. */
+        get: operations["analytics_best_times"];
         put?: never;
         post?: never;
         delete?: never;
@@ -189,6 +223,27 @@ export interface paths {
         post?: never;
         /** Removes a channel. Posts scheduled to it fail with that reason when their time comes. */
         delete: operations["channels_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/accounts/{account_id}/channels/{channel_id}/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A webhook channel's metrics, reported by the team's own service, signed with the channel's
+         *     secret (`Creo-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">`, five minutes'
+         *     tolerance). The post must have been published on that channel.
+         */
+        post: operations["analytics_report"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -947,6 +1002,23 @@ export interface paths {
         put?: never;
         /** Takes a suggestion back: deletes exactly what the AI wrote, whatever editors did around it. */
         post: operations["suggestions_undo"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/documents/{doc_id}/analytics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A post's metrics on each channel it went out on, and their readings over time. */
+        get: operations["analytics_document"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1721,6 +1793,16 @@ export interface components {
             require_mfa: boolean;
             tier: components["schemas"]["Tier"];
         };
+        AccountAnalytics: {
+            by_channel: components["schemas"]["ChannelTotals"][];
+            /** Format: double */
+            engagement_rate: number;
+            /** @description Posts published in the window with at least one reading. */
+            posts: number;
+            /** @description The ten readings with the most engagements (a post on one channel each). */
+            top_posts: components["schemas"]["Sample"][];
+            totals: components["schemas"]["Metrics"];
+        };
         AccountWithRole: components["schemas"]["Account"] & {
             role: components["schemas"]["Role"];
         };
@@ -1795,6 +1877,40 @@ export interface components {
             /** @description Held by open reservations. */
             reserved_milli: components["schemas"]["i64"];
         };
+        /** @description One recommended weekly time. */
+        BestTime: {
+            confidence: components["schemas"]["Confidence"];
+            /** @description `mon` … `sun`, in the zone asked for. */
+            day: string;
+            /**
+             * Format: double
+             * @description Their mean engagements per impression.
+             */
+            engagement_rate: number;
+            /**
+             * Format: int32
+             * @description The hour the posts went out in, 0-23.
+             */
+            hour: number;
+            /**
+             * Format: double
+             * @description That mean over the account's mean for all its posts (1.2: 20% better than usual).
+             */
+            lift: number;
+            /** @description The account's posts published in that hour of that day. */
+            posts: number;
+        };
+        BestTimes: {
+            /** @description How many of the account's posts (with impressions) the recommendation rests on. */
+            based_on_posts: number;
+            /** Format: int64 */
+            history_days: number;
+            /** @description How they were chosen, in one sentence. */
+            method: string;
+            /** @description Best first; empty until some hour of the week has enough posts behind it. */
+            times: components["schemas"]["BestTime"][];
+            timezone: string;
+        };
         Billing: components["schemas"]["Balance"] & {
             account_id: string;
             available_milli: components["schemas"]["i64"];
@@ -1837,8 +1953,23 @@ export interface components {
             inserted: string;
             removed: string;
         };
+        ChannelMetrics: {
+            channel_id: string;
+            metrics?: null | components["schemas"]["Metrics"];
+            permalink?: string | null;
+            platform: string;
+            post_id: string;
+            /** Format: int64 */
+            read_at?: number | null;
+        };
         /** @enum {string} */
         ChannelStatus: "active" | "needs_reconnect";
+        ChannelTotals: {
+            channel_id: string;
+            platform: string;
+            posts: number;
+            totals: components["schemas"]["Metrics"];
+        };
         /** @description A channel as people see it: never its secrets. */
         ChannelView: {
             channel_id: string;
@@ -1905,6 +2036,11 @@ export interface components {
             from: string;
             to: string;
         };
+        /**
+         * @description How sure a recommendation is, from how many of the account's posts stand behind it.
+         * @enum {string}
+         */
+        Confidence: "low" | "medium" | "high";
         Connect: {
             /** @description To reconnect an existing channel (one that needs it, or to renew its grant). */
             channel_id?: string | null;
@@ -1963,6 +2099,13 @@ export interface components {
          * @enum {string}
          */
         Digest: "immediately" | "hourly" | "daily" | "never";
+        DocumentAnalytics: {
+            channels: components["schemas"]["ChannelMetrics"][];
+            /** @description Every reading, oldest first: the series a chart draws. */
+            series: components["schemas"]["Sample"][];
+            /** @description Sums of every channel's newest counters. */
+            totals: components["schemas"]["Metrics"];
+        };
         DocumentList: {
             documents: components["schemas"]["Listed"][];
         };
@@ -2188,6 +2331,32 @@ export interface components {
         MemberView: components["schemas"]["Member"] & {
             email?: string | null;
             name: string;
+        };
+        /** @description A post's counters on one channel, as the platform reports them (lifetime totals). */
+        Metrics: {
+            /** Format: int64 */
+            clicks?: number;
+            /**
+             * Format: int64
+             * @description Likes, reposts, replies, quotes, saves: every interaction the platform counts.
+             */
+            engagements?: number;
+            /** Format: int64 */
+            followers_gained?: number;
+            /** Format: int64 */
+            impressions?: number;
+            /** Format: int64 */
+            reach?: number;
+        };
+        MetricsReport: {
+            /**
+             * Format: int64
+             * @description When they were read (ms since the epoch); default now.
+             */
+            at?: number | null;
+            /** @description The post (creo's document id) the counters are for. */
+            doc_id: string;
+            metrics: components["schemas"]["Metrics"];
         };
         /** @description The answer to a right password when a second factor is on. */
         MfaChallenge: {
@@ -2462,6 +2631,26 @@ export interface components {
         Role: "owner" | "admin" | "editor" | "commenter" | "viewer";
         RoleChange: {
             role: components["schemas"]["Role"];
+        };
+        /** @description One reading of one published post on one channel. */
+        Sample: {
+            account_id: string;
+            /**
+             * Format: int64
+             * @description When these counters were read.
+             */
+            at: number;
+            channel_id: string;
+            doc_id: string;
+            metrics: components["schemas"]["Metrics"];
+            platform: string;
+            /**
+             * Format: int64
+             * @description When the post went out there (ms since the epoch).
+             */
+            published_at: number;
+            /** @description `poll` (creo asked the platform) or `webhook` (the team's service reported it). */
+            source: string;
         };
         SearchResults: {
             hits: components["schemas"]["Hit"][];
@@ -2856,6 +3045,42 @@ export interface operations {
             };
         };
     };
+    analytics_account: {
+        parameters: {
+            query: {
+                /** @description Posts published from (RFC 3339, inclusive)… */
+                from: string;
+                /** @description …to (exclusive); at most 92 days. */
+                to: string;
+                channel?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the account (workspace) id */
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the account's metrics */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountAnalytics"];
+                };
+            };
+            /** @description a bad or too wide window */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     api_keys_list: {
         parameters: {
             query?: never;
@@ -2968,6 +3193,40 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["AuditEvent"][];
                 };
+            };
+        };
+    };
+    analytics_best_times: {
+        parameters: {
+            query?: {
+                /** @description IANA time zone the days and hours are given in (default UTC). */
+                timezone?: string;
+                channel?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the account (workspace) id */
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description recommended weekly times */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BestTimes"];
+                };
+            };
+            /** @description unknown time zone */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -3176,6 +3435,47 @@ export interface operations {
                 content?: never;
             };
             /** @description no such channel */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    analytics_report: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the account (workspace) id */
+                account_id: string;
+                /** @description the channel's id */
+                channel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MetricsReport"];
+            };
+        };
+        responses: {
+            /** @description recorded */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description a bad signature or report */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no such channel, or the post was not published there */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4830,6 +5130,36 @@ export interface operations {
             };
             /** @description not a suggestion id */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    analytics_document: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the document's id */
+                doc_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the post's metrics */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DocumentAnalytics"];
+                };
+            };
+            /** @description no such document */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -14,6 +14,8 @@ use crate::platforms::Post;
 
 /// The OAuth platforms creo can publish to.
 pub const PUBLISHES: [&str; 2] = ["x", "linkedin"];
+/// The platforms whose metrics creo reads itself (`metrics`).
+pub const READS_METRICS: [&str; 1] = ["x"];
 
 /// The most of a platform's answer that is read.
 const MAX_ANSWER: usize = 256 * 1024;
@@ -59,6 +61,21 @@ pub async fn publish(platform: &str, p: Publish<'_>) -> Answer {
         "x" => x::publish(p).await,
         "linkedin" => linkedin::publish(p).await,
         other => Answer::Refused(format!("creo cannot publish to {other} yet")),
+    }
+}
+
+/// A published post's counters as the platform reports them now; `None` when creo does not
+/// read this platform's metrics (its service reports them through the metrics webhook).
+pub async fn metrics(
+    platform: &str,
+    outbound: &Outbound,
+    api_url: &str,
+    token: &str,
+    post_id: &str,
+) -> Option<Result<crate::analytics::Metrics, Answer>> {
+    match platform {
+        "x" => Some(x::metrics(outbound, api_url, token, post_id).await),
+        _ => None,
     }
 }
 

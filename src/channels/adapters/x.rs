@@ -1,7 +1,9 @@
 //! X (API v2). Publishing is `POST /2/tweets` with `{"text": …}` and the user's OAuth 2.0
 //! token (scope `tweet.write`); the answer is `201 {"data": {"id", "text"}}`. Rate limits come
 //! back as 429 with `x-rate-limit-reset` (Unix seconds). Errors carry `detail` or `title`.
-//! Who the token is: `GET /2/users/me` → `{"data": {"id", "username"}}`.
+//! Who the token is: `GET /2/users/me` → `{"data": {"id", "username"}}`. How a post did:
+//! `GET /2/tweets/:id?tweet.fields=public_metrics` → `impression_count`, and the likes,
+//! reposts, replies, quotes and bookmarks that make up its engagements.
 //!
 //! Media go to X through its own upload endpoint first; creo does not upload yet, so a post
 //! with media is refused here rather than published without them.
@@ -69,4 +71,42 @@ pub async fn identify(
         (Some(id), Some(name)) if reply.status == 200 => Ok((id.to_string(), format!("@{name}"))),
         _ => Err(format!("x answered {} to who this is", reply.status)),
     }
+}
+
+pub async fn metrics(
+    outbound: &Outbound,
+    api_url: &str,
+    token: &str,
+    post_id: &str,
+) -> Result<crate::analytics::Metrics, Answer> {
+    if post_id.is_empty() || !post_id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Answer::Refused(format!("{post_id:?} is not an X post id")));
+    }
+    let request = outbound
+        .request(
+            reqwest::Method::GET,
+            &format!("{api_url}/2/tweets/{post_id}?tweet.fields=public_metrics"),
+        )
+        .map(|r| r.bearer_auth(token));
+    let reply = send(request).await?;
+    if reply.status != 200 {
+        let message = reply.body["detail"].as_str();
+        return Err(failure("x", &reply, message, reset(&reply)));
+    }
+    let m = &reply.body["data"]["public_metrics"];
+    let count = |k: &str| m[k].as_u64().unwrap_or(0);
+    Ok(crate::analytics::Metrics {
+        impressions: count("impression_count"),
+        engagements: [
+            "like_count",
+            "retweet_count",
+            "reply_count",
+            "quote_count",
+            "bookmark_count",
+        ]
+        .iter()
+        .map(|k| count(k))
+        .sum(),
+        ..Default::default()
+    })
 }
