@@ -16,6 +16,7 @@ pub mod extract;
 pub mod frontend;
 pub mod generations;
 pub mod identity;
+pub mod imports;
 pub mod mfa;
 pub mod notifications;
 pub mod ops;
@@ -134,6 +135,7 @@ macro_rules! api_routes {
             get "/accounts/{account_id}/webhooks/{endpoint_id}/deliveries" => webhooks::deliveries,
             get "/accounts/{account_id}/channels" => channels::list,
             get "/accounts/{account_id}/calendar" => calendar::get,
+            post "/accounts/{account_id}/imports" => imports::create,
             get "/accounts/{account_id}/analytics" => analytics::account,
             get "/accounts/{account_id}/best-times" => analytics::best_times,
             post "/accounts/{account_id}/channels/{channel_id}/metrics" => analytics::report,

@@ -199,6 +199,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         super::webhooks::deliveries,
         super::channels::list,
         super::calendar::get,
+        super::imports::create,
         super::analytics::account,
         super::analytics::best_times,
         super::analytics::report,

@@ -16,6 +16,7 @@ mod editor_api;
 mod email_verification;
 mod hostile;
 mod identity;
+mod imports;
 mod in_process;
 mod inference;
 mod interop;

@@ -309,6 +309,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/accounts/{account_id}/imports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Schedules posts from a CSV file, or reports every problem by row and makes nothing. */
+        post: operations["imports_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/accounts/{account_id}/invitations": {
         parameters: {
             query?: never;
@@ -2208,6 +2225,11 @@ export interface components {
             /** Format: float */
             score: number;
         };
+        ImportReport: {
+            /** @description Whether the posts were made (only when no row had a problem). */
+            imported: boolean;
+            rows: components["schemas"]["RowReport"][];
+        };
         InboxPage: {
             items: components["schemas"]["Notification"][];
             /** @description Pass as `cursor` for the next page; absent on the last. */
@@ -2631,6 +2653,18 @@ export interface components {
         Role: "owner" | "admin" | "editor" | "commenter" | "viewer";
         RoleChange: {
             role: components["schemas"]["Role"];
+        };
+        RowReport: {
+            /**
+             * @description Once imported: the new post and where it stands (`scheduled`, or `in_review` where the
+             *     workspace needs more approvals).
+             */
+            doc_id?: string | null;
+            /** @description What is wrong with it (empty when it is fine). */
+            errors: string[];
+            /** @description 1 is the first row after the header. */
+            row: number;
+            state?: null | components["schemas"]["State"];
         };
         /** @description One reading of one published post on one channel. */
         Sample: {
@@ -3652,6 +3686,52 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    imports_create: {
+        parameters: {
+            query?: {
+                /** @description The zone of local times in rows without a `timezone` (default UTC). */
+                timezone?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the account (workspace) id */
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "text/csv": string;
+            };
+        };
+        responses: {
+            /** @description every row imported */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportReport"];
+                };
+            };
+            /** @description not a CSV this takes */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description some rows are wrong: nothing was imported */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportReport"];
+                };
             };
         };
     };
