@@ -107,15 +107,16 @@ pub async fn transition(
     Err(MoveError::Busy)
 }
 
-/// The system's last step of a scheduled post: published, or failed with the reason. `false`
-/// when someone moved the document meanwhile (their transition is the news).
+/// The system's last step of a scheduled post: published, or failed with the reason; the
+/// workflow as it is now. `None` when someone moved the document meanwhile (their transition
+/// is the news).
 pub async fn finish_publishing(
     workflows: &dyn WorkflowStore,
     events: &Events,
     from: &Workflow,
     to: State,
     note: &str,
-) -> Result<bool, StoreError> {
+) -> Result<Option<Workflow>, StoreError> {
     let now = now_ms();
     let next = Workflow {
         state: to,
@@ -134,10 +135,73 @@ pub async fn finish_publishing(
         note: note.to_string(),
     };
     if !record_transition(workflows, &next, &record).await? {
-        return Ok(false);
+        return Ok(None);
     }
     announce(events, &next, &record).await;
-    Ok(true)
+    Ok(Some(next))
+}
+
+/// A repeating post just went out (or failed): scheduled again for its next occurrence, with
+/// the same targets, its job queued. Nothing when the rule has ended or someone moved it.
+pub async fn repeat(
+    workflows: &dyn WorkflowStore,
+    jobs: &JobQueue,
+    events: &Events,
+    done: &Workflow,
+) -> Result<(), StoreError> {
+    let Some(recurrence) = workflows.recurrence(&done.doc_id).await? else {
+        return Ok(());
+    };
+    let (Ok(rule), Ok(zone)) = (
+        creo_core::recurrence::parse(&recurrence.rule),
+        recurrence.timezone.parse::<chrono_tz::Tz>(),
+    ) else {
+        return Ok(()); // checked when it was stored
+    };
+    let now = now_ms();
+    // After the occurrence just done, and never in the past (a node that was down skips what
+    // it missed rather than posting it late).
+    let after = done.scheduled_at.unwrap_or(now).max(now);
+    let Some((index, at)) = creo_core::recurrence::next_after(&rule, zone, recurrence.first, after)
+    else {
+        workflows.delete_recurrence(&done.doc_id).await?;
+        return Ok(());
+    };
+    let next = Workflow {
+        state: State::Scheduled,
+        scheduled_at: Some(at),
+        version: done.version + 1,
+        updated_at: now,
+        approvals: done.approvals.clone(),
+        ..done.clone()
+    };
+    let record = Transition {
+        doc_id: done.doc_id.clone(),
+        version: next.version,
+        from: done.state,
+        to: State::Scheduled,
+        action: Action::Repeat,
+        actor: "system".into(),
+        at: now,
+        note: format!("occurrence {} of {}", index + 1, recurrence.rule),
+    };
+    if !record_transition(workflows, &next, &record).await? {
+        return Ok(());
+    }
+    let job = Job {
+        id: format!("publish-{}-{}", next.doc_id, next.version),
+        kind: JobKind::Publish {
+            doc_id: next.doc_id.clone(),
+            version: next.version,
+        },
+        not_before: at,
+        attempt: 0,
+    };
+    if let Err(e) = jobs.enqueue(&job).await {
+        tracing::error!(doc = %next.doc_id, error = %e, "the next occurrence could not be queued");
+    }
+    announce(events, &next, &record).await;
+    Ok(())
 }
 
 /// Writes `next` if the workflow is still at the version before it. `false`: someone else

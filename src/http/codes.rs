@@ -68,6 +68,7 @@ error_codes! {
     InvalidQuantity = "invalid_quantity", BAD_REQUEST;
     InvalidQuery = "invalid_query", BAD_REQUEST;
     InvalidRefreshToken = "invalid_refresh_token", UNAUTHORIZED;
+    InvalidRepeat = "invalid_repeat", BAD_REQUEST;
     InvalidResetToken = "invalid_reset_token", BAD_REQUEST;
     InvalidSettings = "invalid_settings", BAD_REQUEST;
     InvalidSignature = "invalid_signature", BAD_REQUEST;

@@ -306,6 +306,7 @@ pub async fn create(
                 String::new()
             },
             queue: None,
+            repeat: None,
             at: None,
             timezone: None,
             targets: Vec::new(),

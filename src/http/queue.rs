@@ -233,6 +233,7 @@ pub async fn reorder(
             action: Action::Reschedule,
             note: "queue reordered".into(),
             queue: None,
+            repeat: None,
             at: Some(local),
             timezone: Some(schedule.timezone.clone()),
             targets: Vec::new(),

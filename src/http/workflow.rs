@@ -19,6 +19,11 @@ pub struct Move {
     pub action: Action,
     #[serde(default)]
     pub note: String,
+    /// For `schedule` and `publish_now`: repeat the post, an RRULE subset
+    /// (`FREQ=DAILY|WEEKLY|MONTHLY`, `INTERVAL`, `BYDAY` for weekly, `COUNT` or `UNTIL`), its
+    /// times following the first in its time zone. A schedule without it stops repeating.
+    #[serde(default)]
+    pub repeat: Option<String>,
     /// For `schedule`, in place of `at` and `timezone`: the next free slot of this channel's
     /// queue (the post goes to that channel, and to `targets` if given, which must name it).
     #[serde(default)]
@@ -88,6 +93,35 @@ fn schedule_time(at: &str, timezone: &str) -> Result<i64, ApiError> {
                 format!("{at} does not exist in {timezone}"),
             )
         })
+}
+
+/// Before a schedule or a publish now: with `repeat`, the rule from this first occurrence;
+/// without, the post stops repeating. Kept before the move, since its publishing job may run
+/// at once and looks for it when it is done. (Unschedule and reopen stop it after the move; a
+/// reschedule moves one occurrence.)
+async fn remember_repetition(
+    state: &AppState,
+    doc_id: &str,
+    account_id: &str,
+    repeat: Option<&str>,
+    first: (i64, String),
+) -> Result<(), ApiError> {
+    let workflows = &state.stores.workflows;
+    match repeat {
+        Some(rule) => {
+            workflows
+                .put_recurrence(&creo_core::recurrence::Recurrence {
+                    doc_id: doc_id.to_string(),
+                    account_id: account_id.to_string(),
+                    rule: rule.to_string(),
+                    timezone: first.1,
+                    first: first.0,
+                })
+                .await?
+        }
+        None => workflows.delete_recurrence(doc_id).await?,
+    }
+    Ok(())
 }
 
 /// `targets` with each channel target's platform taken from its channel, after checking that
@@ -229,6 +263,13 @@ pub(super) async fn apply_move(
             ))
         }
         (None, Some(at), Some(zone)) => Some((schedule_time(at, zone)?, zone.clone())),
+        // Publish now in a zone: a repeating post's later times follow it there.
+        (None, None, Some(zone)) if body.action == Action::PublishNow => {
+            zone.parse::<chrono_tz::Tz>().map_err(|_| {
+                ApiError::bad_request(Code::InvalidTimezone, format!("unknown time zone {zone:?}"))
+            })?;
+            Some((crate::store::now_ms(), zone.clone()))
+        }
         (None, Some(_), None) => {
             return Err(ApiError::bad_request(
                 Code::InvalidTimezone,
@@ -237,6 +278,16 @@ pub(super) async fn apply_move(
         }
         _ => None,
     };
+    if let Some(rule) = &body.repeat {
+        if !matches!(body.action, Action::Schedule | Action::PublishNow) {
+            return Err(ApiError::bad_request(
+                Code::InvalidRepeat,
+                "repeat goes with schedule or publish_now",
+            ));
+        }
+        creo_core::recurrence::parse(rule)
+            .map_err(|e| ApiError::bad_request(Code::InvalidRepeat, e))?;
+    }
     if matches!(body.action, Action::Schedule | Action::PublishNow) {
         body.targets = on_channels(&state, &account, body.targets).await?;
         crate::platforms::validate(&body.targets)
@@ -260,6 +311,18 @@ pub(super) async fn apply_move(
         })
         .await
         .map_err(|problems| ApiError::new(Code::PlatformChecks, problems))?;
+    }
+    if matches!(body.action, Action::Schedule | Action::PublishNow) {
+        let first = match (&schedule, body.action) {
+            (Some((at, zone)), Action::Schedule) => (*at, zone.clone()),
+            (given, _) => (
+                crate::store::now_ms(),
+                given
+                    .as_ref()
+                    .map_or_else(|| "UTC".to_string(), |(_, z)| z.clone()),
+            ),
+        };
+        remember_repetition(state, &doc_id, &account, body.repeat.as_deref(), first).await?;
     }
     let request = crate::app::workflow::Request {
         doc_id: &doc_id,
@@ -289,6 +352,9 @@ pub(super) async fn apply_move(
                 MoveError::Busy => ApiError::new(Code::DocumentBusy, e.to_string()),
                 MoveError::Store(e) => e.into(),
             })?;
+    if matches!(body.action, Action::Unschedule | Action::Reopen) {
+        state.stores.workflows.delete_recurrence(&doc_id).await?;
+    }
     // Every state change keeps the content it was decided on.
     let name = body.action.version_name(next.state);
     super::versions::take(state, &doc_id, principal, name, true).await?;

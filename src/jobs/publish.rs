@@ -431,8 +431,15 @@ impl Publisher {
         )
         .await
         .map_err(|e| e.to_string())?;
-        if !moved {
+        let Some(done) = moved else {
             return Ok(()); // someone else moved it: their transition is the news
+        };
+        // A repeating post goes on to its next occurrence, whether this one went out or not.
+        if let Err(e) =
+            crate::app::workflow::repeat(&*self.stores.workflows, &self.jobs, &self.events, &done)
+                .await
+        {
+            tracing::error!(doc = %done.doc_id, error = %e, "the next occurrence could not be scheduled");
         }
         let (account, doc) = (&from.account_id, Some(from.doc_id.as_str()));
         let completed = serde_json::json!({

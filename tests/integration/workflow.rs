@@ -298,3 +298,120 @@ async fn two_approvers_at_once_move_the_document_once() {
     let (_, v) = get(&server, "/api/v1/documents/race/workflow", &owner.access).await;
     assert_eq!(v["transitions"].as_array().unwrap().len(), 2);
 }
+
+/// A repeating post: published now, then scheduled again by creo for its next occurrence at
+/// the same local time, with the same targets; a rule that has run out stops; rules outside
+/// the subset are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeating_post_is_scheduled_again_after_it_goes_out_until_its_rule_ends() {
+    let dest = crate::receiver::receiver(|_| (200, std::time::Duration::ZERO)).await;
+    let mut env = rest::billing_env();
+    env.push(("CREO_PUBLISH_WEBHOOK_URL", &dest.url));
+    let server = crate::common::Server::start_with(&env);
+    let owner = register(&server, "owner@example.com").await;
+    for (id, rule) in [
+        ("daily", "FREQ=DAILY;COUNT=3"),
+        ("once", "FREQ=WEEKLY;COUNT=1"),
+    ] {
+        let (s, v) = post(
+            &server,
+            "/api/v1/documents",
+            &owner.access,
+            json!({ "id": id }),
+        )
+        .await;
+        assert_eq!(s, 201, "{v}");
+        let c = YClient::connect(&server.ws(id, &owner.access)).await;
+        assert!(c.synced().await);
+        c.append("Good morning, every morning");
+        assert!(c.wait(5, |_| true).await);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        for action in ["submit", "approve"] {
+            assert_eq!(
+                act(&server, &owner.access, id, json!({ "action": action }))
+                    .await
+                    .0,
+                200
+            );
+        }
+        let (s, v) = act(
+            &server,
+            &owner.access,
+            id,
+            json!({ "action": "publish_now", "repeat": "FREQ=HOURLY" }),
+        )
+        .await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (400, Some("invalid_repeat")),
+            "{v}"
+        );
+        let asked = creo::store::now_ms();
+        let (s, v) = act(
+            &server,
+            &owner.access,
+            id,
+            json!({ "action": "publish_now", "timezone": "Europe/Paris", "repeat": rule }),
+        )
+        .await;
+        assert_eq!(s, 200, "{v}");
+        let mut w = Value::Null;
+        for _ in 0..200 {
+            w = get(
+                &server,
+                &format!("/api/v1/documents/{id}/workflow"),
+                &owner.access,
+            )
+            .await
+            .1;
+            let actions: Vec<&str> = w["transitions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["action"].as_str().unwrap())
+                .collect();
+            if actions.contains(&"publish") && (id == "once" || actions.contains(&"repeat")) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let actions: Vec<&str> = w["transitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["action"].as_str().unwrap())
+            .collect();
+        if id == "daily" {
+            assert_eq!(
+                actions,
+                ["submit", "approve", "publish_now", "publish", "repeat"],
+                "{w}"
+            );
+            assert_eq!(w["workflow"]["state"], "scheduled", "{w}");
+            let next = w["workflow"]["scheduled_at"].as_i64().unwrap();
+            let day = 86_400_000;
+            assert!(
+                (next - asked - day).abs() < 5_000,
+                "a day after the first: {}",
+                next - asked
+            );
+            assert_eq!(w["workflow"]["timezone"], "Europe/Paris");
+            let note = w["transitions"].as_array().unwrap().last().unwrap()["note"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            assert!(
+                note.contains("occurrence 2 of FREQ=DAILY;COUNT=3"),
+                "{note}"
+            );
+        } else {
+            assert_eq!(
+                actions,
+                ["submit", "approve", "publish_now", "publish"],
+                "COUNT=1: once only: {w}"
+            );
+            assert_eq!(w["workflow"]["state"], "published");
+        }
+    }
+    assert_eq!(dest.got.lock().unwrap().len(), 2, "each went out once, now");
+}

@@ -32,6 +32,7 @@ pub mod jobs;
 pub mod live;
 pub mod notifications;
 pub mod platforms;
+pub mod recurrence;
 pub mod role;
 pub mod slots;
 pub mod snapshot;

@@ -73,6 +73,9 @@ pub enum Action {
     Reopen,
     /// scheduled → published or failed: the publishing job only, never a person.
     Publish,
+    /// published or failed → scheduled for a repeating post's next occurrence: the publishing
+    /// job only.
+    Repeat,
 }
 
 impl Action {
@@ -87,6 +90,7 @@ impl Action {
             Action::Unschedule => "unschedule",
             Action::Reopen => "reopen",
             Action::Publish => "publish",
+            Action::Repeat => "repeat",
         }
     }
 
@@ -103,6 +107,7 @@ impl Action {
             Action::Unschedule => "Unscheduled",
             Action::Reopen => "Reopened as draft",
             Action::Publish => "Published",
+            Action::Repeat => "Scheduled again",
         }
     }
 }
@@ -252,6 +257,7 @@ impl Workflow {
                 next.targets.clear();
             }
             Action::Publish => return Err(Refusal::Role("publish")),
+            Action::Repeat => return Err(Refusal::Role("repeat")),
             Action::Reopen => {
                 if !role.can_manage() {
                     return Err(Refusal::Role("reopen"));

@@ -177,6 +177,7 @@ impl DocumentLog for ScyllaStore {
             &self.workflow.drop_history,
             &self.workflow.drop_comments,
             &self.workflow.drop_versions,
+            &self.workflow.drop_recurrence,
             &self.webhooks.drop_generations,
             &self.channels.drop_targets,
         ] {

@@ -1,5 +1,6 @@
 //! A document's review workflow, its transitions, and an account's approval rule.
 
+use creo_core::recurrence::Recurrence;
 use creo_core::workflow::{Action, State, Transition, Workflow};
 use scylla::value::CqlTimestamp;
 
@@ -134,6 +135,28 @@ impl WorkflowStore for ScyllaStore {
         all.sort_by_key(|w| (w.scheduled_at, w.doc_id.clone()));
         all.truncate(limit);
         Ok(all)
+    }
+
+    async fn put_recurrence(&self, r: &Recurrence) -> Result<(), StoreError> {
+        let data = serde_json::to_string(r).map_err(unavailable)?;
+        self.session
+            .execute_unpaged(&self.workflow.put_recurrence, (&r.doc_id, data))
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+
+    async fn recurrence(&self, doc_id: &str) -> Result<Option<Recurrence>, StoreError> {
+        let rows = self.all_rows(&self.workflow.recurrence, (doc_id,)).await?;
+        Ok(super::webhook_rows::decode(rows)?.pop())
+    }
+
+    async fn delete_recurrence(&self, doc_id: &str) -> Result<(), StoreError> {
+        self.session
+            .execute_unpaged(&self.workflow.drop_recurrence, (doc_id,))
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
     }
 
     async fn transitions(&self, doc_id: &str) -> Result<Vec<Transition>, StoreError> {

@@ -677,6 +677,7 @@ fn delete(conn: &Connection, doc_id: &str) -> Result<bool, StoreError> {
         "generations",
         "publish_targets",
         "post_metrics",
+        "recurrences",
     ] {
         conn.execute(
             &format!("DELETE FROM {table} WHERE doc_id = ?1"),

@@ -1,5 +1,6 @@
 //! A document's review workflow, its transitions, and an account's approval rule.
 
+use creo_core::recurrence::Recurrence;
 use creo_core::workflow::{Transition, Workflow};
 use rusqlite::{params, OptionalExtension};
 
@@ -115,6 +116,46 @@ impl WorkflowStore for EmbeddedStore {
                 .query_map(params![id, from, to, limit as i64], workflow_row)
                 .map_err(unavailable)?;
             rows.collect::<Result<_, _>>().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn put_recurrence(&self, r: &Recurrence) -> Result<(), StoreError> {
+        let data = serde_json::to_string(r).map_err(unavailable)?;
+        let doc = r.doc_id.clone();
+        self.transaction(move |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO recurrences (doc_id, data) VALUES (?1, ?2)",
+                params![doc, data],
+            )
+            .map(|_| ())
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn recurrence(&self, doc_id: &str) -> Result<Option<Recurrence>, StoreError> {
+        let doc = doc_id.to_string();
+        self.read(move |c| {
+            c.query_row(
+                "SELECT data FROM recurrences WHERE doc_id = ?1",
+                params![doc],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+            .map_err(unavailable)?
+            .map(|data| super::webhook_rows::decode(&data))
+            .transpose()
+        })
+        .await
+    }
+
+    async fn delete_recurrence(&self, doc_id: &str) -> Result<(), StoreError> {
+        let doc = doc_id.to_string();
+        self.transaction(move |c| {
+            c.execute("DELETE FROM recurrences WHERE doc_id = ?1", params![doc])
+                .map(|_| ())
+                .map_err(unavailable)
         })
         .await
     }

@@ -32,6 +32,17 @@ pub trait WorkflowStore: Send + Sync + 'static {
         to: i64,
         limit: usize,
     ) -> Result<Vec<creo_core::workflow::Workflow>, StoreError>;
+    /// Keeps (or replaces) how a post repeats.
+    async fn put_recurrence(
+        &self,
+        recurrence: &creo_core::recurrence::Recurrence,
+    ) -> Result<(), StoreError>;
+    async fn recurrence(
+        &self,
+        doc_id: &str,
+    ) -> Result<Option<creo_core::recurrence::Recurrence>, StoreError>;
+    /// Stops a post repeating.
+    async fn delete_recurrence(&self, doc_id: &str) -> Result<(), StoreError>;
     /// Approvals an account requires before a document is approved (`None`: the default).
     async fn required_approvals(&self, account_id: &str) -> Result<Option<u32>, StoreError>;
     async fn set_required_approvals(&self, account_id: &str, n: u32) -> Result<(), StoreError>;

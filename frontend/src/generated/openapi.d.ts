@@ -1827,7 +1827,7 @@ export interface components {
          * @description What a person asks for.
          * @enum {string}
          */
-        Action: "submit" | "approve" | "request_changes" | "schedule" | "publish_now" | "reschedule" | "unschedule" | "reopen" | "publish";
+        Action: "submit" | "approve" | "request_changes" | "schedule" | "publish_now" | "reschedule" | "unschedule" | "reopen" | "publish" | "repeat";
         Anchor: {
             end: string;
             /** @description The text field of the document. */
@@ -2022,7 +2022,7 @@ export interface components {
          * @description An error's `code` field in `{"error": {"code", "message"}}`.
          * @enum {string}
          */
-        Code: "access_revoked" | "ai_unavailable" | "already_settled" | "bad_title" | "channel_unavailable" | "busy" | "comment_quota_exceeded" | "deadline_exceeded" | "document_busy" | "document_too_large" | "email_off" | "email_unverified" | "empty_document" | "exists" | "forbidden" | "idempotency_key_required" | "idempotency_key_reused" | "insufficient_credits" | "internal" | "invalid_anchor" | "invalid_comment" | "invalid_credentials" | "invalid_document" | "invalid_document_id" | "invalid_email" | "invalid_event" | "invalid_events" | "invalid_examples" | "invalid_field" | "invalid_input" | "invalid_link_token" | "invalid_mfa_code" | "invalid_mfa_challenge" | "invalid_name" | "invalid_quantity" | "invalid_query" | "invalid_refresh_token" | "invalid_reset_token" | "invalid_settings" | "invalid_signature" | "invalid_suggestion" | "invalid_targets" | "invalid_time" | "invalid_timezone" | "invalid_transition" | "invalid_update" | "invalid_url" | "invalid_user" | "invalid_version" | "last_owner" | "login_required" | "mfa_already_enabled" | "mfa_enrolment_required" | "mfa_not_enabled" | "missing_scope" | "monthly_quota_exceeded" | "no_queue" | "no_such_account" | "no_suggestion" | "not_a_member" | "not_found" | "not_queued" | "not_selectable" | "payment_failed" | "platform_checks" | "platform_unavailable" | "queue_full" | "rate_limited" | "read_only" | "refresh_token_reused" | "seat_limit_reached" | "session_revoked" | "shutting_down" | "sole_owner" | "store_unavailable" | "too_large" | "too_many_attempts" | "too_many_channels" | "too_many_connections" | "too_many_endpoints" | "too_many_requests" | "try_again" | "unauthorized" | "unknown_account" | "unknown_kind" | "unknown_platform" | "unknown_scope" | "unresolved_update" | "version_quota_exceeded" | "weak_password" | "websocket_handshake" | "worker_restarted" | "wrong_account" | "wrong_document" | "wrong_invitee";
+        Code: "access_revoked" | "ai_unavailable" | "already_settled" | "bad_title" | "channel_unavailable" | "busy" | "comment_quota_exceeded" | "deadline_exceeded" | "document_busy" | "document_too_large" | "email_off" | "email_unverified" | "empty_document" | "exists" | "forbidden" | "idempotency_key_required" | "idempotency_key_reused" | "insufficient_credits" | "internal" | "invalid_anchor" | "invalid_comment" | "invalid_credentials" | "invalid_document" | "invalid_document_id" | "invalid_email" | "invalid_event" | "invalid_events" | "invalid_examples" | "invalid_field" | "invalid_input" | "invalid_link_token" | "invalid_mfa_code" | "invalid_mfa_challenge" | "invalid_name" | "invalid_quantity" | "invalid_query" | "invalid_refresh_token" | "invalid_repeat" | "invalid_reset_token" | "invalid_settings" | "invalid_signature" | "invalid_suggestion" | "invalid_targets" | "invalid_time" | "invalid_timezone" | "invalid_transition" | "invalid_update" | "invalid_url" | "invalid_user" | "invalid_version" | "last_owner" | "login_required" | "mfa_already_enabled" | "mfa_enrolment_required" | "mfa_not_enabled" | "missing_scope" | "monthly_quota_exceeded" | "no_queue" | "no_such_account" | "no_suggestion" | "not_a_member" | "not_found" | "not_queued" | "not_selectable" | "payment_failed" | "platform_checks" | "platform_unavailable" | "queue_full" | "rate_limited" | "read_only" | "refresh_token_reused" | "seat_limit_reached" | "session_revoked" | "shutting_down" | "sole_owner" | "store_unavailable" | "too_large" | "too_many_attempts" | "too_many_channels" | "too_many_connections" | "too_many_endpoints" | "too_many_requests" | "try_again" | "unauthorized" | "unknown_account" | "unknown_kind" | "unknown_platform" | "unknown_scope" | "unresolved_update" | "version_quota_exceeded" | "weak_password" | "websocket_handshake" | "worker_restarted" | "wrong_account" | "wrong_document" | "wrong_invitee";
         Code6: {
             code: string;
         };
@@ -2437,6 +2437,12 @@ export interface components {
              *     queue (the post goes to that channel, and to `targets` if given, which must name it).
              */
             queue?: string | null;
+            /**
+             * @description For `schedule` and `publish_now`: repeat the post, an RRULE subset
+             *     (`FREQ=DAILY|WEEKLY|MONTHLY`, `INTERVAL`, `BYDAY` for weekly, `COUNT` or `UNTIL`), its
+             *     times following the first in its time zone. A schedule without it stops repeating.
+             */
+            repeat?: string | null;
             /**
              * @description For `schedule` and `publish_now`: the platforms (and formats) it goes out to; their limits are checked now
              *     and again at publishing time. None: the destination's generic limits.

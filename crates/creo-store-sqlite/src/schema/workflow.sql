@@ -54,3 +54,7 @@ CREATE TABLE IF NOT EXISTS workflow_settings (
     account_id          TEXT PRIMARY KEY,
     required_approvals  INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS recurrences (
+    doc_id  TEXT PRIMARY KEY,
+    data    TEXT NOT NULL
+) WITHOUT ROWID;
