@@ -5,7 +5,7 @@ import { Header, STATE_LABELS } from './DocumentsPage'
 import { useChannels } from './ChannelsPanel'
 import { Alert } from './Alert'
 import { useTitle } from './title'
-import type { CalendarEntry, Listed } from './apiTypes'
+import type { BestTimes, CalendarEntry, Listed } from './apiTypes'
 
 const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun']
 /** Where a post dropped from "Ready to schedule" goes out, on the day it was dropped on. */
@@ -47,6 +47,12 @@ export function CalendarPage({ session }: { session: Session }) {
   const [error, setError] = useState('')
   const [flash, setFlash] = useState('')
   const { channels } = useChannels(session.accountId)
+  const [best, setBest] = useState<BestTimes | null>(null)
+  useEffect(() => {
+    api<BestTimes>(`/accounts/${session.accountId}/best-times?timezone=${encodeURIComponent(zone())}`)
+      .then(setBest)
+      .catch(() => setBest(null))
+  }, [session.accountId])
   const writer = ['owner', 'admin', 'editor'].includes(session.role)
 
   const first =
@@ -198,6 +204,27 @@ export function CalendarPage({ session }: { session: Session }) {
             </ul>
           )}
           {writer && <p className="hint">Drag a post onto a day. Scheduled posts move the same way and keep their time.</p>}
+          <h2 id="best-title">Best times to post</h2>
+          {!best || best.times.length === 0 ? (
+            <p className="hint">
+              Not enough history yet{best ? ` (${best.based_on_posts} posts with impressions)` : ''}: each time needs at least
+              three posts that did better than usual.
+            </p>
+          ) : (
+            <ul className="best-times" aria-labelledby="best-title" data-testid="best-times">
+              {best.times.map((t) => (
+                <li key={`${t.day}-${t.hour}`}>
+                  <strong>
+                    {t.day[0].toUpperCase() + t.day.slice(1)} {String(t.hour).padStart(2, '0')}:00
+                  </strong>{' '}
+                  {(t.engagement_rate * 100).toFixed(1)}% engagement, {t.lift.toFixed(1)}× usual{' '}
+                  <span className="hint">
+                    ({t.posts} posts, {t.confidence} confidence)
+                  </span>
+                </li>
+              ))}
+            </ul>
+          )}
         </aside>
       </main>
     </>

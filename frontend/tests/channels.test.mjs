@@ -1,8 +1,10 @@
 // A team's own channel, as a manager uses it: added from the documents page (its signing secret
 // shown once), then chosen in the schedule form; "Publish now" sends the post there, signed,
-// and the bar shows where it went and how it went.
+// and the bar shows where it went and how it went. The team's site then reports how the post
+// did (signed with the same secret), and the Analytics tab shows it, with a chart.
 
 import assert from 'node:assert/strict'
+import { createHmac } from 'node:crypto'
 import { createServer } from 'node:http'
 import { after, before, test } from 'node:test'
 import { launch, person, screenshot, signIn, startServer, waitForSaveState } from './harness.mjs'
@@ -70,4 +72,27 @@ test('a manager adds a webhook channel and a post published now goes there, show
   assert.equal(received[0].body.text, 'Straight to our own site.')
   assert.match(received[0].headers['creo-signature'], /^t=\d+,v1=[0-9a-f]{64}$/)
   assert.ok(received[0].headers['idempotency-key'].endsWith(`:${received[0].body.channel_id}`))
+
+  // The site reports two readings of the post's counters, signed with the channel's secret.
+  const { doc_id: docId, channel_id: channelId } = received[0].body
+  for (const [impressions, engagements, ago] of [
+    [400, 20, 60_000],
+    [1200, 90, 0],
+  ]) {
+    const body = JSON.stringify({ doc_id: docId, at: Date.now() - ago, metrics: { impressions, engagements, clicks: 7 } })
+    const t = Math.floor(Date.now() / 1000)
+    const v1 = createHmac('sha256', secret).update(`${t}.${body}`).digest('hex')
+    const r = await fetch(`${server.base}/api/v1/accounts/${ava.tokens.account_id}/channels/${channelId}/metrics`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'creo-signature': `t=${t},v1=${v1}` },
+      body,
+    })
+    assert.equal(r.status, 202, await r.text())
+  }
+  await page.getByRole('tab', { name: 'Analytics' }).click()
+  const table = page.getByTestId('post-metrics')
+  await table.getByRole('row', { name: /Our CMS/ }).filter({ hasText: '1,200' }).waitFor()
+  assert.match(await table.innerText(), /7\.5%/, '90 of 1,200')
+  assert.equal(await page.locator('#side-panel polyline').count(), 1, 'a line for the channel')
+  await screenshot(page, 'post-analytics')
 })

@@ -10,6 +10,7 @@ import { Header } from '../DocumentsPage'
 import { AiPanel } from '../panels/AiPanel'
 import { CommentsPanel, type NewAnchor } from '../panels/CommentsPanel'
 import { CreditsPanel } from '../panels/CreditsPanel'
+import { AnalyticsPanel } from '../panels/AnalyticsPanel'
 import { VersionsPanel } from '../panels/VersionsPanel'
 import { WorkflowBar } from '../panels/WorkflowBar'
 import { colourOf, useCollab, type Collab, type SaveState } from './collab'
@@ -30,7 +31,7 @@ const SAVE_LABELS: Record<SaveState, string> = {
   closed: 'Not connected: edits are not saved',
 }
 
-type Panel = 'comments' | 'versions' | 'ai' | 'credits'
+type Panel = 'comments' | 'versions' | 'ai' | 'credits' | 'analytics'
 
 interface Props {
   docId: string
@@ -169,6 +170,7 @@ function LiveDocument({
               { id: 'versions', label: 'Versions' },
               { id: 'ai', label: 'AI' },
               { id: 'credits', label: 'Credits' },
+              { id: 'analytics', label: 'Analytics' },
             ]}
             selected={panel}
             onSelect={setPanel}
@@ -203,6 +205,9 @@ function LiveDocument({
               />
             )}
             {panel === 'credits' && <CreditsPanel accountId={session.accountId} connection={connection} />}
+            {panel === 'analytics' && (
+              <AnalyticsPanel docId={docId} accountId={session.accountId} connection={connection} />
+            )}
           </div>
         </aside>
       </main>
