@@ -8,6 +8,7 @@ export const PLATFORM_NAMES: Record<string, string> = {
   webhook: 'Webhook',
   x: 'X',
   linkedin: 'LinkedIn',
+  instagram: 'Instagram',
 }
 
 /** The account's channels, as the schedule form and this panel read them. */
@@ -132,6 +133,9 @@ export function ChannelsPanel({ session }: { session: Session }) {
             </button>
             <button type="button" onClick={() => connect('linkedin')}>
               Connect LinkedIn
+            </button>
+            <button type="button" onClick={() => connect('instagram')}>
+              Connect Instagram
             </button>
           </div>
           <form onSubmit={addWebhook} className="row wrap" aria-label="Add a webhook channel">

@@ -45,6 +45,13 @@ fn defaults(platform: &str) -> Option<Defaults> {
             scopes: "openid profile w_member_social",
             auth_type: AuthType::RequestBody,
         },
+        "instagram" => Defaults {
+            auth_url: "https://www.instagram.com/oauth/authorize",
+            token_url: "https://api.instagram.com/oauth/access_token",
+            api_url: "https://graph.instagram.com",
+            scopes: "instagram_business_basic instagram_business_content_publish",
+            auth_type: AuthType::RequestBody,
+        },
         _ => return None,
     })
 }

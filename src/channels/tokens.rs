@@ -168,16 +168,23 @@ impl Credentials {
                 just_now: false,
             });
         }
-        let Some(sealed_refresh) = &current.sealed_refresh else {
-            let reason = if refused {
-                format!("{} refused the access token", current.platform)
-            } else {
-                "the access token expires and the platform gave no refresh token".to_string()
+        let renewal = if current.platform == "instagram" {
+            // Instagram renews the long-lived access token itself; it has no refresh tokens.
+            let access = self.open(&current.sealed_secret, &current.channel_id, "access")?;
+            super::adapters::instagram::refresh(&self.outbound, &app.api_url, &access).await
+        } else {
+            let Some(sealed_refresh) = &current.sealed_refresh else {
+                let reason = if refused {
+                    format!("{} refused the access token", current.platform)
+                } else {
+                    "the access token expires and the platform gave no refresh token".to_string()
+                };
+                return Err(self.needs_reconnect(current, reason).await);
             };
-            return Err(self.needs_reconnect(current, reason).await);
+            let refresh = self.open(sealed_refresh, &current.channel_id, "refresh")?;
+            oauth::refresh(&self.outbound, app, &refresh).await
         };
-        let refresh = self.open(sealed_refresh, &current.channel_id, "refresh")?;
-        match oauth::refresh(&self.outbound, app, &refresh).await {
+        match renewal {
             Ok(tokens) => {
                 let renewed = self.with_tokens(current, &tokens);
                 self.store.put_channel(&renewed).await?;

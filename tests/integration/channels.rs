@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::common::{Server, YClient};
-use crate::platform::{Canned, Platform, CLIENT_ID, CLIENT_SECRET};
+use crate::platform::{Canned, Platform, CLIENT_ID, CLIENT_SECRET, IG_USER};
 use crate::receiver::receiver;
 use crate::rest::{self, call, get, post, register, User};
 
@@ -20,6 +20,11 @@ fn env(platform: &Platform) -> Vec<(String, String)> {
         .collect();
     for (name, auth, token) in [
         ("X", "/x/i/oauth2/authorize", "/x/oauth2/token"),
+        (
+            "INSTAGRAM",
+            "/instagram/oauth/authorize",
+            "/instagram/oauth/access_token",
+        ),
         (
             "LINKEDIN",
             "/linkedin/oauth/v2/authorization",
@@ -728,4 +733,112 @@ async fn metrics_are_polled_from_x_and_reported_by_webhook_and_add_up_per_accoun
     )
     .await;
     assert_eq!(s, 400);
+}
+
+/// Instagram's two steps: a media container for the image (waited for while it processes),
+/// then media_publish; the short-lived token from the code swapped for a long-lived one first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instagram_post_goes_out_as_a_container_then_published_with_its_permalink() {
+    let platform = Platform::start();
+    let server = start(&platform);
+    let owner = register(&server, "owner@example.com").await;
+    let ig = connect(
+        &server,
+        &owner,
+        &platform,
+        json!({ "platform": "instagram" }),
+    )
+    .await;
+    let listed = channels(&server, &owner).await;
+    assert_eq!(listed[0]["name"], "@creo.studio");
+    assert_eq!(listed[0]["external_id"], IG_USER);
+
+    // A post with an image at a public URL, as the editor's media list holds it.
+    let (s, _) = post(
+        &server,
+        "/api/v1/documents",
+        &owner.access,
+        json!({ "id": "photo" }),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let update = {
+        use yrs::{Array, Text, Transact};
+        let doc = yrs::Doc::new();
+        let text = doc.get_or_insert_text("post");
+        let media = doc.get_or_insert_array("media");
+        let mut txn = doc.transact_mut();
+        text.insert(&mut txn, 0, "Our new studio #design");
+        let image: std::collections::HashMap<String, yrs::Any> = [
+            ("width".to_string(), yrs::Any::from(1080.0)),
+            ("height".to_string(), yrs::Any::from(1080.0)),
+            (
+                "url".to_string(),
+                yrs::Any::from("https://cdn.example.com/studio.jpg"),
+            ),
+        ]
+        .into();
+        media.push_back(&mut txn, yrs::Any::from(image));
+        txn.encode_update_v1()
+    };
+    let r = crate::common::http()
+        .post(server.url("/api/v1/documents/photo/updates"))
+        .bearer_auth(&owner.access)
+        .header("Content-Type", "application/octet-stream")
+        .body(update)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    for action in ["submit", "approve"] {
+        let (s, v) = post(
+            &server,
+            "/api/v1/documents/photo/workflow",
+            &owner.access,
+            json!({ "action": action }),
+        )
+        .await;
+        assert_eq!(s, 200, "{v}");
+    }
+    let (s, v) = publish_now(&server, &owner, "photo", &[&ig]).await;
+    assert_eq!(s, 200, "{v}");
+    let done = settled(&server, &owner, "photo").await;
+    assert_eq!(done["workflow"]["state"], "published", "{done}");
+    let on_ig = delivery(&done, &ig);
+    assert!(
+        on_ig["post_id"].as_str().unwrap().starts_with("1790000"),
+        "{on_ig}"
+    );
+    assert_eq!(on_ig["permalink"], "https://www.instagram.com/p/C0ffee/");
+
+    let containers = platform.requests(&format!("/instagram/{IG_USER}/media"));
+    assert_eq!(containers.len(), 1);
+    let form: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(&containers[0].body)
+            .into_owned()
+            .collect();
+    assert_eq!(form["image_url"], "https://cdn.example.com/studio.jpg");
+    assert_eq!(form["caption"], "Our new studio #design");
+    assert!(
+        containers[0].headers["authorization"].starts_with("Bearer long_"),
+        "the long-lived token"
+    );
+    let published = platform.requests(&format!("/instagram/{IG_USER}/media_publish"));
+    let form: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(&published[0].body)
+            .into_owned()
+            .collect();
+    assert!(
+        form["creation_id"].starts_with("c_"),
+        "the container it made: {form:?}"
+    );
+
+    // Text alone is no Instagram feed post: refused when it is scheduled, not when it fails.
+    approved(&server, &owner, "words", "Only words").await;
+    let (s, v) = publish_now(&server, &owner, "words", &[&ig]).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (422, Some("platform_checks")),
+        "{v}"
+    );
 }

@@ -1,4 +1,4 @@
-//! A local stand-in for X's and LinkedIn's APIs and their OAuth 2.0 authorization server, for
+//! A local stand-in for X's, LinkedIn's and Instagram's APIs and their OAuth 2.0 authorization server, for
 //! the channel tests. It checks what their documentation asks of a client (PKCE S256, the
 //! client's credentials where each platform wants them, bearer tokens, the publish request's
 //! path, headers and body shape) and answers as they do, including their errors and rate
@@ -14,6 +14,8 @@ use sha2::Digest;
 
 pub const CLIENT_ID: &str = "creo-test-client";
 pub const CLIENT_SECRET: &str = "creo-test-client-secret";
+/// The Instagram account the stand-in's tokens belong to.
+pub const IG_USER: &str = "17841400000";
 
 /// One request the platform got.
 #[derive(Clone, Debug)]
@@ -53,6 +55,10 @@ pub struct State {
     pub refresh_refused: bool,
     /// Metrics reads answered so far (each answers bigger counters, as a post's grow).
     pub metrics_reads: u32,
+    /// Instagram's short-lived tokens, waiting to be swapped for long-lived ones.
+    short_lived: HashSet<String>,
+    /// Instagram media containers, with how often their status was asked.
+    containers: HashMap<String, u32>,
 }
 
 #[derive(Clone)]
@@ -149,7 +155,39 @@ async fn answer(
         .and_then(|a| a.strip_prefix("Bearer "))
         .map(str::to_string);
     let authorized = bearer.as_ref().is_some_and(|t| s.access.contains(t));
+    let query: HashMap<String, String> = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .into_owned()
+        .collect();
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
     match (seen.method.as_str(), seen.path.as_str()) {
+        ("POST", "/instagram/oauth/access_token") => {
+            // Instagram's own answer: no token_type, and no PKCE check.
+            let known = form.get("code").is_some_and(|c| s.codes.remove(c).is_some());
+            if !known || form.get("client_secret").map(String::as_str) != Some(CLIENT_SECRET) {
+                return error(400, json!({ "error_type": "OAuthException", "code": 400, "error_message": "Invalid authorization code" }));
+            }
+            s.issued += 1;
+            let short = format!("short_{}", s.issued);
+            s.short_lived.insert(short.clone());
+            return HttpResponse::Ok().json(json!({ "access_token": short, "user_id": IG_USER, "permissions": "instagram_business_basic,instagram_business_content_publish" }));
+        }
+        ("GET", "/instagram/access_token" | "/instagram/refresh_access_token") => {
+            let presented = query.get("access_token").cloned().unwrap_or_default();
+            let valid = if seen.path.ends_with("/access_token") && !seen.path.contains("refresh") {
+                query.get("grant_type").map(String::as_str) == Some("ig_exchange_token")
+                    && query.get("client_secret").map(String::as_str) == Some(CLIENT_SECRET)
+                    && s.short_lived.remove(&presented)
+            } else {
+                query.get("grant_type").map(String::as_str) == Some("ig_refresh_token") && s.access.contains(&presented) && !s.refresh_refused
+            };
+            if !valid {
+                return error(400, json!({ "error": { "message": "Error validating access token", "type": "OAuthException", "code": 190 } }));
+            }
+            s.issued += 1;
+            let long = format!("long_{}", s.issued);
+            s.access.insert(long.clone());
+            return HttpResponse::Ok().json(json!({ "access_token": long, "token_type": "bearer", "expires_in": s.expires_in }));
+        }
         ("POST", "/x/oauth2/token") => token(&mut s, &headers, &body, true),
         ("POST", "/linkedin/oauth/v2/accessToken") => token(&mut s, &headers, &body, false),
         _ if !authorized => error(
@@ -170,6 +208,45 @@ async fn answer(
             HttpResponse::Ok().json(json!({ "data": { "id": id, "text": "…", "public_metrics": {
                 "retweet_count": n, "reply_count": 1, "like_count": 10 * n, "quote_count": 0,
                 "bookmark_count": 2, "impression_count": 1000 * n } } }))
+        }
+        ("GET", "/instagram/me") => HttpResponse::Ok().json(json!({ "user_id": IG_USER, "username": "creo.studio" })),
+        ("POST", path) if path == format!("/instagram/{IG_USER}/media") => {
+            if let Some(canned) = s.next_publish.pop_front() {
+                return canned_answer(canned);
+            }
+            let carousel = form.get("media_type").map(String::as_str) == Some("CAROUSEL");
+            let item = form.get("is_carousel_item").map(String::as_str) == Some("true");
+            let shaped = (carousel && form.contains_key("children") && form.contains_key("caption"))
+                || (item && form.get("image_url").is_some_and(|u| u.starts_with("https://")))
+                || (form.get("image_url").is_some_and(|u| u.starts_with("https://")) && form.contains_key("caption"));
+            if !shaped {
+                return error(400, json!({ "error": { "message": format!("bad container {form:?}"), "type": "OAuthException", "code": 100 } }));
+            }
+            s.issued += 1;
+            let id = format!("c_{}", s.issued);
+            s.containers.insert(id.clone(), 0);
+            HttpResponse::Ok().json(json!({ "id": id }))
+        }
+        ("GET", path) if path.starts_with("/instagram/c_") => {
+            let id = path.trim_start_matches("/instagram/");
+            let Some(checks) = s.containers.get_mut(id) else {
+                return error(400, json!({ "error": { "message": "no such container", "code": 100 } }));
+            };
+            *checks += 1;
+            // Processing at the first look, ready at the second.
+            let status = if *checks == 1 { "IN_PROGRESS" } else { "FINISHED" };
+            HttpResponse::Ok().json(json!({ "status_code": status, "id": id }))
+        }
+        ("POST", path) if path == format!("/instagram/{IG_USER}/media_publish") => {
+            let ready = form.get("creation_id").and_then(|c| s.containers.get(c)).is_some_and(|n| *n >= 2);
+            if !ready {
+                return error(400, json!({ "error": { "message": "Media ID is not available", "code": 9007 } }));
+            }
+            s.issued += 1;
+            HttpResponse::Ok().json(json!({ "id": format!("1790000{:04}", s.issued) }))
+        }
+        ("GET", path) if path.starts_with("/instagram/1790000") && query.get("fields").map(String::as_str) == Some("permalink") => {
+            HttpResponse::Ok().json(json!({ "permalink": "https://www.instagram.com/p/C0ffee/", "id": path.trim_start_matches("/instagram/") }))
         }
         ("GET", "/x/2/users/me") => HttpResponse::Ok().json(
             json!({ "data": { "id": "2244994945", "name": "Creo", "username": "creo_team" } }),

@@ -2061,7 +2061,7 @@ export interface components {
         Connect: {
             /** @description To reconnect an existing channel (one that needs it, or to renew its grant). */
             channel_id?: string | null;
-            /** @description `x` or `linkedin`. */
+            /** @description `x`, `linkedin` or `instagram`. */
             platform: string;
         };
         CreateDocument: {

@@ -3,6 +3,7 @@
 //! permalink, worth another try, refused, or a token it no longer takes). Each also says who a
 //! new connection is (`identify`), for the channel's name and the id posts are made as.
 
+pub mod instagram;
 pub mod linkedin;
 pub mod webhook;
 pub mod x;
@@ -13,7 +14,7 @@ use crate::outbound::Outbound;
 use crate::platforms::Post;
 
 /// The OAuth platforms creo can publish to.
-pub const PUBLISHES: [&str; 2] = ["x", "linkedin"];
+pub const PUBLISHES: [&str; 3] = ["x", "linkedin", "instagram"];
 /// The platforms whose metrics creo reads itself (`metrics`).
 pub const READS_METRICS: [&str; 1] = ["x"];
 
@@ -60,6 +61,7 @@ pub async fn publish(platform: &str, p: Publish<'_>) -> Answer {
         "webhook" => webhook::publish(p).await,
         "x" => x::publish(p).await,
         "linkedin" => linkedin::publish(p).await,
+        "instagram" => instagram::publish(p).await,
         other => Answer::Refused(format!("creo cannot publish to {other} yet")),
     }
 }
@@ -89,13 +91,14 @@ pub async fn identify(
     match platform {
         "x" => x::identify(outbound, api_url, token).await,
         "linkedin" => linkedin::identify(outbound, api_url, token).await,
+        "instagram" => instagram::identify(outbound, api_url, token).await,
         other => Err(format!("creo cannot connect {other} yet")),
     }
 }
 
 /// A sent request's answer: its status, headers and JSON body (`Null` when it had none or
 /// it was not JSON), or the `Answer` for no answer at all.
-struct Reply {
+pub(super) struct Reply {
     status: u16,
     headers: reqwest::header::HeaderMap,
     body: serde_json::Value,

@@ -1,0 +1,301 @@
+//! Instagram (the Instagram API with Instagram Login, Graph API style). Publishing is two
+//! steps: a media container (`POST /{ig-user-id}/media` with `image_url` and `caption`; for
+//! several images one container per image with `is_carousel_item=true`, then a `CAROUSEL`
+//! container naming them as `children`), then `POST /{ig-user-id}/media_publish` with
+//! `creation_id`; the answer's `id` is the media id, whose `permalink` is read after. A
+//! container still processing (`status_code` `IN_PROGRESS`) is waited for a few times.
+//!
+//! Tokens: the code exchange gives a short-lived token (an hour), swapped at once for a
+//! long-lived one (`GET /access_token?grant_type=ig_exchange_token`, 60 days), which is
+//! refreshed by itself (`GET /refresh_access_token?grant_type=ig_refresh_token`): Instagram
+//! has no refresh tokens. Errors are `{"error": {"message", "code", "is_transient"}}`: code
+//! 190 is the token, 4, 17, 32 and 613 are rate limits.
+
+use std::time::Duration;
+
+use super::{send, Answer, Publish, Reply};
+use crate::channels::oauth::{OAuthError, Tokens};
+use crate::outbound::Outbound;
+use crate::store::now_ms;
+
+/// How often a processing container is looked at before the try is given up for later.
+const STATUS_CHECKS: u32 = 5;
+
+/// What an error answer means.
+fn failure(reply: &Reply) -> Answer {
+    let e = &reply.body["error"];
+    let message = e["message"].as_str().unwrap_or("no message");
+    let reason = format!(
+        "instagram answered {}: {}",
+        reply.status,
+        message.chars().take(300).collect::<String>()
+    );
+    match e["code"].as_i64() {
+        Some(190) => Answer::Unauthorized(reason),
+        Some(4 | 17 | 32 | 613) => Answer::Retry {
+            reason,
+            wait: Some(Duration::from_secs(60)),
+        },
+        _ if e["is_transient"].as_bool() == Some(true)
+            || reply.status >= 500
+            || reply.status == 429 =>
+        {
+            Answer::Retry { reason, wait: None }
+        }
+        _ => Answer::Refused(reason),
+    }
+}
+
+async fn form(p: &Publish<'_>, path: &str, fields: &[(&str, &str)]) -> Result<Reply, Answer> {
+    let request = p.outbound.post(&format!("{}/{path}", p.api_url)).map(|r| {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        r.bearer_auth(p.token)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+    });
+    let reply = send(request).await?;
+    if reply.status == 200 {
+        Ok(reply)
+    } else {
+        Err(failure(&reply))
+    }
+}
+
+async fn get(outbound: &Outbound, url: &str, token: &str) -> Result<Reply, Answer> {
+    send(
+        outbound
+            .request(reqwest::Method::GET, url)
+            .map(|r| r.bearer_auth(token)),
+    )
+    .await
+}
+
+/// Waits until the container can be published.
+async fn ready(p: &Publish<'_>, container: &str) -> Result<(), Answer> {
+    for check in 0..STATUS_CHECKS {
+        let reply = get(
+            p.outbound,
+            &format!("{}/{container}?fields=status_code", p.api_url),
+            p.token,
+        )
+        .await?;
+        if reply.status != 200 {
+            return Err(failure(&reply));
+        }
+        match reply.body["status_code"].as_str() {
+            Some("FINISHED") | None => return Ok(()),
+            Some("ERROR") | Some("EXPIRED") => {
+                return Err(Answer::Refused(
+                    "instagram could not process the media".into(),
+                ))
+            }
+            _ => tokio::time::sleep(Duration::from_millis(500 * (check as u64 + 1))).await,
+        }
+    }
+    Err(Answer::Retry {
+        reason: "instagram is still processing the media".into(),
+        wait: Some(Duration::from_secs(30)),
+    })
+}
+
+pub async fn publish(p: Publish<'_>) -> Answer {
+    match steps(&p).await {
+        Ok(answer) | Err(answer) => answer,
+    }
+}
+
+async fn steps(p: &Publish<'_>) -> Result<Answer, Answer> {
+    let Some(user) = p.external_id else {
+        return Err(Answer::Refused(
+            "the channel does not know its Instagram account: reconnect it".into(),
+        ));
+    };
+    let urls: Vec<&str> = p
+        .post
+        .media
+        .iter()
+        .filter_map(|m| m.url.as_deref())
+        .collect();
+    if urls.is_empty() || urls.len() != p.post.media.len() {
+        return Err(Answer::Refused(
+            "instagram posts need their images at public URLs (each media needs a url)".into(),
+        ));
+    }
+    let media = format!("{user}/media");
+    let container = if let [only] = urls[..] {
+        form(p, &media, &[("image_url", only), ("caption", &p.post.text)]).await?
+    } else {
+        let mut children = Vec::new();
+        for url in urls.iter().take(10) {
+            let item = form(
+                p,
+                &media,
+                &[("image_url", url), ("is_carousel_item", "true")],
+            )
+            .await?;
+            children.push(item.body["id"].as_str().unwrap_or_default().to_string());
+        }
+        let children = children.join(",");
+        form(
+            p,
+            &media,
+            &[
+                ("media_type", "CAROUSEL"),
+                ("children", &children),
+                ("caption", &p.post.text),
+            ],
+        )
+        .await?
+    };
+    let Some(container) = container.body["id"].as_str().map(str::to_string) else {
+        return Err(Answer::Retry {
+            reason: "instagram answered without a container id".into(),
+            wait: None,
+        });
+    };
+    ready(p, &container).await?;
+    let published = form(
+        p,
+        &format!("{user}/media_publish"),
+        &[("creation_id", &container)],
+    )
+    .await?;
+    let Some(id) = published.body["id"].as_str().map(str::to_string) else {
+        return Err(Answer::Retry {
+            reason: "instagram answered without a media id".into(),
+            wait: None,
+        });
+    };
+    // Where people see it; the post is out either way.
+    let permalink = get(
+        p.outbound,
+        &format!("{}/{id}?fields=permalink", p.api_url),
+        p.token,
+    )
+    .await
+    .ok()
+    .and_then(|r| r.body["permalink"].as_str().map(str::to_string));
+    Ok(Answer::Published {
+        post_id: id,
+        permalink,
+    })
+}
+
+pub async fn identify(
+    outbound: &Outbound,
+    api_url: &str,
+    token: &str,
+) -> Result<(String, String), String> {
+    let reply = get(
+        outbound,
+        &format!("{api_url}/me?fields=user_id,username"),
+        token,
+    )
+    .await
+    .map_err(|_| "instagram could not be asked who this is".to_string())?;
+    match (
+        reply.body["user_id"].as_str(),
+        reply.body["username"].as_str(),
+    ) {
+        (Some(id), Some(name)) if reply.status == 200 => Ok((id.to_string(), format!("@{name}"))),
+        _ => Err(format!(
+            "instagram answered {} to who this is",
+            reply.status
+        )),
+    }
+}
+
+/// A token answer of Instagram's own token endpoints (`access_token`, `expires_in` seconds).
+fn tokens(reply: Reply) -> Result<Tokens, OAuthError> {
+    match (reply.status, reply.body["access_token"].as_str()) {
+        (200, Some(access)) => Ok(Tokens {
+            access: access.to_string(),
+            refresh: None,
+            expires_at: reply.body["expires_in"]
+                .as_i64()
+                .map(|s| now_ms() + s * 1000),
+        }),
+        (status, _) if status >= 500 || status == 429 => Err(OAuthError::Unavailable(format!(
+            "instagram answered {status}"
+        ))),
+        (status, _) => Err(OAuthError::Refused(format!(
+            "instagram answered {status}: {}",
+            reply.body["error"]["message"]
+                .as_str()
+                .unwrap_or("no message")
+        ))),
+    }
+}
+
+async fn token_call(outbound: &Outbound, url: &str) -> Result<Tokens, OAuthError> {
+    match send(outbound.request(reqwest::Method::GET, url)).await {
+        Ok(reply) => tokens(reply),
+        Err(answer) => Err(OAuthError::Unavailable(format!("{answer:?}"))),
+    }
+}
+
+/// The code exchanged for a short-lived token. Instagram's answer is not RFC 6749's (no
+/// `token_type`; sometimes wrapped in `data`), so this is not the `oauth2` crate's exchange.
+/// The PKCE verifier is sent too; Instagram ignores it, and `state` still guards the flow.
+pub async fn exchange(
+    outbound: &Outbound,
+    app: &crate::channels::apps::App,
+    redirect: &str,
+    code: &str,
+    verifier: &str,
+) -> Result<Tokens, OAuthError> {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("client_id", &app.client_id)
+        .append_pair(
+            "client_secret",
+            app.client_secret.as_deref().unwrap_or_default(),
+        )
+        .append_pair("grant_type", "authorization_code")
+        .append_pair("redirect_uri", redirect)
+        .append_pair("code", code)
+        .append_pair("code_verifier", verifier)
+        .finish();
+    let request = outbound.post(&app.token_url).map(|r| {
+        r.header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body)
+    });
+    let mut reply = send(request)
+        .await
+        .map_err(|answer| OAuthError::Unavailable(format!("{answer:?}")))?;
+    if let Some(first) = reply.body["data"].get(0).cloned() {
+        reply.body = first;
+    }
+    tokens(reply)
+}
+
+/// The short-lived token the code exchange gave, swapped for a long-lived one.
+pub async fn long_lived(
+    outbound: &Outbound,
+    api_url: &str,
+    client_secret: &str,
+    short: &Tokens,
+) -> Result<Tokens, OAuthError> {
+    let mut url = reqwest::Url::parse(&format!("{api_url}/access_token"))
+        .map_err(|e| OAuthError::Config(e.to_string()))?;
+    url.query_pairs_mut()
+        .append_pair("grant_type", "ig_exchange_token")
+        .append_pair("client_secret", client_secret)
+        .append_pair("access_token", &short.access);
+    token_call(outbound, url.as_str()).await
+}
+
+/// A long-lived token refreshed (it must still be valid, and at least a day old).
+pub async fn refresh(
+    outbound: &Outbound,
+    api_url: &str,
+    access: &str,
+) -> Result<Tokens, OAuthError> {
+    let mut url = reqwest::Url::parse(&format!("{api_url}/refresh_access_token"))
+        .map_err(|e| OAuthError::Config(e.to_string()))?;
+    url.query_pairs_mut()
+        .append_pair("grant_type", "ig_refresh_token")
+        .append_pair("access_token", access);
+    token_call(outbound, url.as_str()).await
+}
