@@ -287,6 +287,9 @@ pub struct Config {
     /// The first metrics poll of a published post comes this long after it went out; later
     /// ones at 6, 24, 72 and 168 times this (`jobs/collect.rs`).
     pub metrics_poll_first_ms: u64,
+    /// A finished generation's variations nobody chose are dropped this long after it
+    /// finished (seed 004 §7.5: 30 days).
+    pub generation_retention_ms: u64,
     pub tiers: creo_core::billing::Tiers,
     pub prices: creo_core::billing::Prices,
 }
@@ -445,6 +448,7 @@ impl Default for Config {
             low_credits_milli: 5_000,
             platforms: Default::default(),
             metrics_poll_first_ms: 3_600_000,
+            generation_retention_ms: 30 * 86_400_000,
             tiers: creo_core::billing::Tiers::default(),
             prices: creo_core::billing::Prices::default(),
         }

@@ -111,7 +111,7 @@ fn start_job_consumers(config: &Arc<Config>, deps: JobDeps) {
         ),
         collector: crate::jobs::collect::Collector {
             stores: stores.clone(),
-            jobs,
+            jobs: jobs.clone(),
             credentials,
             outbound: outbound.clone(),
             first_ms: config.metrics_poll_first_ms.max(1) as i64,
@@ -125,6 +125,8 @@ fn start_job_consumers(config: &Arc<Config>, deps: JobDeps) {
             events,
             hashtags,
             min_score: config.hashtag_min_score,
+            jobs: jobs.clone(),
+            retention_ms: config.generation_retention_ms as i64,
         },
         deliverer: crate::jobs::deliver::Deliverer::new(
             stores.webhooks.clone(),

@@ -28,6 +28,9 @@ pub struct Generator {
     pub hashtags: Arc<Vocabulary>,
     /// `hashtag_min_score`.
     pub min_score: f32,
+    /// Where the retention job of a finished generation is queued, and how long it waits.
+    pub jobs: Arc<crate::queue::JobQueue>,
+    pub retention_ms: i64,
 }
 
 impl Generator {
@@ -102,6 +105,7 @@ impl Generator {
         }
         metrics::counter!("creo_generations_total", "status" => if g.status == Status::Done { "done" } else { "failed" })
             .increment(1);
+        self.prune_later(&g).await;
         let event = serde_json::json!({ "type": "generation", "generation": g });
         self.events.to_editors(doc_id, &event);
         self.events.people().generation_ended(&g, succeeded).await;
@@ -117,6 +121,54 @@ impl Generator {
         self.events
             .to_webhooks(&g.account_id, Some(doc_id), "job.completed", completed)
             .await;
+        Outcome::Done
+    }
+
+    /// Queues the retention of a finished generation's variations nobody chose.
+    async fn prune_later(&self, g: &Generation) {
+        let job = Job {
+            id: format!("prune-{}", g.generation_id),
+            kind: JobKind::PruneGeneration {
+                doc_id: g.doc_id.clone(),
+                generation_id: g.generation_id.clone(),
+            },
+            not_before: g.completed_at.unwrap_or_else(now_ms) + self.retention_ms,
+            attempt: 0,
+        };
+        if let Err(e) = self.jobs.enqueue(&job).await {
+            tracing::warn!(job = %job.id, error = %e, "a generation's retention could not be queued");
+        }
+    }
+
+    /// Retention (seed 004 §7.5): the variations nobody chose go once the generation is old
+    /// enough. A deleted document or generation has nothing left to prune.
+    pub async fn prune(&self, job: &Job) -> Outcome {
+        let JobKind::PruneGeneration {
+            doc_id,
+            generation_id,
+        } = &job.kind
+        else {
+            return Outcome::Fail("not a retention job".into());
+        };
+        let mut g = match self
+            .stores
+            .generations
+            .generation(doc_id, generation_id)
+            .await
+        {
+            Ok(Some(g)) => g,
+            Ok(None) => return Outcome::Done,
+            Err(e) => return Outcome::Retry(e.to_string()),
+        };
+        if g.pruned_at.is_some() {
+            return Outcome::Done;
+        }
+        let dropped = g.variations.len() - usize::from(g.selected.is_some());
+        g.prune(now_ms());
+        if let Err(e) = self.stores.generations.put_generation(&g).await {
+            return Outcome::Retry(e.to_string());
+        }
+        metrics::counter!("creo_generation_variations_pruned_total").increment(dropped as u64);
         Outcome::Done
     }
 
@@ -220,5 +272,6 @@ pub fn pending(
         error: None,
         created_at: now_ms(),
         completed_at: None,
+        pruned_at: None,
     }
 }

@@ -31,6 +31,7 @@ impl Handlers {
             JobKind::Deliver { .. } => "deliver",
             JobKind::Mail { .. } => "mail",
             JobKind::CollectMetrics { .. } => "metrics",
+            JobKind::PruneGeneration { .. } => "retention",
         };
         let outcome = match &job.kind {
             JobKind::Publish { .. } => self.publisher.run(&job).await,
@@ -38,6 +39,7 @@ impl Handlers {
             JobKind::Deliver { .. } => self.deliverer.run(&job).await,
             JobKind::Mail { .. } => self.mailer.run(&job).await,
             JobKind::CollectMetrics { .. } => self.collector.run(&job).await,
+            JobKind::PruneGeneration { .. } => self.generator.prune(&job).await,
         };
         metrics::histogram!("creo_job_seconds", "kind" => kind)
             .record(started.elapsed().as_secs_f64());

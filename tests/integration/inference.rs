@@ -913,3 +913,70 @@ async fn four_variations_reach_the_editors_and_only_what_succeeded_is_paid() {
     faults(&server, "all-minilm-l6-v2", json!({ "panic_batches": 0 })).await;
     crate::jobs::clean_up(&p).await;
 }
+
+/// Retention (seed 004 §7.5): once a generation is old enough (here 8 s, in production 30
+/// days), the variations nobody chose are dropped; the chosen one stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generations_unchosen_variations_are_dropped_when_it_is_old_enough() {
+    let dir = models(true);
+    let server = ai_server(dir.path(), &[("CREO_GENERATION_RETENTION_MS", "8000")]);
+    let alice = register(&server, "alice@example.com").await;
+    let t = alice.access.clone();
+    ready(&server, &t, "all-minilm-l6-v2", 1, 20).await;
+    let purchase = json!({ "id": "evt_keep", "type": "credits.purchased",
+        "data": { "account_id": alice.account_id, "credits_milli": 10_000 } });
+    assert_eq!(
+        rest::webhook(&server, purchase, rest::WEBHOOK_SECRET, 0)
+            .await
+            .0,
+        200
+    );
+    let text = "Fresh bread every morning from six. Sourdough, rye and croissants. #bakery";
+    let _writer = document_with(&server, &t, "bread", text).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (s, g) = post(
+        &server,
+        "/api/v1/documents/bread/generations",
+        &t,
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, 202, "{g}");
+    let path = format!(
+        "/api/v1/documents/bread/generations/{}",
+        g["generation_id"].as_str().unwrap()
+    );
+    assert!(
+        wait_for(60, async || get(&server, &path, &t).await.1["status"]
+            == "done")
+        .await
+    );
+    let (s, chosen) = post(
+        &server,
+        &format!("{path}/select"),
+        &t,
+        json!({ "index": 1 }),
+    )
+    .await;
+    assert_eq!(s, 200, "{chosen}");
+    assert_eq!(
+        chosen["variations"].as_array().unwrap().len(),
+        4,
+        "all four until retention"
+    );
+    assert!(
+        wait_for(30, async || !get(&server, &path, &t).await.1["pruned_at"]
+            .is_null())
+        .await,
+        "pruned once old enough"
+    );
+    let (_, kept) = get(&server, &path, &t).await;
+    let left: Vec<u64> = kept["variations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(left, [1], "only the chosen variation stays: {kept}");
+    assert_eq!(kept["selected"], 1);
+}

@@ -49,6 +49,18 @@ pub struct Generation {
     pub error: Option<String>,
     pub created_at: i64,
     pub completed_at: Option<i64>,
+    /// When the variations nobody chose were dropped (retention), if they were.
+    #[serde(default)]
+    pub pruned_at: Option<i64>,
+}
+
+impl Generation {
+    /// Keeps only the chosen variation (none when none was), as retention asks.
+    pub fn prune(&mut self, now: i64) {
+        let chosen = self.selected;
+        self.variations.retain(|v| Some(v.index) == chosen);
+        self.pruned_at = Some(now);
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

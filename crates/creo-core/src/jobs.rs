@@ -33,6 +33,12 @@ pub enum JobKind {
     },
     /// Email one person.
     Mail { user_id: String, mail: Mail },
+    /// Retention: a generation's variations nobody chose are dropped once it is old enough
+    /// (the chosen one stays; it is in the document anyway).
+    PruneGeneration {
+        doc_id: String,
+        generation_id: String,
+    },
     /// Read a published post's counters from its channel's platform (round `round` of the
     /// polling schedule; each round queues the next).
     CollectMetrics {

@@ -2207,6 +2207,11 @@ export interface components {
              * @description The price of one variation, milli-credits.
              */
             price_milli: number;
+            /**
+             * Format: int64
+             * @description When the variations nobody chose were dropped (retention), if they were.
+             */
+            pruned_at?: number | null;
             requested_by: string;
             /** @description The credits held for it (none for accounts that are not billed here). */
             reservation_id?: string | null;
