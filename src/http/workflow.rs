@@ -95,6 +95,31 @@ fn schedule_time(at: &str, timezone: &str) -> Result<i64, ApiError> {
         })
 }
 
+/// A post just scheduled (or rescheduled) for a later time shows each of its channels as
+/// queued until its publishing job takes them. (Not for publish now: its job may already be
+/// writing these records.)
+async fn queue_targets(state: &AppState, next: &Workflow) -> Result<(), ApiError> {
+    if next.state != crate::workflow::State::Scheduled {
+        return Ok(());
+    }
+    for target in &next.targets {
+        let Some(channel_id) = &target.channel_id else {
+            continue;
+        };
+        let queued = crate::channels::TargetDelivery {
+            doc_id: next.doc_id.clone(),
+            version: next.version,
+            channel_id: channel_id.clone(),
+            platform: target.platform.clone(),
+            state: crate::channels::TargetState::Queued,
+            attempts: 0,
+            updated_at: crate::store::now_ms(),
+        };
+        state.stores.channels.put_target(&queued).await?;
+    }
+    Ok(())
+}
+
 /// Before a schedule or a publish now: with `repeat`, the rule from this first occurrence;
 /// without, the post stops repeating. Kept before the move, since its publishing job may run
 /// at once and looks for it when it is done. (Unschedule and reopen stop it after the move; a
@@ -354,6 +379,9 @@ pub(super) async fn apply_move(
             })?;
     if matches!(body.action, Action::Unschedule | Action::Reopen) {
         state.stores.workflows.delete_recurrence(&doc_id).await?;
+    }
+    if matches!(body.action, Action::Schedule | Action::Reschedule) {
+        queue_targets(state, &next).await?;
     }
     // Every state change keeps the content it was decided on.
     let name = body.action.version_name(next.state);

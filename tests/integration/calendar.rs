@@ -97,6 +97,15 @@ async fn the_calendar_shows_an_accounts_posts_by_time_and_follows_a_reschedule()
         .await;
         assert_eq!(s, 200, "{v}");
     }
+    let (_, w) = get(&server, "/api/v1/documents/dec5/workflow", &owner.access).await;
+    assert_eq!(
+        (
+            w["deliveries"][0]["channel_id"].as_str(),
+            w["deliveries"][0]["state"].as_str()
+        ),
+        (Some(a.as_str()), Some("queued")),
+        "each channel shows as queued until its time: {w}"
+    );
     let (s, december) = calendar(&server, &owner, DECEMBER).await;
     assert_eq!(s, 200, "{december}");
     assert_eq!(ids(&december), ["dec5", "dec20"], "by time: {december}");
