@@ -3,9 +3,10 @@
 //! connect or reconnect a platform channel through OAuth 2.0, and remove channels.
 //!
 //! Connecting: `connect` answers the platform's authorization URL (PKCE S256, `state` a
-//! single-use token of ours, ten minutes); the platform sends the person back to `callback`,
-//! which checks the state, exchanges the code, asks the platform who this is, stores the
-//! channel with its tokens sealed, and sends the person on to the editor.
+//! single-use token of ours, ten minutes) and gives the browser a cookie; the platform sends
+//! the person back to `callback`, which checks the state and that the same browser came back,
+//! exchanges the code, asks the platform who this is, stores the channel with its tokens
+//! sealed, and sends the person on to the editor.
 
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -105,6 +106,24 @@ struct Pending {
     channel_id: Option<String>,
     /// The PKCE verifier, sealed to this state.
     verifier: String,
+    /// The digest of the cookie `connect` gave the browser that started: only that browser
+    /// finishes. Without it, a workspace owner could send someone the authorization link and
+    /// collect their account's tokens as a channel of the owner's workspace.
+    #[serde(default)]
+    browser: String,
+}
+
+/// The cookie that ties a connection to the browser that started it.
+const BROWSER_COOKIE: &str = "creo_oauth";
+
+fn cookie<'a>(req: &'a actix_web::HttpRequest, name: &str) -> Option<&'a str> {
+    req.headers()
+        .get_all("cookie")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
 }
 
 async fn room_for_one(state: &AppState, account_id: &str) -> Result<(), ApiError> {
@@ -261,11 +280,13 @@ pub async fn connect(
     let hash = secret::digest(&token);
     let (authorize_url, verifier) = oauth::authorize(&app, &redirect_uri(&state), &token)
         .map_err(|e| ApiError::new(Code::PlatformUnavailable, e.to_string()))?;
+    let browser = secret::generate("ob_");
     let pending = Pending {
         account_id,
         platform,
         channel_id,
         verifier: state.sealer.seal(&verifier, &hash),
+        browser: secret::digest(&browser),
     };
     let now = now_ms();
     state
@@ -282,7 +303,20 @@ pub async fn connect(
             &hash,
         )
         .await?;
-    Ok(HttpResponse::Ok().json(Authorization { authorize_url }))
+    let secure = if state.config.public_url().starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            "Set-Cookie",
+            format!(
+                "{BROWSER_COOKIE}={browser}; Path=/api/v1/channels/oauth; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+                CONNECT_TTL_MS / 1000
+            ),
+        ))
+        .json(Authorization { authorize_url }))
 }
 
 /// Where platforms send people back; registered as the app's redirect URI.
@@ -299,6 +333,7 @@ fn redirect_uri(state: &AppState) -> String {
     responses((status = 303, description = "on to the editor, with the new channel or why not"),
               (status = 400, description = "an unknown, used or expired state")))]
 pub async fn callback(
+    req: actix_web::HttpRequest,
     query: web::Query<Callback>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
@@ -333,6 +368,13 @@ pub async fn callback(
             url::form_urlencoded::byte_serialize(why.as_bytes()).collect::<String>()
         ))
     };
+    let same_browser =
+        cookie(&req, BROWSER_COOKIE).is_some_and(|c| secret::digest(c) == pending.browser);
+    if !same_browser {
+        return Ok(refused(
+            "this connection was started in another browser: start it again from creo".into(),
+        ));
+    }
     if let Some(error) = query.error {
         return Ok(refused(format!(
             "{} said: {}",

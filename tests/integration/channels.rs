@@ -65,18 +65,26 @@ fn no_redirects() -> reqwest::Client {
         .unwrap()
 }
 
-/// Starts connecting `platform`; the authorization URL's query.
-async fn authorize(server: &Server, owner: &User, body: Value) -> Vec<(String, String)> {
-    let (s, v) = post(
+/// Starts connecting `platform`: the authorization URL's query, and the cookie the browser
+/// got (`name=value`).
+async fn authorize(server: &Server, owner: &User, body: Value) -> (Vec<(String, String)>, String) {
+    let (s, v, headers) = call(
         server,
+        Method::POST,
         &format!("/api/v1/accounts/{}/channels/connect", owner.account_id),
-        &owner.access,
-        body,
+        Some(&owner.access),
+        Some(body),
     )
     .await;
     assert_eq!(s, 200, "{v}");
+    let set = headers["set-cookie"].to_str().unwrap();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+        "{set}"
+    );
+    let cookie = set.split(';').next().unwrap().to_string();
     let url = reqwest::Url::parse(v["authorize_url"].as_str().unwrap()).unwrap();
-    url.query_pairs().into_owned().collect()
+    (url.query_pairs().into_owned().collect(), cookie)
 }
 
 fn param<'a>(query: &'a [(String, String)], name: &str) -> &'a str {
@@ -87,10 +95,12 @@ fn param<'a>(query: &'a [(String, String)], name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("{name} missing from {query:?}"))
 }
 
-/// The platform's answer to the person: back to creo's callback; where creo sends them on.
-async fn come_back(server: &Server, query: &str) -> (u16, String) {
+/// The platform's answer to the person: back to creo's callback, in the browser holding
+/// `cookie`; where creo sends them on.
+async fn come_back(server: &Server, query: &str, cookie: &str) -> (u16, String) {
     let r = no_redirects()
         .get(server.url(&format!("/api/v1/channels/oauth/callback?{query}")))
+        .header("Cookie", cookie)
         .send()
         .await
         .unwrap();
@@ -104,21 +114,22 @@ async fn come_back(server: &Server, query: &str) -> (u16, String) {
 
 /// Connects `platform` all the way: the new (or reconnected) channel's id.
 async fn connect(server: &Server, owner: &User, platform: &Platform, body: Value) -> String {
-    let query = authorize(server, owner, body).await;
+    let (query, cookie) = authorize(server, owner, body).await;
     assert_eq!(param(&query, "response_type"), "code");
     assert_eq!(param(&query, "client_id"), CLIENT_ID);
     assert_eq!(param(&query, "code_challenge_method"), "S256");
     assert!(param(&query, "redirect_uri").ends_with("/api/v1/channels/oauth/callback"));
     let code = platform.approve(param(&query, "code_challenge"));
     let state = param(&query, "state");
-    let (status, location) = come_back(server, &format!("state={state}&code={code}")).await;
+    let (status, location) =
+        come_back(server, &format!("state={state}&code={code}"), &cookie).await;
     assert_eq!(status, 303, "{location}");
     let id = location
         .split("channel_connected=")
         .nth(1)
         .unwrap_or_else(|| panic!("not connected: {location}"));
     // The state is spent.
-    let (again, _) = come_back(server, &format!("state={state}&code={code}")).await;
+    let (again, _) = come_back(server, &format!("state={state}&code={code}"), &cookie).await;
     assert_eq!(again, 400, "a state works once");
     id.to_string()
 }
@@ -457,23 +468,41 @@ async fn only_managers_connect_and_a_bad_or_declined_callback_connects_nothing()
         "{v}"
     );
 
-    let (s, _) = come_back(&server, "state=oauth_forged&code=code_1").await;
+    let (s, _) = come_back(&server, "state=oauth_forged&code=code_1", "").await;
     assert_eq!(s, 400, "an unknown state");
-    let query = authorize(&server, &owner, json!({ "platform": "x" })).await;
+    let (query, cookie) = authorize(&server, &owner, json!({ "platform": "x" })).await;
     let state = param(&query, "state").to_string();
-    let (s, location) = come_back(&server, &format!("state={state}&error=access_denied")).await;
-    assert_eq!(s, 303);
-    assert!(location.contains("channel_error="), "{location}");
-    // A code the platform never issued (or one for another PKCE challenge) connects nothing.
-    let query = authorize(&server, &owner, json!({ "platform": "x" })).await;
-    let other = platform.approve("not-this-challenge");
     let (s, location) = come_back(
         &server,
-        &format!("state={}&code={other}", param(&query, "state")),
+        &format!("state={state}&error=access_denied"),
+        &cookie,
     )
     .await;
     assert_eq!(s, 303);
     assert!(location.contains("channel_error="), "{location}");
+    // A code the platform never issued (or one for another PKCE challenge) connects nothing.
+    let (query, cookie) = authorize(&server, &owner, json!({ "platform": "x" })).await;
+    let other = platform.approve("not-this-challenge");
+    let (s, location) = come_back(
+        &server,
+        &format!("state={}&code={other}", param(&query, "state")),
+        &cookie,
+    )
+    .await;
+    assert_eq!(s, 303);
+    assert!(location.contains("channel_error="), "{location}");
+    // The owner sends the authorization link to someone else, who approves with their own
+    // account: it comes back in another browser, without the cookie, and connects nothing.
+    let (query, _owners_cookie) = authorize(&server, &owner, json!({ "platform": "x" })).await;
+    let code = platform.approve(param(&query, "code_challenge"));
+    let (s, location) = come_back(
+        &server,
+        &format!("state={}&code={code}", param(&query, "state")),
+        "creo_oauth=ob_someone_elses",
+    )
+    .await;
+    assert_eq!(s, 303);
+    assert!(location.contains("another+browser"), "{location}");
     assert!(
         channels(&server, &editor).await.is_empty(),
         "nothing was connected"
