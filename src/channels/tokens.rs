@@ -20,6 +20,10 @@ use crate::store::{now_ms, ChannelStore, StoreError};
 
 /// Tokens expiring sooner than this are refreshed before use.
 pub const REFRESH_AHEAD_MS: i64 = 5 * 60 * 1000;
+/// Instagram's long-lived tokens (60 days) renew only while valid and at least a day old:
+/// they are renewed at the first use in their last 50 days, so a channel used at least every
+/// 50 days never lapses.
+pub const INSTAGRAM_REFRESH_AHEAD_MS: i64 = 50 * 86_400_000;
 
 /// What sending through a channel takes now.
 #[derive(Debug)]
@@ -120,10 +124,12 @@ impl Credentials {
             });
         }
         let app = apps::app(&self.config, &channel.platform).map_err(NotReady::Fail)?;
-        let expiring = |c: &Channel| {
-            c.token_expires_at
-                .is_some_and(|at| at - now_ms() < REFRESH_AHEAD_MS)
+        let ahead = if channel.platform == "instagram" {
+            INSTAGRAM_REFRESH_AHEAD_MS
+        } else {
+            REFRESH_AHEAD_MS
         };
+        let expiring = |c: &Channel| c.token_expires_at.is_some_and(|at| at - now_ms() < ahead);
         let channel = if refused || expiring(channel) {
             self.refresh(&app, channel, refused, expiring).await?
         } else {

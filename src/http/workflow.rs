@@ -95,6 +95,25 @@ fn schedule_time(at: &str, timezone: &str) -> Result<i64, ApiError> {
         })
 }
 
+/// A post whose channels are being published to cannot be moved or taken back: a new schedule
+/// would send again to the channels already done.
+async fn refuse_while_going_out(state: &AppState, current: &Workflow) -> Result<(), ApiError> {
+    let started = state
+        .stores
+        .channels
+        .targets(&current.doc_id)
+        .await?
+        .into_iter()
+        .any(|t| t.version == current.version && t.state != crate::channels::TargetState::Queued);
+    if started {
+        return Err(ApiError::new(
+            Code::InvalidTransition,
+            "the post is going out on its channels: wait until it is published or failed",
+        ));
+    }
+    Ok(())
+}
+
 /// A post just scheduled (or rescheduled) for a later time shows each of its channels as
 /// queued until its publishing job takes them. (Not for publish now: its job may already be
 /// writing these records.)
@@ -337,7 +356,29 @@ pub(super) async fn apply_move(
         .await
         .map_err(|problems| ApiError::new(Code::PlatformChecks, problems))?;
     }
-    if matches!(body.action, Action::Schedule | Action::PublishNow) {
+    let required_approvals = required(state, &account).await?;
+    // Only a move the rules allow touches the post's repetition (a viewer's refused schedule
+    // must not start one); the transition decides again under its conditional write.
+    let current = state
+        .stores
+        .workflows
+        .workflow(&doc_id)
+        .await?
+        .unwrap_or_else(|| Workflow::new(&doc_id, &account, 0));
+    let allowed = current
+        .apply(
+            body.action,
+            &principal.actor(),
+            principal.role,
+            required_approvals,
+            schedule.clone(),
+            crate::store::now_ms(),
+        )
+        .is_ok();
+    if matches!(body.action, Action::Reschedule | Action::Unschedule) {
+        refuse_while_going_out(state, &current).await?;
+    }
+    if allowed && matches!(body.action, Action::Schedule | Action::PublishNow) {
         let first = match (&schedule, body.action) {
             (Some((at, zone)), Action::Schedule) => (*at, zone.clone()),
             (given, _) => (
@@ -358,7 +399,7 @@ pub(super) async fn apply_move(
         note: &body.note,
         schedule,
         targets: body.targets.clone(),
-        required_approvals: required(&state, &account).await?,
+        required_approvals,
     };
     let (next, record) =
         crate::app::workflow::transition(&*state.stores.workflows, &state.jobs, request)

@@ -350,6 +350,29 @@ async fn a_rate_limit_is_waited_out_and_a_server_error_retried_until_the_post_is
     approved(&server, &owner, "launch", "Third time lucky").await;
     let (s, v) = publish_now(&server, &owner, "launch", &[&x]).await;
     assert_eq!(s, 200, "{v}");
+    // While it is going out it cannot be taken back or moved (X might already have it).
+    let mut retrying = false;
+    for _ in 0..200 {
+        let (_, w) = get(&server, "/api/v1/documents/launch/workflow", &owner.access).await;
+        if w["deliveries"][0]["state"] == "retrying" {
+            retrying = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(retrying, "the rate limit is being waited out");
+    let (s, v) = post(
+        &server,
+        "/api/v1/documents/launch/workflow",
+        &owner.access,
+        json!({ "action": "unschedule" }),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (409, Some("invalid_transition")),
+        "{v}"
+    );
     let done = settled(&server, &owner, "launch").await;
     assert_eq!(done["workflow"]["state"], "published", "{done}");
     let on_x = delivery(&done, &x);

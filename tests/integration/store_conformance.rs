@@ -1249,6 +1249,16 @@ async fn metrics_keep_every_reading_and_each_posts_newest_per_channel() {
             "{}: every reading, oldest first",
             b.name
         );
+        let newest = m.samples(&doc, 2).await.unwrap();
+        assert_eq!(
+            newest
+                .iter()
+                .map(|s| s.metrics.impressions)
+                .collect::<Vec<_>>(),
+            [7, 200],
+            "{}: a limit keeps the newest",
+            b.name
+        );
         let mut latest = m.latest(&account, DEC_1, DEC_1 + 1, 100).await.unwrap();
         latest.sort_by(|a, b| a.channel_id.cmp(&b.channel_id));
         assert_eq!(

@@ -414,4 +414,54 @@ async fn a_repeating_post_is_scheduled_again_after_it_goes_out_until_its_rule_en
         }
     }
     assert_eq!(dest.got.lock().unwrap().len(), 2, "each went out once, now");
+
+    // A viewer's refused schedule with a rule starts no repetition of a post scheduled once.
+    let viewer = member(&server, &owner, "viewer@example.com", "viewer").await;
+    let (s, _) = post(
+        &server,
+        "/api/v1/documents",
+        &owner.access,
+        json!({ "id": "single" }),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let c = YClient::connect(&server.ws("single", &owner.access)).await;
+    assert!(c.synced().await);
+    c.append("Just once");
+    assert!(c.wait(5, |_| true).await);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    for action in ["submit", "approve"] {
+        assert_eq!(
+            act(
+                &server,
+                &owner.access,
+                "single",
+                json!({ "action": action })
+            )
+            .await
+            .0,
+            200
+        );
+    }
+    let at = (chrono::Utc::now() + chrono::Duration::seconds(2))
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string();
+    let once = json!({ "action": "schedule", "at": at, "timezone": "UTC" });
+    assert_eq!(act(&server, &owner.access, "single", once).await.0, 200);
+    let sneaky =
+        json!({ "action": "schedule", "at": at, "timezone": "UTC", "repeat": "FREQ=DAILY" });
+    assert_eq!(act(&server, &viewer.access, "single", sneaky).await.0, 403);
+    let mut w = Value::Null;
+    for _ in 0..100 {
+        w = get(&server, "/api/v1/documents/single/workflow", &owner.access)
+            .await
+            .1;
+        if w["workflow"]["state"] == "published" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (_, w) = get(&server, "/api/v1/documents/single/workflow", &owner.access).await;
+    assert_eq!(w["workflow"]["state"], "published", "not repeated: {w}");
 }

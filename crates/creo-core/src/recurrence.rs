@@ -151,22 +151,33 @@ fn dates(rule: &Rule, start: NaiveDate) -> impl Iterator<Item = NaiveDate> + '_ 
     } else {
         rule.by_day.clone()
     };
-    (0..MAX_SCAN as i64).flat_map(move |k| -> Vec<NaiveDate> {
-        match rule.freq {
-            Freq::Daily => vec![start + Duration::days(k * step)],
-            Freq::Weekly => days
-                .iter()
-                .map(|d| monday + Duration::days(k * step * 7 + d.num_days_from_monday() as i64))
-                .filter(|d| *d >= start)
-                .collect(),
-            Freq::Monthly => {
-                let months = start.year() as i64 * 12 + start.month0() as i64 + k * step;
-                NaiveDate::from_ymd_opt((months / 12) as i32, (months % 12) as u32 + 1, start.day())
+    // The first occurrence is one even on a day the rule does not name (RFC 5545's DTSTART).
+    let off_rule = rule.freq == Freq::Weekly && !days.contains(&start.weekday());
+    let first = off_rule.then_some(start);
+    first
+        .into_iter()
+        .chain((0..MAX_SCAN as i64).flat_map(move |k| -> Vec<NaiveDate> {
+            match rule.freq {
+                Freq::Daily => vec![start + Duration::days(k * step)],
+                Freq::Weekly => days
+                    .iter()
+                    .map(|d| {
+                        monday + Duration::days(k * step * 7 + d.num_days_from_monday() as i64)
+                    })
+                    .filter(|d| *d >= start)
+                    .collect(),
+                Freq::Monthly => {
+                    let months = start.year() as i64 * 12 + start.month0() as i64 + k * step;
+                    NaiveDate::from_ymd_opt(
+                        (months / 12) as i32,
+                        (months % 12) as u32 + 1,
+                        start.day(),
+                    )
                     .into_iter()
                     .collect()
+                }
             }
-        }
-    })
+        }))
 }
 
 /// The first occurrence after `after`, and how many come before it (0: it is the first), or
@@ -277,6 +288,25 @@ mod tests {
             next_after(&rule, chrono_tz::UTC, first, first + 86_400_000),
             None,
             "two and done"
+        );
+    }
+
+    #[test]
+    fn a_first_occurrence_off_the_rules_days_still_counts() {
+        // Wednesday 2 December, then Mondays: COUNT=3 is Wednesday and two Mondays.
+        let got = all(
+            "FREQ=WEEKLY;BYDAY=MO;COUNT=3",
+            chrono_tz::UTC,
+            "2026-12-02T09:00:00Z",
+            10,
+        );
+        assert_eq!(
+            got,
+            [
+                utc("2026-12-02T09:00:00Z"),
+                utc("2026-12-07T09:00:00Z"),
+                utc("2026-12-14T09:00:00Z")
+            ]
         );
     }
 

@@ -39,16 +39,19 @@ impl MetricsStore for ScyllaStore {
             .map_err(unavailable)
     }
 
+    /// The partition is clustered by channel, then time: the newest across channels are found
+    /// by reading it whole (a post's readings are a few polls and its reports).
     async fn samples(&self, doc_id: &str, limit: usize) -> Result<Vec<Sample>, StoreError> {
         let mut all: Vec<Sample> = decode(
-            self.all_rows(&self.channels.samples, (doc_id, limit as i32))
+            self.all_rows(&self.channels.samples, (doc_id, i32::MAX))
                 .await?,
         )?;
         all.sort_by(|a, b| {
             a.at.cmp(&b.at)
                 .then_with(|| a.channel_id.cmp(&b.channel_id))
         });
-        Ok(all)
+        let skip = all.len().saturating_sub(limit);
+        Ok(all.split_off(skip))
     }
 
     async fn latest(
@@ -79,7 +82,7 @@ impl MetricsStore for ScyllaStore {
 impl ScyllaStore {
     /// Forgets a deleted document's metrics: its newest rows first (found through its series).
     pub(super) async fn drop_metrics(&self, doc_id: &str) -> Result<(), StoreError> {
-        let samples = self.samples(doc_id, 100_000).await?;
+        let samples = self.samples(doc_id, usize::MAX).await?;
         let mut done = std::collections::HashSet::new();
         for s in &samples {
             if done.insert((s.channel_id.clone(), s.published_at)) {

@@ -37,13 +37,17 @@ impl MetricsStore for EmbeddedStore {
         self.read(move |c| {
             let mut stmt = c
                 .prepare_cached(
-                    "SELECT data FROM post_metrics WHERE doc_id = ?1 ORDER BY at, channel_id LIMIT ?2",
+                    "SELECT data FROM post_metrics WHERE doc_id = ?1 ORDER BY at DESC, channel_id DESC LIMIT ?2",
                 )
                 .map_err(unavailable)?;
             let rows = stmt
                 .query_map(params![doc, limit as i64], |r| r.get::<_, String>(0))
                 .map_err(unavailable)?;
-            rows.map(|r| decode(&r.map_err(unavailable)?)).collect()
+            let mut newest: Vec<Sample> = rows
+                .map(|r| decode(&r.map_err(unavailable)?))
+                .collect::<Result<_, _>>()?;
+            newest.reverse();
+            Ok(newest)
         })
         .await
     }

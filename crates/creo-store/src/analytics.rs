@@ -12,7 +12,7 @@ pub trait MetricsStore: Send + Sync + 'static {
     /// Records a sample; it becomes the post's newest on its channel unless a later one is
     /// already kept.
     async fn put_sample(&self, sample: &Sample) -> Result<(), StoreError>;
-    /// The document's samples, every channel, oldest first (at most `limit`).
+    /// The document's newest `limit` samples, every channel, oldest first.
     async fn samples(&self, doc_id: &str, limit: usize) -> Result<Vec<Sample>, StoreError>;
     /// The newest sample of each post of the account published in `[from, to)`, by publication
     /// time, at most `limit`.

@@ -163,10 +163,10 @@ async fn steps(p: &Publish<'_>) -> Result<Answer, Answer> {
     )
     .await?;
     let Some(id) = published.body["id"].as_str().map(str::to_string) else {
-        return Err(Answer::Retry {
-            reason: "instagram answered without a media id".into(),
-            wait: None,
-        });
+        // It may be out: trying again could post it twice.
+        return Err(Answer::Refused(
+            "instagram accepted the post but gave no id; not sent again, check the account".into(),
+        ));
     };
     // Where people see it; the post is out either way.
     let permalink = get(

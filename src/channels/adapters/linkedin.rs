@@ -56,10 +56,11 @@ pub async fn publish(p: Publish<'_>) -> Answer {
                 post_id: urn.to_string(),
                 permalink: Some(format!("https://www.linkedin.com/feed/update/{urn}/")),
             },
-            _ => Answer::Retry {
-                reason: "linkedin answered without a post id".into(),
-                wait: None,
-            },
+            // It may be out: trying again could post it twice.
+            _ => Answer::Refused(
+                "linkedin accepted the post but gave no id; not sent again, check the account"
+                    .into(),
+            ),
         };
     }
     failure("linkedin", &reply, reply.body["message"].as_str(), None)

@@ -36,10 +36,10 @@ pub async fn publish(p: Publish<'_>) -> Answer {
                 post_id: id.to_string(),
                 permalink: Some(format!("https://x.com/i/web/status/{id}")),
             },
-            None => Answer::Retry {
-                reason: "x answered without a post id".into(),
-                wait: None,
-            },
+            // It may be out: trying again could post it twice.
+            None => Answer::Refused(
+                "x accepted the post but gave no id; not sent again, check the account".into(),
+            ),
         };
     }
     let message = reply.body["detail"]
