@@ -192,6 +192,15 @@ impl Credentials {
         };
         match renewal {
             Ok(tokens) => {
+                // Removed while the platform answered: it stays removed.
+                if self
+                    .store
+                    .channel(&seen.account_id, &seen.channel_id)
+                    .await?
+                    .is_none()
+                {
+                    return Err(NotReady::Fail("the channel was removed".into()));
+                }
                 let renewed = self.with_tokens(current, &tokens);
                 self.store.put_channel(&renewed).await?;
                 metrics::counter!("creo_channel_refreshes_total", "outcome" => "renewed")

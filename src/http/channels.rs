@@ -462,7 +462,19 @@ async fn finish(
             }
             Some(c)
         }
-        None => None,
+        None => {
+            let count = state
+                .stores
+                .channels
+                .channels(&pending.account_id)
+                .await
+                .map_err(store_error)?
+                .len();
+            if count >= MAX_CHANNELS {
+                return Err(format!("an account has at most {MAX_CHANNELS} channels"));
+            }
+            None
+        }
     };
     let channel = existing.unwrap_or_else(|| Channel {
         channel_id: format!("ch_{}", secret::id()),
