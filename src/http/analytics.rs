@@ -104,14 +104,6 @@ pub struct MetricsReport {
     pub metrics: Metrics,
 }
 
-fn instant(name: &str, value: &str) -> Result<i64, ApiError> {
-    chrono::DateTime::parse_from_rfc3339(value)
-        .map(|t| t.timestamp_millis())
-        .map_err(|_| {
-            ApiError::bad_request(Code::InvalidTime, format!("{name} is an RFC 3339 instant"))
-        })
-}
-
 /// The newest reading of each post and channel among `samples`.
 fn newest(samples: &[Sample]) -> Vec<&Sample> {
     let mut by_target: std::collections::HashMap<(&str, &str), &Sample> = Default::default();
@@ -170,13 +162,7 @@ pub async fn account(
     query: web::Query<Window>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (from, to) = (instant("from", &query.from)?, instant("to", &query.to)?);
-    if to <= from || to - from > WINDOW_DAYS * 86_400_000 {
-        return Err(ApiError::bad_request(
-            Code::InvalidTime,
-            format!("to comes after from, at most {WINDOW_DAYS} days later"),
-        ));
-    }
+    let (from, to) = super::calendar::window(&query.from, &query.to, WINDOW_DAYS)?;
     let mut latest = state
         .stores
         .metrics

@@ -47,15 +47,27 @@ pub struct Calendar {
     pub truncated: bool,
 }
 
-fn instant(name: &str, value: &str) -> Result<i64, ApiError> {
-    chrono::DateTime::parse_from_rfc3339(value)
-        .map(|t| t.timestamp_millis())
-        .map_err(|_| {
-            ApiError::bad_request(
-                Code::InvalidTime,
-                format!("{name} is an RFC 3339 instant like 2026-12-01T00:00:00Z"),
-            )
-        })
+/// `[from, to)` read from two RFC 3339 instants (`2026-12-01T00:00:00+01:00`), `to` after
+/// `from` by at most `max_days`: the window calendar and analytics requests name.
+pub(super) fn window(from: &str, to: &str, max_days: i64) -> Result<(i64, i64), ApiError> {
+    let instant = |name: &str, value: &str| {
+        chrono::DateTime::parse_from_rfc3339(value)
+            .map(|t| t.timestamp_millis())
+            .map_err(|_| {
+                ApiError::bad_request(
+                    Code::InvalidTime,
+                    format!("{name} is an RFC 3339 instant like 2026-12-01T00:00:00Z"),
+                )
+            })
+    };
+    let (from, to) = (instant("from", from)?, instant("to", to)?);
+    if to <= from || to - from > max_days * 86_400_000 {
+        return Err(ApiError::bad_request(
+            Code::InvalidTime,
+            format!("to comes after from, at most {max_days} days later"),
+        ));
+    }
+    Ok((from, to))
 }
 
 /// The account's posts with a time in the window, by time.
@@ -70,13 +82,7 @@ pub async fn get(
     query: web::Query<Window>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (from, to) = (instant("from", &query.from)?, instant("to", &query.to)?);
-    if to <= from || to - from > MAX_WINDOW_DAYS * 86_400_000 {
-        return Err(ApiError::bad_request(
-            Code::InvalidTime,
-            format!("to comes after from, at most {MAX_WINDOW_DAYS} days later"),
-        ));
-    }
+    let (from, to) = window(&query.from, &query.to, MAX_WINDOW_DAYS)?;
     let mut posts = state
         .stores
         .workflows
