@@ -23,6 +23,8 @@ pub struct Request<'a> {
     /// For `schedule`: when (ms since the epoch) and in which time zone.
     pub schedule: Option<(i64, String)>,
     pub targets: Vec<creo_core::platforms::Target>,
+    /// For `schedule` and `publish_now`: the rule the post repeats by (none: it stops).
+    pub repeat: Option<&'a str>,
     pub required_approvals: u32,
 }
 
@@ -32,6 +34,8 @@ pub enum MoveError {
     Refused(#[from] Refusal),
     #[error("scheduled, but the job queue did not take it: unschedule and schedule again")]
     NotQueued,
+    #[error("scheduled, but its repetition could not be kept: unschedule and schedule again")]
+    RepeatNotKept,
     #[error("the document kept moving; try again")]
     Busy,
     #[error(transparent)]
@@ -55,6 +59,7 @@ pub async fn transition(
         note,
         schedule,
         targets,
+        repeat,
         required_approvals,
     } = request;
     for _ in 0..5 {
@@ -87,6 +92,8 @@ pub async fn transition(
         if !record_transition(workflows, &next, &record).await? {
             continue;
         }
+        // Before the job: a publish now's job may run at once, and looks for it when done.
+        let kept = remember_repetition(workflows, &next, action, repeat).await;
         if let (State::Scheduled, Some(at)) = (next.state, next.scheduled_at) {
             let job = Job {
                 id: format!("publish-{doc_id}-{}", next.version),
@@ -102,9 +109,41 @@ pub async fn transition(
                 return Err(MoveError::NotQueued);
             }
         }
+        if let Err(e) = kept {
+            tracing::error!(doc = %doc_id, error = %e, "a post's repetition could not be kept");
+            return Err(MoveError::RepeatNotKept);
+        }
         return Ok((next, record));
     }
     Err(MoveError::Busy)
+}
+
+/// A schedule or publish now with `repeat` keeps the rule from this first occurrence; one
+/// without, an unschedule and a reopen stop the post repeating; a reschedule moves one
+/// occurrence and leaves the rule.
+async fn remember_repetition(
+    workflows: &dyn WorkflowStore,
+    next: &Workflow,
+    action: Action,
+    repeat: Option<&str>,
+) -> Result<(), StoreError> {
+    match (action, repeat, next.scheduled_at) {
+        (Action::Schedule | Action::PublishNow, Some(rule), Some(first)) => {
+            workflows
+                .put_recurrence(&creo_core::recurrence::Recurrence {
+                    doc_id: next.doc_id.clone(),
+                    account_id: next.account_id.clone(),
+                    rule: rule.to_string(),
+                    timezone: next.timezone.clone().unwrap_or_else(|| "UTC".into()),
+                    first,
+                })
+                .await
+        }
+        (Action::Schedule | Action::PublishNow | Action::Unschedule | Action::Reopen, ..) => {
+            workflows.delete_recurrence(&next.doc_id).await
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The system's last step of a scheduled post: published, or failed with the reason; the

@@ -59,6 +59,16 @@ pub fn seal(sealer: &SecretBox, secret: &str, channel_id: &str, what: &str) -> S
     sealer.seal(secret, &format!("{channel_id}:{what}"))
 }
 
+/// What `seal` sealed for `channel_id`'s field `what`.
+pub fn open(
+    sealer: &SecretBox,
+    sealed: &str,
+    channel_id: &str,
+    what: &str,
+) -> Result<String, crate::auth::sealed::Unsealable> {
+    sealer.open(sealed, &format!("{channel_id}:{what}"))
+}
+
 /// `channel` holding `tokens` (sealed), active again.
 pub fn with_tokens(sealer: &SecretBox, mut channel: Channel, tokens: &Tokens) -> Channel {
     channel.sealed_secret = seal(sealer, &tokens.access, &channel.channel_id, "access");
@@ -98,13 +108,7 @@ impl Credentials {
     }
 
     fn open(&self, sealed: &str, channel_id: &str, what: &str) -> Result<String, NotReady> {
-        self.sealer
-            .open(sealed, &format!("{channel_id}:{what}"))
-            .map_err(|e| NotReady::Fail(e.to_string()))
-    }
-
-    fn with_tokens(&self, channel: Channel, tokens: &Tokens) -> Channel {
-        with_tokens(&self.sealer, channel, tokens)
+        open(&self.sealer, sealed, channel_id, what).map_err(|e| NotReady::Fail(e.to_string()))
     }
 
     /// The credentials to send through `channel` with; `refused` when the platform just
@@ -201,7 +205,7 @@ impl Credentials {
                 {
                     return Err(NotReady::Fail("the channel was removed".into()));
                 }
-                let renewed = self.with_tokens(current, &tokens);
+                let renewed = with_tokens(&self.sealer, current, &tokens);
                 self.store.put_channel(&renewed).await?;
                 metrics::counter!("creo_channel_refreshes_total", "outcome" => "renewed")
                     .increment(1);

@@ -265,10 +265,9 @@ pub async fn report(
         .await?
         .filter(|c| c.platform == "webhook")
         .ok_or_else(|| ApiError::not_found("no such webhook channel"))?;
-    let secret = state
-        .sealer
-        .open(&channel.sealed_secret, &format!("{channel_id}:secret"))
-        .map_err(|e| ApiError::new(Code::Internal, e.to_string()))?;
+    let secret =
+        crate::channels::tokens::open(&state.sealer, &channel.sealed_secret, &channel_id, "secret")
+            .map_err(|e| ApiError::new(Code::Internal, e.to_string()))?;
     let signature = req
         .headers()
         .get("creo-signature")

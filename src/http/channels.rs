@@ -463,16 +463,9 @@ async fn finish(
             Some(c)
         }
         None => {
-            let count = state
-                .stores
-                .channels
-                .channels(&pending.account_id)
+            room_for_one(state, &pending.account_id)
                 .await
-                .map_err(store_error)?
-                .len();
-            if count >= MAX_CHANNELS {
-                return Err(format!("an account has at most {MAX_CHANNELS} channels"));
-            }
+                .map_err(|e| e.message)?;
             None
         }
     };

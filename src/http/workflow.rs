@@ -97,7 +97,10 @@ fn schedule_time(at: &str, timezone: &str) -> Result<i64, ApiError> {
 
 /// A post whose channels are being published to cannot be moved or taken back: a new schedule
 /// would send again to the channels already done.
-async fn refuse_while_going_out(state: &AppState, current: &Workflow) -> Result<(), ApiError> {
+async fn refuse_while_going_out(state: &AppState, doc_id: &str) -> Result<(), ApiError> {
+    let Some(current) = state.stores.workflows.workflow(doc_id).await? else {
+        return Ok(());
+    };
     let started = state
         .stores
         .channels
@@ -135,35 +138,6 @@ async fn queue_targets(state: &AppState, next: &Workflow) -> Result<(), ApiError
             updated_at: crate::store::now_ms(),
         };
         state.stores.channels.put_target(&queued).await?;
-    }
-    Ok(())
-}
-
-/// Before a schedule or a publish now: with `repeat`, the rule from this first occurrence;
-/// without, the post stops repeating. Kept before the move, since its publishing job may run
-/// at once and looks for it when it is done. (Unschedule and reopen stop it after the move; a
-/// reschedule moves one occurrence.)
-async fn remember_repetition(
-    state: &AppState,
-    doc_id: &str,
-    account_id: &str,
-    repeat: Option<&str>,
-    first: (i64, String),
-) -> Result<(), ApiError> {
-    let workflows = &state.stores.workflows;
-    match repeat {
-        Some(rule) => {
-            workflows
-                .put_recurrence(&creo_core::recurrence::Recurrence {
-                    doc_id: doc_id.to_string(),
-                    account_id: account_id.to_string(),
-                    rule: rule.to_string(),
-                    timezone: first.1,
-                    first: first.0,
-                })
-                .await?
-        }
-        None => workflows.delete_recurrence(doc_id).await?,
     }
     Ok(())
 }
@@ -356,39 +330,8 @@ pub(super) async fn apply_move(
         .await
         .map_err(|problems| ApiError::new(Code::PlatformChecks, problems))?;
     }
-    let required_approvals = required(state, &account).await?;
-    // Only a move the rules allow touches the post's repetition (a viewer's refused schedule
-    // must not start one); the transition decides again under its conditional write.
-    let current = state
-        .stores
-        .workflows
-        .workflow(&doc_id)
-        .await?
-        .unwrap_or_else(|| Workflow::new(&doc_id, &account, 0));
-    let allowed = current
-        .apply(
-            body.action,
-            &principal.actor(),
-            principal.role,
-            required_approvals,
-            schedule.clone(),
-            crate::store::now_ms(),
-        )
-        .is_ok();
     if matches!(body.action, Action::Reschedule | Action::Unschedule) {
-        refuse_while_going_out(state, &current).await?;
-    }
-    if allowed && matches!(body.action, Action::Schedule | Action::PublishNow) {
-        let first = match (&schedule, body.action) {
-            (Some((at, zone)), Action::Schedule) => (*at, zone.clone()),
-            (given, _) => (
-                crate::store::now_ms(),
-                given
-                    .as_ref()
-                    .map_or_else(|| "UTC".to_string(), |(_, z)| z.clone()),
-            ),
-        };
-        remember_repetition(state, &doc_id, &account, body.repeat.as_deref(), first).await?;
+        refuse_while_going_out(state, &doc_id).await?;
     }
     let request = crate::app::workflow::Request {
         doc_id: &doc_id,
@@ -399,7 +342,8 @@ pub(super) async fn apply_move(
         note: &body.note,
         schedule,
         targets: body.targets.clone(),
-        required_approvals,
+        repeat: body.repeat.as_deref(),
+        required_approvals: required(state, &account).await?,
     };
     let (next, record) =
         crate::app::workflow::transition(&*state.stores.workflows, &state.jobs, request)
@@ -414,13 +358,12 @@ pub(super) async fn apply_move(
                 MoveError::Refused(refusal) => {
                     ApiError::new(Code::InvalidTransition, refusal.to_string())
                 }
-                MoveError::NotQueued => ApiError::new(Code::NotQueued, e.to_string()),
+                MoveError::NotQueued | MoveError::RepeatNotKept => {
+                    ApiError::new(Code::NotQueued, e.to_string())
+                }
                 MoveError::Busy => ApiError::new(Code::DocumentBusy, e.to_string()),
                 MoveError::Store(e) => e.into(),
             })?;
-    if matches!(body.action, Action::Unschedule | Action::Reopen) {
-        state.stores.workflows.delete_recurrence(&doc_id).await?;
-    }
     if matches!(body.action, Action::Schedule | Action::Reschedule) {
         queue_targets(state, &next).await?;
     }
