@@ -20,8 +20,9 @@ pub struct Target {
     /// given (whose limits apply), `generic` when none is.
     #[serde(default)]
     pub platform: String,
-    /// One of the platform's formats (`feed`, `story`, `reel`, `video`, `post`); default `feed`,
-    /// or the platform's only format.
+    /// One of the platform's formats (`feed`, `story`, `reel`, `video`, `short`, `pin`);
+    /// default `feed`, or the platform's first format where it has no feed (`video` on
+    /// TikTok and YouTube, `pin` on Pinterest).
     #[serde(default)]
     pub format: Option<String>,
     /// One of the account's channels (`/accounts/{id}/channels`): the post goes out there, with
@@ -222,10 +223,9 @@ fn rules(platform: &str) -> Result<&'static Rules, String> {
 
 fn format_of(t: &Target) -> Result<&'static Format, String> {
     let rules = rules(&t.platform)?;
-    let wanted = t.format.as_deref().unwrap_or(if rules.formats.len() == 1 {
-        rules.formats[0].name
-    } else {
-        "feed"
+    let wanted = t.format.as_deref().unwrap_or_else(|| {
+        let feed = rules.formats.iter().find(|f| f.name == "feed");
+        feed.unwrap_or(&rules.formats[0]).name
     });
     rules
         .formats
@@ -420,6 +420,24 @@ mod tests {
         assert!(posts(&d, &[target("instagram", None)], 100, 10).is_ok());
         let err = posts(&d, &[target("x", None)], 100, 10).unwrap_err();
         assert!(err.contains("500 characters; the limit is 280"), "{err}");
+    }
+
+    #[test]
+    fn a_target_without_a_format_takes_feed_or_the_first_format() {
+        let tall = doc("behind the scenes", &[(1080.0, 1920.0)]);
+        let made = posts(
+            &tall,
+            &[target("youtube", None), target("tiktok", None)],
+            100,
+            10,
+        );
+        let formats: Vec<String> = made.unwrap().into_iter().map(|p| p.format).collect();
+        assert_eq!(formats, ["video", "video"]);
+        let square = doc("hello", &[(1080.0, 1080.0)]);
+        assert_eq!(
+            posts(&square, &[target("facebook", None)], 100, 10).unwrap()[0].format,
+            "feed"
+        );
     }
 
     #[test]
