@@ -9,7 +9,14 @@ export const PLATFORM_NAMES: Record<string, string> = {
   x: 'X',
   linkedin: 'LinkedIn',
   instagram: 'Instagram',
+  facebook: 'Facebook Page',
+  tiktok: 'TikTok',
+  pinterest: 'Pinterest',
+  youtube: 'YouTube',
 }
+
+/** The platforms a channel connects to through their own sign-in page. */
+const PLATFORMS = Object.entries(PLATFORM_NAMES).filter(([platform]) => platform !== 'webhook')
 
 /** The account's channels, as the schedule form and this panel read them. */
 export function useChannels(accountId: string) {
@@ -128,15 +135,11 @@ export function ChannelsPanel({ session }: { session: Session }) {
       {manager && (
         <>
           <div className="row wrap">
-            <button type="button" onClick={() => connect('x')}>
-              Connect X
-            </button>
-            <button type="button" onClick={() => connect('linkedin')}>
-              Connect LinkedIn
-            </button>
-            <button type="button" onClick={() => connect('instagram')}>
-              Connect Instagram
-            </button>
+            {PLATFORMS.map(([platform, name]) => (
+              <button key={platform} type="button" onClick={() => connect(platform)}>
+                Connect {name}
+              </button>
+            ))}
           </div>
           <form onSubmit={addWebhook} className="row wrap" aria-label="Add a webhook channel">
             <label className="inline">

@@ -61,11 +61,15 @@ fn client(app: &App, redirect: &str) -> Result<Client, OAuthError> {
 pub fn authorize(app: &App, redirect: &str, state: &str) -> Result<(String, String), OAuthError> {
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let state = state.to_string();
-    let (url, _) = client(app, redirect)?
+    let client = client(app, redirect)?;
+    let mut request = client
         .authorize_url(move || CsrfToken::new(state))
         .add_scopes(app.scopes.iter().cloned().map(Scope::new))
-        .set_pkce_challenge(challenge)
-        .url();
+        .set_pkce_challenge(challenge);
+    for (name, value) in &app.authorize_extra {
+        request = request.add_extra_param(*name, value);
+    }
+    let (url, _) = request.url();
     Ok((url.to_string(), verifier.secret().clone()))
 }
 

@@ -11,7 +11,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::oauth::{self, OAuthError, Tokens};
+use super::adapters;
+use super::oauth::{OAuthError, Tokens};
 use super::{apps, Channel, ChannelStatus};
 use crate::auth::sealed::SecretBox;
 use crate::config::Config;
@@ -178,22 +179,20 @@ impl Credentials {
                 just_now: false,
             });
         }
-        let renewal = if current.platform == "instagram" {
-            // Instagram renews the long-lived access token itself; it has no refresh tokens.
-            let access = self.open(&current.sealed_secret, &current.channel_id, "access")?;
-            super::adapters::instagram::refresh(&self.outbound, &app.api_url, &access).await
-        } else {
-            let Some(sealed_refresh) = &current.sealed_refresh else {
+        let access = self.open(&current.sealed_secret, &current.channel_id, "access")?;
+        let refresh = match &current.sealed_refresh {
+            Some(sealed) => Some(self.open(sealed, &current.channel_id, "refresh")?),
+            None if adapters::renews_access_itself(&current.platform) => None,
+            None => {
                 let reason = if refused {
                     format!("{} refused the access token", current.platform)
                 } else {
                     "the access token expires and the platform gave no refresh token".to_string()
                 };
                 return Err(self.needs_reconnect(current, reason).await);
-            };
-            let refresh = self.open(sealed_refresh, &current.channel_id, "refresh")?;
-            oauth::refresh(&self.outbound, app, &refresh).await
+            }
         };
+        let renewal = adapters::renew(&self.outbound, app, &access, refresh.as_deref()).await;
         match renewal {
             Ok(tokens) => {
                 // Removed while the platform answered: it stays removed.

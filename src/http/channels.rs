@@ -15,7 +15,9 @@ use super::extract::{AccountCaller, Manager};
 use super::ApiError;
 use crate::app::AppState;
 use crate::auth::secret;
-use crate::channels::{apps, oauth, tokens, Channel, ChannelStatus, MAX_CHANNELS, OAUTH_PLATFORMS};
+use crate::channels::{
+    adapters, apps, oauth, tokens, Channel, ChannelStatus, MAX_CHANNELS, OAUTH_PLATFORMS,
+};
 use crate::http::Code;
 use crate::store::{now_ms, OneTimeToken, Purpose};
 
@@ -32,7 +34,7 @@ pub struct NewWebhookChannel {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct Connect {
-    /// `x`, `linkedin` or `instagram`.
+    /// `x`, `linkedin`, `instagram`, `facebook`, `tiktok`, `pinterest` or `youtube`.
     pub platform: String,
     /// To reconnect an existing channel (one that needs it, or to renew its grant).
     #[serde(default)]
@@ -421,23 +423,10 @@ async fn finish(
         .sealer
         .open(&pending.verifier, hash)
         .map_err(|e| e.to_string())?;
-    let tokens = if pending.platform == "instagram" {
-        use crate::channels::adapters::instagram;
-        let redirect = redirect_uri(state);
-        let short = instagram::exchange(&state.outbound, &app, &redirect, code, &verifier)
-            .await
-            .map_err(|e| e.to_string())?;
-        // An hour's token; a long-lived one lasts 60 days and renews itself.
-        let secret = app.client_secret.as_deref().unwrap_or_default();
-        instagram::long_lived(&state.outbound, &app.api_url, secret, &short)
-            .await
-            .map_err(|e| e.to_string())?
-    } else {
-        oauth::exchange(&state.outbound, &app, &redirect_uri(state), code, &verifier)
-            .await
-            .map_err(|e| e.to_string())?
-    };
-    let (external_id, name) = crate::channels::adapters::identify(
+    let tokens = adapters::connect(&state.outbound, &app, &redirect_uri(state), code, &verifier)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (external_id, name) = adapters::identify(
         &pending.platform,
         &state.outbound,
         &app.api_url,

@@ -13,7 +13,7 @@ use crate::platform::{Canned, Platform, CLIENT_ID, CLIENT_SECRET, IG_USER};
 use crate::receiver::receiver;
 use crate::rest::{self, call, get, post, register, User};
 
-fn env(platform: &Platform) -> Vec<(String, String)> {
+pub(crate) fn env(platform: &Platform) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = rest::billing_env()
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -30,6 +30,22 @@ fn env(platform: &Platform) -> Vec<(String, String)> {
             "/linkedin/oauth/v2/authorization",
             "/linkedin/oauth/v2/accessToken",
         ),
+        (
+            "FACEBOOK",
+            "/facebook/dialog/oauth",
+            "/facebook/oauth/access_token",
+        ),
+        (
+            "PINTEREST",
+            "/pinterest/oauth/",
+            "/pinterest/v5/oauth/token",
+        ),
+        (
+            "TIKTOK",
+            "/tiktok/v2/auth/authorize/",
+            "/tiktok/v2/oauth/token/",
+        ),
+        ("YOUTUBE", "/youtube/o/oauth2/v2/auth", "/youtube/token"),
     ] {
         let base = format!("CREO_PLATFORMS__{name}__");
         let api = format!("{}/{}", platform.url, name.to_lowercase());
@@ -51,7 +67,7 @@ fn env(platform: &Platform) -> Vec<(String, String)> {
     env
 }
 
-fn start(platform: &Platform) -> Server {
+pub(crate) fn start(platform: &Platform) -> Server {
     let env = env(platform);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     Server::start_with(&env)
@@ -67,7 +83,11 @@ fn no_redirects() -> reqwest::Client {
 
 /// Starts connecting `platform`: the authorization URL's query, and the cookie the browser
 /// got (`name=value`).
-async fn authorize(server: &Server, owner: &User, body: Value) -> (Vec<(String, String)>, String) {
+pub(crate) async fn authorize(
+    server: &Server,
+    owner: &User,
+    body: Value,
+) -> (Vec<(String, String)>, String) {
     let (s, v, headers) = call(
         server,
         Method::POST,
@@ -87,7 +107,7 @@ async fn authorize(server: &Server, owner: &User, body: Value) -> (Vec<(String, 
     (url.query_pairs().into_owned().collect(), cookie)
 }
 
-fn param<'a>(query: &'a [(String, String)], name: &str) -> &'a str {
+pub(crate) fn param<'a>(query: &'a [(String, String)], name: &str) -> &'a str {
     query
         .iter()
         .find(|(k, _)| k == name)
@@ -97,7 +117,7 @@ fn param<'a>(query: &'a [(String, String)], name: &str) -> &'a str {
 
 /// The platform's answer to the person: back to creo's callback, in the browser holding
 /// `cookie`; where creo sends them on.
-async fn come_back(server: &Server, query: &str, cookie: &str) -> (u16, String) {
+pub(crate) async fn come_back(server: &Server, query: &str, cookie: &str) -> (u16, String) {
     let r = no_redirects()
         .get(server.url(&format!("/api/v1/channels/oauth/callback?{query}")))
         .header("Cookie", cookie)
@@ -113,7 +133,12 @@ async fn come_back(server: &Server, query: &str, cookie: &str) -> (u16, String) 
 }
 
 /// Connects `platform` all the way: the new (or reconnected) channel's id.
-async fn connect(server: &Server, owner: &User, platform: &Platform, body: Value) -> String {
+pub(crate) async fn connect(
+    server: &Server,
+    owner: &User,
+    platform: &Platform,
+    body: Value,
+) -> String {
     let (query, cookie) = authorize(server, owner, body).await;
     assert_eq!(param(&query, "response_type"), "code");
     assert_eq!(param(&query, "client_id"), CLIENT_ID);
@@ -134,7 +159,7 @@ async fn connect(server: &Server, owner: &User, platform: &Platform, body: Value
     id.to_string()
 }
 
-async fn channels(server: &Server, user: &User) -> Vec<Value> {
+pub(crate) async fn channels(server: &Server, user: &User) -> Vec<Value> {
     let (s, v) = get(
         server,
         &format!("/api/v1/accounts/{}/channels", user.account_id),
@@ -146,7 +171,7 @@ async fn channels(server: &Server, user: &User) -> Vec<Value> {
 }
 
 /// An approved document `id` with `text`.
-async fn approved(server: &Server, owner: &User, id: &str, text: &str) {
+pub(crate) async fn approved(server: &Server, owner: &User, id: &str, text: &str) {
     let (s, v) = post(
         server,
         "/api/v1/documents",
@@ -172,7 +197,68 @@ async fn approved(server: &Server, owner: &User, id: &str, text: &str) {
     }
 }
 
-async fn publish_now(server: &Server, owner: &User, id: &str, channels: &[&str]) -> (u16, Value) {
+/// An approved document `id` with `text` and `media` (width, height, url), as the editor's
+/// media list holds them.
+pub(crate) async fn approved_with_media(
+    server: &Server,
+    owner: &User,
+    id: &str,
+    text: &str,
+    media: &[(f64, f64, &str)],
+) {
+    let (s, v) = post(
+        server,
+        "/api/v1/documents",
+        &owner.access,
+        json!({ "id": id }),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let update = {
+        use yrs::{Array, Text, Transact};
+        let doc = yrs::Doc::new();
+        let post = doc.get_or_insert_text("post");
+        let list = doc.get_or_insert_array("media");
+        let mut txn = doc.transact_mut();
+        post.insert(&mut txn, 0, text);
+        for (width, height, url) in media {
+            let medium: std::collections::HashMap<String, yrs::Any> = [
+                ("width".to_string(), yrs::Any::from(*width)),
+                ("height".to_string(), yrs::Any::from(*height)),
+                ("url".to_string(), yrs::Any::from(*url)),
+            ]
+            .into();
+            list.push_back(&mut txn, yrs::Any::from(medium));
+        }
+        txn.encode_update_v1()
+    };
+    let r = crate::common::http()
+        .post(server.url(&format!("/api/v1/documents/{id}/updates")))
+        .bearer_auth(&owner.access)
+        .header("Content-Type", "application/octet-stream")
+        .body(update)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    for action in ["submit", "approve"] {
+        let (s, v) = post(
+            server,
+            &format!("/api/v1/documents/{id}/workflow"),
+            &owner.access,
+            json!({ "action": action }),
+        )
+        .await;
+        assert_eq!(s, 200, "{action}: {v}");
+    }
+}
+
+pub(crate) async fn publish_now(
+    server: &Server,
+    owner: &User,
+    id: &str,
+    channels: &[&str],
+) -> (u16, Value) {
     let targets: Vec<Value> = channels
         .iter()
         .map(|c| json!({ "channel_id": c }))
@@ -187,7 +273,7 @@ async fn publish_now(server: &Server, owner: &User, id: &str, channels: &[&str])
 }
 
 /// The workflow once it left `scheduled` (or after 15 s).
-async fn settled(server: &Server, owner: &User, id: &str) -> Value {
+pub(crate) async fn settled(server: &Server, owner: &User, id: &str) -> Value {
     let mut v = Value::Null;
     for _ in 0..300 {
         v = get(
@@ -205,7 +291,7 @@ async fn settled(server: &Server, owner: &User, id: &str) -> Value {
     v
 }
 
-fn delivery<'a>(workflow: &'a Value, channel: &str) -> &'a Value {
+pub(crate) fn delivery<'a>(workflow: &'a Value, channel: &str) -> &'a Value {
     workflow["deliveries"]
         .as_array()
         .unwrap()
@@ -459,7 +545,13 @@ async fn tokens_are_refreshed_before_they_expire_and_a_revoked_refresh_asks_for_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_managers_connect_and_a_bad_or_declined_callback_connects_nothing() {
     let platform = Platform::start();
-    let server = start(&platform);
+    // This server has no YouTube app.
+    let env: Vec<(String, String)> = env(&platform)
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("CREO_PLATFORMS__YOUTUBE__"))
+        .collect();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let server = Server::start_with(&env);
     let owner = register(&server, "owner@example.com").await;
     let editor = rest::member(&server, &owner, "editor@example.com", "editor").await;
     let (s, _) = post(
@@ -482,7 +574,7 @@ async fn only_managers_connect_and_a_bad_or_declined_callback_connects_nothing()
         &server,
         &format!("/api/v1/accounts/{}/channels/connect", owner.account_id),
         &owner.access,
-        json!({ "platform": "tiktok" }),
+        json!({ "platform": "youtube" }),
     )
     .await;
     assert_eq!(
@@ -806,52 +898,14 @@ async fn an_instagram_post_goes_out_as_a_container_then_published_with_its_perma
     assert_eq!(listed[0]["external_id"], IG_USER);
 
     // A post with an image at a public URL, as the editor's media list holds it.
-    let (s, _) = post(
+    approved_with_media(
         &server,
-        "/api/v1/documents",
-        &owner.access,
-        json!({ "id": "photo" }),
+        &owner,
+        "photo",
+        "Our new studio #design",
+        &[(1080.0, 1080.0, "https://cdn.example.com/studio.jpg")],
     )
     .await;
-    assert_eq!(s, 201);
-    let update = {
-        use yrs::{Array, Text, Transact};
-        let doc = yrs::Doc::new();
-        let text = doc.get_or_insert_text("post");
-        let media = doc.get_or_insert_array("media");
-        let mut txn = doc.transact_mut();
-        text.insert(&mut txn, 0, "Our new studio #design");
-        let image: std::collections::HashMap<String, yrs::Any> = [
-            ("width".to_string(), yrs::Any::from(1080.0)),
-            ("height".to_string(), yrs::Any::from(1080.0)),
-            (
-                "url".to_string(),
-                yrs::Any::from("https://cdn.example.com/studio.jpg"),
-            ),
-        ]
-        .into();
-        media.push_back(&mut txn, yrs::Any::from(image));
-        txn.encode_update_v1()
-    };
-    let r = crate::common::http()
-        .post(server.url("/api/v1/documents/photo/updates"))
-        .bearer_auth(&owner.access)
-        .header("Content-Type", "application/octet-stream")
-        .body(update)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    for action in ["submit", "approve"] {
-        let (s, v) = post(
-            &server,
-            "/api/v1/documents/photo/workflow",
-            &owner.access,
-            json!({ "action": action }),
-        )
-        .await;
-        assert_eq!(s, 200, "{v}");
-    }
     let (s, v) = publish_now(&server, &owner, "photo", &[&ig]).await;
     assert_eq!(s, 200, "{v}");
     let done = settled(&server, &owner, "photo").await;

@@ -6,6 +6,7 @@ mod account_store_conformance;
 mod bad_input;
 mod billing;
 mod calendar;
+mod channel_platforms;
 mod channels;
 mod cluster;
 mod collaboration;

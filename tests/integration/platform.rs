@@ -1,5 +1,5 @@
-//! A local stand-in for X's, LinkedIn's and Instagram's APIs and their OAuth 2.0 authorization server, for
-//! the channel tests. It checks what their documentation asks of a client (PKCE S256, the
+//! A local stand-in for the APIs of X, LinkedIn, Instagram, Facebook, Pinterest, TikTok and
+//! YouTube and their OAuth 2.0 authorization servers, for the channel tests. It checks what their documentation asks of a client (PKCE S256, the
 //! client's credentials where each platform wants them, bearer tokens, the publish request's
 //! path, headers and body shape) and answers as they do, including their errors and rate
 //! limits when a test queues those. Nothing here reaches a real network.
@@ -16,6 +16,16 @@ pub const CLIENT_ID: &str = "creo-test-client";
 pub const CLIENT_SECRET: &str = "creo-test-client-secret";
 /// The Instagram account the stand-in's tokens belong to.
 pub const IG_USER: &str = "17841400000";
+/// The Facebook Page the person manages (another one they granted is read-only).
+pub const FB_PAGE: &str = "1029384756";
+/// The first (and only) Pinterest board.
+pub const BOARD: &str = "549755885175";
+/// The video a post's media URL points at (`/media/clip.mp4`).
+pub fn clip() -> Vec<u8> {
+    (0..300_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect()
+}
 
 /// One request the platform got.
 #[derive(Clone, Debug)]
@@ -59,6 +69,10 @@ pub struct State {
     short_lived: HashSet<String>,
     /// Instagram media containers, with how often their status was asked.
     containers: HashMap<String, u32>,
+    /// TikTok posts being published, with how often their status was asked.
+    tiktok_posts: HashMap<String, u32>,
+    /// YouTube upload sessions, with the length each was told.
+    uploads: HashMap<String, u64>,
 }
 
 #[derive(Clone)]
@@ -80,7 +94,7 @@ impl Platform {
                 let server = HttpServer::new(move || {
                     App::new()
                         .app_data(web::Data::new(shared.clone()))
-                        .app_data(web::PayloadConfig::new(1 << 20))
+                        .app_data(web::PayloadConfig::new(4 << 20))
                         .default_service(web::to(answer))
                 })
                 .workers(1)
@@ -188,8 +202,31 @@ async fn answer(
             s.access.insert(long.clone());
             return HttpResponse::Ok().json(json!({ "access_token": long, "token_type": "bearer", "expires_in": s.expires_in }));
         }
-        ("POST", "/x/oauth2/token") => token(&mut s, &headers, &body, true),
-        ("POST", "/linkedin/oauth/v2/accessToken") => token(&mut s, &headers, &body, false),
+        ("POST", "/x/oauth2/token" | "/pinterest/v5/oauth/token") => {
+            token(&mut s, &headers, &body, Client::Basic)
+        }
+        ("POST", "/linkedin/oauth/v2/accessToken" | "/facebook/oauth/access_token" | "/youtube/token") => {
+            token(&mut s, &headers, &body, Client::Form("client_id"))
+        }
+        ("POST", "/tiktok/v2/oauth/token/") => token(&mut s, &headers, &body, Client::Form("client_key")),
+        ("GET", "/facebook/oauth/access_token") => {
+            // The user token made long-lived.
+            let presented = query.get("fb_exchange_token").cloned().unwrap_or_default();
+            let valid = query.get("grant_type").map(String::as_str) == Some("fb_exchange_token")
+                && query.get("client_id").map(String::as_str) == Some(CLIENT_ID)
+                && query.get("client_secret").map(String::as_str) == Some(CLIENT_SECRET)
+                && s.access.contains(&presented);
+            if !valid {
+                return error(400, json!({ "error": { "message": "Invalid OAuth access token", "type": "OAuthException", "code": 190 } }));
+            }
+            s.issued += 1;
+            let long = format!("user_long_{}", s.issued);
+            s.access.insert(long.clone());
+            return HttpResponse::Ok().json(json!({ "access_token": long, "token_type": "bearer", "expires_in": 5_183_944 }));
+        }
+        ("GET", "/media/clip.mp4") => {
+            return HttpResponse::Ok().content_type("video/mp4").body(clip());
+        }
         _ if !authorized => error(
             401,
             json!({ "title": "Unauthorized", "status": 401, "detail": "Unauthorized" }),
@@ -275,6 +312,28 @@ async fn answer(
                 ),
             }
         }
+        ("GET", "/linkedin/rest/memberCreatorPostAnalytics") => {
+            let entity = query.get("entity").cloned().unwrap_or_default();
+            let urn_ok = entity
+                .strip_prefix("(share:urn:li:share:")
+                .and_then(|rest| rest.strip_suffix(')'))
+                .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()));
+            let count = match query.get("queryType").map(String::as_str) {
+                Some("IMPRESSION") => 900,
+                Some("MEMBERS_REACHED") => 600,
+                Some("REACTION") => 30,
+                Some("COMMENT") => 4,
+                Some("RESHARE") => 2,
+                _ => 0,
+            };
+            let versioned = headers.contains_key("linkedin-version");
+            if !urn_ok || count == 0 || query.get("q").map(String::as_str) != Some("entity") || !versioned {
+                return error(400, json!({ "status": 400, "message": format!("bad analytics query {query:?}") }));
+            }
+            HttpResponse::Ok().json(json!({ "paging": { "start": 0, "count": 10, "links": [] }, "elements": [{
+                "count": count,
+                "metricType": { "com.linkedin.adsexternalapi.memberanalytics.v1.CreatorPostAnalyticsMetricTypeV1": query["queryType"] } }] }))
+        }
         ("POST", "/linkedin/rest/posts") => {
             let post = seen.json();
             let versioned = headers
@@ -307,6 +366,174 @@ async fn answer(
                 .insert_header(("x-restli-id", format!("urn:li:share:70{:08}", s.issued)))
                 .finish()
         }
+        _ => others(&mut s, &req, &seen, &query, &form),
+    }
+}
+
+/// Facebook, Pinterest, TikTok and YouTube, for a request with a token they issued.
+fn others(
+    s: &mut State,
+    req: &HttpRequest,
+    seen: &Seen,
+    query: &HashMap<String, String>,
+    form: &HashMap<String, String>,
+) -> HttpResponse {
+    let bearer = seen.headers["authorization"]
+        .trim_start_matches("Bearer ")
+        .to_string();
+    let page_token = bearer.starts_with("page_");
+    let body = seen.json();
+    let graph_error = |status: u16, code: i64, message: String| {
+        error(
+            status,
+            json!({ "error": { "message": message, "type": "OAuthException", "code": code } }),
+        )
+    };
+    match (seen.method.as_str(), seen.path.as_str()) {
+        // Facebook: the person's Pages, each with its own token; with a Page token, /me is the Page.
+        ("GET", "/facebook/me/accounts") if !page_token => {
+            for page in ["page_ro", "page_studio"] {
+                s.access.insert(page.to_string());
+            }
+            HttpResponse::Ok().json(json!({ "data": [
+                { "id": "1111", "name": "Read-only Page", "access_token": "page_ro", "tasks": ["ANALYZE"] },
+                { "id": FB_PAGE, "name": "Creo Studio", "access_token": "page_studio",
+                  "tasks": ["ANALYZE", "ADVERTISE", "MODERATE", "CREATE_CONTENT", "MANAGE"] },
+            ] }))
+        }
+        ("GET", "/facebook/me") if page_token => HttpResponse::Ok().json(json!({ "id": FB_PAGE, "name": "Creo Studio" })),
+        ("POST", path) if path.starts_with(&format!("/facebook/{FB_PAGE}/")) => {
+            if bearer != "page_studio" {
+                return graph_error(403, 200, "(#200) requires a Page access token of a Page you manage".into());
+            }
+            if let Some(canned) = s.next_publish.pop_front() {
+                return canned_answer(canned);
+            }
+            s.issued += 1;
+            let n = s.issued;
+            match path.trim_start_matches(&format!("/facebook/{FB_PAGE}/")) {
+                "photos" if form.get("url").is_some_and(|u| u.starts_with("https://")) => {
+                    if form.get("published").map(String::as_str) == Some("false") {
+                        HttpResponse::Ok().json(json!({ "id": format!("photo_{n}") }))
+                    } else if form.contains_key("message") {
+                        HttpResponse::Ok().json(json!({ "id": format!("photo_{n}"), "post_id": format!("{FB_PAGE}_{n}") }))
+                    } else {
+                        graph_error(400, 100, "a published photo here always has a message".into())
+                    }
+                }
+                "feed" if form.contains_key("message") => {
+                    let attached: Vec<&String> = (0..10).filter_map(|i| form.get(&format!("attached_media[{i}]"))).collect();
+                    let well_formed = attached.iter().all(|a| serde_json::from_str::<Value>(a).is_ok_and(|v| v["media_fbid"].as_str().is_some_and(|id| id.starts_with("photo_"))));
+                    if !well_formed {
+                        return graph_error(400, 100, format!("bad attached_media {attached:?}"));
+                    }
+                    HttpResponse::Ok().json(json!({ "id": format!("{FB_PAGE}_{n}") }))
+                }
+                other => graph_error(400, 100, format!("malformed {other}: {form:?}")),
+            }
+        }
+        // Pinterest.
+        ("GET", "/pinterest/v5/user_account") => HttpResponse::Ok().json(json!({ "username": "creostudio", "account_type": "BUSINESS" })),
+        ("GET", "/pinterest/v5/boards") => HttpResponse::Ok().json(json!({ "items": [
+            { "id": BOARD, "name": "Launches", "privacy": "PUBLIC" } ], "bookmark": null })),
+        ("POST", "/pinterest/v5/pins") => {
+            if let Some(canned) = s.next_publish.pop_front() {
+                return canned_answer(canned);
+            }
+            let source = &body["media_source"];
+            let image = (source["source_type"] == "image_url" && source["url"].as_str().is_some_and(|u| u.starts_with("https://")))
+                || (source["source_type"] == "multiple_image_urls" && source["items"].as_array().is_some_and(|i| (2..=5).contains(&i.len())));
+            if body["board_id"] != BOARD || !body["description"].is_string() || !body["title"].is_string() || !image {
+                return error(400, json!({ "code": 1, "message": format!("Invalid parameters: {body}") }));
+            }
+            s.issued += 1;
+            HttpResponse::Created().json(json!({ "id": format!("81394{:08}", s.issued), "board_id": BOARD }))
+        }
+        ("GET", path) if path.starts_with("/pinterest/v5/pins/") && path.ends_with("/analytics") => {
+            let dated = |k: &str| query.get(k).is_some_and(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok());
+            if !dated("start_date") || !dated("end_date") || !query.get("metric_types").is_some_and(|m| m.contains("IMPRESSION")) {
+                return error(400, json!({ "code": 1, "message": format!("Invalid parameters: {query:?}") }));
+            }
+            s.metrics_reads += 1;
+            let n = s.metrics_reads as u64;
+            HttpResponse::Ok().json(json!({ "all": { "daily_metrics": [], "summary_metrics": {
+                "IMPRESSION": 500 * n, "SAVE": 3, "PIN_CLICK": 7, "OUTBOUND_CLICK": 2 } } }))
+        }
+        // TikTok.
+        ("GET", "/tiktok/v2/user/info/") => HttpResponse::Ok().json(json!({
+            "data": { "user": { "open_id": "-000creo", "display_name": "Creo Studio" } },
+            "error": { "code": "ok", "message": "", "log_id": "1" } })),
+        ("POST", "/tiktok/v2/post/publish/creator_info/query/") => HttpResponse::Ok().json(json!({
+            "data": { "creator_username": "creo.studio", "creator_nickname": "Creo",
+                      "privacy_level_options": ["PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "SELF_ONLY"],
+                      "max_video_post_duration_sec": 600 },
+            "error": { "code": "ok", "message": "", "log_id": "2" } })),
+        ("POST", "/tiktok/v2/post/publish/video/init/") => {
+            if let Some(canned) = s.next_publish.pop_front() {
+                return canned_answer(canned);
+            }
+            let pulled = body["source_info"]["source"] == "PULL_FROM_URL" && body["source_info"]["video_url"].is_string();
+            if !pulled || !body["post_info"]["title"].is_string() || !body["post_info"]["privacy_level"].is_string() {
+                return error(400, json!({ "error": { "code": "invalid_params", "message": format!("{body}"), "log_id": "3" } }));
+            }
+            s.issued += 1;
+            let id = format!("v_pub_url~v2.{}", s.issued);
+            s.tiktok_posts.insert(id.clone(), 0);
+            HttpResponse::Ok().json(json!({ "data": { "publish_id": id }, "error": { "code": "ok", "message": "", "log_id": "4" } }))
+        }
+        ("POST", "/tiktok/v2/post/publish/status/fetch/") => {
+            let Some(checks) = body["publish_id"].as_str().and_then(|id| s.tiktok_posts.get_mut(id)) else {
+                return error(400, json!({ "error": { "code": "invalid_publish_id", "message": "no such post", "log_id": "5" } }));
+            };
+            *checks += 1;
+            // Downloading at the first look, out at the second.
+            let data = if *checks == 1 {
+                json!({ "status": "PROCESSING_DOWNLOAD" })
+            } else {
+                json!({ "status": "PUBLISH_COMPLETE", "publicaly_available_post_id": [7_390_000_000_000_000_000u64] })
+            };
+            HttpResponse::Ok().json(json!({ "data": data, "error": { "code": "ok", "message": "", "log_id": "6" } }))
+        }
+        // YouTube.
+        ("GET", "/youtube/youtube/v3/channels") if query.get("mine").map(String::as_str) == Some("true") => {
+            HttpResponse::Ok().json(json!({ "items": [{ "id": "UCcreo0studio0000000000", "snippet": { "title": "Creo Studio" } }] }))
+        }
+        ("POST", "/youtube/upload/youtube/v3/videos") => {
+            let resumable = query.get("uploadType").map(String::as_str) == Some("resumable")
+                && query.get("part").map(String::as_str) == Some("snippet,status");
+            let length = seen.headers.get("x-upload-content-length").and_then(|l| l.parse::<u64>().ok());
+            let typed = seen.headers.get("x-upload-content-type").is_some_and(|t| t.starts_with("video/"));
+            let snippet = &body["snippet"];
+            let titled = snippet["title"].as_str().is_some_and(|t| !t.is_empty() && t.chars().count() <= 100);
+            if !resumable || length.is_none() || !typed || !titled || !snippet["description"].is_string() || body["status"]["privacyStatus"] != "public" {
+                return error(400, json!({ "error": { "code": 400, "message": format!("bad upload {query:?} {body}"), "errors": [{ "reason": "invalidMetadata" }] } }));
+            }
+            if let Some(canned) = s.next_publish.pop_front() {
+                return canned_answer(canned);
+            }
+            s.issued += 1;
+            let session = format!("{}", s.issued);
+            s.uploads.insert(session.clone(), length.unwrap());
+            let host = req.connection_info().host().to_string();
+            HttpResponse::Ok()
+                .insert_header(("Location", format!("http://{host}/youtube/upload/session/{session}")))
+                .finish()
+        }
+        ("PUT", path) if path.starts_with("/youtube/upload/session/") => {
+            let session = path.trim_start_matches("/youtube/upload/session/");
+            match s.uploads.remove(session) {
+                Some(length) if length == seen.body.len() as u64 => {
+                    HttpResponse::Ok().json(json!({ "id": format!("vid{:08}", session.parse::<u32>().unwrap()), "kind": "youtube#video" }))
+                }
+                told => error(400, json!({ "error": { "code": 400, "message": format!("told {told:?}, got {}", seen.body.len()) } })),
+            }
+        }
+        ("GET", "/youtube/youtube/v3/videos") if query.get("part").map(String::as_str) == Some("statistics") => {
+            s.metrics_reads += 1;
+            let n = s.metrics_reads;
+            HttpResponse::Ok().json(json!({ "items": [{ "id": query["id"], "statistics": {
+                "viewCount": format!("{}", 1200 * n), "likeCount": "40", "commentCount": "5", "favoriteCount": "0" } }] }))
+        }
         _ => error(404, json!({ "message": "no such endpoint" })),
     }
 }
@@ -319,22 +546,33 @@ fn canned_answer(c: Canned) -> HttpResponse {
     r.json(c.body)
 }
 
-/// The token endpoint (RFC 6749 §4.1.3 and §6, RFC 7636 §4.6). X authenticates the client with
-/// HTTP Basic; LinkedIn with `client_id` and `client_secret` in the form.
+/// How a token endpoint authenticates the client.
+enum Client {
+    /// HTTP Basic (X, Pinterest).
+    Basic,
+    /// The id under this name and `client_secret` in the form (LinkedIn, Facebook and Google
+    /// say `client_id`, TikTok `client_key`).
+    Form(&'static str),
+}
+
+/// The token endpoint (RFC 6749 §4.1.3 and §6, RFC 7636 §4.6).
 fn token(
     s: &mut State,
     headers: &HashMap<String, String>,
     body: &[u8],
-    basic: bool,
+    client: Client,
 ) -> HttpResponse {
     let form: HashMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
-    let client_ok = if basic {
-        let expected = base64::engine::general_purpose::STANDARD
-            .encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"));
-        headers.get("authorization").map(String::as_str) == Some(&format!("Basic {expected}"))
-    } else {
-        form.get("client_id").map(String::as_str) == Some(CLIENT_ID)
-            && form.get("client_secret").map(String::as_str) == Some(CLIENT_SECRET)
+    let client_ok = match client {
+        Client::Basic => {
+            let expected = base64::engine::general_purpose::STANDARD
+                .encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"));
+            headers.get("authorization").map(String::as_str) == Some(&format!("Basic {expected}"))
+        }
+        Client::Form(id) => {
+            form.get(id).map(String::as_str) == Some(CLIENT_ID)
+                && form.get("client_secret").map(String::as_str) == Some(CLIENT_SECRET)
+        }
     };
     if !client_ok {
         return error(401, json!({ "error": "invalid_client" }));

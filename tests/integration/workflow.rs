@@ -451,11 +451,8 @@ async fn a_repeating_post_is_scheduled_again_after_it_goes_out_until_its_rule_en
     let sneaky =
         json!({ "action": "schedule", "at": at, "timezone": "UTC", "repeat": "FREQ=DAILY" });
     assert_eq!(act(&server, &viewer.access, "single", sneaky).await.0, 403);
-    let mut w = Value::Null;
     for _ in 0..100 {
-        w = get(&server, "/api/v1/documents/single/workflow", &owner.access)
-            .await
-            .1;
+        let (_, w) = get(&server, "/api/v1/documents/single/workflow", &owner.access).await;
         if w["workflow"]["state"] == "published" {
             break;
         }

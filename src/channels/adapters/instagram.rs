@@ -8,12 +8,11 @@
 //! Tokens: the code exchange gives a short-lived token (an hour), swapped at once for a
 //! long-lived one (`GET /access_token?grant_type=ig_exchange_token`, 60 days), which is
 //! refreshed by itself (`GET /refresh_access_token?grant_type=ig_refresh_token`): Instagram
-//! has no refresh tokens. Errors are `{"error": {"message", "code", "is_transient"}}`: code
-//! 190 is the token, 4, 17, 32 and 613 are rate limits.
+//! has no refresh tokens. Errors are the Graph API's (`graph`).
 
 use std::time::Duration;
 
-use super::{send, Answer, Publish, Reply};
+use super::{get, graph, send, Answer, Publish, Reply};
 use crate::channels::oauth::{OAuthError, Tokens};
 use crate::outbound::Outbound;
 use crate::store::now_ms;
@@ -21,55 +20,9 @@ use crate::store::now_ms;
 /// How often a processing container is looked at before the try is given up for later.
 const STATUS_CHECKS: u32 = 5;
 
-/// What an error answer means.
-fn failure(reply: &Reply) -> Answer {
-    let e = &reply.body["error"];
-    let message = e["message"].as_str().unwrap_or("no message");
-    let reason = format!(
-        "instagram answered {}: {}",
-        reply.status,
-        message.chars().take(300).collect::<String>()
-    );
-    match e["code"].as_i64() {
-        Some(190) => Answer::Unauthorized(reason),
-        Some(4 | 17 | 32 | 613) => Answer::Retry {
-            reason,
-            wait: Some(Duration::from_secs(60)),
-        },
-        _ if e["is_transient"].as_bool() == Some(true)
-            || reply.status >= 500
-            || reply.status == 429 =>
-        {
-            Answer::Retry { reason, wait: None }
-        }
-        _ => Answer::Refused(reason),
-    }
-}
-
 async fn form(p: &Publish<'_>, path: &str, fields: &[(&str, &str)]) -> Result<Reply, Answer> {
-    let request = p.outbound.post(&format!("{}/{path}", p.api_url)).map(|r| {
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(fields)
-            .finish();
-        r.bearer_auth(p.token)
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(body)
-    });
-    let reply = send(request).await?;
-    if reply.status == 200 {
-        Ok(reply)
-    } else {
-        Err(failure(&reply))
-    }
-}
-
-async fn get(outbound: &Outbound, url: &str, token: &str) -> Result<Reply, Answer> {
-    send(
-        outbound
-            .request(reqwest::Method::GET, url)
-            .map(|r| r.bearer_auth(token)),
-    )
-    .await
+    let url = format!("{}/{path}", p.api_url);
+    graph::form("instagram", p.outbound, &url, p.token, fields).await
 }
 
 /// Waits until the container can be published.
@@ -82,7 +35,7 @@ async fn ready(p: &Publish<'_>, container: &str) -> Result<(), Answer> {
         )
         .await?;
         if reply.status != 200 {
-            return Err(failure(&reply));
+            return Err(graph::failure("instagram", &reply));
         }
         match reply.body["status_code"].as_str() {
             Some("FINISHED") | None => return Ok(()),
@@ -239,7 +192,7 @@ async fn token_call(outbound: &Outbound, url: &str) -> Result<Tokens, OAuthError
 /// The code exchanged for a short-lived token. Instagram's answer is not RFC 6749's (no
 /// `token_type`; sometimes wrapped in `data`), so this is not the `oauth2` crate's exchange.
 /// The PKCE verifier is sent too; Instagram ignores it, and `state` still guards the flow.
-pub async fn exchange(
+async fn exchange(
     outbound: &Outbound,
     app: &crate::channels::apps::App,
     redirect: &str,
@@ -270,8 +223,22 @@ pub async fn exchange(
     tokens(reply)
 }
 
+/// The code exchanged, and the hour's token it gives swapped at once for a long-lived one
+/// (60 days, renewed by `refresh`).
+pub async fn connect(
+    outbound: &Outbound,
+    app: &crate::channels::apps::App,
+    redirect: &str,
+    code: &str,
+    verifier: &str,
+) -> Result<Tokens, OAuthError> {
+    let short = exchange(outbound, app, redirect, code, verifier).await?;
+    let secret = app.client_secret.as_deref().unwrap_or_default();
+    long_lived(outbound, &app.api_url, secret, &short).await
+}
+
 /// The short-lived token the code exchange gave, swapped for a long-lived one.
-pub async fn long_lived(
+async fn long_lived(
     outbound: &Outbound,
     api_url: &str,
     client_secret: &str,

@@ -3,12 +3,15 @@
 //! LinkedIn's "little text format" (reserved characters escaped, hashtags as
 //! `{hashtag|\#|tag}`), public visibility on the main feed; the answer is `201` with the new
 //! post's URN in `x-restli-id`. Who the token is: `GET /v2/userinfo` (OpenID Connect) →
-//! `sub` and `name`; the author is `urn:li:person:<sub>`.
+//! `sub` and `name`; the author is `urn:li:person:<sub>`. How a post did: the Member Post
+//! Analytics API, `GET /rest/memberCreatorPostAnalytics?q=entity&entity=(share:<urn>)` with
+//! `aggregation=TOTAL`, one `queryType` at a time (impressions, members reached, reactions,
+//! comments, reshares; scope `r_member_postAnalytics`), each answered as `elements[].count`.
 //!
 //! Images go through LinkedIn's upload API first; creo does not upload yet, so a post with
 //! media is refused here rather than published without them.
 
-use super::{failure, header, send, Answer, Publish};
+use super::{failure, get, header, send, Answer, Publish};
 use crate::outbound::Outbound;
 
 /// The API version creo's requests follow.
@@ -100,10 +103,7 @@ pub async fn identify(
     api_url: &str,
     token: &str,
 ) -> Result<(String, String), String> {
-    let request = outbound
-        .request(reqwest::Method::GET, &format!("{api_url}/v2/userinfo"))
-        .map(|r| r.bearer_auth(token));
-    let reply = send(request)
+    let reply = get(outbound, &format!("{api_url}/v2/userinfo"), token)
         .await
         .map_err(|_| "linkedin could not be asked who this is".to_string())?;
     match (reply.body["sub"].as_str(), reply.body["name"].as_str()) {
@@ -113,6 +113,72 @@ pub async fn identify(
         )),
         _ => Err(format!("linkedin answered {} to who this is", reply.status)),
     }
+}
+
+/// What each of LinkedIn's metric types adds to.
+const METRICS: [&str; 5] = [
+    "IMPRESSION",
+    "MEMBERS_REACHED",
+    "REACTION",
+    "COMMENT",
+    "RESHARE",
+];
+
+pub async fn metrics(
+    outbound: &Outbound,
+    api_url: &str,
+    token: &str,
+    post_urn: &str,
+) -> Result<crate::analytics::Metrics, Answer> {
+    let entity = if let Some(id) = post_urn.strip_prefix("urn:li:share:") {
+        ("share", id)
+    } else if let Some(id) = post_urn.strip_prefix("urn:li:ugcPost:") {
+        ("ugc", id)
+    } else {
+        return Err(Answer::Refused(format!(
+            "{post_urn:?} is not a LinkedIn post"
+        )));
+    };
+    if entity.1.is_empty() || !entity.1.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Answer::Refused(format!(
+            "{post_urn:?} is not a LinkedIn post"
+        )));
+    }
+    // Rest.li wants the URN inside the tuple percent-encoded.
+    let urn: String = url::form_urlencoded::byte_serialize(post_urn.as_bytes()).collect();
+    let mut counts = [0u64; METRICS.len()];
+    for (count, kind) in counts.iter_mut().zip(METRICS) {
+        let url = format!(
+            "{api_url}/rest/memberCreatorPostAnalytics?q=entity&entity=({}:{urn})\
+             &queryType={kind}&aggregation=TOTAL",
+            entity.0
+        );
+        let request = outbound.request(reqwest::Method::GET, &url).map(|r| {
+            r.bearer_auth(token)
+                .header("LinkedIn-Version", VERSION)
+                .header("X-Restli-Protocol-Version", "2.0.0")
+        });
+        let reply = send(request).await?;
+        if reply.status != 200 {
+            return Err(failure(
+                "linkedin",
+                &reply,
+                reply.body["message"].as_str(),
+                None,
+            ));
+        }
+        *count = reply.body["elements"]
+            .as_array()
+            .map(|e| e.iter().filter_map(|e| e["count"].as_u64()).sum())
+            .unwrap_or(0);
+    }
+    let [impressions, reach, reactions, comments, reshares] = counts;
+    Ok(crate::analytics::Metrics {
+        impressions,
+        reach,
+        engagements: reactions + comments + reshares,
+        ..Default::default()
+    })
 }
 
 #[cfg(test)]

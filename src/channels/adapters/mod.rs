@@ -1,22 +1,30 @@
 //! One adapter per platform: the publish request its API documents, built from a post (its
 //! variant's text and its media), and what its answer means (published with an id and a
 //! permalink, worth another try, refused, or a token it no longer takes). Each also says who a
-//! new connection is (`identify`), for the channel's name and the id posts are made as.
+//! new connection is (`identify`), for the channel's name and the id posts are made as, and
+//! where a platform departs from RFC 6749 (Instagram's and Facebook's long-lived tokens,
+//! TikTok's `client_key`), how its tokens are won (`connect`) and renewed (`renew`).
 
+pub mod facebook;
+mod graph;
 pub mod instagram;
 pub mod linkedin;
+pub mod pinterest;
+pub mod tiktok;
 pub mod webhook;
 pub mod x;
+pub mod youtube;
 
 use std::time::Duration;
 
+use super::apps::App;
+use super::oauth::{self, OAuthError, Tokens};
 use crate::outbound::Outbound;
 use crate::platforms::Post;
 
-/// The OAuth platforms creo can publish to.
-pub const PUBLISHES: [&str; 3] = ["x", "linkedin", "instagram"];
-/// The platforms whose metrics creo reads itself (`metrics`).
-pub const READS_METRICS: [&str; 1] = ["x"];
+/// The platforms whose metrics creo reads itself (`metrics`); the others report through the
+/// signed metrics webhook.
+pub const READS_METRICS: [&str; 4] = ["x", "linkedin", "pinterest", "youtube"];
 
 /// The most of a platform's answer that is read.
 const MAX_ANSWER: usize = 256 * 1024;
@@ -62,6 +70,10 @@ pub async fn publish(platform: &str, p: Publish<'_>) -> Answer {
         "x" => x::publish(p).await,
         "linkedin" => linkedin::publish(p).await,
         "instagram" => instagram::publish(p).await,
+        "facebook" => facebook::publish(p).await,
+        "tiktok" => tiktok::publish(p).await,
+        "pinterest" => pinterest::publish(p).await,
+        "youtube" => youtube::publish(p).await,
         other => Answer::Refused(format!("creo cannot publish to {other} yet")),
     }
 }
@@ -77,6 +89,9 @@ pub async fn metrics(
 ) -> Option<Result<crate::analytics::Metrics, Answer>> {
     match platform {
         "x" => Some(x::metrics(outbound, api_url, token, post_id).await),
+        "linkedin" => Some(linkedin::metrics(outbound, api_url, token, post_id).await),
+        "pinterest" => Some(pinterest::metrics(outbound, api_url, token, post_id).await),
+        "youtube" => Some(youtube::metrics(outbound, api_url, token, post_id).await),
         _ => None,
     }
 }
@@ -92,7 +107,48 @@ pub async fn identify(
         "x" => x::identify(outbound, api_url, token).await,
         "linkedin" => linkedin::identify(outbound, api_url, token).await,
         "instagram" => instagram::identify(outbound, api_url, token).await,
+        "facebook" => facebook::identify(outbound, api_url, token).await,
+        "tiktok" => tiktok::identify(outbound, api_url, token).await,
+        "pinterest" => pinterest::identify(outbound, api_url, token).await,
+        "youtube" => youtube::identify(outbound, api_url, token).await,
         other => Err(format!("creo cannot connect {other} yet")),
+    }
+}
+
+/// The tokens a connection's code is worth: RFC 6749's exchange, or the platform's own steps.
+pub async fn connect(
+    outbound: &Outbound,
+    app: &App,
+    redirect: &str,
+    code: &str,
+    verifier: &str,
+) -> Result<Tokens, OAuthError> {
+    match app.platform.as_str() {
+        "instagram" => instagram::connect(outbound, app, redirect, code, verifier).await,
+        "facebook" => facebook::connect(outbound, app, redirect, code, verifier).await,
+        "tiktok" => tiktok::exchange(outbound, app, redirect, code, verifier).await,
+        _ => oauth::exchange(outbound, app, redirect, code, verifier).await,
+    }
+}
+
+/// Whether `platform` renews its access token with that token alone (it has no refresh tokens).
+pub fn renews_access_itself(platform: &str) -> bool {
+    platform == "instagram"
+}
+
+/// New tokens for a channel's: with its refresh token, or (`renews_access_itself`) its access
+/// token.
+pub async fn renew(
+    outbound: &Outbound,
+    app: &App,
+    access: &str,
+    refresh: Option<&str>,
+) -> Result<Tokens, OAuthError> {
+    let missing = || OAuthError::Refused("the platform gave no refresh token".into());
+    match app.platform.as_str() {
+        "instagram" => instagram::refresh(outbound, &app.api_url, access).await,
+        "tiktok" => tiktok::refresh(outbound, app, refresh.ok_or_else(missing)?).await,
+        _ => oauth::refresh(outbound, app, refresh.ok_or_else(missing)?).await,
     }
 }
 
@@ -169,6 +225,40 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     Some(Duration::from_secs(secs.min(3600)))
 }
 
+/// `GET url` with the bearer token, whatever it answers.
+async fn get(outbound: &Outbound, url: &str, token: &str) -> Result<Reply, Answer> {
+    send(
+        outbound
+            .request(reqwest::Method::GET, url)
+            .map(|r| r.bearer_auth(token)),
+    )
+    .await
+}
+
+/// The first line of `text` with words on it, cut at `max` characters: a title.
+fn first_line(text: &str, max: usize) -> String {
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or_default()
+        .chars()
+        .take(max)
+        .collect()
+}
+
 fn header<'a>(reply: &'a Reply, name: &str) -> Option<&'a str> {
     reply.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_title_is_the_first_line_with_words() {
+        assert_eq!(
+            super::first_line("\n  Spring sale  \nall week", 100),
+            "Spring sale"
+        );
+        assert_eq!(super::first_line("ééé", 2), "éé");
+        assert_eq!(super::first_line("", 100), "");
+    }
 }

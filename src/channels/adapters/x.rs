@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use super::{failure, header, send, Answer, Publish};
+use super::{failure, get, header, send, Answer, Publish};
 use crate::outbound::Outbound;
 
 pub async fn publish(p: Publish<'_>) -> Answer {
@@ -60,10 +60,7 @@ pub async fn identify(
     api_url: &str,
     token: &str,
 ) -> Result<(String, String), String> {
-    let request = outbound
-        .request(reqwest::Method::GET, &format!("{api_url}/2/users/me"))
-        .map(|r| r.bearer_auth(token));
-    let reply = send(request)
+    let reply = get(outbound, &format!("{api_url}/2/users/me"), token)
         .await
         .map_err(|_| "x could not be asked who this is".to_string())?;
     let data = &reply.body["data"];
@@ -82,13 +79,8 @@ pub async fn metrics(
     if post_id.is_empty() || !post_id.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Answer::Refused(format!("{post_id:?} is not an X post id")));
     }
-    let request = outbound
-        .request(
-            reqwest::Method::GET,
-            &format!("{api_url}/2/tweets/{post_id}?tweet.fields=public_metrics"),
-        )
-        .map(|r| r.bearer_auth(token));
-    let reply = send(request).await?;
+    let url = format!("{api_url}/2/tweets/{post_id}?tweet.fields=public_metrics");
+    let reply = get(outbound, &url, token).await?;
     if reply.status != 200 {
         let message = reply.body["detail"].as_str();
         return Err(failure("x", &reply, message, reset(&reply)));
