@@ -39,7 +39,7 @@ fn defaults(platform: &str) -> Option<Defaults> {
             auth_url: "https://x.com/i/oauth2/authorize",
             token_url: "https://api.x.com/2/oauth2/token",
             api_url: "https://api.x.com",
-            scopes: "tweet.read tweet.write users.read offline.access",
+            scopes: "tweet.read tweet.write users.read offline.access media.write",
             auth_type: AuthType::BasicAuth,
         },
         "linkedin" => Defaults {

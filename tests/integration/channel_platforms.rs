@@ -364,3 +364,113 @@ async fn a_vertical_video_is_pulled_by_tiktok_and_uploaded_whole_to_youtube() {
         1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn images_are_uploaded_to_x_and_linkedin_before_the_post_names_them() {
+    let platform = Platform::start();
+    let server = crate::channels::start(&platform);
+    let owner = register(&server, "owner@example.com").await;
+    let x = connect(&server, &owner, &platform, json!({ "platform": "x" })).await;
+    let linkedin = connect(
+        &server,
+        &owner,
+        &platform,
+        json!({ "platform": "linkedin" }),
+    )
+    .await;
+
+    let image = format!("{}/media/photo.jpg", platform.url);
+    approved_with_media(
+        &server,
+        &owner,
+        "pair",
+        "Two looks #studio",
+        &[(1200.0, 1200.0, &image), (1200.0, 1200.0, &image)],
+    )
+    .await;
+    assert_eq!(
+        publish_now(&server, &owner, "pair", &[&x, &linkedin])
+            .await
+            .0,
+        200
+    );
+    let done = settled(&server, &owner, "pair").await;
+    assert_eq!(done["workflow"]["state"], "published", "{done}");
+    assert_eq!(delivery(&done, &x)["state"], "published");
+    assert_eq!(delivery(&done, &linkedin)["state"], "published");
+
+    let uploads = platform.requests("/x/2/media/upload");
+    assert_eq!(uploads.len(), 2, "one upload per image");
+    let tweet = platform.requests("/x/2/tweets").pop().unwrap().json();
+    let ids = tweet["media"]["media_ids"].as_array().unwrap();
+    assert_eq!(ids.len(), 2, "{tweet}");
+    assert_eq!(tweet["text"], "Two looks #studio");
+
+    let started = platform.requests("/linkedin/rest/images");
+    assert_eq!(started.len(), 2);
+    let seen = platform.state.lock().unwrap().seen.clone();
+    let puts: Vec<_> = seen
+        .iter()
+        .filter(|r| r.method == "PUT" && r.path.starts_with("/linkedin/dms-uploads/"))
+        .collect();
+    assert_eq!(puts.len(), 2);
+    assert!(
+        puts.iter().all(|p| p.body == crate::platform::photo()),
+        "the image's bytes"
+    );
+    let share = platform
+        .requests("/linkedin/rest/posts")
+        .pop()
+        .unwrap()
+        .json();
+    let images = share["content"]["multiImage"]["images"].as_array().unwrap();
+    assert_eq!(images.len(), 2, "{share}");
+    assert!(images[0]["id"]
+        .as_str()
+        .unwrap()
+        .starts_with("urn:li:image:"));
+
+    // A medium at an internal address is never fetched: the post fails there, nothing is sent.
+    approved_with_media(
+        &server,
+        &owner,
+        "inside",
+        "Look inside",
+        &[(
+            1200.0,
+            1200.0,
+            "http://169.254.169.254/latest/meta-data/photo.jpg",
+        )],
+    )
+    .await;
+    assert_eq!(publish_now(&server, &owner, "inside", &[&x]).await.0, 200);
+    let done = settled(&server, &owner, "inside").await;
+    let on_x = delivery(&done, &x);
+    assert_eq!(on_x["state"], "failed", "{done}");
+    assert!(
+        on_x["reason"].as_str().unwrap().contains("not allowed"),
+        "{on_x}"
+    );
+    assert_eq!(platform.requests("/x/2/media/upload").len(), 2);
+    assert_eq!(platform.requests("/x/2/tweets").len(), 1);
+
+    // X takes images from creo, not videos: refused before anything is uploaded.
+    let video = format!("{}/media/clip.mp4", platform.url);
+    approved_with_media(
+        &server,
+        &owner,
+        "moving",
+        "In motion",
+        &[(1200.0, 1200.0, &video)],
+    )
+    .await;
+    assert_eq!(publish_now(&server, &owner, "moving", &[&x]).await.0, 200);
+    let done = settled(&server, &owner, "moving").await;
+    let on_x = delivery(&done, &x);
+    assert_eq!(on_x["state"], "failed", "{done}");
+    assert!(
+        on_x["reason"].as_str().unwrap().contains("video/mp4"),
+        "{on_x}"
+    );
+    assert_eq!(platform.requests("/x/2/media/upload").len(), 2);
+}

@@ -20,6 +20,13 @@ pub const IG_USER: &str = "17841400000";
 pub const FB_PAGE: &str = "1029384756";
 /// The first (and only) Pinterest board.
 pub const BOARD: &str = "549755885175";
+/// The image a post's media URL points at (`/media/photo.jpg`).
+pub fn photo() -> Vec<u8> {
+    let mut bytes = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    bytes.extend((0..20_000u32).map(|i| (i.wrapping_mul(40_503) >> 7) as u8));
+    bytes
+}
+
 /// The video a post's media URL points at (`/media/clip.mp4`).
 pub fn clip() -> Vec<u8> {
     (0..300_000u32)
@@ -73,6 +80,10 @@ pub struct State {
     tiktok_posts: HashMap<String, u32>,
     /// YouTube upload sessions, with the length each was told.
     uploads: HashMap<String, u64>,
+    /// Media ids X gave uploads.
+    x_media: HashSet<String>,
+    /// LinkedIn images: their URN, and whether their bytes arrived.
+    linkedin_images: HashMap<String, bool>,
 }
 
 #[derive(Clone)]
@@ -224,6 +235,9 @@ async fn answer(
             s.access.insert(long.clone());
             return HttpResponse::Ok().json(json!({ "access_token": long, "token_type": "bearer", "expires_in": 5_183_944 }));
         }
+        ("GET", "/media/photo.jpg") => {
+            return HttpResponse::Ok().content_type("image/jpeg").body(photo());
+        }
         ("GET", "/media/clip.mp4") => {
             return HttpResponse::Ok().content_type("video/mp4").body(clip());
         }
@@ -291,9 +305,30 @@ async fn answer(
         ("GET", "/linkedin/v2/userinfo") => {
             HttpResponse::Ok().json(json!({ "sub": "782bbtaQ", "name": "Ada Lovelace" }))
         }
+        ("POST", "/x/2/media/upload") => {
+            // multipart/form-data: the category, and the image's raw bytes as `media`.
+            let multipart = headers.get("content-type").is_some_and(|c| c.starts_with("multipart/form-data; boundary="));
+            let has = |needle: &[u8]| body.windows(needle.len()).any(|w| w == needle);
+            let well_formed = multipart
+                && has(b"name=\"media_category\"\r\n\r\ntweet_image")
+                && has(b"name=\"media\"")
+                && has(b"Content-Type: image/jpeg")
+                && has(&photo());
+            if !well_formed {
+                return error(400, json!({ "title": "Invalid Request", "detail": "media and media_category are required" }));
+            }
+            s.issued += 1;
+            let id = format!("18800000000000000{:02}", s.issued);
+            s.x_media.insert(id.clone());
+            HttpResponse::Ok().json(json!({ "data": { "id": id, "media_key": format!("3_{id}"), "size": photo().len(), "expires_after_secs": 86400 } }))
+        }
         ("POST", "/x/2/tweets") => {
             if let Some(canned) = s.next_publish.pop_front() {
                 return canned_answer(canned);
+            }
+            let named = seen.json()["media"]["media_ids"].as_array().cloned().unwrap_or_default();
+            if !named.iter().all(|id| id.as_str().is_some_and(|id| s.x_media.contains(id))) {
+                return error(400, json!({ "title": "Invalid Request", "detail": "Your media IDs are invalid." }));
             }
             let text = seen.json()["text"].as_str().map(str::to_string);
             match text {
@@ -334,6 +369,31 @@ async fn answer(
                 "count": count,
                 "metricType": { "com.linkedin.adsexternalapi.memberanalytics.v1.CreatorPostAnalyticsMetricTypeV1": query["queryType"] } }] }))
         }
+        ("POST", "/linkedin/rest/images") if query.get("action").map(String::as_str) == Some("initializeUpload") => {
+            let versioned = headers.contains_key("linkedin-version") && headers.get("x-restli-protocol-version").map(String::as_str) == Some("2.0.0");
+            if !versioned || seen.json()["initializeUploadRequest"]["owner"] != "urn:li:person:782bbtaQ" {
+                return error(422, json!({ "status": 422, "message": format!("bad upload request {}", seen.json()) }));
+            }
+            s.issued += 1;
+            let n = s.issued;
+            let urn = format!("urn:li:image:C4E10AQ{n}");
+            s.linkedin_images.insert(urn.clone(), false);
+            let host = req.connection_info().host().to_string();
+            HttpResponse::Ok().json(json!({ "value": {
+                "uploadUrlExpiresAt": 1_900_000_000_000u64,
+                "uploadUrl": format!("http://{host}/linkedin/dms-uploads/{n}"),
+                "image": urn } }))
+        }
+        ("PUT", path) if path.starts_with("/linkedin/dms-uploads/") => {
+            let urn = format!("urn:li:image:C4E10AQ{}", path.trim_start_matches("/linkedin/dms-uploads/"));
+            match s.linkedin_images.get_mut(&urn) {
+                Some(arrived) if body[..] == photo()[..] => {
+                    *arrived = true;
+                    HttpResponse::Created().finish()
+                }
+                _ => error(400, json!({ "status": 400, "message": "no such upload, or not the image" })),
+            }
+        }
         ("POST", "/linkedin/rest/posts") => {
             let post = seen.json();
             let versioned = headers
@@ -350,7 +410,14 @@ async fn answer(
             if let Some(canned) = s.next_publish.pop_front() {
                 return canned_answer(canned);
             }
-            let well_formed = post["author"] == "urn:li:person:782bbtaQ"
+            let content = &post["content"];
+            let mut images: Vec<&Value> = content["multiImage"]["images"].as_array().map(|i| i.iter().map(|i| &i["id"]).collect()).unwrap_or_default();
+            if !content["media"]["id"].is_null() {
+                images.push(&content["media"]["id"]);
+            }
+            let uploaded = images.iter().all(|id| id.as_str().and_then(|id| s.linkedin_images.get(id)).copied().unwrap_or(false));
+            let well_formed = uploaded
+                && post["author"] == "urn:li:person:782bbtaQ"
                 && post["commentary"].is_string()
                 && post["visibility"] == "PUBLIC"
                 && post["distribution"]["feedDistribution"] == "MAIN_FEED"

@@ -8,8 +8,12 @@
 //! `aggregation=TOTAL`, one `queryType` at a time (impressions, members reached, reactions,
 //! comments, reshares; scope `r_member_postAnalytics`), each answered as `elements[].count`.
 //!
-//! Images go through LinkedIn's upload API first; creo does not upload yet, so a post with
-//! media is refused here rather than published without them.
+//! Images go through LinkedIn's Images API first: `POST /rest/images?action=initializeUpload`
+//! `{"initializeUploadRequest": {"owner": <author>}}` answers an `uploadUrl` and the image's
+//! URN; the bytes are streamed there from the medium's URL (`PUT`, at most 20 MB); the post
+//! then carries `content.media.id` (one image) or `content.multiImage.images` (2 to 20).
+//! Videos are not uploaded to LinkedIn yet: such a post is refused rather than published
+//! without them.
 
 use super::{failure, get, header, send, Answer, Publish};
 use crate::outbound::Outbound;
@@ -17,18 +21,103 @@ use crate::outbound::Outbound;
 /// The API version creo's requests follow.
 pub const VERSION: &str = "202510";
 
-pub async fn publish(p: Publish<'_>) -> Answer {
-    if !p.post.media.is_empty() {
-        return Answer::Refused(
-            "creo does not upload media to linkedin yet: post it without media".into(),
-        );
+/// LinkedIn's limits on a post's images, and how much creo sends of one.
+const MAX_IMAGES: usize = 20;
+const MAX_IMAGE_BYTES: u64 = 20 << 20;
+const UPLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// A request to LinkedIn's versioned REST API.
+fn rest(
+    outbound: &Outbound,
+    api_url: &str,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+) -> Result<reqwest::RequestBuilder, crate::outbound::Refused> {
+    outbound
+        .request(method, &format!("{api_url}/rest/{path}"))
+        .map(|r| {
+            r.bearer_auth(token)
+                .header("LinkedIn-Version", VERSION)
+                .header("X-Restli-Protocol-Version", "2.0.0")
+        })
+}
+
+/// Each of the post's images uploaded: their URNs, in order.
+async fn upload_images(p: &Publish<'_>, author: &str) -> Result<Vec<String>, Answer> {
+    if p.post.media.len() > MAX_IMAGES {
+        return Err(Answer::Refused(format!(
+            "a LinkedIn post holds at most {MAX_IMAGES} images"
+        )));
     }
+    let mut urns = Vec::new();
+    for medium in &p.post.media {
+        let Some(url) = medium.url.as_deref() else {
+            return Err(Answer::Refused(
+                "creo uploads images to linkedin from their URL: each media needs a url".into(),
+            ));
+        };
+        let image = super::fetch(p.outbound, url, MAX_IMAGE_BYTES, UPLOAD_TIMEOUT).await?;
+        let kind = super::media_type(&image);
+        if !kind.starts_with("image/") {
+            return Err(Answer::Refused(format!(
+                "creo uploads images to linkedin, not {kind}"
+            )));
+        }
+        let length = image.content_length().unwrap_or_default();
+        let start = rest(
+            p.outbound,
+            p.api_url,
+            p.token,
+            reqwest::Method::POST,
+            "images?action=initializeUpload",
+        )
+        .map(|r| r.json(&serde_json::json!({ "initializeUploadRequest": { "owner": author } })));
+        let started = send(start).await?;
+        let value = &started.body["value"];
+        let (Some(upload), Some(urn)) = (value["uploadUrl"].as_str(), value["image"].as_str())
+        else {
+            return Err(if started.status == 200 {
+                Answer::Retry {
+                    reason: "linkedin gave no upload address".into(),
+                    wait: None,
+                }
+            } else {
+                failure("linkedin", &started, started.body["message"].as_str(), None)
+            });
+        };
+        let put = p.outbound.request(reqwest::Method::PUT, upload).map(|r| {
+            r.bearer_auth(p.token)
+                .timeout(UPLOAD_TIMEOUT)
+                .header(reqwest::header::CONTENT_TYPE, &kind)
+                .header(reqwest::header::CONTENT_LENGTH, length)
+                .body(super::streamed(image))
+        });
+        let uploaded = send(put).await?;
+        if !(200..300).contains(&uploaded.status) {
+            return Err(failure(
+                "linkedin",
+                &uploaded,
+                uploaded.body["message"].as_str(),
+                None,
+            ));
+        }
+        urns.push(urn.to_string());
+    }
+    Ok(urns)
+}
+
+pub async fn publish(p: Publish<'_>) -> Answer {
     let Some(author) = p.external_id else {
         return Answer::Refused(
             "the channel does not know its LinkedIn author: reconnect it".into(),
         );
     };
-    let body = serde_json::json!({
+    let images = match upload_images(&p, author).await {
+        Ok(images) => images,
+        Err(answer) => return answer,
+    };
+    let mut body = serde_json::json!({
         "author": author,
         "commentary": commentary(&p.post.text),
         "visibility": "PUBLIC",
@@ -40,15 +129,25 @@ pub async fn publish(p: Publish<'_>) -> Answer {
         "lifecycleState": "PUBLISHED",
         "isReshareDisabledByAuthor": false,
     });
-    let request = p
-        .outbound
-        .post(&format!("{}/rest/posts", p.api_url))
-        .map(|r| {
-            r.bearer_auth(p.token)
-                .header("LinkedIn-Version", VERSION)
-                .header("X-Restli-Protocol-Version", "2.0.0")
-                .json(&body)
-        });
+    match &images[..] {
+        [] => {}
+        [only] => body["content"] = serde_json::json!({ "media": { "id": only } }),
+        all => {
+            let images: Vec<_> = all
+                .iter()
+                .map(|id| serde_json::json!({ "id": id }))
+                .collect();
+            body["content"] = serde_json::json!({ "multiImage": { "images": images } });
+        }
+    }
+    let request = rest(
+        p.outbound,
+        p.api_url,
+        p.token,
+        reqwest::Method::POST,
+        "posts",
+    )
+    .map(|r| r.json(&body));
     let reply = match send(request).await {
         Ok(reply) => reply,
         Err(answer) => return answer,
@@ -148,16 +247,12 @@ pub async fn metrics(
     let urn: String = url::form_urlencoded::byte_serialize(post_urn.as_bytes()).collect();
     let mut counts = [0u64; METRICS.len()];
     for (count, kind) in counts.iter_mut().zip(METRICS) {
-        let url = format!(
-            "{api_url}/rest/memberCreatorPostAnalytics?q=entity&entity=({}:{urn})\
+        let path = format!(
+            "memberCreatorPostAnalytics?q=entity&entity=({}:{urn})\
              &queryType={kind}&aggregation=TOTAL",
             entity.0
         );
-        let request = outbound.request(reqwest::Method::GET, &url).map(|r| {
-            r.bearer_auth(token)
-                .header("LinkedIn-Version", VERSION)
-                .header("X-Restli-Protocol-Version", "2.0.0")
-        });
+        let request = rest(outbound, api_url, token, reqwest::Method::GET, &path);
         let reply = send(request).await?;
         if reply.status != 200 {
             return Err(failure(

@@ -225,6 +225,70 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     Some(Duration::from_secs(secs.min(3600)))
 }
 
+/// A post's medium at `url`, its body not read yet: refused unless its server says a length
+/// within `max` (uploads are told the length first, and nothing past it is read). Fetched
+/// through `Outbound`, so a post cannot point creo at an internal address.
+async fn fetch(
+    outbound: &Outbound,
+    url: &str,
+    max: u64,
+    timeout: Duration,
+) -> Result<reqwest::Response, Answer> {
+    let request = outbound
+        .request(reqwest::Method::GET, url)
+        .map_err(|e| Answer::Refused(format!("the medium's address is not allowed: {e}")))?;
+    let medium = request
+        .timeout(timeout)
+        .send()
+        .await
+        .map_err(|_| Answer::Retry {
+            reason: "the medium could not be fetched from its URL".into(),
+            wait: None,
+        })?;
+    let status = medium.status().as_u16();
+    if status >= 500 || status == 429 {
+        return Err(Answer::Retry {
+            reason: format!("the medium's server answered {status}"),
+            wait: None,
+        });
+    }
+    if status != 200 {
+        return Err(Answer::Refused(format!(
+            "the medium's server answered {status}"
+        )));
+    }
+    match medium.content_length() {
+        Some(0) | None => Err(Answer::Refused(
+            "the medium's server does not say how large it is".into(),
+        )),
+        Some(n) if n > max => Err(Answer::Refused(format!(
+            "the medium is larger than the {max} bytes this platform takes from creo"
+        ))),
+        Some(_) => Ok(medium),
+    }
+}
+
+/// A fetched medium's body, passed on chunk by chunk as it arrives: never held whole.
+fn streamed(medium: reqwest::Response) -> reqwest::Body {
+    use futures_util::TryStreamExt;
+    reqwest::Body::wrap_stream(
+        medium
+            .bytes_stream()
+            .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>),
+    )
+}
+
+/// The media type a fetched medium says it has (`application/octet-stream` when none).
+fn media_type(medium: &reqwest::Response) -> String {
+    medium
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| t.split(';').next())
+        .map(|t| t.trim().to_ascii_lowercase())
+        .unwrap_or_else(|| "application/octet-stream".into())
+}
+
 /// `GET url` with the bearer token, whatever it answers.
 async fn get(outbound: &Outbound, url: &str, token: &str) -> Result<Reply, Answer> {
     send(

@@ -5,27 +5,35 @@
 //! `GET /2/tweets/:id?tweet.fields=public_metrics` → `impression_count`, and the likes,
 //! reposts, replies, quotes and bookmarks that make up its engagements.
 //!
-//! Media go to X through its own upload endpoint first; creo does not upload yet, so a post
-//! with media is refused here rather than published without them.
+//! Images go to X first: each fetched from its URL (at most 5 MB, X's limit) and sent to
+//! `POST /2/media/upload` as `multipart/form-data` (`media`, `media_category=tweet_image`;
+//! scope `media.write`), answered with `{"data": {"id"}}`; the post then names them in
+//! `media.media_ids` (at most four). Videos are not uploaded to X yet: such a post is refused
+//! rather than published without them.
 
 use std::time::Duration;
 
 use super::{failure, get, header, send, Answer, Publish};
 use crate::outbound::Outbound;
 
+/// X's limits on a post's images.
+const MAX_IMAGES: usize = 4;
+const MAX_IMAGE_BYTES: u64 = 5 << 20;
+const IMAGE_TYPES: [&str; 4] = ["image/jpeg", "image/png", "image/webp", "image/gif"];
+
 pub async fn publish(p: Publish<'_>) -> Answer {
-    if !p.post.media.is_empty() {
-        return Answer::Refused(
-            "creo does not upload media to x yet: post it without media".into(),
-        );
+    let media_ids = match upload_images(&p).await {
+        Ok(ids) => ids,
+        Err(answer) => return answer,
+    };
+    let mut body = serde_json::json!({ "text": p.post.text });
+    if !media_ids.is_empty() {
+        body["media"] = serde_json::json!({ "media_ids": media_ids });
     }
     let request = p
         .outbound
         .post(&format!("{}/2/tweets", p.api_url))
-        .map(|r| {
-            r.bearer_auth(p.token)
-                .json(&serde_json::json!({ "text": p.post.text }))
-        });
+        .map(|r| r.bearer_auth(p.token).json(&body));
     let reply = match send(request).await {
         Ok(reply) => reply,
         Err(answer) => return answer,
@@ -47,6 +55,68 @@ pub async fn publish(p: Publish<'_>) -> Answer {
         .or_else(|| reply.body["title"].as_str());
     failure("x", &reply, message, reset(&reply))
 }
+
+/// Each of the post's images uploaded to X: their media ids, in order. An upload that is never
+/// used costs nothing (X drops it within a day), so a retry simply uploads again.
+async fn upload_images(p: &Publish<'_>) -> Result<Vec<String>, Answer> {
+    if p.post.media.len() > MAX_IMAGES {
+        return Err(Answer::Refused(format!(
+            "an X post holds at most {MAX_IMAGES} images"
+        )));
+    }
+    let mut ids = Vec::new();
+    for medium in &p.post.media {
+        let Some(url) = medium.url.as_deref() else {
+            return Err(Answer::Refused(
+                "creo uploads images to x from their URL: each media needs a url".into(),
+            ));
+        };
+        let image = super::fetch(p.outbound, url, MAX_IMAGE_BYTES, UPLOAD_TIMEOUT).await?;
+        let kind = super::media_type(&image);
+        if !IMAGE_TYPES.contains(&kind.as_str()) {
+            return Err(Answer::Refused(format!(
+                "creo uploads JPEG, PNG, WebP and GIF images to x, not {kind}"
+            )));
+        }
+        let bytes = crate::outbound::Outbound::bounded_body(image, MAX_IMAGE_BYTES as usize)
+            .await
+            .map_err(|e| Answer::Retry {
+                reason: format!("the image could not be read: {e}"),
+                wait: None,
+            })?;
+        let part = reqwest::multipart::Part::bytes(bytes)
+            .file_name("image")
+            .mime_str(&kind)
+            .map_err(|e| Answer::Refused(e.to_string()))?;
+        let form = reqwest::multipart::Form::new()
+            .text("media_category", "tweet_image")
+            .part("media", part);
+        let request = p
+            .outbound
+            .post(&format!("{}/2/media/upload", p.api_url))
+            .map(|r| r.bearer_auth(p.token).multipart(form));
+        let reply = send(request).await?;
+        match reply.body["data"]["id"].as_str() {
+            Some(id) if reply.status == 200 || reply.status == 201 => ids.push(id.to_string()),
+            _ if reply.status == 200 || reply.status == 201 => {
+                return Err(Answer::Retry {
+                    reason: "x answered an upload without a media id".into(),
+                    wait: None,
+                })
+            }
+            _ => {
+                let message = reply.body["detail"]
+                    .as_str()
+                    .or_else(|| reply.body["title"].as_str());
+                return Err(failure("x", &reply, message, reset(&reply)));
+            }
+        }
+    }
+    Ok(ids)
+}
+
+/// How long fetching and sending one image may take.
+const UPLOAD_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// `x-rate-limit-reset`: when the window opens again, as a wait from now.
 fn reset(reply: &super::Reply) -> Option<Duration> {

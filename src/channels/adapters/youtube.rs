@@ -16,13 +16,11 @@
 
 use std::time::Duration;
 
-use futures_util::TryStreamExt;
-
 use super::{failure, first_line, get, send, Answer, Publish, Reply};
 use crate::outbound::Outbound;
 
 /// The largest video creo sends (YouTube itself takes up to 256 GB).
-pub const MAX_VIDEO: u64 = 4 << 30;
+const MAX_VIDEO: u64 = 4 << 30;
 /// How long fetching and sending one video may take.
 const UPLOAD_TIMEOUT: Duration = Duration::from_secs(3600);
 /// YouTube's limits on a title and a description (bytes).
@@ -79,15 +77,12 @@ async fn steps(p: &Publish<'_>) -> Result<Answer, Answer> {
         t => t,
     };
 
-    let video = fetch(p.outbound, source).await?;
+    let video = super::fetch(p.outbound, source, MAX_VIDEO, UPLOAD_TIMEOUT).await?;
     let length = video.content_length().unwrap_or_default();
-    let kind = video
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .filter(|t| t.starts_with("video/"))
-        .unwrap_or("video/*")
-        .to_string();
+    let kind = match super::media_type(&video) {
+        t if t.starts_with("video/") => t,
+        _ => "video/*".to_string(),
+    };
 
     let metadata = serde_json::json!({
         "snippet": { "title": title, "description": text, "categoryId": "22" },
@@ -116,15 +111,12 @@ async fn steps(p: &Publish<'_>) -> Result<Answer, Answer> {
         });
     };
 
-    let bytes = video
-        .bytes_stream()
-        .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>);
     let put = p.outbound.request(reqwest::Method::PUT, &upload).map(|r| {
         r.bearer_auth(p.token)
             .timeout(UPLOAD_TIMEOUT)
             .header(reqwest::header::CONTENT_TYPE, &kind)
             .header(reqwest::header::CONTENT_LENGTH, length)
-            .body(reqwest::Body::wrap_stream(bytes))
+            .body(super::streamed(video))
     });
     // An upload that fails part-way made no video: trying again starts a new one.
     let uploaded = send(put).await?;
@@ -143,44 +135,6 @@ async fn steps(p: &Publish<'_>) -> Result<Answer, Answer> {
         None => Err(Answer::Refused(
             "youtube took the upload but gave no id; not sent again, check the channel".into(),
         )),
-    }
-}
-
-/// The video at `url`, its body not read yet: refused unless it says a length within
-/// `MAX_VIDEO` (YouTube's upload is told the length first).
-async fn fetch(outbound: &Outbound, url: &str) -> Result<reqwest::Response, Answer> {
-    let request = outbound
-        .request(reqwest::Method::GET, url)
-        .map_err(|e| Answer::Refused(format!("the video's address is not allowed: {e}")))?;
-    let video = request
-        .timeout(UPLOAD_TIMEOUT)
-        .send()
-        .await
-        .map_err(|_| Answer::Retry {
-            reason: "the video could not be fetched from its URL".into(),
-            wait: None,
-        })?;
-    let status = video.status().as_u16();
-    if status >= 500 || status == 429 {
-        return Err(Answer::Retry {
-            reason: format!("the video's server answered {status}"),
-            wait: None,
-        });
-    }
-    if status != 200 {
-        return Err(Answer::Refused(format!(
-            "the video's server answered {status}"
-        )));
-    }
-    match video.content_length() {
-        Some(0) | None => Err(Answer::Refused(
-            "the video's server does not say how long the video is".into(),
-        )),
-        Some(n) if n > MAX_VIDEO => Err(Answer::Refused(format!(
-            "the video is larger than the {} GiB creo sends",
-            MAX_VIDEO >> 30
-        ))),
-        Some(_) => Ok(video),
     }
 }
 
