@@ -60,7 +60,7 @@ fn defaults(platform: &str) -> Option<Defaults> {
             auth_url: "https://www.facebook.com/v23.0/dialog/oauth",
             token_url: "https://graph.facebook.com/v23.0/oauth/access_token",
             api_url: "https://graph.facebook.com/v23.0",
-            scopes: "pages_show_list,pages_manage_posts,pages_read_engagement",
+            scopes: "pages_show_list,pages_manage_posts,pages_read_engagement,read_insights",
             auth_type: AuthType::RequestBody,
         },
         "pinterest" => Defaults {
@@ -74,7 +74,7 @@ fn defaults(platform: &str) -> Option<Defaults> {
             auth_url: "https://www.tiktok.com/v2/auth/authorize/",
             token_url: "https://open.tiktokapis.com/v2/oauth/token/",
             api_url: "https://open.tiktokapis.com",
-            scopes: "user.info.basic,video.publish",
+            scopes: "user.info.basic,video.publish,video.list",
             auth_type: AuthType::RequestBody,
         },
         "youtube" => Defaults {

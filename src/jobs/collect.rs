@@ -1,8 +1,7 @@
 //! Collecting a published post's metrics from its platform: a job per post and channel, run at
 //! growing intervals after it went out (`POLL_ROUNDS` times `metrics_poll_first_ms`: at first
 //! hourly, at last a week later), since most of a post's reach comes in its first day. Each
-//! round stores a sample and queues the next. Platforms creo does not read (webhook channels,
-//! Instagram, Facebook, TikTok: `adapters::READS_METRICS`) report through the signed metrics
+//! round stores a sample and queues the next. Webhook channels report through the signed metrics
 //! webhook instead.
 
 use std::sync::Arc;

@@ -382,9 +382,10 @@ impl Publisher {
         unreachable!("the second pass returns")
     }
 
-    /// Queues the first metrics poll of a post just published on a platform creo reads.
+    /// Queues the first metrics poll of a post just published on a platform (webhook
+    /// channels report their own).
     async fn collect_metrics_later(&self, workflow: &Workflow, record: &TargetDelivery) {
-        if !adapters::READS_METRICS.contains(&record.platform.as_str()) {
+        if !crate::channels::OAUTH_PLATFORMS.contains(&record.platform.as_str()) {
             return;
         }
         let first = super::collect::round(

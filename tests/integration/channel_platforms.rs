@@ -16,7 +16,8 @@ use crate::common::Server;
 use crate::platform::{clip, Canned, Platform, BOARD, CLIENT_ID, FB_PAGE};
 use crate::rest::{get, register, User};
 
-fn polling(platform: &Platform) -> Server {
+/// A server that polls metrics 200 ms after a post went out (then 1.2 s, …).
+pub(crate) fn polling(platform: &Platform) -> Server {
     let mut env = env(platform);
     env.push(("CREO_METRICS_POLL_FIRST_MS".into(), "200".into()));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -28,7 +29,7 @@ fn form(body: &[u8]) -> HashMap<String, String> {
 }
 
 /// The first metrics polled for `doc` on `channel` (waits up to 10 s).
-async fn polled(server: &Server, owner: &User, doc: &str, channel: &str) -> Value {
+pub(crate) async fn polled(server: &Server, owner: &User, doc: &str, channel: &str) -> Value {
     for _ in 0..200 {
         let (_, analytics) = get(
             server,
@@ -147,11 +148,26 @@ async fn a_square_image_goes_to_a_facebook_page_and_a_pinterest_board_and_comes_
         })
     );
 
-    // Pinterest is read by itself; Facebook reports through the metrics webhook.
+    // Both are read back: Pinterest's pin analytics, Facebook's insights and counts.
     let metrics = polled(&server, &owner, "square", &pinterest).await;
     assert_eq!(metrics["impressions"], 500, "{metrics}");
     assert_eq!(metrics["engagements"], 3 + 7 + 2, "saves and clicks");
     assert_eq!(metrics["clicks"], 2, "clicks out to the link");
+    let metrics = polled(&server, &owner, "square", &facebook).await;
+    assert_eq!(
+        (
+            &metrics["impressions"],
+            &metrics["reach"],
+            &metrics["clicks"]
+        ),
+        (&json!(700), &json!(450), &json!(12)),
+        "{metrics}"
+    );
+    assert_eq!(
+        metrics["engagements"],
+        25 + 4 + 3,
+        "reactions, comments, shares"
+    );
 
     // Two images make an album: each uploaded unpublished, then one post. A transient Graph
     // error on the first upload is tried again.
@@ -271,7 +287,10 @@ async fn a_vertical_video_is_pulled_by_tiktok_and_uploaded_whole_to_youtube() {
         CLIENT_ID,
         "TikTok's name for the client"
     );
-    assert_eq!(param(&query, "scope"), "user.info.basic,video.publish");
+    assert_eq!(
+        param(&query, "scope"),
+        "user.info.basic,video.publish,video.list"
+    );
     let (query, _) = authorize(&server, &owner, json!({ "platform": "youtube" })).await;
     assert_eq!(
         param(&query, "access_type"),
@@ -342,6 +361,13 @@ async fn a_vertical_video_is_pulled_by_tiktok_and_uploaded_whole_to_youtube() {
     let metrics = polled(&server, &owner, "clip", &youtube).await;
     assert_eq!(metrics["impressions"], 1200, "views: {metrics}");
     assert_eq!(metrics["engagements"], 40 + 5, "likes and comments");
+    let metrics = polled(&server, &owner, "clip", &tiktok).await;
+    assert_eq!(metrics["impressions"], 5000, "views: {metrics}");
+    assert_eq!(
+        metrics["engagements"],
+        300 + 20 + 10,
+        "likes, comments, shares"
+    );
 
     // Two videos are no TikTok post: refused before TikTok is asked anything.
     approved_with_media(

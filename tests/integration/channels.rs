@@ -884,7 +884,7 @@ async fn metrics_are_polled_from_x_and_reported_by_webhook_and_add_up_per_accoun
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instagram_post_goes_out_as_a_container_then_published_with_its_permalink() {
     let platform = Platform::start();
-    let server = start(&platform);
+    let server = crate::channel_platforms::polling(&platform);
     let owner = register(&server, "owner@example.com").await;
     let ig = connect(
         &server,
@@ -937,6 +937,16 @@ async fn an_instagram_post_goes_out_as_a_container_then_published_with_its_perma
     assert!(
         form["creation_id"].starts_with("c_"),
         "the container it made: {form:?}"
+    );
+    let metrics = crate::channel_platforms::polled(&server, &owner, "photo", &ig).await;
+    assert_eq!(
+        (
+            &metrics["impressions"],
+            &metrics["reach"],
+            &metrics["engagements"]
+        ),
+        (&json!(800), &json!(500), &json!(40 + 3 + 2 + 5)),
+        "views, reach, likes + comments + shares + saves: {metrics}"
     );
 
     // Text alone is no Instagram feed post: refused when it is scheduled, not when it fails.

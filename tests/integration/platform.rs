@@ -499,6 +499,39 @@ fn others(
                 other => graph_error(400, 100, format!("malformed {other}: {form:?}")),
             }
         }
+        ("GET", path) if path.starts_with(&format!("/facebook/{FB_PAGE}_")) => {
+            let metric = |name: &str, value: u64| json!({ "name": name, "period": "lifetime", "values": [{ "value": value }] });
+            if path.ends_with("/insights") {
+                if query.get("metric").map(String::as_str) != Some("post_impressions,post_impressions_unique,post_clicks") {
+                    return graph_error(400, 100, format!("unknown metrics {query:?}"));
+                }
+                return HttpResponse::Ok().json(json!({ "data": [
+                    metric("post_impressions", 700), metric("post_impressions_unique", 450), metric("post_clicks", 12) ] }));
+            }
+            if !query.get("fields").is_some_and(|f| f.contains("reactions.summary(total_count)")) {
+                return graph_error(400, 100, format!("unknown fields {query:?}"));
+            }
+            HttpResponse::Ok().json(json!({ "id": path.trim_start_matches("/facebook/"), "shares": { "count": 3 },
+                "reactions": { "data": [], "summary": { "total_count": 25 } },
+                "comments": { "data": [], "summary": { "total_count": 4 } } }))
+        }
+        ("GET", path) if path.starts_with("/instagram/1790000") && path.ends_with("/insights") => {
+            if query.get("metric").map(String::as_str) != Some("views,reach,likes,comments,shares,saved") {
+                return graph_error(400, 100, format!("unknown metrics {query:?}"));
+            }
+            let metric = |name: &str, value: u64| json!({ "name": name, "period": "lifetime", "values": [{ "value": value }] });
+            HttpResponse::Ok().json(json!({ "data": [metric("views", 800), metric("reach", 500), metric("likes", 40),
+                metric("comments", 3), metric("shares", 2), metric("saved", 5)] }))
+        }
+        ("POST", "/tiktok/v2/video/query/") => {
+            let ids = body["filters"]["video_ids"].as_array().cloned().unwrap_or_default();
+            if !query.get("fields").is_some_and(|f| f.contains("view_count")) || ids.len() != 1 {
+                return error(400, json!({ "error": { "code": "invalid_params", "message": format!("{query:?} {body}"), "log_id": "7" } }));
+            }
+            HttpResponse::Ok().json(json!({ "data": { "videos": [{ "id": ids[0], "view_count": 5000, "like_count": 300,
+                "comment_count": 20, "share_count": 10 }], "cursor": 0, "has_more": false },
+                "error": { "code": "ok", "message": "", "log_id": "8" } }))
+        }
         // Pinterest.
         ("GET", "/pinterest/v5/user_account") => HttpResponse::Ok().json(json!({ "username": "creostudio", "account_type": "BUSINESS" })),
         ("GET", "/pinterest/v5/boards") => HttpResponse::Ok().json(json!({ "items": [

@@ -2061,7 +2061,7 @@ export interface components {
         Connect: {
             /** @description To reconnect an existing channel (one that needs it, or to renew its grant). */
             channel_id?: string | null;
-            /** @description `x`, `linkedin` or `instagram`. */
+            /** @description `x`, `linkedin`, `instagram`, `facebook`, `tiktok`, `pinterest` or `youtube`. */
             platform: string;
         };
         CreateDocument: {
@@ -2769,8 +2769,9 @@ export interface components {
              */
             channel_id?: string | null;
             /**
-             * @description One of the platform's formats (`feed`, `story`, `reel`, `video`, `post`); default `feed`,
-             *     or the platform's only format.
+             * @description One of the platform's formats (`feed`, `story`, `reel`, `video`, `short`, `pin`);
+             *     default `feed`, or the platform's first format where it has no feed (`video` on
+             *     TikTok and YouTube, `pin` on Pinterest).
              */
             format?: string | null;
             /**

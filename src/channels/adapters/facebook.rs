@@ -11,8 +11,12 @@
 //! unpublished (`published=false`) and attached to one feed post (`attached_media[i]`). The
 //! answer's `post_id` (or `id` for a feed post) is `{page-id}_{post-id}`, which is also its
 //! address on facebook.com. Errors are the Graph API's (`graph`).
+//!
+//! How a post did: `GET /{post-id}/insights?metric=post_impressions,post_impressions_unique,
+//! post_clicks` for impressions, reach and clicks, and `GET /{post-id}?fields=shares,
+//! reactions.summary(total_count),comments.summary(total_count)` for its engagements.
 
-use super::{get, graph, Answer, Publish};
+use super::{get, graph, media_urls, Answer, Publish};
 use crate::channels::apps::App;
 use crate::channels::oauth::{self, OAuthError, Tokens};
 use crate::outbound::Outbound;
@@ -32,22 +36,7 @@ async fn steps(p: &Publish<'_>) -> Result<Answer, Answer> {
             "the channel does not know its Facebook Page: reconnect it".into(),
         ));
     };
-    let urls: Vec<&str> = p
-        .post
-        .media
-        .iter()
-        .filter_map(|m| m.url.as_deref())
-        .collect();
-    if urls.len() != p.post.media.len() {
-        return Err(Answer::Refused(
-            "facebook takes images at public URLs (each media needs a url)".into(),
-        ));
-    }
-    if urls.len() > MAX_IMAGES {
-        return Err(Answer::Refused(format!(
-            "creo posts at most {MAX_IMAGES} images to a Facebook Page at once"
-        )));
-    }
+    let urls = media_urls(p.post, "facebook", MAX_IMAGES)?;
     let call = |path: &str, fields: Vec<(String, String)>| {
         let url = format!("{}/{page}/{path}", p.api_url);
         async move {
@@ -198,4 +187,46 @@ fn refusal(reply: &super::Reply) -> OAuthError {
         Answer::Retry { reason, .. } => OAuthError::Unavailable(reason),
         other => OAuthError::Refused(format!("{other:?}")),
     }
+}
+
+pub async fn metrics(
+    outbound: &Outbound,
+    api_url: &str,
+    token: &str,
+    post_id: &str,
+) -> Result<crate::analytics::Metrics, Answer> {
+    if !graph::is_id(post_id) {
+        return Err(Answer::Refused(format!(
+            "{post_id:?} is not a Facebook post id"
+        )));
+    }
+    let seen = graph::insights(
+        "facebook",
+        outbound,
+        api_url,
+        token,
+        post_id,
+        "post_impressions,post_impressions_unique,post_clicks",
+    )
+    .await?;
+    let url = format!(
+        "{api_url}/{post_id}?fields=shares,reactions.summary(total_count).limit(0),\
+         comments.summary(total_count).limit(0)"
+    );
+    let counts = get(outbound, &url, token).await?;
+    if counts.status != 200 {
+        return Err(graph::failure("facebook", &counts));
+    }
+    let b = &counts.body;
+    let total = |v: &serde_json::Value| v.as_u64().unwrap_or(0);
+    let seen = |k: &str| seen.get(k).copied().unwrap_or(0);
+    Ok(crate::analytics::Metrics {
+        impressions: seen("post_impressions"),
+        reach: seen("post_impressions_unique"),
+        clicks: seen("post_clicks"),
+        engagements: total(&b["reactions"]["summary"]["total_count"])
+            + total(&b["comments"]["summary"]["total_count"])
+            + total(&b["shares"]["count"]),
+        ..Default::default()
+    })
 }

@@ -1,11 +1,13 @@
 //! What Meta's Graph API (Facebook Pages and Instagram) has in common: form-encoded POSTs with
-//! the bearer token, and errors as `{"error": {"message", "code", "is_transient"}}`, where code
+//! the bearer token, insights (`GET /{id}/insights?metric=…`), and errors as `{"error": {"message", "code", "is_transient"}}`, where code
 //! 190 is the token and 4, 17, 32, 613 and 80001 are rate limits (app, user, page, custom and
 //! page-level business use) that lift within the hour.
 
 use std::time::Duration;
 
-use super::{send, Answer, Reply};
+use std::collections::HashMap;
+
+use super::{get, send, Answer, Reply};
 use crate::outbound::Outbound;
 
 /// What an error answer of `platform` means.
@@ -55,4 +57,39 @@ pub(super) async fn form(
     } else {
         Err(failure(platform, &reply))
     }
+}
+
+/// A Graph object id: digits, with `_` between a Page's id and its post's.
+pub(super) fn is_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_digit() || b == b'_')
+}
+
+/// `GET {api_url}/{id}/insights?metric=…`: each metric's lifetime value, by name. Graph answers
+/// `{"data": [{"name", "values": [{"value"}]}]}`, or `total_value.value` for metrics asked
+/// as totals.
+pub(super) async fn insights(
+    platform: &str,
+    outbound: &Outbound,
+    api_url: &str,
+    token: &str,
+    id: &str,
+    metrics: &str,
+) -> Result<HashMap<String, u64>, Answer> {
+    let url = format!("{api_url}/{id}/insights?metric={metrics}");
+    let reply = get(outbound, &url, token).await?;
+    if reply.status != 200 {
+        return Err(failure(platform, &reply));
+    }
+    let empty = Vec::new();
+    Ok(reply.body["data"]
+        .as_array()
+        .unwrap_or(&empty)
+        .iter()
+        .filter_map(|m| {
+            let value = m["values"][0]["value"]
+                .as_u64()
+                .or_else(|| m["total_value"]["value"].as_u64())?;
+            Some((m["name"].as_str()?.to_string(), value))
+        })
+        .collect())
 }

@@ -8,15 +8,19 @@
 //! Tokens: the code exchange gives a short-lived token (an hour), swapped at once for a
 //! long-lived one (`GET /access_token?grant_type=ig_exchange_token`, 60 days), which is
 //! refreshed by itself (`GET /refresh_access_token?grant_type=ig_refresh_token`): Instagram
-//! has no refresh tokens. Errors are the Graph API's (`graph`).
+//! has no refresh tokens. Errors are the Graph API's (`graph`). How a post did:
+//! `GET /{media-id}/insights?metric=views,reach,likes,comments,shares,saved` (Instagram
+//! replaced impressions with views in 2025).
 
 use std::time::Duration;
 
-use super::{get, graph, send, Answer, Publish, Reply};
+use super::{get, graph, media_urls, send, Answer, Publish, Reply};
 use crate::channels::oauth::{OAuthError, Tokens};
 use crate::outbound::Outbound;
 use crate::store::now_ms;
 
+/// Instagram's limit on a carousel's images.
+const MAX_CAROUSEL: usize = 10;
 /// How often a processing container is looked at before the try is given up for later.
 const STATUS_CHECKS: u32 = 5;
 
@@ -65,23 +69,16 @@ async fn steps(p: &Publish<'_>) -> Result<Answer, Answer> {
             "the channel does not know its Instagram account: reconnect it".into(),
         ));
     };
-    let urls: Vec<&str> = p
-        .post
-        .media
-        .iter()
-        .filter_map(|m| m.url.as_deref())
-        .collect();
-    if urls.is_empty() || urls.len() != p.post.media.len() {
-        return Err(Answer::Refused(
-            "instagram posts need their images at public URLs (each media needs a url)".into(),
-        ));
+    let urls = media_urls(p.post, "instagram", MAX_CAROUSEL)?;
+    if urls.is_empty() {
+        return Err(Answer::Refused("an instagram post needs an image".into()));
     }
     let media = format!("{user}/media");
     let container = if let [only] = urls[..] {
         form(p, &media, &[("image_url", only), ("caption", &p.post.text)]).await?
     } else {
         let mut children = Vec::new();
-        for url in urls.iter().take(10) {
+        for url in &urls {
             let item = form(
                 p,
                 &media,
@@ -265,4 +262,33 @@ pub async fn refresh(
         .append_pair("grant_type", "ig_refresh_token")
         .append_pair("access_token", access);
     token_call(outbound, url.as_str()).await
+}
+
+pub async fn metrics(
+    outbound: &Outbound,
+    api_url: &str,
+    token: &str,
+    media_id: &str,
+) -> Result<crate::analytics::Metrics, Answer> {
+    if !graph::is_id(media_id) {
+        return Err(Answer::Refused(format!(
+            "{media_id:?} is not an Instagram media id"
+        )));
+    }
+    let m = graph::insights(
+        "instagram",
+        outbound,
+        api_url,
+        token,
+        media_id,
+        "views,reach,likes,comments,shares,saved",
+    )
+    .await?;
+    let count = |k: &str| m.get(k).copied().unwrap_or(0);
+    Ok(crate::analytics::Metrics {
+        impressions: count("views"),
+        reach: count("reach"),
+        engagements: count("likes") + count("comments") + count("shares") + count("saved"),
+        ..Default::default()
+    })
 }

@@ -45,18 +45,8 @@ fn rest(
 
 /// Each of the post's images uploaded: their URNs, in order.
 async fn upload_images(p: &Publish<'_>, author: &str) -> Result<Vec<String>, Answer> {
-    if p.post.media.len() > MAX_IMAGES {
-        return Err(Answer::Refused(format!(
-            "a LinkedIn post holds at most {MAX_IMAGES} images"
-        )));
-    }
     let mut urns = Vec::new();
-    for medium in &p.post.media {
-        let Some(url) = medium.url.as_deref() else {
-            return Err(Answer::Refused(
-                "creo uploads images to linkedin from their URL: each media needs a url".into(),
-            ));
-        };
+    for url in super::media_urls(p.post, "linkedin", MAX_IMAGES)? {
         let image = super::fetch(p.outbound, url, MAX_IMAGE_BYTES, UPLOAD_TIMEOUT).await?;
         let kind = super::media_type(&image);
         if !kind.starts_with("image/") {

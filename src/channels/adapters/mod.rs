@@ -22,10 +22,6 @@ use super::oauth::{self, OAuthError, Tokens};
 use crate::outbound::Outbound;
 use crate::platforms::Post;
 
-/// The platforms whose metrics creo reads itself (`metrics`); the others report through the
-/// signed metrics webhook.
-pub const READS_METRICS: [&str; 4] = ["x", "linkedin", "pinterest", "youtube"];
-
 /// The most of a platform's answer that is read.
 const MAX_ANSWER: usize = 256 * 1024;
 
@@ -78,8 +74,8 @@ pub async fn publish(platform: &str, p: Publish<'_>) -> Answer {
     }
 }
 
-/// A published post's counters as the platform reports them now; `None` when creo does not
-/// read this platform's metrics (its service reports them through the metrics webhook).
+/// A published post's counters as the platform reports them now; `None` for a webhook channel
+/// (its service reports them through the metrics webhook).
 pub async fn metrics(
     platform: &str,
     outbound: &Outbound,
@@ -92,6 +88,9 @@ pub async fn metrics(
         "linkedin" => Some(linkedin::metrics(outbound, api_url, token, post_id).await),
         "pinterest" => Some(pinterest::metrics(outbound, api_url, token, post_id).await),
         "youtube" => Some(youtube::metrics(outbound, api_url, token, post_id).await),
+        "instagram" => Some(instagram::metrics(outbound, api_url, token, post_id).await),
+        "facebook" => Some(facebook::metrics(outbound, api_url, token, post_id).await),
+        "tiktok" => Some(tiktok::metrics(outbound, api_url, token, post_id).await),
         _ => None,
     }
 }
@@ -223,6 +222,35 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
         .parse()
         .ok()?;
     Some(Duration::from_secs(secs.min(3600)))
+}
+
+/// The URLs of `post`'s media, for a platform that takes at most `max` of them: every medium
+/// must have one (creo hands platforms URLs, or fetches from them).
+fn media_urls<'a>(post: &'a Post, platform: &str, max: usize) -> Result<Vec<&'a str>, Answer> {
+    if post.media.len() > max {
+        return Err(Answer::Refused(format!(
+            "a {platform} post holds at most {max} media"
+        )));
+    }
+    post.media
+        .iter()
+        .map(|m| m.url.as_deref())
+        .collect::<Option<Vec<&str>>>()
+        .ok_or_else(|| {
+            Answer::Refused(format!(
+                "{platform} takes media from their URLs: each media needs a url"
+            ))
+        })
+}
+
+/// The one video of a post on a platform that takes exactly one.
+fn one_video<'a>(post: &'a Post, platform: &str) -> Result<&'a str, Answer> {
+    if post.media.len() != 1 {
+        return Err(Answer::Refused(format!(
+            "a {platform} post is one video (the media holds exactly one)"
+        )));
+    }
+    Ok(media_urls(post, platform, 1)?[0])
 }
 
 /// A post's medium at `url`, its body not read yet: refused unless its server says a length

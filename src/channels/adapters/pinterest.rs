@@ -9,7 +9,7 @@
 //! `201 {"id"}`. How a pin did: `GET /v5/pins/{id}/analytics` over the 90 days Pinterest
 //! keeps, summed: impressions, saves and clicks.
 
-use super::{failure, first_line, get, send, Answer, Publish, Reply};
+use super::{failure, first_line, get, media_urls, send, Answer, Publish, Reply};
 use crate::outbound::Outbound;
 
 /// Pinterest's limit on a carousel's images.
@@ -25,20 +25,11 @@ pub async fn publish(p: Publish<'_>) -> Answer {
     let Some(board) = p.external_id else {
         return Answer::Refused("the channel does not know its board: reconnect it".into());
     };
-    let urls: Vec<&str> = p
-        .post
-        .media
-        .iter()
-        .filter_map(|m| m.url.as_deref())
-        .collect();
-    if urls.is_empty() || urls.len() != p.post.media.len() {
-        return Answer::Refused(
-            "a pin needs its images at public URLs (each media needs a url)".into(),
-        );
-    }
-    if urls.len() > MAX_IMAGES {
-        return Answer::Refused(format!("a pin holds at most {MAX_IMAGES} images"));
-    }
+    let urls = match media_urls(p.post, "pinterest", MAX_IMAGES) {
+        Ok(urls) if urls.is_empty() => return Answer::Refused("a pin needs an image".into()),
+        Ok(urls) => urls,
+        Err(answer) => return answer,
+    };
     let media_source = match urls[..] {
         [only] => serde_json::json!({ "source_type": "image_url", "url": only }),
         _ => serde_json::json!({

@@ -10,6 +10,10 @@
 //! app must have verified with TikTok), then `POST /v2/post/publish/status/fetch/` until the
 //! post is `PUBLISH_COMPLETE`. The post id is TikTok's public one when it gives it (public
 //! posts), the `publish_id` otherwise. Every answer carries `error.code`, `ok` on success.
+//!
+//! How a post did: `POST /v2/video/query/?fields=id,view_count,like_count,comment_count,
+//! share_count` with `{"filters": {"video_ids": [id]}}` (scope `video.list`); a post known only
+//! by its `publish_id` cannot be read.
 
 use std::time::Duration;
 
@@ -78,18 +82,7 @@ pub async fn publish(p: Publish<'_>) -> Answer {
 }
 
 async fn steps(p: &Publish<'_>) -> Result<Answer, Answer> {
-    let video = match &p.post.media[..] {
-        [only] => only.url.as_deref().ok_or_else(|| {
-            Answer::Refused(
-                "tiktok pulls the video from a public URL: the media needs a url".into(),
-            )
-        })?,
-        _ => {
-            return Err(Answer::Refused(
-                "a TikTok post is one video (the media holds exactly one)".into(),
-            ))
-        }
-    };
+    let video = super::one_video(p.post, "tiktok")?;
     let creator = call(p, "v2/post/publish/creator_info/query/", json!({})).await?;
     let options = creator.body["data"]["privacy_level_options"]
         .as_array()
@@ -305,4 +298,36 @@ mod tests {
             Answer::Refused(_)
         ));
     }
+}
+
+pub async fn metrics(
+    outbound: &Outbound,
+    api_url: &str,
+    token: &str,
+    video_id: &str,
+) -> Result<crate::analytics::Metrics, Answer> {
+    if video_id.is_empty() || !video_id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Answer::Refused(format!(
+            "{video_id:?} is no public TikTok video id (a private post cannot be read)"
+        )));
+    }
+    let request = outbound
+        .post(&format!(
+            "{api_url}/v2/video/query/?fields=id,view_count,like_count,comment_count,share_count"
+        ))
+        .map(|r| {
+            r.bearer_auth(token)
+                .json(&json!({ "filters": { "video_ids": [video_id] } }))
+        });
+    let reply = send(request).await?;
+    if reply.status != 200 || reply.body["error"]["code"] != "ok" {
+        return Err(failure(&reply));
+    }
+    let video = &reply.body["data"]["videos"][0];
+    let count = |k: &str| video[k].as_u64().unwrap_or(0);
+    Ok(crate::analytics::Metrics {
+        impressions: count("view_count"),
+        engagements: count("like_count") + count("comment_count") + count("share_count"),
+        ..Default::default()
+    })
 }

@@ -59,18 +59,8 @@ pub async fn publish(p: Publish<'_>) -> Answer {
 /// Each of the post's images uploaded to X: their media ids, in order. An upload that is never
 /// used costs nothing (X drops it within a day), so a retry simply uploads again.
 async fn upload_images(p: &Publish<'_>) -> Result<Vec<String>, Answer> {
-    if p.post.media.len() > MAX_IMAGES {
-        return Err(Answer::Refused(format!(
-            "an X post holds at most {MAX_IMAGES} images"
-        )));
-    }
     let mut ids = Vec::new();
-    for medium in &p.post.media {
-        let Some(url) = medium.url.as_deref() else {
-            return Err(Answer::Refused(
-                "creo uploads images to x from their URL: each media needs a url".into(),
-            ));
-        };
+    for url in super::media_urls(p.post, "x", MAX_IMAGES)? {
         let image = super::fetch(p.outbound, url, MAX_IMAGE_BYTES, UPLOAD_TIMEOUT).await?;
         let kind = super::media_type(&image);
         if !IMAGE_TYPES.contains(&kind.as_str()) {

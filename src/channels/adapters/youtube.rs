@@ -51,16 +51,7 @@ pub async fn publish(p: Publish<'_>) -> Answer {
 }
 
 async fn steps(p: &Publish<'_>) -> Result<Answer, Answer> {
-    let source = match &p.post.media[..] {
-        [only] => only.url.as_deref().ok_or_else(|| {
-            Answer::Refused("creo uploads the video from its URL: the media needs a url".into())
-        })?,
-        _ => {
-            return Err(Answer::Refused(
-                "a YouTube post is one video (the media holds exactly one)".into(),
-            ))
-        }
-    };
+    let source = super::one_video(p.post, "youtube")?;
     let text = &p.post.text;
     if text.contains(['<', '>']) {
         return Err(Answer::Refused(
