@@ -2,7 +2,8 @@
 # The full test suite, from a fresh Debian machine: installs what is missing (Node packages for
 # the interop test and the browser editor; Debian's Chromium for the editor's browser tests;
 # Redis and RabbitMQ for the cluster and job tests; ONNX Runtime and the embedding model for the
-# inference tests; openapi-spec-validator for the OpenAPI check; aiosmtpd for the mail tests),
+# inference tests; openapi-spec-validator for the OpenAPI check; aiosmtpd for the mail tests;
+# ffmpeg for the media tests),
 # starts the services if they are not running, builds the editor, then runs every test, and
 # fuzzes the protocol decoders for two minutes. Safe to run again.
 set -euo pipefail
@@ -17,6 +18,8 @@ python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
 # The browser tests drive Debian's Chromium with playwright-core (no test tool downloads one).
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
+# The media library measures and cleans videos with ffprobe and ffmpeg; the tests make theirs.
+command -v ffprobe >/dev/null || need_apt+=(ffmpeg)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "== installing ${need_apt[*]}"
   sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"

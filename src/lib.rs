@@ -37,6 +37,7 @@ pub mod gpu;
 pub mod http;
 pub mod jobs;
 pub mod mail;
+pub mod media;
 pub mod notify;
 pub mod operator;
 pub mod outbound;

@@ -409,6 +409,11 @@ pub async fn serve_on(
         }
     });
     let shutting_down = Arc::new(AtomicBool::new(false));
+    let media = crate::media::Library {
+        stores: stores.clone(),
+        files: crate::media::files::Files::local(&config.data.join("media"))?,
+        incoming: config.data.join("media-incoming"),
+    };
     let state = web::Data::new(AppState {
         config: config.clone(),
         keys,
@@ -437,6 +442,7 @@ pub async fn serve_on(
         proxies,
         sealer,
         faults,
+        media,
     });
 
     let addr = listener.local_addr()?;

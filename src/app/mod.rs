@@ -59,4 +59,6 @@ pub struct AppState {
     pub sealer: Arc<crate::auth::sealed::SecretBox>,
     /// Present only with `fault_injection` on.
     pub faults: Option<Arc<crate::store::faults::FaultInjectingStore>>,
+    /// The media library: uploads, and where their bytes live.
+    pub media: crate::media::Library,
 }

@@ -62,6 +62,7 @@ error_codes! {
     InvalidField = "invalid_field", BAD_REQUEST;
     InvalidInput = "invalid_input", BAD_REQUEST;
     InvalidLinkToken = "invalid_link_token", BAD_REQUEST;
+    InvalidMedia = "invalid_media", UNPROCESSABLE_ENTITY;
     InvalidMfaCode = "invalid_mfa_code", UNAUTHORIZED;
     InvalidMfaChallenge = "invalid_mfa_challenge", UNAUTHORIZED;
     InvalidName = "invalid_name", BAD_REQUEST;
@@ -106,6 +107,7 @@ error_codes! {
     SessionRevoked = "session_revoked", UNAUTHORIZED;
     ShuttingDown = "shutting_down", SERVICE_UNAVAILABLE;
     SoleOwner = "sole_owner", CONFLICT;
+    StorageQuotaExceeded = "storage_quota_exceeded", PAYMENT_REQUIRED;
     StoreUnavailable = "store_unavailable", SERVICE_UNAVAILABLE;
     TooLarge = "too_large", PAYLOAD_TOO_LARGE;
     TooManyAttempts = "too_many_attempts", TOO_MANY_REQUESTS;
@@ -120,6 +122,7 @@ error_codes! {
     UnknownPlatform = "unknown_platform", BAD_REQUEST;
     UnknownScope = "unknown_scope", BAD_REQUEST;
     UnresolvedUpdate = "unresolved_update", UNPROCESSABLE_ENTITY;
+    UnsupportedMediaType = "unsupported_media_type", UNSUPPORTED_MEDIA_TYPE;
     VersionQuotaExceeded = "version_quota_exceeded", PAYMENT_REQUIRED;
     WeakPassword = "weak_password", BAD_REQUEST;
     WebsocketHandshake = "websocket_handshake", BAD_REQUEST;

@@ -17,6 +17,7 @@ pub mod frontend;
 pub mod generations;
 pub mod identity;
 pub mod imports;
+pub mod media;
 pub mod mfa;
 pub mod notifications;
 pub mod ops;
@@ -136,6 +137,12 @@ macro_rules! api_routes {
             get "/accounts/{account_id}/channels" => channels::list,
             get "/accounts/{account_id}/calendar" => calendar::get,
             post "/accounts/{account_id}/imports" => imports::create,
+            post "/accounts/{account_id}/media" => media::upload,
+            get "/accounts/{account_id}/media" => media::list,
+            get "/accounts/{account_id}/media-usage" => media::usage,
+            get "/accounts/{account_id}/media/{media_id}" => media::get,
+            patch "/accounts/{account_id}/media/{media_id}" => media::update,
+            get "/accounts/{account_id}/media/{media_id}/content" => media::content,
             get "/accounts/{account_id}/analytics" => analytics::account,
             get "/accounts/{account_id}/best-times" => analytics::best_times,
             post "/accounts/{account_id}/channels/{channel_id}/metrics" => analytics::report,

@@ -22,6 +22,7 @@ mod in_process;
 mod inference;
 mod interop;
 mod jobs;
+mod media;
 mod mfa;
 mod notification_store_conformance;
 mod notifications;

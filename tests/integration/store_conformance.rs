@@ -1348,3 +1348,99 @@ async fn an_account_lists_its_own_documents() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_rows_stay_in_their_account_and_the_storage_quota_holds_under_racing_reservations() {
+    use creo_core::media::{MediaKind, Medium};
+    for b in backends().await {
+        let (account, other) = (
+            format!("md-{}", rand_suffix()),
+            format!("md2-{}", rand_suffix()),
+        );
+        let medium = |account: &str, id: &str, at: i64| Medium {
+            media_id: id.into(),
+            account_id: account.into(),
+            kind: MediaKind::Image,
+            content_type: "image/png".into(),
+            file_name: format!("{id}.png"),
+            bytes: 100,
+            sha256: "ab".repeat(32),
+            width: 10,
+            height: 10,
+            color: Some("rgb8".into()),
+            duration_ms: None,
+            frame_rate: None,
+            video_codec: None,
+            audio_codec: None,
+            stripped: vec![],
+            alt_text: None,
+            tags: vec!["team".into()],
+            key: format!("{account}/{id}"),
+            uploaded_by: "u".into(),
+            created_at: at,
+        };
+        let m = &b.stores.media;
+        m.put_medium(&medium(&account, "med_old", 1_000))
+            .await
+            .unwrap();
+        m.put_medium(&medium(&account, "med_new", 2_000))
+            .await
+            .unwrap();
+        m.put_medium(&medium(&other, "med_theirs", 3_000))
+            .await
+            .unwrap();
+        let listed: Vec<String> = m
+            .media(&account, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|x| x.media_id)
+            .collect();
+        assert_eq!(
+            listed,
+            ["med_new", "med_old"],
+            "{}: newest first, own only",
+            b.name
+        );
+        assert!(
+            m.medium(&other, "med_old").await.unwrap().is_none(),
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            m.medium(&account, "med_old").await.unwrap(),
+            Some(medium(&account, "med_old", 1_000)),
+            "{}",
+            b.name
+        );
+        assert!(m.delete_medium(&account, "med_old").await.unwrap());
+        assert!(
+            !m.delete_medium(&account, "med_old").await.unwrap(),
+            "{}",
+            b.name
+        );
+
+        // Twenty reservations of 10 bytes race for 75: exactly seven fit.
+        let tries = (0..20).map(|_| m.reserve_storage(&account, 10, Some(75)));
+        let fit = futures_util::future::join_all(tries)
+            .await
+            .into_iter()
+            .filter(|r| *r.as_ref().unwrap())
+            .count();
+        assert_eq!(fit, 7, "{}", b.name);
+        assert_eq!(m.storage_used(&account).await.unwrap(), 70, "{}", b.name);
+        m.release_storage(&account, 30).await.unwrap();
+        assert_eq!(m.storage_used(&account).await.unwrap(), 40, "{}", b.name);
+        assert!(
+            m.reserve_storage(&account, 1 << 40, None).await.unwrap(),
+            "unlimited"
+        );
+        m.release_storage(&account, u64::MAX).await.unwrap();
+        assert_eq!(
+            m.storage_used(&account).await.unwrap(),
+            0,
+            "never below zero"
+        );
+        assert_eq!(m.storage_used(&other).await.unwrap(), 0, "{}", b.name);
+    }
+}

@@ -61,6 +61,16 @@ pub struct TierLimits {
     /// Comments per document.
     #[serde(default)]
     pub comments_per_document: Option<u32>,
+    /// The bytes an account's media library may hold.
+    #[serde(default)]
+    pub media_storage_bytes: Option<u64>,
+    /// The largest single upload, in bytes.
+    #[serde(default = "default_max_upload")]
+    pub max_upload_bytes: u64,
+}
+
+fn default_max_upload() -> u64 {
+    100 << 20
 }
 
 /// The tier table (configurable; enterprise accounts may also carry their own limits).
@@ -84,6 +94,8 @@ impl Default for Tiers {
                 watermarked_exports: true,
                 versions_per_document: Some(50),
                 comments_per_document: Some(500),
+                media_storage_bytes: Some(1 << 30),
+                max_upload_bytes: 100 << 20,
             },
             pro: TierLimits {
                 requests_per_second: 50,
@@ -93,6 +105,8 @@ impl Default for Tiers {
                 watermarked_exports: false,
                 versions_per_document: Some(200),
                 comments_per_document: Some(2_000),
+                media_storage_bytes: Some(50 << 30),
+                max_upload_bytes: 1 << 30,
             },
             team: TierLimits {
                 requests_per_second: 100,
@@ -102,6 +116,8 @@ impl Default for Tiers {
                 watermarked_exports: false,
                 versions_per_document: Some(1_000),
                 comments_per_document: Some(10_000),
+                media_storage_bytes: Some(500 << 30),
+                max_upload_bytes: 2 << 30,
             },
             enterprise: TierLimits {
                 requests_per_second: 200,
@@ -111,6 +127,8 @@ impl Default for Tiers {
                 watermarked_exports: false,
                 versions_per_document: None,
                 comments_per_document: None,
+                media_storage_bytes: None,
+                max_upload_bytes: 4 << 30,
             },
         }
     }

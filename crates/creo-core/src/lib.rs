@@ -30,6 +30,7 @@ pub mod fields;
 pub mod generations;
 pub mod jobs;
 pub mod live;
+pub mod media;
 pub mod notifications;
 pub mod platforms;
 pub mod recurrence;

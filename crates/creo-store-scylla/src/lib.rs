@@ -15,6 +15,7 @@
 
 mod account_rows;
 mod channel_rows;
+mod media;
 mod notification_rows;
 mod webhook_rows;
 mod workflow_rows;
@@ -150,6 +151,7 @@ pub struct ScyllaStore {
     webhooks: webhook_rows::Statements,
     channels: channel_rows::Statements,
     notes: notification_rows::Statements,
+    media: media::Statements,
     write_consistency: Consistency,
     next_seq: AtomicU64,
 }
@@ -395,6 +397,7 @@ impl ScyllaStore {
         let webhooks = webhook_rows::Statements::prepare(&session, r, w).await?;
         let channels = channel_rows::Statements::prepare(&session, r, w).await?;
         let notes = notification_rows::Statements::prepare(&session, r, w).await?;
+        let media = media::Statements::prepare(&session, r, w).await?;
         Ok(Arc::new(ScyllaStore {
             session,
             st,
@@ -403,6 +406,7 @@ impl ScyllaStore {
             webhooks,
             channels,
             notes,
+            media,
             write_consistency: w,
             next_seq: AtomicU64::new(0),
         }))

@@ -24,6 +24,7 @@ mod invitations;
 mod jobs;
 mod ledger;
 mod login_sessions;
+mod media;
 mod members;
 mod mfa;
 mod migrate;

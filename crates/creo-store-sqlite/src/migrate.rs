@@ -7,7 +7,7 @@ use creo_store::{unavailable, StoreError};
 
 /// The embedded schema, one file per area: the same tables and keys as `schema.cql`. Each
 /// statement is `IF NOT EXISTS`, so applying it to an existing store is a no-op.
-const SCHEMA: [&str; 7] = [
+const SCHEMA: [&str; 8] = [
     include_str!("schema/documents.sql"),
     include_str!("schema/accounts.sql"),
     include_str!("schema/workflow.sql"),
@@ -15,6 +15,7 @@ const SCHEMA: [&str; 7] = [
     include_str!("schema/channels.sql"),
     include_str!("schema/notifications.sql"),
     include_str!("schema/mfa.sql"),
+    include_str!("schema/media.sql"),
 ];
 
 /// Creates the tables if missing and adds the columns later versions added. Idempotent:

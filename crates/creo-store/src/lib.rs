@@ -25,6 +25,7 @@ pub mod invitations;
 pub mod jobs;
 pub mod ledger;
 pub mod login_sessions;
+pub mod media;
 pub mod members;
 pub mod mfa;
 pub mod notifications;
@@ -52,6 +53,7 @@ pub use invitations::*;
 pub use jobs::*;
 pub use ledger::*;
 pub use login_sessions::*;
+pub use media::*;
 pub use members::*;
 pub use mfa::*;
 pub use notifications::*;
@@ -100,6 +102,7 @@ pub struct Stores {
     pub webhooks: Arc<dyn WebhookStore>,
     pub channels: Arc<dyn ChannelStore>,
     pub metrics: Arc<dyn MetricsStore>,
+    pub media: Arc<dyn MediaStore>,
     pub generations: Arc<dyn GenerationStore>,
     pub users: Arc<dyn UserStore>,
     pub logins: Arc<dyn LoginSessionStore>,
@@ -129,6 +132,7 @@ impl Stores {
             + WebhookStore
             + ChannelStore
             + MetricsStore
+            + MediaStore
             + GenerationStore
             + UserStore
             + LoginSessionStore
@@ -154,6 +158,7 @@ impl Stores {
             webhooks: backend.clone(),
             channels: backend.clone(),
             metrics: backend.clone(),
+            media: backend.clone(),
             generations: backend.clone(),
             users: backend.clone(),
             logins: backend.clone(),

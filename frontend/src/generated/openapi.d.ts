@@ -377,6 +377,76 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/accounts/{account_id}/media": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The workspace's media, newest first; `q` searches file names, tags and alt text. */
+        get: operations["media_list"];
+        put?: never;
+        /** Uploads an image or a short video to the workspace's library. */
+        post: operations["media_upload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/accounts/{account_id}/media-usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What the workspace's media take against its quota. */
+        get: operations["media_usage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/accounts/{account_id}/media/{media_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One medium's details. */
+        get: operations["media_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Sets a medium's alt text and tags. */
+        patch: operations["media_update"];
+        trace?: never;
+    };
+    "/api/v1/accounts/{account_id}/media/{media_id}/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A medium's bytes: `ETag` (its SHA-256), `If-None-Match`, and one `Range` of bytes. */
+        get: operations["media_content"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/accounts/{account_id}/members": {
         parameters: {
             query?: never;
@@ -2022,7 +2092,7 @@ export interface components {
          * @description An error's `code` field in `{"error": {"code", "message"}}`.
          * @enum {string}
          */
-        Code: "access_revoked" | "ai_unavailable" | "already_settled" | "bad_title" | "channel_unavailable" | "busy" | "comment_quota_exceeded" | "deadline_exceeded" | "document_busy" | "document_too_large" | "email_off" | "email_unverified" | "empty_document" | "exists" | "forbidden" | "idempotency_key_required" | "idempotency_key_reused" | "insufficient_credits" | "internal" | "invalid_anchor" | "invalid_comment" | "invalid_credentials" | "invalid_document" | "invalid_document_id" | "invalid_email" | "invalid_event" | "invalid_events" | "invalid_examples" | "invalid_field" | "invalid_input" | "invalid_link_token" | "invalid_mfa_code" | "invalid_mfa_challenge" | "invalid_name" | "invalid_quantity" | "invalid_query" | "invalid_refresh_token" | "invalid_repeat" | "invalid_reset_token" | "invalid_settings" | "invalid_signature" | "invalid_suggestion" | "invalid_targets" | "invalid_time" | "invalid_timezone" | "invalid_transition" | "invalid_update" | "invalid_url" | "invalid_user" | "invalid_version" | "last_owner" | "login_required" | "mfa_already_enabled" | "mfa_enrolment_required" | "mfa_not_enabled" | "missing_scope" | "monthly_quota_exceeded" | "no_queue" | "no_such_account" | "no_suggestion" | "not_a_member" | "not_found" | "not_queued" | "not_selectable" | "payment_failed" | "platform_checks" | "platform_unavailable" | "queue_full" | "rate_limited" | "read_only" | "refresh_token_reused" | "seat_limit_reached" | "session_revoked" | "shutting_down" | "sole_owner" | "store_unavailable" | "too_large" | "too_many_attempts" | "too_many_channels" | "too_many_connections" | "too_many_endpoints" | "too_many_requests" | "try_again" | "unauthorized" | "unknown_account" | "unknown_kind" | "unknown_platform" | "unknown_scope" | "unresolved_update" | "version_quota_exceeded" | "weak_password" | "websocket_handshake" | "worker_restarted" | "wrong_account" | "wrong_document" | "wrong_invitee";
+        Code: "access_revoked" | "ai_unavailable" | "already_settled" | "bad_title" | "channel_unavailable" | "busy" | "comment_quota_exceeded" | "deadline_exceeded" | "document_busy" | "document_too_large" | "email_off" | "email_unverified" | "empty_document" | "exists" | "forbidden" | "idempotency_key_required" | "idempotency_key_reused" | "insufficient_credits" | "internal" | "invalid_anchor" | "invalid_comment" | "invalid_credentials" | "invalid_document" | "invalid_document_id" | "invalid_email" | "invalid_event" | "invalid_events" | "invalid_examples" | "invalid_field" | "invalid_input" | "invalid_link_token" | "invalid_media" | "invalid_mfa_code" | "invalid_mfa_challenge" | "invalid_name" | "invalid_quantity" | "invalid_query" | "invalid_refresh_token" | "invalid_repeat" | "invalid_reset_token" | "invalid_settings" | "invalid_signature" | "invalid_suggestion" | "invalid_targets" | "invalid_time" | "invalid_timezone" | "invalid_transition" | "invalid_update" | "invalid_url" | "invalid_user" | "invalid_version" | "last_owner" | "login_required" | "mfa_already_enabled" | "mfa_enrolment_required" | "mfa_not_enabled" | "missing_scope" | "monthly_quota_exceeded" | "no_queue" | "no_such_account" | "no_suggestion" | "not_a_member" | "not_found" | "not_queued" | "not_selectable" | "payment_failed" | "platform_checks" | "platform_unavailable" | "queue_full" | "rate_limited" | "read_only" | "refresh_token_reused" | "seat_limit_reached" | "session_revoked" | "shutting_down" | "sole_owner" | "storage_quota_exceeded" | "store_unavailable" | "too_large" | "too_many_attempts" | "too_many_channels" | "too_many_connections" | "too_many_endpoints" | "too_many_requests" | "try_again" | "unauthorized" | "unknown_account" | "unknown_kind" | "unknown_platform" | "unknown_scope" | "unresolved_update" | "unsupported_media_type" | "version_quota_exceeded" | "weak_password" | "websocket_handshake" | "worker_restarted" | "wrong_account" | "wrong_document" | "wrong_invitee";
         Code6: {
             code: string;
         };
@@ -2343,6 +2413,80 @@ export interface components {
             user_id: string;
             /** @description Whether this server holds unverified addresses to limits (it does while email is on). */
             verification_required: boolean;
+        };
+        /** @enum {string} */
+        MediaKind: "image" | "video";
+        MediaUsage: {
+            /**
+             * Format: int64
+             * @description The largest single upload its tier takes.
+             */
+            max_upload_bytes: number;
+            /**
+             * Format: int64
+             * @description What its tier allows (absent: unlimited).
+             */
+            quota_bytes?: number | null;
+            /**
+             * Format: int64
+             * @description What the workspace's media take.
+             */
+            used_bytes: number;
+        };
+        /** @description One stored medium. */
+        Medium: {
+            account_id: string;
+            alt_text?: string | null;
+            audio_codec?: string | null;
+            /**
+             * Format: int64
+             * @description Size as stored (after metadata was stripped).
+             */
+            bytes: number;
+            /**
+             * @description The decoded colour type of an image (`rgb8`, `rgba8`, `l8`, …), or a video's pixel
+             *     format (`yuv420p`).
+             */
+            color?: string | null;
+            /**
+             * @description Detected from the content: `image/png`, `image/jpeg`, `image/webp`, `image/gif`,
+             *     `video/mp4`, `video/quicktime` or `video/webm`.
+             */
+            content_type: string;
+            /** Format: int64 */
+            created_at: number;
+            /** Format: int64 */
+            duration_ms?: number | null;
+            /** @description The name it was uploaded under (for people and search; never a path). */
+            file_name: string;
+            /** Format: double */
+            frame_rate?: number | null;
+            /** Format: int32 */
+            height: number;
+            /** @description Where the bytes are in object storage. */
+            key: string;
+            kind: components["schemas"]["MediaKind"];
+            /** @description `med_…`. */
+            media_id: string;
+            /** @description SHA-256 of the stored bytes, hex: its `ETag`. */
+            sha256: string;
+            /**
+             * @description What was taken out of the upload before it was stored: `exif` (camera, GPS, personal
+             *     tags), `xmp`, `iptc`, `comments`, `text` (PNG text chunks), `container` (a video's
+             *     metadata), and `rotated` when the EXIF orientation was applied to the pixels.
+             */
+            stripped?: string[];
+            tags?: string[];
+            uploaded_by: string;
+            video_codec?: string | null;
+            /** Format: int32 */
+            width: number;
+        };
+        MediumChange: {
+            /** @description What the medium shows, for people who cannot see it (at most 1,000 characters). */
+            alt_text?: string | null;
+            /** @description At most 20, each 1-50 characters. */
+            tags?: string[] | null;
         };
         Member: {
             account_id: string;
@@ -2835,6 +2979,16 @@ export interface components {
              * @description Comments per document.
              */
             comments_per_document?: number | null;
+            /**
+             * Format: int64
+             * @description The largest single upload, in bytes.
+             */
+            max_upload_bytes?: number;
+            /**
+             * Format: int64
+             * @description The bytes an account's media library may hold.
+             */
+            media_storage_bytes?: number | null;
             /**
              * Format: int32
              * @description Generations (sample and standard) per calendar month (UTC).
@@ -3848,6 +4002,244 @@ export interface operations {
                 content: {
                     "text/csv": string;
                 };
+            };
+        };
+    };
+    media_list: {
+        parameters: {
+            query?: {
+                /** @description Words that must all appear in the file name, tags or alt text. */
+                q?: string;
+                /** @description At most this many, newest first (default and most 1,000). */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description the account (workspace) id */
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the media */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Medium"][];
+                };
+            };
+        };
+    };
+    media_upload: {
+        parameters: {
+            query?: {
+                /** @description The file's name, for people and search (the content decides its type). */
+                name?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the account (workspace) id */
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        /** @description the file's bytes (PNG, JPEG, WebP, GIF, MP4, MOV, WebM), streamed */
+        requestBody: {
+            content: {
+                "application/octet-stream": number[];
+            };
+        };
+        responses: {
+            /** @description stored, with what creo measured */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Medium"];
+                };
+            };
+            /** @description the workspace's storage quota is used up */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description viewers cannot upload */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description larger than the tier's upload limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description its content is no image or video creo takes */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description it does not decode (truncated, a decompression bomb, too long) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    media_usage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the account (workspace) id */
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description used and allowed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MediaUsage"];
+                };
+            };
+        };
+    };
+    media_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the account (workspace) id */
+                account_id: string;
+                /** @description the medium */
+                media_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the medium */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Medium"];
+                };
+            };
+            /** @description no such medium in this workspace */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    media_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the account (workspace) id */
+                account_id: string;
+                /** @description the medium */
+                media_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MediumChange"];
+            };
+        };
+        responses: {
+            /** @description changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Medium"];
+                };
+            };
+            /** @description alt text or tags too long */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description viewers cannot change media */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    media_content: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the account (workspace) id */
+                account_id: string;
+                /** @description the medium */
+                media_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the bytes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": unknown;
+                };
+            };
+            /** @description the range asked for */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description unchanged since the ETag given */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the range is outside the medium */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

@@ -1,0 +1,31 @@
+//! An account's media library: a row per stored medium (its bytes are in object storage), and
+//! the bytes the account's media take, counted against its tier's quota atomically.
+
+use async_trait::async_trait;
+use creo_core::media::Medium;
+
+use super::StoreError;
+
+#[async_trait]
+pub trait MediaStore: Send + Sync + 'static {
+    /// Counts `bytes` against the account's storage if that stays within `quota` (`None`:
+    /// unlimited), atomically with every other reservation, on every node: whether it did.
+    /// Concurrent uploads at the edge of the quota never take it past.
+    async fn reserve_storage(
+        &self,
+        account_id: &str,
+        bytes: u64,
+        quota: Option<u64>,
+    ) -> Result<bool, StoreError>;
+    /// Gives back `bytes` reserved (an upload that failed, a medium removed).
+    async fn release_storage(&self, account_id: &str, bytes: u64) -> Result<(), StoreError>;
+    /// The bytes the account's media take now.
+    async fn storage_used(&self, account_id: &str) -> Result<u64, StoreError>;
+    /// Adds or replaces a medium.
+    async fn put_medium(&self, medium: &Medium) -> Result<(), StoreError>;
+    async fn medium(&self, account_id: &str, media_id: &str) -> Result<Option<Medium>, StoreError>;
+    /// The account's media, newest first, at most `limit`.
+    async fn media(&self, account_id: &str, limit: usize) -> Result<Vec<Medium>, StoreError>;
+    /// Removes a medium's row; whether it existed.
+    async fn delete_medium(&self, account_id: &str, media_id: &str) -> Result<bool, StoreError>;
+}

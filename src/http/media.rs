@@ -1,0 +1,328 @@
+//! The media library over REST: upload (editors and up; the body streams, see
+//! `media::library`), list and search, one medium's details, its bytes (with `ETag` and
+//! ranges), and its alt text and tags.
+
+use actix_web::http::header::{self, ByteRangeSpec, Header, Range};
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+use serde::Deserialize;
+
+use super::extract::AccountCaller;
+use super::ApiError;
+use crate::app::AppState;
+use crate::http::Code;
+use crate::media::{Upload, UploadError};
+use creo_core::media::{Medium, MAX_ALT_TEXT_CHARS, MAX_TAGS, MAX_TAG_CHARS};
+
+/// The most media one listing answers.
+const MAX_LISTED: usize = 1_000;
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UploadQuery {
+    /// The file's name, for people and search (the content decides its type).
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Words that must all appear in the file name, tags or alt text.
+    #[serde(default)]
+    pub q: Option<String>,
+    /// At most this many, newest first (default and most 1,000).
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct MediumChange {
+    /// What the medium shows, for people who cannot see it (at most 1,000 characters).
+    #[serde(default)]
+    pub alt_text: Option<String>,
+    /// At most 20, each 1-50 characters.
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+}
+
+fn refusal(e: UploadError) -> ApiError {
+    let code = match &e {
+        UploadError::TooLarge { .. } => Code::TooLarge,
+        UploadError::Unsupported(_) => Code::UnsupportedMediaType,
+        UploadError::Invalid(_) => Code::InvalidMedia,
+        UploadError::StorageFull { .. } => Code::StorageQuotaExceeded,
+        UploadError::Interrupted(_) => Code::InvalidInput,
+        UploadError::Unavailable(_) => Code::StoreUnavailable,
+    };
+    metrics::counter!("creo_media_uploads_total", "outcome" => code.as_str()).increment(1);
+    ApiError::new(code, e.to_string())
+}
+
+/// Uploads an image or a short video to the workspace's library.
+#[utoipa::path(post, operation_id = "media_upload", path = "/api/v1/accounts/{account_id}/media",
+    params(("account_id" = String, Path, description = "the account (workspace) id"), UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+        description = "the file's bytes (PNG, JPEG, WebP, GIF, MP4, MOV, WebM), streamed"),
+    responses((status = 201, description = "stored, with what creo measured", body = Medium),
+              (status = 403, description = "viewers cannot upload"),
+              (status = 402, description = "the workspace's storage quota is used up"),
+              (status = 413, description = "larger than the tier's upload limit"),
+              (status = 415, description = "its content is no image or video creo takes"),
+              (status = 422, description = "it does not decode (truncated, a decompression bomb, too long)")))]
+pub async fn upload(
+    caller: AccountCaller,
+    req: HttpRequest,
+    query: web::Query<UploadQuery>,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    if !caller.principal.role.can_write() {
+        return Err(ApiError::forbidden(
+            Code::Forbidden,
+            "viewers cannot upload media",
+        ));
+    }
+    let limits = super::account_limits(&state, &caller.account_id).await?;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limits.max_upload_bytes) {
+        return Err(refusal(UploadError::TooLarge {
+            limit: limits.max_upload_bytes,
+        }));
+    }
+    let up = Upload {
+        account_id: caller.account_id.clone(),
+        user_id: caller.principal.user.to_string(),
+        file_name: query.into_inner().name.unwrap_or_default(),
+        max_bytes: limits.max_upload_bytes,
+        quota: limits.media_storage_bytes,
+    };
+    let medium = state.media.upload(up, body).await.map_err(refusal)?;
+    metrics::counter!("creo_media_uploads_total", "outcome" => "stored").increment(1);
+    metrics::counter!("creo_media_bytes_total").increment(medium.bytes);
+    Ok(HttpResponse::Created().json(medium))
+}
+
+/// The workspace's media, newest first; `q` searches file names, tags and alt text.
+#[utoipa::path(get, operation_id = "media_list", path = "/api/v1/accounts/{account_id}/media",
+    params(("account_id" = String, Path, description = "the account (workspace) id"), ListQuery),
+    responses((status = 200, description = "the media", body = Vec<Medium>)))]
+pub async fn list(
+    caller: AccountCaller,
+    query: web::Query<ListQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let ListQuery { q, limit } = query.into_inner();
+    let limit = limit.unwrap_or(MAX_LISTED).clamp(1, MAX_LISTED);
+    let words: Vec<String> = q
+        .unwrap_or_default()
+        .chars()
+        .take(200)
+        .collect::<String>()
+        .to_lowercase()
+        .split_whitespace()
+        .take(10)
+        .map(str::to_string)
+        .collect();
+    let all = state
+        .stores
+        .media
+        .media(&caller.account_id, MAX_LISTED)
+        .await?;
+    let found: Vec<Medium> = all
+        .into_iter()
+        .filter(|m| m.matches(&words))
+        .take(limit)
+        .collect();
+    Ok(HttpResponse::Ok().json(found))
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct MediaUsage {
+    /// What the workspace's media take.
+    pub used_bytes: u64,
+    /// What its tier allows (absent: unlimited).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota_bytes: Option<u64>,
+    /// The largest single upload its tier takes.
+    pub max_upload_bytes: u64,
+}
+
+/// What the workspace's media take against its quota.
+#[utoipa::path(get, operation_id = "media_usage", path = "/api/v1/accounts/{account_id}/media-usage",
+    params(("account_id" = String, Path, description = "the account (workspace) id")),
+    responses((status = 200, description = "used and allowed", body = MediaUsage)))]
+pub async fn usage(
+    caller: AccountCaller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let limits = super::account_limits(&state, &caller.account_id).await?;
+    Ok(HttpResponse::Ok().json(MediaUsage {
+        used_bytes: state.stores.media.storage_used(&caller.account_id).await?,
+        quota_bytes: limits.media_storage_bytes,
+        max_upload_bytes: limits.max_upload_bytes,
+    }))
+}
+
+async fn medium(state: &AppState, account: &str, id: &str) -> Result<Medium, ApiError> {
+    state
+        .stores
+        .media
+        .medium(account, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such medium"))
+}
+
+/// One medium's details.
+#[utoipa::path(get, operation_id = "media_get", path = "/api/v1/accounts/{account_id}/media/{media_id}",
+    params(("account_id" = String, Path, description = "the account (workspace) id"),
+           ("media_id" = String, Path, description = "the medium")),
+    responses((status = 200, description = "the medium", body = Medium),
+              (status = 404, description = "no such medium in this workspace")))]
+pub async fn get(
+    caller: AccountCaller,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (_, id) = path.into_inner();
+    Ok(HttpResponse::Ok().json(medium(&state, &caller.account_id, &id).await?))
+}
+
+/// Sets a medium's alt text and tags.
+#[utoipa::path(patch, operation_id = "media_update", path = "/api/v1/accounts/{account_id}/media/{media_id}",
+    params(("account_id" = String, Path, description = "the account (workspace) id"),
+           ("media_id" = String, Path, description = "the medium")),
+    request_body = MediumChange,
+    responses((status = 200, description = "changed", body = Medium),
+              (status = 400, description = "alt text or tags too long"),
+              (status = 403, description = "viewers cannot change media")))]
+pub async fn update(
+    caller: AccountCaller,
+    path: web::Path<(String, String)>,
+    body: web::Json<MediumChange>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    if !caller.principal.role.can_write() {
+        return Err(ApiError::forbidden(
+            Code::Forbidden,
+            "viewers cannot change media",
+        ));
+    }
+    let MediumChange { alt_text, tags } = body.into_inner();
+    let bad = |m: String| ApiError::bad_request(Code::InvalidInput, m);
+    if alt_text
+        .as_ref()
+        .is_some_and(|a| a.chars().count() > MAX_ALT_TEXT_CHARS)
+    {
+        return Err(bad(format!(
+            "alt text is at most {MAX_ALT_TEXT_CHARS} characters"
+        )));
+    }
+    if let Some(tags) = &tags {
+        let fine = tags.len() <= MAX_TAGS
+            && tags
+                .iter()
+                .all(|t| !t.trim().is_empty() && t.chars().count() <= MAX_TAG_CHARS);
+        if !fine {
+            return Err(bad(format!(
+                "at most {MAX_TAGS} tags, each 1-{MAX_TAG_CHARS} characters"
+            )));
+        }
+    }
+    let (_, id) = path.into_inner();
+    let mut m = medium(&state, &caller.account_id, &id).await?;
+    if let Some(alt) = alt_text {
+        m.alt_text = Some(alt.trim().to_string()).filter(|a| !a.is_empty());
+    }
+    if let Some(tags) = tags {
+        let mut tags: Vec<String> = tags.iter().map(|t| t.trim().to_lowercase()).collect();
+        tags.sort();
+        tags.dedup();
+        m.tags = tags;
+    }
+    state.stores.media.put_medium(&m).await?;
+    Ok(HttpResponse::Ok().json(m))
+}
+
+/// A medium's bytes: `ETag` (its SHA-256), `If-None-Match`, and one `Range` of bytes.
+#[utoipa::path(get, operation_id = "media_content", path = "/api/v1/accounts/{account_id}/media/{media_id}/content",
+    params(("account_id" = String, Path, description = "the account (workspace) id"),
+           ("media_id" = String, Path, description = "the medium")),
+    responses((status = 200, description = "the bytes", content_type = "application/octet-stream"),
+              (status = 206, description = "the range asked for"),
+              (status = 304, description = "unchanged since the ETag given"),
+              (status = 416, description = "the range is outside the medium")))]
+pub async fn content(
+    caller: AccountCaller,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (_, id) = path.into_inner();
+    let m = medium(&state, &caller.account_id, &id).await?;
+    let etag = format!("\"{}\"", m.sha256);
+    let unchanged = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    if unchanged {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .finish());
+    }
+    let wanted = match Range::parse(&req) {
+        Ok(Range::Bytes(specs)) => match &specs[..] {
+            [one] => match ByteRangeSpec::to_satisfiable_range(one, m.bytes) {
+                Some((start, end)) => Some(start..end + 1),
+                None => {
+                    return Ok(HttpResponse::RangeNotSatisfiable()
+                        .insert_header((header::CONTENT_RANGE, format!("bytes */{}", m.bytes)))
+                        .finish())
+                }
+            },
+            // Several ranges at once: the whole medium instead (RFC 9110 allows it).
+            _ => None,
+        },
+        _ => None,
+    };
+    let read = state
+        .media
+        .files
+        .read(&m.key, wanted.clone())
+        .await
+        .map_err(|e| ApiError::new(Code::StoreUnavailable, e.to_string()))?;
+    let mut answer = if wanted.is_some() {
+        let mut partial = HttpResponse::PartialContent();
+        partial.insert_header((
+            header::CONTENT_RANGE,
+            format!(
+                "bytes {}-{}/{}",
+                read.range.start,
+                read.range.end.saturating_sub(1),
+                read.size
+            ),
+        ));
+        partial
+    } else {
+        HttpResponse::Ok()
+    };
+    answer
+        .insert_header((header::CONTENT_TYPE, m.content_type.clone()))
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::ACCEPT_RANGES, "bytes"))
+        .insert_header((
+            header::CACHE_CONTROL,
+            "private, max-age=31536000, immutable",
+        ))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .no_chunking(read.range.end - read.range.start);
+    Ok(answer.streaming(
+        read.bytes.map(|chunk| {
+            chunk.map_err(|e| actix_web::error::ErrorInternalServerError(e.to_string()))
+        }),
+    ))
+}

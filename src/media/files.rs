@@ -1,0 +1,108 @@
+//! Where media bytes live: an `object_store` (the local filesystem under `CREO_DATA/media` by
+//! default), one object per medium under `{account}/{media id}`. Objects are written streaming
+//! from a local file and read back by range, never whole.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
+use object_store::path::Path as Key;
+use object_store::{GetOptions, GetRange, ObjectStore, PutPayload, WriteMultipart};
+use tokio::io::AsyncReadExt;
+
+/// The size of each part written.
+const PART: usize = 8 << 20;
+
+#[derive(Clone)]
+pub struct Files {
+    store: Arc<dyn ObjectStore>,
+}
+
+/// A stored object's bytes in `range` of its `size`, as they stream from the store.
+pub struct Read {
+    pub size: u64,
+    pub range: std::ops::Range<u64>,
+    pub bytes: BoxStream<'static, Result<Bytes, object_store::Error>>,
+}
+
+impl Files {
+    /// Media on the local filesystem under `dir` (made if missing).
+    pub fn local(dir: &Path) -> std::io::Result<Files> {
+        std::fs::create_dir_all(dir)?;
+        let store = object_store::local::LocalFileSystem::new_with_prefix(dir)
+            .map_err(std::io::Error::other)?;
+        Ok(Files {
+            store: Arc::new(store),
+        })
+    }
+
+    pub fn key(account_id: &str, media_id: &str) -> String {
+        format!("{account_id}/{media_id}")
+    }
+
+    /// Writes the file at `from` as `key`, a part at a time.
+    pub async fn put_file(&self, key: &str, from: &Path) -> Result<(), object_store::Error> {
+        let key = Key::from(key);
+        let mut file = tokio::fs::File::open(from)
+            .await
+            .map_err(|e| io_error(&key, e))?;
+        if file.metadata().await.map_err(|e| io_error(&key, e))?.len() <= PART as u64 {
+            let mut all = Vec::new();
+            file.read_to_end(&mut all)
+                .await
+                .map_err(|e| io_error(&key, e))?;
+            self.store.put(&key, PutPayload::from(all)).await?;
+            return Ok(());
+        }
+        let upload = self.store.put_multipart(&key).await?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART);
+        let mut buffer = vec![0u8; 1 << 20];
+        loop {
+            let n = file
+                .read(&mut buffer)
+                .await
+                .map_err(|e| io_error(&key, e))?;
+            if n == 0 {
+                break;
+            }
+            writer.wait_for_capacity(2).await?;
+            writer.write(&buffer[..n]);
+        }
+        writer.finish().await?;
+        Ok(())
+    }
+
+    /// `key`'s bytes, all or `range` (inclusive start, exclusive end), streaming.
+    pub async fn read(
+        &self,
+        key: &str,
+        range: Option<std::ops::Range<u64>>,
+    ) -> Result<Read, object_store::Error> {
+        let options = GetOptions {
+            range: range.map(GetRange::Bounded),
+            ..Default::default()
+        };
+        let got = self.store.get_opts(&Key::from(key), options).await?;
+        Ok(Read {
+            size: got.meta.size,
+            range: got.range.clone(),
+            bytes: got.into_stream().boxed(),
+        })
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<(), object_store::Error> {
+        match self.store.delete(&Key::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn io_error(key: &Key, e: std::io::Error) -> object_store::Error {
+    object_store::Error::Generic {
+        store: "media",
+        source: format!("{key}: {e}").into(),
+    }
+}

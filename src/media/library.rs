@@ -1,0 +1,242 @@
+//! Uploading a medium. The body streams to a file of creo's own naming, never held whole; its
+//! type is detected from its first bytes and an upload creo does not take is refused there,
+//! before the rest is read; its size is held to the tier's limit as it arrives. Then it is
+//! checked and cleaned (images on the blocking pool, videos with ffprobe and ffmpeg), counted
+//! against the account's storage quota (atomically, so concurrent uploads at the edge never
+//! exceed it), written to object storage, and recorded. Whatever fails on the way leaves
+//! nothing stored and nothing counted.
+
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::detect::{detect, SNIFF_BYTES};
+use super::files::Files;
+use super::{images, video};
+use crate::store::{now_ms, Stores};
+use creo_core::media::{clean_file_name, MediaKind, Medium};
+
+/// The largest image decoded (its pixels are checked separately; see `images`).
+pub const MAX_IMAGE_BYTES: u64 = 50 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    #[error("the upload is larger than the {limit} bytes this workspace's tier takes")]
+    TooLarge { limit: u64 },
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the workspace's media take {used} of its {quota} bytes: this one does not fit")]
+    StorageFull { used: u64, quota: u64 },
+    #[error("the upload was cut off: {0}")]
+    Interrupted(String),
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// Who uploads what, and the limits it is held to.
+pub struct Upload {
+    pub account_id: String,
+    pub user_id: String,
+    pub file_name: String,
+    pub max_bytes: u64,
+    pub quota: Option<u64>,
+}
+
+/// The media library's work: the stores for its rows, object storage for its bytes, and a
+/// folder for uploads on their way.
+#[derive(Clone)]
+pub struct Library {
+    pub stores: Stores,
+    pub files: Files,
+    pub incoming: PathBuf,
+}
+
+/// A file that is removed when dropped: an upload's temporary copies.
+struct Temp(PathBuf);
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> UploadError {
+    UploadError::Unavailable(e.to_string())
+}
+
+impl Library {
+    pub async fn upload<S, E>(&self, up: Upload, mut body: S) -> Result<Medium, UploadError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let media_id = format!("med_{}", crate::auth::secret::id());
+        tokio::fs::create_dir_all(&self.incoming)
+            .await
+            .map_err(unavailable)?;
+        let received = Temp(self.incoming.join(format!("{media_id}.upload")));
+        let mut file = tokio::fs::File::create(&received.0)
+            .await
+            .map_err(unavailable)?;
+        let mut head: Vec<u8> = Vec::with_capacity(SNIFF_BYTES);
+        let mut detected = None;
+        let mut total = 0u64;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| UploadError::Interrupted(e.to_string()))?;
+            total += chunk.len() as u64;
+            if total > up.max_bytes {
+                return Err(UploadError::TooLarge {
+                    limit: up.max_bytes,
+                });
+            }
+            if detected.is_none() {
+                let wanted = SNIFF_BYTES - head.len();
+                head.extend_from_slice(&chunk[..chunk.len().min(wanted)]);
+                if head.len() == SNIFF_BYTES {
+                    detected = Some(detect(&head).map_err(UploadError::Unsupported)?);
+                }
+            }
+            file.write_all(&chunk).await.map_err(unavailable)?;
+        }
+        file.flush().await.map_err(unavailable)?;
+        drop(file);
+        if total == 0 {
+            return Err(UploadError::Invalid("the upload is empty".into()));
+        }
+        let (content_type, kind) = match detected {
+            Some(d) => d,
+            None => detect(&head).map_err(UploadError::Unsupported)?,
+        };
+
+        let cleaned = Temp(self.incoming.join(format!("{media_id}.stored")));
+        let mut medium = Medium {
+            media_id: media_id.clone(),
+            account_id: up.account_id.clone(),
+            kind,
+            content_type: content_type.to_string(),
+            file_name: clean_file_name(&up.file_name),
+            bytes: 0,
+            sha256: String::new(),
+            width: 0,
+            height: 0,
+            color: None,
+            duration_ms: None,
+            frame_rate: None,
+            video_codec: None,
+            audio_codec: None,
+            stripped: Vec::new(),
+            alt_text: None,
+            tags: Vec::new(),
+            key: Files::key(&up.account_id, &media_id),
+            uploaded_by: up.user_id.clone(),
+            created_at: now_ms(),
+        };
+        match kind {
+            MediaKind::Image => {
+                if total > MAX_IMAGE_BYTES {
+                    return Err(UploadError::TooLarge {
+                        limit: MAX_IMAGE_BYTES,
+                    });
+                }
+                let bytes = tokio::fs::read(&received.0).await.map_err(unavailable)?;
+                let done = tokio::task::spawn_blocking(move || images::clean(bytes, content_type))
+                    .await
+                    .map_err(unavailable)?
+                    .map_err(|e| UploadError::Invalid(e.to_string()))?;
+                tokio::fs::write(&cleaned.0, &done.bytes)
+                    .await
+                    .map_err(unavailable)?;
+                medium.width = done.width;
+                medium.height = done.height;
+                medium.color = Some(done.color);
+                medium.stripped = done.stripped;
+            }
+            MediaKind::Video => {
+                let probed = video::probe(&received.0).await.map_err(video_refusal)?;
+                video::strip(&received.0, &cleaned.0, content_type)
+                    .await
+                    .map_err(video_refusal)?;
+                medium.width = probed.width;
+                medium.height = probed.height;
+                medium.color = probed.pixel_format;
+                medium.duration_ms = Some(probed.duration_ms);
+                medium.frame_rate = probed.frame_rate;
+                medium.video_codec = Some(probed.video_codec);
+                medium.audio_codec = probed.audio_codec;
+                medium.stripped = vec!["container".to_string()];
+            }
+        }
+        drop(received);
+        let (bytes, sha256) = digest(&cleaned.0).await.map_err(unavailable)?;
+        medium.bytes = bytes;
+        medium.sha256 = sha256;
+        self.keep(&medium, &cleaned.0, up.quota).await?;
+        Ok(medium)
+    }
+
+    /// Counts `medium` against the quota, then writes its bytes and its row; undoes what was
+    /// done when a later step fails.
+    async fn keep(
+        &self,
+        medium: &Medium,
+        from: &Path,
+        quota: Option<u64>,
+    ) -> Result<(), UploadError> {
+        let media = &self.stores.media;
+        if !media
+            .reserve_storage(&medium.account_id, medium.bytes, quota)
+            .await
+            .map_err(unavailable)?
+        {
+            let used = media
+                .storage_used(&medium.account_id)
+                .await
+                .map_err(unavailable)?;
+            return Err(UploadError::StorageFull {
+                used,
+                quota: quota.unwrap_or(u64::MAX),
+            });
+        }
+        let stored = match self.files.put_file(&medium.key, from).await {
+            Ok(()) => media.put_medium(medium).await.map_err(unavailable),
+            Err(e) => Err(unavailable(e)),
+        };
+        if let Err(e) = stored {
+            let _ = self.files.delete(&medium.key).await;
+            let _ = media
+                .release_storage(&medium.account_id, medium.bytes)
+                .await;
+            return Err(e);
+        }
+        Ok(())
+    }
+}
+
+fn video_refusal(e: video::Refused) -> UploadError {
+    match e {
+        video::Refused::Tool(why) => UploadError::Unavailable(why),
+        other => UploadError::Invalid(other.to_string()),
+    }
+}
+
+/// The size and SHA-256 (hex) of the file at `path`, read a piece at a time.
+async fn digest(path: &Path) -> std::io::Result<(u64, String)> {
+    let mut file = tokio::fs::File::open(path).await?;
+    let mut hash = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = file.read(&mut buffer).await?;
+        if n == 0 {
+            break;
+        }
+        hash.update(&buffer[..n]);
+        total += n as u64;
+    }
+    Ok((total, hex::encode(hash.finalize())))
+}
