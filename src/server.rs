@@ -108,6 +108,7 @@ fn start_job_consumers(config: &Arc<Config>, deps: JobDeps) {
             events.clone(),
             credentials.clone(),
             jobs.clone(),
+            sealer.clone(),
         ),
         collector: crate::jobs::collect::Collector {
             stores: stores.clone(),

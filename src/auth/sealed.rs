@@ -16,6 +16,9 @@ const PREFIX: &str = "sealed:v1:";
 
 pub struct SecretBox {
     key: LessSafeKey,
+    /// Signs the links creo hands out (media for platforms to fetch): derived from the same
+    /// key, so no second secret to configure, and never the sealing key itself.
+    links: aws_lc_rs::hmac::Key,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -24,10 +27,13 @@ pub struct Unsealable;
 
 impl SecretBox {
     pub fn new(key: &[u8]) -> anyhow::Result<SecretBox> {
-        let key = UnboundKey::new(&AES_256_GCM, key)
+        let sealing = UnboundKey::new(&AES_256_GCM, key)
             .map_err(|_| anyhow::anyhow!("secrets_key must be 32 bytes (64 hex characters)"))?;
+        let master = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key);
+        let derived = aws_lc_rs::hmac::sign(&master, b"creo links v1");
         Ok(SecretBox {
-            key: LessSafeKey::new(key),
+            key: LessSafeKey::new(sealing),
+            links: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, derived.as_ref()),
         })
     }
 
@@ -41,6 +47,17 @@ impl SecretBox {
             None => bail!("production mode needs CREO_SECRETS_KEY (32 bytes, hex)"),
         };
         SecretBox::new(&key)
+    }
+
+    /// A link's signature over `message` (hex).
+    pub fn sign_link(&self, message: &str) -> String {
+        hex::encode(aws_lc_rs::hmac::sign(&self.links, message.as_bytes()))
+    }
+
+    /// Whether `signature` is `sign_link(message)`, compared in constant time.
+    pub fn link_signed(&self, message: &str, signature: &str) -> bool {
+        hex::decode(signature)
+            .is_ok_and(|tag| aws_lc_rs::hmac::verify(&self.links, message.as_bytes(), &tag).is_ok())
     }
 
     /// Seals `secret` for the row named `context`.

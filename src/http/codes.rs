@@ -84,6 +84,7 @@ error_codes! {
     InvalidVersion = "invalid_version", BAD_REQUEST;
     LastOwner = "last_owner", CONFLICT;
     LoginRequired = "login_required", FORBIDDEN;
+    MediaInUse = "media_in_use", CONFLICT;
     MfaAlreadyEnabled = "mfa_already_enabled", CONFLICT;
     MfaEnrolmentRequired = "mfa_enrolment_required", FORBIDDEN;
     MfaNotEnabled = "mfa_not_enabled", CONFLICT;

@@ -236,7 +236,9 @@ async fn plan(
             .map(|(text, targets)| {
                 let doc = yrs::Doc::new();
                 crate::fields::append(&doc, "post", text);
-                crate::platforms::posts(&doc, targets, chars, hashtags).err()
+                // A row is text only: it names no library media.
+                let library = crate::platforms::Library::new();
+                crate::platforms::posts(&doc, targets, chars, hashtags, &library).err()
             })
             .collect()
     })

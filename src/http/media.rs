@@ -263,6 +263,91 @@ pub async fn content(
 ) -> Result<HttpResponse, ApiError> {
     let (_, id) = path.into_inner();
     let m = medium(&state, &caller.account_id, &id).await?;
+    serve(&state, &req, &m).await
+}
+
+/// A medium's bytes through a signed link (`media::links`): for platforms that fetch a post's
+/// media themselves, without an account. A link that is not creo's, or has expired, is 404.
+pub async fn linked(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    query: web::Query<LinkQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (account, id) = path.into_inner();
+    let LinkQuery { expires, signature } = query.into_inner();
+    if !crate::media::links::valid(&state.sealer, &account, &id, expires, &signature) {
+        metrics::counter!("creo_media_links_refused_total").increment(1);
+        return Err(ApiError::not_found("no such medium"));
+    }
+    let m = medium(&state, &account, &id).await?;
+    serve(&state, &req, &m).await
+}
+
+#[derive(Deserialize)]
+pub struct LinkQuery {
+    expires: i64,
+    signature: String,
+}
+
+/// Removes a medium, unless a scheduled post names it (409 `media_in_use`, the posts named).
+#[utoipa::path(delete, operation_id = "media_delete", path = "/api/v1/accounts/{account_id}/media/{media_id}",
+    params(("account_id" = String, Path, description = "the account (workspace) id"),
+           ("media_id" = String, Path, description = "the medium")),
+    responses((status = 204, description = "removed, and its bytes no longer counted"),
+              (status = 403, description = "viewers cannot remove media"),
+              (status = 409, description = "a scheduled post names it")))]
+pub async fn delete(
+    caller: AccountCaller,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    if !caller.principal.role.can_write() {
+        return Err(ApiError::forbidden(
+            Code::Forbidden,
+            "viewers cannot remove media",
+        ));
+    }
+    let (_, id) = path.into_inner();
+    let account = &caller.account_id;
+    let m = medium(&state, account, &id).await?;
+    let mut scheduled = Vec::new();
+    for doc in state
+        .stores
+        .media
+        .uses(account, &id)
+        .await?
+        .into_iter()
+        .take(100)
+    {
+        let workflow = state.stores.workflows.workflow(&doc).await?;
+        if workflow.is_some_and(|w| {
+            &w.account_id == account && w.state == crate::workflow::State::Scheduled
+        }) {
+            scheduled.push(doc);
+        }
+    }
+    if !scheduled.is_empty() {
+        return Err(ApiError::new(
+            Code::MediaInUse,
+            format!("scheduled posts use it: {}", scheduled.join(", ")),
+        )
+        .with_details(serde_json::json!({ "documents": scheduled })));
+    }
+    // The bytes first: a row left behind can be deleted again; bytes left behind could not.
+    state
+        .media
+        .files
+        .delete(&m.key)
+        .await
+        .map_err(|e| ApiError::new(Code::StoreUnavailable, e.to_string()))?;
+    state.stores.media.delete_medium(account, &id).await?;
+    state.stores.media.release_storage(account, m.bytes).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A medium's bytes, with `ETag`, `If-None-Match` and one byte range.
+async fn serve(state: &AppState, req: &HttpRequest, m: &Medium) -> Result<HttpResponse, ApiError> {
     let etag = format!("\"{}\"", m.sha256);
     let unchanged = req
         .headers()
@@ -274,7 +359,7 @@ pub async fn content(
             .insert_header((header::ETAG, etag))
             .finish());
     }
-    let wanted = match Range::parse(&req) {
+    let wanted = match Range::parse(req) {
         Ok(Range::Bytes(specs)) => match &specs[..] {
             [one] => match ByteRangeSpec::to_satisfiable_range(one, m.bytes) {
                 Some((start, end)) => Some(start..end + 1),

@@ -143,6 +143,7 @@ macro_rules! api_routes {
             get "/accounts/{account_id}/media/{media_id}" => media::get,
             patch "/accounts/{account_id}/media/{media_id}" => media::update,
             get "/accounts/{account_id}/media/{media_id}/content" => media::content,
+            delete "/accounts/{account_id}/media/{media_id}" => media::delete,
             get "/accounts/{account_id}/analytics" => analytics::account,
             get "/accounts/{account_id}/best-times" => analytics::best_times,
             post "/accounts/{account_id}/channels/{channel_id}/metrics" => analytics::report,
@@ -193,6 +194,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(ops::healthz))
         .route("/readyz", web::get().to(ops::readyz))
         .route("/metrics", web::get().to(ops::metrics))
+        // Signed links to library media, for platforms that fetch a post's media themselves.
+        .route(
+            "/media/{account_id}/{media_id}",
+            web::get().to(media::linked),
+        )
         .route("/debug/store-faults", web::get().to(ops::get_store_faults))
         .route("/debug/store-faults", web::put().to(ops::put_store_faults))
         .route(

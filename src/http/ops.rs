@@ -206,6 +206,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         super::media::get,
         super::media::update,
         super::media::content,
+        super::media::delete,
         super::analytics::account,
         super::analytics::best_times,
         super::analytics::report,

@@ -323,12 +323,27 @@ pub(super) async fn apply_move(
             state.config.publish_max_chars,
             state.config.publish_max_hashtags,
         );
-        crate::snapshot::off_executor(move || {
+        // Named library media count with their stored size, not the client's numbers.
+        let library = crate::media::links::library(
+            &state.stores,
+            &state.sealer,
+            &state.config.public_url(),
+            &account,
+        )
+        .await?;
+        let named = crate::snapshot::off_executor(move || {
             let doc = crate::snapshot::decode(&state_now, yrs::OffsetKind::Bytes)?;
-            crate::platforms::posts(&doc, &targets, chars, hashtags).map(|_| ())
+            crate::platforms::posts(&doc, &targets, chars, hashtags, &library)?;
+            Ok::<_, String>(crate::platforms::media_ids(&doc))
         })
         .await
         .map_err(|problems| ApiError::new(Code::PlatformChecks, problems))?;
+        // Before the move: a medium a scheduled post names is never deleted under it.
+        state
+            .stores
+            .media
+            .record_uses(&account, &doc_id, &named)
+            .await?;
     }
     if matches!(body.action, Action::Reschedule | Action::Unschedule) {
         refuse_while_going_out(state, &doc_id).await?;

@@ -23,7 +23,7 @@ use crate::channels::{Channel, TargetDelivery, TargetState};
 use crate::config::Config;
 use crate::events::Events;
 use crate::outbound::Outbound;
-use crate::platforms::{Post, Target};
+use crate::platforms::Post;
 use crate::store::{now_ms, StoreError, Stores};
 use crate::workflow::{State, Workflow};
 
@@ -35,6 +35,8 @@ pub struct Publisher {
     events: Arc<Events>,
     credentials: Arc<Credentials>,
     jobs: Arc<crate::queue::JobQueue>,
+    /// Signs the links to library media that platforms fetch.
+    sealer: Arc<crate::auth::sealed::SecretBox>,
 }
 
 impl Publisher {
@@ -46,6 +48,7 @@ impl Publisher {
         events: Arc<Events>,
         credentials: Arc<Credentials>,
         jobs: Arc<crate::queue::JobQueue>,
+        sealer: Arc<crate::auth::sealed::SecretBox>,
     ) -> Publisher {
         Publisher {
             stores,
@@ -55,6 +58,7 @@ impl Publisher {
             events,
             credentials,
             jobs,
+            sealer,
         }
     }
 
@@ -92,13 +96,23 @@ impl Publisher {
 
     /// The posts the document makes for `targets` as it is stored now, checked against their
     /// platforms; `Err`: the outcome for the job when they cannot be read or do not pass.
-    async fn posts(&self, doc_id: &str, targets: &[Target]) -> Result<Vec<Post>, Outcome> {
+    async fn posts(&self, workflow: &Workflow) -> Result<Vec<Post>, Outcome> {
         let (targets, chars, hashtags) = (
-            targets.to_vec(),
+            workflow.targets.clone(),
             self.config.publish_max_chars,
             self.config.publish_max_hashtags,
         );
-        let read = move |doc: &yrs::Doc| crate::platforms::posts(doc, &targets, chars, hashtags);
+        let library = crate::media::links::library(
+            &self.stores,
+            &self.sealer,
+            &self.config.public_url(),
+            &workflow.account_id,
+        )
+        .await
+        .map_err(|e| Outcome::Retry(e.to_string()))?;
+        let doc_id = &workflow.doc_id;
+        let read =
+            move |doc: &yrs::Doc| crate::platforms::posts(doc, &targets, chars, hashtags, &library);
         match crate::snapshot::stored(&self.stores.documents, doc_id, read).await {
             Ok(Some(Ok(posts))) => Ok(posts),
             Ok(Some(Err(problems))) => Err(Outcome::Fail(problems)),
@@ -109,7 +123,7 @@ impl Publisher {
     }
 
     async fn check_and_deliver(&self, job: &Job, doc_id: &str, workflow: &Workflow) -> Outcome {
-        let posts = match self.posts(doc_id, &workflow.targets).await {
+        let posts = match self.posts(workflow).await {
             Ok(posts) => posts,
             Err(outcome) => return outcome,
         };
@@ -166,7 +180,7 @@ impl Publisher {
                 .find(|r| r.channel_id == channel && r.version == workflow.version)
                 .cloned()
         };
-        let posts = match self.posts(doc_id, &workflow.targets).await {
+        let posts = match self.posts(workflow).await {
             Ok(posts) => posts.into_iter().map(Ok).collect(),
             // Cannot go out anywhere: every target not done fails with the reason.
             Err(Outcome::Fail(problems)) => vec![Err(problems); workflow.targets.len()],

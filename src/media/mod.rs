@@ -7,6 +7,7 @@ pub mod detect;
 pub mod files;
 pub mod images;
 pub mod library;
+pub mod links;
 pub mod video;
 
 pub use library::{Library, Upload, UploadError};

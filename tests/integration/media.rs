@@ -520,3 +520,182 @@ async fn viewers_cannot_upload_and_ranges_and_etags_are_served() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
+
+/// A document `id` whose post names `media_id` from the library (with numbers beside it that
+/// are not believed), submitted and approved.
+async fn approved_naming(server: &Server, owner: &User, id: &str, media_id: &str) {
+    let (s, v) = rest::post(
+        server,
+        "/api/v1/documents",
+        &owner.access,
+        serde_json::json!({ "id": id }),
+    )
+    .await;
+    assert_eq!(s, 201, "{v}");
+    let update = {
+        use yrs::{Array, Text, Transact};
+        let doc = yrs::Doc::new();
+        let post = doc.get_or_insert_text("post");
+        let list = doc.get_or_insert_array("media");
+        let mut txn = doc.transact_mut();
+        post.insert(&mut txn, 0, "From the library");
+        let named: std::collections::HashMap<String, yrs::Any> = [
+            ("media_id".to_string(), yrs::Any::from(media_id)),
+            ("width".to_string(), yrs::Any::from(1080.0)),
+            ("height".to_string(), yrs::Any::from(1920.0)),
+        ]
+        .into();
+        list.push_back(&mut txn, yrs::Any::from(named));
+        txn.encode_update_v1()
+    };
+    let r = http()
+        .post(server.url(&format!("/api/v1/documents/{id}/updates")))
+        .bearer_auth(&owner.access)
+        .header("Content-Type", "application/octet-stream")
+        .body(update)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    for action in ["submit", "approve"] {
+        let (s, v) = rest::post(
+            server,
+            &format!("/api/v1/documents/{id}/workflow"),
+            &owner.access,
+            serde_json::json!({ "action": action }),
+        )
+        .await;
+        assert_eq!(s, 200, "{action}: {v}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_names_a_library_medium_by_id_and_platforms_fetch_it_from_a_signed_link() {
+    let server = start(&[]);
+    let owner = register(&server, "owner@example.com").await;
+    let square = picture(300, 300, image::ImageFormat::Png);
+    let (s, m) = upload(&server, &owner, "square.png", square).await;
+    assert_eq!(s, 201, "{m}");
+    let media_id = m["media_id"].as_str().unwrap().to_string();
+    let stored = content(&server, &owner, &media_id).await;
+    approved_naming(&server, &owner, "story", &media_id).await;
+
+    // A 1:1 image is no story, whatever the document says its size is.
+    let (s, v) = rest::post(
+        &server,
+        "/api/v1/documents/story/workflow",
+        &owner.access,
+        serde_json::json!({ "action": "publish_now", "targets": [{ "platform": "instagram", "format": "story" }] }),
+    )
+    .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (422, Some("platform_checks")),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("300x300"),
+        "the stored size: {v}"
+    );
+
+    // Scheduled to the team's site, it cannot be deleted under the post.
+    let site = crate::receiver::receiver(|_| (200, std::time::Duration::ZERO)).await;
+    let (_, hook) = rest::post(
+        &server,
+        &format!("/api/v1/accounts/{}/channels", owner.account_id),
+        &owner.access,
+        serde_json::json!({ "name": "Site", "url": site.url }),
+    )
+    .await;
+    let channel = hook["channel_id"].as_str().unwrap().to_string();
+    let at = (chrono::Utc::now() + chrono::Duration::days(2))
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string();
+    let (s, v) = rest::post(
+        &server,
+        "/api/v1/documents/story/workflow",
+        &owner.access,
+        serde_json::json!({ "action": "schedule", "at": at, "timezone": "UTC", "targets": [{ "channel_id": channel }] }),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let media_url = server.url(&format!(
+        "/api/v1/accounts/{}/media/{media_id}",
+        owner.account_id
+    ));
+    let r = http()
+        .delete(&media_url)
+        .bearer_auth(&owner.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "media_in_use");
+    assert_eq!(v["error"]["documents"], serde_json::json!(["story"]), "{v}");
+
+    // Published now instead: the site gets a signed link, which works without an account.
+    for action in [
+        serde_json::json!({ "action": "unschedule" }),
+        serde_json::json!({ "action": "publish_now", "targets": [{ "channel_id": channel }] }),
+    ] {
+        let (s, v) = rest::post(
+            &server,
+            "/api/v1/documents/story/workflow",
+            &owner.access,
+            action,
+        )
+        .await;
+        assert_eq!(s, 200, "{v}");
+    }
+    let mut delivered = None;
+    for _ in 0..200 {
+        delivered = site.got.lock().unwrap().first().cloned();
+        if delivered.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let post = delivered.expect("the site got the post").json()["post"].clone();
+    let medium = &post["media"][0];
+    assert_eq!(
+        (&medium["width"], &medium["height"]),
+        (&300.0.into(), &300.0.into()),
+        "{post}"
+    );
+    let link = medium["url"].as_str().unwrap().to_string();
+    assert!(
+        link.contains(&format!("/media/{}/{media_id}?expires=", owner.account_id)),
+        "{link}"
+    );
+    let fetched = http().get(&link).send().await.unwrap();
+    assert_eq!(fetched.status(), 200);
+    assert_eq!(fetched.bytes().await.unwrap().to_vec(), stored);
+    let forged = link.replace("signature=", "signature=00");
+    assert_eq!(http().get(&forged).send().await.unwrap().status(), 404);
+    let stale = {
+        let (base, _) = link.split_once("?expires=").unwrap();
+        format!(
+            "{base}?expires=1&signature={}",
+            link.rsplit_once("signature=").unwrap().1
+        )
+    };
+    assert_eq!(http().get(&stale).send().await.unwrap().status(), 404);
+
+    // Out, it may go: its bytes stop counting.
+    let r = http()
+        .delete(&media_url)
+        .bearer_auth(&owner.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(http().get(&link).send().await.unwrap().status(), 404);
+    let (_, usage) = get(
+        &server,
+        &format!("/api/v1/accounts/{}/media-usage", owner.account_id),
+        &owner.access,
+    )
+    .await;
+    assert_eq!(usage["used_bytes"], 0);
+}

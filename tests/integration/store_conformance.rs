@@ -1442,5 +1442,36 @@ async fn media_rows_stay_in_their_account_and_the_storage_quota_holds_under_raci
             "never below zero"
         );
         assert_eq!(m.storage_used(&other).await.unwrap(), 0, "{}", b.name);
+
+        // A document's uses are replaced when it is scheduled again.
+        let (one, two) = ("med_one".to_string(), "med_two".to_string());
+        m.record_uses(&account, "doc_a", &[one.clone(), two.clone()])
+            .await
+            .unwrap();
+        m.record_uses(&account, "doc_b", &[one.clone()])
+            .await
+            .unwrap();
+        assert_eq!(
+            m.uses(&account, &one).await.unwrap(),
+            ["doc_a", "doc_b"],
+            "{}",
+            b.name
+        );
+        m.record_uses(&account, "doc_a", &[two.clone()])
+            .await
+            .unwrap();
+        assert_eq!(
+            m.uses(&account, &one).await.unwrap(),
+            ["doc_b"],
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            m.uses(&account, &two).await.unwrap(),
+            ["doc_a"],
+            "{}",
+            b.name
+        );
+        assert!(m.uses(&other, &two).await.unwrap().is_empty(), "{}", b.name);
     }
 }

@@ -4,7 +4,9 @@
 //!
 //! A post's text for a platform is its variant (the root text `post.<platform>`) when one was
 //! written, the document's `post` otherwise; its media are the entries of the root array
-//! `media`, each with a `width` and a `height`.
+//! `media`: each either names a medium of the workspace's library (`{"media_id": "med_…"}`,
+//! whose stored measurements count, never numbers a client typed) or gives a `width`, a
+//! `height` and a `url` itself.
 
 use serde::{Deserialize, Serialize};
 use yrs::{Any, Doc, ReadTxn, Transact};
@@ -182,7 +184,14 @@ pub struct Media {
     pub width: f64,
     pub height: f64,
     pub url: Option<String>,
+    /// The library medium this is, when the post named one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_id: Option<String>,
 }
+
+/// The workspace's library media a post may name, by id, as stored: measured size, and the
+/// address platforms fetch them from.
+pub type Library = std::collections::HashMap<String, Media>;
 
 /// Most targets one post has.
 pub const MAX_TARGETS: usize = 20;
@@ -254,6 +263,7 @@ pub fn posts(
     targets: &[Target],
     generic_chars: usize,
     generic_hashtags: usize,
+    library: &Library,
 ) -> Result<Vec<Post>, String> {
     let generic = [Target {
         platform: "generic".into(),
@@ -265,9 +275,23 @@ pub fn posts(
     } else {
         targets
     };
-    let media = media(doc);
     let mut posts = Vec::new();
     let mut problems = Vec::new();
+    let media: Vec<Media> = entries(doc)
+        .into_iter()
+        .filter_map(|entry| match entry {
+            Entry::Given(m) => Some(m),
+            Entry::Named(id) => {
+                let found = library.get(&id).cloned();
+                if found.is_none() {
+                    problems.push(format!(
+                        "media {id} is not in this workspace's library (was it deleted?)"
+                    ));
+                }
+                found
+            }
+        })
+        .collect();
     for t in targets {
         let text = text_for(doc, &t.platform);
         let (max_chars, max_hashtags, format) = if t.platform == "generic" {
@@ -339,7 +363,24 @@ fn text_for(doc: &Doc, platform: &str) -> String {
     }
 }
 
-fn media(doc: &Doc) -> Vec<Media> {
+/// One entry of a document's `media`.
+enum Entry {
+    Given(Media),
+    Named(String),
+}
+
+/// The library media the document names, in order.
+pub fn media_ids(doc: &Doc) -> Vec<String> {
+    entries(doc)
+        .into_iter()
+        .filter_map(|e| match e {
+            Entry::Named(id) => Some(id),
+            Entry::Given(_) => None,
+        })
+        .collect()
+}
+
+fn entries(doc: &Doc) -> Vec<Entry> {
     let txn = doc.transact();
     let Some(array) = txn.get_array("media") else {
         return Vec::new();
@@ -365,18 +406,24 @@ fn media(doc: &Doc) -> Vec<Media> {
         .iter()
         .filter_map(|item| {
             let Any::Map(m) = item else { return None };
+            if let Some(Any::String(id)) = m.get("media_id") {
+                return Some(Entry::Named(id.to_string()));
+            }
             let number = |k: &str| match m.get(k) {
                 Some(Any::Number(n)) => n.as_f64(),
                 _ => None,
             };
             let (width, height) = (number("width")?, number("height")?);
-            (width > 0.0 && height > 0.0).then(|| Media {
-                width,
-                height,
-                url: match m.get("url") {
-                    Some(Any::String(s)) => Some(s.to_string()),
-                    _ => None,
-                },
+            (width > 0.0 && height > 0.0).then(|| {
+                Entry::Given(Media {
+                    width,
+                    height,
+                    url: match m.get("url") {
+                        Some(Any::String(s)) => Some(s.to_string()),
+                        _ => None,
+                    },
+                    media_id: None,
+                })
             })
         })
         .collect()
@@ -417,8 +464,8 @@ mod tests {
     #[test]
     fn x_refuses_a_long_post_that_instagram_takes() {
         let d = doc(&"word ".repeat(100), &[(1080.0, 1080.0)]);
-        assert!(posts(&d, &[target("instagram", None)], 100, 10).is_ok());
-        let err = posts(&d, &[target("x", None)], 100, 10).unwrap_err();
+        assert!(posts(&d, &[target("instagram", None)], 100, 10, &Library::new()).is_ok());
+        let err = posts(&d, &[target("x", None)], 100, 10, &Library::new()).unwrap_err();
         assert!(err.contains("500 characters; the limit is 280"), "{err}");
     }
 
@@ -430,12 +477,21 @@ mod tests {
             &[target("youtube", None), target("tiktok", None)],
             100,
             10,
+            &Library::new(),
         );
         let formats: Vec<String> = made.unwrap().into_iter().map(|p| p.format).collect();
         assert_eq!(formats, ["video", "video"]);
         let square = doc("hello", &[(1080.0, 1080.0)]);
         assert_eq!(
-            posts(&square, &[target("facebook", None)], 100, 10).unwrap()[0].format,
+            posts(
+                &square,
+                &[target("facebook", None)],
+                100,
+                10,
+                &Library::new()
+            )
+            .unwrap()[0]
+                .format,
             "feed"
         );
     }
@@ -444,7 +500,7 @@ mod tests {
     fn hashtags_are_counted_per_platform() {
         let tags: String = (0..31).map(|i| format!("#tag{i} ")).collect();
         let d = doc(&tags, &[(1080.0, 1080.0)]);
-        let err = posts(&d, &[target("instagram", None)], 5000, 100).unwrap_err();
+        let err = posts(&d, &[target("instagram", None)], 5000, 100, &Library::new()).unwrap_err();
         assert!(err.contains("31 hashtags; the limit is 30"), "{err}");
         assert_eq!(hashtags("# alone #ok #1 ##"), 2);
     }
@@ -452,13 +508,34 @@ mod tests {
     #[test]
     fn aspect_ratio_depends_on_the_format() {
         let square = doc("hello", &[(1080.0, 1080.0)]);
-        assert!(posts(&square, &[target("instagram", Some("feed"))], 100, 10).is_ok());
-        let err = posts(&square, &[target("instagram", Some("story"))], 100, 10).unwrap_err();
+        assert!(posts(
+            &square,
+            &[target("instagram", Some("feed"))],
+            100,
+            10,
+            &Library::new()
+        )
+        .is_ok());
+        let err = posts(
+            &square,
+            &[target("instagram", Some("story"))],
+            100,
+            10,
+            &Library::new(),
+        )
+        .unwrap_err();
         assert!(err.contains("aspect ratio 1.00"), "{err}");
         let vertical = doc("hello", &[(1080.0, 1920.0)]);
-        assert!(posts(&vertical, &[target("tiktok", None)], 100, 10).is_ok());
+        assert!(posts(
+            &vertical,
+            &[target("tiktok", None)],
+            100,
+            10,
+            &Library::new()
+        )
+        .is_ok());
         let bare = doc("hello", &[]);
-        let err = posts(&bare, &[target("tiktok", None)], 100, 10).unwrap_err();
+        let err = posts(&bare, &[target("tiktok", None)], 100, 10, &Library::new()).unwrap_err();
         assert!(err.contains("needs an image or a video"), "{err}");
     }
 
@@ -469,7 +546,14 @@ mod tests {
             let variant = d.get_or_insert_text("post.x");
             variant.insert(&mut d.transact_mut(), 0, "short for X");
         }
-        let out = posts(&d, &[target("x", None), target("linkedin", None)], 100, 10).unwrap();
+        let out = posts(
+            &d,
+            &[target("x", None), target("linkedin", None)],
+            100,
+            10,
+            &Library::new(),
+        )
+        .unwrap();
         assert_eq!(out[0].text, "short for X");
         assert!(out[1].text.starts_with("long long"));
     }
@@ -483,5 +567,48 @@ mod tests {
             .unwrap_err()
             .contains("formats: feed"));
         assert!(validate(&[target("instagram", Some("reel")), target("generic", None)]).is_ok());
+    }
+
+    #[test]
+    fn a_named_medium_counts_with_its_stored_size_and_an_unknown_one_is_refused() {
+        let d = Doc::new();
+        {
+            let text = d.get_or_insert_text("post");
+            let array = d.get_or_insert_array("media");
+            let mut txn = d.transact_mut();
+            text.insert(&mut txn, 0, "our story");
+            // The client's numbers beside the id are not believed.
+            array.push_back(
+                &mut txn,
+                Any::from(std::collections::HashMap::from([
+                    ("media_id".to_string(), Any::from("med_square")),
+                    ("width".to_string(), Any::from(1080.0)),
+                    ("height".to_string(), Any::from(1920.0)),
+                ])),
+            );
+        }
+        assert_eq!(media_ids(&d), ["med_square"]);
+        let story = [target("instagram", Some("story"))];
+        let err = posts(&d, &story, 100, 10, &Library::new()).unwrap_err();
+        assert!(
+            err.contains("med_square is not in this workspace's library"),
+            "{err}"
+        );
+        let library = Library::from([(
+            "med_square".to_string(),
+            Media {
+                width: 1080.0,
+                height: 1080.0,
+                url: Some("https://creo.example/media/a/med_square".into()),
+                media_id: Some("med_square".into()),
+            },
+        )]);
+        let err = posts(&d, &story, 100, 10, &library).unwrap_err();
+        assert!(err.contains("media 1080x1080"), "the stored size: {err}");
+        let feed = posts(&d, &[target("instagram", Some("feed"))], 100, 10, &library).unwrap();
+        assert_eq!(
+            feed[0].media[0].url.as_deref(),
+            Some("https://creo.example/media/a/med_square")
+        );
     }
 }

@@ -20,6 +20,12 @@ statements! {
     used: "s" true "SELECT bytes FROM media_storage WHERE account_id = ?";
     start_used: "w" false "INSERT INTO media_storage (account_id, bytes) VALUES (?, ?) IF NOT EXISTS";
     move_used: "w" false "UPDATE media_storage SET bytes = ? WHERE account_id = ? IF bytes = ?";
+    put_use: "w" true "INSERT INTO media_uses (account_id, media_id, doc_id) VALUES (?, ?, ?)";
+    drop_use: "w" true "DELETE FROM media_uses WHERE account_id = ? AND media_id = ? AND doc_id = ?";
+    uses: "r" true "SELECT doc_id FROM media_uses WHERE account_id = ? AND media_id = ?";
+    put_doc_use: "w" true "INSERT INTO media_uses_by_doc (account_id, doc_id, media_id) VALUES (?, ?, ?)";
+    drop_doc_uses: "w" true "DELETE FROM media_uses_by_doc WHERE account_id = ? AND doc_id = ?";
+    doc_uses: "r" true "SELECT media_id FROM media_uses_by_doc WHERE account_id = ? AND doc_id = ?";
 }
 
 impl ScyllaStore {
@@ -118,5 +124,44 @@ impl MediaStore for ScyllaStore {
 
     async fn delete_medium(&self, account_id: &str, media_id: &str) -> Result<bool, StoreError> {
         self.lwt(&self.media.drop, (account_id, media_id)).await
+    }
+
+    /// The document's previous uses are found through `media_uses_by_doc` and dropped first.
+    async fn record_uses(
+        &self,
+        account_id: &str,
+        doc_id: &str,
+        media_ids: &[String],
+    ) -> Result<(), StoreError> {
+        let st = &self.media;
+        let before: Vec<(String,)> = self.all_rows(&st.doc_uses, (account_id, doc_id)).await?;
+        for (id,) in &before {
+            self.session
+                .execute_unpaged(&st.drop_use, (account_id, id, doc_id))
+                .await
+                .map_err(unavailable)?;
+        }
+        self.session
+            .execute_unpaged(&st.drop_doc_uses, (account_id, doc_id))
+            .await
+            .map_err(unavailable)?;
+        for id in media_ids {
+            self.session
+                .execute_unpaged(&st.put_doc_use, (account_id, doc_id, id))
+                .await
+                .map_err(unavailable)?;
+            self.session
+                .execute_unpaged(&st.put_use, (account_id, id, doc_id))
+                .await
+                .map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
+    async fn uses(&self, account_id: &str, media_id: &str) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = self
+            .all_rows(&self.media.uses, (account_id, media_id))
+            .await?;
+        Ok(rows.into_iter().map(|(d,)| d).collect())
     }
 }

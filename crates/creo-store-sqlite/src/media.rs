@@ -128,4 +128,49 @@ impl MediaStore for EmbeddedStore {
         })
         .await
     }
+
+    async fn record_uses(
+        &self,
+        account_id: &str,
+        doc_id: &str,
+        media_ids: &[String],
+    ) -> Result<(), StoreError> {
+        let (account, doc, ids) = (
+            account_id.to_string(),
+            doc_id.to_string(),
+            media_ids.to_vec(),
+        );
+        self.transaction(move |c| {
+            c.execute(
+                "DELETE FROM media_uses WHERE account_id = ?1 AND doc_id = ?2",
+                params![account, doc],
+            )
+            .map_err(unavailable)?;
+            for id in &ids {
+                c.execute(
+                    "INSERT OR IGNORE INTO media_uses (account_id, media_id, doc_id) VALUES (?1, ?2, ?3)",
+                    params![account, id, doc],
+                )
+                .map_err(unavailable)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn uses(&self, account_id: &str, media_id: &str) -> Result<Vec<String>, StoreError> {
+        let (account, id) = (account_id.to_string(), media_id.to_string());
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT doc_id FROM media_uses WHERE account_id = ?1 AND media_id = ?2 ORDER BY doc_id",
+                )
+                .map_err(unavailable)?;
+            let rows = stmt
+                .query_map(params![account, id], |r| r.get::<_, String>(0))
+                .map_err(unavailable)?;
+            rows.map(|r| r.map_err(unavailable)).collect()
+        })
+        .await
+    }
 }

@@ -28,4 +28,13 @@ pub trait MediaStore: Send + Sync + 'static {
     async fn media(&self, account_id: &str, limit: usize) -> Result<Vec<Medium>, StoreError>;
     /// Removes a medium's row; whether it existed.
     async fn delete_medium(&self, account_id: &str, media_id: &str) -> Result<bool, StoreError>;
+    /// Records that `doc_id`, as scheduled now, names `media_ids`, replacing what it named.
+    async fn record_uses(
+        &self,
+        account_id: &str,
+        doc_id: &str,
+        media_ids: &[String],
+    ) -> Result<(), StoreError>;
+    /// The documents recorded as naming `media_id` when they were last scheduled.
+    async fn uses(&self, account_id: &str, media_id: &str) -> Result<Vec<String>, StoreError>;
 }

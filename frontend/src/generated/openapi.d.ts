@@ -423,7 +423,8 @@ export interface paths {
         get: operations["media_get"];
         put?: never;
         post?: never;
-        delete?: never;
+        /** Removes a medium, unless a scheduled post names it (409 `media_in_use`, the posts named). */
+        delete: operations["media_delete"];
         options?: never;
         head?: never;
         /** Sets a medium's alt text and tags. */
@@ -2092,7 +2093,7 @@ export interface components {
          * @description An error's `code` field in `{"error": {"code", "message"}}`.
          * @enum {string}
          */
-        Code: "access_revoked" | "ai_unavailable" | "already_settled" | "bad_title" | "channel_unavailable" | "busy" | "comment_quota_exceeded" | "deadline_exceeded" | "document_busy" | "document_too_large" | "email_off" | "email_unverified" | "empty_document" | "exists" | "forbidden" | "idempotency_key_required" | "idempotency_key_reused" | "insufficient_credits" | "internal" | "invalid_anchor" | "invalid_comment" | "invalid_credentials" | "invalid_document" | "invalid_document_id" | "invalid_email" | "invalid_event" | "invalid_events" | "invalid_examples" | "invalid_field" | "invalid_input" | "invalid_link_token" | "invalid_media" | "invalid_mfa_code" | "invalid_mfa_challenge" | "invalid_name" | "invalid_quantity" | "invalid_query" | "invalid_refresh_token" | "invalid_repeat" | "invalid_reset_token" | "invalid_settings" | "invalid_signature" | "invalid_suggestion" | "invalid_targets" | "invalid_time" | "invalid_timezone" | "invalid_transition" | "invalid_update" | "invalid_url" | "invalid_user" | "invalid_version" | "last_owner" | "login_required" | "mfa_already_enabled" | "mfa_enrolment_required" | "mfa_not_enabled" | "missing_scope" | "monthly_quota_exceeded" | "no_queue" | "no_such_account" | "no_suggestion" | "not_a_member" | "not_found" | "not_queued" | "not_selectable" | "payment_failed" | "platform_checks" | "platform_unavailable" | "queue_full" | "rate_limited" | "read_only" | "refresh_token_reused" | "seat_limit_reached" | "session_revoked" | "shutting_down" | "sole_owner" | "storage_quota_exceeded" | "store_unavailable" | "too_large" | "too_many_attempts" | "too_many_channels" | "too_many_connections" | "too_many_endpoints" | "too_many_requests" | "try_again" | "unauthorized" | "unknown_account" | "unknown_kind" | "unknown_platform" | "unknown_scope" | "unresolved_update" | "unsupported_media_type" | "version_quota_exceeded" | "weak_password" | "websocket_handshake" | "worker_restarted" | "wrong_account" | "wrong_document" | "wrong_invitee";
+        Code: "access_revoked" | "ai_unavailable" | "already_settled" | "bad_title" | "channel_unavailable" | "busy" | "comment_quota_exceeded" | "deadline_exceeded" | "document_busy" | "document_too_large" | "email_off" | "email_unverified" | "empty_document" | "exists" | "forbidden" | "idempotency_key_required" | "idempotency_key_reused" | "insufficient_credits" | "internal" | "invalid_anchor" | "invalid_comment" | "invalid_credentials" | "invalid_document" | "invalid_document_id" | "invalid_email" | "invalid_event" | "invalid_events" | "invalid_examples" | "invalid_field" | "invalid_input" | "invalid_link_token" | "invalid_media" | "invalid_mfa_code" | "invalid_mfa_challenge" | "invalid_name" | "invalid_quantity" | "invalid_query" | "invalid_refresh_token" | "invalid_repeat" | "invalid_reset_token" | "invalid_settings" | "invalid_signature" | "invalid_suggestion" | "invalid_targets" | "invalid_time" | "invalid_timezone" | "invalid_transition" | "invalid_update" | "invalid_url" | "invalid_user" | "invalid_version" | "last_owner" | "login_required" | "media_in_use" | "mfa_already_enabled" | "mfa_enrolment_required" | "mfa_not_enabled" | "missing_scope" | "monthly_quota_exceeded" | "no_queue" | "no_such_account" | "no_suggestion" | "not_a_member" | "not_found" | "not_queued" | "not_selectable" | "payment_failed" | "platform_checks" | "platform_unavailable" | "queue_full" | "rate_limited" | "read_only" | "refresh_token_reused" | "seat_limit_reached" | "session_revoked" | "shutting_down" | "sole_owner" | "storage_quota_exceeded" | "store_unavailable" | "too_large" | "too_many_attempts" | "too_many_channels" | "too_many_connections" | "too_many_endpoints" | "too_many_requests" | "try_again" | "unauthorized" | "unknown_account" | "unknown_kind" | "unknown_platform" | "unknown_scope" | "unresolved_update" | "unsupported_media_type" | "version_quota_exceeded" | "weak_password" | "websocket_handshake" | "worker_restarted" | "wrong_account" | "wrong_document" | "wrong_invitee";
         Code6: {
             code: string;
         };
@@ -4147,6 +4148,43 @@ export interface operations {
             };
             /** @description no such medium in this workspace */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    media_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the account (workspace) id */
+                account_id: string;
+                /** @description the medium */
+                media_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed, and its bytes no longer counted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description viewers cannot remove media */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description a scheduled post names it */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -8,6 +8,14 @@ CREATE TABLE IF NOT EXISTS media (
     PRIMARY KEY (account_id, media_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS media_by_time ON media (account_id, created_at);
+-- Which documents name a medium, as they were last scheduled.
+CREATE TABLE IF NOT EXISTS media_uses (
+    account_id  TEXT NOT NULL,
+    media_id    TEXT NOT NULL,
+    doc_id      TEXT NOT NULL,
+    PRIMARY KEY (account_id, media_id, doc_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS media_uses_by_doc ON media_uses (account_id, doc_id);
 CREATE TABLE IF NOT EXISTS media_storage (
     account_id  TEXT PRIMARY KEY,
     bytes       INTEGER NOT NULL
