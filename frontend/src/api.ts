@@ -234,6 +234,18 @@ const errorCode = (response: Response): Promise<string | undefined> =>
  * retried when it refuses what the person typed.
  */
 export async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
+  return parse<T>(await authorised(path, init))
+}
+
+/** Bytes from `/api/v1{path}` (a medium's content), authorised and retried like `api`. */
+export async function apiBlob(path: string): Promise<Blob> {
+  const response = await authorised(path, {})
+  if (!response.ok) await parse(response)
+  return response.blob()
+}
+
+/** `path` sent with the session's token: a 429 waited out, a 401 refreshed once. */
+async function authorised(path: string, init: RequestInit): Promise<Response> {
   let response = await send(path, init, await accessToken())
   for (let tries = 0; response.status === 429 && tries < 3; tries++) {
     if (typedWrong.has((await errorCode(response)) ?? '')) break
@@ -243,7 +255,7 @@ export async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
   if (response.status === 401 && current && !typedWrong.has((await errorCode(response)) ?? '')) {
     response = await send(path, init, (await refresh()).accessToken)
   }
-  return parse<T>(response)
+  return response
 }
 
 /** A POST answered with binary (a Yjs update), authorised and refreshed like `api`. */

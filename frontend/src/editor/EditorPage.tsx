@@ -11,6 +11,7 @@ import { AiPanel } from '../panels/AiPanel'
 import { CommentsPanel, type NewAnchor } from '../panels/CommentsPanel'
 import { CreditsPanel } from '../panels/CreditsPanel'
 import { AnalyticsPanel } from '../panels/AnalyticsPanel'
+import { MediaPanel } from '../panels/MediaPanel'
 import { VersionsPanel } from '../panels/VersionsPanel'
 import { WorkflowBar } from '../panels/WorkflowBar'
 import { colourOf, useCollab, type Collab, type SaveState } from './collab'
@@ -19,6 +20,7 @@ import { Counter } from './Counter'
 import { CopyLink, DocTitle, DuplicateButton } from './DocTitle'
 import { FIELDS } from './fields'
 import { Presence } from './Presence'
+import { addMedium, PostMedia } from './PostMedia'
 import { Toolbar } from './Toolbar'
 import { TabList } from '../Tabs'
 
@@ -31,7 +33,7 @@ const SAVE_LABELS: Record<SaveState, string> = {
   closed: 'Not connected: edits are not saved',
 }
 
-type Panel = 'comments' | 'versions' | 'ai' | 'credits' | 'analytics'
+type Panel = 'comments' | 'media' | 'versions' | 'ai' | 'credits' | 'analytics'
 
 interface Props {
   docId: string
@@ -141,6 +143,7 @@ function LiveDocument({
               <p>Opening…</p>
             )}
           </div>
+          {collab && <PostMedia collab={collab} accountId={session.accountId} canWrite={canWrite} />}
           {closed && (
             <div className="notice" role="alert" data-testid="connection-closed">
               <p>
@@ -167,6 +170,7 @@ function LiveDocument({
             label="Side panels"
             tabs={[
               { id: 'comments', label: 'Comments' },
+              { id: 'media', label: 'Media' },
               { id: 'versions', label: 'Versions' },
               { id: 'ai', label: 'AI' },
               { id: 'credits', label: 'Credits' },
@@ -190,6 +194,9 @@ function LiveDocument({
                 anchor={anchor}
                 onAnchorUsed={() => setAnchor(null)}
               />
+            )}
+            {collab && panel === 'media' && (
+              <MediaPanel accountId={session.accountId} canWrite={canWrite} onAdd={(m) => addMedium(collab, m.media_id)} />
             )}
             {panel === 'versions' && (
               <VersionsPanel docId={docId} canWrite={canWrite} accountId={session.accountId} connection={connection} />

@@ -7,13 +7,15 @@ import { Alert } from '../Alert'
 import type { TargetDelivery, Transition, WorkflowView } from '../apiTypes'
 import { PLATFORM_NAMES, useChannels } from '../ChannelsPanel'
 
-/** Platforms, their formats, and why one cannot be chosen yet (both need an image or video). */
-const PLATFORMS: [string, string, string[], string?][] = [
-  ['instagram', 'Instagram', ['feed', 'story', 'reel'], 'needs an image or video, which posts cannot carry yet'],
+/** Platforms, their formats, and whether every format needs an image or a video. */
+const PLATFORMS: [string, string, string[], boolean?][] = [
+  ['instagram', 'Instagram', ['feed', 'story', 'reel'], true],
   ['x', 'X', ['feed']],
   ['linkedin', 'LinkedIn', ['feed']],
   ['facebook', 'Facebook', ['feed', 'story']],
-  ['tiktok', 'TikTok', ['video'], 'needs a video, which posts cannot carry yet'],
+  ['tiktok', 'TikTok', ['video'], true],
+  ['pinterest', 'Pinterest', ['pin'], true],
+  ['youtube', 'YouTube', ['video', 'short'], true],
 ]
 
 /** Every IANA time zone the browser knows, this browser's own first. */
@@ -45,6 +47,14 @@ export function WorkflowBar({
   const [note, setNote] = useState('')
   const { nameOf } = useDirectory(session.accountId)
   const { channels } = useChannels(session.accountId)
+  const [mediaCount, setMediaCount] = useState(0)
+  useEffect(() => {
+    const media = collab.doc.getArray('media')
+    const count = () => setMediaCount(media.length)
+    media.observe(count)
+    count()
+    return () => media.unobserve(count)
+  }, [collab])
   const manager = canAct && (session.role === 'owner' || session.role === 'admin')
   const writer = canAct && (manager || session.role === 'editor')
 
@@ -204,28 +214,31 @@ export function WorkflowBar({
           ) : (
           <fieldset>
             <legend>Where</legend>
-            {PLATFORMS.map(([p, label, formats, unavailable]) => (
-              <div key={p} className="row wrap">
-                <label className="inline">
-                  <input type="checkbox" name={`on-${p}`} disabled={!!unavailable} aria-describedby={unavailable && `why-${p}`} />{' '}
-                  {label}
-                </label>
-                {unavailable ? (
-                  <span className="hint" id={`why-${p}`}>
-                    {unavailable}
-                  </span>
-                ) : (
+            {PLATFORMS.map(([p, label, formats, needsMedia]) => {
+              const unavailable = needsMedia && mediaCount === 0 ? 'needs an image or video: add one from the Media tab' : ''
+              return (
+                <div key={p} className="row wrap">
                   <label className="inline">
-                    <span className="visually-hidden">{label} format</span>
-                    <select name={`format-${p}`}>
-                      {formats.map((f) => (
-                        <option key={f}>{f}</option>
-                      ))}
-                    </select>
+                    <input type="checkbox" name={`on-${p}`} disabled={!!unavailable} aria-describedby={unavailable && `why-${p}`} />{' '}
+                    {label}
                   </label>
-                )}
-              </div>
-            ))}
+                  {unavailable ? (
+                    <span className="hint" id={`why-${p}`}>
+                      {unavailable}
+                    </span>
+                  ) : (
+                    <label className="inline">
+                      <span className="visually-hidden">{label} format</span>
+                      <select name={`format-${p}`}>
+                        {formats.map((f) => (
+                          <option key={f}>{f}</option>
+                        ))}
+                      </select>
+                    </label>
+                  )}
+                </div>
+              )
+            })}
           </fieldset>
           )}
           <div className="row wrap">

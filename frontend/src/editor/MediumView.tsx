@@ -1,0 +1,22 @@
+import { useEffect, useState } from 'react'
+import { mediumUrl } from '../media'
+import type { Medium } from '../apiTypes'
+
+/** A library medium shown as it is (an image, or a muted video), its bytes fetched with the token. */
+export function MediumView({ accountId, medium, className }: { accountId: string; medium: Medium; className?: string }) {
+  const [src, setSrc] = useState<string | null>(null)
+  useEffect(() => {
+    let live = true
+    mediumUrl(accountId, medium.media_id).then((u) => live && setSrc(u), () => {})
+    return () => {
+      live = false
+    }
+  }, [accountId, medium.media_id])
+  const label = medium.alt_text || medium.file_name
+  if (!src) return <span className={`medium-placeholder ${className ?? ''}`} aria-label={label} role="img" />
+  return medium.kind === 'video' ? (
+    <video className={className} src={src} muted playsInline aria-label={label} />
+  ) : (
+    <img className={className} src={src} alt={label} />
+  )
+}
