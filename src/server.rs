@@ -73,6 +73,21 @@ struct JobDeps {
     mailer: Option<Arc<crate::mail::Mailer>>,
     /// Where handlers queue follow-up jobs.
     jobs: Arc<crate::queue::JobQueue>,
+    media: crate::media::Library,
+}
+
+/// The media library of this process: rows in `stores`, bytes under `CREO_DATA/media`.
+fn media_library(
+    config: &Config,
+    stores: &Stores,
+    jobs: &Arc<crate::queue::JobQueue>,
+) -> anyhow::Result<crate::media::Library> {
+    Ok(crate::media::Library {
+        stores: stores.clone(),
+        files: crate::media::files::Files::local(&config.data.join("media"))?,
+        incoming: config.data.join("media-incoming"),
+        jobs: jobs.clone(),
+    })
 }
 
 /// Starts the job consumers on this runtime: on RabbitMQ when configured (they reconnect by
@@ -88,6 +103,7 @@ fn start_job_consumers(config: &Arc<Config>, deps: JobDeps) {
         hashtags,
         mailer,
         jobs,
+        media,
     } = deps;
     let credentials = Arc::new(crate::channels::tokens::Credentials::new(
         stores.channels.clone(),
@@ -110,6 +126,7 @@ fn start_job_consumers(config: &Arc<Config>, deps: JobDeps) {
             jobs.clone(),
             sealer.clone(),
         ),
+        renderer: crate::jobs::renditions::Renderer { media },
         collector: crate::jobs::collect::Collector {
             stores: stores.clone(),
             jobs: jobs.clone(),
@@ -193,6 +210,7 @@ pub async fn work(config: Config) -> anyhow::Result<()> {
         mail_policy(&config),
     );
     let deps = JobDeps {
+        media: media_library(&config, &stores, &jobs)?,
         jobs,
         mailer: crate::mail::Mailer::from_config(&config)?.map(Arc::new),
         accounts: Accounts::new(stores.clone(), config.clone()),
@@ -349,8 +367,10 @@ pub async fn serve_on(
     registry.report_changes_to(debouncer.recipient());
     // One vocabulary per process: it is embedded on first use.
     let hashtags: Arc<crate::ai::vocabulary::Vocabulary> = Arc::default();
+    let media = media_library(&config, &stores, &jobs)?;
     if config.jobs_in_process {
         let deps = JobDeps {
+            media: media.clone(),
             stores: stores.clone(),
             pool: pool.clone(),
             accounts: accounts.clone(),
@@ -410,11 +430,6 @@ pub async fn serve_on(
         }
     });
     let shutting_down = Arc::new(AtomicBool::new(false));
-    let media = crate::media::Library {
-        stores: stores.clone(),
-        files: crate::media::files::Files::local(&config.data.join("media"))?,
-        incoming: config.data.join("media-incoming"),
-    };
     let state = web::Data::new(AppState {
         config: config.clone(),
         keys,

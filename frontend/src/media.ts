@@ -36,12 +36,17 @@ export async function uploadMedium(
 
 const urls = new Map<string, Promise<string>>()
 
+/** A smaller copy creo makes of each image; the original is served until it is made. */
+export type Rendition = 'thumb' | 'large'
+
 /** An object URL of the medium's bytes (fetched once per page: a medium never changes). */
-export function mediumUrl(accountId: string, mediaId: string): Promise<string> {
-  const key = `${accountId}/${mediaId}`
+export function mediumUrl(accountId: string, mediaId: string, rendition: Rendition): Promise<string> {
+  const key = `${accountId}/${mediaId}/${rendition}`
   let url = urls.get(key)
   if (!url) {
-    url = apiBlob(`/accounts/${accountId}/media/${mediaId}/content`).then((blob) => URL.createObjectURL(blob))
+    url = apiBlob(`/accounts/${accountId}/media/${mediaId}/content?rendition=${rendition}`).then((blob) =>
+      URL.createObjectURL(blob),
+    )
     url.catch(() => urls.delete(key))
     urls.set(key, url)
   }

@@ -99,6 +99,7 @@ pub async fn upload(
         file_name: query.into_inner().name.unwrap_or_default(),
         max_bytes: limits.max_upload_bytes,
         quota: limits.media_storage_bytes,
+        watermark: limits.watermarked_exports,
     };
     let medium = state.media.upload(up, body).await.map_err(refusal)?;
     metrics::counter!("creo_media_uploads_total", "outcome" => "stored").increment(1);
@@ -250,7 +251,7 @@ pub async fn update(
 /// A medium's bytes: `ETag` (its SHA-256), `If-None-Match`, and one `Range` of bytes.
 #[utoipa::path(get, operation_id = "media_content", path = "/api/v1/accounts/{account_id}/media/{media_id}/content",
     params(("account_id" = String, Path, description = "the account (workspace) id"),
-           ("media_id" = String, Path, description = "the medium")),
+           ("media_id" = String, Path, description = "the medium"), ContentQuery),
     responses((status = 200, description = "the bytes", content_type = "application/octet-stream"),
               (status = 206, description = "the range asked for"),
               (status = 304, description = "unchanged since the ETag given"),
@@ -259,11 +260,30 @@ pub async fn content(
     caller: AccountCaller,
     req: HttpRequest,
     path: web::Path<(String, String)>,
+    query: web::Query<ContentQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (_, id) = path.into_inner();
     let m = medium(&state, &caller.account_id, &id).await?;
-    serve(&state, &req, &m).await
+    match query.into_inner().rendition.as_deref() {
+        None => serve(&state, &req, Served::original(&m)).await,
+        Some(name @ ("thumb" | "large" | "xlarge" | "export")) => {
+            serve(&state, &req, Served::rendition(&m, name)).await
+        }
+        Some(other) => Err(ApiError::bad_request(
+            Code::InvalidQuery,
+            format!("no rendition {other:?} (thumb, large, xlarge, export)"),
+        )),
+    }
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ContentQuery {
+    /// `thumb`, `large`, `xlarge` or `export`: that smaller copy (the original until it is made,
+    /// or when the original is no larger).
+    #[serde(default)]
+    pub rendition: Option<String>,
 }
 
 /// A medium's bytes through a signed link (`media::links`): for platforms that fetch a post's
@@ -281,7 +301,18 @@ pub async fn linked(
         return Err(ApiError::not_found("no such medium"));
     }
     let m = medium(&state, &account, &id).await?;
-    serve(&state, &req, &m).await
+    // What leaves creo carries the mark on tiers that watermark exports.
+    let watermarked = super::account_limits(&state, &account)
+        .await?
+        .watermarked_exports;
+    if watermarked && m.kind == creo_core::media::MediaKind::Image {
+        if m.rendition("export").is_none() {
+            state.media.render_later(&m, true).await;
+            return Err(ApiError::new(Code::TryAgain, "the export is being made").retry_after(5));
+        }
+        return serve(&state, &req, Served::rendition(&m, "export")).await;
+    }
+    serve(&state, &req, Served::original(&m)).await
 }
 
 #[derive(Deserialize)]
@@ -335,19 +366,57 @@ pub async fn delete(
         .with_details(serde_json::json!({ "documents": scheduled })));
     }
     // The bytes first: a row left behind can be deleted again; bytes left behind could not.
-    state
-        .media
-        .files
-        .delete(&m.key)
-        .await
-        .map_err(|e| ApiError::new(Code::StoreUnavailable, e.to_string()))?;
+    for key in m.renditions.iter().map(|r| &r.key).chain([&m.key]) {
+        state
+            .media
+            .files
+            .delete(key)
+            .await
+            .map_err(|e| ApiError::new(Code::StoreUnavailable, e.to_string()))?;
+    }
     state.stores.media.delete_medium(account, &id).await?;
     state.stores.media.release_storage(account, m.bytes).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// A medium's bytes, with `ETag`, `If-None-Match` and one byte range.
-async fn serve(state: &AppState, req: &HttpRequest, m: &Medium) -> Result<HttpResponse, ApiError> {
+/// What is served: the original, or one of its renditions.
+struct Served<'a> {
+    key: &'a str,
+    content_type: &'a str,
+    sha256: &'a str,
+    bytes: u64,
+}
+
+impl<'a> Served<'a> {
+    fn original(m: &'a Medium) -> Served<'a> {
+        Served {
+            key: &m.key,
+            content_type: &m.content_type,
+            sha256: &m.sha256,
+            bytes: m.bytes,
+        }
+    }
+
+    /// `name`'s rendition, or the original while it is not made (or the original is smaller).
+    fn rendition(m: &'a Medium, name: &str) -> Served<'a> {
+        match m.rendition(name) {
+            Some(r) => Served {
+                key: &r.key,
+                content_type: &r.content_type,
+                sha256: &r.sha256,
+                bytes: r.bytes,
+            },
+            None => Served::original(m),
+        }
+    }
+}
+
+async fn serve(
+    state: &AppState,
+    req: &HttpRequest,
+    m: Served<'_>,
+) -> Result<HttpResponse, ApiError> {
     let etag = format!("\"{}\"", m.sha256);
     let unchanged = req
         .headers()
@@ -377,7 +446,7 @@ async fn serve(state: &AppState, req: &HttpRequest, m: &Medium) -> Result<HttpRe
     let read = state
         .media
         .files
-        .read(&m.key, wanted.clone())
+        .read(m.key, wanted.clone())
         .await
         .map_err(|e| ApiError::new(Code::StoreUnavailable, e.to_string()))?;
     let mut answer = if wanted.is_some() {
@@ -396,7 +465,7 @@ async fn serve(state: &AppState, req: &HttpRequest, m: &Medium) -> Result<HttpRe
         HttpResponse::Ok()
     };
     answer
-        .insert_header((header::CONTENT_TYPE, m.content_type.clone()))
+        .insert_header((header::CONTENT_TYPE, m.content_type.to_string()))
         .insert_header((header::ETAG, etag))
         .insert_header((header::ACCEPT_RANGES, "bytes"))
         .insert_header((

@@ -1,5 +1,5 @@
 //! Running jobs: each kind has its handler (`publish.rs`, `generate.rs`, `deliver.rs`,
-//! `mail.rs`, `collect.rs`), and
+//! `mail.rs`, `collect.rs`, `renditions.rs`), and
 //! destinations that keep failing are held back by a circuit breaker (`breaker.rs`). A job is a
 //! small JSON message naming what to do (`creo_core::jobs`), carried by `queue/`; its effects
 //! are idempotent (a redelivered job finds its work done and does nothing twice).
@@ -10,6 +10,7 @@ pub mod deliver;
 pub mod generate;
 pub mod mail;
 pub mod publish;
+pub mod renditions;
 
 pub use creo_core::jobs::{Job, JobKind, Outcome};
 
@@ -20,6 +21,7 @@ pub struct Handlers {
     pub deliverer: deliver::Deliverer,
     pub mailer: mail::MailSender,
     pub collector: collect::Collector,
+    pub renderer: renditions::Renderer,
 }
 
 impl Handlers {
@@ -32,6 +34,7 @@ impl Handlers {
             JobKind::Mail { .. } => "mail",
             JobKind::CollectMetrics { .. } => "metrics",
             JobKind::PruneGeneration { .. } => "retention",
+            JobKind::Renditions { .. } => "renditions",
         };
         let outcome = match &job.kind {
             JobKind::Publish { .. } => self.publisher.run(&job).await,
@@ -40,6 +43,7 @@ impl Handlers {
             JobKind::Mail { .. } => self.mailer.run(&job).await,
             JobKind::CollectMetrics { .. } => self.collector.run(&job).await,
             JobKind::PruneGeneration { .. } => self.generator.prune(&job).await,
+            JobKind::Renditions { .. } => self.renderer.run(&job).await,
         };
         metrics::histogram!("creo_job_seconds", "kind" => kind)
             .record(started.elapsed().as_secs_f64());

@@ -74,6 +74,14 @@ impl Files {
         Ok(())
     }
 
+    /// Writes `bytes` (a rendition, already in memory) as `key`.
+    pub async fn put_bytes(&self, key: &str, bytes: Vec<u8>) -> Result<(), object_store::Error> {
+        self.store
+            .put(&Key::from(key), PutPayload::from(bytes))
+            .await
+            .map(|_| ())
+    }
+
     /// `key`'s bytes, all or `range` (inclusive start, exclusive end), streaming.
     pub async fn read(
         &self,

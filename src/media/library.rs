@@ -45,6 +45,8 @@ pub struct Upload {
     pub file_name: String,
     pub max_bytes: u64,
     pub quota: Option<u64>,
+    /// The tier marks what is sent out (its export rendition carries the watermark).
+    pub watermark: bool,
 }
 
 /// The media library's work: the stores for its rows, object storage for its bytes, and a
@@ -54,6 +56,8 @@ pub struct Library {
     pub stores: Stores,
     pub files: Files,
     pub incoming: PathBuf,
+    /// Where the renditions job is queued.
+    pub jobs: std::sync::Arc<crate::queue::JobQueue>,
 }
 
 /// A file that is removed when dropped: an upload's temporary copies.
@@ -132,6 +136,7 @@ impl Library {
             stripped: Vec::new(),
             alt_text: None,
             tags: Vec::new(),
+            renditions: Vec::new(),
             key: Files::key(&up.account_id, &media_id),
             uploaded_by: up.user_id.clone(),
             created_at: now_ms(),
@@ -176,7 +181,28 @@ impl Library {
         medium.bytes = bytes;
         medium.sha256 = sha256;
         self.keep(&medium, &cleaned.0, up.quota).await?;
+        if kind == MediaKind::Image {
+            self.render_later(&medium, up.watermark).await;
+        }
         Ok(medium)
+    }
+
+    /// Queues `medium`'s renditions (once: the job's id is the medium's). When the queue does
+    /// not take it, asking for the watermarked export queues it again.
+    pub async fn render_later(&self, medium: &Medium, watermark: bool) {
+        let job = crate::jobs::Job {
+            id: format!("renditions-{}", medium.media_id),
+            kind: crate::jobs::JobKind::Renditions {
+                account_id: medium.account_id.clone(),
+                media_id: medium.media_id.clone(),
+                watermark,
+            },
+            not_before: now_ms(),
+            attempt: 0,
+        };
+        if let Err(e) = self.jobs.enqueue(&job).await {
+            tracing::warn!(media = %medium.media_id, error = %e, "renditions not queued");
+        }
     }
 
     /// Counts `medium` against the quota, then writes its bytes and its row; undoes what was

@@ -8,6 +8,7 @@ pub mod files;
 pub mod images;
 pub mod library;
 pub mod links;
+pub mod renditions;
 pub mod video;
 
 pub use library::{Library, Upload, UploadError};

@@ -668,9 +668,40 @@ async fn a_post_names_a_library_medium_by_id_and_platforms_fetch_it_from_a_signe
         link.contains(&format!("/media/{}/{media_id}?expires=", owner.account_id)),
         "{link}"
     );
-    let fetched = http().get(&link).send().await.unwrap();
+    // A free workspace's exports carry the mark: what the link serves is the watermarked copy
+    // (made by the renditions job; until then the link says to try again).
+    let mut fetched = http().get(&link).send().await.unwrap();
+    for _ in 0..100 {
+        if fetched.status() != 503 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        fetched = http().get(&link).send().await.unwrap();
+    }
     assert_eq!(fetched.status(), 200);
-    assert_eq!(fetched.bytes().await.unwrap().to_vec(), stored);
+    let exported = fetched.bytes().await.unwrap().to_vec();
+    assert_ne!(exported, stored, "not the original");
+    let marked = image::load_from_memory(&exported).unwrap().to_rgb8();
+    let original = image::load_from_memory(&stored).unwrap().to_rgb8();
+    assert_eq!(marked.dimensions(), (300, 300));
+    let (corner, centre) = ((290, 290), (150, 150));
+    assert_ne!(
+        marked.get_pixel(corner.0, corner.1),
+        original.get_pixel(corner.0, corner.1),
+        "the mark"
+    );
+    let same = |a: &image::Rgb<u8>, b: &image::Rgb<u8>| {
+        a.0.iter()
+            .zip(b.0)
+            .all(|(x, y)| (*x as i32 - y as i32).abs() < 40)
+    };
+    assert!(
+        same(
+            marked.get_pixel(centre.0, centre.1),
+            original.get_pixel(centre.0, centre.1)
+        ),
+        "the picture itself"
+    );
     let forged = link.replace("signature=", "signature=00");
     assert_eq!(http().get(&forged).send().await.unwrap().status(), 404);
     let stale = {
@@ -698,4 +729,72 @@ async fn a_post_names_a_library_medium_by_id_and_platforms_fetch_it_from_a_signe
     )
     .await;
     assert_eq!(usage["used_bytes"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renditions_are_made_by_a_job_and_served_by_name() {
+    let server = start(&[]);
+    let owner = register(&server, "owner@example.com").await;
+    let (s, m) = upload(
+        &server,
+        &owner,
+        "wide.png",
+        picture(1600, 900, image::ImageFormat::Png),
+    )
+    .await;
+    assert_eq!(s, 201, "{m}");
+    let id = m["media_id"].as_str().unwrap();
+    let path = format!("/api/v1/accounts/{}/media/{id}", owner.account_id);
+    let mut listed = Value::Null;
+    for _ in 0..100 {
+        listed = get(&server, &path, &owner.access).await.1;
+        if !listed["renditions"].as_array().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let made: Vec<(String, u64, u64)> = listed["renditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap().to_string(),
+                r["width"].as_u64().unwrap(),
+                r["height"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        made,
+        [
+            ("thumb".into(), 320, 180),
+            ("large".into(), 1080, 608),
+            ("export".into(), 1600, 900)
+        ],
+        "never larger than the original; the export because a free workspace watermarks: {listed}"
+    );
+    let thumb = http()
+        .get(server.url(&format!("{path}/content?rendition=thumb")))
+        .bearer_auth(&owner.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(thumb.status(), 200);
+    assert_eq!(thumb.headers()["content-type"], "image/jpeg");
+    let etag = thumb.headers()["etag"].to_str().unwrap().to_string();
+    let bytes = thumb.bytes().await.unwrap();
+    assert_eq!(image::load_from_memory(&bytes).unwrap().width(), 320);
+    assert_ne!(
+        etag,
+        format!("\"{}\"", m["sha256"].as_str().unwrap()),
+        "its own ETag"
+    );
+    let (s, _) = get(
+        &server,
+        &format!("{path}/content?rendition=huge"),
+        &owner.access,
+    )
+    .await;
+    assert_eq!(s, 400);
 }

@@ -1375,6 +1375,7 @@ async fn media_rows_stay_in_their_account_and_the_storage_quota_holds_under_raci
             stripped: vec![],
             alt_text: None,
             tags: vec!["team".into()],
+            renditions: vec![],
             key: format!("{account}/{id}"),
             uploaded_by: "u".into(),
             created_at: at,

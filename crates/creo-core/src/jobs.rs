@@ -39,6 +39,12 @@ pub enum JobKind {
         doc_id: String,
         generation_id: String,
     },
+    /// Make a stored medium's renditions (thumbnail, sizes, the watermarked export).
+    Renditions {
+        account_id: String,
+        media_id: String,
+        watermark: bool,
+    },
     /// Read a published post's counters from its channel's platform (round `round` of the
     /// polling schedule; each round queues the next).
     CollectMetrics {

@@ -53,13 +53,36 @@ pub struct Medium {
     pub alt_text: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Smaller copies made after the upload (`renditions` job): a thumbnail, sizes platforms
+    /// take, and on tiers that watermark exports, the watermarked copy platforms are sent.
+    #[serde(default)]
+    pub renditions: Vec<Rendition>,
     /// Where the bytes are in object storage.
     pub key: String,
     pub uploaded_by: String,
     pub created_at: i64,
 }
 
+/// One smaller copy of a medium.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Rendition {
+    /// `thumb` (320 px on its long side), `large` (1,080), `xlarge` (2,048), or `export` (the
+    /// watermarked copy, as large as `xlarge`).
+    pub name: String,
+    pub content_type: String,
+    pub width: u32,
+    pub height: u32,
+    pub bytes: u64,
+    pub sha256: String,
+    pub key: String,
+}
+
 impl Medium {
+    pub fn rendition(&self, name: &str) -> Option<&Rendition> {
+        self.renditions.iter().find(|r| r.name == name)
+    }
+
     /// Whether `query` (lowercase words) finds it: each word in its file name, tags or alt text.
     pub fn matches(&self, words: &[String]) -> bool {
         let haystack = format!(

@@ -1,17 +1,28 @@
 import { useEffect, useState } from 'react'
-import { mediumUrl } from '../media'
+import { mediumUrl, type Rendition } from '../media'
 import type { Medium } from '../apiTypes'
 
 /** A library medium shown as it is (an image, or a muted video), its bytes fetched with the token. */
-export function MediumView({ accountId, medium, className }: { accountId: string; medium: Medium; className?: string }) {
+export function MediumView({
+  accountId,
+  medium,
+  className,
+  size = 'thumb',
+}: {
+  accountId: string
+  medium: Medium
+  className?: string
+  /** Images: the thumbnail for lists, the large copy for previews. Videos are served whole. */
+  size?: Rendition
+}) {
   const [src, setSrc] = useState<string | null>(null)
   useEffect(() => {
     let live = true
-    mediumUrl(accountId, medium.media_id).then((u) => live && setSrc(u), () => {})
+    mediumUrl(accountId, medium.media_id, size).then((u) => live && setSrc(u), () => {})
     return () => {
       live = false
     }
-  }, [accountId, medium.media_id])
+  }, [accountId, medium.media_id, size])
   const label = medium.alt_text || medium.file_name
   if (!src) return <span className={`medium-placeholder ${className ?? ''}`} aria-label={label} role="img" />
   return medium.kind === 'video' ? (

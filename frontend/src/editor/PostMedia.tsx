@@ -145,7 +145,7 @@ export function PostMedia({ collab, accountId, canWrite }: { collab: Collab; acc
             medium ? (
               <figure key={medium.media_id} className="preview-figure">
                 <div className="preview-frame" style={{ aspectRatio: String(shape.ratio) }} data-testid="preview-frame">
-                  <MediumView accountId={accountId} medium={medium} className="preview-medium" />
+                  <MediumView accountId={accountId} medium={medium} className="preview-medium" size="large" />
                   {shape.zones.map((z) => (
                     <span
                       key={z.label}

@@ -2469,6 +2469,11 @@ export interface components {
             kind: components["schemas"]["MediaKind"];
             /** @description `med_…`. */
             media_id: string;
+            /**
+             * @description Smaller copies made after the upload (`renditions` job): a thumbnail, sizes platforms
+             *     take, and on tiers that watermark exports, the watermarked copy platforms are sent.
+             */
+            renditions?: components["schemas"]["Rendition"][];
             /** @description SHA-256 of the stored bytes, hex: its `ETag`. */
             sha256: string;
             /**
@@ -2754,6 +2759,23 @@ export interface components {
             email: string;
             name?: string;
             password: string;
+        };
+        /** @description One smaller copy of a medium. */
+        Rendition: {
+            /** Format: int64 */
+            bytes: number;
+            content_type: string;
+            /** Format: int32 */
+            height: number;
+            key: string;
+            /**
+             * @description `thumb` (320 px on its long side), `large` (1,080), `xlarge` (2,048), or `export` (the
+             *     watermarked copy, as large as `xlarge`).
+             */
+            name: string;
+            sha256: string;
+            /** Format: int32 */
+            width: number;
         };
         Reservation: {
             account_id: string;
@@ -4237,7 +4259,13 @@ export interface operations {
     };
     media_content: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description `thumb`, `large`, `xlarge` or `export`: that smaller copy (the original until it is made,
+                 *     or when the original is no larger).
+                 */
+                rendition?: string;
+            };
             header?: never;
             path: {
                 /** @description the account (workspace) id */
