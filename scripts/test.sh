@@ -3,7 +3,7 @@
 # the interop test and the browser editor; Debian's Chromium for the editor's browser tests;
 # Redis and RabbitMQ for the cluster and job tests; ONNX Runtime and the embedding model for the
 # inference tests; openapi-spec-validator for the OpenAPI check; aiosmtpd for the mail tests;
-# ffmpeg for the media tests),
+# ffmpeg and moto, an S3-compatible server, for the media tests),
 # starts the services if they are not running, builds the editor, then runs every test, and
 # fuzzes the protocol decoders for two minutes. Safe to run again.
 set -euo pipefail
@@ -46,6 +46,8 @@ echo "== openapi-spec-validator (PyPI), which checks the OpenAPI document client
 
 echo "== aiosmtpd (PyPI), the real SMTP server the mail tests start"
 ./scripts/install-smtp-server.sh
+echo "== moto (PyPI), the S3-compatible server the media storage tests start"
+./scripts/install-s3-server.sh
 
 echo "== npm ci (official yjs + y-websocket clients for the interop test)"
 npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error

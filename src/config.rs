@@ -258,6 +258,12 @@ pub struct Config {
     pub smtp_timeout_ms: u64,
     /// The editor's address as people reach it (links in emails). Default: `http://` + `addr`.
     pub public_url: Option<String>,
+    /// Where media bytes live: unset for the local filesystem under `data/media`, or
+    /// `s3://bucket[/prefix]` for an S3-compatible store (credentials and region from the
+    /// standard `AWS_*` variables), which several nodes share.
+    pub media_store: Option<String>,
+    /// The S3 endpoint when it is not AWS's (MinIO, Ceph, moto): `https://s3.example.com`.
+    pub media_s3_endpoint: Option<String>,
     /// Length of the hourly and daily email digest windows (shorter in tests).
     pub digest_hour_ms: u64,
     pub digest_day_ms: u64,
@@ -436,6 +442,8 @@ impl Default for Config {
             mail_from: None,
             smtp_timeout_ms: 10_000,
             public_url: None,
+            media_store: None,
+            media_s3_endpoint: None,
             digest_hour_ms: 3_600_000,
             digest_day_ms: 86_400_000,
             password_reset_ttl_secs: 3_600,

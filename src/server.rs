@@ -84,7 +84,7 @@ fn media_library(
 ) -> anyhow::Result<crate::media::Library> {
     Ok(crate::media::Library {
         stores: stores.clone(),
-        files: crate::media::files::Files::local(&config.data.join("media"))?,
+        files: crate::media::files::Files::from_config(config)?,
         incoming: config.data.join("media-incoming"),
         jobs: jobs.clone(),
     })

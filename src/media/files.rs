@@ -38,6 +38,44 @@ impl Files {
         })
     }
 
+    /// Media in an S3-compatible bucket: `url` is `s3://bucket[/prefix]`; credentials and the
+    /// region come from the standard `AWS_*` variables; `endpoint` names a store that is not
+    /// AWS (plain `http://` is allowed only for it, on an address the operator chose).
+    pub fn s3(url: &str, endpoint: Option<&str>) -> Result<Files, object_store::Error> {
+        let rest = url
+            .strip_prefix("s3://")
+            .ok_or_else(|| object_store::Error::Generic {
+                store: "media",
+                source: format!("{url} is not an s3:// URL").into(),
+            })?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let mut builder = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+        if let Some(endpoint) = endpoint {
+            builder = builder
+                .with_endpoint(endpoint)
+                .with_allow_http(endpoint.starts_with("http://"))
+                // Most S3-compatible servers address buckets by path, not by host name.
+                .with_virtual_hosted_style_request(false);
+        }
+        let store: Arc<dyn ObjectStore> = Arc::new(builder.build()?);
+        let store = match prefix.trim_matches('/') {
+            "" => store,
+            prefix => Arc::new(object_store::prefix::PrefixStore::new(
+                store,
+                prefix.to_string(),
+            )),
+        };
+        Ok(Files { store })
+    }
+
+    /// The store `config` names.
+    pub fn from_config(config: &crate::config::Config) -> anyhow::Result<Files> {
+        Ok(match &config.media_store {
+            Some(url) => Files::s3(url, config.media_s3_endpoint.as_deref())?,
+            None => Files::local(&config.data.join("media"))?,
+        })
+    }
+
     pub fn key(account_id: &str, media_id: &str) -> String {
         format!("{account_id}/{media_id}")
     }

@@ -798,3 +798,42 @@ async fn renditions_are_made_by_a_job_and_served_by_name() {
     .await;
     assert_eq!(s, 400);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_keeps_its_media_in_an_s3_compatible_store() {
+    let s3 = crate::s3::S3::start("team-media").await;
+    let mut env: Vec<(String, String)> = rest::billing_env()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    env.extend(s3.env("team-media"));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let server = Server::start_with(&env);
+    let owner = register(&server, "owner@example.com").await;
+    let image = picture(1200, 800, image::ImageFormat::Png);
+    let (s, m) = upload(&server, &owner, "office.png", image).await;
+    assert_eq!(s, 201, "{m}");
+    let id = m["media_id"].as_str().unwrap();
+    let stored = content(&server, &owner, id).await;
+    assert_eq!(stored.len() as u64, m["bytes"].as_u64().unwrap());
+
+    // In the bucket, under the prefix, with its renditions beside it.
+    let mut listing = String::new();
+    for _ in 0..100 {
+        listing = reqwest::get(format!("{}/team-media?list-type=2", s3.endpoint))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if listing.contains(&format!("{id}.thumb")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        listing.contains(&format!("<Key>media/{}/{id}</Key>", owner.account_id)),
+        "{listing}"
+    );
+    assert!(listing.contains(&format!("{id}.thumb")), "{listing}");
+}
