@@ -23,6 +23,9 @@
 #                            socket latency of comments and of four-variation generations
 #   load/bench.sh P1         publishing (creo-publish): posts/s to 100 channels and lateness
 #                            against the scheduled instant, through RabbitMQ and the store queue
+#   load/bench.sh M1         the media library (creo-media): a 500 MB upload in MB/s against a
+#                            plain file copy, the server's RSS while it streams, and renditions
+#                            jobs/s
 #
 # CREO_BIN=path runs that creo binary instead of the one just built (an A/B against an older
 # commit's build, in the same hour on the same machine).
@@ -264,6 +267,14 @@ print(int(r['latency_ms']['p99'] <= 50 and not r['errors'] and r['convergence'][
       "$ROOT/target/release/creo-publish" --url "http://127.0.0.1:$CREO_PORT" | tee -a "$OUT/P1.txt"
       stop_server
     done ;;
+  M1) # The media library: one 500 MB upload (server RSS sampled while it streams) against a
+    # plain copy of the file, then 40 distinct PNGs and their renditions.
+    export CREO_TIERS__FREE__REQUESTS_PER_SECOND=0 CREO_TIERS__FREE__REQUESTS_PER_HOUR=0 \
+      CREO_TIERS__FREE__MAX_UPLOAD_BYTES=600000000 CREO_TIERS__FREE__MEDIA_STORAGE_BYTES=20000000000
+    start_creo
+    "$ROOT/target/release/creo-media" --url "http://127.0.0.1:$CREO_PORT" --pid "$SERVER_PID" \
+      --scratch "$OUT" | tee "$OUT/M1.txt"
+    stop_server ;;
   I1) # The inference pool: in one process, raw ORT at batch 1-64, the pool under 64 concurrent
     # single-sentence callers, interleaved low-load latency, then exact search.
     ./scripts/install-models.sh

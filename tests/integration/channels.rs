@@ -206,6 +206,28 @@ pub(crate) async fn approved_with_media(
     text: &str,
     media: &[(f64, f64, &str)],
 ) {
+    let entries = media
+        .iter()
+        .map(|(width, height, url)| {
+            [
+                ("width".to_string(), yrs::Any::from(*width)),
+                ("height".to_string(), yrs::Any::from(*height)),
+                ("url".to_string(), yrs::Any::from(*url)),
+            ]
+            .into()
+        })
+        .collect();
+    approved_with_entries(server, owner, id, text, entries).await;
+}
+
+/// An approved document `id` with `text` and these entries in its root array `media`.
+pub(crate) async fn approved_with_entries(
+    server: &Server,
+    owner: &User,
+    id: &str,
+    text: &str,
+    entries: Vec<std::collections::HashMap<String, yrs::Any>>,
+) {
     let (s, v) = post(
         server,
         "/api/v1/documents",
@@ -221,14 +243,8 @@ pub(crate) async fn approved_with_media(
         let list = doc.get_or_insert_array("media");
         let mut txn = doc.transact_mut();
         post.insert(&mut txn, 0, text);
-        for (width, height, url) in media {
-            let medium: std::collections::HashMap<String, yrs::Any> = [
-                ("width".to_string(), yrs::Any::from(*width)),
-                ("height".to_string(), yrs::Any::from(*height)),
-                ("url".to_string(), yrs::Any::from(*url)),
-            ]
-            .into();
-            list.push_back(&mut txn, yrs::Any::from(medium));
+        for entry in entries {
+            list.push_back(&mut txn, yrs::Any::from(entry));
         }
         txn.encode_update_v1()
     };

@@ -524,49 +524,14 @@ async fn viewers_cannot_upload_and_ranges_and_etags_are_served() {
 /// A document `id` whose post names `media_id` from the library (with numbers beside it that
 /// are not believed), submitted and approved.
 async fn approved_naming(server: &Server, owner: &User, id: &str, media_id: &str) {
-    let (s, v) = rest::post(
-        server,
-        "/api/v1/documents",
-        &owner.access,
-        serde_json::json!({ "id": id }),
-    )
-    .await;
-    assert_eq!(s, 201, "{v}");
-    let update = {
-        use yrs::{Array, Text, Transact};
-        let doc = yrs::Doc::new();
-        let post = doc.get_or_insert_text("post");
-        let list = doc.get_or_insert_array("media");
-        let mut txn = doc.transact_mut();
-        post.insert(&mut txn, 0, "From the library");
-        let named: std::collections::HashMap<String, yrs::Any> = [
-            ("media_id".to_string(), yrs::Any::from(media_id)),
-            ("width".to_string(), yrs::Any::from(1080.0)),
-            ("height".to_string(), yrs::Any::from(1920.0)),
-        ]
-        .into();
-        list.push_back(&mut txn, yrs::Any::from(named));
-        txn.encode_update_v1()
-    };
-    let r = http()
-        .post(server.url(&format!("/api/v1/documents/{id}/updates")))
-        .bearer_auth(&owner.access)
-        .header("Content-Type", "application/octet-stream")
-        .body(update)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    for action in ["submit", "approve"] {
-        let (s, v) = rest::post(
-            server,
-            &format!("/api/v1/documents/{id}/workflow"),
-            &owner.access,
-            serde_json::json!({ "action": action }),
-        )
+    let named = [
+        ("media_id".to_string(), yrs::Any::from(media_id)),
+        ("width".to_string(), yrs::Any::from(1080.0)),
+        ("height".to_string(), yrs::Any::from(1920.0)),
+    ]
+    .into();
+    crate::channels::approved_with_entries(server, owner, id, "From the library", vec![named])
         .await;
-        assert_eq!(s, 200, "{action}: {v}");
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
