@@ -518,7 +518,7 @@ mod tests {
             "ks1",
             "{'class': 'SimpleStrategy', 'replication_factor': 1}",
         );
-        assert_eq!(st.len(), 44);
+        assert_eq!(st.len(), 48);
         assert!(st[0].starts_with(
             "CREATE KEYSPACE IF NOT EXISTS ks1 WITH replication = {'class': 'SimpleStrategy'"
         ));
