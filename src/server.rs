@@ -82,12 +82,12 @@ fn media_library(
     stores: &Stores,
     jobs: &Arc<crate::queue::JobQueue>,
 ) -> anyhow::Result<crate::media::Library> {
-    Ok(crate::media::Library {
-        stores: stores.clone(),
-        files: crate::media::files::Files::from_config(config)?,
-        incoming: config.data.join("media-incoming"),
-        jobs: jobs.clone(),
-    })
+    Ok(crate::media::Library::new(
+        stores.clone(),
+        crate::media::files::Files::from_config(config)?,
+        config.data.join("media-incoming"),
+        jobs.clone(),
+    ))
 }
 
 /// Starts the job consumers on this runtime: on RabbitMQ when configured (they reconnect by

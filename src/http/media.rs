@@ -54,6 +54,7 @@ fn refusal(e: UploadError) -> ApiError {
         UploadError::StorageFull { .. } => Code::StorageQuotaExceeded,
         UploadError::Interrupted(_) => Code::InvalidInput,
         UploadError::Unavailable(_) => Code::StoreUnavailable,
+        UploadError::Busy => Code::Busy,
     };
     metrics::counter!("creo_media_uploads_total", "outcome" => code.as_str()).increment(1);
     ApiError::new(code, e.to_string())
@@ -92,6 +93,13 @@ pub async fn upload(
         return Err(refusal(UploadError::TooLarge {
             limit: limits.max_upload_bytes,
         }));
+    }
+    // A workspace whose quota cannot take what it declares is told before anything is read.
+    if let (Some(declared), Some(quota)) = (declared, limits.media_storage_bytes) {
+        let used = state.stores.media.storage_used(&caller.account_id).await?;
+        if used.saturating_add(declared) > quota {
+            return Err(refusal(UploadError::StorageFull { used, quota }));
+        }
     }
     let up = Upload {
         account_id: caller.account_id.clone(),
@@ -244,7 +252,9 @@ pub async fn update(
         tags.dedup();
         m.tags = tags;
     }
-    state.stores.media.put_medium(&m).await?;
+    if !state.stores.media.update_medium(&m).await? {
+        return Err(ApiError::not_found("no such medium"));
+    }
     Ok(HttpResponse::Ok().json(m))
 }
 
@@ -291,14 +301,22 @@ pub struct ContentQuery {
 pub async fn linked(
     req: HttpRequest,
     path: web::Path<(String, String)>,
-    query: web::Query<LinkQuery>,
+    query: Option<web::Query<LinkQuery>>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let (account, id) = path.into_inner();
-    let LinkQuery { expires, signature } = query.into_inner();
+    let refused = |reason: &'static str| {
+        metrics::counter!("creo_media_links_refused_total", "reason" => reason).increment(1);
+        ApiError::not_found("no such medium")
+    };
+    let Some(LinkQuery { expires, signature }) = query.map(web::Query::into_inner) else {
+        return Err(refused("malformed"));
+    };
+    if expires < crate::store::now_ms() / 1000 {
+        return Err(refused("expired"));
+    }
     if !crate::media::links::valid(&state.sealer, &account, &id, expires, &signature) {
-        metrics::counter!("creo_media_links_refused_total").increment(1);
-        return Err(ApiError::not_found("no such medium"));
+        return Err(refused("bad_signature"));
     }
     let m = medium(&state, &account, &id).await?;
     // What leaves creo carries the mark on tiers that watermark exports.
@@ -343,14 +361,7 @@ pub async fn delete(
     let account = &caller.account_id;
     let m = medium(&state, account, &id).await?;
     let mut scheduled = Vec::new();
-    for doc in state
-        .stores
-        .media
-        .uses(account, &id)
-        .await?
-        .into_iter()
-        .take(100)
-    {
+    for doc in state.stores.media.uses(account, &id).await? {
         let workflow = state.stores.workflows.workflow(&doc).await?;
         if workflow.is_some_and(|w| {
             &w.account_id == account && w.state == crate::workflow::State::Scheduled
@@ -374,8 +385,10 @@ pub async fn delete(
             .await
             .map_err(|e| ApiError::new(Code::StoreUnavailable, e.to_string()))?;
     }
-    state.stores.media.delete_medium(account, &id).await?;
-    state.stores.media.release_storage(account, m.bytes).await?;
+    // Only the request that removed the row gives its bytes back (two at once count once).
+    if state.stores.media.delete_medium(account, &id).await? {
+        state.stores.media.release_storage(account, m.bytes).await?;
+    }
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -386,6 +399,9 @@ struct Served<'a> {
     content_type: &'a str,
     sha256: &'a str,
     bytes: u64,
+    /// Never changes: cached for a year. A rendition not made yet is answered with the
+    /// original, which must not be cached in its place.
+    immutable: bool,
 }
 
 impl<'a> Served<'a> {
@@ -395,6 +411,7 @@ impl<'a> Served<'a> {
             content_type: &m.content_type,
             sha256: &m.sha256,
             bytes: m.bytes,
+            immutable: true,
         }
     }
 
@@ -406,8 +423,12 @@ impl<'a> Served<'a> {
                 content_type: &r.content_type,
                 sha256: &r.sha256,
                 bytes: r.bytes,
+                immutable: true,
             },
-            None => Served::original(m),
+            None => Served {
+                immutable: false,
+                ..Served::original(m)
+            },
         }
     }
 }
@@ -470,7 +491,11 @@ async fn serve(
         .insert_header((header::ACCEPT_RANGES, "bytes"))
         .insert_header((
             header::CACHE_CONTROL,
-            "private, max-age=31536000, immutable",
+            if m.immutable {
+                "private, max-age=31536000, immutable"
+            } else {
+                "private, no-cache"
+            },
         ))
         .insert_header(("X-Content-Type-Options", "nosniff"))
         .no_chunking(read.range.end - read.range.start);

@@ -323,18 +323,24 @@ pub(super) async fn apply_move(
             state.config.publish_max_chars,
             state.config.publish_max_hashtags,
         );
+        let (doc, named) = crate::snapshot::off_executor(move || {
+            let doc = crate::snapshot::decode(&state_now, yrs::OffsetKind::Bytes)?;
+            let named = crate::platforms::media_ids(&doc);
+            Ok::<_, String>((doc, named))
+        })
+        .await
+        .map_err(|problems| ApiError::new(Code::PlatformChecks, problems))?;
         // Named library media count with their stored size, not the client's numbers.
         let library = crate::media::links::library(
             &state.stores,
             &state.sealer,
             &state.config.public_url(),
             &account,
+            &named,
         )
         .await?;
-        let named = crate::snapshot::off_executor(move || {
-            let doc = crate::snapshot::decode(&state_now, yrs::OffsetKind::Bytes)?;
-            crate::platforms::posts(&doc, &targets, chars, hashtags, &library)?;
-            Ok::<_, String>(crate::platforms::media_ids(&doc))
+        crate::snapshot::off_executor(move || {
+            crate::platforms::posts(&doc, &targets, chars, hashtags, &library).map(|_| ())
         })
         .await
         .map_err(|problems| ApiError::new(Code::PlatformChecks, problems))?;

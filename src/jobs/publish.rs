@@ -102,24 +102,42 @@ impl Publisher {
             self.config.publish_max_chars,
             self.config.publish_max_hashtags,
         );
+        let store_failed = |e: StoreError| match e {
+            e @ StoreError::Corrupt(_) => Outcome::Fail(e.to_string()),
+            e => Outcome::Retry(e.to_string()),
+        };
+        let Some(stored) = self
+            .stores
+            .documents
+            .load(&workflow.doc_id)
+            .await
+            .map_err(store_failed)?
+        else {
+            return Err(Outcome::Fail("the document was deleted".into()));
+        };
+        // One decode: the media it names are looked up, then the same document is checked.
+        let (doc, named) = crate::snapshot::off_executor(move || {
+            stored.to_doc().map(|doc| {
+                let named = crate::platforms::media_ids(&doc);
+                (doc, named)
+            })
+        })
+        .await
+        .map_err(store_failed)?;
         let library = crate::media::links::library(
             &self.stores,
             &self.sealer,
             &self.config.public_url(),
             &workflow.account_id,
+            &named,
         )
         .await
         .map_err(|e| Outcome::Retry(e.to_string()))?;
-        let doc_id = &workflow.doc_id;
-        let read =
-            move |doc: &yrs::Doc| crate::platforms::posts(doc, &targets, chars, hashtags, &library);
-        match crate::snapshot::stored(&self.stores.documents, doc_id, read).await {
-            Ok(Some(Ok(posts))) => Ok(posts),
-            Ok(Some(Err(problems))) => Err(Outcome::Fail(problems)),
-            Ok(None) => Err(Outcome::Fail("the document was deleted".into())),
-            Err(e @ StoreError::Corrupt(_)) => Err(Outcome::Fail(e.to_string())),
-            Err(e) => Err(Outcome::Retry(e.to_string())),
-        }
+        crate::snapshot::off_executor(move || {
+            crate::platforms::posts(&doc, &targets, chars, hashtags, &library)
+        })
+        .await
+        .map_err(Outcome::Fail)
     }
 
     async fn check_and_deliver(&self, job: &Job, doc_id: &str, workflow: &Workflow) -> Outcome {

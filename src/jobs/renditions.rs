@@ -33,9 +33,13 @@ impl Renderer {
             Ok(None) => return Outcome::Done,
             Err(e) => return Outcome::Retry(e.to_string()),
         };
-        if medium.kind != MediaKind::Image || !medium.renditions.is_empty() {
+        // Done already, unless the watermarked export is asked for and missing (the workspace
+        // moved to a tier that marks its exports).
+        let missing_export = *watermark && medium.rendition("export").is_none();
+        if medium.kind != MediaKind::Image || (!medium.renditions.is_empty() && !missing_export) {
             return Outcome::Done;
         }
+        let have: Vec<String> = medium.renditions.iter().map(|r| r.name.clone()).collect();
         let original = match self.media.files.read(&medium.key, None).await {
             Ok(read) if read.size as usize <= MAX_ORIGINAL => {
                 let whole = read
@@ -63,7 +67,10 @@ impl Renderer {
             Err(e) => return Outcome::Retry(e.to_string()),
         };
         let mut renditions = Vec::new();
-        for m in made {
+        for m in made
+            .into_iter()
+            .filter(|m| !have.iter().any(|h| h == m.name))
+        {
             // Beside the original: its key is a file, not a folder.
             let key = format!("{}.{}", medium.key, m.name);
             let rendition = Rendition {
@@ -91,11 +98,20 @@ impl Renderer {
             }
             Err(e) => return Outcome::Retry(e.to_string()),
         };
-        now.renditions = renditions;
-        match stores.media.put_medium(&now).await {
-            Ok(()) => {
-                metrics::counter!("creo_media_renditions_total")
-                    .increment(now.renditions.len() as u64);
+        // A job that ran at the same time may have listed some already.
+        renditions.retain(|r| now.rendition(&r.name).is_none());
+        let made = renditions.len() as u64;
+        now.renditions.extend(renditions);
+        match stores.media.update_medium(&now).await {
+            Ok(true) => {
+                metrics::counter!("creo_media_renditions_total").increment(made);
+                Outcome::Done
+            }
+            // Deleted while this rendered: its copies go too.
+            Ok(false) => {
+                for r in &now.renditions {
+                    let _ = self.media.files.delete(&r.key).await;
+                }
                 Outcome::Done
             }
             Err(e) => Outcome::Retry(e.to_string()),

@@ -97,19 +97,28 @@ impl Files {
         let upload = self.store.put_multipart(&key).await?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, PART);
         let mut buffer = vec![0u8; 1 << 20];
-        loop {
-            let n = file
-                .read(&mut buffer)
-                .await
-                .map_err(|e| io_error(&key, e))?;
-            if n == 0 {
-                break;
+        let written: Result<(), object_store::Error> = async {
+            loop {
+                let n = file
+                    .read(&mut buffer)
+                    .await
+                    .map_err(|e| io_error(&key, e))?;
+                if n == 0 {
+                    return Ok(());
+                }
+                writer.wait_for_capacity(2).await?;
+                writer.write(&buffer[..n]);
             }
-            writer.wait_for_capacity(2).await?;
-            writer.write(&buffer[..n]);
         }
-        writer.finish().await?;
-        Ok(())
+        .await;
+        match written {
+            Ok(()) => writer.finish().await.map(|_| ()),
+            // An S3 multipart upload left open is kept (and billed) until aborted.
+            Err(e) => {
+                let _ = writer.abort().await;
+                Err(e)
+            }
+        }
     }
 
     /// Writes `bytes` (a rendition, already in memory) as `key`.

@@ -21,6 +21,10 @@ use creo_core::media::{clean_file_name, MediaKind, Medium};
 
 /// The largest image decoded (its pixels are checked separately; see `images`).
 pub const MAX_IMAGE_BYTES: u64 = 50 << 20;
+/// Uploads streaming at once on a node (beyond: 503, try again), and of those, how many are
+/// decoded or run through ffprobe and ffmpeg at once (the rest wait their turn).
+pub const MAX_UPLOADS: usize = 16;
+pub const MAX_PROCESSING: usize = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UploadError {
@@ -36,6 +40,8 @@ pub enum UploadError {
     Interrupted(String),
     #[error("{0}")]
     Unavailable(String),
+    #[error("this server is taking {MAX_UPLOADS} uploads already: try again in a moment")]
+    Busy,
 }
 
 /// Who uploads what, and the limits it is held to.
@@ -58,6 +64,9 @@ pub struct Library {
     pub incoming: PathBuf,
     /// Where the renditions job is queued.
     pub jobs: std::sync::Arc<crate::queue::JobQueue>,
+    /// `MAX_UPLOADS` and `MAX_PROCESSING`.
+    pub uploads: std::sync::Arc<tokio::sync::Semaphore>,
+    pub processing: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 /// A file that is removed when dropped: an upload's temporary copies.
@@ -74,11 +83,39 @@ fn unavailable(e: impl std::fmt::Display) -> UploadError {
 }
 
 impl Library {
+    /// A library over `stores` and `files`, its uploads on their way in `incoming` (emptied
+    /// now: what a stopped process left there is of no upload any more).
+    pub fn new(
+        stores: Stores,
+        files: Files,
+        incoming: PathBuf,
+        jobs: std::sync::Arc<crate::queue::JobQueue>,
+    ) -> Library {
+        if let Ok(left) = std::fs::read_dir(&incoming) {
+            for entry in left.flatten() {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        Library {
+            stores,
+            files,
+            incoming,
+            jobs,
+            uploads: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_UPLOADS)),
+            processing: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_PROCESSING)),
+        }
+    }
+
     pub async fn upload<S, E>(&self, up: Upload, mut body: S) -> Result<Medium, UploadError>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
+        let _slot = self
+            .uploads
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| UploadError::Busy)?;
         let media_id = format!("med_{}", crate::auth::secret::id());
         tokio::fs::create_dir_all(&self.incoming)
             .await
@@ -88,21 +125,26 @@ impl Library {
             .await
             .map_err(unavailable)?;
         let mut head: Vec<u8> = Vec::with_capacity(SNIFF_BYTES);
-        let mut detected = None;
+        let mut detected: Option<(&str, MediaKind)> = None;
         let mut total = 0u64;
+        let mut limit = up.max_bytes;
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| UploadError::Interrupted(e.to_string()))?;
             total += chunk.len() as u64;
-            if total > up.max_bytes {
-                return Err(UploadError::TooLarge {
-                    limit: up.max_bytes,
-                });
+            if total > limit {
+                return Err(UploadError::TooLarge { limit });
             }
             if detected.is_none() {
                 let wanted = SNIFF_BYTES - head.len();
                 head.extend_from_slice(&chunk[..chunk.len().min(wanted)]);
                 if head.len() == SNIFF_BYTES {
-                    detected = Some(detect(&head).map_err(UploadError::Unsupported)?);
+                    let found = detect(&head).map_err(UploadError::Unsupported)?;
+                    // An image is held to what is decoded from here on, not to the tier's
+                    // upload limit.
+                    if found.1 == MediaKind::Image {
+                        limit = limit.min(MAX_IMAGE_BYTES);
+                    }
+                    detected = Some(found);
                 }
             }
             file.write_all(&chunk).await.map_err(unavailable)?;
@@ -141,6 +183,7 @@ impl Library {
             uploaded_by: up.user_id.clone(),
             created_at: now_ms(),
         };
+        let _turn = self.processing.acquire().await.map_err(unavailable)?;
         match kind {
             MediaKind::Image => {
                 if total > MAX_IMAGE_BYTES {
@@ -153,6 +196,13 @@ impl Library {
                     .await
                     .map_err(unavailable)?
                     .map_err(|e| UploadError::Invalid(e.to_string()))?;
+                // A turned image is re-encoded, and may come out larger than it went in.
+                let kept = done.bytes.len() as u64;
+                if kept > MAX_IMAGE_BYTES.min(up.max_bytes) {
+                    return Err(UploadError::TooLarge {
+                        limit: MAX_IMAGE_BYTES.min(up.max_bytes),
+                    });
+                }
                 tokio::fs::write(&cleaned.0, &done.bytes)
                     .await
                     .map_err(unavailable)?;
@@ -176,11 +226,18 @@ impl Library {
                 medium.stripped = vec!["container".to_string()];
             }
         }
+        drop(_turn);
         drop(received);
         let (bytes, sha256) = digest(&cleaned.0).await.map_err(unavailable)?;
         medium.bytes = bytes;
         medium.sha256 = sha256;
-        self.keep(&medium, &cleaned.0, up.quota).await?;
+        // Kept to the end even if the client goes away: a reservation made is settled, one way
+        // or the other, never left counted for bytes that were not stored.
+        let (library, kept, path, quota) =
+            (self.clone(), medium.clone(), cleaned.0.clone(), up.quota);
+        tokio::spawn(async move { library.keep(&kept, &path, quota).await })
+            .await
+            .map_err(unavailable)??;
         if kind == MediaKind::Image {
             self.render_later(&medium, up.watermark).await;
         }
@@ -234,9 +291,13 @@ impl Library {
         };
         if let Err(e) = stored {
             let _ = self.files.delete(&medium.key).await;
-            let _ = media
+            if let Err(lost) = media
                 .release_storage(&medium.account_id, medium.bytes)
-                .await;
+                .await
+            {
+                tracing::error!(account = %medium.account_id, bytes = medium.bytes, error = %lost,
+                    "an upload's reservation could not be given back: the account's storage counts it");
+            }
             return Err(e);
         }
         Ok(())

@@ -12,8 +12,8 @@ use crate::store::{now_ms, StoreError, Stores};
 /// How long a link works: long enough for a platform that pulls media late (TikTok), short
 /// enough that a leaked one dies.
 pub const LINK_LIFETIME_SECS: i64 = 7 * 86_400;
-/// The most media a workspace's posts may name.
-const MAX_LIBRARY: usize = 10_000;
+/// The most library media one post names (more are refused by the platform checks).
+pub const MAX_NAMED: usize = 20;
 
 fn message(account_id: &str, media_id: &str, expires: i64) -> String {
     format!("media:{account_id}:{media_id}:{expires}")
@@ -46,29 +46,34 @@ pub fn valid(
         && sealer.link_signed(&message(account_id, media_id, expires), signature)
 }
 
-/// The workspace's library as posts see it: each medium's stored size, and a signed link.
-/// One read of the library per request.
+/// The media a post names, as the platform checks see them: each one's stored size and a
+/// signed link; a name the workspace's library does not hold is left out (the checks refuse
+/// it). At most `MAX_NAMED` are looked up.
 pub async fn library(
     stores: &Stores,
     sealer: &Arc<SecretBox>,
     public_url: &str,
     account_id: &str,
+    named: &[String],
 ) -> Result<Library, StoreError> {
     let expires = now_ms() / 1000 + LINK_LIFETIME_SECS;
-    Ok(stores
-        .media
-        .media(account_id, MAX_LIBRARY)
-        .await?
-        .into_iter()
-        .map(|m| {
+    let mut library = Library::new();
+    let mut ids: Vec<&String> = named.iter().collect();
+    ids.sort();
+    ids.dedup();
+    for id in ids.into_iter().take(MAX_NAMED) {
+        if let Some(m) = stores.media.medium(account_id, id).await? {
             let url = link(sealer, public_url, account_id, &m.media_id, expires);
-            let media = Media {
-                width: m.width as f64,
-                height: m.height as f64,
-                url: Some(url),
-                media_id: Some(m.media_id.clone()),
-            };
-            (m.media_id, media)
-        })
-        .collect())
+            library.insert(
+                m.media_id.clone(),
+                Media {
+                    width: m.width as f64,
+                    height: m.height as f64,
+                    url: Some(url),
+                    media_id: Some(m.media_id),
+                },
+            );
+        }
+    }
+    Ok(library)
 }

@@ -109,7 +109,8 @@ pub fn read(probe: &serde_json::Value) -> Result<Probed, Refused> {
     let streams = probe["streams"].as_array().unwrap_or(&empty);
     let video = streams
         .iter()
-        .find(|s| s["codec_type"] == "video")
+        // A cover picture is a "video" stream too: the video is the one that is not.
+        .find(|s| s["codec_type"] == "video" && s["disposition"]["attached_pic"] != 1)
         .ok_or_else(|| Refused::Unreadable("it has no video stream".into()))?;
     let audio = streams.iter().find(|s| s["codec_type"] == "audio");
     let (mut width, mut height) = (
@@ -133,7 +134,7 @@ pub fn read(probe: &serde_json::Value) -> Result<Probed, Refused> {
         .as_str()
         .or_else(|| video["duration"].as_str())
         .and_then(|d| d.parse().ok())
-        .unwrap_or(0.0);
+        .ok_or_else(|| Refused::Unreadable("it does not say how long it is".into()))?;
     let duration_ms = (seconds * 1000.0).round().max(0.0) as u64;
     let frame_rate = video["avg_frame_rate"]
         .as_str()
@@ -186,7 +187,9 @@ pub async fn strip(input: &Path, output: &Path, content_type: &str) -> Result<()
     args.push(input.into());
     args.extend(words(&[
         "-map",
-        "0:v",
+        // Capital V: video streams that are not attached pictures (cover art is a JPEG with
+        // its own EXIF).
+        "0:V",
         "-map",
         "0:a?",
         "-map_metadata",
@@ -229,6 +232,13 @@ mod tests {
         let long = json!({ "streams": [{ "codec_type": "video", "width": 640, "height": 360 }],
                            "format": { "duration": "3600" } });
         assert!(matches!(read(&long), Err(Refused::Limits(_))));
+        let timeless = json!({ "streams": [{ "codec_type": "video", "width": 640, "height": 360 }],
+                               "format": {} });
+        assert!(matches!(read(&timeless), Err(Refused::Unreadable(_))));
+        let cover_only = json!({ "streams": [{ "codec_type": "video", "width": 600, "height": 600,
+                                               "disposition": { "attached_pic": 1 } }],
+                                 "format": { "duration": "3" } });
+        assert!(matches!(read(&cover_only), Err(Refused::Unreadable(_))));
         let sound = json!({ "streams": [{ "codec_type": "audio" }], "format": {} });
         assert!(matches!(read(&sound), Err(Refused::Unreadable(_))));
     }

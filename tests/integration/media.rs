@@ -802,3 +802,42 @@ async fn a_server_keeps_its_media_in_an_s3_compatible_store() {
     );
     assert!(listing.contains(&format!("{id}.thumb")), "{listing}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_deletes_at_once_give_a_mediums_bytes_back_once() {
+    let server = start(&[]);
+    let owner = register(&server, "owner@example.com").await;
+    let (_, kept) = upload(
+        &server,
+        &owner,
+        "kept.png",
+        picture(64, 64, image::ImageFormat::Png),
+    )
+    .await;
+    let (_, gone) = upload(
+        &server,
+        &owner,
+        "gone.png",
+        picture(80, 80, image::ImageFormat::Png),
+    )
+    .await;
+    let url = server.url(&format!(
+        "/api/v1/accounts/{}/media/{}",
+        owner.account_id,
+        gone["media_id"].as_str().unwrap()
+    ));
+    let delete = || http().delete(&url).bearer_auth(&owner.access).send();
+    let (a, b) = tokio::join!(delete(), delete());
+    let statuses = [a.unwrap().status().as_u16(), b.unwrap().status().as_u16()];
+    assert!(statuses.contains(&204), "{statuses:?}");
+    let (_, usage) = get(
+        &server,
+        &format!("/api/v1/accounts/{}/media-usage", owner.account_id),
+        &owner.access,
+    )
+    .await;
+    assert_eq!(
+        usage["used_bytes"], kept["bytes"],
+        "the kept medium still counts, whole"
+    );
+}

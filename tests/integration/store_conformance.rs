@@ -1414,9 +1414,26 @@ async fn media_rows_stay_in_their_account_and_the_storage_quota_holds_under_raci
             "{}",
             b.name
         );
+        let mut changed = medium(&account, "med_old", 1_000);
+        changed.alt_text = Some("the old logo".into());
+        assert!(m.update_medium(&changed).await.unwrap(), "{}", b.name);
+        assert_eq!(
+            m.medium(&account, "med_old").await.unwrap(),
+            Some(changed.clone())
+        );
         assert!(m.delete_medium(&account, "med_old").await.unwrap());
         assert!(
             !m.delete_medium(&account, "med_old").await.unwrap(),
+            "{}",
+            b.name
+        );
+        assert!(
+            !m.update_medium(&changed).await.unwrap(),
+            "{}: an update never brings a deleted medium back",
+            b.name
+        );
+        assert!(
+            m.medium(&account, "med_old").await.unwrap().is_none(),
             "{}",
             b.name
         );

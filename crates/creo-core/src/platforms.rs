@@ -195,6 +195,8 @@ pub type Library = std::collections::HashMap<String, Media>;
 
 /// Most targets one post has.
 pub const MAX_TARGETS: usize = 20;
+/// Most media one post carries (no platform takes more than 20).
+pub const MAX_MEDIA: usize = 20;
 
 /// Checks targets before they are stored: known platforms and formats.
 pub fn validate(targets: &[Target]) -> Result<(), String> {
@@ -277,8 +279,13 @@ pub fn posts(
     };
     let mut posts = Vec::new();
     let mut problems = Vec::new();
-    let media: Vec<Media> = entries(doc)
+    let entries = entries(doc);
+    if entries.len() > MAX_MEDIA {
+        problems.push(format!("a post carries at most {MAX_MEDIA} media"));
+    }
+    let media: Vec<Media> = entries
         .into_iter()
+        .take(MAX_MEDIA)
         .filter_map(|entry| match entry {
             Entry::Given(m) => Some(m),
             Entry::Named(id) => {

@@ -14,6 +14,7 @@ use creo_store::media::*;
 
 statements! {
     put: "w" true "INSERT INTO media (account_id, media_id, data) VALUES (?, ?, ?)";
+    update: "w" false "UPDATE media SET data = ? WHERE account_id = ? AND media_id = ? IF EXISTS";
     one: "r" true "SELECT data FROM media WHERE account_id = ? AND media_id = ?";
     all: "r" true "SELECT data FROM media WHERE account_id = ?";
     drop: "w" false "DELETE FROM media WHERE account_id = ? AND media_id = ? IF EXISTS";
@@ -101,6 +102,15 @@ impl MediaStore for ScyllaStore {
             .await
             .map(|_| ())
             .map_err(unavailable)
+    }
+
+    async fn update_medium(&self, medium: &Medium) -> Result<bool, StoreError> {
+        let data = serde_json::to_string(medium).map_err(unavailable)?;
+        self.lwt(
+            &self.media.update,
+            (&data, &medium.account_id, &medium.media_id),
+        )
+        .await
     }
 
     async fn medium(&self, account_id: &str, media_id: &str) -> Result<Option<Medium>, StoreError> {

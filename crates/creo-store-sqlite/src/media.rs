@@ -83,6 +83,20 @@ impl MediaStore for EmbeddedStore {
         .await
     }
 
+    async fn update_medium(&self, medium: &Medium) -> Result<bool, StoreError> {
+        let data = serde_json::to_string(medium).map_err(unavailable)?;
+        let m = medium.clone();
+        self.transaction(move |c| {
+            c.execute(
+                "UPDATE media SET data = ?3 WHERE account_id = ?1 AND media_id = ?2",
+                params![m.account_id, m.media_id, data],
+            )
+            .map(|n| n == 1)
+            .map_err(unavailable)
+        })
+        .await
+    }
+
     async fn medium(&self, account_id: &str, media_id: &str) -> Result<Option<Medium>, StoreError> {
         let (account, id) = (account_id.to_string(), media_id.to_string());
         self.read(move |c| {

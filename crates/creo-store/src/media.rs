@@ -21,8 +21,10 @@ pub trait MediaStore: Send + Sync + 'static {
     async fn release_storage(&self, account_id: &str, bytes: u64) -> Result<(), StoreError>;
     /// The bytes the account's media take now.
     async fn storage_used(&self, account_id: &str) -> Result<u64, StoreError>;
-    /// Adds or replaces a medium.
+    /// Adds a medium.
     async fn put_medium(&self, medium: &Medium) -> Result<(), StoreError>;
+    /// Replaces a medium that is still there; whether it was (a deleted one stays deleted).
+    async fn update_medium(&self, medium: &Medium) -> Result<bool, StoreError>;
     async fn medium(&self, account_id: &str, media_id: &str) -> Result<Option<Medium>, StoreError>;
     /// The account's media, newest first, at most `limit`.
     async fn media(&self, account_id: &str, limit: usize) -> Result<Vec<Medium>, StoreError>;
