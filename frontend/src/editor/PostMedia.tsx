@@ -77,8 +77,13 @@ export function PostMedia({ collab, accountId, canWrite }: { collab: Collab; acc
     changed()
     return () => array.unobserve(changed)
   }, [array])
-  const ids = entries.map((e) => (typeof e.media_id === 'string' ? e.media_id : '')).join(',')
+  const ids = entries
+    .map((e) => (typeof e.media_id === 'string' ? e.media_id : ''))
+    .filter(Boolean)
+    .join(',')
   useEffect(() => {
+    // Only a post that names media needs the library (a page open costs the account's rate).
+    if (!ids) return
     api<Medium[]>(`/accounts/${accountId}/media`).then(
       (all) => setLibrary(new Map(all.map((m) => [m.media_id, m]))),
       () => {},
