@@ -62,11 +62,16 @@ export function CalendarPage({ session }: { session: Session }) {
 
   const load = useCallback(() => {
     const window = `from=${encodeURIComponent(first.toISOString())}&to=${encodeURIComponent(end.toISOString())}`
-    api<{ entries: CalendarEntry[] }>(`/accounts/${session.accountId}/calendar?${window}`)
-      .then((c) => setEntries(c.entries))
-      .catch((e: ApiError) => setError(e.message))
-    api<{ documents: Listed[] }>('/documents')
-      .then((r) => setReady(r.documents.filter((d) => d.workflow_state === 'approved')))
+    // Both answers are shown together: a post just scheduled must not sit on its day and in
+    // "Ready to schedule" at once while the slower of the two requests is still out.
+    Promise.all([
+      api<{ entries: CalendarEntry[] }>(`/accounts/${session.accountId}/calendar?${window}`),
+      api<{ documents: Listed[] }>('/documents'),
+    ])
+      .then(([c, r]) => {
+        setEntries(c.entries)
+        setReady(r.documents.filter((d) => d.workflow_state === 'approved'))
+      })
       .catch((e: ApiError) => setError(e.message))
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [session.accountId, first.getTime(), end.getTime()])
