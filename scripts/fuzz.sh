@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes creo-core's decoders with libFuzzer (cargo fuzz): a WebSocket frame through a session
 # and its document (frame), the Yjs update validator against yrs (update), presence
-# (awareness), and bus envelopes (envelope). Starts from the committed seed corpus, keeps what
+# (awareness), bus envelopes (envelope), uploaded images through cleaning and renditions (image)
+# and brand font files (font). Starts from the committed seed corpus, keeps what
 # it learns in target/fuzz-corpus/, and stops at the first crash (the input is saved under
 # crates/creo-core/fuzz/artifacts/; make it a regression test).
 #
@@ -15,7 +16,7 @@ cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET=${1:-30}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(frame update awareness envelope)
+[ ${#TARGETS[@]} -eq 0 ] && TARGETS=(frame update awareness envelope image font)
 
 command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz@0.13.2
 ROOT=$PWD

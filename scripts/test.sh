@@ -3,9 +3,9 @@
 # the interop test and the browser editor; Debian's Chromium for the editor's browser tests;
 # Redis and RabbitMQ for the cluster and job tests; ONNX Runtime and the embedding model for the
 # inference tests; openapi-spec-validator for the OpenAPI check; aiosmtpd for the mail tests;
-# ffmpeg and moto, an S3-compatible server, for the media tests),
+# ffmpeg, DejaVu fonts and moto, an S3-compatible server, for the media tests),
 # starts the services if they are not running, builds the editor, then runs every test, and
-# fuzzes the protocol decoders for two minutes. Safe to run again.
+# fuzzes the protocol decoders and the upload checks for three minutes. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +20,8 @@ python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
 [ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
 # The media library measures and cleans videos with ffprobe and ffmpeg; the tests make theirs.
 command -v ffprobe >/dev/null || need_apt+=(ffmpeg)
+# The brand kit's font tests upload a real font file.
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] || need_apt+=(fonts-dejavu-core)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "== installing ${need_apt[*]}"
   sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
