@@ -35,8 +35,9 @@ error_codes! {
     AiUnavailable = "ai_unavailable", SERVICE_UNAVAILABLE;
     AlreadySettled = "already_settled", CONFLICT;
     BadTitle = "bad_title", BAD_REQUEST;
-    ChannelUnavailable = "channel_unavailable", CONFLICT;
+    BrandKitChanged = "brand_kit_changed", PRECONDITION_FAILED;
     Busy = "busy", SERVICE_UNAVAILABLE;
+    ChannelUnavailable = "channel_unavailable", CONFLICT;
     CommentQuotaExceeded = "comment_quota_exceeded", PAYMENT_REQUIRED;
     DeadlineExceeded = "deadline_exceeded", GATEWAY_TIMEOUT;
     DocumentBusy = "document_busy", CONFLICT;
@@ -51,6 +52,7 @@ error_codes! {
     InsufficientCredits = "insufficient_credits", PAYMENT_REQUIRED;
     Internal = "internal", INTERNAL_SERVER_ERROR;
     InvalidAnchor = "invalid_anchor", BAD_REQUEST;
+    InvalidBrandKit = "invalid_brand_kit", BAD_REQUEST;
     InvalidComment = "invalid_comment", BAD_REQUEST;
     InvalidCredentials = "invalid_credentials", UNAUTHORIZED;
     InvalidDocument = "invalid_document", BAD_REQUEST;
@@ -60,11 +62,12 @@ error_codes! {
     InvalidEvents = "invalid_events", BAD_REQUEST;
     InvalidExamples = "invalid_examples", BAD_REQUEST;
     InvalidField = "invalid_field", BAD_REQUEST;
+    InvalidFont = "invalid_font", UNPROCESSABLE_ENTITY;
     InvalidInput = "invalid_input", BAD_REQUEST;
     InvalidLinkToken = "invalid_link_token", BAD_REQUEST;
     InvalidMedia = "invalid_media", UNPROCESSABLE_ENTITY;
-    InvalidMfaCode = "invalid_mfa_code", UNAUTHORIZED;
     InvalidMfaChallenge = "invalid_mfa_challenge", UNAUTHORIZED;
+    InvalidMfaCode = "invalid_mfa_code", UNAUTHORIZED;
     InvalidName = "invalid_name", BAD_REQUEST;
     InvalidQuantity = "invalid_quantity", BAD_REQUEST;
     InvalidQuery = "invalid_query", BAD_REQUEST;
@@ -115,6 +118,7 @@ error_codes! {
     TooManyChannels = "too_many_channels", BAD_REQUEST;
     TooManyConnections = "too_many_connections", TOO_MANY_REQUESTS;
     TooManyEndpoints = "too_many_endpoints", BAD_REQUEST;
+    TooManyFonts = "too_many_fonts", CONFLICT;
     TooManyRequests = "too_many_requests", TOO_MANY_REQUESTS;
     TryAgain = "try_again", SERVICE_UNAVAILABLE;
     Unauthorized = "unauthorized", UNAUTHORIZED;

@@ -339,13 +339,14 @@ pub struct LinkQuery {
     signature: String,
 }
 
-/// Removes a medium, unless a scheduled post names it (409 `media_in_use`, the posts named).
+/// Removes a medium, unless a scheduled post names it (409 `media_in_use`, the posts named) or
+/// the brand kit shows it as a logo.
 #[utoipa::path(delete, operation_id = "media_delete", path = "/api/v1/accounts/{account_id}/media/{media_id}",
     params(("account_id" = String, Path, description = "the account (workspace) id"),
            ("media_id" = String, Path, description = "the medium")),
     responses((status = 204, description = "removed, and its bytes no longer counted"),
               (status = 403, description = "viewers cannot remove media"),
-              (status = 409, description = "a scheduled post names it")))]
+              (status = 409, description = "a scheduled post names it, or it is a brand kit logo")))]
 pub async fn delete(
     caller: AccountCaller,
     path: web::Path<(String, String)>,
@@ -367,6 +368,15 @@ pub async fn delete(
             &w.account_id == account && w.state == crate::workflow::State::Scheduled
         }) {
             scheduled.push(doc);
+        }
+    }
+    if let Some(kit) = state.stores.brand.brand_kit(account).await? {
+        if kit.uses_logo(&id) {
+            return Err(ApiError::new(
+                Code::MediaInUse,
+                "it is a logo of the brand kit: take it out of the kit first",
+            )
+            .with_details(serde_json::json!({ "documents": [], "brand_kit": true })));
         }
     }
     if !scheduled.is_empty() {
@@ -392,16 +402,15 @@ pub async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// A medium's bytes, with `ETag`, `If-None-Match` and one byte range.
-/// What is served: the original, or one of its renditions.
-struct Served<'a> {
-    key: &'a str,
-    content_type: &'a str,
-    sha256: &'a str,
-    bytes: u64,
+/// What is served: the original, one of its renditions, or a brand font.
+pub(super) struct Served<'a> {
+    pub(super) key: &'a str,
+    pub(super) content_type: &'a str,
+    pub(super) sha256: &'a str,
+    pub(super) bytes: u64,
     /// Never changes: cached for a year. A rendition not made yet is answered with the
     /// original, which must not be cached in its place.
-    immutable: bool,
+    pub(super) immutable: bool,
 }
 
 impl<'a> Served<'a> {
@@ -433,7 +442,7 @@ impl<'a> Served<'a> {
     }
 }
 
-async fn serve(
+pub(super) async fn serve(
     state: &AppState,
     req: &HttpRequest,
     m: Served<'_>,

@@ -6,6 +6,7 @@ pub mod ai;
 pub mod analytics;
 pub mod api_keys;
 pub mod billing;
+pub mod brand;
 pub mod calendar;
 pub mod channels;
 pub mod codes;
@@ -144,6 +145,11 @@ macro_rules! api_routes {
             patch "/accounts/{account_id}/media/{media_id}" => media::update,
             get "/accounts/{account_id}/media/{media_id}/content" => media::content,
             delete "/accounts/{account_id}/media/{media_id}" => media::delete,
+            get "/accounts/{account_id}/brand-kit" => brand::get,
+            put "/accounts/{account_id}/brand-kit" => brand::change_kit,
+            post "/accounts/{account_id}/brand-kit/fonts" => brand::upload_font,
+            get "/accounts/{account_id}/brand-kit/fonts/{font_id}" => brand::font_content,
+            delete "/accounts/{account_id}/brand-kit/fonts/{font_id}" => brand::delete_font,
             get "/accounts/{account_id}/analytics" => analytics::account,
             get "/accounts/{account_id}/best-times" => analytics::best_times,
             post "/accounts/{account_id}/channels/{channel_id}/metrics" => analytics::report,

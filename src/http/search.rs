@@ -218,7 +218,8 @@ fn voice_key(state: &AppState) -> String {
     format!("{}#brand-voice", state.config.embedding_model)
 }
 
-/// Sets the account's brand voice from reference examples (owners and admins).
+/// Sets the account's brand voice from reference examples (owners and admins): the brand
+/// kit's voice examples, replaced (`http/brand.rs`).
 #[utoipa::path(put, operation_id = "search_set_brand_voice", path = "/api/v1/accounts/{account_id}/brand-voice", params(("account_id" = String, Path, description = "the account (workspace) id")), request_body = BrandVoice,
     responses((status = 204, description = "stored")))]
 pub async fn set_brand_voice(
@@ -231,17 +232,41 @@ pub async fn set_brand_voice(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let examples = body.into_inner().examples;
-    if examples.is_empty() || examples.len() > 50 {
+    if examples.is_empty() {
         return Err(ApiError::bad_request(
             Code::InvalidExamples,
             "send 1 to 50 examples",
         ));
     }
+    let change = creo_core::brand::KitChange {
+        voice_examples: Some(examples),
+        ..Default::default()
+    };
+    super::brand::change(&state, &principal, &account_id, change, None).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Embeds `examples` (charged to `principal` as embeddings) and keeps their centroid as the
+/// account's brand voice; none removes it.
+pub(super) async fn store_voice(
+    state: &AppState,
+    principal: &Principal,
+    account_id: &str,
+    examples: Vec<String>,
+) -> Result<(), ApiError> {
+    if examples.is_empty() {
+        state
+            .stores
+            .embeddings
+            .delete_embedding(account_id, &voice_key(state), "centroid")
+            .await?;
+        return Ok(());
+    }
     let model = state.config.embedding_model.clone();
     let n = examples.len();
-    let vectors = metered(&state, &principal, n, async {
+    let vectors = metered(state, principal, n, async {
         let inputs = examples.into_iter().map(Input::Text).collect();
-        Ok(state.pool.infer(&model, inputs, timeout(&state)).await?)
+        Ok(state.pool.infer(&model, inputs, timeout(state)).await?)
     })
     .await?;
     let dims = vectors.first().map_or(0, |v| v.vector.len());
@@ -258,15 +283,15 @@ pub async fn set_brand_voice(
         .stores
         .embeddings
         .put_embedding(&DocumentEmbedding {
-            account_id,
+            account_id: account_id.to_string(),
             doc_id: "centroid".into(),
-            model: voice_key(&state),
+            model: voice_key(state),
             vector: centroid,
             text_hash: n.to_string(),
             updated_at: now_ms(),
         })
         .await?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(())
 }
 
 /// How close a draft is to the account's brand voice.

@@ -62,7 +62,12 @@ impl Generator {
         if text.trim().is_empty() {
             g.error = Some(format!("the field {} is empty", g.field));
         } else {
-            g.variations = self.variations(&text).await;
+            // The brand's own hashtags come first wherever a variation adds hashtags.
+            let brand = match self.stores.brand.brand_kit(&g.account_id).await {
+                Ok(kit) => kit.map(|k| k.hashtags).unwrap_or_default(),
+                Err(e) => return Outcome::Retry(e.to_string()),
+            };
+            g.variations = self.variations(&text, &brand).await;
         }
         let succeeded = g.variations.iter().filter(|v| v.succeeded()).count() as i64;
         g.status = if succeeded > 0 {
@@ -173,8 +178,8 @@ impl Generator {
     }
 
     /// The four variations, each scored by its own inference (so one the pool fails on fails
-    /// alone, and is not paid for).
-    async fn variations(&self, text: &str) -> Vec<Variation> {
+    /// alone, and is not paid for); `brand_tags` are the brand kit's hashtags.
+    async fn variations(&self, text: &str, brand_tags: &[String]) -> Vec<Variation> {
         let original = text;
         let parts = generations::split(text);
         let mut inputs = vec![Input::Text(text.to_string())];
@@ -212,6 +217,7 @@ impl Generator {
                 .unwrap_or_default(),
             None => Vec::new(),
         };
+        let suggested = generations::brand_first(brand_tags, suggested);
         let candidates = generations::candidates(&parts, &rank, &suggested);
         let scored = futures_util::future::join_all(candidates.iter().map(|(_, text)| {
             self.pool

@@ -665,6 +665,13 @@ async fn minilm_embeds_searches_suggests_and_writes_as_a_collaborator() {
     let voice = format!("/api/v1/accounts/{}/brand-voice", alice.account_id);
     let (s, _, _) = call(&server, Method::PUT, &voice, Some(&t), Some(json!({ "examples": ["Fresh pasta, made with love in our kitchen", "Try our new basil pesto tonight", "Homemade ravioli every Sunday"] }))).await;
     assert_eq!(s, 204);
+    let kit = format!("/api/v1/accounts/{}/brand-kit", alice.account_id);
+    let (_, kit) = get(&server, &kit, &t).await;
+    assert_eq!(
+        kit["voice_examples"].as_array().map(Vec::len),
+        Some(3),
+        "the brand voice is the brand kit's: {kit}"
+    );
     let score = async |text: &str| {
         post(
             &server,
@@ -776,6 +783,9 @@ async fn four_variations_reach_the_editors_and_only_what_succeeded_is_paid() {
     let post_text = "Our autumn menu is here! Pumpkin soup, roasted chestnuts and warm cider. \
                      Come by this weekend and bring a friend. #autumn";
     let writer = document_with(&server, &t, "menu", post_text).await;
+    let kit = format!("/api/v1/accounts/{}/brand-kit", alice.account_id);
+    let (s, _, _) = call(&server, Method::PUT, &kit, Some(&t), Some(json!({ "hashtags": ["#cafecreo"] }))).await;
+    assert_eq!(s, 200, "the brand kit's hashtag");
     let watcher = YClient::connect(&format!("{}&events=1", server.ws("menu", &t))).await;
     assert!(watcher.synced().await);
     assert!(writer.wait(5, |c| c.text() == post_text).await);
@@ -816,6 +826,11 @@ async fn four_variations_reach_the_editors_and_only_what_succeeded_is_paid() {
         .iter()
         .map(|v| v["text"].as_str().unwrap())
         .collect();
+    let tagged = variations.iter().find(|v| v["style"] == "hashtags").unwrap();
+    assert!(
+        tagged["text"].as_str().unwrap().contains("#cafecreo"),
+        "the brand's hashtag comes first: {tagged}"
+    );
     // A variation that came out as the post itself is not offered, and not paid for.
     let same = |t: &str| t.split_whitespace().eq(post_text.split_whitespace());
     let mut succeeded = 0;

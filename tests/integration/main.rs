@@ -22,6 +22,7 @@ mod in_process;
 mod inference;
 mod interop;
 mod jobs;
+mod brand;
 mod media;
 mod media_files;
 mod mfa;

@@ -12,13 +12,13 @@ use serde_json::Value;
 use crate::common::{http, Server};
 use crate::rest::{self, get, register, User};
 
-fn start(extra: &[(&str, &str)]) -> Server {
+pub fn start(extra: &[(&str, &str)]) -> Server {
     let mut env = rest::billing_env();
     env.extend_from_slice(extra);
     Server::start_with(&env)
 }
 
-async fn upload(server: &Server, user: &User, name: &str, bytes: Vec<u8>) -> (u16, Value) {
+pub async fn upload(server: &Server, user: &User, name: &str, bytes: Vec<u8>) -> (u16, Value) {
     let r = http()
         .post(server.url(&format!(
             "/api/v1/accounts/{}/media?name={name}",
@@ -53,7 +53,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 /// A `width` x `height` picture with something on it, encoded as `format`.
-fn picture(width: u32, height: u32, format: image::ImageFormat) -> Vec<u8> {
+pub fn picture(width: u32, height: u32, format: image::ImageFormat) -> Vec<u8> {
     let img = image::RgbImage::from_fn(width, height, |x, y| {
         image::Rgb([(x * 7) as u8, (y * 5) as u8, ((x + y) * 3) as u8])
     });

@@ -1493,3 +1493,81 @@ async fn media_rows_stay_in_their_account_and_the_storage_quota_holds_under_raci
         assert!(m.uses(&other, &two).await.unwrap().is_empty(), "{}", b.name);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_brand_kit_moves_one_revision_at_a_time_and_fonts_stay_in_their_account() {
+    use creo_core::brand::{BrandFont, BrandKit, Color};
+    for b in backends().await {
+        let (account, other) = (
+            format!("bk-{}", rand_suffix()),
+            format!("bk2-{}", rand_suffix()),
+        );
+        let s = &b.stores.brand;
+        assert!(s.brand_kit(&account).await.unwrap().is_none(), "{}", b.name);
+        let mut first = BrandKit::empty(&account);
+        first.revision = 1;
+        first.voice = "Warm and brief".into();
+        // Two first writes race: one wins.
+        let racing = futures_util::future::join_all((0..5).map(|_| s.put_brand_kit(&first, 0)))
+            .await
+            .into_iter()
+            .filter(|r| *r.as_ref().unwrap())
+            .count();
+        assert_eq!(racing, 1, "{}: one first kit", b.name);
+        assert_eq!(s.brand_kit(&account).await.unwrap(), Some(first.clone()));
+
+        let mut second = first.clone();
+        second.revision = 2;
+        second.colors = vec![Color {
+            name: "Primary".into(),
+            hex: "#1a2b3c".into(),
+        }];
+        let mut stale = first.clone();
+        stale.revision = 2;
+        stale.voice = "Loud".into();
+        assert!(s.put_brand_kit(&second, 1).await.unwrap(), "{}", b.name);
+        assert!(
+            !s.put_brand_kit(&stale, 1).await.unwrap(),
+            "{}: a change made against revision 1 is refused once the kit is at 2",
+            b.name
+        );
+        assert_eq!(s.brand_kit(&account).await.unwrap(), Some(second));
+        assert!(s.brand_kit(&other).await.unwrap().is_none(), "{}", b.name);
+
+        let font = |account: &str, id: &str, at: i64| BrandFont {
+            font_id: id.into(),
+            account_id: account.into(),
+            family: "DejaVu Sans".into(),
+            style: "Book".into(),
+            weight: 400,
+            italic: false,
+            content_type: "font/ttf".into(),
+            glyphs: 6_000,
+            file_name: "DejaVuSans.ttf".into(),
+            bytes: 700_000,
+            sha256: "cd".repeat(32),
+            key: format!("{account}/{id}"),
+            uploaded_by: "u".into(),
+            created_at: at,
+        };
+        s.put_font(&font(&account, "fnt_b", 2_000)).await.unwrap();
+        s.put_font(&font(&account, "fnt_a", 1_000)).await.unwrap();
+        s.put_font(&font(&other, "fnt_c", 3_000)).await.unwrap();
+        let ids: Vec<String> = s
+            .fonts(&account)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|f| f.font_id)
+            .collect();
+        assert_eq!(ids, ["fnt_a", "fnt_b"], "{}: oldest first, own only", b.name);
+        assert_eq!(
+            s.font(&account, "fnt_a").await.unwrap(),
+            Some(font(&account, "fnt_a", 1_000))
+        );
+        assert!(s.font(&other, "fnt_a").await.unwrap().is_none());
+        assert!(s.delete_font(&account, "fnt_a").await.unwrap());
+        assert!(!s.delete_font(&account, "fnt_a").await.unwrap(), "{}", b.name);
+        assert_eq!(s.fonts(&account).await.unwrap().len(), 1);
+    }
+}

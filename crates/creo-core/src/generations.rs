@@ -221,6 +221,17 @@ pub fn candidates(parts: &Parts, rank: &[f32], suggested: &[String]) -> Vec<(Str
     ]
 }
 
+/// The brand kit's hashtags, then the suggested ones they do not already name.
+pub fn brand_first(brand: &[String], suggested: Vec<String>) -> Vec<String> {
+    let mut all: Vec<String> = brand.to_vec();
+    for tag in suggested {
+        if !all.iter().any(|t| t.eq_ignore_ascii_case(&tag)) {
+            all.push(tag);
+        }
+    }
+    all
+}
+
 /// Whether two texts have the same words in the same order (spacing and line breaks aside).
 pub fn same_words(a: &str, b: &str) -> bool {
     a.split_whitespace().eq(b.split_whitespace())
@@ -273,6 +284,17 @@ mod tests {
             "the post's own tags are not repeated"
         );
         assert!(out[3].1.contains("#fall #cider"), "{}", out[3].1);
+    }
+
+    #[test]
+    fn the_brands_hashtags_come_first_and_once() {
+        let brand = vec!["#creo".to_string()];
+        let all = brand_first(&brand, vec!["#Creo".into(), "#spring".into()]);
+        assert_eq!(all, ["#creo", "#spring"]);
+        let parts = split("Spring is here. The new range lands today.");
+        let c = candidates(&parts, &[1.0, 0.5], &all);
+        assert!(c[2].1.ends_with("#creo #spring"), "{}", c[2].1);
+        assert!(c[3].1.contains("#creo"), "{}", c[3].1);
     }
 
     #[test]

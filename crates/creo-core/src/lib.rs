@@ -23,6 +23,7 @@
 pub mod access;
 pub mod analytics;
 pub mod billing;
+pub mod brand;
 pub mod channels;
 pub mod comments;
 pub mod envelope;

@@ -15,6 +15,7 @@
 
 mod account_rows;
 mod channel_rows;
+mod brand;
 mod media;
 mod notification_rows;
 mod webhook_rows;
@@ -152,6 +153,7 @@ pub struct ScyllaStore {
     channels: channel_rows::Statements,
     notes: notification_rows::Statements,
     media: media::Statements,
+    brand: brand::Statements,
     write_consistency: Consistency,
     next_seq: AtomicU64,
 }
@@ -398,6 +400,7 @@ impl ScyllaStore {
         let channels = channel_rows::Statements::prepare(&session, r, w).await?;
         let notes = notification_rows::Statements::prepare(&session, r, w).await?;
         let media = media::Statements::prepare(&session, r, w).await?;
+        let brand = brand::Statements::prepare(&session, r, w).await?;
         Ok(Arc::new(ScyllaStore {
             session,
             st,
@@ -407,6 +410,7 @@ impl ScyllaStore {
             channels,
             notes,
             media,
+            brand,
             write_consistency: w,
             next_seq: AtomicU64::new(0),
         }))
@@ -518,7 +522,7 @@ mod tests {
             "ks1",
             "{'class': 'SimpleStrategy', 'replication_factor': 1}",
         );
-        assert_eq!(st.len(), 48);
+        assert_eq!(st.len(), 50);
         assert!(st[0].starts_with(
             "CREATE KEYSPACE IF NOT EXISTS ks1 WITH replication = {'class': 'SimpleStrategy'"
         ));

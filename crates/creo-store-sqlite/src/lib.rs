@@ -15,6 +15,7 @@ mod accounts;
 mod analytics;
 mod api_keys;
 mod audit;
+mod brand;
 mod channels;
 mod comments;
 mod documents;

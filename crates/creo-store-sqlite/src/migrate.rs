@@ -7,7 +7,7 @@ use creo_store::{unavailable, StoreError};
 
 /// The embedded schema, one file per area: the same tables and keys as `schema.cql`. Each
 /// statement is `IF NOT EXISTS`, so applying it to an existing store is a no-op.
-const SCHEMA: [&str; 8] = [
+const SCHEMA: [&str; 9] = [
     include_str!("schema/documents.sql"),
     include_str!("schema/accounts.sql"),
     include_str!("schema/workflow.sql"),
@@ -16,6 +16,7 @@ const SCHEMA: [&str; 8] = [
     include_str!("schema/notifications.sql"),
     include_str!("schema/mfa.sql"),
     include_str!("schema/media.sql"),
+    include_str!("schema/brand.sql"),
 ];
 
 /// Creates the tables if missing and adds the columns later versions added. Idempotent:

@@ -15,6 +15,7 @@ pub mod accounts;
 pub mod analytics;
 pub mod api_keys;
 pub mod audit;
+pub mod brand;
 pub mod channels;
 pub mod comments;
 pub mod documents;
@@ -44,6 +45,7 @@ pub use accounts::*;
 pub use analytics::*;
 pub use api_keys::*;
 pub use audit::*;
+pub use brand::*;
 pub use channels::*;
 pub use comments::*;
 pub use documents::*;
@@ -103,6 +105,7 @@ pub struct Stores {
     pub channels: Arc<dyn ChannelStore>,
     pub metrics: Arc<dyn MetricsStore>,
     pub media: Arc<dyn MediaStore>,
+    pub brand: Arc<dyn BrandStore>,
     pub generations: Arc<dyn GenerationStore>,
     pub users: Arc<dyn UserStore>,
     pub logins: Arc<dyn LoginSessionStore>,
@@ -133,6 +136,7 @@ impl Stores {
             + ChannelStore
             + MetricsStore
             + MediaStore
+            + BrandStore
             + GenerationStore
             + UserStore
             + LoginSessionStore
@@ -159,6 +163,7 @@ impl Stores {
             channels: backend.clone(),
             metrics: backend.clone(),
             media: backend.clone(),
+            brand: backend.clone(),
             generations: backend.clone(),
             users: backend.clone(),
             logins: backend.clone(),

@@ -142,6 +142,62 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/accounts/{account_id}/brand-kit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The workspace's brand kit (an empty one before its first change); `ETag` is its revision. */
+        get: operations["brand_kit_get"];
+        /**
+         * Changes the brand kit: each part sent replaces that part. `If-Match` with the `ETag` read
+         *     makes it refuse (412) when someone else changed the kit since.
+         */
+        put: operations["brand_kit_change"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/accounts/{account_id}/brand-kit/fonts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Uploads a font file (TrueType or OpenType) to the brand kit. */
+        post: operations["brand_font_upload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/accounts/{account_id}/brand-kit/fonts/{font_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A brand font's bytes (for the editor's `@font-face`), with `ETag` and ranges. */
+        get: operations["brand_font_content"];
+        put?: never;
+        post?: never;
+        /** Removes a font from the brand kit, and its bytes from the quota. */
+        delete: operations["brand_font_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/accounts/{account_id}/brand-voice": {
         parameters: {
             query?: never;
@@ -150,7 +206,10 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Sets the account's brand voice from reference examples (owners and admins). */
+        /**
+         * Sets the account's brand voice from reference examples (owners and admins): the brand
+         *     kit's voice examples, replaced (`http/brand.rs`).
+         */
         put: operations["search_set_brand_voice"];
         post?: never;
         delete?: never;
@@ -423,7 +482,10 @@ export interface paths {
         get: operations["media_get"];
         put?: never;
         post?: never;
-        /** Removes a medium, unless a scheduled post names it (409 `media_in_use`, the posts named). */
+        /**
+         * Removes a medium, unless a scheduled post names it (409 `media_in_use`, the posts named) or
+         *     the brand kit shows it as a logo.
+         */
         delete: operations["media_delete"];
         options?: never;
         head?: never;
@@ -2007,6 +2069,63 @@ export interface components {
             payment_failed: boolean;
             tier: components["schemas"]["Tier"];
         };
+        /** @description A font file of the brand, as creo checked it (its bytes are in object storage under `key`). */
+        BrandFont: {
+            account_id: string;
+            /** Format: int64 */
+            bytes: number;
+            /** @description `font/ttf` (TrueType outlines) or `font/otf` (CFF outlines), from the content. */
+            content_type: string;
+            /** Format: int64 */
+            created_at: number;
+            /** @description Read from the font's own name table (typographic family first). */
+            family: string;
+            file_name: string;
+            /** @description `fnt_…`. */
+            font_id: string;
+            /** Format: int32 */
+            glyphs: number;
+            italic: boolean;
+            key: string;
+            sha256: string;
+            /** @description `Regular`, `Bold Italic`, … */
+            style: string;
+            uploaded_by: string;
+            /**
+             * Format: int32
+             * @description 100-900, from the font's OS/2 table (400 when it has none).
+             */
+            weight: number;
+        };
+        /** @description The brand kit as stored. */
+        BrandKit: {
+            account_id: string;
+            colors: components["schemas"]["Color"][];
+            /** @description Hashtags every post may carry (`#creo`): generation offers them first. */
+            hashtags: string[];
+            logos: components["schemas"]["Logo"][];
+            /**
+             * Format: int64
+             * @description Counts the changes: 0 before the first. A change names the revision it was made
+             *     against and is refused when the kit moved on meanwhile.
+             */
+            revision: number;
+            /** Format: int64 */
+            updated_at: number;
+            /** @description Who made the last change (`user:…`), empty before the first. */
+            updated_by: string;
+            /** @description How the brand speaks, in a sentence or two (at most 500 characters). */
+            voice: string;
+            /**
+             * @description Posts in the brand's voice (at most 50): the brand-voice score and generation compare
+             *     with them.
+             */
+            voice_examples: string[];
+        };
+        /** @description The kit with its fonts, as the editor shows it. */
+        BrandKitView: components["schemas"]["BrandKit"] & {
+            fonts: components["schemas"]["BrandFont"][];
+        };
         BrandVoice: {
             /** @description Reference posts in the account's voice (1-50). */
             examples: string[];
@@ -2093,9 +2212,16 @@ export interface components {
          * @description An error's `code` field in `{"error": {"code", "message"}}`.
          * @enum {string}
          */
-        Code: "access_revoked" | "ai_unavailable" | "already_settled" | "bad_title" | "channel_unavailable" | "busy" | "comment_quota_exceeded" | "deadline_exceeded" | "document_busy" | "document_too_large" | "email_off" | "email_unverified" | "empty_document" | "exists" | "forbidden" | "idempotency_key_required" | "idempotency_key_reused" | "insufficient_credits" | "internal" | "invalid_anchor" | "invalid_comment" | "invalid_credentials" | "invalid_document" | "invalid_document_id" | "invalid_email" | "invalid_event" | "invalid_events" | "invalid_examples" | "invalid_field" | "invalid_input" | "invalid_link_token" | "invalid_media" | "invalid_mfa_code" | "invalid_mfa_challenge" | "invalid_name" | "invalid_quantity" | "invalid_query" | "invalid_refresh_token" | "invalid_repeat" | "invalid_reset_token" | "invalid_settings" | "invalid_signature" | "invalid_suggestion" | "invalid_targets" | "invalid_time" | "invalid_timezone" | "invalid_transition" | "invalid_update" | "invalid_url" | "invalid_user" | "invalid_version" | "last_owner" | "login_required" | "media_in_use" | "mfa_already_enabled" | "mfa_enrolment_required" | "mfa_not_enabled" | "missing_scope" | "monthly_quota_exceeded" | "no_queue" | "no_such_account" | "no_suggestion" | "not_a_member" | "not_found" | "not_queued" | "not_selectable" | "payment_failed" | "platform_checks" | "platform_unavailable" | "queue_full" | "rate_limited" | "read_only" | "refresh_token_reused" | "seat_limit_reached" | "session_revoked" | "shutting_down" | "sole_owner" | "storage_quota_exceeded" | "store_unavailable" | "too_large" | "too_many_attempts" | "too_many_channels" | "too_many_connections" | "too_many_endpoints" | "too_many_requests" | "try_again" | "unauthorized" | "unknown_account" | "unknown_kind" | "unknown_platform" | "unknown_scope" | "unresolved_update" | "unsupported_media_type" | "version_quota_exceeded" | "weak_password" | "websocket_handshake" | "worker_restarted" | "wrong_account" | "wrong_document" | "wrong_invitee";
+        Code: "access_revoked" | "ai_unavailable" | "already_settled" | "bad_title" | "brand_kit_changed" | "busy" | "channel_unavailable" | "comment_quota_exceeded" | "deadline_exceeded" | "document_busy" | "document_too_large" | "email_off" | "email_unverified" | "empty_document" | "exists" | "forbidden" | "idempotency_key_required" | "idempotency_key_reused" | "insufficient_credits" | "internal" | "invalid_anchor" | "invalid_brand_kit" | "invalid_comment" | "invalid_credentials" | "invalid_document" | "invalid_document_id" | "invalid_email" | "invalid_event" | "invalid_events" | "invalid_examples" | "invalid_field" | "invalid_font" | "invalid_input" | "invalid_link_token" | "invalid_media" | "invalid_mfa_challenge" | "invalid_mfa_code" | "invalid_name" | "invalid_quantity" | "invalid_query" | "invalid_refresh_token" | "invalid_repeat" | "invalid_reset_token" | "invalid_settings" | "invalid_signature" | "invalid_suggestion" | "invalid_targets" | "invalid_time" | "invalid_timezone" | "invalid_transition" | "invalid_update" | "invalid_url" | "invalid_user" | "invalid_version" | "last_owner" | "login_required" | "media_in_use" | "mfa_already_enabled" | "mfa_enrolment_required" | "mfa_not_enabled" | "missing_scope" | "monthly_quota_exceeded" | "no_queue" | "no_such_account" | "no_suggestion" | "not_a_member" | "not_found" | "not_queued" | "not_selectable" | "payment_failed" | "platform_checks" | "platform_unavailable" | "queue_full" | "rate_limited" | "read_only" | "refresh_token_reused" | "seat_limit_reached" | "session_revoked" | "shutting_down" | "sole_owner" | "storage_quota_exceeded" | "store_unavailable" | "too_large" | "too_many_attempts" | "too_many_channels" | "too_many_connections" | "too_many_endpoints" | "too_many_fonts" | "too_many_requests" | "try_again" | "unauthorized" | "unknown_account" | "unknown_kind" | "unknown_platform" | "unknown_scope" | "unresolved_update" | "unsupported_media_type" | "version_quota_exceeded" | "weak_password" | "websocket_handshake" | "worker_restarted" | "wrong_account" | "wrong_document" | "wrong_invitee";
         Code6: {
             code: string;
+        };
+        /** @description A named colour of the brand. */
+        Color: {
+            /** @description `#rrggbb`, lower case (`#RGB` and upper case are taken and written so). */
+            hex: string;
+            /** @description What the team calls it: `Primary`, `Ink`, `Sunrise` (1-40 characters). */
+            name: string;
         };
         Comment: {
             anchor?: null | components["schemas"]["Anchor"];
@@ -2356,6 +2482,14 @@ export interface components {
          * @enum {string}
          */
         Kind: "mention" | "reply" | "review_requested" | "approved" | "changes_requested" | "published" | "publish_failed" | "generation_finished" | "generation_failed" | "invited" | "role_changed" | "low_credits" | "channel_needs_reconnect";
+        /** @description What a change to the kit sends: each part given replaces that part; parts left out stay. */
+        KitChange: {
+            colors?: components["schemas"]["Color"][] | null;
+            hashtags?: string[] | null;
+            logos?: components["schemas"]["Logo"][] | null;
+            voice?: string | null;
+            voice_examples?: string[] | null;
+        };
         LedgerEntry: {
             account_id: string;
             action?: null | components["schemas"]["Action"];
@@ -2404,6 +2538,12 @@ export interface components {
             account_id?: string | null;
             email: string;
             password: string;
+        };
+        /** @description A logo: an image of the account's media library. */
+        Logo: {
+            media_id: string;
+            /** @description Which logo it is: `Primary`, `On dark`, `Icon` (1-40 characters). */
+            name: string;
         };
         /** @description Who is signed in: the name shown to others, the email, and where their identity stands. */
         Me: {
@@ -3476,6 +3616,212 @@ export interface operations {
             };
         };
     };
+    brand_kit_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the account (workspace) id */
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the kit and its fonts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrandKitView"];
+                };
+            };
+        };
+    };
+    brand_kit_change: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the account (workspace) id */
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["KitChange"];
+            };
+        };
+        responses: {
+            /** @description the kit as changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrandKitView"];
+                };
+            };
+            /** @description a part is not valid (the message says which) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description owners and admins only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the kit changed since the revision in If-Match */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    brand_font_upload: {
+        parameters: {
+            query?: {
+                /** @description The file's name, for people (the content decides what it is). */
+                name?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the account (workspace) id */
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        /** @description the .ttf or .otf file */
+        requestBody: {
+            content: {
+                "application/octet-stream": number[];
+            };
+        };
+        responses: {
+            /** @description kept, with what creo read from it */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrandFont"];
+                };
+            };
+            /** @description the workspace's storage quota is used up */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description owners and admins only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the kit has its 20 fonts */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description larger than 32 MB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no TrueType or OpenType font (a collection, a WOFF) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description it does not parse, draws no letters, or its licence forbids embedding */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    brand_font_content: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the account (workspace) id */
+                account_id: string;
+                /** @description the font */
+                font_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the font file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "font/ttf": unknown;
+                };
+            };
+            /** @description no such font */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    brand_font_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the account (workspace) id */
+                account_id: string;
+                /** @description the font */
+                font_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description owners and admins only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     search_set_brand_voice: {
         parameters: {
             query?: never;
@@ -4205,7 +4551,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description a scheduled post names it */
+            /** @description a scheduled post names it, or it is a brand kit logo */
             409: {
                 headers: {
                     [name: string]: unknown;
