@@ -12,6 +12,7 @@ import { CommentsPanel, type NewAnchor } from '../panels/CommentsPanel'
 import { CreditsPanel } from '../panels/CreditsPanel'
 import { AnalyticsPanel } from '../panels/AnalyticsPanel'
 import { MediaPanel } from '../panels/MediaPanel'
+import { BrandPanel } from '../panels/BrandPanel'
 import { VersionsPanel } from '../panels/VersionsPanel'
 import { WorkflowBar } from '../panels/WorkflowBar'
 import { colourOf, useCollab, type Collab, type SaveState } from './collab'
@@ -33,7 +34,7 @@ const SAVE_LABELS: Record<SaveState, string> = {
   closed: 'Not connected: edits are not saved',
 }
 
-type Panel = 'comments' | 'media' | 'versions' | 'ai' | 'credits' | 'analytics'
+type Panel = 'comments' | 'media' | 'brand' | 'versions' | 'ai' | 'credits' | 'analytics'
 
 interface Props {
   docId: string
@@ -171,6 +172,7 @@ function LiveDocument({
             tabs={[
               { id: 'comments', label: 'Comments' },
               { id: 'media', label: 'Media' },
+              { id: 'brand', label: 'Brand' },
               { id: 'versions', label: 'Versions' },
               { id: 'ai', label: 'AI' },
               { id: 'credits', label: 'Credits' },
@@ -197,6 +199,9 @@ function LiveDocument({
             )}
             {collab && panel === 'media' && (
               <MediaPanel accountId={session.accountId} canWrite={canWrite} onAdd={(m) => addMedium(collab, m.media_id)} />
+            )}
+            {panel === 'brand' && (
+              <BrandPanel accountId={session.accountId} canManage={['owner', 'admin'].includes(session.role)} />
             )}
             {panel === 'versions' && (
               <VersionsPanel docId={docId} canWrite={canWrite} accountId={session.accountId} connection={connection} />
