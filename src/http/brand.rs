@@ -61,7 +61,10 @@ async fn view(state: &AppState, account_id: &str) -> Result<HttpResponse, ApiErr
 #[utoipa::path(get, operation_id = "brand_kit_get", path = "/api/v1/accounts/{account_id}/brand-kit",
     params(("account_id" = String, Path, description = "the account (workspace) id")),
     responses((status = 200, description = "the kit and its fonts", body = BrandKitView)))]
-pub async fn get(caller: AccountCaller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    caller: AccountCaller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     view(&state, &caller.account_id).await
 }
 
@@ -112,9 +115,16 @@ pub(super) async fn change(
     let invalid = |why: String| ApiError::bad_request(Code::InvalidBrandKit, why);
     if let Some(logos) = &change.logos {
         // Validated in shape first (a thousand ids are refused before a thousand reads).
-        change.clone().apply(&BrandKit::empty(account_id)).map_err(invalid)?;
+        change
+            .clone()
+            .apply(&BrandKit::empty(account_id))
+            .map_err(invalid)?;
         for logo in logos {
-            let medium = state.stores.media.medium(account_id, &logo.media_id).await?;
+            let medium = state
+                .stores
+                .media
+                .medium(account_id, &logo.media_id)
+                .await?;
             if !medium.is_some_and(|m| m.kind == MediaKind::Image) {
                 return Err(invalid(format!(
                     "{} is no image of this workspace's media library",
@@ -141,7 +151,12 @@ pub(super) async fn change(
         next.revision = now.revision + 1;
         next.updated_at = now_ms();
         next.updated_by = principal.actor();
-        if state.stores.brand.put_brand_kit(&next, now.revision).await? {
+        if state
+            .stores
+            .brand
+            .put_brand_kit(&next, now.revision)
+            .await?
+        {
             return Ok(next);
         }
         if expected.is_some() {
@@ -252,7 +267,12 @@ pub async fn upload_font(
         ));
     }
     let kept = match state.media.files.put_bytes(&font.key, data).await {
-        Ok(()) => state.stores.brand.put_font(&font).await.map_err(ApiError::from),
+        Ok(()) => state
+            .stores
+            .brand
+            .put_font(&font)
+            .await
+            .map_err(ApiError::from),
         Err(e) => Err(ApiError::new(Code::StoreUnavailable, e.to_string())),
     };
     if let Err(e) = kept {
@@ -315,8 +335,17 @@ pub async fn delete_font(
         .await
         .map_err(|e| ApiError::new(Code::StoreUnavailable, e.to_string()))?;
     // Only the request that removed the row gives its bytes back.
-    if state.stores.brand.delete_font(&account_id, &f.font_id).await? {
-        state.stores.media.release_storage(&account_id, f.bytes).await?;
+    if state
+        .stores
+        .brand
+        .delete_font(&account_id, &f.font_id)
+        .await?
+    {
+        state
+            .stores
+            .media
+            .release_storage(&account_id, f.bytes)
+            .await?;
     }
     Ok(HttpResponse::NoContent().finish())
 }

@@ -97,10 +97,21 @@ async fn a_brand_kit_keeps_its_colours_and_logo_and_two_managers_never_undo_each
     let (s, _) = change(&server, &admin, Some(1), json!({ "voice": "Playful." })).await;
     assert_eq!(s, 200);
     let (s, stale) = change(&server, &owner, Some(1), json!({ "colors": [] })).await;
-    assert_eq!((s, &stale["error"]["code"]), (412, &json!("brand_kit_changed")), "{stale}");
+    assert_eq!(
+        (s, &stale["error"]["code"]),
+        (412, &json!("brand_kit_changed")),
+        "{stale}"
+    );
     let (_, now) = get(&server, &kit_path(&viewer), &viewer.access).await;
-    assert_eq!((now["revision"].as_u64(), &now["voice"]), (Some(2), &json!("Playful.")));
-    assert_eq!(now["colors"].as_array().unwrap().len(), 2, "the stale change took nothing");
+    assert_eq!(
+        (now["revision"].as_u64(), &now["voice"]),
+        (Some(2), &json!("Playful."))
+    );
+    assert_eq!(
+        now["colors"].as_array().unwrap().len(),
+        2,
+        "the stale change took nothing"
+    );
     // Without If-Match a change applies to whatever is current.
     let (s, _) = change(&server, &owner, None, json!({ "hashtags": ["#creo"] })).await;
     assert_eq!(s, 200);
@@ -115,21 +126,38 @@ async fn a_brand_kit_keeps_its_colours_and_logo_and_two_managers_never_undo_each
         json!({ "colors": (0..25).map(|i| json!({ "name": format!("c{i}"), "hex": "#000" })).collect::<Vec<_>>() }),
     ] {
         let (s, v) = change(&server, &owner, None, bad.clone()).await;
-        assert_eq!((s, &v["error"]["code"]), (400, &json!("invalid_brand_kit")), "{bad} → {v}");
+        assert_eq!(
+            (s, &v["error"]["code"]),
+            (400, &json!("invalid_brand_kit")),
+            "{bad} → {v}"
+        );
     }
     let (_, after) = get(&server, &kit_path(&owner), &owner.access).await;
     assert_eq!(after["revision"], 3);
     assert_eq!(after["voice"], "Playful.");
 
     // The logo cannot leave the library while the kit shows it.
-    let media = server.url(&format!("/api/v1/accounts/{}/media/{logo_id}", owner.account_id));
-    let r = http().delete(&media).bearer_auth(&owner.access).send().await.unwrap();
+    let media = server.url(&format!(
+        "/api/v1/accounts/{}/media/{logo_id}",
+        owner.account_id
+    ));
+    let r = http()
+        .delete(&media)
+        .bearer_auth(&owner.access)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 409);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["error"]["code"], "media_in_use", "{v}");
     let (s, _) = change(&server, &owner, None, json!({ "logos": [] })).await;
     assert_eq!(s, 200);
-    let r = http().delete(&media).bearer_auth(&owner.access).send().await.unwrap();
+    let r = http()
+        .delete(&media)
+        .bearer_auth(&owner.access)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 204);
 }
 
@@ -138,7 +166,8 @@ async fn a_real_font_is_read_from_its_own_tables_and_what_is_no_font_is_refused(
     let server = start(&[]);
     let owner = register(&server, "owner@example.com").await;
     let viewer = member(&server, &owner, "viewer@example.com", "viewer").await;
-    let dejavu = std::fs::read(FONT).unwrap_or_else(|_| panic!("{FONT}: apt-get install fonts-dejavu-core"));
+    let dejavu =
+        std::fs::read(FONT).unwrap_or_else(|_| panic!("{FONT}: apt-get install fonts-dejavu-core"));
 
     let before = used(&server, &owner).await;
     // Not fonts, each refused with nothing stored.
@@ -151,7 +180,11 @@ async fn a_real_font_is_read_from_its_own_tables_and_what_is_no_font_is_refused(
         ("cut.ttf", dejavu[..4_000].to_vec(), 422, "invalid_font"),
     ] {
         let (s, v) = upload_font(&server, &owner, name, bytes).await;
-        assert_eq!((s, v["error"]["code"].as_str()), (status, Some(code)), "{name}: {v}");
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{name}: {v}"
+        );
     }
     let (s, v) = upload_font(&server, &viewer, "DejaVuSans-Bold.ttf", dejavu.clone()).await;
     assert_eq!(s, 403, "viewers upload nothing: {v}");
@@ -161,27 +194,69 @@ async fn a_real_font_is_read_from_its_own_tables_and_what_is_no_font_is_refused(
     let (s, font) = upload_font(&server, &owner, "DejaVuSans-Bold.ttf", dejavu.clone()).await;
     assert_eq!(s, 201, "{font}");
     assert_eq!(
-        (&font["family"], &font["style"], &font["weight"], &font["content_type"]),
-        (&json!("DejaVu Sans"), &json!("Bold"), &json!(700), &json!("font/ttf")),
+        (
+            &font["family"],
+            &font["style"],
+            &font["weight"],
+            &font["content_type"]
+        ),
+        (
+            &json!("DejaVu Sans"),
+            &json!("Bold"),
+            &json!(700),
+            &json!("font/ttf")
+        ),
         "{font}"
     );
     assert_eq!(font["bytes"].as_u64(), Some(dejavu.len() as u64));
-    assert_eq!(used(&server, &owner).await, before + dejavu.len() as u64, "counted in the quota");
+    assert_eq!(
+        used(&server, &owner).await,
+        before + dejavu.len() as u64,
+        "counted in the quota"
+    );
     let font_id = font["font_id"].as_str().unwrap();
 
     let (_, kit) = get(&server, &kit_path(&viewer), &viewer.access).await;
     assert_eq!(kit["fonts"][0]["font_id"], font_id, "{kit}");
     let url = server.url(&format!("{}/fonts/{font_id}", kit_path(&owner)));
-    let r = http().get(&url).bearer_auth(&viewer.access).send().await.unwrap();
+    let r = http()
+        .get(&url)
+        .bearer_auth(&viewer.access)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "font/ttf");
-    assert_eq!(r.bytes().await.unwrap().as_ref(), &dejavu[..], "the same bytes back");
+    assert_eq!(
+        r.bytes().await.unwrap().as_ref(),
+        &dejavu[..],
+        "the same bytes back"
+    );
 
-    let (s, _, _) = call(&server, Method::DELETE, &format!("{}/fonts/{font_id}", kit_path(&owner)), Some(&viewer.access), None).await;
+    let (s, _, _) = call(
+        &server,
+        Method::DELETE,
+        &format!("{}/fonts/{font_id}", kit_path(&owner)),
+        Some(&viewer.access),
+        None,
+    )
+    .await;
     assert_eq!(s, 403);
-    let (s, _, _) = call(&server, Method::DELETE, &format!("{}/fonts/{font_id}", kit_path(&owner)), Some(&owner.access), None).await;
+    let (s, _, _) = call(
+        &server,
+        Method::DELETE,
+        &format!("{}/fonts/{font_id}", kit_path(&owner)),
+        Some(&owner.access),
+        None,
+    )
+    .await;
     assert_eq!(s, 204);
-    let r = http().get(&url).bearer_auth(&owner.access).send().await.unwrap();
+    let r = http()
+        .get(&url)
+        .bearer_auth(&owner.access)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     assert_eq!(used(&server, &owner).await, before, "its bytes given back");
 }

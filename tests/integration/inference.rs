@@ -784,7 +784,14 @@ async fn four_variations_reach_the_editors_and_only_what_succeeded_is_paid() {
                      Come by this weekend and bring a friend. #autumn";
     let writer = document_with(&server, &t, "menu", post_text).await;
     let kit = format!("/api/v1/accounts/{}/brand-kit", alice.account_id);
-    let (s, _, _) = call(&server, Method::PUT, &kit, Some(&t), Some(json!({ "hashtags": ["#cafecreo"] }))).await;
+    let (s, _, _) = call(
+        &server,
+        Method::PUT,
+        &kit,
+        Some(&t),
+        Some(json!({ "hashtags": ["#cafecreo"] })),
+    )
+    .await;
     assert_eq!(s, 200, "the brand kit's hashtag");
     let watcher = YClient::connect(&format!("{}&events=1", server.ws("menu", &t))).await;
     assert!(watcher.synced().await);
@@ -826,7 +833,10 @@ async fn four_variations_reach_the_editors_and_only_what_succeeded_is_paid() {
         .iter()
         .map(|v| v["text"].as_str().unwrap())
         .collect();
-    let tagged = variations.iter().find(|v| v["style"] == "hashtags").unwrap();
+    let tagged = variations
+        .iter()
+        .find(|v| v["style"] == "hashtags")
+        .unwrap();
     assert!(
         tagged["text"].as_str().unwrap().contains("#cafecreo"),
         "the brand's hashtag comes first: {tagged}"

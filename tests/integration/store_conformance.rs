@@ -1560,14 +1560,23 @@ async fn a_brand_kit_moves_one_revision_at_a_time_and_fonts_stay_in_their_accoun
             .into_iter()
             .map(|f| f.font_id)
             .collect();
-        assert_eq!(ids, ["fnt_a", "fnt_b"], "{}: oldest first, own only", b.name);
+        assert_eq!(
+            ids,
+            ["fnt_a", "fnt_b"],
+            "{}: oldest first, own only",
+            b.name
+        );
         assert_eq!(
             s.font(&account, "fnt_a").await.unwrap(),
             Some(font(&account, "fnt_a", 1_000))
         );
         assert!(s.font(&other, "fnt_a").await.unwrap().is_none());
         assert!(s.delete_font(&account, "fnt_a").await.unwrap());
-        assert!(!s.delete_font(&account, "fnt_a").await.unwrap(), "{}", b.name);
+        assert!(
+            !s.delete_font(&account, "fnt_a").await.unwrap(),
+            "{}",
+            b.name
+        );
         assert_eq!(s.fonts(&account).await.unwrap().len(), 1);
     }
 }

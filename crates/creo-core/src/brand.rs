@@ -190,7 +190,10 @@ impl KitChange {
                         MAX_HASHTAG_CHARS - 1
                     )
                 })?;
-                if !normal.iter().any(|n| n.to_lowercase() == tag.to_lowercase()) {
+                if !normal
+                    .iter()
+                    .any(|n| n.to_lowercase() == tag.to_lowercase())
+                {
                     normal.push(tag);
                 }
             }

@@ -54,7 +54,12 @@ fn name(face: &Face, id: u16) -> Option<String> {
         .into_iter()
         .filter(|n| n.name_id == id)
         .find_map(|n| n.to_string())
-        .map(|s| s.chars().filter(|c| !c.is_control()).take(100).collect::<String>())
+        .map(|s| {
+            s.chars()
+                .filter(|c| !c.is_control())
+                .take(100)
+                .collect::<String>()
+        })
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
 }
@@ -139,10 +144,20 @@ mod tests {
 
     #[test]
     fn what_is_no_font_is_told_apart_from_a_broken_one() {
-        assert!(matches!(check(b"wOF2\0\0\0\0"), Err(Refused::Unsupported(m)) if m.contains("WOFF")));
-        assert!(matches!(check(b"ttcf\0\0\0\0"), Err(Refused::Unsupported(m)) if m.contains(".ttc")));
-        assert!(matches!(check(b"\x89PNG\r\n"), Err(Refused::Unsupported(_))));
-        assert!(matches!(check(&[0, 1, 0, 0, 0, 3]), Err(Refused::Invalid(_))));
+        assert!(
+            matches!(check(b"wOF2\0\0\0\0"), Err(Refused::Unsupported(m)) if m.contains("WOFF"))
+        );
+        assert!(
+            matches!(check(b"ttcf\0\0\0\0"), Err(Refused::Unsupported(m)) if m.contains(".ttc"))
+        );
+        assert!(matches!(
+            check(b"\x89PNG\r\n"),
+            Err(Refused::Unsupported(_))
+        ));
+        assert!(matches!(
+            check(&[0, 1, 0, 0, 0, 3]),
+            Err(Refused::Invalid(_))
+        ));
         assert!(matches!(check(b"OTTO"), Err(Refused::Invalid(_))));
     }
 

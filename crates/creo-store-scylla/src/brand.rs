@@ -69,7 +69,9 @@ impl BrandStore for ScyllaStore {
     }
 
     async fn font(&self, account_id: &str, font_id: &str) -> Result<Option<BrandFont>, StoreError> {
-        let rows = self.all_rows(&self.brand.font, (account_id, font_id)).await?;
+        let rows = self
+            .all_rows(&self.brand.font, (account_id, font_id))
+            .await?;
         Ok(decode::<BrandFont>(rows)?.pop())
     }
 

@@ -14,8 +14,8 @@
 //! queries are in the file named after it (`documents.rs`, `ledger.rs` for accounts' money).
 
 mod account_rows;
-mod channel_rows;
 mod brand;
+mod channel_rows;
 mod media;
 mod notification_rows;
 mod webhook_rows;

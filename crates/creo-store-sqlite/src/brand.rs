@@ -27,11 +27,8 @@ impl BrandStore for EmbeddedStore {
 
     async fn put_brand_kit(&self, kit: &BrandKit, expected: u64) -> Result<bool, StoreError> {
         let data = serde_json::to_string(kit).map_err(unavailable)?;
-        let (account, revision, expected) = (
-            kit.account_id.clone(),
-            kit.revision as i64,
-            expected as i64,
-        );
+        let (account, revision, expected) =
+            (kit.account_id.clone(), kit.revision as i64, expected as i64);
         self.transaction(move |c| {
             let changed = if expected == 0 {
                 c.execute(
