@@ -1,13 +1,16 @@
-//! The `renditions` job: a stored image's smaller copies made on the blocking pool, written
-//! to object storage beside it, and listed on its row. Queued by the upload; a redelivered job
+//! The `renditions` job: a stored image's smaller copies, or a video's thumbnails from one of
+//! its frames, made on the blocking pool, written to object storage beside it, and listed on
+//! its row. Queued by the upload; a redelivered job
 //! finds the renditions listed and does nothing twice.
 
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
 
 use super::{Job, JobKind, Outcome};
+use crate::media::renditions::{self, Made};
 use crate::media::Library;
-use creo_core::media::{MediaKind, Rendition};
+use creo_core::media::{MediaKind, Medium, Rendition};
 
 pub struct Renderer {
     pub media: Library,
@@ -17,6 +20,78 @@ pub struct Renderer {
 const MAX_ORIGINAL: usize = 64 << 20;
 
 impl Renderer {
+    /// An image's smaller copies, and with `watermark` its export.
+    async fn image_renditions(
+        &self,
+        medium: &Medium,
+        watermark: bool,
+    ) -> Result<Vec<Made>, Outcome> {
+        let original = match self.media.files.read(&medium.key, None).await {
+            Ok(read) if read.size as usize <= MAX_ORIGINAL => read
+                .bytes
+                .try_fold(Vec::new(), |mut all, chunk| async move {
+                    all.extend_from_slice(&chunk);
+                    Ok(all)
+                })
+                .await
+                .map_err(|e| Outcome::Retry(e.to_string()))?,
+            Ok(read) => {
+                return Err(Outcome::Fail(format!(
+                    "the original is {} bytes",
+                    read.size
+                )))
+            }
+            Err(e) => return Err(Outcome::Retry(e.to_string())),
+        };
+        blocking(move || renditions::render(&original, watermark)).await
+    }
+
+    /// A video's thumbnails, from the frame a second in (or halfway through a shorter one): the
+    /// video is copied from storage to a local file (streamed), and `ffmpeg` takes the frame
+    /// under the same limits as at upload, one of `MAX_PROCESSING` at a time.
+    async fn video_thumbnails(&self, medium: &Medium) -> Result<Vec<Made>, Outcome> {
+        let retry = |e: &dyn std::fmt::Display| Outcome::Retry(e.to_string());
+        let incoming = &self.media.incoming;
+        tokio::fs::create_dir_all(incoming)
+            .await
+            .map_err(|e| retry(&e))?;
+        let video = Temp(incoming.join(format!("{}.render", medium.media_id)));
+        let still = Temp(incoming.join(format!("{}.frame.png", medium.media_id)));
+        let mut read = self
+            .media
+            .files
+            .read(&medium.key, None)
+            .await
+            .map_err(|e| retry(&e))?;
+        let mut file = tokio::fs::File::create(&video.0)
+            .await
+            .map_err(|e| retry(&e))?;
+        while let Some(chunk) = read.bytes.next().await {
+            file.write_all(&chunk.map_err(|e| retry(&e))?)
+                .await
+                .map_err(|e| retry(&e))?;
+        }
+        file.flush().await.map_err(|e| retry(&e))?;
+        drop(file);
+        let at = medium.duration_ms.map_or(0, |d| (d / 2).min(1_000));
+        {
+            let _turn = self
+                .media
+                .processing
+                .acquire()
+                .await
+                .map_err(|e| retry(&e))?;
+            crate::media::video::frame(&video.0, &still.0, at)
+                .await
+                .map_err(|e| match e {
+                    crate::media::video::Refused::Tool(why) => Outcome::Retry(why),
+                    other => Outcome::Fail(other.to_string()),
+                })?;
+        }
+        let png = tokio::fs::read(&still.0).await.map_err(|e| retry(&e))?;
+        blocking(move || renditions::render_frame(&png)).await
+    }
+
     pub async fn run(&self, job: &Job) -> Outcome {
         let JobKind::Renditions {
             account_id,
@@ -36,35 +111,17 @@ impl Renderer {
         // Done already, unless the watermarked export is asked for and missing (the workspace
         // moved to a tier that marks its exports).
         let missing_export = *watermark && medium.rendition("export").is_none();
-        if medium.kind != MediaKind::Image || (!medium.renditions.is_empty() && !missing_export) {
+        if !medium.renditions.is_empty() && !missing_export {
             return Outcome::Done;
         }
         let have: Vec<String> = medium.renditions.iter().map(|r| r.name.clone()).collect();
-        let original = match self.media.files.read(&medium.key, None).await {
-            Ok(read) if read.size as usize <= MAX_ORIGINAL => {
-                let whole = read
-                    .bytes
-                    .try_fold(Vec::new(), |mut all, chunk| async move {
-                        all.extend_from_slice(&chunk);
-                        Ok(all)
-                    });
-                match whole.await {
-                    Ok(bytes) => bytes,
-                    Err(e) => return Outcome::Retry(e.to_string()),
-                }
-            }
-            Ok(read) => return Outcome::Fail(format!("the original is {} bytes", read.size)),
-            Err(e) => return Outcome::Retry(e.to_string()),
+        let made = match medium.kind {
+            MediaKind::Image => self.image_renditions(&medium, *watermark).await,
+            MediaKind::Video => self.video_thumbnails(&medium).await,
         };
-        let watermark = *watermark;
-        let made = match tokio::task::spawn_blocking(move || {
-            crate::media::renditions::render(&original, watermark)
-        })
-        .await
-        {
-            Ok(Ok(made)) => made,
-            Ok(Err(e)) => return Outcome::Fail(e),
-            Err(e) => return Outcome::Retry(e.to_string()),
+        let made = match made {
+            Ok(made) => made,
+            Err(outcome) => return outcome,
         };
         let mut renditions = Vec::new();
         for m in made
@@ -116,5 +173,25 @@ impl Renderer {
             }
             Err(e) => Outcome::Retry(e.to_string()),
         }
+    }
+}
+
+/// Whole-image work on the blocking pool.
+async fn blocking(
+    work: impl FnOnce() -> Result<Vec<Made>, String> + Send + 'static,
+) -> Result<Vec<Made>, Outcome> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(Ok(made)) => Ok(made),
+        Ok(Err(e)) => Err(Outcome::Fail(e)),
+        Err(e) => Err(Outcome::Retry(e.to_string())),
+    }
+}
+
+/// A file removed when dropped: the job's local copies.
+struct Temp(std::path::PathBuf);
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
 }

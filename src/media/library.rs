@@ -238,9 +238,9 @@ impl Library {
         tokio::spawn(async move { library.keep(&kept, &path, quota).await })
             .await
             .map_err(unavailable)??;
-        if kind == MediaKind::Image {
-            self.render_later(&medium, up.watermark).await;
-        }
+        // Images get smaller copies (and the watermarked export); videos, thumbnails of a frame.
+        self.render_later(&medium, up.watermark && kind == MediaKind::Image)
+            .await;
         Ok(medium)
     }
 

@@ -208,6 +208,29 @@ pub async fn strip(input: &Path, output: &Path, content_type: &str) -> Result<()
     run("ffmpeg", &args).await.map(|_| ())
 }
 
+/// The frame of the video at `input` shown `at_ms` in (the first, for a shorter video), written
+/// to `output` as a PNG at the size people see it (rotation applied): what its thumbnails are
+/// made from.
+pub async fn frame(input: &Path, output: &Path, at_ms: u64) -> Result<(), Refused> {
+    let mut args = words(&["-v", "error", "-nostdin", "-y", "-ss"]);
+    args.push(format!("{}.{:03}", at_ms / 1000, at_ms % 1000).into());
+    args.push("-i".into());
+    args.push(input.into());
+    args.extend(words(&[
+        "-map",
+        "0:V:0",
+        "-frames:v",
+        "1",
+        "-an",
+        "-f",
+        "image2",
+        "-c:v",
+        "png",
+    ]));
+    args.push(output.into());
+    run("ffmpeg", &args).await.map(|_| ())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -383,6 +383,39 @@ async fn a_short_video_is_measured_by_ffprobe_and_keeps_no_location() {
         2,
         "video and audio, nothing else"
     );
+
+    // Its thumbnail: a still from the video, made by the renditions job, upright like it.
+    let id = m["media_id"].as_str().unwrap();
+    let path = format!("/api/v1/accounts/{}/media/{id}", owner.account_id);
+    let mut listed = Value::Null;
+    for _ in 0..150 {
+        listed = get(&server, &path, &owner.access).await.1;
+        if !listed["renditions"].as_array().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let thumb = listed["renditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "thumb")
+        .unwrap_or_else(|| panic!("a thumbnail: {listed}"))
+        .clone();
+    assert_eq!(
+        (&thumb["content_type"], &thumb["width"], &thumb["height"]),
+        (&"image/jpeg".into(), &180.into(), &320.into()),
+        "{thumb}"
+    );
+    let r = http()
+        .get(server.url(&format!("{path}/content?rendition=thumb")))
+        .bearer_auth(&owner.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "image/jpeg");
+    let still = image::load_from_memory(&r.bytes().await.unwrap()).unwrap();
+    assert_eq!((still.width(), still.height()), (180, 320));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -49,6 +49,17 @@ pub fn render(original: &[u8], watermark: bool) -> Result<Vec<Made>, String> {
     Ok(made)
 }
 
+/// The thumbnails of a video, from one of its frames (a PNG `ffmpeg` wrote): each size smaller
+/// than the frame, and always a `thumb`, however small the video (the frame as it is).
+pub fn render_frame(frame: &[u8]) -> Result<Vec<Made>, String> {
+    let mut made = render(frame, false)?;
+    if !made.iter().any(|m| m.name == "thumb") {
+        let image = image::load_from_memory(frame).map_err(|e| e.to_string())?;
+        made.insert(0, encode("thumb", &image)?);
+    }
+    Ok(made)
+}
+
 /// JPEG, or PNG when the image has transparency to keep.
 fn encode(name: &'static str, image: &DynamicImage) -> Result<Made, String> {
     let mut bytes = Vec::new();
@@ -160,6 +171,15 @@ mod tests {
         let sizes: Vec<_> = made.iter().map(|m| (m.name, m.width, m.height)).collect();
         assert_eq!(sizes, [("thumb", 320, 180), ("large", 1080, 608)]);
         assert!(made.iter().all(|m| m.content_type == "image/jpeg"));
+    }
+
+    #[test]
+    fn a_small_videos_frame_is_its_own_thumbnail() {
+        let made = render_frame(&grey(160, 90)).unwrap();
+        let sizes: Vec<_> = made.iter().map(|m| (m.name, m.width, m.height)).collect();
+        assert_eq!(sizes, [("thumb", 160, 90)]);
+        let made = render_frame(&grey(1920, 1080)).unwrap();
+        assert_eq!(made.len(), 2, "thumb and large");
     }
 
     #[test]

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'react'
 import { mediumUrl, type Rendition } from '../media'
 import type { Medium } from '../apiTypes'
 
-/** A library medium shown as it is (an image, or a muted video), its bytes fetched with the token. */
+/** A library medium shown as it is (an image, a video's still, or the muted video), its bytes fetched with the token. */
 export function MediumView({
   accountId,
   medium,
@@ -25,7 +25,10 @@ export function MediumView({
   }, [accountId, medium.media_id, size])
   const label = medium.alt_text || medium.file_name
   if (!src) return <span className={`medium-placeholder ${className ?? ''}`} aria-label={label} role="img" />
-  return medium.kind === 'video' ? (
+  // A video's thumbnail is a still of it (once the renditions job made it); until then, and for
+  // sizes it has no still of, the video itself is served.
+  const still = medium.kind === 'video' && (medium.renditions ?? []).some((r) => r.name === size)
+  return medium.kind === 'video' && !still ? (
     <video className={className} src={src} muted playsInline aria-label={label} />
   ) : (
     <img className={className} src={src} alt={label} />
