@@ -104,7 +104,7 @@ pub async fn change_kit(
 
 /// Applies `change` to the account's kit, at revision `expected` when given (otherwise to
 /// whatever is current, tried again when another change lands first). New voice examples are
-/// embedded first (charged as embeddings) and become the brand voice.
+/// embedded once (charged as embeddings), and become the brand voice when the kit is stored.
 pub(super) async fn change(
     state: &AppState,
     principal: &Principal,
@@ -133,6 +133,8 @@ pub(super) async fn change(
             }
         }
     }
+    // The examples embedded so far and their centroid: a retry does not pay for them again.
+    let mut embedded: Option<(Vec<String>, Option<Vec<f32>>)> = None;
     for _ in 0..ATTEMPTS {
         let now = state
             .stores
@@ -144,10 +146,22 @@ pub(super) async fn change(
             return Err(changed_meanwhile());
         }
         let mut next = change.clone().apply(&now).map_err(invalid)?;
-        if next.voice_examples != now.voice_examples {
-            super::search::store_voice(state, principal, account_id, next.voice_examples.clone())
-                .await?;
-        }
+        let voice = if next.voice_examples == now.voice_examples {
+            None
+        } else {
+            match &embedded {
+                Some((examples, centroid)) if *examples == next.voice_examples => {
+                    Some(centroid.clone())
+                }
+                _ => {
+                    let examples = next.voice_examples.clone();
+                    let centroid =
+                        super::search::voice_centroid(state, principal, examples.clone()).await?;
+                    embedded = Some((examples, centroid.clone()));
+                    Some(centroid)
+                }
+            }
+        };
         next.revision = now.revision + 1;
         next.updated_at = now_ms();
         next.updated_by = principal.actor();
@@ -157,6 +171,10 @@ pub(super) async fn change(
             .put_brand_kit(&next, now.revision)
             .await?
         {
+            // The voice follows the kit that was stored, never one refused.
+            if let Some(centroid) = voice {
+                super::search::put_voice(state, account_id, centroid).await?;
+            }
             return Ok(next);
         }
         if expected.is_some() {

@@ -246,21 +246,15 @@ pub async fn set_brand_voice(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Embeds `examples` (charged to `principal` as embeddings) and keeps their centroid as the
-/// account's brand voice; none removes it.
-pub(super) async fn store_voice(
+/// The centroid of `examples` (charged to `principal` as embeddings): the brand voice they
+/// make; `None` for no examples.
+pub(super) async fn voice_centroid(
     state: &AppState,
     principal: &Principal,
-    account_id: &str,
     examples: Vec<String>,
-) -> Result<(), ApiError> {
+) -> Result<Option<Vec<f32>>, ApiError> {
     if examples.is_empty() {
-        state
-            .stores
-            .embeddings
-            .delete_embedding(account_id, &voice_key(state), "centroid")
-            .await?;
-        return Ok(());
+        return Ok(None);
     }
     let model = state.config.embedding_model.clone();
     let n = examples.len();
@@ -279,18 +273,35 @@ pub(super) async fn store_voice(
     }
     let norm = dot(&centroid, &centroid).sqrt().max(1e-12);
     centroid.iter_mut().for_each(|c| *c /= norm);
-    state
-        .stores
-        .embeddings
-        .put_embedding(&DocumentEmbedding {
-            account_id: account_id.to_string(),
-            doc_id: "centroid".into(),
-            model: voice_key(state),
-            vector: centroid,
-            text_hash: n.to_string(),
-            updated_at: now_ms(),
-        })
-        .await?;
+    Ok(Some(centroid))
+}
+
+/// Keeps `centroid` as the account's brand voice; `None` removes it.
+pub(super) async fn put_voice(
+    state: &AppState,
+    account_id: &str,
+    centroid: Option<Vec<f32>>,
+) -> Result<(), ApiError> {
+    let embeddings = &state.stores.embeddings;
+    match centroid {
+        None => {
+            embeddings
+                .delete_embedding(account_id, &voice_key(state), "centroid")
+                .await?
+        }
+        Some(vector) => {
+            embeddings
+                .put_embedding(&DocumentEmbedding {
+                    account_id: account_id.to_string(),
+                    doc_id: "centroid".into(),
+                    model: voice_key(state),
+                    vector,
+                    text_hash: String::new(),
+                    updated_at: now_ms(),
+                })
+                .await?
+        }
+    }
     Ok(())
 }
 
