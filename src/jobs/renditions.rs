@@ -3,11 +3,11 @@
 //! its row. Queued by the upload; a redelivered job
 //! finds the renditions listed and does nothing twice.
 
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::TryStreamExt;
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
 
 use super::{Job, JobKind, Outcome};
+use crate::media::library::Temp;
 use crate::media::renditions::{self, Made};
 use crate::media::Library;
 use creo_core::media::{MediaKind, Medium, Rendition};
@@ -57,22 +57,11 @@ impl Renderer {
             .map_err(|e| retry(&e))?;
         let video = Temp(incoming.join(format!("{}.render", medium.media_id)));
         let still = Temp(incoming.join(format!("{}.frame.png", medium.media_id)));
-        let mut read = self
-            .media
+        self.media
             .files
-            .read(&medium.key, None)
+            .get_file(&medium.key, &video.0)
             .await
             .map_err(|e| retry(&e))?;
-        let mut file = tokio::fs::File::create(&video.0)
-            .await
-            .map_err(|e| retry(&e))?;
-        while let Some(chunk) = read.bytes.next().await {
-            file.write_all(&chunk.map_err(|e| retry(&e))?)
-                .await
-                .map_err(|e| retry(&e))?;
-        }
-        file.flush().await.map_err(|e| retry(&e))?;
-        drop(file);
         let at = medium.duration_ms.map_or(0, |d| (d / 2).min(1_000));
         {
             let _turn = self
@@ -184,14 +173,5 @@ async fn blocking(
         Ok(Ok(made)) => Ok(made),
         Ok(Err(e)) => Err(Outcome::Fail(e)),
         Err(e) => Err(Outcome::Retry(e.to_string())),
-    }
-}
-
-/// A file removed when dropped: the job's local copies.
-struct Temp(std::path::PathBuf);
-
-impl Drop for Temp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
     }
 }

@@ -1,6 +1,6 @@
 //! Where media bytes live: an `object_store` (the local filesystem under `CREO_DATA/media` by
 //! default), one object per medium under `{account}/{media id}`. Objects are written streaming
-//! from a local file and read back by range, never whole.
+//! from a local file and read back by range or into a local file, never whole.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use object_store::path::Path as Key;
 use object_store::{GetOptions, GetRange, ObjectStore, PutPayload, WriteMultipart};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The size of each part written.
 const PART: usize = 8 << 20;
@@ -145,6 +145,22 @@ impl Files {
             range: got.range.clone(),
             bytes: got.into_stream().boxed(),
         })
+    }
+
+    /// Copies `key` to a new file at `to`, a chunk at a time (for tools that read local files:
+    /// `ffmpeg`).
+    pub async fn get_file(&self, key: &str, to: &Path) -> Result<(), object_store::Error> {
+        let mut read = self.read(key, None).await?;
+        let key = Key::from(key);
+        let mut file = tokio::fs::File::create(to)
+            .await
+            .map_err(|e| io_error(&key, e))?;
+        while let Some(chunk) = read.bytes.next().await {
+            file.write_all(&chunk?)
+                .await
+                .map_err(|e| io_error(&key, e))?;
+        }
+        file.flush().await.map_err(|e| io_error(&key, e))
     }
 
     pub async fn delete(&self, key: &str) -> Result<(), object_store::Error> {

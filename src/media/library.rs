@@ -69,8 +69,8 @@ pub struct Library {
     pub processing: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
-/// A file that is removed when dropped: an upload's temporary copies.
-struct Temp(PathBuf);
+/// A file that is removed when dropped: an upload's or a job's temporary copies.
+pub struct Temp(pub PathBuf);
 
 impl Drop for Temp {
     fn drop(&mut self) {
