@@ -232,7 +232,7 @@ pub async fn set_brand_voice(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let examples = body.into_inner().examples;
-    if examples.is_empty() {
+    if examples.is_empty() || examples.len() > creo_core::brand::MAX_VOICE_EXAMPLES {
         return Err(ApiError::bad_request(
             Code::InvalidExamples,
             "send 1 to 50 examples",
