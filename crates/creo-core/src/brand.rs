@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 pub const MAX_COLORS: usize = 24;
-pub const MAX_COLOR_NAME_CHARS: usize = 40;
+pub const MAX_NAME_CHARS: usize = 40;
 pub const MAX_LOGOS: usize = 10;
 pub const MAX_HASHTAGS: usize = 10;
 pub const MAX_HASHTAG_CHARS: usize = 50;
@@ -112,7 +112,7 @@ pub fn normalize_hex(hex: &str) -> Option<String> {
 
 fn name_ok(name: &str) -> bool {
     let n = name.trim().chars().count();
-    (1..=MAX_COLOR_NAME_CHARS).contains(&n) && !name.chars().any(char::is_control)
+    (1..=MAX_NAME_CHARS).contains(&n) && !name.chars().any(char::is_control)
 }
 
 /// `tag` as a hashtag (`#` added when missing), if it is one: letters, digits and `_` only.
@@ -137,9 +137,7 @@ impl KitChange {
                 .into_iter()
                 .map(|c| {
                     if !name_ok(&c.name) {
-                        return Err(format!(
-                            "a colour's name is 1-{MAX_COLOR_NAME_CHARS} characters"
-                        ));
+                        return Err(format!("a colour's name is 1-{MAX_NAME_CHARS} characters"));
                     }
                     let hex = normalize_hex(&c.hex).ok_or_else(|| {
                         format!("{:?} is no colour: write it #rrggbb", truncate(&c.hex))
@@ -160,9 +158,7 @@ impl KitChange {
                 .into_iter()
                 .map(|l| {
                     if !name_ok(&l.name) {
-                        return Err(format!(
-                            "a logo's name is 1-{MAX_COLOR_NAME_CHARS} characters"
-                        ));
+                        return Err(format!("a logo's name is 1-{MAX_NAME_CHARS} characters"));
                     }
                     if l.media_id.is_empty() || l.media_id.len() > 100 {
                         return Err("a logo names a medium of the library by its id".into());
