@@ -264,6 +264,11 @@ pub struct Config {
     pub media_store: Option<String>,
     /// The S3 endpoint when it is not AWS's (MinIO, Ceph, moto): `https://s3.example.com`.
     pub media_s3_endpoint: Option<String>,
+    /// How long a resumable upload waits for its next bytes before it is swept.
+    pub upload_expiry_secs: u64,
+    /// What the resumable uploads open on this node may add up to (their declared lengths):
+    /// the disk they may take under `CREO_DATA/media-uploads`.
+    pub upload_pending_bytes: u64,
     /// Length of the hourly and daily email digest windows (shorter in tests).
     pub digest_hour_ms: u64,
     pub digest_day_ms: u64,
@@ -444,6 +449,8 @@ impl Default for Config {
             public_url: None,
             media_store: None,
             media_s3_endpoint: None,
+            upload_expiry_secs: 86_400,
+            upload_pending_bytes: 32 << 30,
             digest_hour_ms: 3_600_000,
             digest_day_ms: 86_400_000,
             password_reset_ttl_secs: 3_600,

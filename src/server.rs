@@ -76,17 +76,28 @@ struct JobDeps {
     media: crate::media::Library,
 }
 
-/// The media library of this process: rows in `stores`, bytes under `CREO_DATA/media`.
+/// The media library of this process: rows in `stores`, bytes under `CREO_DATA/media`. Only
+/// a serving process takes uploads in several requests (`serving`): it alone opens, and sweeps,
+/// the sessions under `CREO_DATA/media-uploads`.
 fn media_library(
     config: &Config,
     stores: &Stores,
     jobs: &Arc<crate::queue::JobQueue>,
+    serving: bool,
 ) -> anyhow::Result<crate::media::Library> {
+    let dir = config.data.join("media-uploads");
+    let expiry = std::time::Duration::from_secs(config.upload_expiry_secs.max(1));
+    let sessions = if serving {
+        crate::media::resumable::Sessions::open(dir, expiry, config.upload_pending_bytes)
+    } else {
+        crate::media::resumable::Sessions::none(dir, expiry)
+    };
     Ok(crate::media::Library::new(
         stores.clone(),
         crate::media::files::Files::from_config(config)?,
         config.data.join("media-incoming"),
         jobs.clone(),
+        sessions,
     ))
 }
 
@@ -210,7 +221,7 @@ pub async fn work(config: Config) -> anyhow::Result<()> {
         mail_policy(&config),
     );
     let deps = JobDeps {
-        media: media_library(&config, &stores, &jobs)?,
+        media: media_library(&config, &stores, &jobs, false)?,
         jobs,
         mailer: crate::mail::Mailer::from_config(&config)?.map(Arc::new),
         accounts: Accounts::new(stores.clone(), config.clone()),
@@ -367,7 +378,20 @@ pub async fn serve_on(
     registry.report_changes_to(debouncer.recipient());
     // One vocabulary per process: it is embedded on first use.
     let hashtags: Arc<crate::ai::vocabulary::Vocabulary> = Arc::default();
-    let media = media_library(&config, &stores, &jobs)?;
+    let media = media_library(&config, &stores, &jobs, true)?;
+    let sessions = media.resumable.clone();
+    actix_rt::spawn(async move {
+        // Swept often enough that a session outlives its expiry by at most a tenth of it.
+        let every = (sessions.expiry() / 10).clamp(
+            std::time::Duration::from_millis(200),
+            std::time::Duration::from_secs(600),
+        );
+        let mut tick = actix_rt::time::interval(every);
+        loop {
+            tick.tick().await;
+            sessions.sweep();
+        }
+    });
     if config.jobs_in_process {
         let deps = JobDeps {
             media: media.clone(),

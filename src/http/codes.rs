@@ -120,6 +120,7 @@ error_codes! {
     TooManyEndpoints = "too_many_endpoints", BAD_REQUEST;
     TooManyFonts = "too_many_fonts", CONFLICT;
     TooManyRequests = "too_many_requests", TOO_MANY_REQUESTS;
+    TooManyUploads = "too_many_uploads", TOO_MANY_REQUESTS;
     TryAgain = "try_again", SERVICE_UNAVAILABLE;
     Unauthorized = "unauthorized", UNAUTHORIZED;
     UnknownAccount = "unknown_account", BAD_REQUEST;
@@ -128,6 +129,9 @@ error_codes! {
     UnknownScope = "unknown_scope", BAD_REQUEST;
     UnresolvedUpdate = "unresolved_update", UNPROCESSABLE_ENTITY;
     UnsupportedMediaType = "unsupported_media_type", UNSUPPORTED_MEDIA_TYPE;
+    UnsupportedTusVersion = "unsupported_tus_version", PRECONDITION_FAILED;
+    UploadLocked = "upload_locked", LOCKED;
+    UploadOffsetMismatch = "upload_offset_mismatch", CONFLICT;
     VersionQuotaExceeded = "version_quota_exceeded", PAYMENT_REQUIRED;
     WeakPassword = "weak_password", BAD_REQUEST;
     WebsocketHandshake = "websocket_handshake", BAD_REQUEST;

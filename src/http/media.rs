@@ -46,7 +46,8 @@ pub struct MediumChange {
     pub tags: Option<Vec<String>>,
 }
 
-fn refusal(e: UploadError) -> ApiError {
+/// An upload refused, as an API error (counted by its code).
+pub(super) fn refusal(e: UploadError) -> ApiError {
     let code = match &e {
         UploadError::TooLarge { .. } => Code::TooLarge,
         UploadError::Unsupported(_) => Code::UnsupportedMediaType,

@@ -27,6 +27,7 @@ pub mod queue;
 pub mod revocations;
 pub mod search;
 pub mod suggestions;
+pub mod uploads;
 pub mod users;
 pub mod versions;
 pub mod webhooks;
@@ -145,6 +146,12 @@ macro_rules! api_routes {
             patch "/accounts/{account_id}/media/{media_id}" => media::update,
             get "/accounts/{account_id}/media/{media_id}/content" => media::content,
             delete "/accounts/{account_id}/media/{media_id}" => media::delete,
+            options "/accounts/{account_id}/uploads" => uploads::options,
+            post "/accounts/{account_id}/uploads" => uploads::create,
+            head "/accounts/{account_id}/uploads/{upload_id}" => uploads::offset,
+            get "/accounts/{account_id}/uploads/{upload_id}" => uploads::get,
+            patch "/accounts/{account_id}/uploads/{upload_id}" => uploads::append,
+            delete "/accounts/{account_id}/uploads/{upload_id}" => uploads::cancel,
             get "/accounts/{account_id}/brand-kit" => brand::get,
             put "/accounts/{account_id}/brand-kit" => brand::change_kit,
             post "/accounts/{account_id}/brand-kit/fonts" => brand::upload_font,
@@ -190,10 +197,17 @@ pub fn api_route_table() -> Vec<(&'static str, &'static str)> {
     api_routes!(table)
 }
 
+/// A route for `method`, named as in `api_routes` (`get`, `options`, …).
+fn route(method: &str) -> actix_web::Route {
+    let method = actix_web::http::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+        .expect("api_routes names HTTP methods");
+    web::method(method)
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     macro_rules! register {
         ($($method:ident $path:literal => $handler:path,)*) => {
-            web::scope("/api/v1")$(.route($path, web::$method().to($handler)))*
+            web::scope("/api/v1")$(.route($path, route(stringify!($method)).to($handler)))*
         };
     }
     cfg.route("/ws/{doc_id}", web::get().to(ws::not_upgraded))

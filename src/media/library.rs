@@ -67,6 +67,8 @@ pub struct Library {
     /// `MAX_UPLOADS` and `MAX_PROCESSING`.
     pub uploads: std::sync::Arc<tokio::sync::Semaphore>,
     pub processing: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Uploads that come in several requests (`resumable`).
+    pub resumable: std::sync::Arc<super::resumable::Sessions>,
 }
 
 /// A file that is removed when dropped: an upload's or a job's temporary copies.
@@ -75,6 +77,82 @@ pub struct Temp(pub PathBuf);
 impl Drop for Temp {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Watches an upload's bytes go by: refuses it as soon as its first bytes show a type creo does
+/// not take, and as soon as it outgrows its limit (the tier's, or for an image, what is
+/// decoded).
+pub struct Sniffer {
+    pub total: u64,
+    limit: u64,
+    head: Vec<u8>,
+    detected: Option<(&'static str, MediaKind)>,
+}
+
+impl Sniffer {
+    /// For an upload held to `limit` bytes.
+    pub fn new(limit: u64) -> Sniffer {
+        Sniffer {
+            total: 0,
+            limit,
+            head: Vec::with_capacity(SNIFF_BYTES),
+            detected: None,
+        }
+    }
+
+    /// For an upload resumed at `offset`, whose first bytes (up to `SNIFF_BYTES`) are `head`.
+    pub fn resuming(limit: u64, head: &[u8], offset: u64) -> Result<Sniffer, UploadError> {
+        let mut sniffer = Sniffer::new(limit);
+        sniffer.take(head)?;
+        sniffer.total = offset;
+        Ok(sniffer)
+    }
+
+    /// The type, once enough bytes came to tell.
+    pub fn detected(&self) -> Option<(&'static str, MediaKind)> {
+        self.detected
+    }
+
+    /// Counts `chunk`, the next bytes.
+    pub fn take(&mut self, chunk: &[u8]) -> Result<(), UploadError> {
+        self.total += chunk.len() as u64;
+        if self.total > self.limit {
+            return Err(UploadError::TooLarge { limit: self.limit });
+        }
+        if self.detected.is_none() {
+            let wanted = SNIFF_BYTES - self.head.len();
+            self.head
+                .extend_from_slice(&chunk[..chunk.len().min(wanted)]);
+            if self.head.len() == SNIFF_BYTES {
+                self.detect()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn detect(&mut self) -> Result<(&'static str, MediaKind), UploadError> {
+        let found = detect(&self.head).map_err(UploadError::Unsupported)?;
+        // An image is held to what is decoded from here on, not to the tier's upload limit.
+        if found.1 == MediaKind::Image {
+            self.limit = self.limit.min(MAX_IMAGE_BYTES);
+            if self.total > self.limit {
+                return Err(UploadError::TooLarge { limit: self.limit });
+            }
+        }
+        self.detected = Some(found);
+        Ok(found)
+    }
+
+    /// What was sniffed once every byte is in.
+    pub fn finish(&mut self) -> Result<(&'static str, MediaKind), UploadError> {
+        if self.total == 0 {
+            return Err(UploadError::Invalid("the upload is empty".into()));
+        }
+        match self.detected {
+            Some(found) => Ok(found),
+            None => self.detect(),
+        }
     }
 }
 
@@ -90,6 +168,7 @@ impl Library {
         files: Files,
         incoming: PathBuf,
         jobs: std::sync::Arc<crate::queue::JobQueue>,
+        resumable: super::resumable::Sessions,
     ) -> Library {
         if let Ok(left) = std::fs::read_dir(&incoming) {
             for entry in left.flatten() {
@@ -103,19 +182,17 @@ impl Library {
             jobs,
             uploads: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_UPLOADS)),
             processing: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_PROCESSING)),
+            resumable: std::sync::Arc::new(resumable),
         }
     }
 
-    pub async fn upload<S, E>(&self, up: Upload, mut body: S) -> Result<Medium, UploadError>
+    /// Takes `body` whole, as one request: streamed to a file, then `finish`ed.
+    pub async fn upload<S, E>(&self, up: Upload, body: S) -> Result<Medium, UploadError>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        let _slot = self
-            .uploads
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| UploadError::Busy)?;
+        let _slot = self.slot()?;
         let media_id = format!("med_{}", crate::auth::secret::id());
         tokio::fs::create_dir_all(&self.incoming)
             .await
@@ -124,41 +201,43 @@ impl Library {
         let mut file = tokio::fs::File::create(&received.0)
             .await
             .map_err(unavailable)?;
-        let mut head: Vec<u8> = Vec::with_capacity(SNIFF_BYTES);
-        let mut detected: Option<(&str, MediaKind)> = None;
-        let mut total = 0u64;
-        let mut limit = up.max_bytes;
+        let mut sniffer = Sniffer::new(up.max_bytes);
+        let mut body = body;
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| UploadError::Interrupted(e.to_string()))?;
-            total += chunk.len() as u64;
-            if total > limit {
-                return Err(UploadError::TooLarge { limit });
-            }
-            if detected.is_none() {
-                let wanted = SNIFF_BYTES - head.len();
-                head.extend_from_slice(&chunk[..chunk.len().min(wanted)]);
-                if head.len() == SNIFF_BYTES {
-                    let found = detect(&head).map_err(UploadError::Unsupported)?;
-                    // An image is held to what is decoded from here on, not to the tier's
-                    // upload limit.
-                    if found.1 == MediaKind::Image {
-                        limit = limit.min(MAX_IMAGE_BYTES);
-                    }
-                    detected = Some(found);
-                }
-            }
+            sniffer.take(&chunk)?;
             file.write_all(&chunk).await.map_err(unavailable)?;
         }
         file.flush().await.map_err(unavailable)?;
         drop(file);
-        if total == 0 {
-            return Err(UploadError::Invalid("the upload is empty".into()));
-        }
-        let (content_type, kind) = match detected {
-            Some(d) => d,
-            None => detect(&head).map_err(UploadError::Unsupported)?,
-        };
+        let (content_type, kind) = sniffer.finish()?;
+        self.finish(&up, media_id, received, sniffer.total, content_type, kind)
+            .await
+    }
 
+    /// One of the `MAX_UPLOADS` places for a body streaming in, or `Busy`.
+    pub fn slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit, UploadError> {
+        self.uploads
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| UploadError::Busy)
+    }
+
+    /// Checks and cleans the `total` bytes received in `received` (of the type sniffed from
+    /// them), counts them against the quota, stores them as `media_id`, and queues their
+    /// renditions. `received` is removed whatever happens.
+    pub async fn finish(
+        &self,
+        up: &Upload,
+        media_id: String,
+        received: Temp,
+        total: u64,
+        content_type: &'static str,
+        kind: MediaKind,
+    ) -> Result<Medium, UploadError> {
+        tokio::fs::create_dir_all(&self.incoming)
+            .await
+            .map_err(unavailable)?;
         let cleaned = Temp(self.incoming.join(format!("{media_id}.stored")));
         let mut medium = Medium {
             media_id: media_id.clone(),

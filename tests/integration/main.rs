@@ -38,6 +38,7 @@ mod s3;
 mod smtp;
 mod store_conformance;
 mod store_faults;
+mod uploads;
 mod versions;
 mod webhooks;
 mod workflow;
