@@ -1,7 +1,8 @@
 // The media library as a team uses it: an image uploaded from the Media tab with a progress
 // bar that moves (the upload throttled to 1 MB/s, so there is something to see), the stored
 // medium dragged into the post, previewed as an Instagram story with the bands the app covers,
-// and still in the post after a reload. A viewer sees the post's media and uploads nothing.
+// and still in the post after a reload. A viewer sees the post's media and uploads nothing. An
+// upload cut off by a lost connection waits, says so, and goes on from the server's offset.
 
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
@@ -130,4 +131,49 @@ test('an image uploaded with progress is dragged into the post and previewed wit
   await viewer.page.getByTestId('library-medium').filter({ hasText: 'tall.png' }).waitFor()
   assert.equal(await viewer.page.getByLabel('Upload images or videos').count(), 0)
   assert.equal(await viewer.page.getByRole('button', { name: /Remove/ }).count(), 0)
+})
+
+test('an upload cut off by a lost connection goes on from where it stopped once the browser is back online', async () => {
+  const { context, page } = await signIn(browser, server.base, ava)
+  contexts.push(context)
+  await page.getByLabel('New document title').fill('Field report')
+  await page.getByRole('button', { name: 'Create' }).click()
+  await waitForSaveState(page, 'All changes saved')
+  await page.getByRole('tab', { name: 'Media' }).click()
+
+  // What the page asks of the upload endpoint, in order: ["POST", "PATCH 0", …].
+  const asked = []
+  page.on('request', (req) => {
+    if (!req.url().includes('/uploads')) return
+    asked.push(req.method() === 'PATCH' ? `PATCH ${req.headers()['upload-offset']}` : req.method())
+  })
+  const image = png(1000, 1000) // about 3 MB of noise: two requests' worth
+  const cdp = await context.newCDPSession(page)
+  await cdp.send('Network.enable')
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 500_000 })
+  await page.getByLabel('Upload images or videos').setInputFiles({ name: 'field.png', mimeType: 'image/png', buffer: image })
+  const bar = page.getByTestId('upload-progress')
+  await bar.waitFor()
+  while (Number((await bar.getAttribute('value')) ?? 0) < 0.3) await page.waitForTimeout(50)
+
+  // The train goes into a tunnel: the page says the upload waits, and does not give up.
+  await context.setOffline(true)
+  await cdp.send('Network.emulateNetworkConditions', { offline: true, latency: 0, downloadThroughput: -1, uploadThroughput: -1 })
+  await page.getByTestId('upload-waiting').waitFor()
+  await screenshot(page, 'media-upload-waiting')
+  await page.waitForTimeout(1000)
+  assert.equal(await page.getByTestId('library-medium').filter({ hasText: 'field.png' }).count(), 0)
+  const cut = asked.length
+
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 })
+  await context.setOffline(false)
+  await page.getByRole('status').filter({ hasText: '“field.png” is in the library (1000 × 1000)' }).waitFor()
+  assert.equal(await page.getByTestId('upload-waiting').count(), 0)
+  // Back online, it asked the server where the upload stands (HEAD) and went on from there:
+  // one upload, never started again from byte 0.
+  const after = asked.slice(cut)
+  assert.equal(after[0], 'HEAD', asked.join(', '))
+  assert.ok(after.some((a) => a.startsWith('PATCH ')), asked.join(', '))
+  assert.ok(after.every((a) => a === 'HEAD' || (a.startsWith('PATCH ') && a !== 'PATCH 0')), asked.join(', '))
+  assert.equal(asked.filter((a) => a === 'POST').length, 1, asked.join(', '))
 })

@@ -8,7 +8,7 @@ use crate::common::*;
 
 /// Runs `tests/interop/<script>` in Node against `server`'s WebSocket endpoint, with `env`;
 /// panics unless it exits 0, and returns what it printed.
-async fn run_node(server: &Server, script: &str, env: Vec<(String, String)>) -> String {
+pub async fn run_node(server: &Server, script: &str, env: Vec<(String, String)>) -> String {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
     assert!(
         dir.join("node_modules/y-websocket").exists(),

@@ -513,3 +513,46 @@ async fn an_upload_left_untouched_expires_with_its_bytes() {
     );
     create(&server, &owner, 10_000, "other.png").await.unwrap();
 }
+
+/// The official `tus-js-client` (pinned in tests/interop): an upload stopped at 40% resumes
+/// from the server's offset and ends as the medium; a liar and a viewer are refused with the
+/// statuses it reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_tus_client_resumes_a_stopped_upload() {
+    let server = media::start(&[]);
+    let owner = register(&server, "owner@example.com").await;
+    let viewer = rest::member(&server, &owner, "viewer@example.com", "viewer").await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("roof.png");
+    std::fs::write(&file, noisy_png(1200, 900)).unwrap();
+    let env = [
+        ("CREO_HTTP", server.base.clone()),
+        ("ACCOUNT", owner.account_id.clone()),
+        ("TOKEN", owner.access.clone()),
+        ("VIEWER_TOKEN", viewer.access.clone()),
+        ("FILE", file.display().to_string()),
+        ("WIDTH", "1200".into()),
+        ("HEIGHT", "900".into()),
+    ];
+    let out = crate::interop::run_node(
+        &server,
+        "tus.mjs",
+        env.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+    )
+    .await;
+    assert!(out.contains("tus: all checks passed"));
+    assert_eq!(
+        get(
+            &server,
+            &format!("/api/v1/accounts/{}/media", owner.account_id),
+            &owner.access
+        )
+        .await
+        .1
+        .as_array()
+        .unwrap()
+        .len(),
+        1,
+        "one medium, from the resumed upload; nothing from the liar"
+    );
+}

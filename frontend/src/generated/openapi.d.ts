@@ -677,6 +677,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/accounts/{account_id}/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Opens a resumable upload of `Upload-Length` bytes (tus creation). The file name comes from
+         *     `Upload-Metadata` (`filename`, base64); the content decides the type.
+         */
+        post: operations["uploads_create"];
+        delete?: never;
+        /** What creo's tus endpoint supports. */
+        options: operations["uploads_options"];
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/accounts/{account_id}/uploads/{upload_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A resumable upload as JSON: its offset and, once stored, its medium. */
+        get: operations["uploads_get"];
+        put?: never;
+        post?: never;
+        /** Cancels a resumable upload (tus termination): its bytes go. */
+        delete: operations["uploads_cancel"];
+        options?: never;
+        /** Where a resumable upload stands: `Upload-Offset` is the byte to go on from. */
+        head: operations["uploads_offset"];
+        /**
+         * Appends bytes to a resumable upload at `Upload-Offset` (which must be where it stands).
+         *     A request cut off keeps what arrived. The one that completes the upload answers once the
+         *     medium is checked and stored, with `Creo-Media-Id`.
+         */
+        patch: operations["uploads_append"];
+        trace?: never;
+    };
     "/api/v1/accounts/{account_id}/usage": {
         parameters: {
             query?: never;
@@ -2212,7 +2257,7 @@ export interface components {
          * @description An error's `code` field in `{"error": {"code", "message"}}`.
          * @enum {string}
          */
-        Code: "access_revoked" | "ai_unavailable" | "already_settled" | "bad_title" | "brand_kit_changed" | "busy" | "channel_unavailable" | "comment_quota_exceeded" | "deadline_exceeded" | "document_busy" | "document_too_large" | "email_off" | "email_unverified" | "empty_document" | "exists" | "forbidden" | "idempotency_key_required" | "idempotency_key_reused" | "insufficient_credits" | "internal" | "invalid_anchor" | "invalid_brand_kit" | "invalid_comment" | "invalid_credentials" | "invalid_document" | "invalid_document_id" | "invalid_email" | "invalid_event" | "invalid_events" | "invalid_examples" | "invalid_field" | "invalid_font" | "invalid_input" | "invalid_link_token" | "invalid_media" | "invalid_mfa_challenge" | "invalid_mfa_code" | "invalid_name" | "invalid_quantity" | "invalid_query" | "invalid_refresh_token" | "invalid_repeat" | "invalid_reset_token" | "invalid_settings" | "invalid_signature" | "invalid_suggestion" | "invalid_targets" | "invalid_time" | "invalid_timezone" | "invalid_transition" | "invalid_update" | "invalid_url" | "invalid_user" | "invalid_version" | "last_owner" | "login_required" | "media_in_use" | "mfa_already_enabled" | "mfa_enrolment_required" | "mfa_not_enabled" | "missing_scope" | "monthly_quota_exceeded" | "no_queue" | "no_such_account" | "no_suggestion" | "not_a_member" | "not_found" | "not_queued" | "not_selectable" | "payment_failed" | "platform_checks" | "platform_unavailable" | "queue_full" | "rate_limited" | "read_only" | "refresh_token_reused" | "seat_limit_reached" | "session_revoked" | "shutting_down" | "sole_owner" | "storage_quota_exceeded" | "store_unavailable" | "too_large" | "too_many_attempts" | "too_many_channels" | "too_many_connections" | "too_many_endpoints" | "too_many_fonts" | "too_many_requests" | "try_again" | "unauthorized" | "unknown_account" | "unknown_kind" | "unknown_platform" | "unknown_scope" | "unresolved_update" | "unsupported_media_type" | "version_quota_exceeded" | "weak_password" | "websocket_handshake" | "worker_restarted" | "wrong_account" | "wrong_document" | "wrong_invitee";
+        Code: "access_revoked" | "ai_unavailable" | "already_settled" | "bad_title" | "brand_kit_changed" | "busy" | "channel_unavailable" | "comment_quota_exceeded" | "deadline_exceeded" | "document_busy" | "document_too_large" | "email_off" | "email_unverified" | "empty_document" | "exists" | "forbidden" | "idempotency_key_required" | "idempotency_key_reused" | "insufficient_credits" | "internal" | "invalid_anchor" | "invalid_brand_kit" | "invalid_comment" | "invalid_credentials" | "invalid_document" | "invalid_document_id" | "invalid_email" | "invalid_event" | "invalid_events" | "invalid_examples" | "invalid_field" | "invalid_font" | "invalid_input" | "invalid_link_token" | "invalid_media" | "invalid_mfa_challenge" | "invalid_mfa_code" | "invalid_name" | "invalid_quantity" | "invalid_query" | "invalid_refresh_token" | "invalid_repeat" | "invalid_reset_token" | "invalid_settings" | "invalid_signature" | "invalid_suggestion" | "invalid_targets" | "invalid_time" | "invalid_timezone" | "invalid_transition" | "invalid_update" | "invalid_url" | "invalid_user" | "invalid_version" | "last_owner" | "login_required" | "media_in_use" | "mfa_already_enabled" | "mfa_enrolment_required" | "mfa_not_enabled" | "missing_scope" | "monthly_quota_exceeded" | "no_queue" | "no_such_account" | "no_suggestion" | "not_a_member" | "not_found" | "not_queued" | "not_selectable" | "payment_failed" | "platform_checks" | "platform_unavailable" | "queue_full" | "rate_limited" | "read_only" | "refresh_token_reused" | "seat_limit_reached" | "session_revoked" | "shutting_down" | "sole_owner" | "storage_quota_exceeded" | "store_unavailable" | "too_large" | "too_many_attempts" | "too_many_channels" | "too_many_connections" | "too_many_endpoints" | "too_many_fonts" | "too_many_requests" | "too_many_uploads" | "try_again" | "unauthorized" | "unknown_account" | "unknown_kind" | "unknown_platform" | "unknown_scope" | "unresolved_update" | "unsupported_media_type" | "unsupported_tus_version" | "upload_locked" | "upload_offset_mismatch" | "version_quota_exceeded" | "weak_password" | "websocket_handshake" | "worker_restarted" | "wrong_account" | "wrong_document" | "wrong_invitee";
         Code6: {
             code: string;
         };
@@ -3212,6 +3257,29 @@ export interface components {
         UnreadCount: {
             /** Format: int64 */
             unread: number;
+        };
+        /** @description A session as its uploader sees it. */
+        UploadSession: {
+            /**
+             * Format: int64
+             * @description When it is swept unless more bytes come (ms since the epoch).
+             */
+            expires_at: number;
+            file_name: string;
+            /**
+             * Format: int64
+             * @description Bytes the upload has in all.
+             */
+            length: number;
+            /** @description The medium, once stored. */
+            media_id?: string | null;
+            /**
+             * Format: int64
+             * @description Bytes received so far.
+             */
+            offset: number;
+            state: components["schemas"]["State"];
+            upload_id: string;
         };
         UsageRow: {
             action: string;
@@ -5046,6 +5114,286 @@ export interface operations {
             };
             /** @description the owner has no second factor yet */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    uploads_create: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description 1.0.0 */
+                "Tus-Resumable": string;
+                /** @description the upload's size in bytes */
+                "Upload-Length": number;
+                /** @description `filename <base64>` */
+                "Upload-Metadata"?: string | null;
+            };
+            path: {
+                /** @description the account (workspace) id */
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description opened: `Location` is where its bytes go */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadSession"];
+                };
+            };
+            /** @description it does not fit in the storage quota with the uploads already open */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description viewers cannot upload */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no `Tus-Resumable: 1.0.0` */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description larger than the tier's upload limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description too many uploads open in the workspace */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description this node holds as many upload bytes as it takes */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    uploads_options: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the account (workspace) id */
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `Tus-Version`, `Tus-Extension` */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    uploads_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the account (workspace) id */
+                account_id: string;
+                /** @description the upload */
+                upload_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the upload */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadSession"];
+                };
+            };
+            /** @description no such upload of yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    uploads_cancel: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description 1.0.0 */
+                "Tus-Resumable": string;
+            };
+            path: {
+                /** @description the account (workspace) id */
+                account_id: string;
+                /** @description the upload */
+                upload_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description cancelled */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no such upload of yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description a request is adding to it, or it is being stored */
+            423: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    uploads_offset: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description 1.0.0 */
+                "Tus-Resumable": string;
+            };
+            path: {
+                /** @description the account (workspace) id */
+                account_id: string;
+                /** @description the upload */
+                upload_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `Upload-Offset`, `Upload-Length`, `Upload-Expires` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no such upload of yours (expired, cancelled, or on another node) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    uploads_append: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description 1.0.0 */
+                "Tus-Resumable": string;
+                /** @description where these bytes start */
+                "Upload-Offset": number;
+            };
+            path: {
+                /** @description the account (workspace) id */
+                account_id: string;
+                /** @description the upload */
+                upload_id: string;
+            };
+            cookie?: never;
+        };
+        /** @description the next bytes */
+        requestBody: {
+            content: {
+                "application/offset+octet-stream": number[];
+            };
+        };
+        responses: {
+            /** @description taken: `Upload-Offset` is where the upload stands */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description complete, but the storage quota is used up */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no such upload of yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the upload is not at `Upload-Offset` (its offset is in the answer's) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description more bytes than the upload's length, or an image larger than creo decodes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not `application/offset+octet-stream`, or the content is no image or video creo takes */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description complete, but it does not decode */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description another request is adding to it */
+            423: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -12,7 +12,7 @@ export const sizeOf = (bytes: number) =>
     ? `${(bytes / (1 << 30)).toFixed(1)} GB`
     : bytes >= 1 << 20
       ? `${(bytes / (1 << 20)).toFixed(1)} MB`
-      : `${Math.max(1, Math.round(bytes / 1024))} KB`
+      : `${bytes ? Math.max(1, Math.round(bytes / 1024)) : 0} KB`
 
 /** What creo measured, in words: "1080 × 1920, 12 s". */
 export const measured = (m: Medium) =>
@@ -35,6 +35,7 @@ export function MediaPanel({
   const [usage, setUsage] = useState<MediaUsage | null>(null)
   const [query, setQuery] = useState('')
   const [progress, setProgress] = useState<number | null>(null)
+  const [offline, setOffline] = useState(false)
   const [error, setError] = useState('')
   const [flash, setFlash] = useState('')
 
@@ -52,13 +53,14 @@ export function MediaPanel({
     for (const file of files) {
       setProgress(0)
       try {
-        const m = await uploadMedium(accountId, file, setProgress)
+        const m = await uploadMedium(accountId, file, setProgress, setOffline)
         setFlash(`“${m.file_name}” is in the library (${measured(m)}).`)
       } catch (err) {
         setError(`“${file.name}”: ${(err as Error).message}`)
       }
     }
     setProgress(null)
+    setOffline(false)
     load()
   }
 
@@ -74,6 +76,11 @@ export function MediaPanel({
         <progress max={1} value={progress} aria-label="Upload progress" data-testid="upload-progress">
           {Math.round(progress * 100)}%
         </progress>
+      )}
+      {progress !== null && offline && (
+        <p className="hint" role="status" data-testid="upload-waiting">
+          The connection is gone. The upload goes on from where it stopped when it is back.
+        </p>
       )}
       {error && <Alert text={error} />}
       <p className="flash" role="status" aria-live="polite">
