@@ -537,7 +537,9 @@ async fn the_official_tus_client_resumes_a_stopped_upload() {
     let out = crate::interop::run_node(
         &server,
         "tus.mjs",
-        env.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+        env.iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
     )
     .await;
     assert!(out.contains("tus: all checks passed"));

@@ -5,6 +5,8 @@
 //!    ffmpeg still read it) uploaded once, in MB/s, against a plain copy of the same file on the
 //!    same disk in the same run (`std::fs::copy`, the baseline). While it uploads, the server's
 //!    resident memory (`VmRSS` of `--pid`) is sampled every 50 ms: before, the most seen, after.
+//!    Then the same file as a resumable upload (tus) in `--chunk-mb` requests, measured the
+//!    same way: what going on from a cut costs when nothing is cut.
 //! 2. Renditions: `--images` distinct 2,000 x 1,500 PNGs uploaded, then the time until every
 //!    one lists its renditions (thumb, large, and the export of a free workspace): renditions
 //!    jobs per second.
@@ -31,6 +33,9 @@ struct Args {
     upload_mb: u64,
     #[arg(long, default_value_t = 40)]
     images: usize,
+    /// The size of each request of the resumable upload (the editor sends 2 MB).
+    #[arg(long, default_value_t = 2)]
+    chunk_mb: u64,
     /// Where the test files are written (the same disk as the server's data, for the baseline).
     #[arg(long, default_value = "target/bench")]
     scratch: String,
@@ -152,6 +157,58 @@ impl Api {
     }
 }
 
+impl Api {
+    /// Uploads `path` (`size` bytes) resumably, `chunk` bytes a request: the medium's id.
+    async fn resumable(&self, path: &Path, size: u64, chunk: usize) -> anyhow::Result<String> {
+        use tokio::io::AsyncReadExt;
+        let r = self
+            .client
+            .post(format!(
+                "{}/api/v1/accounts/{}/uploads",
+                self.url, self.account
+            ))
+            .bearer_auth(&self.token)
+            .header("Tus-Resumable", "1.0.0")
+            .header("Upload-Length", size.to_string())
+            .send()
+            .await?;
+        if r.status() != 201 {
+            bail!("creating the upload answered {}", r.status());
+        }
+        let location = format!("{}{}", self.url, r.headers()["location"].to_str()?);
+        let mut file = tokio::fs::File::open(path).await?;
+        let mut offset = 0u64;
+        let mut buffer = vec![0u8; chunk];
+        loop {
+            let mut filled = 0;
+            while filled < chunk {
+                let n = file.read(&mut buffer[filled..]).await?;
+                if n == 0 {
+                    break;
+                }
+                filled += n;
+            }
+            let r = self
+                .client
+                .patch(&location)
+                .bearer_auth(&self.token)
+                .header("Tus-Resumable", "1.0.0")
+                .header("Content-Type", "application/offset+octet-stream")
+                .header("Upload-Offset", offset.to_string())
+                .body(buffer[..filled].to_vec())
+                .send()
+                .await?;
+            if r.status() != 204 {
+                bail!("a PATCH at {offset} answered {}", r.status());
+            }
+            offset += filled as u64;
+            if offset == size {
+                return Ok(r.headers()["creo-media-id"].to_str()?.to_string());
+            }
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -169,28 +226,9 @@ async fn main() -> anyhow::Result<()> {
     let copy_s = started.elapsed().as_secs_f64();
     std::fs::remove_file(&copy)?;
 
-    let before = rss_kib(args.pid);
-    let (peak, done) = (
-        Arc::new(AtomicU64::new(before)),
-        Arc::new(AtomicBool::new(false)),
-    );
-    let sampler = {
-        let (peak, done, pid) = (peak.clone(), done.clone(), args.pid);
-        tokio::spawn(async move {
-            while !done.load(Ordering::Relaxed) {
-                peak.fetch_max(rss_kib(pid), Ordering::Relaxed);
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        })
-    };
     let file = tokio::fs::File::open(&clip).await?;
     let body = reqwest::Body::wrap_stream(tokio_util_stream(file));
-    let started = Instant::now();
-    let medium = api.upload("bench-clip.mp4", body).await?;
-    let upload_s = started.elapsed().as_secs_f64();
-    done.store(true, Ordering::Relaxed);
-    sampler.await?;
-    let after = rss_kib(args.pid);
+    let (medium, upload_s, rss) = sampled(args.pid, api.upload("bench-clip.mp4", body)).await?;
     let mb = size as f64 / 1e6;
     println!(
         "upload of {mb:.0} MB ({}, {} x {}, {} ms):",
@@ -205,12 +243,17 @@ async fn main() -> anyhow::Result<()> {
         "  ratio            {:>8.2}",
         (mb / upload_s) / (mb / copy_s)
     );
+    println!("  server RSS       {rss}");
+    let chunk = (args.chunk_mb.max(1) << 20) as usize;
+    let (_, resumable_s, rss) = sampled(args.pid, api.resumable(&clip, size, chunk)).await?;
     println!(
-        "  server RSS       before {:.1} MB, most {:.1} MB during, after {:.1} MB",
-        before as f64 / 1024.0,
-        peak.load(Ordering::Relaxed) as f64 / 1024.0,
-        after as f64 / 1024.0
+        "  resumable (tus)  {:>8.1} MB/s  ({resumable_s:.2} s in {} requests of {} MiB)  ratio to one request {:.2}",
+        mb / resumable_s,
+        size.div_ceil(chunk as u64),
+        args.chunk_mb.max(1),
+        upload_s / resumable_s
     );
+    println!("  server RSS       {rss}");
     std::fs::remove_file(&clip)?;
 
     // 2. Renditions jobs per second.
@@ -257,6 +300,41 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("  renditions jobs  {:>8.2} /s", ids.len() as f64 / all_s);
     Ok(())
+}
+
+/// Runs `work` while sampling the server's memory every 50 ms: its result, its seconds, and the
+/// memory before, at most and after, in words.
+async fn sampled<T>(
+    pid: u32,
+    work: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<(T, f64, String)> {
+    let before = rss_kib(pid);
+    let (peak, done) = (
+        Arc::new(AtomicU64::new(before)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let sampler = {
+        let (peak, done) = (peak.clone(), done.clone());
+        tokio::spawn(async move {
+            while !done.load(Ordering::Relaxed) {
+                peak.fetch_max(rss_kib(pid), Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+    let started = Instant::now();
+    let out = work.await?;
+    let secs = started.elapsed().as_secs_f64();
+    done.store(true, Ordering::Relaxed);
+    sampler.await?;
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    let rss = format!(
+        "before {:.1} MB, most {:.1} MB during, after {:.1} MB",
+        mib(before),
+        mib(peak.load(Ordering::Relaxed)),
+        mib(rss_kib(pid))
+    );
+    Ok((out, secs, rss))
 }
 
 /// A file as a stream of 1 MiB chunks.
