@@ -243,20 +243,28 @@ pub async fn update(
         }
     }
     let (_, id) = path.into_inner();
-    let mut m = medium(&state, &caller.account_id, &id).await?;
-    if let Some(alt) = alt_text {
-        m.alt_text = Some(alt.trim().to_string()).filter(|a| !a.is_empty());
-    }
-    if let Some(tags) = tags {
+    let alt_text = alt_text.map(|a| Some(a.trim().to_string()).filter(|a| !a.is_empty()));
+    let tags = tags.map(|tags| {
         let mut tags: Vec<String> = tags.iter().map(|t| t.trim().to_lowercase()).collect();
         tags.sort();
         tags.dedup();
-        m.tags = tags;
-    }
-    if !state.stores.media.update_medium(&m).await? {
-        return Err(ApiError::not_found("no such medium"));
-    }
-    Ok(HttpResponse::Ok().json(m))
+        tags
+    });
+    let change = Box::new(move |m: &mut Medium| {
+        if let Some(alt) = &alt_text {
+            m.alt_text = alt.clone();
+        }
+        if let Some(tags) = &tags {
+            m.tags = tags.clone();
+        }
+    });
+    let changed = state
+        .stores
+        .media
+        .change_medium(&caller.account_id, &id, change)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such medium"))?;
+    Ok(HttpResponse::Ok().json(changed))
 }
 
 /// A medium's bytes: `ETag` (its SHA-256), `If-None-Match`, and one `Range` of bytes.

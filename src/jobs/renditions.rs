@@ -133,29 +133,34 @@ impl Renderer {
             }
             renditions.push(rendition);
         }
-        // Re-read: alt text or tags may have changed while this rendered.
-        let mut now = match stores.media.medium(account_id, media_id).await {
-            Ok(Some(m)) => m,
-            Ok(None) => {
-                for r in &renditions {
-                    let _ = self.media.files.delete(&r.key).await;
-                }
-                return Outcome::Done;
-            }
-            Err(e) => return Outcome::Retry(e.to_string()),
+        // Only the renditions change, atomically: alt text or tags set while this rendered
+        // stay. A job that ran at the same time may have listed some already.
+        let made = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let change = {
+            let (renditions, made) = (renditions.clone(), made.clone());
+            Box::new(move |m: &mut Medium| {
+                let new: Vec<_> = renditions
+                    .iter()
+                    .filter(|r| m.rendition(&r.name).is_none())
+                    .cloned()
+                    .collect();
+                made.store(new.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                m.renditions.extend(new);
+            })
         };
-        // A job that ran at the same time may have listed some already.
-        renditions.retain(|r| now.rendition(&r.name).is_none());
-        let made = renditions.len() as u64;
-        now.renditions.extend(renditions);
-        match stores.media.update_medium(&now).await {
-            Ok(true) => {
+        match stores
+            .media
+            .change_medium(account_id, media_id, change)
+            .await
+        {
+            Ok(Some(_)) => {
+                let made = made.load(std::sync::atomic::Ordering::Relaxed);
                 metrics::counter!("creo_media_renditions_total").increment(made);
                 Outcome::Done
             }
             // Deleted while this rendered: its copies go too.
-            Ok(false) => {
-                for r in &now.renditions {
+            Ok(None) => {
+                for r in &renditions {
                     let _ = self.media.files.delete(&r.key).await;
                 }
                 Outcome::Done

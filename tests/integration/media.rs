@@ -718,7 +718,13 @@ async fn a_post_names_a_library_medium_by_id_and_platforms_fetch_it_from_a_signe
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let status = r.status();
+    assert_eq!(
+        status,
+        StatusCode::NO_CONTENT,
+        "{}",
+        r.text().await.unwrap()
+    );
     assert_eq!(http().get(&link).send().await.unwrap().status(), 404);
     let (_, usage) = get(
         &server,

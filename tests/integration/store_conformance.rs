@@ -1416,10 +1416,37 @@ async fn media_rows_stay_in_their_account_and_the_storage_quota_holds_under_raci
         );
         let mut changed = medium(&account, "med_old", 1_000);
         changed.alt_text = Some("the old logo".into());
-        assert!(m.update_medium(&changed).await.unwrap(), "{}", b.name);
+        let alt = |text: &'static str| -> creo::store::media::MediumChange {
+            Box::new(move |m| m.alt_text = Some(text.into()))
+        };
+        assert_eq!(
+            m.change_medium(&account, "med_old", alt("the old logo"))
+                .await
+                .unwrap(),
+            Some(changed.clone()),
+            "{}",
+            b.name
+        );
         assert_eq!(
             m.medium(&account, "med_old").await.unwrap(),
             Some(changed.clone())
+        );
+        // Changes racing each other each land: none is written over by the other's read.
+        let changes = (0..8).map(|n| {
+            let m = m.clone();
+            let account = account.clone();
+            async move {
+                let tag: creo::store::media::MediumChange =
+                    Box::new(move |md| md.tags.push(format!("tag-{n}")));
+                m.change_medium(&account, "med_old", tag).await.unwrap()
+            }
+        });
+        futures_util::future::join_all(changes).await;
+        let tags = m.medium(&account, "med_old").await.unwrap().unwrap().tags;
+        assert!(
+            (0..8).all(|n| tags.contains(&format!("tag-{n}"))),
+            "{}: {tags:?}",
+            b.name
         );
         assert!(m.delete_medium(&account, "med_old").await.unwrap());
         assert!(
@@ -1428,8 +1455,11 @@ async fn media_rows_stay_in_their_account_and_the_storage_quota_holds_under_raci
             b.name
         );
         assert!(
-            !m.update_medium(&changed).await.unwrap(),
-            "{}: an update never brings a deleted medium back",
+            m.change_medium(&account, "med_old", alt("again"))
+                .await
+                .unwrap()
+                .is_none(),
+            "{}: a change never brings a deleted medium back",
             b.name
         );
         assert!(

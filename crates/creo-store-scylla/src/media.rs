@@ -14,7 +14,7 @@ use creo_store::media::*;
 
 statements! {
     put: "w" true "INSERT INTO media (account_id, media_id, data) VALUES (?, ?, ?)";
-    update: "w" false "UPDATE media SET data = ? WHERE account_id = ? AND media_id = ? IF EXISTS";
+    update: "w" false "UPDATE media SET data = ? WHERE account_id = ? AND media_id = ? IF data = ?";
     one: "r" true "SELECT data FROM media WHERE account_id = ? AND media_id = ?";
     all: "r" true "SELECT data FROM media WHERE account_id = ?";
     drop: "w" false "DELETE FROM media WHERE account_id = ? AND media_id = ? IF EXISTS";
@@ -104,13 +104,33 @@ impl MediaStore for ScyllaStore {
             .map_err(unavailable)
     }
 
-    async fn update_medium(&self, medium: &Medium) -> Result<bool, StoreError> {
-        let data = serde_json::to_string(medium).map_err(unavailable)?;
-        self.lwt(
-            &self.media.update,
-            (&data, &medium.account_id, &medium.media_id),
-        )
-        .await
+    /// Compare-and-set on the row's JSON as read: a change that raced another is made again
+    /// over what that one wrote.
+    async fn change_medium(
+        &self,
+        account_id: &str,
+        media_id: &str,
+        change: MediumChange,
+    ) -> Result<Option<Medium>, StoreError> {
+        for _ in 0..LWT_ATTEMPTS {
+            let now: Option<(String,)> =
+                self.first(&self.media.one, (account_id, media_id)).await?;
+            let Some((before,)) = now else {
+                return Ok(None);
+            };
+            let mut medium: Medium = serde_json::from_str(&before).map_err(unavailable)?;
+            change(&mut medium);
+            let after = serde_json::to_string(&medium).map_err(unavailable)?;
+            if self
+                .lwt(&self.media.update, (&after, account_id, media_id, &before))
+                .await?
+            {
+                return Ok(Some(medium));
+            }
+        }
+        Err(StoreError::Unavailable(
+            "a medium kept changing under this change".into(),
+        ))
     }
 
     async fn medium(&self, account_id: &str, media_id: &str) -> Result<Option<Medium>, StoreError> {

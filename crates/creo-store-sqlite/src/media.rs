@@ -83,16 +83,33 @@ impl MediaStore for EmbeddedStore {
         .await
     }
 
-    async fn update_medium(&self, medium: &Medium) -> Result<bool, StoreError> {
-        let data = serde_json::to_string(medium).map_err(unavailable)?;
-        let m = medium.clone();
+    async fn change_medium(
+        &self,
+        account_id: &str,
+        media_id: &str,
+        change: MediumChange,
+    ) -> Result<Option<Medium>, StoreError> {
+        let (account, id) = (account_id.to_string(), media_id.to_string());
+        // Read and written in one transaction: the only writer is this one.
         self.transaction(move |c| {
+            let data: Option<String> = c
+                .query_row(
+                    "SELECT data FROM media WHERE account_id = ?1 AND media_id = ?2",
+                    params![account, id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(unavailable)?;
+            let Some(data) = data else { return Ok(None) };
+            let mut medium = decode(&data)?;
+            change(&mut medium);
+            let data = serde_json::to_string(&medium).map_err(unavailable)?;
             c.execute(
                 "UPDATE media SET data = ?3 WHERE account_id = ?1 AND media_id = ?2",
-                params![m.account_id, m.media_id, data],
+                params![account, id, data],
             )
-            .map(|n| n == 1)
-            .map_err(unavailable)
+            .map_err(unavailable)?;
+            Ok(Some(medium))
         })
         .await
     }

@@ -6,6 +6,9 @@ use creo_core::media::Medium;
 
 use super::StoreError;
 
+/// A change to a medium's row (`MediaStore::change_medium`).
+pub type MediumChange = Box<dyn Fn(&mut Medium) + Send + Sync>;
+
 #[async_trait]
 pub trait MediaStore: Send + Sync + 'static {
     /// Counts `bytes` against the account's storage if that stays within `quota` (`None`:
@@ -23,8 +26,16 @@ pub trait MediaStore: Send + Sync + 'static {
     async fn storage_used(&self, account_id: &str) -> Result<u64, StoreError>;
     /// Adds a medium.
     async fn put_medium(&self, medium: &Medium) -> Result<(), StoreError>;
-    /// Replaces a medium that is still there; whether it was (a deleted one stays deleted).
-    async fn update_medium(&self, medium: &Medium) -> Result<bool, StoreError>;
+    /// Changes a medium that is still there by `change`, atomically with every other change
+    /// (the alt text a person sets and the renditions a job lists never undo each other): the
+    /// medium as changed, or `None` when it is gone (a deleted one stays deleted). `change` may
+    /// run more than once, when another change raced it.
+    async fn change_medium(
+        &self,
+        account_id: &str,
+        media_id: &str,
+        change: MediumChange,
+    ) -> Result<Option<Medium>, StoreError>;
     async fn medium(&self, account_id: &str, media_id: &str) -> Result<Option<Medium>, StoreError>;
     /// The account's media, newest first, at most `limit`.
     async fn media(&self, account_id: &str, limit: usize) -> Result<Vec<Medium>, StoreError>;
