@@ -75,6 +75,13 @@ pub fn clean(bytes: Vec<u8>, content_type: &str) -> Result<Cleaned, Refused> {
         e => corrupt(e),
     })?;
     let (width, height) = decoder.dimensions();
+    // A picture of no pixels decodes (a GIF may say its screen is 0 wide), but nothing can be
+    // drawn from it: no rendition, no preview, no platform takes it.
+    if width == 0 || height == 0 {
+        return Err(Refused::Corrupt(format!(
+            "the image is {width} x {height}: it has no pixels"
+        )));
+    }
     if width > MAX_SIDE || height > MAX_SIDE || width as u64 * height as u64 > MAX_PIXELS {
         return Err(Refused::TooLarge { width, height });
     }
