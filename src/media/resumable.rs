@@ -537,12 +537,7 @@ where
 {
     let kept = |e: std::io::Error| Cut::Kept(unavailable(e));
     let mut head = vec![0u8; offset.min(SNIFF_BYTES as u64) as usize];
-    let mut file = tokio::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(part)
-        .await
-        .map_err(kept)?;
+    let mut file = tokio::fs::File::open(part).await.map_err(kept)?;
     file.read_exact(&mut head).await.map_err(kept)?;
     let mut sniffer = Sniffer::resuming(length, &head, offset).map_err(Cut::Refused)?;
     let mut file = tokio::fs::OpenOptions::new()

@@ -92,16 +92,9 @@ impl MediaStore for EmbeddedStore {
         let (account, id) = (account_id.to_string(), media_id.to_string());
         // Read and written in one transaction: the only writer is this one.
         self.transaction(move |c| {
-            let data: Option<String> = c
-                .query_row(
-                    "SELECT data FROM media WHERE account_id = ?1 AND media_id = ?2",
-                    params![account, id],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(unavailable)?;
-            let Some(data) = data else { return Ok(None) };
-            let mut medium = decode(&data)?;
+            let Some(mut medium) = medium_row(c, &account, &id)? else {
+                return Ok(None);
+            };
             change(&mut medium);
             let data = serde_json::to_string(&medium).map_err(unavailable)?;
             c.execute(
@@ -116,18 +109,7 @@ impl MediaStore for EmbeddedStore {
 
     async fn medium(&self, account_id: &str, media_id: &str) -> Result<Option<Medium>, StoreError> {
         let (account, id) = (account_id.to_string(), media_id.to_string());
-        self.read(move |c| {
-            let data: Option<String> = c
-                .query_row(
-                    "SELECT data FROM media WHERE account_id = ?1 AND media_id = ?2",
-                    params![account, id],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(unavailable)?;
-            data.map(|d| decode(&d)).transpose()
-        })
-        .await
+        self.read(move |c| medium_row(c, &account, &id)).await
     }
 
     async fn media(&self, account_id: &str, limit: usize) -> Result<Vec<Medium>, StoreError> {
@@ -204,4 +186,17 @@ impl MediaStore for EmbeddedStore {
         })
         .await
     }
+}
+
+/// The medium `id` of `account`, read on `c`.
+fn medium_row(c: &Connection, account: &str, id: &str) -> Result<Option<Medium>, StoreError> {
+    let data: Option<String> = c
+        .query_row(
+            "SELECT data FROM media WHERE account_id = ?1 AND media_id = ?2",
+            params![account, id],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(unavailable)?;
+    data.map(|d| decode(&d)).transpose()
 }
