@@ -56,25 +56,39 @@ fn format_of(content_type: &str) -> Option<ImageFormat> {
     })
 }
 
-/// Checks and cleans `bytes`, detected as `content_type`.
-pub fn clean(bytes: Vec<u8>, content_type: &str) -> Result<Cleaned, Refused> {
-    let format = format_of(content_type)
-        .ok_or_else(|| Refused::Corrupt(format!("{content_type} is not an image")))?;
-    let corrupt = |e: image::ImageError| Refused::Corrupt(e.to_string());
-    let mut reader = ImageReader::with_format(Cursor::new(&bytes[..]), format);
+/// A decoder of `bytes` as `format`, held to creo's limits (`MAX_SIDE`, `MAX_DECODE_BYTES`).
+fn decoder(bytes: &[u8], format: ImageFormat) -> Result<impl ImageDecoder + '_, Refused> {
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
     limits.max_alloc = Some(MAX_DECODE_BYTES);
     reader.limits(limits);
-    let mut decoder = reader.into_decoder().map_err(|e| match e {
+    reader.into_decoder().map_err(|e| match e {
         image::ImageError::Limits(_) => Refused::TooLarge {
             width: 0,
             height: 0,
         },
-        e => corrupt(e),
-    })?;
-    let (width, height) = decoder.dimensions();
+        e => Refused::Corrupt(e.to_string()),
+    })
+}
+
+/// Decodes every pixel: what proves an image is the image it claims to be.
+fn pixels(decoder: impl ImageDecoder, width: u32, height: u32) -> Result<DynamicImage, Refused> {
+    DynamicImage::from_decoder(decoder).map_err(|e| match e {
+        image::ImageError::Limits(_) => Refused::TooLarge { width, height },
+        e => Refused::Corrupt(e.to_string()),
+    })
+}
+
+/// Checks and cleans `bytes`, detected as `content_type`. What comes out is decoded whole
+/// before it is returned, so what is stored is an image every later step can read.
+pub fn clean(bytes: Vec<u8>, content_type: &str) -> Result<Cleaned, Refused> {
+    let format = format_of(content_type)
+        .ok_or_else(|| Refused::Corrupt(format!("{content_type} is not an image")))?;
+    let corrupt = |e: image::ImageError| Refused::Corrupt(e.to_string());
+    let mut header = decoder(&bytes, format)?;
+    let (width, height) = header.dimensions();
     // A picture of no pixels decodes (a GIF may say its screen is 0 wide), but nothing can be
     // drawn from it: no rendition, no preview, no platform takes it.
     if width == 0 || height == 0 {
@@ -85,40 +99,66 @@ pub fn clean(bytes: Vec<u8>, content_type: &str) -> Result<Cleaned, Refused> {
     if width > MAX_SIDE || height > MAX_SIDE || width as u64 * height as u64 > MAX_PIXELS {
         return Err(Refused::TooLarge { width, height });
     }
-    let orientation = decoder.orientation().map_err(corrupt)?;
-    let color = format!("{:?}", decoder.color_type()).to_lowercase();
-    // Decoding it whole is what proves it is the image it claims to be.
-    let mut pixels = DynamicImage::from_decoder(decoder).map_err(|e| match e {
-        image::ImageError::Limits(_) => Refused::TooLarge { width, height },
-        e => corrupt(e),
-    })?;
+    let orientation = header.orientation().map_err(corrupt)?;
+    let color = format!("{:?}", header.color_type()).to_lowercase();
 
     let turned = orientation != image::metadata::Orientation::NoTransforms;
-    let (bytes, mut stripped) = if turned {
+    if turned {
+        let mut pixels = pixels(header, width, height)?;
         pixels.apply_orientation(orientation);
-        let mut out = Vec::new();
-        match format {
-            ImageFormat::Jpeg => {
-                let encoder =
-                    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY);
-                pixels.write_with_encoder(encoder).map_err(corrupt)?;
-            }
-            ImageFormat::WebP => {
-                let encoder = image::codecs::webp::WebPEncoder::new_lossless(&mut out);
-                pixels.write_with_encoder(encoder).map_err(corrupt)?;
-            }
-            _ => pixels
-                .write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
-                .map_err(corrupt)?,
-        }
-        (out, vec!["exif".to_string(), "rotated".to_string()])
-    } else {
-        strip(bytes, format)?
+        return encoded(pixels, format, color, vec!["exif".into(), "rotated".into()]);
+    }
+    drop(header);
+    // Cutting the metadata rewrites the file's structure, so the bytes kept are the ones decoded
+    // whole. A file can decode before and not after (the fuzzer found a JPEG with two frame
+    // headers that does): such a file is decoded as it came and encoded afresh.
+    let original = Bytes::from(bytes);
+    let (kept, mut cut) = strip(original.clone(), format)?;
+    let decoded = decoder(&kept, format).and_then(|d| pixels(d, width, height));
+    let Ok(decoded) = decoded else {
+        let decoded = pixels(decoder(&original, format)?, width, height)?;
+        cut.push("reencoded".into());
+        return encoded(decoded, format, color, cut);
     };
+    cut.sort();
+    cut.dedup();
+    Ok(Cleaned {
+        bytes: kept,
+        width: decoded.width(),
+        height: decoded.height(),
+        color,
+        stripped: cut,
+    })
+}
+
+/// `pixels` encoded afresh as `format` (WebP losslessly, GIF as PNG): nothing of the file
+/// they came from is kept. `stripped` says what went.
+fn encoded(
+    pixels: DynamicImage,
+    format: ImageFormat,
+    color: String,
+    mut stripped: Vec<String>,
+) -> Result<Cleaned, Refused> {
+    let corrupt = |e: image::ImageError| Refused::Corrupt(e.to_string());
+    let mut out = Vec::new();
+    match format {
+        ImageFormat::Jpeg => {
+            let encoder =
+                image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY);
+            pixels.write_with_encoder(encoder).map_err(corrupt)?;
+        }
+        ImageFormat::WebP => {
+            let encoder = image::codecs::webp::WebPEncoder::new_lossless(&mut out);
+            pixels.write_with_encoder(encoder).map_err(corrupt)?;
+        }
+        _ => pixels
+            .write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
+            .map_err(corrupt)?,
+    }
     stripped.sort();
     stripped.dedup();
     Ok(Cleaned {
-        bytes,
+        bytes: out,
         width: pixels.width(),
         height: pixels.height(),
         color,
@@ -127,12 +167,12 @@ pub fn clean(bytes: Vec<u8>, content_type: &str) -> Result<Cleaned, Refused> {
 }
 
 /// The metadata cut out of an image without touching its pixels, and what was cut.
-fn strip(bytes: Vec<u8>, format: ImageFormat) -> Result<(Vec<u8>, Vec<String>), Refused> {
+fn strip(bytes: Bytes, format: ImageFormat) -> Result<(Vec<u8>, Vec<String>), Refused> {
     let corrupt = |e: img_parts::Error| Refused::Corrupt(e.to_string());
     let mut cut = Vec::new();
     let out = match format {
         ImageFormat::Jpeg => {
-            let mut jpeg = Jpeg::from_bytes(Bytes::from(bytes)).map_err(corrupt)?;
+            let mut jpeg = Jpeg::from_bytes(bytes).map_err(corrupt)?;
             for (marker, what) in [
                 (markers::APP1, "exif"),
                 (markers::APP13, "iptc"),
@@ -161,7 +201,7 @@ fn strip(bytes: Vec<u8>, format: ImageFormat) -> Result<(Vec<u8>, Vec<String>), 
             jpeg.encoder().bytes().to_vec()
         }
         ImageFormat::Png => {
-            let mut png = Png::from_bytes(Bytes::from(bytes)).map_err(corrupt)?;
+            let mut png = Png::from_bytes(bytes).map_err(corrupt)?;
             for (kind, what) in [
                 (*b"eXIf", "exif"),
                 (*b"tEXt", "text"),
@@ -177,7 +217,7 @@ fn strip(bytes: Vec<u8>, format: ImageFormat) -> Result<(Vec<u8>, Vec<String>), 
             png.encoder().bytes().to_vec()
         }
         ImageFormat::WebP => {
-            let mut webp = WebP::from_bytes(Bytes::from(bytes)).map_err(corrupt)?;
+            let mut webp = WebP::from_bytes(bytes).map_err(corrupt)?;
             if webp.exif().is_some() {
                 webp.set_exif(None);
                 cut.push("exif".to_string());
@@ -189,7 +229,7 @@ fn strip(bytes: Vec<u8>, format: ImageFormat) -> Result<(Vec<u8>, Vec<String>), 
             webp.encoder().bytes().to_vec()
         }
         // GIF carries no EXIF; its comment extensions stay.
-        _ => bytes,
+        _ => bytes.to_vec(),
     };
     Ok((out, cut))
 }

@@ -32,3 +32,22 @@ fn a_gif_zero_pixels_wide_is_refused() {
     let refused = images::clean(data, "image/gif").err().expect("refused");
     assert!(refused.to_string().contains("no pixels"), "{refused}");
 }
+
+/// A JPEG that decodes as it came, but whose second frame header is all the decoder sees once
+/// the EXIF is cut out: stored so, its renditions failed on every try. Now it is decoded as it
+/// came and encoded afresh.
+#[test]
+fn a_jpeg_that_stops_decoding_once_its_exif_is_cut_is_encoded_afresh() {
+    stored_images_render("jpeg-two-frame-headers.jpg");
+    let data = std::fs::read(format!(
+        "{}/tests/images/jpeg-two-frame-headers.jpg",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let cleaned = images::clean(data, "image/jpeg").expect("taken");
+    assert!(
+        cleaned.stripped.contains(&"reencoded".to_string()),
+        "{:?}",
+        cleaned.stripped
+    );
+}
