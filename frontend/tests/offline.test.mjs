@@ -44,13 +44,13 @@ test('an edit made offline survives a closed tab, opens offline, and reaches the
   contexts.push(context)
   await page.getByLabel('New document title').fill('Flight notes')
   await page.getByRole('button', { name: 'Create' }).click()
-  await waitForSaveState(page, 'All changes saved to the server')
+  await waitForSaveState(page, 'All changes saved')
   const docUrl = page.url()
   const docId = docUrl.match(/doc\/([^/]+)$/)[1]
   const editor = page.locator('.prose[data-field="post"]')
   await editor.click()
   await page.keyboard.type('Boarding now.')
-  await waitForSaveState(page, 'All changes saved to the server')
+  await waitForSaveState(page, 'All changes saved')
   // The service worker has the shell before the network goes.
   await page.waitForFunction(async () => {
     const ready = await navigator.serviceWorker.ready
@@ -76,11 +76,11 @@ test('an edit made offline survives a closed tab, opens offline, and reaches the
   await waitForText(again, 'Wifi is down, still writing.')
   assert.equal(await editorText(again), 'Boarding now. Wifi is down, still writing.')
   await again.getByRole('heading', { name: 'Flight notes' }).or(again.getByText('Flight notes')).first().waitFor()
-  await waitForSaveState(again, 'saved on this device, not yet on the server')
+  await waitForSaveState(again, 'saved on this device only')
   await screenshot(again, 'offline-reopened')
 
   await context.setOffline(false)
-  await waitForSaveState(again, 'All changes saved to the server')
+  await waitForSaveState(again, 'All changes saved')
   const other = await signIn(browser, server.base, ben, ava.tokens.account_id)
   contexts.push(other.context)
   await openDocument(other.page, docId)

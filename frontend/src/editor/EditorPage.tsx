@@ -28,10 +28,11 @@ import { TabList } from '../Tabs'
 
 const SAVE_LABELS: Record<SaveState, string> = {
   connecting: 'Connecting…',
-  saved: 'All changes saved to the server',
+  // Short: on a phone the status shares the header with the title.
+  saved: 'All changes saved',
   saving: 'Saving…',
-  offline: 'Offline: edits are kept on this device and sent when you are back',
-  device: 'Offline: saved on this device, not yet on the server',
+  offline: 'Offline: edits are kept here and sent when you are back',
+  device: 'Offline: saved on this device only',
   reconnecting: 'Reconnecting…',
   closed: 'Not connected: edits are not saved',
 }
