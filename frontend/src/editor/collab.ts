@@ -20,7 +20,7 @@ import { deviceCopy, unsentKey } from '../offline'
 export type SaveState = 'connecting' | 'saved' | 'saving' | 'offline' | 'device' | 'reconnecting' | 'closed'
 
 /** How long the device copy may take to open before the network is asked anyway. */
-const DEVICE_COPY_WAIT_MS = 3_000
+const DEVICE_COPY_WAIT_MS = 1_000
 
 /**
  * The server closed the connection for good (a code in 4400-4499, which y-websocket does not
