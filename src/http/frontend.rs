@@ -5,7 +5,7 @@
 //!   (`immutable`); the build writes a brotli (`.br`) and a gzip (`.gz`) copy beside each, and
 //!   the smallest one the browser accepts is sent, with no compression work per request.
 //! - `index.html` must never be cached (it names the current assets): `no-cache`, as for any
-//!   page. So must `sw.js`, the service worker (it names the shell it keeps offline).
+//!   page.
 //! - A path with no file extension is one of the editor's own addresses and gets `index.html`;
 //!   a missing file (`/favicon.ico`, an old asset, a source map) is a plain 404, never the page.
 
@@ -92,8 +92,6 @@ async fn file(req: HttpRequest, dist: web::Data<Dist>) -> actix_web::Result<Http
             CacheDirective::MaxAge(365 * 24 * 3600),
             CacheDirective::Extension("immutable".into(), None),
         ])
-    } else if relative == Path::new("sw.js") {
-        CacheControl(vec![CacheDirective::NoCache])
     } else {
         CacheControl(vec![CacheDirective::Public, CacheDirective::MaxAge(3600)])
     };

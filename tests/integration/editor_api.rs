@@ -164,12 +164,6 @@ fn dist() -> tempfile::TempDir {
     )
     .unwrap();
     std::fs::write(dir.path().join("favicon.svg"), "<svg/>").unwrap();
-    std::fs::write(
-        dir.path().join("sw.js"),
-        "self.addEventListener('fetch', () => {})",
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("manifest.webmanifest"), "{}").unwrap();
     let asset = dir.path().join("assets/index-abc123.js");
     std::fs::write(&asset, "console.log('raw')").unwrap();
     std::fs::write(asset.with_extension("js.br"), "brotli bytes").unwrap();
@@ -228,15 +222,6 @@ async fn the_editor_is_served_compressed_cached_and_without_fallbacks_for_missin
     }
     let icon = fetch(&server, "/favicon.svg", "").await;
     assert!(header(&icon, "content-type").starts_with("image/svg"));
-    // The service worker names the shell it keeps offline: a new build must reach it at once.
-    let worker = fetch(&server, "/sw.js", "").await;
-    assert!(header(&worker, "content-type").contains("javascript"));
-    assert_eq!(header(&worker, "cache-control"), "no-cache");
-    let manifest = fetch(&server, "/manifest.webmanifest", "").await;
-    assert_eq!(
-        header(&manifest, "content-type"),
-        "application/manifest+json"
-    );
 
     // Files that are not there are not the page: a stale asset, a source map, a favicon.ico,
     // an unknown API address, hidden files and escapes.

@@ -5,7 +5,6 @@ import Collaboration from '@tiptap/extension-collaboration'
 import CollaborationCaret from '@tiptap/extension-collaboration-caret'
 import { api, ApiError, logout, nameOf, type Session } from '../api'
 import { documentLink } from '../App'
-import { keptTitle, rememberTitle } from '../offline'
 import { useTitle } from '../title'
 import { Header } from '../DocumentsPage'
 import { AiPanel } from '../panels/AiPanel'
@@ -28,11 +27,9 @@ import { TabList } from '../Tabs'
 
 const SAVE_LABELS: Record<SaveState, string> = {
   connecting: 'Connecting…',
-  // Short: on a phone the status shares the header with the title.
   saved: 'All changes saved',
   saving: 'Saving…',
   offline: 'Offline: edits are kept here and sent when you are back',
-  device: 'Offline: saved on this device only',
   reconnecting: 'Reconnecting…',
   closed: 'Not connected: edits are not saved',
 }
@@ -55,23 +52,16 @@ export function EditorPage(props: Props) {
   const [title, setTitle] = useState<string | null>(null)
   const [missing, setMissing] = useState('')
   useEffect(() => {
-    const { userId, accountId } = session
     api<{ title: string }>(`/documents/${docId}`)
-      .then((info) => {
-        rememberTitle(userId, accountId, docId, info.title)
-        setTitle(info.title || docId)
-      })
-      .catch((e: ApiError) => {
-        // Without the network, a document kept on this device opens from its copy.
-        const kept = keptTitle(userId, accountId, docId)
-        if (e.status === 0 && kept !== null) return setTitle(kept || docId)
+      .then((info) => setTitle(info.title || docId))
+      .catch((e: ApiError) =>
         setMissing(
           e.status === 404
             ? 'There is no such document in this workspace. It may have been deleted, or belong to another workspace: choose that one on your documents page.'
             : e.message,
-        )
-      })
-  }, [docId, session.accountId]) // eslint-disable-line react-hooks/exhaustive-deps
+        ),
+      )
+  }, [docId, session.accountId])
   useTitle(missing ? 'Not found' : (title ?? ''))
   if (missing)
     return (

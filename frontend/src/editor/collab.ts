@@ -1,26 +1,18 @@
 // One live document: a Y.Doc synced with creo by the official y-websocket provider, with creo's
 // two opt-in messages: 100, the count of this connection's updates that are durable ("all
 // changes saved"), and 101, document events (workflow, comments, generations) as JSON.
-// The whole document is kept on this device (IndexedDB, y-indexeddb) and restored before the
-// network answers, so it opens offline, even after the tab was closed. Until the server has
-// acknowledged them, this person's edits are also kept in localStorage, so a closed tab, a dead
-// connection or an ended session loses nothing: the next time they open the document the kept
-// state is merged in and sent (a CRDT merge, so nothing is doubled).
+// Until the server has acknowledged them, this person's edits are also kept in localStorage, so
+// a closed tab, a dead connection or an ended session loses nothing: the next time they open
+// the document the kept state is merged in and sent (a CRDT merge, so nothing is doubled).
 
 import { useEffect, useRef, useState } from 'react'
 import { fromBase64, toBase64 } from 'lib0/buffer'
 import * as decoding from 'lib0/decoding'
-import { IndexeddbPersistence } from 'y-indexeddb'
 import { WebsocketProvider } from 'y-websocket'
 import * as Y from 'yjs'
 import { accessToken, refresh, type Session } from '../api'
-import { deviceCopy, unsentKey } from '../offline'
 
-/** `device`: offline, with edits saved on this device only; `saved`: on the server. */
-export type SaveState = 'connecting' | 'saved' | 'saving' | 'offline' | 'device' | 'reconnecting' | 'closed'
-
-/** How long the device copy may take to open before the network is asked anyway. */
-const DEVICE_COPY_WAIT_MS = 1_000
+export type SaveState = 'connecting' | 'saved' | 'saving' | 'offline' | 'reconnecting' | 'closed'
 
 /**
  * The server closed the connection for good (a code in 4400-4499, which y-websocket does not
@@ -82,6 +74,9 @@ export const SESSION_ENDED: Closed = {
   message: 'Your session ended (signed out elsewhere, or revoked).',
 }
 
+/** Where this person's unacknowledged edits to one document wait in this browser. */
+const unsentKey = (session: Session, docId: string) => `creo.unsent.${session.userId}.${session.accountId}.${docId}`
+
 export function useCollab(
   docId: string,
   session: Session,
@@ -108,15 +103,8 @@ export function useCollab(
       connect: false,
     })
     const listeners = new Set<(e: DocEvent) => void>()
-    // The copy on this device: restored before the provider connects (below), written as
-    // every update happens, local or remote.
-    const device = new IndexeddbPersistence(deviceCopy(session.userId, session.accountId, docId), doc)
-    const restored = Promise.race([
-      device.whenSynced.then(() => {}),
-      new Promise<void>((ok) => setTimeout(ok, DEVICE_COPY_WAIT_MS)),
-    ])
 
-    const key = unsentKey(session.userId, session.accountId, docId)
+    const key = unsentKey(session, docId)
     const kept = localStorage.getItem(key)
     if (kept) {
       try {
@@ -153,7 +141,7 @@ export function useCollab(
         localStorage.removeItem(key)
       }
       if (provider.wsconnected && provider.synced) setSave(acked >= sent ? 'saved' : 'saving')
-      else if (!navigator.onLine) setSave(unsaved ? 'device' : 'offline')
+      else if (!navigator.onLine) setSave('offline')
       else setSave(everConnected ? 'reconnecting' : 'connecting')
     }
     provider.messageHandlers[MSG_ACK] = (_encoder, decoder) => {
@@ -165,11 +153,7 @@ export function useCollab(
       listeners.forEach((l) => l(event))
     }
     doc.on('update', (_update: Uint8Array, origin: unknown) => {
-      // What the server sent, or this device's copy restored: no edit of this person's.
-      if (origin === provider || origin === device) return
-      // The first unconfirmed edit is marked at once (a tab closed a moment later must not
-      // leave it unmarked: signing out keeps marked copies); later ones are written in a while.
-      if (!unsaved) keep()
+      if (origin === provider) return
       unsaved = true
       clearTimeout(keepTimer)
       keepTimer = setTimeout(keep, 300)
@@ -238,17 +222,11 @@ export function useCollab(
     }
     addEventListener('online', online)
     addEventListener('offline', online)
-    // The device copy first, so the document shows before (and without) the network.
-    restored
-      .then(() => accessToken())
-      .then((token) => {
-        provider.params.token = token
-        if (navigator.onLine) provider.connect()
-      })
-      .catch(() => {
-        // Offline with an expired token: the first try after the network is back refreshes it.
-      })
-      .finally(recompute)
+    accessToken().then((token) => {
+      provider.params.token = token
+      if (navigator.onLine) provider.connect()
+      recompute()
+    })
     setCollab({
       doc,
       provider,
@@ -263,7 +241,6 @@ export function useCollab(
       removeEventListener('online', online)
       removeEventListener('offline', online)
       provider.destroy()
-      device.destroy()
       doc.destroy()
       setCollab(null)
       setClosed(null)
