@@ -156,7 +156,7 @@ impl Sniffer {
     }
 }
 
-fn unavailable(e: impl std::fmt::Display) -> UploadError {
+pub(super) fn unavailable(e: impl std::fmt::Display) -> UploadError {
     UploadError::Unavailable(e.to_string())
 }
 

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::detect::SNIFF_BYTES;
-use super::library::{Library, Sniffer, Temp, Upload, UploadError, MAX_IMAGE_BYTES};
+use super::library::{unavailable, Library, Sniffer, Temp, Upload, UploadError, MAX_IMAGE_BYTES};
 use crate::store::now_ms;
 use creo_core::media::MediaKind;
 
@@ -93,6 +93,15 @@ struct Session {
     record: Mutex<Record>,
     /// Held by the request adding bytes, and through finishing.
     busy: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Session {
+    fn new(record: Record) -> Arc<Session> {
+        Arc::new(Session {
+            record: Mutex::new(record),
+            busy: Arc::new(tokio::sync::Mutex::new(())),
+        })
+    }
 }
 
 /// This node's upload sessions.
@@ -188,13 +197,7 @@ impl Sessions {
 
     fn insert(&self, record: Record) {
         let id = record.upload_id.clone();
-        self.open.lock().unwrap().insert(
-            id,
-            Arc::new(Session {
-                record: Mutex::new(record),
-                busy: Arc::new(tokio::sync::Mutex::new(())),
-            }),
-        );
+        self.open.lock().unwrap().insert(id, Session::new(record));
     }
 
     fn remove_files(&self, id: &str) {
@@ -300,13 +303,7 @@ impl Sessions {
             {
                 return Err(UploadError::Busy.into());
             }
-            open.insert(
-                record.upload_id.clone(),
-                Arc::new(Session {
-                    record: Mutex::new(record.clone()),
-                    busy: Arc::new(tokio::sync::Mutex::new(())),
-                }),
-            );
+            open.insert(record.upload_id.clone(), Session::new(record.clone()));
         }
         let made = async {
             tokio::fs::create_dir_all(&self.dir)
@@ -603,8 +600,4 @@ async fn touch(sessions: &Sessions, session: &Session) {
     if let Err(e) = sessions.save(&record).await {
         tracing::warn!(upload = %record.upload_id, error = %e, "an upload's expiry was not saved");
     }
-}
-
-fn unavailable(e: impl std::fmt::Display) -> UploadError {
-    UploadError::Unavailable(e.to_string())
 }
